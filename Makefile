@@ -1,0 +1,61 @@
+# TenantOMS developer commands. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+# A shared target dir outside the clone keeps repeated runs fast; a fresh machine just fills it.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/tenantoms/target
+JOBS ?= 2
+CARGO ?= cargo
+
+.PHONY: test tools fmt-check clippy deps-check unit build serve bench lambda clean
+
+## test: formatting, lints, and every test
+test: tools fmt-check clippy deps-check unit
+	@echo "make test: all checks passed"
+
+## tools: the rustup components `make test` needs (no-op when present)
+tools:
+	@command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy -j$(JOBS) --workspace --all-targets -- -D warnings
+
+## deps-check: the domain crate stays pure (no AWS, Lambda, HTTP, async runtime, I/O or RNG crate)
+DOMAIN_FORBIDDEN := ^(aws-|lambda|tokio|hyper|http|reqwest|mio|socket2|redb|redis|rand|getrandom|async-|axum|tower)
+deps-check:
+	@bad=$$($(CARGO) tree -p domain -e normal --prefix none | grep -E '$(DOMAIN_FORBIDDEN)' | sort -u || true); \
+	if [ -n "$$bad" ]; then echo "domain depends on forbidden crates:"; echo "$$bad"; exit 1; fi; \
+	echo "deps-check: domain is free of I/O crates"
+
+## unit: every test of the workspace (cargo-nextest when installed, cargo test otherwise)
+unit:
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		echo "+ cargo nextest run --workspace"; \
+		$(CARGO) nextest run -j$(JOBS) --workspace --no-fail-fast; \
+	else \
+		echo "+ cargo test --workspace (cargo-nextest not installed)"; \
+		$(CARGO) test -j$(JOBS) --workspace --no-fail-fast; \
+	fi
+
+build:
+	$(CARGO) build -j$(JOBS) --workspace
+
+## serve: run the product locally (embedded store, dev IdP; no AWS, no Docker)
+serve:
+	$(CARGO) run -j$(JOBS) --release --bin oms -- serve
+
+## bench: criterion benchmarks
+bench:
+	$(CARGO) bench -j$(JOBS) -p domain
+
+## lambda: release artifacts for AWS (needs cargo-lambda: pip install cargo-lambda ziglang)
+lambda:
+	cargo lambda build --profile lambda --arm64 --workspace
+
+clean:
+	$(CARGO) clean

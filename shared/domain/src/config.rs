@@ -1,0 +1,192 @@
+//! The tenant's own business rules, versioned: every change is a new version, and a refund records
+//! the version it was computed with.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DomainError, DomainResult};
+use crate::money::{Currency, Money};
+
+/// An outbound notification URL (http or https; the outbound layer adds the SSRF guard).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct NotificationUrl(String);
+
+impl NotificationUrl {
+    pub fn parse(s: &str) -> DomainResult<Self> {
+        let bad = |reason: &str| DomainError::invalid("notificationUrl", reason.to_owned());
+        if s.len() > 2048 {
+            return Err(bad("must be at most 2048 bytes"));
+        }
+        let url = url::Url::parse(s).map_err(|e| bad(&format!("not a URL: {e}")))?;
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(bad("must be an http or https URL"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad("must not carry credentials"));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(bad("must have a host"));
+        }
+        Ok(Self(url.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for NotificationUrl {
+    type Error = DomainError;
+    fn try_from(s: String) -> DomainResult<Self> {
+        Self::parse(&s)
+    }
+}
+
+impl From<NotificationUrl> for String {
+    fn from(u: NotificationUrl) -> String {
+        u.0
+    }
+}
+
+/// A validated tenant configuration at one version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "TenantConfigRepr", into = "TenantConfigRepr")]
+pub struct TenantConfig {
+    version: u32,
+    restocking_fee_bps: u32,
+    /// At most one cap per currency, sorted by currency; a currency without a cap is uncapped.
+    max_refund: Vec<Money>,
+    notification_url: Option<NotificationUrl>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TenantConfigRepr {
+    version: u32,
+    restocking_fee_bps: u32,
+    #[serde(default)]
+    max_refund: Vec<Money>,
+    #[serde(default)]
+    notification_url: Option<NotificationUrl>,
+}
+
+impl TryFrom<TenantConfigRepr> for TenantConfig {
+    type Error = DomainError;
+    fn try_from(r: TenantConfigRepr) -> DomainResult<Self> {
+        TenantConfig::new(r.restocking_fee_bps, r.max_refund, r.notification_url)
+            .map(|c| c.with_version(r.version))
+    }
+}
+
+impl From<TenantConfig> for TenantConfigRepr {
+    fn from(c: TenantConfig) -> Self {
+        TenantConfigRepr {
+            version: c.version,
+            restocking_fee_bps: c.restocking_fee_bps,
+            max_refund: c.max_refund,
+            notification_url: c.notification_url,
+        }
+    }
+}
+
+impl Default for TenantConfig {
+    /// Version 0: what a tenant that never configured anything gets: no fee, no caps.
+    fn default() -> Self {
+        Self {
+            version: 0,
+            restocking_fee_bps: 0,
+            max_refund: Vec::new(),
+            notification_url: None,
+        }
+    }
+}
+
+impl TenantConfig {
+    /// Builds a configuration at version 0; the repository assigns the real version on save.
+    pub fn new(
+        restocking_fee_bps: u32,
+        max_refund: Vec<Money>,
+        notification_url: Option<NotificationUrl>,
+    ) -> DomainResult<Self> {
+        if restocking_fee_bps > 10_000 {
+            return Err(DomainError::invalid(
+                "restockingFeeBps",
+                "must be between 0 and 10000 (100%)",
+            ));
+        }
+        let mut caps = max_refund;
+        caps.sort_by_key(|m| m.currency());
+        if caps.windows(2).any(|w| w[0].currency() == w[1].currency()) {
+            return Err(DomainError::invalid(
+                "maxRefund",
+                "at most one cap per currency",
+            ));
+        }
+        if caps.iter().any(Money::is_negative) {
+            return Err(DomainError::invalid("maxRefund", "must not be negative"));
+        }
+        Ok(Self {
+            version: 0,
+            restocking_fee_bps,
+            max_refund: caps,
+            notification_url,
+        })
+    }
+
+    pub fn with_version(mut self, version: u32) -> Self {
+        self.version = version;
+        self
+    }
+
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    pub fn restocking_fee_bps(&self) -> u32 {
+        self.restocking_fee_bps
+    }
+
+    pub fn max_refunds(&self) -> &[Money] {
+        &self.max_refund
+    }
+
+    /// The cap for one currency, if the tenant set one.
+    pub fn max_refund(&self, currency: Currency) -> Option<Money> {
+        self.max_refund
+            .iter()
+            .find(|m| m.currency() == currency)
+            .copied()
+    }
+
+    pub fn notification_url(&self) -> Option<&NotificationUrl> {
+        self.notification_url.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_fee_caps_and_url() {
+        let usd = Currency::parse("USD").unwrap();
+        assert!(TenantConfig::new(10_001, vec![], None).is_err());
+        assert!(
+            TenantConfig::new(0, vec![Money::zero(usd), Money::from_minor(5, usd)], None).is_err()
+        );
+        assert!(TenantConfig::new(0, vec![Money::from_minor(-1, usd)], None).is_err());
+        assert!(NotificationUrl::parse("ftp://x.example").is_err());
+        assert!(NotificationUrl::parse("https://user:pw@x.example").is_err());
+        let cfg = TenantConfig::new(
+            1_000,
+            vec![Money::from_minor(50_000, usd)],
+            Some(NotificationUrl::parse("https://hooks.example.com/oms").unwrap()),
+        )
+        .unwrap()
+        .with_version(3);
+        assert_eq!(cfg.max_refund(usd), Some(Money::from_minor(50_000, usd)));
+        assert_eq!(cfg.max_refund(Currency::parse("EUR").unwrap()), None);
+        let json = serde_json::to_string(&cfg).unwrap();
+        assert_eq!(serde_json::from_str::<TenantConfig>(&json).unwrap(), cfg);
+    }
+}

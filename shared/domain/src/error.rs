@@ -1,0 +1,124 @@
+//! The domain's one error enum. Every refusal the model can make is a variant here; the API maps
+//! each to a stable code (`DomainError::code`) at the edge.
+
+use crate::money::{Currency, Money};
+use crate::order::{Command, OrderStatus};
+
+/// What kind of object a transition was refused on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Entity {
+    Order,
+    Payment,
+    Shipment,
+    Return,
+}
+
+impl std::fmt::Display for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Entity::Order => "order",
+            Entity::Payment => "payment",
+            Entity::Shipment => "shipment",
+            Entity::Return => "return",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// Input that could not be parsed into a value object.
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+
+    /// A state machine refused the move (`to` is the target state or the command's name).
+    #[error("{entity} cannot move from {from} to {to}")]
+    InvalidTransition {
+        entity: Entity,
+        from: &'static str,
+        to: &'static str,
+    },
+
+    /// The command × order-status table refused the command.
+    #[error("{command} is not allowed while the order is {status}")]
+    NotAllowedInStatus {
+        command: Command,
+        status: OrderStatus,
+    },
+
+    #[error("quantity exceeded for sku {sku}: requested {requested}, available {available}")]
+    QuantityExceeded {
+        sku: String,
+        requested: u32,
+        available: u32,
+    },
+
+    #[error("refund of {requested} exceeds what may be refunded ({available})")]
+    RefundExceedsPaid { requested: Money, available: Money },
+
+    #[error("only the assigned reviewer {reviewer} may decide on this order")]
+    NotAssignedReviewer { reviewer: String },
+
+    #[error("limit exceeded: at most {max} {what}")]
+    LimitExceeded { what: &'static str, max: usize },
+
+    #[error("currency mismatch: expected {expected}, got {found}")]
+    CurrencyMismatch { expected: Currency, found: Currency },
+
+    #[error("amount out of range")]
+    AmountOutOfRange,
+
+    #[error("{what} {id} not found in this order")]
+    NotFound { what: &'static str, id: String },
+
+    #[error("the order has a dispatched shipment and cannot be cancelled")]
+    ShipmentDispatched,
+
+    #[error("the order has an open return")]
+    OpenReturn,
+
+    #[error("payment is {status}; completion needs PAID, PARTIALLY_REFUNDED or REFUNDED")]
+    PaymentNotSettled { status: &'static str },
+
+    #[error("the command would leave nothing due on the order; cancel the order instead")]
+    NothingLeftDue,
+}
+
+impl DomainError {
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        DomainError::Invalid {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// A stable, SCREAMING_CASE code for API clients (`userErrors.code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            DomainError::Invalid { .. } => "INVALID_INPUT",
+            DomainError::InvalidTransition { .. } => "INVALID_TRANSITION",
+            DomainError::NotAllowedInStatus { .. } => "NOT_ALLOWED_IN_STATUS",
+            DomainError::QuantityExceeded { .. } => "QUANTITY_EXCEEDED",
+            DomainError::RefundExceedsPaid { .. } => "REFUND_EXCEEDS_PAID",
+            DomainError::NotAssignedReviewer { .. } => "NOT_ASSIGNED_REVIEWER",
+            DomainError::LimitExceeded { .. } => "LIMIT_EXCEEDED",
+            DomainError::CurrencyMismatch { .. } => "CURRENCY_MISMATCH",
+            DomainError::AmountOutOfRange => "AMOUNT_OUT_OF_RANGE",
+            DomainError::NotFound { .. } => "NOT_FOUND",
+            DomainError::ShipmentDispatched => "SHIPMENT_DISPATCHED",
+            DomainError::OpenReturn => "OPEN_RETURN",
+            DomainError::PaymentNotSettled { .. } => "PAYMENT_NOT_SETTLED",
+            DomainError::NothingLeftDue => "NOTHING_LEFT_DUE",
+        }
+    }
+
+    /// The input field the error is about, when there is one (`userErrors.field`).
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            DomainError::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+pub type DomainResult<T> = Result<T, DomainError>;

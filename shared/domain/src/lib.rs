@@ -1,0 +1,22 @@
+//! TenantOMS domain model.
+//!
+//! Pure: no AWS, Lambda, HTTP, async runtime or I/O. Time and ids come in through [`clock::Ctx`];
+//! every input value is a newtype that can only be built by parsing; every refusal is a
+//! [`DomainError`].
+
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod contact;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod money;
+pub mod order;
+
+pub use clock::{Ctx, IdSource, Timestamp};
+pub use error::{DomainError, DomainResult, Entity};
+pub use money::{Currency, Money};
+
+#[cfg(any(test, feature = "test-support"))]
+pub use clock::SeqIds;

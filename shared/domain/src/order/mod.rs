@@ -1,0 +1,18 @@
+//! The order aggregate: lines, shipments, returns, refunds, payment and review, with the state
+//! machines of DESIGN.md §4.
+
+mod aggregate;
+mod model;
+mod status;
+
+pub use aggregate::{NewOrder, Order, TrackingOutcome, TrackingUpdate, roll_up};
+pub use model::{
+    Label, LineQuantity, MAX_LINES, MAX_REFUNDS, MAX_RETURNS, MAX_SHIPMENTS, MAX_TEXT, MAX_VENDORS,
+    NewLine, NewShipment, OrderLine, Package, Payment, Pickup, Refund, Return, Review, Shipment,
+    ShippingMode,
+};
+pub use status::{
+    Command, OrderMove, OrderStatus, PaymentMove, PaymentStatus, ReturnMove, ReturnStatus,
+    ShipmentMove, ShipmentStatus, TrackingStatus, command_allowed, order_transition,
+    payment_transition, return_transition, shipment_transition,
+};

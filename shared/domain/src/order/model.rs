@@ -1,0 +1,281 @@
+//! The parts of an order: lines, shipments, returns, refunds, payment, review.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::contact::{Address, check_text};
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{
+    CarrierCode, Quantity, RefundId, ReturnId, ShipmentId, Sku, Subject, TrackingNumber, VendorId,
+};
+use crate::money::Money;
+use crate::order::{PaymentStatus, ReturnStatus, ShipmentStatus};
+
+/// Bounds of DESIGN.md §3 that keep an order item well under DynamoDB's 400 KB.
+pub const MAX_LINES: usize = 250;
+pub const MAX_SHIPMENTS: usize = 50;
+pub const MAX_RETURNS: usize = 50;
+pub const MAX_VENDORS: usize = 20;
+/// Refunds: one per return plus as many order refunds again.
+pub const MAX_REFUNDS: usize = 100;
+/// Longest free text (reasons, comments, instructions, references), in bytes.
+pub const MAX_TEXT: usize = 1_000;
+
+/// Validates an optional free-text field (reasons, comments, instructions).
+pub(crate) fn optional_text(field: &'static str, s: Option<&str>) -> DomainResult<Option<String>> {
+    match s.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => {
+            check_text(field, s, MAX_TEXT, true)?;
+            Ok(Some(s.to_owned()))
+        }
+    }
+}
+
+/// Validates a required free-text field.
+pub(crate) fn required_text(field: &'static str, s: &str) -> DomainResult<String> {
+    let s = s.trim();
+    check_text(field, s, MAX_TEXT, true)?;
+    Ok(s.to_owned())
+}
+
+/// A quantity of one SKU (in a shipment, a return, a cancellation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineQuantity {
+    pub sku: Sku,
+    pub quantity: Quantity,
+}
+
+impl LineQuantity {
+    pub fn new(sku: Sku, quantity: Quantity) -> Self {
+        Self { sku, quantity }
+    }
+}
+
+/// One line of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderLine {
+    pub sku: Sku,
+    pub vendor: VendorId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub quantity: Quantity,
+    pub unit_price: Money,
+    /// How much of `quantity` was cancelled (`cancelOrderLines`).
+    #[serde(default)]
+    pub cancelled: u32,
+}
+
+impl OrderLine {
+    /// Ordered minus cancelled: what the order still owes the customer.
+    pub fn due(&self) -> u32 {
+        self.quantity.get().saturating_sub(self.cancelled)
+    }
+}
+
+/// A new line, as the caller gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLine {
+    pub sku: Sku,
+    pub vendor: VendorId,
+    pub title: Option<String>,
+    pub quantity: Quantity,
+    pub unit_price: Money,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ShippingMode {
+    Ground,
+    Express,
+    Overnight,
+    Freight,
+    /// The customer (or a courier) picks the parcel up.
+    Pickup,
+}
+
+/// Package weight in grams and dimensions in millimetres.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Package {
+    pub weight_grams: u32,
+    pub length_mm: u32,
+    pub width_mm: u32,
+    pub height_mm: u32,
+}
+
+impl Package {
+    pub fn new(
+        weight_grams: u32,
+        length_mm: u32,
+        width_mm: u32,
+        height_mm: u32,
+    ) -> DomainResult<Self> {
+        const MAX_WEIGHT: u32 = 1_000_000; // 1 t
+        const MAX_SIDE: u32 = 10_000; // 10 m
+        if weight_grams == 0 || weight_grams > MAX_WEIGHT {
+            return Err(DomainError::invalid(
+                "package.weightGrams",
+                format!("must be between 1 and {MAX_WEIGHT}"),
+            ));
+        }
+        for (field, v) in [
+            ("package.lengthMm", length_mm),
+            ("package.widthMm", width_mm),
+            ("package.heightMm", height_mm),
+        ] {
+            if v == 0 || v > MAX_SIDE {
+                return Err(DomainError::invalid(
+                    field,
+                    format!("must be between 1 and {MAX_SIDE}"),
+                ));
+            }
+        }
+        Ok(Self {
+            weight_grams,
+            length_mm,
+            width_mm,
+            height_mm,
+        })
+    }
+}
+
+/// Where and when a carrier picks the parcel up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pickup {
+    pub address: Address,
+    pub window_start: Timestamp,
+    pub window_end: Timestamp,
+}
+
+impl Pickup {
+    pub fn new(
+        address: Address,
+        window_start: Timestamp,
+        window_end: Timestamp,
+    ) -> DomainResult<Self> {
+        if window_end <= window_start {
+            return Err(DomainError::invalid(
+                "pickup.windowEnd",
+                "must be after the window start",
+            ));
+        }
+        Ok(Self {
+            address,
+            window_start,
+            window_end,
+        })
+    }
+}
+
+/// A label bought from a carrier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Label {
+    pub url: String,
+    /// `PDF`, `PNG`, `ZPL`, …
+    pub format: String,
+}
+
+/// A new shipment, as the caller describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewShipment {
+    pub lines: Vec<LineQuantity>,
+    /// Defaults to the order's destination.
+    pub destination: Option<Address>,
+    pub package: Option<Package>,
+    pub mode: ShippingMode,
+    pub carrier: Option<CarrierCode>,
+    pub pickup: Option<Pickup>,
+    pub instructions: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Shipment {
+    pub id: ShipmentId,
+    pub status: ShipmentStatus,
+    pub lines: Vec<LineQuantity>,
+    pub destination: Address,
+    pub package: Option<Package>,
+    pub mode: ShippingMode,
+    pub carrier: Option<CarrierCode>,
+    pub pickup: Option<Pickup>,
+    pub instructions: Option<String>,
+    pub tracking_number: Option<TrackingNumber>,
+    pub label: Option<Label>,
+    pub carrier_reference: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Shipment {
+    pub fn quantity_of(&self, sku: &Sku) -> u32 {
+        self.lines
+            .iter()
+            .filter(|l| &l.sku == sku)
+            .map(|l| l.quantity.get())
+            .sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Return {
+    pub id: ReturnId,
+    pub status: ReturnStatus,
+    pub lines: Vec<LineQuantity>,
+    pub reason: String,
+    pub refund_id: Option<RefundId>,
+    pub requested_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Return {
+    pub fn quantity_of(&self, sku: &Sku) -> u32 {
+        self.lines
+            .iter()
+            .filter(|l| &l.sku == sku)
+            .map(|l| l.quantity.get())
+            .sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refund {
+    pub id: RefundId,
+    pub amount: Money,
+    pub reason: String,
+    /// Set for a refund of a return; `None` for `refundOrder`.
+    pub return_id: Option<ReturnId>,
+    /// Σ unit price × returned quantity, for a return's refund.
+    pub gross: Option<Money>,
+    /// The restocking fee taken, for a return's refund.
+    pub fee: Option<Money>,
+    /// The tenant config version the refund was computed with.
+    pub config_version: u32,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Payment {
+    pub status: PaymentStatus,
+    pub paid: Money,
+    pub refunded: Money,
+    pub reference: Option<String>,
+    pub paid_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Review {
+    pub reviewer: Subject,
+    pub comments: Option<String>,
+    pub assigned_by: Subject,
+    pub assigned_at: Timestamp,
+}

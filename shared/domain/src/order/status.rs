@@ -1,0 +1,355 @@
+//! The state machines of DESIGN.md §4, each written as a table: one `match` arm per row of the
+//! design's table, and `None` (refused) for everything else.
+
+use serde::{Deserialize, Serialize};
+
+/// Defines a fieldless enum with `ALL`, `as_str` (its API spelling) and `Display`.
+macro_rules! str_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(&self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+str_enum!(
+    /// Where an order is in its life.
+    OrderStatus {
+        Pending => "PENDING",
+        Confirmed => "CONFIRMED",
+        PartiallyShipped => "PARTIALLY_SHIPPED",
+        Shipped => "SHIPPED",
+        PartiallyDelivered => "PARTIALLY_DELIVERED",
+        Delivered => "DELIVERED",
+        Completed => "COMPLETED",
+        Rejected => "REJECTED",
+        Cancelled => "CANCELLED",
+    }
+);
+
+str_enum!(
+    PaymentStatus {
+        Unpaid => "UNPAID",
+        Paid => "PAID",
+        PartiallyRefunded => "PARTIALLY_REFUNDED",
+        Refunded => "REFUNDED",
+    }
+);
+
+str_enum!(
+    ShipmentStatus {
+        Pending => "PENDING",
+        Confirmed => "CONFIRMED",
+        LabelPurchased => "LABEL_PURCHASED",
+        InTransit => "IN_TRANSIT",
+        OutForDelivery => "OUT_FOR_DELIVERY",
+        Delivered => "DELIVERED",
+        Failed => "FAILED",
+        Returned => "RETURNED",
+        Cancelled => "CANCELLED",
+    }
+);
+
+str_enum!(
+    ReturnStatus {
+        Requested => "REQUESTED",
+        Approved => "APPROVED",
+        Received => "RECEIVED",
+        Refunded => "REFUNDED",
+        Rejected => "REJECTED",
+    }
+);
+
+str_enum!(
+    /// A carrier's tracking status, normalised (carrier adapters map their own vocabularies).
+    TrackingStatus {
+        PreTransit => "pre_transit",
+        InTransit => "in_transit",
+        OutForDelivery => "out_for_delivery",
+        Delivered => "delivered",
+        Failure => "failure",
+        Returned => "returned",
+    }
+);
+
+str_enum!(
+    /// Every command on an order, named as the API names it.
+    Command {
+        CreateOrder => "createOrder",
+        AssignOrderReviewer => "assignOrderReviewer",
+        ApproveOrder => "approveOrder",
+        RejectOrder => "rejectOrder",
+        CancelOrder => "cancelOrder",
+        CancelOrderLines => "cancelOrderLines",
+        MarkOrderPaid => "markOrderPaid",
+        CreateShipment => "createShipment",
+        ConfirmShipment => "confirmShipment",
+        PurchaseLabel => "purchaseLabel",
+        DispatchShipment => "dispatchShipment",
+        UpdateShipmentTracking => "updateShipmentTracking",
+        CancelShipment => "cancelShipment",
+        MarkShipmentDelivered => "markShipmentDelivered",
+        RequestReturn => "requestReturn",
+        ApproveReturn => "approveReturn",
+        RejectReturn => "rejectReturn",
+        ReceiveReturn => "receiveReturn",
+        RefundReturn => "refundReturn",
+        RefundOrder => "refundOrder",
+        CompleteOrder => "completeOrder",
+    }
+);
+
+impl OrderStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Completed | OrderStatus::Rejected | OrderStatus::Cancelled
+        )
+    }
+
+    /// The statuses the shipment roll-up governs.
+    pub fn is_rolled_up(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Confirmed
+                | OrderStatus::PartiallyShipped
+                | OrderStatus::Shipped
+                | OrderStatus::PartiallyDelivered
+                | OrderStatus::Delivered
+        )
+    }
+}
+
+impl ShipmentStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            ShipmentStatus::Delivered
+                | ShipmentStatus::Failed
+                | ShipmentStatus::Returned
+                | ShipmentStatus::Cancelled
+        )
+    }
+
+    /// Counts towards a line's *dispatched* quantity.
+    pub fn is_dispatched(self) -> bool {
+        matches!(
+            self,
+            ShipmentStatus::InTransit | ShipmentStatus::OutForDelivery | ShipmentStatus::Delivered
+        )
+    }
+
+    /// Holds (allocates) its quantities against the lines' due quantities.
+    pub fn holds_allocation(self) -> bool {
+        !matches!(
+            self,
+            ShipmentStatus::Cancelled | ShipmentStatus::Failed | ShipmentStatus::Returned
+        )
+    }
+}
+
+impl ReturnStatus {
+    /// Open until refunded or rejected.
+    pub fn is_open(self) -> bool {
+        !matches!(self, ReturnStatus::Refunded | ReturnStatus::Rejected)
+    }
+
+    /// Counts against the delivered quantity.
+    pub fn holds_quantity(self) -> bool {
+        self != ReturnStatus::Rejected
+    }
+}
+
+/// Command × order status (DESIGN.md §4): may `command` run while the order is `status`?
+pub fn command_allowed(command: Command, status: OrderStatus) -> bool {
+    use Command as C;
+    use OrderStatus as S;
+    match command {
+        C::CreateOrder => false,
+        C::AssignOrderReviewer | C::ApproveOrder | C::RejectOrder => status == S::Pending,
+        C::CancelOrder => matches!(status, S::Pending | S::Confirmed),
+        C::CancelOrderLines => matches!(
+            status,
+            S::Pending | S::Confirmed | S::PartiallyShipped | S::PartiallyDelivered
+        ),
+        C::MarkOrderPaid => !matches!(status, S::Rejected | S::Cancelled | S::Completed),
+        C::CreateShipment
+        | C::ConfirmShipment
+        | C::PurchaseLabel
+        | C::DispatchShipment
+        | C::UpdateShipmentTracking
+        | C::CancelShipment
+        | C::MarkShipmentDelivered => status.is_rolled_up(),
+        // A return exists only once something was delivered, and completion needs every return
+        // closed, so these are exactly the statuses a return can be open in.
+        C::RequestReturn
+        | C::ApproveReturn
+        | C::RejectReturn
+        | C::ReceiveReturn
+        | C::RefundReturn => {
+            matches!(status, S::PartiallyDelivered | S::Delivered)
+        }
+        C::RefundOrder => status != S::Rejected,
+        C::CompleteOrder => status == S::Delivered,
+    }
+}
+
+/// An explicit move of the order status (the roll-up moves are computed, see `roll_up`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderMove {
+    Approve,
+    Reject,
+    Cancel,
+    Complete,
+}
+
+pub fn order_transition(from: OrderStatus, mv: OrderMove) -> Option<OrderStatus> {
+    use OrderMove as M;
+    use OrderStatus as S;
+    match (from, mv) {
+        (S::Pending, M::Approve) => Some(S::Confirmed),
+        (S::Pending, M::Reject) => Some(S::Rejected),
+        (S::Pending | S::Confirmed, M::Cancel) => Some(S::Cancelled),
+        (S::Delivered, M::Complete) => Some(S::Completed),
+        _ => None,
+    }
+}
+
+/// A move of the payment status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentMove {
+    MarkPaid,
+    /// A refund that leaves something paid and unrefunded.
+    RefundPart,
+    /// A refund that brings the refunded total to the paid amount.
+    RefundRest,
+}
+
+pub fn payment_transition(from: PaymentStatus, mv: PaymentMove) -> Option<PaymentStatus> {
+    use PaymentMove as M;
+    use PaymentStatus as P;
+    match (from, mv) {
+        (P::Unpaid, M::MarkPaid) => Some(P::Paid),
+        (P::Paid | P::PartiallyRefunded, M::RefundPart) => Some(P::PartiallyRefunded),
+        (P::Paid | P::PartiallyRefunded, M::RefundRest) => Some(P::Refunded),
+        _ => None,
+    }
+}
+
+/// A move of a shipment: a user's command or a carrier's tracking status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShipmentMove {
+    Confirm,
+    PurchaseLabel,
+    /// `dispatchShipment`, or tracking `in_transit`.
+    InTransit,
+    OutForDelivery,
+    /// `markShipmentDelivered`, or tracking `delivered`.
+    Delivered,
+    Failure,
+    Returned,
+    Cancel,
+}
+
+impl ShipmentMove {
+    /// The move a tracking status asks for (`pre_transit` asks for none).
+    pub fn from_tracking(status: TrackingStatus) -> Option<ShipmentMove> {
+        match status {
+            TrackingStatus::PreTransit => None,
+            TrackingStatus::InTransit => Some(ShipmentMove::InTransit),
+            TrackingStatus::OutForDelivery => Some(ShipmentMove::OutForDelivery),
+            TrackingStatus::Delivered => Some(ShipmentMove::Delivered),
+            TrackingStatus::Failure => Some(ShipmentMove::Failure),
+            TrackingStatus::Returned => Some(ShipmentMove::Returned),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShipmentMove::Confirm => "CONFIRMED",
+            ShipmentMove::PurchaseLabel => "LABEL_PURCHASED",
+            ShipmentMove::InTransit => "IN_TRANSIT",
+            ShipmentMove::OutForDelivery => "OUT_FOR_DELIVERY",
+            ShipmentMove::Delivered => "DELIVERED",
+            ShipmentMove::Failure => "FAILED",
+            ShipmentMove::Returned => "RETURNED",
+            ShipmentMove::Cancel => "CANCELLED",
+        }
+    }
+}
+
+pub fn shipment_transition(from: ShipmentStatus, mv: ShipmentMove) -> Option<ShipmentStatus> {
+    use ShipmentMove as M;
+    use ShipmentStatus as S;
+    match (from, mv) {
+        (S::Pending, M::Confirm) => Some(S::Confirmed),
+        (S::Confirmed, M::PurchaseLabel) => Some(S::LabelPurchased),
+        (S::Confirmed | S::LabelPurchased, M::InTransit) => Some(S::InTransit),
+        (S::Confirmed | S::LabelPurchased | S::InTransit, M::OutForDelivery) => {
+            Some(S::OutForDelivery)
+        }
+        (S::Confirmed | S::LabelPurchased | S::InTransit | S::OutForDelivery, M::Delivered) => {
+            Some(S::Delivered)
+        }
+        (S::LabelPurchased | S::InTransit | S::OutForDelivery, M::Failure) => Some(S::Failed),
+        (S::LabelPurchased | S::InTransit | S::OutForDelivery, M::Returned) => Some(S::Returned),
+        (S::Pending | S::Confirmed | S::LabelPurchased, M::Cancel) => Some(S::Cancelled),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnMove {
+    Approve,
+    Reject,
+    Receive,
+    Refund,
+}
+
+impl ReturnMove {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReturnMove::Approve => "APPROVED",
+            ReturnMove::Reject => "REJECTED",
+            ReturnMove::Receive => "RECEIVED",
+            ReturnMove::Refund => "REFUNDED",
+        }
+    }
+}
+
+pub fn return_transition(from: ReturnStatus, mv: ReturnMove) -> Option<ReturnStatus> {
+    use ReturnMove as M;
+    use ReturnStatus as R;
+    match (from, mv) {
+        (R::Requested, M::Approve) => Some(R::Approved),
+        (R::Requested, M::Reject) => Some(R::Rejected),
+        (R::Approved, M::Receive) => Some(R::Received),
+        (R::Received, M::Refund) => Some(R::Refunded),
+        _ => None,
+    }
+}
