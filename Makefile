@@ -7,11 +7,32 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/tenantoms/target
 JOBS ?= 2
 CARGO ?= cargo
 
-.PHONY: test tools fmt-check clippy deps-check unit build serve bench lambda clean
+.PHONY: test test-inner test-long tools fmt-check clippy deps-check services-up services-down unit build serve bench lambda clean
 
-## test: formatting, lints, and every test
-test: tools fmt-check clippy deps-check unit
-	@echo "make test: all checks passed"
+SERVICES := scripts/services.sh
+# Exports the endpoints `services.sh start` wrote (read at run time, not when make parses).
+WITH_SERVICES := set -a && . ./.services/env && set +a &&
+
+## test: formatting, lints, the services the tests need, and every test; services stop afterwards
+test:
+	@rc=0; $(MAKE) --no-print-directory test-inner || rc=$$?; \
+	$(MAKE) --no-print-directory services-down; \
+	if [ $$rc -eq 0 ]; then echo "make test: all checks passed"; else echo "make test: FAILED" >&2; fi; \
+	exit $$rc
+
+test-inner: tools fmt-check clippy deps-check services-up unit
+
+## test-long: as `make test`, with the long property-test counts against DynamoDB Local
+test-long:
+	@rc=0; OMS_LONG_TESTS=1 $(MAKE) --no-print-directory test-inner || rc=$$?; \
+	$(MAKE) --no-print-directory services-down; exit $$rc
+
+## services-up / services-down: DynamoDB Local (installed on first use); fails loudly
+services-up:
+	@$(SERVICES) start all
+
+services-down:
+	@$(SERVICES) stop all
 
 ## tools: the rustup components `make test` needs (no-op when present)
 tools:
@@ -34,7 +55,7 @@ deps-check:
 
 ## unit: every test of the workspace (cargo-nextest when installed, cargo test otherwise)
 unit:
-	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	@$(WITH_SERVICES) if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		echo "+ cargo nextest run --workspace"; \
 		$(CARGO) nextest run -j$(JOBS) --workspace --no-fail-fast; \
 	else \

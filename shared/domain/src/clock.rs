@@ -50,6 +50,32 @@ impl Timestamp {
             .unwrap_or_else(|_| self.0.unix_timestamp().to_string())
     }
 
+    /// Fixed-width UTC text (`2026-11-24T10:30:00.123Z`, always 24 bytes) that sorts like time:
+    /// the form sort keys use.
+    pub fn fixed_width(&self) -> String {
+        let d = self.0;
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            d.year(),
+            u8::from(d.month()),
+            d.day(),
+            d.hour(),
+            d.minute(),
+            d.second(),
+            d.millisecond()
+        )
+    }
+
+    /// The UTC calendar day (`2026-11-24`).
+    pub fn day(&self) -> String {
+        let d = self.0;
+        format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+    }
+
+    pub fn unix_seconds(&self) -> i64 {
+        self.0.unix_timestamp()
+    }
+
     pub fn plus_seconds(&self, secs: i64) -> Self {
         Self(self.0.saturating_add(time::Duration::seconds(secs)))
     }
@@ -116,5 +142,9 @@ mod tests {
         assert_eq!(t.to_rfc3339(), "2026-11-24T10:30:00.123Z");
         assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()).unwrap(), t);
         assert!(Timestamp::parse_rfc3339("yesterday").is_err());
+        assert_eq!(t.fixed_width(), "2026-11-24T10:30:00.123Z");
+        let whole = Timestamp::parse_rfc3339("2026-01-02T03:04:05Z").unwrap();
+        assert_eq!(whole.fixed_width(), "2026-01-02T03:04:05.000Z");
+        assert_eq!(whole.day(), "2026-01-02");
     }
 }

@@ -160,6 +160,38 @@ key_text!(
     CarrierCode, "carrier", MAX_ID_LEN, slug
 );
 
+key_text!(
+    /// A plan of the SaaS provider (`standard`, `custom`, …).
+    PlanName, "plan", MAX_ID_LEN, slug
+);
+key_text!(
+    /// An OIDC issuer (`iss`), as registered: an http(s) URL without fragment.
+    Issuer, "issuer", MAX_ISSUER_LEN, issuer_url
+);
+key_text!(
+    /// An account at a shipping gateway (the tenant's own name for its credential set).
+    AccountId, "account", MAX_ID_LEN, printable_ascii
+);
+key_text!(
+    /// A webhook delivery id (for dedupe).
+    DeliveryId, "deliveryId", MAX_REF_LEN, printable_ascii
+);
+key_text!(
+    /// The name of an API operation (`createOrder`), as idempotency records scope it.
+    OperationName, "operation", MAX_ID_LEN, printable_ascii
+);
+
+/// Longest issuer URL, in bytes.
+pub const MAX_ISSUER_LEN: usize = 256;
+
+fn issuer_url(s: &str) -> Result<(), &'static str> {
+    if (s.starts_with("https://") || s.starts_with("http://")) && !s.contains(char::is_whitespace) {
+        Ok(())
+    } else {
+        Err("must be an http(s) URL without spaces")
+    }
+}
+
 /// Defines a ULID-backed id newtype.
 macro_rules! ulid_id {
     ($(#[$meta:meta])* $name:ident, $field:literal) => {

@@ -1,0 +1,555 @@
+//! The DynamoDB backend: `GetItem`, `BatchGetItem`, `Query` and `TransactWriteItems`, with the
+//! port's conditions as condition expressions and TTL as absence (filters and conditions).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put,
+    ScalarAttributeType, TransactWriteItem, Update,
+};
+
+use crate::error::{CancelReason, StoreError, StoreResult};
+use crate::item::{Item, Key, Value};
+use crate::port::{
+    Clock, Condition, Continuation, ItemStore, Page, Query, SkRange, WriteAction, check_batch,
+    check_key, check_query, check_transaction,
+};
+use crate::schema::{self, INDEX_PROJECTION, Index};
+
+type AttrMap = HashMap<String, AttributeValue>;
+
+fn to_attr(v: &Value) -> AttributeValue {
+    match v {
+        Value::S(s) => AttributeValue::S(s.clone()),
+        Value::N(n) => AttributeValue::N(n.to_string()),
+        Value::Bool(b) => AttributeValue::Bool(*b),
+        Value::Null => AttributeValue::Null(true),
+        Value::L(items) => AttributeValue::L(items.iter().map(to_attr).collect()),
+        Value::M(map) => {
+            AttributeValue::M(map.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect())
+        }
+    }
+}
+
+fn from_attr(a: &AttributeValue) -> StoreResult<Value> {
+    Ok(match a {
+        AttributeValue::S(s) => Value::S(s.clone()),
+        AttributeValue::N(n) => Value::N(
+            n.parse()
+                .map_err(|_| StoreError::Corrupt(format!("number {n} is not an integer")))?,
+        ),
+        AttributeValue::Bool(b) => Value::Bool(*b),
+        AttributeValue::Null(_) => Value::Null,
+        AttributeValue::L(items) => {
+            Value::L(items.iter().map(from_attr).collect::<StoreResult<_>>()?)
+        }
+        AttributeValue::M(map) => Value::M(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), from_attr(v)?)))
+                .collect::<StoreResult<_>>()?,
+        ),
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "unsupported attribute type {other:?}"
+            )));
+        }
+    })
+}
+
+fn to_map(item: &Item) -> AttrMap {
+    item.0
+        .iter()
+        .map(|(k, v)| (k.clone(), to_attr(v)))
+        .collect()
+}
+
+fn from_map(map: &AttrMap) -> StoreResult<Item> {
+    Ok(Item(
+        map.iter()
+            .map(|(k, v)| Ok((k.clone(), from_attr(v)?)))
+            .collect::<StoreResult<_>>()?,
+    ))
+}
+
+fn key_map(key: &Key) -> AttrMap {
+    HashMap::from([
+        (schema::PK.to_owned(), AttributeValue::S(key.pk.clone())),
+        (schema::SK.to_owned(), AttributeValue::S(key.sk.clone())),
+    ])
+}
+
+fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug>(e: SdkError<E>) -> StoreError {
+    let code = e
+        .as_service_error()
+        .and_then(|s| s.code())
+        .unwrap_or_default();
+    match code {
+        "ThrottlingException"
+        | "ProvisionedThroughputExceededException"
+        | "RequestLimitExceeded" => StoreError::Throttled,
+        "" => StoreError::Backend(format!("{e:?}")),
+        _ => StoreError::Backend(format!(
+            "{code}: {}",
+            e.as_service_error()
+                .and_then(|s| s.message())
+                .unwrap_or_default()
+        )),
+    }
+}
+
+/// Expression attribute names and values, added only as used (DynamoDB refuses unused ones).
+#[derive(Default)]
+struct Expr {
+    names: HashMap<String, String>,
+    values: AttrMap,
+}
+
+impl Expr {
+    fn name(&mut self, placeholder: &str, attr: &str) -> String {
+        self.names.insert(placeholder.to_owned(), attr.to_owned());
+        placeholder.to_owned()
+    }
+
+    fn value(&mut self, placeholder: &str, v: AttributeValue) -> String {
+        self.values.insert(placeholder.to_owned(), v);
+        placeholder.to_owned()
+    }
+
+    fn names(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.clone())
+    }
+
+    fn values(&self) -> Option<AttrMap> {
+        (!self.values.is_empty()).then(|| self.values.clone())
+    }
+
+    /// "the item is live": no TTL, or a TTL not yet passed.
+    fn live(&mut self, now: i64) -> String {
+        let ttl = self.name("#ttl", schema::TTL);
+        let now = self.value(":now", AttributeValue::N(now.to_string()));
+        format!("(attribute_not_exists({ttl}) OR {ttl} >= {now})")
+    }
+
+    fn condition(&mut self, c: &Condition, now: i64) -> String {
+        match c {
+            Condition::Absent => {
+                let pk = self.name("#pk", schema::PK);
+                let ttl = self.name("#ttl", schema::TTL);
+                let now = self.value(":now", AttributeValue::N(now.to_string()));
+                format!("attribute_not_exists({pk}) OR {ttl} < {now}")
+            }
+            Condition::Exists => {
+                let pk = self.name("#pk", schema::PK);
+                format!("attribute_exists({pk}) AND {}", self.live(now))
+            }
+            Condition::VersionEquals(v) => {
+                let ver = self.name("#cver", schema::VERSION);
+                let val = self.value(":cver", AttributeValue::N(v.to_string()));
+                format!("{ver} = {val} AND {}", self.live(now))
+            }
+            Condition::AttributeEquals(attr, v) => {
+                let a = self.name("#cattr", attr);
+                let val = self.value(":cval", to_attr(v));
+                format!("{a} = {val} AND {}", self.live(now))
+            }
+        }
+    }
+}
+
+/// The DynamoDB item store.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    clock: Arc<dyn Clock>,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            clock,
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table with its indexes as `schema` and template.yaml describe it (tests and
+    /// local runs; production tables come from the SAM template).
+    pub async fn create_table(&self) -> StoreResult<()> {
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| StoreError::Invalid(e.to_string()))
+        };
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(|e| StoreError::Invalid(e.to_string()))
+        };
+        let mut req = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr(schema::PK)?)
+            .attribute_definitions(attr(schema::SK)?)
+            .key_schema(key(schema::PK, KeyType::Hash)?)
+            .key_schema(key(schema::SK, KeyType::Range)?);
+        for ix in Index::ALL {
+            req = req
+                .attribute_definitions(attr(ix.pk_attr())?)
+                .attribute_definitions(attr(ix.sk_attr())?)
+                .global_secondary_indexes(
+                    GlobalSecondaryIndex::builder()
+                        .index_name(ix.name())
+                        .key_schema(key(ix.pk_attr(), KeyType::Hash)?)
+                        .key_schema(key(ix.sk_attr(), KeyType::Range)?)
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::Include)
+                                .set_non_key_attributes(Some(
+                                    INDEX_PROJECTION.iter().map(|s| (*s).to_owned()).collect(),
+                                ))
+                                .build(),
+                        )
+                        .build()
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                );
+        }
+        req.send().await.map_err(sdk_error)?;
+        Ok(())
+    }
+
+    fn action(&self, action: WriteAction, now: i64) -> StoreResult<TransactWriteItem> {
+        let invalid = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Invalid(e.to_string());
+        let mut expr = Expr::default();
+        let item = match action {
+            WriteAction::Put { item, condition } => {
+                let cond = condition.map(|c| expr.condition(&c, now));
+                TransactWriteItem::builder().put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(to_map(&item)))
+                        .set_condition_expression(cond)
+                        .set_expression_attribute_names(expr.names())
+                        .set_expression_attribute_values(expr.values())
+                        .build()
+                        .map_err(invalid)?,
+                )
+            }
+            WriteAction::Update {
+                key,
+                set,
+                remove,
+                condition,
+            } => {
+                if set.is_empty() && remove.is_empty() {
+                    return Err(StoreError::Invalid(
+                        "update sets and removes nothing".into(),
+                    ));
+                }
+                let mut clauses = Vec::new();
+                let sets: Vec<String> = set
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (name, v))| {
+                        let n = expr.name(&format!("#s{i}"), name);
+                        let v = expr.value(&format!(":s{i}"), to_attr(v));
+                        format!("{n} = {v}")
+                    })
+                    .collect();
+                if !sets.is_empty() {
+                    clauses.push(format!("SET {}", sets.join(", ")));
+                }
+                let removes: Vec<String> = remove
+                    .iter()
+                    .enumerate()
+                    .map(|(i, name)| expr.name(&format!("#r{i}"), name))
+                    .collect();
+                if !removes.is_empty() {
+                    clauses.push(format!("REMOVE {}", removes.join(", ")));
+                }
+                let cond = condition.map(|c| expr.condition(&c, now));
+                TransactWriteItem::builder().update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_map(&key)))
+                        .update_expression(clauses.join(" "))
+                        .set_condition_expression(cond)
+                        .set_expression_attribute_names(expr.names())
+                        .set_expression_attribute_values(expr.values())
+                        .build()
+                        .map_err(invalid)?,
+                )
+            }
+            WriteAction::Delete { key, condition } => {
+                let cond = condition.map(|c| expr.condition(&c, now));
+                TransactWriteItem::builder().delete(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_map(&key)))
+                        .set_condition_expression(cond)
+                        .set_expression_attribute_names(expr.names())
+                        .set_expression_attribute_values(expr.values())
+                        .build()
+                        .map_err(invalid)?,
+                )
+            }
+            WriteAction::Check { key, condition } => {
+                let cond = expr.condition(&condition, now);
+                TransactWriteItem::builder().condition_check(
+                    ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_map(&key)))
+                        .condition_expression(cond)
+                        .set_expression_attribute_names(expr.names())
+                        .set_expression_attribute_values(expr.values())
+                        .build()
+                        .map_err(invalid)?,
+                )
+            }
+        };
+        Ok(item.build())
+    }
+}
+
+/// Maps DynamoDB's per-action cancellation reasons to the first failing action.
+pub fn cancellation(reasons: &[(Option<String>, Option<String>)]) -> StoreError {
+    for (index, (code, message)) in reasons.iter().enumerate() {
+        let reason = match code.as_deref() {
+            None | Some("None") => continue,
+            Some("ConditionalCheckFailed") => CancelReason::ConditionFailed,
+            Some("TransactionConflict") => CancelReason::Conflict,
+            Some(other) => CancelReason::Other(format!(
+                "{other}: {}",
+                message.as_deref().unwrap_or_default()
+            )),
+        };
+        return StoreError::Cancelled { index, reason };
+    }
+    StoreError::Backend("transaction cancelled without a reason".into())
+}
+
+#[async_trait]
+impl ItemStore for DynamoStore {
+    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
+        check_key(key)?;
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let now = self.clock.now_secs();
+        match out.item {
+            Some(map) => Ok(Some(from_map(&map)?).filter(|i| !i.is_expired(now))),
+            None => Ok(None),
+        }
+    }
+
+    async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+        check_batch(keys)?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut found: HashMap<Key, Item> = HashMap::with_capacity(keys.len());
+        let mut pending: Vec<AttrMap> = keys.iter().map(key_map).collect();
+        // Unprocessed keys (throttling) are asked for again, a bounded number of times.
+        for attempt in 0..8 {
+            if pending.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+            }
+            let req = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, req)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for map in out
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                let item = from_map(&map)?;
+                found.insert(item.key()?, item);
+            }
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+        }
+        if !pending.is_empty() {
+            return Err(StoreError::Throttled);
+        }
+        let now = self.clock.now_secs();
+        Ok(keys
+            .iter()
+            .map(|k| found.remove(k).filter(|i| !i.is_expired(now)))
+            .collect())
+    }
+
+    async fn query(&self, q: &Query) -> StoreResult<Page> {
+        check_query(q)?;
+        let mut expr = Expr::default();
+        let (pk_attr, sk_attr) = match q.index {
+            None => (schema::PK, schema::SK),
+            Some(ix) => (ix.pk_attr(), ix.sk_attr()),
+        };
+        let pk = expr.name("#qpk", pk_attr);
+        let pkv = expr.value(":qpk", AttributeValue::S(q.pk.clone()));
+        let mut key_cond = format!("{pk} = {pkv}");
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        match &q.sk {
+            SkRange::All => {}
+            SkRange::Prefix(p) => {
+                let sk = expr.name("#qsk", sk_attr);
+                let v = expr.value(":qa", s(p));
+                key_cond.push_str(&format!(" AND begins_with({sk}, {v})"));
+            }
+            SkRange::Between(a, b) => {
+                let sk = expr.name("#qsk", sk_attr);
+                let va = expr.value(":qa", s(a));
+                let vb = expr.value(":qb", s(b));
+                key_cond.push_str(&format!(" AND {sk} BETWEEN {va} AND {vb}"));
+            }
+            SkRange::After(a) => {
+                let sk = expr.name("#qsk", sk_attr);
+                let v = expr.value(":qa", s(a));
+                key_cond.push_str(&format!(" AND {sk} > {v}"));
+            }
+            SkRange::Before(b) => {
+                let sk = expr.name("#qsk", sk_attr);
+                let v = expr.value(":qb", s(b));
+                key_cond.push_str(&format!(" AND {sk} < {v}"));
+            }
+        }
+        let filter = expr.live(self.clock.now_secs());
+        let start = q.start.as_ref().map(|c| {
+            let mut m = HashMap::from([
+                (schema::PK.to_owned(), s(&c.pk)),
+                (schema::SK.to_owned(), s(&c.sk)),
+            ]);
+            if let (Some(ix), Some(ipk), Some(isk)) = (q.index, &c.ipk, &c.isk) {
+                m.insert(ix.pk_attr().to_owned(), s(ipk));
+                m.insert(ix.sk_attr().to_owned(), s(isk));
+            }
+            m
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(q.index.map(|ix| ix.name().to_owned()))
+            .key_condition_expression(key_cond)
+            .filter_expression(filter)
+            .set_expression_attribute_names(expr.names())
+            .set_expression_attribute_values(expr.values())
+            .scan_index_forward(q.forward)
+            .limit(i32::try_from(q.limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(from_map)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = match out.last_evaluated_key {
+            Some(lek) => {
+                let get = |name: &str| match lek.get(name) {
+                    Some(AttributeValue::S(v)) => Ok(v.clone()),
+                    _ => Err(StoreError::Corrupt(format!(
+                        "LastEvaluatedKey lacks {name}"
+                    ))),
+                };
+                Some(Continuation {
+                    pk: get(schema::PK)?,
+                    sk: get(schema::SK)?,
+                    ipk: q.index.map(|ix| get(ix.pk_attr())).transpose()?,
+                    isk: q.index.map(|ix| get(ix.sk_attr())).transpose()?,
+                })
+            }
+            None => None,
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn transact_write(&self, actions: Vec<WriteAction>) -> StoreResult<()> {
+        check_transaction(&actions)?;
+        let now = self.clock.now_secs();
+        let items = actions
+            .into_iter()
+            .map(|a| self.action(a, now))
+            .collect::<StoreResult<Vec<_>>>()?;
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error() {
+                    let reasons: Vec<(Option<String>, Option<String>)> = c
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| (r.code().map(str::to_owned), r.message().map(str::to_owned)))
+                        .collect();
+                    return Err(cancellation(&reasons));
+                }
+                Err(sdk_error(e))
+            }
+        }
+    }
+}
+
+/// Configuration for a local endpoint (DynamoDB Local in tests): static test credentials, and
+/// retries off so that request counts are exact. Add interceptors before `build()`.
+pub fn local_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
+        .endpoint_url(endpoint)
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+}
+
+/// A client for a local endpoint (see [`local_config`]).
+pub fn local_client(endpoint: &str) -> Client {
+    Client::from_conf(local_config(endpoint).build())
+}

@@ -1,0 +1,241 @@
+//! Every key of the single table (DESIGN.md §3), built here and nowhere else.
+//!
+//! Each function takes validated newtypes only (no `#`, no control characters, bounded length),
+//! every prefix ends in `#` so `T#ab#` never matches `T#abc#`, numbers are zero-padded and times
+//! fixed-width UTC, so byte order is numeric and time order.
+
+use domain::Timestamp;
+use domain::ids::{
+    AccountId, AuditId, CarrierCode, DeliveryId, ExternalRef, IdempotencyKey, Issuer,
+    OperationName, OrderId, PlanName, Subject, TenantId, TrackingNumber, VendorId,
+};
+use domain::order::OrderStatus;
+
+use crate::item::Key;
+
+fn key(pk: String, sk: impl Into<String>) -> Key {
+    Key::new(pk, sk.into())
+}
+
+/// The partition prefix of everything a tenant owns: `T#{tenant}#`.
+pub fn tenant_prefix(tenant: &TenantId) -> String {
+    format!("T#{tenant}#")
+}
+
+// ----- orders -----
+
+fn order_pk(tenant: &TenantId, order: OrderId) -> String {
+    format!("T#{tenant}#O#{order}#")
+}
+
+/// The order aggregate.
+pub fn order(tenant: &TenantId, order: OrderId) -> Key {
+    key(order_pk(tenant, order), "ORDER")
+}
+
+/// One audit record of an order.
+pub fn order_audit(tenant: &TenantId, order: OrderId, id: AuditId) -> Key {
+    key(order_pk(tenant, order), format!("AUDIT#{id}"))
+}
+
+/// The order partition and the sort-key prefix of its audit records.
+pub fn order_audit_prefix(tenant: &TenantId, order: OrderId) -> (String, String) {
+    (order_pk(tenant, order), "AUDIT#".to_owned())
+}
+
+/// The outbox item of the command that took the order to `version`.
+pub fn outbox(tenant: &TenantId, order: OrderId, version: u64) -> Key {
+    key(order_pk(tenant, order), format!("EVT#{version:010}"))
+}
+
+/// GSI1 partition: a tenant's orders on one write shard.
+pub fn orders_by_tenant(tenant: &TenantId, shard: u32) -> String {
+    format!("T#{tenant}#ORDERS#{shard:04}#")
+}
+
+/// GSI2 partition: a tenant's orders in one status on one write shard.
+pub fn orders_by_status(tenant: &TenantId, status: OrderStatus, shard: u32) -> String {
+    format!("T#{tenant}#S#{status}#{shard:04}#")
+}
+
+/// GSI3 partition: a tenant's orders by last change on one write shard.
+pub fn orders_by_update(tenant: &TenantId, shard: u32) -> String {
+    format!("T#{tenant}#U#{shard:04}#")
+}
+
+/// Sort key of an order in a time-ordered listing: `{time}#{order}`.
+pub fn order_time_sk(at: Timestamp, order: OrderId) -> String {
+    format!("{}#{order}", at.fixed_width())
+}
+
+/// The lowest and highest sort key of orders at `at` (for time-range listings).
+pub fn time_sk_bounds(at: Timestamp) -> (String, String) {
+    let t = at.fixed_width();
+    (format!("{t}#"), format!("{t}#~"))
+}
+
+/// A vendor's index item of one order.
+pub fn vendor_order(
+    tenant: &TenantId,
+    vendor: &VendorId,
+    created_at: Timestamp,
+    order: OrderId,
+) -> Key {
+    key(
+        vendor_orders(tenant, vendor),
+        order_time_sk(created_at, order),
+    )
+}
+
+/// The partition of a vendor's orders (unsharded).
+pub fn vendor_orders(tenant: &TenantId, vendor: &VendorId) -> String {
+    format!("T#{tenant}#V#{vendor}#")
+}
+
+/// External reference → order.
+pub fn external_ref(tenant: &TenantId, r: &ExternalRef) -> Key {
+    key(format!("T#{tenant}#XREF#{r}#"), "XREF")
+}
+
+/// An idempotency record, scoped by tenant, subject and operation.
+pub fn idempotency(
+    tenant: &TenantId,
+    subject: &Subject,
+    operation: &OperationName,
+    k: &IdempotencyKey,
+) -> Key {
+    key(
+        format!("T#{tenant}#IDEM#{subject}#{operation}#{k}#"),
+        "IDEM",
+    )
+}
+
+// ----- tracking and webhooks -----
+
+/// A tenant's tracking number → shipment.
+pub fn tenant_tracking(tenant: &TenantId, carrier: &CarrierCode, number: &TrackingNumber) -> Key {
+    key(format!("T#{tenant}#TRACK#{carrier}#{number}#"), "TRACK")
+}
+
+/// A gateway-bought tracking number → tenant and shipment (SaaS-level carrier webhooks).
+pub fn global_tracking(carrier: &CarrierCode, number: &TrackingNumber) -> Key {
+    key(format!("TRACK#{carrier}#{number}#"), "TRACK")
+}
+
+/// A webhook delivery, for dedupe.
+pub fn delivery(tenant: &TenantId, id: &DeliveryId) -> Key {
+    key(format!("T#{tenant}#DLV#{id}#"), "DLV")
+}
+
+// ----- tenant-level records -----
+
+/// A tenant audit partition: one day, one shard.
+pub fn tenant_audit_partition(tenant: &TenantId, day: Timestamp, shard: u32) -> String {
+    format!("T#{tenant}#AUDIT#{}#{shard:04}#", day.day())
+}
+
+/// A tenant audit record.
+pub fn tenant_audit(tenant: &TenantId, at: Timestamp, shard: u32, id: AuditId) -> Key {
+    key(tenant_audit_partition(tenant, at, shard), id.to_string())
+}
+
+fn tenant_config_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#CFG#")
+}
+
+/// One version of the tenant config.
+pub fn tenant_config_version(tenant: &TenantId, version: u32) -> Key {
+    key(tenant_config_pk(tenant), format!("V#{version:010}"))
+}
+
+/// The tenant config's current version.
+pub fn tenant_config_current(tenant: &TenantId) -> Key {
+    key(tenant_config_pk(tenant), "CURRENT")
+}
+
+/// The partition of carrier credentials for one gateway account.
+pub fn carrier_credentials(
+    tenant: &TenantId,
+    gateway: &CarrierCode,
+    account: &AccountId,
+) -> String {
+    format!("T#{tenant}#CARRIER#{gateway}#{account}#")
+}
+
+/// One immutable credential record, valid from `from`.
+pub fn carrier_credential(
+    tenant: &TenantId,
+    gateway: &CarrierCode,
+    account: &AccountId,
+    from: Timestamp,
+) -> Key {
+    key(
+        carrier_credentials(tenant, gateway, account),
+        format!("FROM#{}", from.fixed_width()),
+    )
+}
+
+// ----- SaaS-level records -----
+
+/// A tenant's profile (plan, status, shard count, IdPs, webhook settings).
+pub fn tenant_profile(tenant: &TenantId) -> Key {
+    key(format!("SAAS#TENANT#{tenant}#"), "PROFILE")
+}
+
+/// The tenant list partition.
+pub const TENANT_LIST: &str = "SAAS#TENANTS#";
+
+/// A tenant's row in the tenant list.
+pub fn tenant_list_entry(tenant: &TenantId) -> Key {
+    key(TENANT_LIST.to_owned(), format!("T#{tenant}"))
+}
+
+/// A SaaS audit record (platform admin actions).
+pub fn saas_audit(at: Timestamp, id: AuditId) -> Key {
+    key(format!("SAAS#AUDIT#{}#", at.day()), id.to_string())
+}
+
+/// A plan.
+pub fn plan(plan: &PlanName) -> Key {
+    key(format!("SAAS#PLAN#{plan}#"), "PLAN")
+}
+
+/// The partition of an issuer's tenant rows.
+pub fn issuer_tenants(issuer: &Issuer) -> String {
+    format!("SAAS#ISS#{issuer}#")
+}
+
+/// An issuer → tenant row.
+pub fn issuer_tenant(issuer: &Issuer, tenant: &TenantId) -> Key {
+    key(issuer_tenants(issuer), format!("T#{tenant}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> TenantId {
+        TenantId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn tenant_prefixes_never_match_longer_ids() {
+        let ab = order(&t("ab"), OrderId::from_ulid(ulid::Ulid::from_parts(1, 1)));
+        assert!(ab.pk.starts_with(&tenant_prefix(&t("ab"))));
+        assert!(!ab.pk.starts_with(&tenant_prefix(&t("a"))));
+        assert!(!orders_by_tenant(&t("abc"), 0).starts_with(&tenant_prefix(&t("ab"))));
+    }
+
+    #[test]
+    fn numbers_and_times_are_fixed_width() {
+        let id = OrderId::from_ulid(ulid::Ulid::from_parts(1, 1));
+        assert_eq!(outbox(&t("a"), id, 7).sk, "EVT#0000000007");
+        assert!(outbox(&t("a"), id, 9).sk < outbox(&t("a"), id, 10).sk);
+        assert_eq!(tenant_config_version(&t("a"), 3).sk, "V#0000000003");
+        let ts = Timestamp::parse_rfc3339("2026-11-24T10:00:00Z").unwrap();
+        assert_eq!(
+            order_time_sk(ts, id),
+            format!("2026-11-24T10:00:00.000Z#{id}")
+        );
+    }
+}

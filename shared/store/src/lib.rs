@@ -1,0 +1,23 @@
+//! TenantOMS storage: one table in DynamoDB or in an embedded redb file, behind one small port.
+//!
+//! - [`port`]: the item-store port both backends implement, and DynamoDB's limits both enforce.
+//! - [`keys`]: every key of the single-table layout, built from validated newtypes only.
+//! - [`embedded`] and [`dynamo`]: the two backends.
+//! - [`repo`]: the repositories, written once over the port.
+
+pub mod cursor;
+pub mod dynamo;
+pub mod embedded;
+pub mod error;
+pub mod item;
+pub mod keys;
+pub mod port;
+pub mod schema;
+pub mod scope;
+
+pub use error::{CancelReason, StoreError, StoreResult};
+pub use item::{Item, Key, Value};
+pub use port::{
+    Clock, Condition, ItemStore, ManualClock, Page, Query, SkRange, SystemClock, WriteAction,
+};
+pub use scope::{FixedShards, ShardCounts, TenantScope, VerifiedBy};

@@ -1,0 +1,123 @@
+//! Backends for the conformance suite: the embedded store (file or memory) and DynamoDB Local.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use store::dynamo::{DynamoStore, local_config};
+use store::embedded::EmbeddedStore;
+use store::{ItemStore, ManualClock};
+
+/// A fixed "now" for TTL (2026-11-24T00:00:00Z).
+pub const NOW: i64 = 1_795_478_400;
+
+pub struct Backend {
+    pub store: Arc<dyn ItemStore>,
+    pub clock: ManualClock,
+    pub requests: Option<RequestCounter>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Where DynamoDB Local listens: `OMS_DYNAMODB_ENDPOINT`, or the `.services/env` that
+/// `scripts/services.sh start dynamodb` writes. Missing means failing loudly, never skipping.
+pub fn dynamodb_endpoint() -> String {
+    if let Ok(e) = std::env::var("OMS_DYNAMODB_ENDPOINT") {
+        return e;
+    }
+    let env_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.services/env");
+    if let Ok(text) = std::fs::read_to_string(env_file)
+        && let Some(v) = text
+            .lines()
+            .find_map(|l| l.strip_prefix("OMS_DYNAMODB_ENDPOINT="))
+    {
+        return v.trim().to_owned();
+    }
+    panic!(
+        "DynamoDB Local is not running: OMS_DYNAMODB_ENDPOINT is unset. Run `make test`, or \
+         `scripts/services.sh start dynamodb` before `cargo test`."
+    );
+}
+
+/// Counts requests by operation name (retries are off, so one per call).
+#[derive(Debug, Default, Clone)]
+pub struct RequestCounter(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl RequestCounter {
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _ctx: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let name = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map_or("?".to_owned(), |m| m.name().to_owned());
+        self.0.lock().unwrap().push(name);
+        Ok(())
+    }
+}
+
+static TABLES: AtomicUsize = AtomicUsize::new(0);
+
+impl Backend {
+    /// A file-backed embedded store in a fresh temporary directory.
+    pub fn embedded() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::at(NOW);
+        let store =
+            EmbeddedStore::open(&dir.path().join("store.redb"), Arc::new(clock.clone())).unwrap();
+        Self {
+            store: Arc::new(store),
+            clock,
+            requests: None,
+            _dir: Some(dir),
+        }
+    }
+
+    /// An in-memory embedded store (fast property tests).
+    #[allow(dead_code)] // used by the property tests that follow the repositories
+    pub fn embedded_in_memory() -> Self {
+        let clock = ManualClock::at(NOW);
+        let store = EmbeddedStore::in_memory(Arc::new(clock.clone())).unwrap();
+        Self {
+            store: Arc::new(store),
+            clock,
+            requests: None,
+            _dir: None,
+        }
+    }
+
+    /// A fresh table on DynamoDB Local, with a request counter.
+    pub async fn dynamodb() -> Self {
+        let counter = RequestCounter::default();
+        let conf = local_config(&dynamodb_endpoint())
+            .interceptor(counter.clone())
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(conf);
+        let clock = ManualClock::at(NOW);
+        let n = TABLES.fetch_add(1, Ordering::SeqCst);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let table = format!("oms-{}-{nanos}-{n}", std::process::id());
+        let store = DynamoStore::new(client, table, Arc::new(clock.clone()));
+        store.create_table().await.unwrap();
+        counter.take();
+        Self {
+            store: Arc::new(store),
+            clock,
+            requests: Some(counter),
+            _dir: None,
+        }
+    }
+}
