@@ -12,6 +12,7 @@ pub mod error;
 pub mod item;
 pub mod keys;
 pub mod port;
+pub mod repo;
 pub mod schema;
 pub mod scope;
 

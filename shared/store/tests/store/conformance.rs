@@ -722,29 +722,7 @@ pub async fn invalid_requests_are_refused(b: &Backend) {
     ));
 }
 
-/// Declares every conformance test once per backend.
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(&crate::support::Backend::embedded()).await;
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(&crate::support::Backend::dynamodb().await).await;
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+both_backends!(
     every_value_type_round_trips,
     put_if_absent_refuses_an_existing_item,
     version_conditions_lock_optimistically,

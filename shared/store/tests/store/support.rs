@@ -121,3 +121,158 @@ impl Backend {
         }
     }
 }
+
+// ----- repositories over a backend -----
+
+use domain::audit::{Actor, ActorKind, AuditOutcome, AuditRecord, AuditTarget};
+use domain::clock::{Ctx, SeqIds};
+use domain::contact::{Address, Customer, Email};
+use domain::events::DomainEvent;
+use domain::ids::{AuditId, ExternalRef, OrderId, Quantity, Sku, Subject, VendorId};
+use domain::order::{NewLine, NewOrder, Order};
+use domain::{Currency, IdSource, Money, Timestamp};
+use store::cursor::{CursorKey, Cursors};
+use store::repo::{
+    CommandWrite, IdempotencyRepository, OrderRepository, TenantAuditRepository,
+    TenantConfigRepository,
+};
+use store::{FixedShards, TenantScope};
+
+pub struct Repos {
+    pub orders: OrderRepository,
+    pub configs: TenantConfigRepository,
+    pub idempotency: IdempotencyRepository,
+    pub audit: TenantAuditRepository,
+    pub shards: FixedShards,
+}
+
+pub fn cursors() -> Cursors {
+    Cursors::new(CursorKey::from_bytes(&[7; 32]).unwrap())
+}
+
+pub fn repos(b: &Backend, shards: u32) -> Repos {
+    let fixed = FixedShards::new(shards);
+    let counts: Arc<dyn store::ShardCounts> = Arc::new(fixed.clone());
+    Repos {
+        orders: OrderRepository::new(b.store.clone(), counts.clone(), cursors()),
+        configs: TenantConfigRepository::new(b.store.clone()),
+        idempotency: IdempotencyRepository::new(b.store.clone()),
+        audit: TenantAuditRepository::new(b.store.clone(), counts, cursors()),
+        shards: fixed,
+    }
+}
+
+/// Deterministic time and ids for building orders.
+pub struct Gen {
+    pub ids: SeqIds,
+    pub now: Timestamp,
+}
+
+impl Gen {
+    pub fn new() -> Self {
+        Self {
+            ids: SeqIds::default(),
+            now: Timestamp::from_unix_millis(NOW * 1000).unwrap(),
+        }
+    }
+
+    pub fn tick(&mut self) -> Ctx<'_> {
+        self.now = self.now.plus_seconds(1);
+        Ctx::new(self.now, &mut self.ids)
+    }
+
+    pub fn audit(
+        &mut self,
+        scope: &TenantScope,
+        action: &str,
+        target: &str,
+        version: u64,
+    ) -> AuditRecord {
+        AuditRecord {
+            id: AuditId::from_ulid(self.ids.next_ulid()),
+            tenant: Some(scope.tenant().clone()),
+            actor: Actor {
+                kind: ActorKind::User,
+                subject: Subject::parse("staff-1").unwrap(),
+            },
+            action: action.to_owned(),
+            target: AuditTarget {
+                kind: "order".into(),
+                id: target.to_owned(),
+            },
+            at: self.now,
+            request_id: "req-1".into(),
+            outcome: AuditOutcome::Success,
+            version: Some(version),
+        }
+    }
+
+    /// A new order of two vendors' lines.
+    pub fn order(
+        &mut self,
+        scope: &TenantScope,
+        external_ref: Option<&str>,
+    ) -> (Order, Vec<DomainEvent>) {
+        let usd = Currency::parse("USD").unwrap();
+        let line = |sku: &str, vendor: &str| NewLine {
+            sku: Sku::parse(sku).unwrap(),
+            vendor: VendorId::parse(vendor).unwrap(),
+            title: None,
+            quantity: Quantity::new(2).unwrap(),
+            unit_price: Money::parse("9.99", usd).unwrap(),
+        };
+        let new = NewOrder {
+            external_ref: external_ref.map(|r| ExternalRef::parse(r).unwrap()),
+            customer: Customer::new("Ana Díaz", Email::parse("ana@example.com").unwrap(), None)
+                .unwrap(),
+            destination: Address::new(
+                "Ana",
+                "1 Main St",
+                None,
+                "Springfield",
+                None,
+                "62701",
+                "US",
+                None,
+            )
+            .unwrap(),
+            currency: usd,
+            lines: vec![line("A", "v1"), line("B", "v2")],
+            shipping: Money::zero(usd),
+            tax: Money::zero(usd),
+            discount: Money::zero(usd),
+        };
+        let id = OrderId::from_ulid(self.ids.next_ulid());
+        Order::create(
+            &mut self.tick(),
+            id,
+            scope.tenant().clone(),
+            Subject::parse("staff-1").unwrap(),
+            new,
+        )
+        .unwrap()
+    }
+
+    /// Creates and saves an order, with its audit record and events.
+    pub async fn saved(
+        &mut self,
+        r: &Repos,
+        scope: &TenantScope,
+        external_ref: Option<&str>,
+    ) -> store::repo::StoredOrder {
+        let (order, events) = self.order(scope, external_ref);
+        let audit = self.audit(scope, "createOrder", &order.id().to_string(), 1);
+        r.orders
+            .create(
+                scope,
+                &order,
+                CommandWrite {
+                    events: &events,
+                    audit: Some(&audit),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+    }
+}

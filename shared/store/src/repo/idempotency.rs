@@ -1,0 +1,96 @@
+//! Idempotency records: scoped by tenant, subject and operation; the request's hash and the stored
+//! response; written inside the command's own transaction; gone after 24 hours.
+
+use std::sync::Arc;
+
+use domain::Timestamp;
+use domain::ids::{IdempotencyKey, OperationName, Subject, TenantId};
+
+use crate::item::Item;
+use crate::keys;
+use crate::port::{Condition, ItemStore, WriteAction};
+use crate::schema;
+use crate::scope::TenantScope;
+
+use super::{RepoError, RepoResult};
+
+/// How long a key is remembered.
+pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub subject: Subject,
+    pub operation: OperationName,
+    pub key: IdempotencyKey,
+    /// Hash of the operation and its variables; the same key with another request is a conflict.
+    pub request_hash: String,
+    /// The response's `data`, replayed byte for byte.
+    pub response: String,
+    pub created_at: Timestamp,
+}
+
+impl IdempotencyRecord {
+    /// The put-if-absent that goes into the command's transaction.
+    pub(crate) fn put_action(&self, tenant: &TenantId) -> RepoResult<WriteAction> {
+        let mut item = Item::with_key(&keys::idempotency(
+            tenant,
+            &self.subject,
+            &self.operation,
+            &self.key,
+        ));
+        item.set("request_hash", self.request_hash.as_str())
+            .set("response", self.response.as_str())
+            .set("created_at", self.created_at.fixed_width())
+            .set(
+                schema::TTL,
+                self.created_at.unix_seconds() + IDEMPOTENCY_TTL_SECS,
+            );
+        Ok(WriteAction::put_if(item, Condition::Absent))
+    }
+}
+
+#[derive(Clone)]
+pub struct IdempotencyRepository {
+    store: Arc<dyn ItemStore>,
+}
+
+impl IdempotencyRepository {
+    pub fn new(store: Arc<dyn ItemStore>) -> Self {
+        Self { store }
+    }
+
+    /// The live record for this key, if any (an expired one counts as absent).
+    pub async fn get(
+        &self,
+        scope: &TenantScope,
+        subject: &Subject,
+        operation: &OperationName,
+        key: &IdempotencyKey,
+    ) -> RepoResult<Option<IdempotencyRecord>> {
+        let Some(item) = self
+            .store
+            .get(&keys::idempotency(scope.tenant(), subject, operation, key))
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(IdempotencyRecord {
+            subject: subject.clone(),
+            operation: operation.clone(),
+            key: key.clone(),
+            request_hash: item.require_s("request_hash")?.to_owned(),
+            response: item.require_s("response")?.to_owned(),
+            created_at: Timestamp::parse_rfc3339(item.require_s("created_at")?)
+                .map_err(|e| RepoError::Corrupt(e.to_string()))?,
+        }))
+    }
+
+    /// Stores a record on its own (commands that write no order put it in their transaction).
+    pub async fn put(&self, scope: &TenantScope, record: &IdempotencyRecord) -> RepoResult<()> {
+        let action = record.put_action(scope.tenant())?;
+        self.store
+            .transact_write(vec![action])
+            .await
+            .map_err(|e| super::map_cancel(e, &[super::Role::Idempotency], None))
+    }
+}

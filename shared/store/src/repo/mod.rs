@@ -1,0 +1,99 @@
+//! Repositories: the product's records mapped onto items, written once over the item-store port
+//! so both backends share every line of them.
+//!
+//! Every repository of tenant data takes a [`TenantScope`](crate::TenantScope); keys come only
+//! from [`crate::keys`].
+
+mod audit;
+mod config;
+mod idempotency;
+mod listing;
+mod orders;
+
+pub use audit::TenantAuditRepository;
+pub use config::TenantConfigRepository;
+pub use idempotency::{IDEMPOTENCY_TTL_SECS, IdempotencyRecord, IdempotencyRepository};
+pub use listing::{MAX_PAGE_SIZE, PageRequest};
+pub use orders::{
+    CommandWrite, OrderListing, OrderPage, OrderRepository, OrderSummary, StoredOrder, VendorLine,
+    VendorOrderPage, VendorOrderSummary, shard_of,
+};
+
+use crate::error::{CancelReason, StoreError};
+
+/// The repositories' one error enum.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RepoError {
+    #[error("the order changed meanwhile (expected version {expected})")]
+    VersionConflict { expected: u64 },
+    #[error("the order already exists")]
+    AlreadyExists,
+    #[error("external reference {0} already names another order")]
+    ExternalRefTaken(String),
+    #[error("the idempotency key was used meanwhile")]
+    IdempotencyKeyUsed,
+    #[error("the record belongs to another tenant")]
+    WrongTenant,
+    #[error("invalid cursor")]
+    InvalidCursor,
+    #[error("invalid page request: {0}")]
+    InvalidPage(String),
+    #[error("a stored record cannot be read: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for RepoError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Corrupt(m) => RepoError::Corrupt(m),
+            other => RepoError::Store(other),
+        }
+    }
+}
+
+pub type RepoResult<T> = Result<T, RepoError>;
+
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> RepoResult<String> {
+    serde_json::to_string(value).map_err(|e| RepoError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> RepoResult<T> {
+    serde_json::from_str(text).map_err(|e| RepoError::Corrupt(e.to_string()))
+}
+
+/// What a failed transaction's action means, by the role the repository gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Order { expected: Option<u64> },
+    ExternalRef,
+    Idempotency,
+    Other,
+}
+
+/// Maps a transaction's failure to the repository error of the action that failed.
+pub(crate) fn map_cancel(e: StoreError, roles: &[Role], external_ref: Option<&str>) -> RepoError {
+    if let StoreError::Cancelled { index, reason } = &e {
+        let role = roles.get(*index).copied().unwrap_or(Role::Other);
+        match (role, reason) {
+            (
+                Role::Order { expected: Some(v) },
+                CancelReason::ConditionFailed | CancelReason::Conflict,
+            ) => {
+                return RepoError::VersionConflict { expected: v };
+            }
+            (Role::Order { expected: None }, CancelReason::ConditionFailed) => {
+                return RepoError::AlreadyExists;
+            }
+            (Role::ExternalRef, CancelReason::ConditionFailed) => {
+                return RepoError::ExternalRefTaken(external_ref.unwrap_or_default().to_owned());
+            }
+            (Role::Idempotency, CancelReason::ConditionFailed) => {
+                return RepoError::IdempotencyKeyUsed;
+            }
+            _ => {}
+        }
+    }
+    RepoError::from(e)
+}

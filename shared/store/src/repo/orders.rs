@@ -1,0 +1,571 @@
+//! Orders: the aggregate item with its index attributes, audit records, outbox events, the
+//! external-reference item and one item per vendor — all written in one transaction per command.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use domain::audit::AuditRecord;
+use domain::config::TenantConfig;
+use domain::events::DomainEvent;
+use domain::ids::{ExternalRef, OrderId, VendorId};
+use domain::order::{Order, OrderStatus};
+use domain::{Money, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::cursor::Cursors;
+use crate::item::Item;
+use crate::keys;
+use crate::port::{Condition, ItemStore, Query, SkRange, WriteAction};
+use crate::schema::{self, Index};
+use crate::scope::{ShardCounts, TenantScope};
+
+use super::idempotency::IdempotencyRecord;
+use super::listing::{Listing, PageRequest, read_page};
+use super::{RepoError, RepoResult, Role, from_json, map_cancel, to_json};
+
+/// How long outbox items live after the relay could have published them.
+const OUTBOX_TTL_SECS: i64 = 7 * 24 * 3600;
+
+/// The write shard an order lands on: its id's random bits modulo the tenant's shard count at
+/// creation. The order keeps it for life.
+pub fn shard_of(order: OrderId, shards: u32) -> u32 {
+    let random = order.ulid().random();
+    u32::try_from(random % u128::from(shards.max(1))).unwrap_or(0)
+}
+
+/// An order as loaded, with what the store needs to update it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOrder {
+    pub order: Order,
+    shard: u32,
+}
+
+impl StoredOrder {
+    pub fn shard(&self) -> u32 {
+        self.shard
+    }
+}
+
+/// Everything a command writes besides the aggregate.
+#[derive(Debug, Clone, Default)]
+pub struct CommandWrite<'a> {
+    pub events: &'a [DomainEvent],
+    pub audit: Option<&'a AuditRecord>,
+    pub idempotency: Option<&'a IdempotencyRecord>,
+    /// Further items of the same command (tracking numbers, …), written in the same transaction.
+    pub extra: Vec<WriteAction>,
+}
+
+/// The summary a listing shows (the indexes' projection).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderSummary {
+    pub id: OrderId,
+    pub status: OrderStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub total: Money,
+    pub customer_name: String,
+    pub external_ref: Option<ExternalRef>,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderPage {
+    pub orders: Vec<OrderSummary>,
+    pub end_cursor: Option<String>,
+}
+
+/// One of a vendor's lines on an order, as the vendor's index item keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VendorLine {
+    pub sku: String,
+    pub quantity: u32,
+    pub due: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorOrderSummary {
+    pub id: OrderId,
+    pub status: OrderStatus,
+    pub created_at: Timestamp,
+    pub lines: Vec<VendorLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorOrderPage {
+    pub orders: Vec<VendorOrderSummary>,
+    pub end_cursor: Option<String>,
+}
+
+/// Which orders a listing shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderListing {
+    /// Newest first, optionally within a creation-time window (inclusive).
+    ByCreated {
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    },
+    /// One status, newest first.
+    ByStatus {
+        status: OrderStatus,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    },
+    /// Changed strictly after `after`, oldest change first (integrations poll this).
+    ChangedSince { after: Timestamp },
+}
+
+fn time_range(from: Option<Timestamp>, to: Option<Timestamp>) -> SkRange {
+    match (from, to) {
+        (None, None) => SkRange::All,
+        (from, to) => SkRange::Between(
+            from.map_or_else(|| "0".to_owned(), |f| keys::time_sk_bounds(f).0),
+            to.map_or_else(|| "~".to_owned(), |t| keys::time_sk_bounds(t).1),
+        ),
+    }
+}
+
+fn opt(t: Option<Timestamp>) -> String {
+    t.map_or_else(String::new, |t| t.fixed_width())
+}
+
+/// The order repository.
+#[derive(Clone)]
+pub struct OrderRepository {
+    store: Arc<dyn ItemStore>,
+    shards: Arc<dyn ShardCounts>,
+    cursors: Cursors,
+}
+
+fn check_tenant(scope: &TenantScope, order: &Order) -> RepoResult<()> {
+    if order.tenant() == scope.tenant() {
+        Ok(())
+    } else {
+        Err(RepoError::WrongTenant)
+    }
+}
+
+fn vendor_lines(order: &Order) -> BTreeMap<VendorId, Vec<VendorLine>> {
+    let mut out: BTreeMap<VendorId, Vec<VendorLine>> = BTreeMap::new();
+    for l in order.lines() {
+        out.entry(l.vendor.clone()).or_default().push(VendorLine {
+            sku: l.sku.to_string(),
+            quantity: l.quantity.get(),
+            due: l.due(),
+        });
+    }
+    out
+}
+
+impl OrderRepository {
+    pub fn new(store: Arc<dyn ItemStore>, shards: Arc<dyn ShardCounts>, cursors: Cursors) -> Self {
+        Self {
+            store,
+            shards,
+            cursors,
+        }
+    }
+
+    fn order_item(order: &Order, shard: u32) -> RepoResult<Item> {
+        let tenant = order.tenant();
+        let mut item = Item::with_key(&keys::order(tenant, order.id()));
+        let created = keys::order_time_sk(order.created_at(), order.id());
+        let version =
+            i64::try_from(order.version()).map_err(|e| RepoError::Corrupt(e.to_string()))?;
+        item.set(schema::VERSION, version)
+            .set("shard", i64::from(shard))
+            .set("order_id", order.id().to_string())
+            .set("status", order.status().as_str())
+            .set("created_at", order.created_at().fixed_width())
+            .set("updated_at", order.updated_at().fixed_width())
+            .set("total", order.total().to_decimal_string())
+            .set("currency", order.currency().code())
+            .set("customer_name", order.customer().name.as_str())
+            .set("data", to_json(order)?)
+            .set(Index::Gsi1.pk_attr(), keys::orders_by_tenant(tenant, shard))
+            .set(Index::Gsi1.sk_attr(), created.clone())
+            .set(
+                Index::Gsi2.pk_attr(),
+                keys::orders_by_status(tenant, order.status(), shard),
+            )
+            .set(Index::Gsi2.sk_attr(), created)
+            .set(Index::Gsi3.pk_attr(), keys::orders_by_update(tenant, shard))
+            .set(
+                Index::Gsi3.sk_attr(),
+                keys::order_time_sk(order.updated_at(), order.id()),
+            );
+        if let Some(r) = order.external_ref() {
+            item.set("external_ref", r.as_str());
+        }
+        Ok(item)
+    }
+
+    fn vendor_item(order: &Order, vendor: &VendorId, lines: &[VendorLine]) -> RepoResult<Item> {
+        let mut item = Item::with_key(&keys::vendor_order(
+            order.tenant(),
+            vendor,
+            order.created_at(),
+            order.id(),
+        ));
+        item.set("order_id", order.id().to_string())
+            .set("status", order.status().as_str())
+            .set("created_at", order.created_at().fixed_width())
+            .set("lines", to_json(&lines)?);
+        Ok(item)
+    }
+
+    /// The writes every command shares: audit, outbox, idempotency, extra. Returns their roles.
+    fn side_writes(
+        order: &Order,
+        write: CommandWrite<'_>,
+        now: Timestamp,
+        actions: &mut Vec<WriteAction>,
+        roles: &mut Vec<Role>,
+    ) -> RepoResult<()> {
+        let tenant = order.tenant();
+        if let Some(audit) = write.audit {
+            let mut item = Item::with_key(&keys::order_audit(tenant, order.id(), audit.id));
+            item.set("data", to_json(audit)?);
+            actions.push(WriteAction::put_if(item, Condition::Absent));
+            roles.push(Role::Other);
+        }
+        if !write.events.is_empty() {
+            let mut item = Item::with_key(&keys::outbox(tenant, order.id(), order.version()));
+            item.set("events", to_json(&write.events)?)
+                .set(schema::TTL, now.unix_seconds() + OUTBOX_TTL_SECS);
+            actions.push(WriteAction::put_if(item, Condition::Absent));
+            roles.push(Role::Other);
+        }
+        if let Some(rec) = write.idempotency {
+            actions.push(rec.put_action(tenant)?);
+            roles.push(Role::Idempotency);
+        }
+        for extra in write.extra {
+            actions.push(extra);
+            roles.push(Role::Other);
+        }
+        Ok(())
+    }
+
+    /// Saves a new order (version 1) with everything its creation writes, in one transaction.
+    pub async fn create(
+        &self,
+        scope: &TenantScope,
+        order: &Order,
+        write: CommandWrite<'_>,
+    ) -> RepoResult<StoredOrder> {
+        check_tenant(scope, order)?;
+        let shards = self.shards.shard_count(scope.tenant()).await?;
+        let shard = shard_of(order.id(), shards);
+        let mut actions = vec![WriteAction::put_if(
+            Self::order_item(order, shard)?,
+            Condition::Absent,
+        )];
+        let mut roles = vec![Role::Order { expected: None }];
+        if let Some(r) = order.external_ref() {
+            let mut item = Item::with_key(&keys::external_ref(scope.tenant(), r));
+            item.set("order_id", order.id().to_string());
+            actions.push(WriteAction::put_if(item, Condition::Absent));
+            roles.push(Role::ExternalRef);
+        }
+        for (vendor, lines) in vendor_lines(order) {
+            actions.push(WriteAction::put(Self::vendor_item(order, &vendor, &lines)?));
+            roles.push(Role::Other);
+        }
+        Self::side_writes(order, write, order.updated_at(), &mut actions, &mut roles)?;
+        let xref = order.external_ref().map(ExternalRef::to_string);
+        self.store
+            .transact_write(actions)
+            .await
+            .map_err(|e| map_cancel(e, &roles, xref.as_deref()))?;
+        Ok(StoredOrder {
+            order: order.clone(),
+            shard,
+        })
+    }
+
+    /// Saves a changed order if nobody else changed it since `before` was loaded (optimistic lock
+    /// on `version`), with its audit, outbox and the vendor items that changed, in one transaction.
+    pub async fn update(
+        &self,
+        scope: &TenantScope,
+        before: &StoredOrder,
+        after: &Order,
+        write: CommandWrite<'_>,
+    ) -> RepoResult<StoredOrder> {
+        check_tenant(scope, after)?;
+        if before.order.id() != after.id() {
+            return Err(RepoError::Corrupt("update of another order".into()));
+        }
+        let expected = before.order.version();
+        let expected_n = i64::try_from(expected).map_err(|e| RepoError::Corrupt(e.to_string()))?;
+        let mut actions = vec![WriteAction::put_if(
+            Self::order_item(after, before.shard)?,
+            Condition::VersionEquals(expected_n),
+        )];
+        let mut roles = vec![Role::Order {
+            expected: Some(expected),
+        }];
+        let old_lines = vendor_lines(&before.order);
+        for (vendor, lines) in vendor_lines(after) {
+            let unchanged =
+                before.order.status() == after.status() && old_lines.get(&vendor) == Some(&lines);
+            if !unchanged {
+                actions.push(WriteAction::put(Self::vendor_item(after, &vendor, &lines)?));
+                roles.push(Role::Other);
+            }
+        }
+        Self::side_writes(after, write, after.updated_at(), &mut actions, &mut roles)?;
+        self.store
+            .transact_write(actions)
+            .await
+            .map_err(|e| map_cancel(e, &roles, None))?;
+        Ok(StoredOrder {
+            order: after.clone(),
+            shard: before.shard,
+        })
+    }
+
+    fn decode(scope: &TenantScope, item: &Item) -> RepoResult<StoredOrder> {
+        let order: Order = from_json(item.require_s("data")?)?;
+        check_tenant(scope, &order)?;
+        let shard = u32::try_from(item.require_n("shard")?)
+            .map_err(|e| RepoError::Corrupt(e.to_string()))?;
+        Ok(StoredOrder { order, shard })
+    }
+
+    /// One `GetItem`.
+    pub async fn load(&self, scope: &TenantScope, id: OrderId) -> RepoResult<Option<StoredOrder>> {
+        match self.store.get(&keys::order(scope.tenant(), id)).await? {
+            Some(item) => Self::decode(scope, &item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The order and the tenant's current config in one `BatchGetItem`.
+    pub async fn load_with_config(
+        &self,
+        scope: &TenantScope,
+        id: OrderId,
+    ) -> RepoResult<(Option<StoredOrder>, TenantConfig)> {
+        let keys = [
+            keys::order(scope.tenant(), id),
+            keys::tenant_config_current(scope.tenant()),
+        ];
+        let mut got = self.store.batch_get(&keys).await?.into_iter();
+        let order = match got.next().flatten() {
+            Some(item) => Some(Self::decode(scope, &item)?),
+            None => None,
+        };
+        let config = match got.next().flatten() {
+            Some(item) => super::config::decode(&item)?,
+            None => TenantConfig::default(),
+        };
+        Ok((order, config))
+    }
+
+    /// The order an external reference names.
+    pub async fn id_by_external_ref(
+        &self,
+        scope: &TenantScope,
+        r: &ExternalRef,
+    ) -> RepoResult<Option<OrderId>> {
+        match self
+            .store
+            .get(&keys::external_ref(scope.tenant(), r))
+            .await?
+        {
+            Some(item) => OrderId::parse(item.require_s("order_id")?)
+                .map(Some)
+                .map_err(|e| RepoError::Corrupt(e.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    fn summary(item: &Item) -> RepoResult<OrderSummary> {
+        let corrupt = |e: domain::DomainError| RepoError::Corrupt(e.to_string());
+        let currency = domain::Currency::parse(item.require_s("currency")?).map_err(corrupt)?;
+        Ok(OrderSummary {
+            id: OrderId::parse(item.require_s("order_id")?).map_err(corrupt)?,
+            status: OrderStatus::parse(item.require_s("status")?)
+                .ok_or_else(|| RepoError::Corrupt("unknown status".into()))?,
+            created_at: Timestamp::parse_rfc3339(item.require_s("created_at")?).map_err(corrupt)?,
+            updated_at: Timestamp::parse_rfc3339(item.require_s("updated_at")?).map_err(corrupt)?,
+            total: Money::parse(item.require_s("total")?, currency).map_err(corrupt)?,
+            customer_name: item.require_s("customer_name")?.to_owned(),
+            external_ref: item
+                .s("external_ref")
+                .map(ExternalRef::parse)
+                .transpose()
+                .map_err(corrupt)?,
+            version: u64::try_from(item.require_n(schema::VERSION)?)
+                .map_err(|e| RepoError::Corrupt(e.to_string()))?,
+        })
+    }
+
+    /// A page of the tenant's orders, over every write shard (one `Query` per shard).
+    pub async fn list(
+        &self,
+        scope: &TenantScope,
+        listing: &OrderListing,
+        page: &PageRequest,
+    ) -> RepoResult<OrderPage> {
+        let tenant = scope.tenant();
+        let shards = self.shards.shard_count(tenant).await?;
+        let (index, partitions, range, forward, id): (Index, Vec<String>, SkRange, bool, String) =
+            match listing {
+                OrderListing::ByCreated { from, to } => (
+                    Index::Gsi1,
+                    (0..shards)
+                        .map(|s| keys::orders_by_tenant(tenant, s))
+                        .collect(),
+                    time_range(*from, *to),
+                    false,
+                    format!("orders:created:{}:{}", opt(*from), opt(*to)),
+                ),
+                OrderListing::ByStatus { status, from, to } => (
+                    Index::Gsi2,
+                    (0..shards)
+                        .map(|s| keys::orders_by_status(tenant, *status, s))
+                        .collect(),
+                    time_range(*from, *to),
+                    false,
+                    format!("orders:status:{status}:{}:{}", opt(*from), opt(*to)),
+                ),
+                OrderListing::ChangedSince { after } => (
+                    Index::Gsi3,
+                    (0..shards)
+                        .map(|s| keys::orders_by_update(tenant, s))
+                        .collect(),
+                    SkRange::After(keys::time_sk_bounds(*after).1),
+                    true,
+                    format!("orders:changed:{}", after.fixed_width()),
+                ),
+            };
+        let listing = Listing {
+            index: Some(index),
+            partitions,
+            range,
+            forward,
+            id,
+            tenant: tenant.as_str(),
+        };
+        let raw = read_page(self.store.as_ref(), &self.cursors, &listing, page).await?;
+        Ok(OrderPage {
+            orders: raw
+                .items
+                .iter()
+                .map(Self::summary)
+                .collect::<RepoResult<_>>()?,
+            end_cursor: raw.end_cursor,
+        })
+    }
+
+    /// A page of one vendor's orders, newest first (one `Query`).
+    pub async fn list_by_vendor(
+        &self,
+        scope: &TenantScope,
+        vendor: &VendorId,
+        page: &PageRequest,
+    ) -> RepoResult<VendorOrderPage> {
+        let tenant = scope.tenant();
+        let listing = Listing {
+            index: None,
+            partitions: vec![keys::vendor_orders(tenant, vendor)],
+            range: SkRange::All,
+            forward: false,
+            id: format!("vendor:{vendor}"),
+            tenant: tenant.as_str(),
+        };
+        let raw = read_page(self.store.as_ref(), &self.cursors, &listing, page).await?;
+        let corrupt = |e: domain::DomainError| RepoError::Corrupt(e.to_string());
+        let orders = raw
+            .items
+            .iter()
+            .map(|item| {
+                Ok(VendorOrderSummary {
+                    id: OrderId::parse(item.require_s("order_id")?).map_err(corrupt)?,
+                    status: OrderStatus::parse(item.require_s("status")?)
+                        .ok_or_else(|| RepoError::Corrupt("unknown status".into()))?,
+                    created_at: Timestamp::parse_rfc3339(item.require_s("created_at")?)
+                        .map_err(corrupt)?,
+                    lines: from_json(item.require_s("lines")?)?,
+                })
+            })
+            .collect::<RepoResult<_>>()?;
+        Ok(VendorOrderPage {
+            orders,
+            end_cursor: raw.end_cursor,
+        })
+    }
+
+    /// A page of an order's audit records, oldest first.
+    pub async fn audit_log(
+        &self,
+        scope: &TenantScope,
+        id: OrderId,
+        page: &PageRequest,
+    ) -> RepoResult<(Vec<AuditRecord>, Option<String>)> {
+        let (pk, prefix) = keys::order_audit_prefix(scope.tenant(), id);
+        let listing = Listing {
+            index: None,
+            partitions: vec![pk],
+            range: SkRange::Prefix(prefix),
+            forward: true,
+            id: format!("order-audit:{id}"),
+            tenant: scope.tenant().as_str(),
+        };
+        let raw = read_page(self.store.as_ref(), &self.cursors, &listing, page).await?;
+        let records = raw
+            .items
+            .iter()
+            .map(|i| from_json(i.require_s("data")?))
+            .collect::<RepoResult<_>>()?;
+        Ok((records, raw.end_cursor))
+    }
+
+    /// The events of the command that took the order to `version` (the outbox item).
+    pub async fn outbox(
+        &self,
+        scope: &TenantScope,
+        id: OrderId,
+        version: u64,
+    ) -> RepoResult<Vec<DomainEvent>> {
+        match self
+            .store
+            .get(&keys::outbox(scope.tenant(), id, version))
+            .await?
+        {
+            Some(item) => from_json(item.require_s("events")?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// How many outbox and audit items an order has (tests and diagnostics).
+    pub async fn count_side_items(
+        &self,
+        scope: &TenantScope,
+        id: OrderId,
+    ) -> RepoResult<(usize, usize)> {
+        let pk = keys::order(scope.tenant(), id).pk;
+        let mut q = Query::partition(pk, 1_000);
+        let (mut audits, mut outbox) = (0, 0);
+        loop {
+            let page = self.store.query(&q).await?;
+            for item in &page.items {
+                let sk = item.require_s(schema::SK)?;
+                if sk.starts_with("AUDIT#") {
+                    audits += 1;
+                } else if sk.starts_with("EVT#") {
+                    outbox += 1;
+                }
+            }
+            match page.next {
+                Some(n) => q.start = Some(n),
+                None => break,
+            }
+        }
+        Ok((audits, outbox))
+    }
+}
