@@ -161,3 +161,86 @@ async fn each_port_call_is_one_request() {
         ["TransactWriteItems", "GetItem", "BatchGetItem", "Query"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repository_commands_and_queries_cost_one_request_each() {
+    use store::TenantScope;
+    use store::repo::{CommandWrite, OrderListing, PageRequest};
+
+    let b = Backend::dynamodb().await;
+    let counter = b.requests.clone().unwrap();
+    let r = crate::support::repos(&b, 4);
+    let scope = TenantScope::for_tests("acme");
+    let mut g = crate::support::Gen::new();
+
+    let (order, events) = g.order(&scope, Some("EXT-1"));
+    let audit = g.audit(&scope, "createOrder", "o", 1);
+    let stored = r
+        .orders
+        .create(
+            &scope,
+            &order,
+            CommandWrite {
+                events: &events,
+                audit: Some(&audit),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(counter.take(), ["TransactWriteItems"], "save new order");
+
+    let loaded = r.orders.load(&scope, order.id()).await.unwrap().unwrap();
+    assert_eq!(counter.take(), ["GetItem"], "load");
+    assert_eq!(loaded, stored);
+
+    let (with_cfg, _) = r.orders.load_with_config(&scope, order.id()).await.unwrap();
+    assert!(with_cfg.is_some());
+    assert_eq!(counter.take(), ["BatchGetItem"], "load with config");
+
+    let mut after = loaded.order.clone();
+    let events = after
+        .approve(
+            &mut g.tick(),
+            &domain::ids::Subject::parse("staff-1").unwrap(),
+            None,
+        )
+        .unwrap();
+    let audit = g.audit(&scope, "approveOrder", "o", 2);
+    r.orders
+        .update(
+            &scope,
+            &loaded,
+            &after,
+            CommandWrite {
+                events: &events,
+                audit: Some(&audit),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(counter.take(), ["TransactWriteItems"], "update");
+
+    r.orders
+        .list(
+            &scope,
+            &OrderListing::ByCreated {
+                from: None,
+                to: None,
+            },
+            &PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(counter.take(), ["Query"; 4], "list over 4 shards");
+    r.orders
+        .list_by_vendor(
+            &scope,
+            &domain::ids::VendorId::parse("v1").unwrap(),
+            &PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(counter.take(), ["Query"], "vendor list");
+}

@@ -24,7 +24,10 @@ macro_rules! both_backends {
     };
 }
 
+mod architecture;
 mod conformance;
+mod crash;
 mod dynamo;
+mod isolation;
 mod repos;
 mod support;

@@ -84,7 +84,6 @@ impl Backend {
     }
 
     /// An in-memory embedded store (fast property tests).
-    #[allow(dead_code)] // used by the property tests that follow the repositories
     pub fn embedded_in_memory() -> Self {
         let clock = ManualClock::at(NOW);
         let store = EmbeddedStore::in_memory(Arc::new(clock.clone())).unwrap();
