@@ -70,9 +70,11 @@ build:
 serve:
 	$(CARGO) run -j$(JOBS) --release --bin oms -- serve
 
-## bench: criterion benchmarks
+## bench: criterion benchmarks (domain; store on the embedded store and on DynamoDB Local)
 bench:
-	$(CARGO) bench -j$(JOBS) -p domain
+	@rc=0; $(MAKE) --no-print-directory services-up && \
+	( $(WITH_SERVICES) $(CARGO) bench -j$(JOBS) -p domain -p store ) || rc=$$?; \
+	$(MAKE) --no-print-directory services-down; exit $$rc
 
 ## lambda: release artifacts for AWS (needs cargo-lambda: pip install cargo-lambda ziglang)
 lambda:
