@@ -20,7 +20,8 @@ test:
 	if [ $$rc -eq 0 ]; then echo "make test: all checks passed"; else echo "make test: FAILED" >&2; fi; \
 	exit $$rc
 
-test-inner: tools fmt-check clippy deps-check services-up unit
+# Services start before clippy, so DynamoDB Local is up by the time the tests are compiled.
+test-inner: tools fmt-check services-up clippy deps-check unit
 
 ## test-long: as `make test`, with the long property-test counts against DynamoDB Local
 test-long:
