@@ -4,6 +4,7 @@
 //! every input value is a newtype that can only be built by parsing; every refusal is a
 //! [`DomainError`].
 
+pub mod access;
 pub mod audit;
 pub mod clock;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod events;
 pub mod ids;
 pub mod money;
 pub mod order;
+pub mod tenant;
 
 pub use clock::{Ctx, IdSource, Timestamp};
 pub use error::{DomainError, DomainResult, Entity};

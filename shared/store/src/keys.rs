@@ -190,9 +190,14 @@ pub fn tenant_list_entry(tenant: &TenantId) -> Key {
     key(TENANT_LIST.to_owned(), format!("T#{tenant}"))
 }
 
+/// The SaaS audit partition of one day.
+pub fn saas_audit_day(at: Timestamp) -> String {
+    format!("SAAS#AUDIT#{}#", at.day())
+}
+
 /// A SaaS audit record (platform admin actions).
 pub fn saas_audit(at: Timestamp, id: AuditId) -> Key {
-    key(format!("SAAS#AUDIT#{}#", at.day()), id.to_string())
+    key(saas_audit_day(at), id.to_string())
 }
 
 /// A plan.

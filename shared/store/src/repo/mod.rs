@@ -9,6 +9,7 @@ mod config;
 mod idempotency;
 mod listing;
 mod orders;
+mod registry;
 
 pub use audit::TenantAuditRepository;
 pub use config::TenantConfigRepository;
@@ -18,6 +19,7 @@ pub use orders::{
     CommandWrite, OrderListing, OrderPage, OrderRepository, OrderSummary, StoredOrder, VendorLine,
     VendorOrderPage, VendorOrderSummary, shard_of,
 };
+pub use registry::{IssuerRow, RegistryRepository, StoredProfile};
 
 use crate::error::{CancelReason, StoreError};
 

@@ -1,0 +1,136 @@
+//! Who is calling: built only by the verifiers of this crate.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use domain::access::{Plan, Role};
+use domain::ids::{Issuer, Subject, TenantId, VendorId};
+use store::TenantScope;
+
+#[derive(Debug, PartialEq, Eq)]
+struct Inner {
+    scope: TenantScope,
+    subject: Subject,
+    roles: BTreeSet<Role>,
+    vendor: Option<VendorId>,
+    email: Option<String>,
+    plan: Arc<Plan>,
+    issuer: Issuer,
+}
+
+/// A verified user of a tenant. Cheap to clone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity(Arc<Inner>);
+
+impl Identity {
+    pub(crate) fn new(
+        scope: TenantScope,
+        subject: Subject,
+        roles: BTreeSet<Role>,
+        vendor: Option<VendorId>,
+        email: Option<String>,
+        plan: Arc<Plan>,
+        issuer: Issuer,
+    ) -> Self {
+        Identity(Arc::new(Inner {
+            scope,
+            subject,
+            roles,
+            vendor,
+            email,
+            plan,
+            issuer,
+        }))
+    }
+
+    /// For tests of other crates (feature `test-support`).
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn for_tests(
+        tenant: &str,
+        subject: &str,
+        roles: &[Role],
+        vendor: Option<&str>,
+        plan: Plan,
+    ) -> Self {
+        let parse = |s: &str| Subject::parse(s).unwrap_or_else(|e| panic!("{e}"));
+        Identity::new(
+            TenantScope::for_tests(tenant),
+            parse(subject),
+            roles.iter().copied().collect(),
+            vendor.map(|v| VendorId::parse(v).unwrap_or_else(|e| panic!("{e}"))),
+            None,
+            Arc::new(plan),
+            Issuer::parse("https://test.example").unwrap_or_else(|e| panic!("{e}")),
+        )
+    }
+
+    /// The scope every repository of tenant data requires.
+    pub fn scope(&self) -> &TenantScope {
+        &self.0.scope
+    }
+
+    pub fn tenant(&self) -> &TenantId {
+        self.0.scope.tenant()
+    }
+
+    pub fn subject(&self) -> &Subject {
+        &self.0.subject
+    }
+
+    pub fn roles(&self) -> &BTreeSet<Role> {
+        &self.0.roles
+    }
+
+    pub fn vendor(&self) -> Option<&VendorId> {
+        self.0.vendor.as_ref()
+    }
+
+    pub fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.0.plan
+    }
+
+    pub fn issuer(&self) -> &Issuer {
+        &self.0.issuer
+    }
+
+    /// A vendor without a broader role sees only orders with its own lines.
+    pub fn vendor_confined(&self) -> bool {
+        !self
+            .0
+            .roles
+            .iter()
+            .any(|r| matches!(r, Role::TenantAdmin | Role::Staff | Role::ReadOnly))
+    }
+}
+
+/// The SaaS provider's platform admin (its own issuer): tenants, plans, IdPs; never tenant data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformAdmin {
+    subject: Subject,
+}
+
+impl PlatformAdmin {
+    pub(crate) fn new(subject: Subject) -> Self {
+        Self { subject }
+    }
+
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn for_tests(subject: &str) -> Self {
+        Self::new(Subject::parse(subject).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    pub fn subject(&self) -> &Subject {
+        &self.subject
+    }
+}
+
+/// A verified caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    Tenant(Identity),
+    Platform(PlatformAdmin),
+}

@@ -1,0 +1,212 @@
+//! JWKS: fetched with reqwest, cached (default 10 minutes), refetched on an unknown `kid` at most
+//! once per cool-down (default 30 s), one fetch shared by concurrent callers. Time comes from the
+//! injected clock.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use jsonwebtoken::DecodingKey;
+use jsonwebtoken::jwk::JwkSet;
+use store::Clock;
+
+use crate::error::{AuthError, AuthResult};
+use crate::outbound::check_url;
+
+/// Largest JWKS document accepted.
+const MAX_JWKS_BYTES: usize = 256 * 1024;
+
+#[derive(Default)]
+struct Keys {
+    by_kid: HashMap<String, Arc<DecodingKey>>,
+    /// The only key, for tokens without `kid` when the set has exactly one.
+    single: Option<Arc<DecodingKey>>,
+    fetched_at: Option<i64>,
+    last_attempt: Option<i64>,
+}
+
+/// Called with (url, kid) for each key a refresh removed, so verified tokens signed with it go.
+pub type OnKeyRemoved = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+pub struct JwksCache {
+    http: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    ttl_secs: i64,
+    cooldown_secs: i64,
+    dev_mode: bool,
+    sets: RwLock<HashMap<String, Arc<RwLock<Keys>>>>,
+    /// One fetch at a time per URL: concurrent callers wait for it instead of fetching again.
+    fetch_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    on_removed: Option<OnKeyRemoved>,
+    fetches: std::sync::atomic::AtomicU64,
+}
+
+impl JwksCache {
+    pub fn new(
+        clock: Arc<dyn Clock>,
+        ttl_secs: i64,
+        cooldown_secs: i64,
+        dev_mode: bool,
+    ) -> AuthResult<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?;
+        Ok(Self {
+            http,
+            clock,
+            ttl_secs,
+            cooldown_secs,
+            dev_mode,
+            sets: RwLock::default(),
+            fetch_locks: Mutex::default(),
+            on_removed: None,
+            fetches: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    pub fn on_key_removed(mut self, f: OnKeyRemoved) -> Self {
+        self.on_removed = Some(f);
+        self
+    }
+
+    /// How many JWKS documents were fetched (diagnostics and tests).
+    pub fn fetch_count(&self) -> u64 {
+        self.fetches.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn set(&self, url: &str) -> Arc<RwLock<Keys>> {
+        if let Some(s) = self.sets.read().ok().and_then(|m| m.get(url).cloned()) {
+            return s;
+        }
+        let mut map = match self.sets.write() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        map.entry(url.to_owned()).or_default().clone()
+    }
+
+    fn lookup(keys: &Keys, kid: Option<&str>) -> Option<Arc<DecodingKey>> {
+        match kid {
+            Some(k) => keys.by_kid.get(k).cloned(),
+            None => keys.single.clone(),
+        }
+    }
+
+    /// The key for `kid` (or the only key when the token has none).
+    pub async fn key(&self, url: &str, kid: Option<&str>) -> AuthResult<Arc<DecodingKey>> {
+        let set = self.set(url);
+        let now = self.clock.now_secs();
+        let fresh = |k: &Keys| k.fetched_at.is_some_and(|t| now - t < self.ttl_secs);
+        {
+            let keys = set
+                .read()
+                .map_err(|_| AuthError::KeysUnavailable("poisoned".into()))?;
+            if fresh(&keys) {
+                if let Some(key) = Self::lookup(&keys, kid) {
+                    return Ok(key);
+                }
+            }
+        }
+        let lock = {
+            let mut locks = self
+                .fetch_locks
+                .lock()
+                .map_err(|_| AuthError::KeysUnavailable("poisoned".into()))?;
+            locks.entry(url.to_owned()).or_default().clone()
+        };
+        let _guard = lock.lock().await;
+        // Someone may have fetched while we waited: decide again under the lock.
+        let now = self.clock.now_secs();
+        let (stale, cooled_down) = {
+            let keys = set
+                .read()
+                .map_err(|_| AuthError::KeysUnavailable("poisoned".into()))?;
+            if fresh(&keys) {
+                if let Some(key) = Self::lookup(&keys, kid) {
+                    return Ok(key);
+                }
+            }
+            (
+                !fresh(&keys),
+                keys.last_attempt
+                    .is_none_or(|t| now - t >= self.cooldown_secs),
+            )
+        };
+        if stale || cooled_down {
+            self.refresh(url, &set, now).await?;
+        }
+        let keys = set
+            .read()
+            .map_err(|_| AuthError::KeysUnavailable("poisoned".into()))?;
+        Self::lookup(&keys, kid).ok_or(AuthError::UnknownKey)
+    }
+
+    async fn refresh(&self, url: &str, set: &RwLock<Keys>, now: i64) -> AuthResult<()> {
+        if let Ok(mut keys) = set.write() {
+            keys.last_attempt = Some(now);
+        }
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let fetched = self.fetch(url).await;
+        let doc = match fetched {
+            Ok(doc) => doc,
+            Err(e) => {
+                let have_keys = set.read().is_ok_and(|k| k.fetched_at.is_some());
+                tracing::warn!(jwks_url = url, error = %e, keep_old_keys = have_keys, "JWKS fetch failed");
+                // Keep serving the keys we have; without any, authentication cannot proceed.
+                return if have_keys {
+                    Ok(())
+                } else {
+                    Err(AuthError::KeysUnavailable(e))
+                };
+            }
+        };
+        let mut by_kid = HashMap::new();
+        let mut all = Vec::new();
+        for jwk in &doc.keys {
+            let Ok(key) = DecodingKey::from_jwk(jwk) else {
+                continue;
+            };
+            let key = Arc::new(key);
+            if let Some(kid) = &jwk.common.key_id {
+                by_kid.insert(kid.clone(), key.clone());
+            }
+            all.push(key);
+        }
+        let removed: Vec<String> = {
+            let mut keys = set
+                .write()
+                .map_err(|_| AuthError::KeysUnavailable("poisoned".into()))?;
+            let removed = keys
+                .by_kid
+                .keys()
+                .filter(|k| !by_kid.contains_key(*k))
+                .cloned()
+                .collect();
+            keys.single = if all.len() == 1 { all.pop() } else { None };
+            keys.by_kid = by_kid;
+            keys.fetched_at = Some(now);
+            removed
+        };
+        if let Some(f) = &self.on_removed {
+            for kid in &removed {
+                f(url, kid);
+            }
+        }
+        Ok(())
+    }
+
+    async fn fetch(&self, url: &str) -> Result<JwkSet, String> {
+        let url = check_url(url, self.dev_mode)?;
+        let resp = self.http.get(url).send().await.map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("HTTP {}", resp.status()));
+        }
+        let body = resp.bytes().await.map_err(|e| e.to_string())?;
+        if body.len() > MAX_JWKS_BYTES {
+            return Err("JWKS document too large".into());
+        }
+        serde_json::from_slice(&body).map_err(|e| format!("not a JWKS document: {e}"))
+    }
+}

@@ -1,0 +1,444 @@
+//! JWT verification against the tenant's registered IdP.
+//!
+//! Order of checks: size (unread over 8 KiB) → verified-token cache → header (`alg`, `kid`; `jku`,
+//! `x5u` and embedded `jwk` are never used) → issuer (unverified, only to find the registration)
+//! → tenant (dedicated issuer, or the tenant claim of a shared one) → tenant status → algorithm
+//! allowed by the registration → key by `kid` → signature, `iss`, audience → `exp`/`nbf` against
+//! the injected clock → tenant claim again on verified claims → claim mapping.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use domain::access::Role;
+use domain::ids::{Issuer, TenantId};
+use domain::tenant::{
+    AudienceClaim, IdpKeys, IdpRegistration, TenantProfile, TenantStatus, TokenAlgorithm,
+};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use store::{Clock, TenantScope, VerifiedBy};
+
+use crate::cache::{TokenCache, hash};
+use crate::directory::Directory;
+use crate::error::{AuthError, AuthResult};
+use crate::identity::{Caller, Identity, PlatformAdmin};
+use crate::jwks::JwksCache;
+use crate::mapping::{CompiledMapping, Expr, claims_var};
+
+/// The dev issuer (`oms token`); refused outside dev mode.
+pub const DEV_ISSUER: &str = "https://dev-idp.tenantoms.localhost";
+
+#[derive(Debug, Clone)]
+pub struct VerifierConfig {
+    /// Allows http JWKS URLs and the dev issuer.
+    pub dev_mode: bool,
+    /// Clock skew allowed on `exp` and `nbf` (at most 30 s).
+    pub leeway_secs: i64,
+    pub max_token_bytes: usize,
+    pub jwks_ttl_secs: i64,
+    pub jwks_cooldown_secs: i64,
+    pub token_cache_capacity: usize,
+    /// How long a verified token is trusted without re-reading the directory.
+    pub directory_ttl_secs: i64,
+    /// The SaaS provider's own issuer, whose `platform-admin` role runs platform operations.
+    pub platform: Option<IdpRegistration>,
+}
+
+impl Default for VerifierConfig {
+    fn default() -> Self {
+        Self {
+            dev_mode: false,
+            leeway_secs: 30,
+            max_token_bytes: 8 * 1024,
+            jwks_ttl_secs: 600,
+            jwks_cooldown_secs: 30,
+            token_cache_capacity: 10_000,
+            directory_ttl_secs: 60,
+            platform: None,
+        }
+    }
+}
+
+/// A registration, compiled once (keys parsed, expressions compiled).
+struct Compiled {
+    registration: IdpRegistration,
+    mapping: CompiledMapping,
+    tenant_claim: Option<Expr>,
+    pem_keys: Vec<(Option<String>, TokenAlgorithm, Arc<DecodingKey>)>,
+}
+
+impl Compiled {
+    fn new(registration: &IdpRegistration) -> Result<Self, String> {
+        let pem_keys = match &registration.keys {
+            IdpKeys::Pem { keys } => keys
+                .iter()
+                .map(|k| {
+                    let key = match k.algorithm {
+                        TokenAlgorithm::RS256 => DecodingKey::from_rsa_pem(k.pem.as_bytes()),
+                        TokenAlgorithm::ES256 => DecodingKey::from_ec_pem(k.pem.as_bytes()),
+                        TokenAlgorithm::EdDSA => DecodingKey::from_ed_pem(k.pem.as_bytes()),
+                    }
+                    .map_err(|e| format!("key {:?}: {e}", k.kid))?;
+                    Ok((k.kid.clone(), k.algorithm, Arc::new(key)))
+                })
+                .collect::<Result<_, String>>()?,
+            IdpKeys::Jwks { .. } => Vec::new(),
+        };
+        Ok(Self {
+            registration: registration.clone(),
+            mapping: CompiledMapping::compile(&registration.claims, &registration.role_map)?,
+            tenant_claim: registration
+                .tenant_claim
+                .as_deref()
+                .map(|e| Expr::compile("tenantClaim", e))
+                .transpose()?,
+            pem_keys,
+        })
+    }
+}
+
+/// Checks a registration the way the verifier will use it (the admin CLI calls this before saving).
+pub fn check_registration(registration: &IdpRegistration) -> Result<(), String> {
+    registration.validate().map_err(|e| e.to_string())?;
+    Compiled::new(registration).map(|_| ())
+}
+
+fn algorithm(a: TokenAlgorithm) -> Algorithm {
+    match a {
+        TokenAlgorithm::RS256 => Algorithm::RS256,
+        TokenAlgorithm::ES256 => Algorithm::ES256,
+        TokenAlgorithm::EdDSA => Algorithm::EdDSA,
+    }
+}
+
+pub struct Verifier {
+    directory: Arc<dyn Directory>,
+    jwks: Arc<JwksCache>,
+    cache: Arc<TokenCache>,
+    clock: Arc<dyn Clock>,
+    config: VerifierConfig,
+    compiled: Mutex<HashMap<(TenantId, String), (domain::Timestamp, Arc<Compiled>)>>,
+    platform: Option<Arc<Compiled>>,
+    tenant_claims: Mutex<HashMap<String, Expr>>,
+}
+
+/// The bearer token of an `Authorization` header value.
+fn bearer(header: Option<&str>) -> AuthResult<&str> {
+    let value = header.ok_or(AuthError::MissingToken)?.trim();
+    let (scheme, token) = value.split_once(' ').ok_or(AuthError::MissingToken)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AuthError::MissingToken);
+    }
+    Ok(token.trim())
+}
+
+impl Verifier {
+    pub fn new(
+        directory: Arc<dyn Directory>,
+        clock: Arc<dyn Clock>,
+        mut config: VerifierConfig,
+    ) -> AuthResult<Self> {
+        config.leeway_secs = config.leeway_secs.clamp(0, 30);
+        let cache = Arc::new(TokenCache::new(config.token_cache_capacity));
+        let purge = cache.clone();
+        let jwks = JwksCache::new(
+            clock.clone(),
+            config.jwks_ttl_secs,
+            config.jwks_cooldown_secs,
+            config.dev_mode,
+        )?
+        .on_key_removed(Arc::new(move |url, kid| purge.purge_key(url, kid)));
+        let platform = match &config.platform {
+            Some(reg) => Some(Arc::new(Compiled::new(reg).map_err(AuthError::Directory)?)),
+            None => None,
+        };
+        Ok(Self {
+            directory,
+            jwks: Arc::new(jwks),
+            cache,
+            clock,
+            config,
+            compiled: Mutex::default(),
+            platform,
+            tenant_claims: Mutex::default(),
+        })
+    }
+
+    pub fn jwks(&self) -> &JwksCache {
+        &self.jwks
+    }
+
+    pub fn token_cache(&self) -> &TokenCache {
+        &self.cache
+    }
+
+    /// Verifies the `Authorization` header's bearer token.
+    pub async fn verify(&self, authorization: Option<&str>) -> AuthResult<Caller> {
+        let token = bearer(authorization)?;
+        self.verify_token(token).await
+    }
+
+    pub async fn verify_token(&self, token: &str) -> AuthResult<Caller> {
+        if token.len() > self.config.max_token_bytes {
+            return Err(AuthError::TooLarge(token.len()));
+        }
+        let now = self.clock.now_secs();
+        let digest = hash(token);
+        if let Some(caller) = self.cache.get(&digest, now) {
+            return Ok(caller);
+        }
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
+        if !matches!(
+            header.alg,
+            Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA
+        ) {
+            return Err(AuthError::AlgorithmNotAllowed);
+        }
+        // Only to find the registration; every claim is checked again once the signature holds.
+        let unverified: serde_json::Value = jsonwebtoken::dangerous::insecure_decode_claims(token)
+            .map_err(|e| AuthError::Malformed(e.to_string()))?;
+        let iss = unverified
+            .get("iss")
+            .and_then(|v| v.as_str())
+            .ok_or(AuthError::Claim("iss"))?;
+        let issuer = Issuer::parse(iss).map_err(|_| AuthError::UnknownIssuer)?;
+        if issuer.as_str() == DEV_ISSUER && !self.config.dev_mode {
+            return Err(AuthError::UnknownIssuer);
+        }
+
+        if let Some(platform) = self
+            .platform
+            .as_ref()
+            .filter(|p| p.registration.issuer == issuer)
+        {
+            let (claims, key) = self.check_signature(token, &header, platform).await?;
+            let mapped = platform.mapping.map(&claims_var(&claims)?)?;
+            if !mapped.roles.contains(&Role::PlatformAdmin) {
+                return Err(AuthError::Claim("roles"));
+            }
+            let caller = Caller::Platform(PlatformAdmin::new(mapped.subject));
+            self.remember(digest, &caller, &claims, key, now);
+            return Ok(caller);
+        }
+
+        let unverified_var = claims_var(&unverified)?;
+        let (tenant, profile) = self.pick_tenant(&issuer, &unverified_var).await?;
+        if profile.status == TenantStatus::Suspended {
+            return Err(AuthError::TenantSuspended);
+        }
+        let compiled = self.compiled(&profile, &issuer)?;
+        let (claims, key) = self.check_signature(token, &header, &compiled).await?;
+        let var = claims_var(&claims)?;
+        self.check_tenant_claim(&compiled, &tenant, &var)?;
+        let mapped = compiled.mapping.map(&var)?;
+        let plan = self.directory.plan(&profile.plan).await?.ok_or_else(|| {
+            AuthError::Directory(format!(
+                "plan {} of tenant {tenant} is missing",
+                profile.plan
+            ))
+        })?;
+        let identity = Identity::new(
+            TenantScope::from_verified(tenant, VerifiedBy::Jwt),
+            mapped.subject,
+            mapped.roles,
+            mapped.vendor,
+            mapped.email,
+            plan,
+            issuer,
+        );
+        let caller = Caller::Tenant(identity);
+        self.remember(digest, &caller, &claims, key, now);
+        Ok(caller)
+    }
+
+    fn remember(
+        &self,
+        digest: crate::cache::TokenHash,
+        caller: &Caller,
+        claims: &serde_json::Value,
+        key: Option<(String, String)>,
+        now: i64,
+    ) {
+        let exp = claims
+            .get("exp")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(now);
+        let until = exp.min(now + self.config.directory_ttl_secs);
+        self.cache.insert(digest, caller.clone(), until, key, now);
+    }
+
+    /// The tenant a token is for, and its profile.
+    async fn pick_tenant(
+        &self,
+        issuer: &Issuer,
+        claims: &jmespath::Rcvar,
+    ) -> AuthResult<(TenantId, Arc<TenantProfile>)> {
+        let rows = self.directory.issuer(issuer).await?;
+        let row = match rows.as_slice() {
+            [] => return Err(AuthError::UnknownIssuer),
+            [only] if !only.shared => only,
+            shared => {
+                let mut found = None;
+                for row in shared {
+                    let Some(expr) = &row.tenant_claim else {
+                        continue;
+                    };
+                    let expr = self.tenant_claim_expr(expr)?;
+                    if expr.string(claims).as_deref() == Some(row.claim_value.as_str()) {
+                        found = Some(row);
+                        break;
+                    }
+                }
+                found.ok_or(AuthError::UnknownTenant)?
+            }
+        };
+        let profile = self
+            .directory
+            .tenant(&row.tenant)
+            .await?
+            .ok_or(AuthError::UnknownTenant)?;
+        Ok((row.tenant.clone(), profile))
+    }
+
+    fn tenant_claim_expr(&self, expr: &str) -> AuthResult<Expr> {
+        let mut map = self
+            .tenant_claims
+            .lock()
+            .map_err(|_| AuthError::Directory("poisoned".into()))?;
+        if let Some(e) = map.get(expr) {
+            return Ok(e.clone());
+        }
+        let compiled = Expr::compile("tenantClaim", expr).map_err(AuthError::Directory)?;
+        if map.len() > 1_000 {
+            map.clear();
+        }
+        map.insert(expr.to_owned(), compiled.clone());
+        Ok(compiled)
+    }
+
+    /// A dedicated issuer's tenant claim, when present, must agree; a shared issuer's must match.
+    fn check_tenant_claim(
+        &self,
+        compiled: &Compiled,
+        tenant: &TenantId,
+        claims: &jmespath::Rcvar,
+    ) -> AuthResult<()> {
+        let reg = &compiled.registration;
+        let Some(expr) = &compiled.tenant_claim else {
+            return if reg.shared {
+                Err(AuthError::UnknownTenant)
+            } else {
+                Ok(())
+            };
+        };
+        match expr.string(claims) {
+            Some(v) if v == reg.claim_value_for(tenant) => Ok(()),
+            Some(_) => Err(AuthError::TenantMismatch),
+            None if reg.shared => Err(AuthError::UnknownTenant),
+            None => Ok(()),
+        }
+    }
+
+    fn compiled(&self, profile: &TenantProfile, issuer: &Issuer) -> AuthResult<Arc<Compiled>> {
+        let key = (profile.id.clone(), issuer.to_string());
+        let mut map = self
+            .compiled
+            .lock()
+            .map_err(|_| AuthError::Directory("poisoned".into()))?;
+        if let Some((at, c)) = map.get(&key) {
+            if *at == profile.updated_at {
+                return Ok(c.clone());
+            }
+        }
+        let reg = profile.idp(issuer).ok_or(AuthError::UnknownIssuer)?;
+        let compiled = Arc::new(Compiled::new(reg).map_err(AuthError::Directory)?);
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(key, (profile.updated_at, compiled.clone()));
+        Ok(compiled)
+    }
+
+    /// Signature, issuer and audience; then `exp`/`nbf` against the injected clock.
+    async fn check_signature(
+        &self,
+        token: &str,
+        header: &jsonwebtoken::Header,
+        compiled: &Compiled,
+    ) -> AuthResult<(serde_json::Value, Option<(String, String)>)> {
+        let reg = &compiled.registration;
+        let allowed = reg.algorithms.iter().any(|a| algorithm(*a) == header.alg);
+        if !allowed {
+            return Err(AuthError::AlgorithmNotAllowed);
+        }
+        let kid = header.kid.as_deref();
+        let (key, key_id) = match &reg.keys {
+            IdpKeys::Pem { .. } => {
+                let candidates: Vec<_> = compiled
+                    .pem_keys
+                    .iter()
+                    .filter(|(k, alg, _)| {
+                        algorithm(*alg) == header.alg && (kid.is_none() || k.as_deref() == kid)
+                    })
+                    .collect();
+                match (kid, candidates.as_slice()) {
+                    (_, [(_, _, key)]) => (key.clone(), None),
+                    _ => return Err(AuthError::UnknownKey),
+                }
+            }
+            IdpKeys::Jwks { url } => {
+                let key = self.jwks.key(url, kid).await?;
+                (key, kid.map(|k| (url.clone(), k.to_owned())))
+            }
+        };
+        let mut validation = Validation::new(header.alg);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.leeway = 0;
+        validation.set_issuer(&[reg.issuer.as_str()]);
+        match reg.audience_claim {
+            AudienceClaim::Aud => {
+                validation.set_audience(&reg.audiences);
+                validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+            }
+            AudienceClaim::ClientId => {
+                validation.validate_aud = false;
+                validation.set_required_spec_claims(&["exp", "iss"]);
+            }
+        }
+        let data =
+            jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind as K;
+                match e.kind() {
+                    K::InvalidAudience => AuthError::WrongAudience,
+                    K::MissingRequiredClaim(c) if c == "aud" => AuthError::WrongAudience,
+                    K::MissingRequiredClaim(_) => AuthError::Claim("exp"),
+                    K::InvalidIssuer => AuthError::UnknownIssuer,
+                    other => AuthError::Invalid(format!("{other:?}")),
+                }
+            })?;
+        let claims = data.claims;
+        if reg.audience_claim == AudienceClaim::ClientId {
+            let client = claims.get("client_id").and_then(|v| v.as_str());
+            if !client.is_some_and(|c| reg.audiences.iter().any(|a| a == c)) {
+                return Err(AuthError::WrongAudience);
+            }
+        }
+        let now = self.clock.now_secs();
+        let leeway = self.config.leeway_secs;
+        let exp = claims
+            .get("exp")
+            .and_then(serde_json::Value::as_i64)
+            .ok_or(AuthError::Claim("exp"))?;
+        if now > exp + leeway {
+            return Err(AuthError::Expired);
+        }
+        if let Some(nbf) = claims.get("nbf") {
+            let nbf = nbf.as_i64().ok_or(AuthError::Claim("nbf"))?;
+            if now + leeway < nbf {
+                return Err(AuthError::NotYetValid);
+            }
+        }
+        Ok((claims, key_id))
+    }
+}

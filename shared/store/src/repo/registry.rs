@@ -1,0 +1,231 @@
+//! The SaaS provider's records: tenant profiles (with their IdP registrations), the tenant list,
+//! issuer → tenant rows, plans and the SaaS audit. Platform-level data: no tenant scope.
+
+use std::sync::Arc;
+
+use domain::Timestamp;
+use domain::access::Plan;
+use domain::audit::AuditRecord;
+use domain::ids::{Issuer, PlanName, TenantId};
+use domain::tenant::TenantProfile;
+
+use crate::item::Item;
+use crate::keys;
+use crate::port::{Condition, ItemStore, Query, WriteAction};
+use crate::schema;
+
+use super::{RepoError, RepoResult, Role, from_json, map_cancel, to_json};
+
+/// A tenant profile as stored, with its optimistic-lock version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredProfile {
+    pub profile: TenantProfile,
+    pub version: i64,
+}
+
+/// One tenant an issuer serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerRow {
+    pub tenant: TenantId,
+    /// The tenant-claim value that selects this tenant on a shared issuer.
+    pub claim_value: String,
+    /// JMESPath to the tenant claim (as the tenant's registration of this issuer says).
+    pub tenant_claim: Option<String>,
+    pub shared: bool,
+}
+
+#[derive(Clone)]
+pub struct RegistryRepository {
+    store: Arc<dyn ItemStore>,
+}
+
+fn saas_audit_action(record: &AuditRecord) -> RepoResult<WriteAction> {
+    let mut item = Item::with_key(&keys::saas_audit(record.at, record.id));
+    item.set("data", to_json(record)?);
+    Ok(WriteAction::put_if(item, Condition::Absent))
+}
+
+impl RegistryRepository {
+    pub fn new(store: Arc<dyn ItemStore>) -> Self {
+        Self { store }
+    }
+
+    fn profile_item(p: &TenantProfile, version: i64) -> RepoResult<Item> {
+        let mut item = Item::with_key(&keys::tenant_profile(&p.id));
+        item.set("data", to_json(p)?)
+            .set(schema::VERSION, version)
+            .set("plan", p.plan.as_str());
+        Ok(item)
+    }
+
+    fn issuer_rows(p: &TenantProfile) -> Vec<(Issuer, Item)> {
+        p.idps
+            .iter()
+            .map(|idp| {
+                let mut row = Item::with_key(&keys::issuer_tenant(&idp.issuer, &p.id));
+                row.set("tenant", p.id.as_str())
+                    .set("claim_value", idp.claim_value_for(&p.id))
+                    .set(
+                        "tenant_claim",
+                        idp.tenant_claim
+                            .clone()
+                            .map_or(crate::item::Value::Null, crate::item::Value::S),
+                    )
+                    .set("shared", crate::item::Value::Bool(idp.shared));
+                (idp.issuer.clone(), row)
+            })
+            .collect()
+    }
+
+    /// Onboards a tenant: profile, list entry, issuer rows and the SaaS audit record, at once.
+    pub async fn create(
+        &self,
+        profile: &TenantProfile,
+        audit: &AuditRecord,
+    ) -> RepoResult<StoredProfile> {
+        let mut list = Item::with_key(&keys::tenant_list_entry(&profile.id));
+        list.set("tenant", profile.id.as_str())
+            .set("name", profile.name.as_str());
+        let mut actions = vec![
+            WriteAction::put_if(Self::profile_item(profile, 1)?, Condition::Absent),
+            WriteAction::put(list),
+        ];
+        let mut roles = vec![Role::Order { expected: None }, Role::Other];
+        for (_, row) in Self::issuer_rows(profile) {
+            actions.push(WriteAction::put(row));
+            roles.push(Role::Other);
+        }
+        actions.push(saas_audit_action(audit)?);
+        roles.push(Role::Other);
+        self.store
+            .transact_write(actions)
+            .await
+            .map_err(|e| map_cancel(e, &roles, None))?;
+        Ok(StoredProfile {
+            profile: profile.clone(),
+            version: 1,
+        })
+    }
+
+    /// Saves a changed profile if nobody changed it meanwhile; issuer rows follow its IdPs.
+    pub async fn update(
+        &self,
+        before: &StoredProfile,
+        after: &TenantProfile,
+        audit: &AuditRecord,
+    ) -> RepoResult<StoredProfile> {
+        if before.profile.id != after.id {
+            return Err(RepoError::Corrupt("update of another tenant".into()));
+        }
+        let version = before.version + 1;
+        let mut actions = vec![WriteAction::put_if(
+            Self::profile_item(after, version)?,
+            Condition::VersionEquals(before.version),
+        )];
+        let mut roles = vec![Role::Order {
+            expected: u64::try_from(before.version).ok(),
+        }];
+        let rows = Self::issuer_rows(after);
+        for idp in &before.profile.idps {
+            if !rows.iter().any(|(issuer, _)| issuer == &idp.issuer) {
+                actions.push(WriteAction::Delete {
+                    key: keys::issuer_tenant(&idp.issuer, &after.id),
+                    condition: None,
+                });
+                roles.push(Role::Other);
+            }
+        }
+        for (_, row) in rows {
+            actions.push(WriteAction::put(row));
+            roles.push(Role::Other);
+        }
+        actions.push(saas_audit_action(audit)?);
+        roles.push(Role::Other);
+        self.store
+            .transact_write(actions)
+            .await
+            .map_err(|e| map_cancel(e, &roles, None))?;
+        Ok(StoredProfile {
+            profile: after.clone(),
+            version,
+        })
+    }
+
+    pub async fn get(&self, tenant: &TenantId) -> RepoResult<Option<StoredProfile>> {
+        match self.store.get(&keys::tenant_profile(tenant)).await? {
+            Some(item) => Ok(Some(StoredProfile {
+                profile: from_json(item.require_s("data")?)?,
+                version: item.require_n(schema::VERSION)?,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    /// Every tenant id, in order (one query per thousand tenants).
+    pub async fn list(&self) -> RepoResult<Vec<TenantId>> {
+        let mut q = Query::partition(keys::TENANT_LIST, 1_000);
+        let mut out = Vec::new();
+        loop {
+            let page = self.store.query(&q).await?;
+            for item in &page.items {
+                out.push(
+                    TenantId::parse(item.require_s("tenant")?)
+                        .map_err(|e| RepoError::Corrupt(e.to_string()))?,
+                );
+            }
+            match page.next {
+                Some(n) => q.start = Some(n),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// The tenants an issuer serves (one query).
+    pub async fn issuer(&self, issuer: &Issuer) -> RepoResult<Vec<IssuerRow>> {
+        let page = self
+            .store
+            .query(&Query::partition(keys::issuer_tenants(issuer), 1_000))
+            .await?;
+        page.items
+            .iter()
+            .map(|item| {
+                Ok(IssuerRow {
+                    tenant: TenantId::parse(item.require_s("tenant")?)
+                        .map_err(|e| RepoError::Corrupt(e.to_string()))?,
+                    claim_value: item.require_s("claim_value")?.to_owned(),
+                    tenant_claim: item.s("tenant_claim").map(str::to_owned),
+                    shared: matches!(item.get("shared"), Some(crate::item::Value::Bool(true))),
+                })
+            })
+            .collect()
+    }
+
+    /// Creates or replaces a plan.
+    pub async fn put_plan(&self, plan: &Plan, audit: &AuditRecord) -> RepoResult<()> {
+        let mut item = Item::with_key(&keys::plan(&plan.name));
+        item.set("data", to_json(plan)?);
+        self.store
+            .transact_write(vec![WriteAction::put(item), saas_audit_action(audit)?])
+            .await
+            .map_err(RepoError::from)
+    }
+
+    pub async fn plan(&self, name: &PlanName) -> RepoResult<Option<Plan>> {
+        match self.store.get(&keys::plan(name)).await? {
+            Some(item) => from_json(item.require_s("data")?).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// One day of the SaaS audit, oldest first.
+    pub async fn saas_audit(&self, day: Timestamp) -> RepoResult<Vec<AuditRecord>> {
+        let page = self
+            .store
+            .query(&Query::partition(keys::saas_audit_day(day), 1_000))
+            .await?;
+        page.items
+            .iter()
+            .map(|i| from_json(i.require_s("data")?))
+            .collect()
+    }
+}
