@@ -102,10 +102,10 @@ impl JwksCache {
             let keys = set
                 .read()
                 .map_err(|_| AuthError::KeysUnavailable("poisoned".into()))?;
-            if fresh(&keys) {
-                if let Some(key) = Self::lookup(&keys, kid) {
-                    return Ok(key);
-                }
+            if fresh(&keys)
+                && let Some(key) = Self::lookup(&keys, kid)
+            {
+                return Ok(key);
             }
         }
         let lock = {
@@ -122,10 +122,10 @@ impl JwksCache {
             let keys = set
                 .read()
                 .map_err(|_| AuthError::KeysUnavailable("poisoned".into()))?;
-            if fresh(&keys) {
-                if let Some(key) = Self::lookup(&keys, kid) {
-                    return Ok(key);
-                }
+            if fresh(&keys)
+                && let Some(key) = Self::lookup(&keys, kid)
+            {
+                return Ok(key);
             }
             (
                 !fresh(&keys),

@@ -58,7 +58,7 @@ impl Expr {
 /// Converts verified claims for searching (once per token).
 pub fn claims_var(claims: &serde_json::Value) -> AuthResult<jmespath::Rcvar> {
     jmespath::Variable::try_from(claims)
-        .map(|v| jmespath::Rcvar::new(v))
+        .map(jmespath::Rcvar::new)
         .map_err(|e| AuthError::Malformed(e.to_string()))
 }
 

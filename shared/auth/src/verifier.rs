@@ -110,13 +110,16 @@ fn algorithm(a: TokenAlgorithm) -> Algorithm {
     }
 }
 
+type CompiledAt = (domain::Timestamp, Arc<Compiled>);
+
 pub struct Verifier {
     directory: Arc<dyn Directory>,
     jwks: Arc<JwksCache>,
     cache: Arc<TokenCache>,
     clock: Arc<dyn Clock>,
     config: VerifierConfig,
-    compiled: Mutex<HashMap<(TenantId, String), (domain::Timestamp, Arc<Compiled>)>>,
+    /// Compiled registrations by (tenant, issuer), valid while the profile is unchanged.
+    compiled: Mutex<HashMap<(TenantId, String), CompiledAt>>,
     platform: Option<Arc<Compiled>>,
     tenant_claims: Mutex<HashMap<String, Expr>>,
 }
@@ -345,10 +348,10 @@ impl Verifier {
             .compiled
             .lock()
             .map_err(|_| AuthError::Directory("poisoned".into()))?;
-        if let Some((at, c)) = map.get(&key) {
-            if *at == profile.updated_at {
-                return Ok(c.clone());
-            }
+        if let Some((at, c)) = map.get(&key)
+            && *at == profile.updated_at
+        {
+            return Ok(c.clone());
         }
         let reg = profile.idp(issuer).ok_or(AuthError::UnknownIssuer)?;
         let compiled = Arc::new(Compiled::new(reg).map_err(AuthError::Directory)?);

@@ -1,0 +1,160 @@
+//! Authorization: plan ∩ role decides; objects outside the caller's tenant or vendor are
+//! NOT_FOUND (no existence leak); platform admins run platform operations only. Every use case
+//! calls [`Authorizer::authorize`]; denials of authenticated callers go to the tenant audit.
+
+use std::sync::Arc;
+
+use auth::{Caller, Identity};
+use domain::access::{Operation, OperationKind, permitted};
+use domain::audit::{Actor, ActorKind, AuditOutcome, AuditRecord, AuditTarget};
+use domain::ids::{AuditId, TenantId, VendorId};
+use domain::{IdSource, Timestamp};
+use store::repo::TenantAuditRepository;
+
+/// What an operation acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// The caller's own tenant as a whole (listings, settings, creating an order).
+    Tenant,
+    /// An existing order: its tenant and the vendors of its lines.
+    Order {
+        tenant: &'a TenantId,
+        id: &'a str,
+        vendors: &'a [VendorId],
+    },
+    /// Platform records (tenants, plans, IdPs).
+    Platform,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthzError {
+    /// The plan or the caller's roles do not allow the operation.
+    #[error("not allowed to {operation}")]
+    Forbidden { operation: &'static str },
+    /// Outside the caller's tenant or vendor scope (reported as if it did not exist).
+    #[error("not found")]
+    NotFound,
+}
+
+impl AuthzError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthzError::Forbidden { .. } => "FORBIDDEN",
+            AuthzError::NotFound => "NOT_FOUND",
+        }
+    }
+}
+
+/// The decision alone, pure.
+pub fn authorize(caller: &Caller, op: Operation, target: Target<'_>) -> Result<(), AuthzError> {
+    let forbidden = Err(AuthzError::Forbidden {
+        operation: op.as_str(),
+    });
+    match caller {
+        Caller::Platform(_) => {
+            if op.kind() == OperationKind::Platform && target == Target::Platform {
+                Ok(())
+            } else {
+                forbidden
+            }
+        }
+        Caller::Tenant(identity) => {
+            if op.kind() == OperationKind::Platform
+                || !permitted(identity.plan(), identity.roles(), op)
+            {
+                return forbidden;
+            }
+            match target {
+                Target::Platform => forbidden,
+                Target::Tenant => Ok(()),
+                Target::Order {
+                    tenant, vendors, ..
+                } => {
+                    if tenant != identity.tenant() {
+                        return Err(AuthzError::NotFound);
+                    }
+                    if identity.vendor_confined()
+                        && !identity.vendor().is_some_and(|v| vendors.contains(v))
+                    {
+                        return Err(AuthzError::NotFound);
+                    }
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+/// Authorizes and records denials of authenticated tenant callers in the tenant audit.
+pub struct Authorizer {
+    audit: TenantAuditRepository,
+    ids: Arc<std::sync::Mutex<dyn IdSource + Send>>,
+}
+
+impl Authorizer {
+    pub fn new(
+        audit: TenantAuditRepository,
+        ids: Arc<std::sync::Mutex<dyn IdSource + Send>>,
+    ) -> Self {
+        Self { audit, ids }
+    }
+
+    pub async fn authorize(
+        &self,
+        caller: &Caller,
+        op: Operation,
+        target: Target<'_>,
+        request_id: &str,
+        now: Timestamp,
+    ) -> Result<(), AuthzError> {
+        let decision = authorize(caller, op, target);
+        if let (Err(e), Caller::Tenant(identity)) = (&decision, caller) {
+            self.record_denial(identity, op, target, e, request_id, now)
+                .await;
+        }
+        decision
+    }
+
+    async fn record_denial(
+        &self,
+        identity: &Identity,
+        op: Operation,
+        target: Target<'_>,
+        e: &AuthzError,
+        request_id: &str,
+        now: Timestamp,
+    ) {
+        let id = match self.ids.lock() {
+            Ok(mut ids) => AuditId::from_ulid(ids.next_ulid()),
+            Err(_) => return,
+        };
+        let (kind, target_id) = match target {
+            Target::Order { id, .. } => ("order", id.to_owned()),
+            Target::Tenant => ("tenant", identity.tenant().to_string()),
+            Target::Platform => ("platform", String::new()),
+        };
+        let record = AuditRecord {
+            id,
+            tenant: Some(identity.tenant().clone()),
+            actor: Actor {
+                kind: ActorKind::User,
+                subject: identity.subject().clone(),
+            },
+            action: op.as_str().to_owned(),
+            target: AuditTarget {
+                kind: kind.to_owned(),
+                id: target_id,
+            },
+            at: now,
+            request_id: request_id.to_owned(),
+            outcome: AuditOutcome::Denied {
+                reason: e.code().to_owned(),
+            },
+            version: None,
+        };
+        // The denial stands whether or not it could be recorded; a failure to record is logged.
+        if let Err(err) = self.audit.append(identity.scope(), &record).await {
+            tracing::error!(error = %err, operation = op.as_str(), "could not record a denial in the tenant audit");
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The auth crate's one integration-test binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod attacks;
+mod cache;
+mod jwks;
+mod mapping;
+mod support;
