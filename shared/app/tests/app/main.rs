@@ -1,0 +1,4 @@
+//! The app crate's one integration-test binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod authz;
