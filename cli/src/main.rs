@@ -1,16 +1,42 @@
-//! `oms`: the TenantOMS command line.
+//! `oms`: the TenantOMS command line. Parses arguments and hands off to `admin`.
+
+mod admin;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use domain::access::{Operation, Role};
+use domain::ids::{PlanName, Subject, TenantId, VendorId};
+use domain::tenant::{IdpRegistration, TenantStatus};
+
+use crate::admin::{Admin, CliError, DEMO_PLAN, StoreConfig};
 
 /// TenantOMS: multi-tenant order, shipment and shipping-gateway API.
 #[derive(Debug, Parser)]
 #[command(name = "oms", version, about, long_about = None, propagate_version = true)]
 struct Cli {
+    /// Where the embedded store, keys and local secrets live.
+    #[arg(long, global = true, default_value = ".oms", env = "OMS_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Use this DynamoDB table instead of the embedded store (production).
+    #[arg(long, global = true, env = "OMS_DYNAMODB_TABLE")]
+    dynamodb_table: Option<String>,
+    /// DynamoDB endpoint override (DynamoDB Local).
+    #[arg(long, global = true, env = "OMS_DYNAMODB_ENDPOINT")]
+    dynamodb_endpoint: Option<String>,
+    /// dev: the local dev IdP, demo plan and http JWKS are allowed (default with the embedded
+    /// store); production: none of them (default with DynamoDB).
+    #[arg(long, global = true, value_enum, env = "OMS_MODE")]
+    mode: Option<Mode>,
     #[command(subcommand)]
     command: Cmd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    Dev,
+    Production,
 }
 
 #[derive(Debug, Subcommand)]
@@ -20,18 +46,21 @@ enum Cmd {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080", env = "OMS_LISTEN")]
         listen: String,
-        /// Where the embedded store, keys and local secrets live.
-        #[arg(long, default_value = ".oms", env = "OMS_DATA_DIR")]
-        data_dir: PathBuf,
     },
-    /// Mint a token from the local development identity provider.
+    /// Mint a token from the local development identity provider (dev mode only).
     Token {
         #[arg(long, default_value = "demo")]
         tenant: String,
+        /// tenant-admin, staff, vendor, read-only, or platform-admin.
         #[arg(long, default_value = "staff")]
         role: String,
         #[arg(long)]
         vendor: Option<String>,
+        #[arg(long)]
+        subject: Option<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
     },
     /// Print the GraphQL schema (SDL).
     Schema,
@@ -50,26 +79,49 @@ enum Cmd {
 
 #[derive(Debug, Subcommand)]
 enum TenantCmd {
-    /// Onboard a tenant.
-    Create { id: String },
+    /// Onboard a tenant (in dev mode: on the demo plan, with the dev IdP registered).
+    Create {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = DEMO_PLAN)]
+        plan: String,
+        /// Write shards of the tenant's listings (may only grow later).
+        #[arg(long, default_value_t = 1)]
+        shards: u32,
+    },
     /// List tenants.
     List,
-    /// Show one tenant's profile.
+    /// Show one tenant's profile (JSON).
     Show { id: String },
     /// Suspend a tenant: every request of its users is refused.
     Suspend { id: String },
+    /// Lift a suspension.
+    Activate { id: String },
 }
 
 #[derive(Debug, Subcommand)]
 enum PlanCmd {
     /// Create or replace a plan and its permitted operations.
-    Set { name: String },
+    Set {
+        name: String,
+        /// Every tenant operation.
+        #[arg(long, conflicts_with = "operations")]
+        all: bool,
+        /// Comma-separated operation names (createOrder,approveOrder,…).
+        #[arg(long, value_delimiter = ',')]
+        operations: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum IdpCmd {
-    /// Register or replace a tenant's identity provider.
-    Set { tenant: String },
+    /// Register or replace a tenant's identity provider from a JSON file.
+    Set {
+        tenant: String,
+        #[arg(long)]
+        file: PathBuf,
+    },
 }
 
 /// Exit status of commands whose issue has not landed yet.
@@ -86,17 +138,30 @@ fn not_yet(what: &str, plan: &[&str]) -> ExitCode {
     ExitCode::from(NOT_YET)
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
+fn tenant_id(s: &str) -> Result<TenantId, CliError> {
+    Ok(TenantId::parse(s)?)
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let store = match &cli.dynamodb_table {
+        Some(table) => StoreConfig::Dynamo {
+            table: table.clone(),
+            endpoint: cli.dynamodb_endpoint.clone(),
+        },
+        None => StoreConfig::Embedded {
+            data_dir: cli.data_dir.clone(),
+        },
+    };
+    let dev_mode = match cli.mode {
+        Some(m) => m == Mode::Dev,
+        None => cli.dynamodb_table.is_none(),
+    };
     match cli.command {
-        Cmd::Version => {
-            println!("oms {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
-        Cmd::Serve { listen, data_dir } => {
-            let store = data_dir.join("store.redb");
+        Cmd::Version => println!("oms {}", env!("CARGO_PKG_VERSION")),
+        Cmd::Serve { listen } => {
+            let store = cli.data_dir.join("store.redb");
             let store = store.display().to_string();
-            not_yet(
+            return Ok(not_yet(
                 "serve",
                 &[
                     &format!("open (or create) the embedded store at {store}"),
@@ -106,12 +171,165 @@ fn main() -> ExitCode {
                     ),
                     "print the `oms token` command that mints a token for the demo tenant",
                 ],
-            )
+            ));
         }
-        Cmd::Token { .. } => not_yet("token", &["print a token signed by the local dev issuer"]),
-        Cmd::Schema => not_yet("schema", &["print the GraphQL SDL"]),
-        Cmd::Tenant(_) => not_yet("tenant", &[]),
-        Cmd::Plan(_) => not_yet("plan", &[]),
-        Cmd::Idp(_) => not_yet("idp", &[]),
+        Cmd::Schema => return Ok(not_yet("schema", &["print the GraphQL SDL"])),
+        Cmd::Token {
+            tenant,
+            role,
+            vendor,
+            subject,
+            ttl,
+        } => {
+            if !dev_mode {
+                return Err(CliError::Usage(
+                    "`oms token` mints dev tokens and works in dev mode only".into(),
+                ));
+            }
+            if !(60..=86_400).contains(&ttl) {
+                return Err(CliError::Usage(
+                    "--ttl must be between 60 and 86400 seconds".into(),
+                ));
+            }
+            let role = Role::parse(&role)?;
+            let vendor = vendor.as_deref().map(VendorId::parse).transpose()?;
+            if role == Role::Vendor && vendor.is_none() {
+                return Err(CliError::Usage("a vendor token needs --vendor".into()));
+            }
+            let subject = subject.as_deref().map(Subject::parse).transpose()?;
+            let token = admin::mint_token(
+                &cli.data_dir,
+                &tenant_id(&tenant)?,
+                role,
+                vendor.as_ref(),
+                subject.as_ref(),
+                ttl,
+            )?;
+            println!("{token}");
+        }
+        Cmd::Tenant(cmd) => {
+            let admin = Admin::open(&store, dev_mode).await?;
+            match cmd {
+                TenantCmd::Create {
+                    id,
+                    name,
+                    plan,
+                    shards,
+                } => {
+                    let id = tenant_id(&id)?;
+                    let name = name.unwrap_or_else(|| id.to_string());
+                    let p = admin
+                        .create_tenant(&id, &name, &PlanName::parse(&plan)?, shards)
+                        .await?;
+                    println!(
+                        "created tenant {} ({}) on plan {}, {} shard(s)",
+                        p.id, p.name, p.plan, p.shards
+                    );
+                    if dev_mode {
+                        println!("get a token: oms token --tenant {} --role staff", p.id);
+                    }
+                }
+                TenantCmd::List => {
+                    let all = admin.list().await?;
+                    if all.is_empty() {
+                        println!("no tenants yet; add one with `oms tenant create <id>`");
+                    }
+                    for p in all {
+                        println!(
+                            "{}\t{:?}\tplan={}\tshards={}\t{}",
+                            p.id, p.status, p.plan, p.shards, p.name
+                        );
+                    }
+                }
+                TenantCmd::Show { id } => {
+                    let p = admin.show(&tenant_id(&id)?).await?;
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&p)
+                            .map_err(|e| CliError::Usage(e.to_string()))?
+                    );
+                }
+                TenantCmd::Suspend { id } => {
+                    let p = admin
+                        .set_status(&tenant_id(&id)?, TenantStatus::Suspended)
+                        .await?;
+                    println!(
+                        "suspended tenant {}: its users' requests are refused within a minute",
+                        p.id
+                    );
+                }
+                TenantCmd::Activate { id } => {
+                    let p = admin
+                        .set_status(&tenant_id(&id)?, TenantStatus::Active)
+                        .await?;
+                    println!("activated tenant {}", p.id);
+                }
+            }
+        }
+        Cmd::Plan(PlanCmd::Set {
+            name,
+            all,
+            operations,
+        }) => {
+            let admin = Admin::open(&store, dev_mode).await?;
+            let ops: Vec<Operation> = if all {
+                Operation::ALL
+                    .iter()
+                    .copied()
+                    .filter(|o| o.kind() != domain::access::OperationKind::Platform)
+                    .collect()
+            } else if operations.is_empty() {
+                return Err(CliError::Usage(
+                    "give --all or --operations op1,op2,…".into(),
+                ));
+            } else {
+                operations
+                    .iter()
+                    .map(|o| Operation::parse(o.trim()))
+                    .collect::<Result<_, _>>()?
+            };
+            let plan = admin.set_plan(&PlanName::parse(&name)?, ops).await?;
+            println!(
+                "plan {} permits {} operations",
+                plan.name,
+                plan.operations.len()
+            );
+        }
+        Cmd::Idp(IdpCmd::Set { tenant, file }) => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+            let registration: IdpRegistration = serde_json::from_str(&text).map_err(|e| {
+                CliError::Usage(format!("{}: not an IdP registration: {e}", file.display()))
+            })?;
+            let admin = Admin::open(&store, dev_mode).await?;
+            let p = admin.set_idp(&tenant_id(&tenant)?, registration).await?;
+            println!(
+                "tenant {} now accepts tokens from {} issuer(s)",
+                p.id,
+                p.idps.len()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("oms: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("oms: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -66,3 +66,156 @@ fn unknown_subcommand_is_a_usage_error() {
             .contains("unrecognized subcommand")
     );
 }
+
+fn oms_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_oms"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    out
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// `oms tenant create` then `oms token` in dev mode gives a token the verifier accepts; with the
+/// production configuration the same token (the dev issuer) is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_mode_tenant_create_then_token_is_accepted_by_the_verifier() {
+    use std::sync::Arc;
+
+    use auth::directory::CachedDirectory;
+    use auth::{AuthError, Caller, Verifier, VerifierConfig};
+    use domain::access::Role;
+
+    let dir = tempfile::tempdir().unwrap();
+    let created = oms_in(
+        dir.path(),
+        &["tenant", "create", "acme", "--name", "Acme Retail"],
+    );
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert!(stdout(&created).contains("created tenant acme"));
+    let token = oms_in(
+        dir.path(),
+        &[
+            "token", "--tenant", "acme", "--role", "vendor", "--vendor", "v1",
+        ],
+    );
+    assert!(
+        token.status.success(),
+        "{}",
+        String::from_utf8_lossy(&token.stderr)
+    );
+    let token = stdout(&token).trim().to_owned();
+
+    let clock: Arc<dyn store::Clock> = Arc::new(store::SystemClock);
+    let open = || {
+        let store =
+            store::embedded::EmbeddedStore::open(&dir.path().join("store.redb"), clock.clone())
+                .unwrap();
+        Arc::new(CachedDirectory::new(
+            store::repo::RegistryRepository::new(Arc::new(store)),
+            clock.clone(),
+            60,
+        ))
+    };
+    let dev = Verifier::new(
+        open(),
+        clock.clone(),
+        VerifierConfig {
+            dev_mode: true,
+            ..VerifierConfig::default()
+        },
+    )
+    .unwrap();
+    let Caller::Tenant(id) = dev.verify_token(&token).await.unwrap() else {
+        panic!("not a tenant caller")
+    };
+    assert_eq!(id.tenant().as_str(), "acme");
+    assert_eq!(
+        id.roles().iter().copied().collect::<Vec<_>>(),
+        [Role::Vendor]
+    );
+    assert_eq!(id.vendor().map(|v| v.as_str()), Some("v1"));
+    drop(dev);
+
+    let production = Verifier::new(open(), clock.clone(), VerifierConfig::default()).unwrap();
+    assert_eq!(
+        production.verify_token(&token).await.unwrap_err(),
+        AuthError::UnknownIssuer
+    );
+}
+
+#[test]
+fn admin_commands_explain_their_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        oms_in(dir.path(), &["tenant", "create", "acme"])
+            .status
+            .success()
+    );
+    let again = oms_in(dir.path(), &["tenant", "create", "acme"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let no_plan = oms_in(dir.path(), &["tenant", "create", "other", "--plan", "gold"]);
+    assert!(String::from_utf8_lossy(&no_plan.stderr).contains("oms plan set gold"));
+    let bad_op = oms_in(
+        dir.path(),
+        &[
+            "plan",
+            "set",
+            "gold",
+            "--operations",
+            "createOrder,frobnicate",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&bad_op.stderr).contains("frobnicate"));
+    assert!(
+        oms_in(
+            dir.path(),
+            &["plan", "set", "gold", "--operations", "createOrder,order"]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        oms_in(dir.path(), &["tenant", "create", "other", "--plan", "gold"])
+            .status
+            .success()
+    );
+    let list = stdout(&oms_in(dir.path(), &["tenant", "list"]));
+    assert!(
+        list.contains("acme") && list.contains("other\tActive\tplan=gold"),
+        "{list}"
+    );
+    assert!(
+        oms_in(dir.path(), &["tenant", "suspend", "other"])
+            .status
+            .success()
+    );
+    assert!(stdout(&oms_in(dir.path(), &["tenant", "show", "other"])).contains("\"SUSPENDED\""));
+    let vendor = oms_in(
+        dir.path(),
+        &["token", "--tenant", "acme", "--role", "vendor"],
+    );
+    assert!(String::from_utf8_lossy(&vendor.stderr).contains("--vendor"));
+    let prod = oms_in(
+        dir.path(),
+        &["--mode", "production", "token", "--tenant", "acme"],
+    );
+    assert!(String::from_utf8_lossy(&prod.stderr).contains("dev mode only"));
+    let idp = dir.path().join("idp.json");
+    std::fs::write(&idp, "{\"issuer\": 42}").unwrap();
+    let bad_idp = oms_in(
+        dir.path(),
+        &["idp", "set", "acme", "--file", idp.to_str().unwrap()],
+    );
+    assert!(String::from_utf8_lossy(&bad_idp.stderr).contains("not an IdP registration"));
+}

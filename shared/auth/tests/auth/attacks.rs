@@ -377,3 +377,68 @@ async fn refusals_tell_the_caller_nothing() {
         );
     }
 }
+
+/// Verification logs (at every level) never carry a token or key material.
+#[tokio::test(flavor = "current_thread")]
+async fn no_token_or_key_in_any_log_line() {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // A JWKS URL that fails, tokens that fail in different ways, and one that passes.
+    let mut reg = pem_registration(ISS_A, "a1", "rsa-a.pub.pem");
+    reg.keys = domain::tenant::IdpKeys::Jwks {
+        url: "http://127.0.0.1:9/jwks.json".into(),
+    };
+    let failing = env(
+        vec![profile("a", vec![reg])],
+        auth::VerifierConfig {
+            dev_mode: true,
+            ..auth::VerifierConfig::default()
+        },
+    )
+    .await;
+    let good = token_a(serde_json::json!({}));
+    let _ = failing.verifier.verify_token(&good).await;
+    let env = two_tenants().await;
+    for t in [
+        good.clone(),
+        token_a(serde_json::json!({"exp": 1})),
+        "x.y.z".to_owned(),
+    ] {
+        let _ = env.verifier.verify_token(&t).await;
+    }
+    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("JWKS fetch failed"),
+        "the failure was not logged at all: {logs}"
+    );
+    let signature = good.rsplit_once('.').unwrap().1;
+    assert!(!logs.contains(signature), "a token signature was logged");
+    assert!(
+        !logs.contains(good.split('.').nth(1).unwrap()),
+        "a token body was logged"
+    );
+    assert!(
+        !logs.contains("PRIVATE KEY") && !logs.contains("PUBLIC KEY"),
+        "key material was logged"
+    );
+}
