@@ -68,13 +68,12 @@ fn unknown_subcommand_is_a_usage_error() {
 }
 
 fn oms_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_oms"))
+    Command::new(env!("CARGO_BIN_EXE_oms"))
         .arg("--data-dir")
         .arg(dir)
         .args(args)
         .output()
-        .unwrap();
-    out
+        .unwrap()
 }
 
 fn stdout(out: &std::process::Output) -> String {
