@@ -3,6 +3,7 @@
 
 mod attacks;
 mod cache;
+mod dev;
 mod jwks;
 mod mapping;
 mod support;

@@ -77,7 +77,12 @@ fn keys_are_formatted_only_in_the_keys_module() {
 
 /// The only production code allowed to vouch for a tenant. Adding a verifier means adding it
 /// here, in review.
-const SCOPE_CONSTRUCTORS: &[&str] = &["shared/store/src/scope.rs"];
+const SCOPE_CONSTRUCTORS: &[&str] = &[
+    // The JWT verifier.
+    "shared/auth/src/verifier.rs",
+    // The definition itself.
+    "shared/store/src/scope.rs",
+];
 
 #[test]
 fn tenant_scopes_come_only_from_verifiers() {
@@ -97,15 +102,30 @@ fn tenant_scopes_come_only_from_verifiers() {
         callers, SCOPE_CONSTRUCTORS,
         "TenantScope::from_verified is called outside the listed verifiers"
     );
-    // The test-only constructor is defined in scope.rs and used by tests only.
-    for (path, code) in sources() {
-        if !path.ends_with("shared/store/src/scope.rs") {
-            assert!(
-                !code.contains("for_tests("),
-                "{} uses the test-only scope constructor",
-                path.display()
-            );
-        }
+    // The test-only constructors exist only with the `test-support` feature, which no crate
+    // may enable for its regular (non-dev) dependencies.
+    for manifest in [
+        "shared/domain",
+        "shared/store",
+        "shared/auth",
+        "shared/app",
+        "cli",
+    ]
+    .iter()
+    .map(|c| workspace().join(c).join("Cargo.toml"))
+    .chain(
+        std::fs::read_dir(workspace().join("functions"))
+            .unwrap()
+            .map(|e| e.unwrap().path().join("Cargo.toml")),
+    ) {
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let regular = text.split("[dev-dependencies]").next().unwrap_or_default();
+        let regular = regular.split("[features]").next().unwrap_or_default();
+        assert!(
+            !regular.contains("test-support"),
+            "{} enables test-support outside dev-dependencies",
+            manifest.display()
+        );
     }
 }
 
