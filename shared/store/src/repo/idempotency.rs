@@ -31,7 +31,7 @@ pub struct IdempotencyRecord {
 
 impl IdempotencyRecord {
     /// The put-if-absent that goes into the command's transaction.
-    pub(crate) fn put_action(&self, tenant: &TenantId) -> RepoResult<WriteAction> {
+    pub fn put_action(&self, tenant: &TenantId) -> WriteAction {
         let mut item = Item::with_key(&keys::idempotency(
             tenant,
             &self.subject,
@@ -45,7 +45,7 @@ impl IdempotencyRecord {
                 schema::TTL,
                 self.created_at.unix_seconds() + IDEMPOTENCY_TTL_SECS,
             );
-        Ok(WriteAction::put_if(item, Condition::Absent))
+        WriteAction::put_if(item, Condition::Absent)
     }
 }
 
@@ -87,7 +87,7 @@ impl IdempotencyRepository {
 
     /// Stores a record on its own (commands that write no order put it in their transaction).
     pub async fn put(&self, scope: &TenantScope, record: &IdempotencyRecord) -> RepoResult<()> {
-        let action = record.put_action(scope.tenant())?;
+        let action = record.put_action(scope.tenant());
         self.store
             .transact_write(vec![action])
             .await

@@ -238,7 +238,7 @@ impl OrderRepository {
             roles.push(Role::Other);
         }
         if let Some(rec) = write.idempotency {
-            actions.push(rec.put_action(tenant)?);
+            actions.push(rec.put_action(tenant));
             roles.push(Role::Idempotency);
         }
         for extra in write.extra {
@@ -540,6 +540,21 @@ impl OrderRepository {
             Some(item) => from_json(item.require_s("events")?),
             None => Ok(Vec::new()),
         }
+    }
+
+    /// The tenant-scoped tracking-number item of a shipment (for carrier webhooks), as an action
+    /// of the command's transaction.
+    pub fn tracking_item(
+        scope: &TenantScope,
+        carrier: &domain::ids::CarrierCode,
+        number: &domain::ids::TrackingNumber,
+        order: OrderId,
+        shipment: domain::ids::ShipmentId,
+    ) -> WriteAction {
+        let mut item = Item::with_key(&keys::tenant_tracking(scope.tenant(), carrier, number));
+        item.set("order_id", order.to_string())
+            .set("shipment_id", shipment.to_string());
+        WriteAction::put(item)
     }
 
     /// How many outbox and audit items an order has (tests and diagnostics).
