@@ -25,6 +25,9 @@ pub enum AppError {
     /// The same idempotency key with a different request.
     #[error("the idempotency key was used for a different request")]
     IdempotencyMismatch,
+    /// Another request with the same idempotency key committed first.
+    #[error("a request with the same idempotency key committed first")]
+    IdempotencyRace,
     #[error("the external reference {0} already names another order")]
     ExternalRefTaken(String),
     #[error("internal error: {0}")]
@@ -41,6 +44,7 @@ impl AppError {
             AppError::Invalid { .. } => "INVALID_INPUT",
             AppError::Conflict(_) => "CONFLICT",
             AppError::IdempotencyMismatch => "IDEMPOTENCY_KEY_REUSED",
+            AppError::IdempotencyRace => "CONFLICT",
             AppError::ExternalRefTaken(_) => "EXTERNAL_REF_TAKEN",
             AppError::Internal(_) => "INTERNAL",
         }
@@ -101,6 +105,7 @@ impl From<RepoError> for AppError {
                 message: m,
             },
             RepoError::WrongTenant => AppError::NotFound { what: "order" },
+            RepoError::IdempotencyKeyUsed => AppError::IdempotencyRace,
             other => AppError::Internal(other.to_string()),
         }
     }

@@ -1,0 +1,558 @@
+//! What the API shows: GraphQL objects built from domain objects, with the vendor view of
+//! DESIGN.md §5 applied (a vendor sees its own lines only; totals over other vendors' lines are
+//! hidden; customer name and destination stay visible).
+
+use async_graphql::{Enum, SimpleObject};
+use auth::Identity;
+use domain::Money;
+use domain::audit::{AuditOutcome, AuditRecord};
+use domain::config::TenantConfig;
+use domain::contact::Address;
+use domain::order::{Order, OrderLine, Return, Shipment};
+
+macro_rules! mirror_enum {
+    ($(#[$m:meta])* $name:ident = $domain:path { $($v:ident),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+        pub enum $name { $($v),+ }
+
+        impl From<$domain> for $name {
+            fn from(d: $domain) -> Self {
+                match d { $(<$domain>::$v => $name::$v),+ }
+            }
+        }
+
+        impl From<$name> for $domain {
+            fn from(g: $name) -> Self {
+                match g { $($name::$v => <$domain>::$v),+ }
+            }
+        }
+    };
+}
+
+mirror_enum!(
+    OrderStatus = domain::order::OrderStatus {
+        Pending,
+        Confirmed,
+        PartiallyShipped,
+        Shipped,
+        PartiallyDelivered,
+        Delivered,
+        Completed,
+        Rejected,
+        Cancelled
+    }
+);
+mirror_enum!(
+    PaymentStatus = domain::order::PaymentStatus {
+        Unpaid,
+        Paid,
+        PartiallyRefunded,
+        Refunded
+    }
+);
+mirror_enum!(
+    ShipmentStatus = domain::order::ShipmentStatus {
+        Pending,
+        Confirmed,
+        LabelPurchased,
+        InTransit,
+        OutForDelivery,
+        Delivered,
+        Failed,
+        Returned,
+        Cancelled
+    }
+);
+mirror_enum!(
+    ReturnStatus = domain::order::ReturnStatus {
+        Requested,
+        Approved,
+        Received,
+        Refunded,
+        Rejected
+    }
+);
+mirror_enum!(
+    TrackingStatus = domain::order::TrackingStatus {
+        PreTransit,
+        InTransit,
+        OutForDelivery,
+        Delivered,
+        Failure,
+        Returned
+    }
+);
+mirror_enum!(
+    ShippingMode = domain::order::ShippingMode {
+        Ground,
+        Express,
+        Overnight,
+        Freight,
+        Pickup
+    }
+);
+
+/// An amount: a decimal string in the currency's minor-unit precision.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct MoneyV {
+    pub amount: String,
+    pub currency: String,
+}
+
+impl From<Money> for MoneyV {
+    fn from(m: Money) -> Self {
+        MoneyV {
+            amount: m.to_decimal_string(),
+            currency: m.currency().code().to_owned(),
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "Address")]
+pub struct AddressV {
+    pub name: String,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub region: Option<String>,
+    pub postal_code: String,
+    pub country: String,
+    pub phone: Option<String>,
+}
+
+impl From<&Address> for AddressV {
+    fn from(a: &Address) -> Self {
+        AddressV {
+            name: a.name.clone(),
+            line1: a.line1.clone(),
+            line2: a.line2.clone(),
+            city: a.city.clone(),
+            region: a.region.clone(),
+            postal_code: a.postal_code.clone(),
+            country: a.country.clone(),
+            phone: a.phone.clone(),
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "Customer")]
+pub struct CustomerV {
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "OrderLine")]
+pub struct OrderLineV {
+    pub sku: String,
+    pub vendor: String,
+    pub title: Option<String>,
+    pub quantity: u32,
+    pub cancelled: u32,
+    /// Ordered minus cancelled.
+    pub due: u32,
+    pub allocated: u32,
+    pub dispatched: u32,
+    pub delivered: u32,
+    pub returned: u32,
+    pub unit_price: MoneyV,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "LineQuantity")]
+pub struct LineQuantityV {
+    pub sku: String,
+    pub quantity: u32,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "Package")]
+pub struct PackageV {
+    pub weight_grams: u32,
+    pub length_mm: u32,
+    pub width_mm: u32,
+    pub height_mm: u32,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "Pickup")]
+pub struct PickupV {
+    pub address: AddressV,
+    pub window_start: String,
+    pub window_end: String,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "Label")]
+pub struct LabelV {
+    pub url: String,
+    pub format: String,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "Shipment")]
+pub struct ShipmentV {
+    pub id: String,
+    pub status: ShipmentStatus,
+    pub lines: Vec<LineQuantityV>,
+    pub destination: AddressV,
+    pub package: Option<PackageV>,
+    pub mode: ShippingMode,
+    pub carrier: Option<String>,
+    pub pickup: Option<PickupV>,
+    pub instructions: Option<String>,
+    pub tracking_number: Option<String>,
+    pub label: Option<LabelV>,
+    pub carrier_reference: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Shipment> for ShipmentV {
+    fn from(s: &Shipment) -> Self {
+        ShipmentV {
+            id: s.id.to_string(),
+            status: s.status.into(),
+            lines: s
+                .lines
+                .iter()
+                .map(|l| LineQuantityV {
+                    sku: l.sku.to_string(),
+                    quantity: l.quantity.get(),
+                })
+                .collect(),
+            destination: (&s.destination).into(),
+            package: s.package.map(|p| PackageV {
+                weight_grams: p.weight_grams,
+                length_mm: p.length_mm,
+                width_mm: p.width_mm,
+                height_mm: p.height_mm,
+            }),
+            mode: s.mode.into(),
+            carrier: s.carrier.as_ref().map(ToString::to_string),
+            pickup: s.pickup.as_ref().map(|p| PickupV {
+                address: (&p.address).into(),
+                window_start: p.window_start.to_rfc3339(),
+                window_end: p.window_end.to_rfc3339(),
+            }),
+            instructions: s.instructions.clone(),
+            tracking_number: s.tracking_number.as_ref().map(ToString::to_string),
+            label: s.label.as_ref().map(|l| LabelV {
+                url: l.url.clone(),
+                format: l.format.clone(),
+            }),
+            carrier_reference: s.carrier_reference.clone(),
+            created_at: s.created_at.to_rfc3339(),
+            updated_at: s.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "Return")]
+pub struct ReturnV {
+    pub id: String,
+    pub status: ReturnStatus,
+    pub lines: Vec<LineQuantityV>,
+    pub reason: String,
+    pub refund_id: Option<String>,
+    pub requested_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Return> for ReturnV {
+    fn from(r: &Return) -> Self {
+        ReturnV {
+            id: r.id.to_string(),
+            status: r.status.into(),
+            lines: r
+                .lines
+                .iter()
+                .map(|l| LineQuantityV {
+                    sku: l.sku.to_string(),
+                    quantity: l.quantity.get(),
+                })
+                .collect(),
+            reason: r.reason.clone(),
+            refund_id: r.refund_id.map(|i| i.to_string()),
+            requested_at: r.requested_at.to_rfc3339(),
+            updated_at: r.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "Refund")]
+pub struct RefundV {
+    pub id: String,
+    pub amount: MoneyV,
+    pub reason: String,
+    pub return_id: Option<String>,
+    pub gross: Option<MoneyV>,
+    pub fee: Option<MoneyV>,
+    /// The tenant config version the refund was computed with.
+    pub config_version: u32,
+    pub at: String,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "Payment")]
+pub struct PaymentV {
+    pub status: PaymentStatus,
+    /// Hidden (null) from a vendor when the order has other vendors' lines.
+    pub paid: Option<MoneyV>,
+    pub refunded: Option<MoneyV>,
+    pub reference: Option<String>,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "Review")]
+pub struct ReviewV {
+    pub reviewer: String,
+    pub comments: Option<String>,
+    pub assigned_by: String,
+    pub assigned_at: String,
+}
+
+/// An order as the caller may see it.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "Order")]
+pub struct OrderV {
+    pub id: String,
+    pub external_ref: Option<String>,
+    pub status: OrderStatus,
+    /// Rises by one with every change; pass it as `expectedVersion` to refuse stale writes.
+    pub version: u64,
+    pub customer: CustomerV,
+    pub destination: AddressV,
+    pub currency: String,
+    pub lines: Vec<OrderLineV>,
+    pub shipping: Option<MoneyV>,
+    pub tax: Option<MoneyV>,
+    pub discount: Option<MoneyV>,
+    /// Lines + shipping + tax − discount; null for a vendor when other vendors have lines.
+    pub total: Option<MoneyV>,
+    pub payment: PaymentV,
+    pub review: Option<ReviewV>,
+    pub shipments: Vec<ShipmentV>,
+    pub returns: Vec<ReturnV>,
+    pub refunds: Vec<RefundV>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+fn line_view(o: &Order, l: &OrderLine) -> OrderLineV {
+    OrderLineV {
+        sku: l.sku.to_string(),
+        vendor: l.vendor.to_string(),
+        title: l.title.clone(),
+        quantity: l.quantity.get(),
+        cancelled: l.cancelled,
+        due: l.due(),
+        allocated: o.allocated(&l.sku),
+        dispatched: o.dispatched(&l.sku),
+        delivered: o.delivered(&l.sku),
+        returned: o.returned(&l.sku),
+        unit_price: l.unit_price.into(),
+    }
+}
+
+impl OrderV {
+    /// The order as `viewer` may see it.
+    pub fn new(o: &Order, viewer: Option<&Identity>) -> Self {
+        let vendor = viewer
+            .filter(|i| i.vendor_confined())
+            .map(|i| i.vendor().cloned());
+        let mine = |sku: &domain::ids::Sku| match &vendor {
+            None => true,
+            Some(v) => o.line(sku).is_some_and(|l| Some(&l.vendor) == v.as_ref()),
+        };
+        let whole = vendor.is_none() || o.lines().iter().all(|l| mine(&l.sku));
+        let shown = |m: Money| whole.then(|| m.into());
+        OrderV {
+            id: o.id().to_string(),
+            external_ref: o.external_ref().map(ToString::to_string),
+            status: o.status().into(),
+            version: o.version(),
+            customer: CustomerV {
+                name: o.customer().name.clone(),
+                email: o.customer().email.to_string(),
+                phone: o.customer().phone.clone(),
+            },
+            destination: o.destination().into(),
+            currency: o.currency().code().to_owned(),
+            lines: o
+                .lines()
+                .iter()
+                .filter(|l| mine(&l.sku))
+                .map(|l| line_view(o, l))
+                .collect(),
+            shipping: shown(o.shipping()),
+            tax: shown(o.tax()),
+            discount: shown(o.discount()),
+            total: shown(o.total()),
+            payment: PaymentV {
+                status: o.payment().status.into(),
+                paid: shown(o.payment().paid),
+                refunded: shown(o.payment().refunded),
+                reference: whole.then(|| o.payment().reference.clone()).flatten(),
+            },
+            review: o.review().map(|r| ReviewV {
+                reviewer: r.reviewer.to_string(),
+                comments: r.comments.clone(),
+                assigned_by: r.assigned_by.to_string(),
+                assigned_at: r.assigned_at.to_rfc3339(),
+            }),
+            shipments: o
+                .shipments()
+                .iter()
+                .filter(|s| s.lines.iter().all(|l| mine(&l.sku)))
+                .map(ShipmentV::from)
+                .collect(),
+            returns: o
+                .returns()
+                .iter()
+                .filter(|r| r.lines.iter().all(|l| mine(&l.sku)))
+                .map(ReturnV::from)
+                .collect(),
+            refunds: if whole {
+                o.refunds()
+                    .iter()
+                    .map(|r| RefundV {
+                        id: r.id.to_string(),
+                        amount: r.amount.into(),
+                        reason: r.reason.clone(),
+                        return_id: r.return_id.map(|i| i.to_string()),
+                        gross: r.gross.map(Into::into),
+                        fee: r.fee.map(Into::into),
+                        config_version: r.config_version,
+                        at: r.at.to_rfc3339(),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            created_at: o.created_at().to_rfc3339(),
+            updated_at: o.updated_at().to_rfc3339(),
+        }
+    }
+}
+
+/// A row of a listing (the indexes' summary).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct OrderSummary {
+    pub id: String,
+    pub status: OrderStatus,
+    pub created_at: String,
+    pub updated_at: Option<String>,
+    /// Null in a vendor's listing.
+    pub total: Option<MoneyV>,
+    pub customer_name: Option<String>,
+    pub external_ref: Option<String>,
+    pub version: Option<u64>,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub end_cursor: Option<String>,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct OrderEdge {
+    pub cursor: Option<String>,
+    pub node: OrderSummary,
+}
+
+/// A Relay connection of orders.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct OrderConnection {
+    pub edges: Vec<OrderEdge>,
+    pub nodes: Vec<OrderSummary>,
+    pub page_info: PageInfo,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "AuditRecord")]
+pub struct AuditRecordV {
+    pub id: String,
+    pub actor: String,
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: String,
+    pub at: String,
+    pub request_id: String,
+    /// SUCCESS or DENIED.
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub version: Option<u64>,
+}
+
+impl From<&AuditRecord> for AuditRecordV {
+    fn from(a: &AuditRecord) -> Self {
+        let (outcome, reason) = match &a.outcome {
+            AuditOutcome::Success => ("SUCCESS".to_owned(), None),
+            AuditOutcome::Denied { reason } => ("DENIED".to_owned(), Some(reason.clone())),
+        };
+        AuditRecordV {
+            id: a.id.to_string(),
+            actor: a.actor.subject.to_string(),
+            action: a.action.clone(),
+            target_kind: a.target.kind.clone(),
+            target_id: a.target.id.clone(),
+            at: a.at.to_rfc3339(),
+            request_id: a.request_id.clone(),
+            outcome,
+            reason,
+            version: a.version,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct AuditConnection {
+    pub nodes: Vec<AuditRecordV>,
+    pub page_info: PageInfo,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "TenantConfig")]
+pub struct TenantConfigV {
+    pub version: u32,
+    pub restocking_fee_bps: u32,
+    pub max_refunds: Vec<MoneyV>,
+    pub notification_url: Option<String>,
+}
+
+impl From<&TenantConfig> for TenantConfigV {
+    fn from(c: &TenantConfig) -> Self {
+        TenantConfigV {
+            version: c.version(),
+            restocking_fee_bps: c.restocking_fee_bps(),
+            max_refunds: c.max_refunds().iter().copied().map(Into::into).collect(),
+            notification_url: c.notification_url().map(|u| u.as_str().to_owned()),
+        }
+    }
+}
+
+/// A business-rule refusal, Shopify style.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct UserError {
+    pub code: String,
+    pub field: Option<Vec<String>>,
+    pub message: String,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Viewer {
+    pub tenant: String,
+    pub subject: String,
+    pub roles: Vec<String>,
+    pub vendor: Option<String>,
+    /// Operations the plan and roles allow.
+    pub permissions: Vec<String>,
+}
