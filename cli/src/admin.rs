@@ -88,10 +88,19 @@ impl Admin {
                 )
             }
         };
+        Self::with_registry(RegistryRepository::new(store), dev_mode, data_dir)
+    }
+
+    /// Over an already open store (`oms serve` holds the embedded file).
+    pub fn with_registry(
+        registry: RegistryRepository,
+        dev_mode: bool,
+        data_dir: PathBuf,
+    ) -> Result<Self, CliError> {
         let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
         let actor = Subject::parse(&format!("cli:{user}")).map_err(CliError::Invalid)?;
         Ok(Self {
-            registry: RegistryRepository::new(store),
+            registry,
             dev_mode,
             data_dir,
             actor,

@@ -1,6 +1,7 @@
 //! `oms`: the TenantOMS command line. Parses arguments and hands off to `admin`.
 
 mod admin;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +40,24 @@ enum Mode {
     Production,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OMS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Run the whole API on one machine: embedded store, local event bus, dev identity provider.
@@ -46,6 +65,9 @@ enum Cmd {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080", env = "OMS_LISTEN")]
         listen: String,
+        /// Log lines as text or JSON.
+        #[arg(long, value_enum, default_value = "text", env = "OMS_LOG_FORMAT")]
+        log_format: LogFormat,
     },
     /// Mint a token from the local development identity provider (dev mode only).
     Token {
@@ -124,20 +146,6 @@ enum IdpCmd {
     },
 }
 
-/// Exit status of commands whose issue has not landed yet.
-const NOT_YET: u8 = 3;
-
-fn not_yet(what: &str, plan: &[&str]) -> ExitCode {
-    eprintln!("oms {what}: not available yet in this build.");
-    if !plan.is_empty() {
-        eprintln!("When it lands it will:");
-        for step in plan {
-            eprintln!("  - {step}");
-        }
-    }
-    ExitCode::from(NOT_YET)
-}
-
 fn tenant_id(s: &str) -> Result<TenantId, CliError> {
     Ok(TenantId::parse(s)?)
 }
@@ -158,22 +166,11 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     };
     match cli.command {
         Cmd::Version => println!("oms {}", env!("CARGO_PKG_VERSION")),
-        Cmd::Serve { listen } => {
-            let store = cli.data_dir.join("store.redb");
-            let store = store.display().to_string();
-            return Ok(not_yet(
-                "serve",
-                &[
-                    &format!("open (or create) the embedded store at {store}"),
-                    "create the demo tenant on the demo plan and the dev identity provider on first start",
-                    &format!(
-                        "serve GraphQL and GraphiQL at http://{listen}/graphql, JWKS at /.well-known/jwks.json, health at /healthz"
-                    ),
-                    "print the `oms token` command that mints a token for the demo tenant",
-                ],
-            ));
+        Cmd::Serve { listen, log_format } => {
+            init_logging(log_format);
+            serve::serve(&cli.data_dir, &listen).await?;
         }
-        Cmd::Schema => return Ok(not_yet("schema", &["print the GraphQL SDL"])),
+        Cmd::Schema => print!("{}", api::sdl()),
         Cmd::Token {
             tenant,
             role,

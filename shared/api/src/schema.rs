@@ -159,6 +159,7 @@ impl QueryRoot {
 
     /// Orders, newest first (oldest change first with `updatedAfter`). At most 250 a page.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "(first as usize).max(1) * child_complexity")]
     async fn orders(
         &self,
         ctx: &Context<'_>,
@@ -254,6 +255,7 @@ impl QueryRoot {
     }
 
     /// An order's audit records, oldest first.
+    #[graphql(complexity = "(first as usize).max(1) * child_complexity")]
     async fn order_audit_log(
         &self,
         ctx: &Context<'_>,
@@ -277,6 +279,7 @@ impl QueryRoot {
     }
 
     /// Tenant-level actions and denials of one UTC day (default today), newest first.
+    #[graphql(complexity = "(first as usize).max(1) * child_complexity")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

@@ -1,0 +1,7 @@
+//! The `oms` binary as a user runs it: commands, and end-to-end tests over HTTP against
+//! `oms serve`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod commands;
+mod e2e;
+mod server;

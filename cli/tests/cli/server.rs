@@ -1,0 +1,187 @@
+//! A spawned `oms serve` (debug binary, random port, temporary data dir) and a GraphQL client.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+pub fn oms(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_oms"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub raw: String,
+}
+
+impl Reply {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    /// The first error's `extensions.code`.
+    pub fn code(&self) -> Option<&str> {
+        self.body["errors"][0]["extensions"]["code"].as_str()
+    }
+}
+
+impl Server {
+    /// Starts `oms serve` after running `setup` commands on its (still closed) data dir.
+    pub fn start(setup: &[&[&str]]) -> Self {
+        Self::spawn(tempfile::tempdir().unwrap(), setup)
+    }
+
+    /// Starts a new server on a stopped server's data dir.
+    pub fn restart(mut old: Server) -> Self {
+        let _ = old.child.wait();
+        let dir = std::mem::replace(&mut old.dir, tempfile::tempdir().unwrap());
+        Self::spawn(dir, &[])
+    }
+
+    fn spawn(dir: tempfile::TempDir, setup: &[&[&str]]) -> Self {
+        for args in setup {
+            let out = oms(dir.path(), args);
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_oms"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("OMS_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Keep draining stdout, so the server never writes into a closed pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                let url = line
+                    .split_whitespace()
+                    .find(|w| w.starts_with("http://") && w.ends_with("/graphql"));
+                if let Some(u) = url {
+                    let _ = tx.send(u.to_owned());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("oms serve did not print its URL");
+        Self {
+            child,
+            url,
+            dir,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn token(&self, tenant: &str, role: &str, vendor: Option<&str>) -> String {
+        let mut args = vec!["token", "--tenant", tenant, "--role", role];
+        if let Some(v) = vendor {
+            args.extend(["--vendor", v]);
+        }
+        let out = oms(self.dir.path(), &args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
+    }
+
+    pub async fn post(&self, token: Option<&str>, key: Option<&str>, body: String) -> Reply {
+        let mut req = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let raw = resp.text().await.unwrap();
+        let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+        Reply { status, body, raw }
+    }
+
+    pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Reply {
+        self.post(
+            Some(token),
+            None,
+            json!({"query": query, "variables": variables}).to_string(),
+        )
+        .await
+    }
+
+    pub async fn gql_keyed(&self, token: &str, key: &str, query: &str, variables: Value) -> Reply {
+        self.post(
+            Some(token),
+            Some(key),
+            json!({"query": query, "variables": variables}).to_string(),
+        )
+        .await
+    }
+}
+
+pub const ORDER_FIELDS: &str = "id status version total { amount currency } payment { status paid { amount } refunded { amount } }
+    lines { sku vendor quantity due allocated dispatched delivered returned }
+    shipments { id status lines { sku quantity } trackingNumber }
+    returns { id status lines { sku quantity } }
+    refunds { amount { amount } gross { amount } fee { amount } configVersion }";
+
+pub fn create_order_mutation() -> String {
+    format!(
+        "mutation($input: CreateOrderInput!) {{ createOrder(input: $input) {{ order {{ {ORDER_FIELDS} }} userErrors {{ code field message }} }} }}"
+    )
+}
+
+/// A create-order input: lines of (sku, vendor, quantity, unit price).
+pub fn order_input(external_ref: Option<&str>, lines: &[(&str, &str, u32, &str)]) -> Value {
+    json!({"input": {
+        "externalRef": external_ref,
+        "currency": "USD",
+        "customer": {"name": "Ana Díaz", "email": "ana@example.com"},
+        "destination": {"name": "Ana Díaz", "line1": "1 Main St", "city": "Springfield", "postalCode": "62701", "country": "US"},
+        "lines": lines.iter().map(|(s, v, q, p)| json!({"sku": s, "vendor": v, "quantity": q, "unitPrice": p})).collect::<Vec<_>>(),
+        "shipping": "5.00", "tax": "2.00", "discount": "1.00",
+    }})
+}
