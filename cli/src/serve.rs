@@ -2,13 +2,11 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use api::{ApiState, HttpConfig, Limits};
-use app::{App, SystemIds, SystemNow};
+use api::{HttpConfig, Limits};
+use auth::VerifierConfig;
 use auth::dev::DevIdp;
-use auth::directory::CachedDirectory;
-use auth::{Verifier, VerifierConfig};
 use domain::ids::{PlanName, TenantId};
 use store::cursor::{CursorKey, Cursors};
 use store::embedded::EmbeddedStore;
@@ -49,27 +47,17 @@ pub async fn serve(data_dir: &Path, listen: &str) -> Result<(), CliError> {
         );
     }
 
-    let directory = Arc::new(CachedDirectory::new(registry, clock.clone(), 60));
-    let verifier = Verifier::new(
-        directory.clone(),
-        clock.clone(),
-        VerifierConfig {
-            dev_mode: true,
-            platform: Some(idp.platform_registration()?),
-            ..VerifierConfig::default()
-        },
-    )
-    .map_err(|e| CliError::Usage(e.to_string()))?;
     let cursors = Cursors::new(
         CursorKey::load_or_generate(&data_dir.join("cursor.key"))
             .map_err(|e| CliError::Usage(e.to_string()))?,
     );
-    let ids: Arc<Mutex<dyn domain::IdSource + Send>> = Arc::new(Mutex::new(SystemIds));
-    let app = App::new(store, directory, cursors, ids, Arc::new(SystemNow));
-    let state = Arc::new(ApiState {
-        app: Arc::new(app),
-        verifier: Arc::new(verifier),
-    });
+    let config = VerifierConfig {
+        dev_mode: true,
+        platform: Some(idp.platform_registration()?),
+        ..VerifierConfig::default()
+    };
+    let state = api::api_state(store, clock, config, cursors)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     let router = api::router(
         state,
         HttpConfig {

@@ -1,17 +1,12 @@
-//! The `graphql` Lambda function. A shell until its issue lands: it answers every request with
-//! 501 and a JSON error, so a deployed stack fails loudly instead of pretending to work.
+//! The graphql Lambda function: reads its configuration, builds the clients and the router once,
+//! and runs the router with lambda_http.
 
-use lambda_http::{Body, Error, Request, Response, run, service_fn};
+use std::sync::Arc;
 
-async fn not_yet(_request: Request) -> Result<Response<Body>, Error> {
-    let response = Response::builder()
-        .status(501)
-        .header("content-type", "application/json")
-        .body(Body::from(
-            r#"{"errors":[{"message":"graphql is not implemented yet","extensions":{"code":"NOT_IMPLEMENTED"}}]}"#,
-        ))?;
-    Ok(response)
-}
+use lambda_http::{Error, run};
+use store::SystemClock;
+use store::cursor::Cursors;
+use store::dynamo::DynamoStore;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -20,5 +15,19 @@ async fn main() -> Result<(), Error> {
         .with_target(false)
         .without_time()
         .init();
-    run(service_fn(not_yet)).await
+    let config = graphql::Config::from_env(|k| std::env::var(k).ok())?;
+    let mut aws = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(endpoint) = &config.endpoint {
+        aws = aws.endpoint_url(endpoint);
+    }
+    let client = aws_sdk_dynamodb::Client::new(&aws.load().await);
+    let clock = Arc::new(SystemClock);
+    let store = Arc::new(DynamoStore::new(client, config.table, clock.clone()));
+    let state = api::api_state(
+        store,
+        clock,
+        config.verifier,
+        Cursors::new(config.cursor_key),
+    )?;
+    run(api::router(state, config.http)).await
 }

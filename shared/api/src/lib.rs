@@ -5,6 +5,8 @@ pub mod http;
 pub mod inputs;
 pub mod schema;
 pub mod views;
+pub mod wiring;
 
 pub use http::{HttpConfig, router};
 pub use schema::{ApiState, Limits, build_schema, sdl};
+pub use wiring::api_state;

@@ -1,0 +1,177 @@
+//! Handler tests: API Gateway HTTP API v2 events from `events/graphql/` through the function's
+//! router (lambda_http's own event parsing), with a fresh dev token in place of `<token>`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use auth::VerifierConfig;
+use auth::dev::DevIdp;
+use domain::Timestamp;
+use domain::access::{Plan, Role};
+use domain::audit::{Actor, ActorKind, AuditOutcome, AuditRecord, AuditTarget};
+use domain::ids::{AuditId, PlanName, Subject, TenantId};
+use domain::tenant::TenantProfile;
+use http_body_util::BodyExt;
+use store::cursor::{CursorKey, Cursors};
+use store::embedded::EmbeddedStore;
+use store::repo::RegistryRepository;
+use store::{Clock, ItemStore, SystemClock};
+use tower::ServiceExt;
+
+fn audit(n: u128) -> AuditRecord {
+    AuditRecord {
+        id: AuditId::from_ulid(ulid::Ulid::from_parts(1, n)),
+        tenant: None,
+        actor: Actor {
+            kind: ActorKind::PlatformAdmin,
+            subject: Subject::parse("test").unwrap(),
+        },
+        action: "createTenant".into(),
+        target: AuditTarget {
+            kind: "tenant".into(),
+            id: "demo".into(),
+        },
+        at: Timestamp::from_unix_millis(1_000).unwrap(),
+        request_id: "t".into(),
+        outcome: AuditOutcome::Success,
+        version: None,
+    }
+}
+
+/// The function's router over an embedded store holding tenant `demo` with the dev IdP.
+async fn router(dir: &std::path::Path) -> (axum::Router, DevIdp) {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store: Arc<dyn ItemStore> = Arc::new(EmbeddedStore::in_memory(clock.clone()).unwrap());
+    let idp = DevIdp::load_or_generate(dir).unwrap();
+    let registry = RegistryRepository::new(store.clone());
+    let plan = PlanName::parse("demo").unwrap();
+    registry
+        .put_plan(&Plan::everything(plan.clone()), &audit(1))
+        .await
+        .unwrap();
+    let now = Timestamp::from_unix_millis(1_000).unwrap();
+    let mut profile =
+        TenantProfile::new(TenantId::parse("demo").unwrap(), "Demo", plan, now).unwrap();
+    profile.set_idp(idp.registration().unwrap(), now).unwrap();
+    registry.create(&profile, &audit(2)).await.unwrap();
+    let config = graphql::Config::from_env(|k| match k {
+        "TABLE_NAME" => Some("unused".into()),
+        "OMS_CURSOR_KEY" => Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
+        _ => None,
+    })
+    .unwrap();
+    let cursors = Cursors::new(CursorKey::from_bytes(&[9; 32]).unwrap());
+    let state = api::api_state(
+        store,
+        clock,
+        VerifierConfig {
+            dev_mode: true,
+            ..config.verifier
+        },
+        cursors,
+    )
+    .unwrap();
+    (api::router(state, config.http), idp)
+}
+
+/// An event file as lambda_http parses it, with `<token>` replaced by a real one.
+fn event(name: &str, token: &str) -> lambda_http::Request {
+    let path = format!("{}/../../events/graphql/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("<token>", token);
+    lambda_http::request::from_str(&text).unwrap()
+}
+
+async fn call(router: axum::Router, req: lambda_http::Request) -> (u16, serde_json::Value) {
+    let resp = router.oneshot(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+fn token(idp: &DevIdp, role: Role) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    idp.mint(
+        &TenantId::parse("demo").unwrap(),
+        role,
+        None,
+        None,
+        now,
+        600,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn viewer_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let (router, idp) = router(dir.path()).await;
+    let (status, body) = call(router, event("viewer.json", &token(&idp, Role::Staff))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["viewer"]["tenant"], "demo");
+    assert_eq!(
+        body["data"]["viewer"]["roles"],
+        serde_json::json!(["staff"])
+    );
+    assert!(
+        body["data"]["viewer"]["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "createOrder")
+    );
+    assert!(body["extensions"]["requestId"].is_string());
+}
+
+#[tokio::test]
+async fn create_order_event_with_its_idempotency_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (router, idp) = router(dir.path()).await;
+    let t = token(&idp, Role::Staff);
+    let (status, first) = call(router.clone(), event("create-order.json", &t)).await;
+    assert_eq!(status, 200, "{first}");
+    let order = &first["data"]["createOrder"]["order"];
+    assert_eq!(
+        first["data"]["createOrder"]["userErrors"],
+        serde_json::json!([]),
+        "{first}"
+    );
+    assert_eq!(
+        (order["status"].as_str(), order["externalRef"].as_str()),
+        (Some("PENDING"), Some("WEB-100045"))
+    );
+    // 2 × 19.99 + 12.50 + 5.00 + 4.20 − 2.00
+    assert_eq!(order["total"]["amount"], "59.68");
+    // The same event again is a replay of the same data.
+    let (_, again) = call(router, event("create-order.json", &t)).await;
+    assert_eq!(again["data"], first["data"]);
+    assert_eq!(again["extensions"]["replayed"], true);
+}
+
+#[tokio::test]
+async fn events_without_a_valid_token_are_401() {
+    let dir = tempfile::tempdir().unwrap();
+    let (router, _) = router(dir.path()).await;
+    let (status, body) = call(router, event("viewer.json", "not-a-token")).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+}
+
+#[test]
+fn configuration_errors_name_the_setting() {
+    let err = graphql::Config::from_env(|_| None).unwrap_err();
+    assert!(err.contains("TABLE_NAME"), "{err}");
+    let err =
+        graphql::Config::from_env(|k| (k == "TABLE_NAME").then(|| "t".to_owned())).unwrap_err();
+    assert!(err.contains("OMS_CURSOR_KEY"), "{err}");
+    let short = graphql::Config::from_env(|k| match k {
+        "TABLE_NAME" => Some("t".into()),
+        "OMS_CURSOR_KEY" => Some("AAEC".into()),
+        _ => None,
+    });
+    assert!(short.is_err());
+}
