@@ -190,12 +190,7 @@ fn body(
 }
 
 fn status_of(errors: &[async_graphql::ServerError]) -> StatusCode {
-    let code = |e: &async_graphql::ServerError| {
-        e.extensions
-            .as_ref()
-            .and_then(|x| x.get("code"))
-            .map(|v| v.to_string().trim_matches('"').to_owned())
-    };
+    let code = error_code;
     if errors
         .iter()
         .any(|e| code(e).as_deref() == Some("UNAUTHENTICATED"))
@@ -387,8 +382,13 @@ async fn execute(
     req: async_graphql::Request,
     state: Arc<RequestState>,
 ) -> (StatusCode, String, Vec<async_graphql::ServerError>) {
-    let req = req.data(state);
-    match tokio::time::timeout(s.config.limits.timeout, s.schema.execute(req)).await {
+    let started = Instant::now();
+    let operation = req
+        .operation_name
+        .clone()
+        .or_else(|| first_field(&req.query));
+    let req = req.data(state.clone());
+    let out = match tokio::time::timeout(s.config.limits.timeout, s.schema.execute(req)).await {
         Ok(resp) => {
             let data = serde_json::to_string(&resp.data).unwrap_or_else(|_| "null".into());
             (status_of(&resp.errors), data, resp.errors)
@@ -400,7 +400,52 @@ async fn execute(
             e.extensions = Some(ext);
             (StatusCode::GATEWAY_TIMEOUT, "null".into(), vec![e])
         }
-    }
+    };
+    // One structured line per operation: who, what, how it ended, how long. Never a token.
+    let tenant = match state.caller.get() {
+        Some(Ok(Caller::Tenant(id))) => Some(id.tenant().to_string()),
+        Some(Ok(Caller::Platform(_))) => Some("(platform)".to_owned()),
+        _ => None,
+    };
+    let outcome = out
+        .2
+        .first()
+        .and_then(error_code)
+        .unwrap_or_else(|| "ok".to_owned());
+    tracing::info!(
+        request_id = %state.request_id,
+        tenant = tenant.as_deref().unwrap_or("-"),
+        operation = operation.as_deref().unwrap_or("-"),
+        outcome = %outcome,
+        latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "graphql operation"
+    );
+    out
+}
+
+fn error_code(e: &async_graphql::ServerError) -> Option<String> {
+    e.extensions
+        .as_ref()
+        .and_then(|x| x.get("code"))
+        .map(|v| v.to_string().trim_matches('"').to_owned())
+}
+
+/// The first root field of a query (for logs).
+fn first_field(query: &str) -> Option<String> {
+    let doc = async_graphql::parser::parse_query(query).ok()?;
+    let op = match &doc.operations {
+        DocumentOperations::Single(op) => op,
+        DocumentOperations::Multiple(map) => map.values().next()?,
+    };
+    op.node
+        .selection_set
+        .node
+        .items
+        .iter()
+        .find_map(|s| match &s.node {
+            Selection::Field(f) => Some(f.node.name.node.to_string()),
+            _ => None,
+        })
 }
 
 /// A request with an `Idempotency-Key`: one mutation field; a replay returns the stored `data`.
