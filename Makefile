@@ -74,7 +74,7 @@ serve:
 ## bench: criterion benchmarks (domain; store on the embedded store and on DynamoDB Local)
 bench:
 	@rc=0; $(MAKE) --no-print-directory services-up && \
-	( $(WITH_SERVICES) $(CARGO) bench -j$(JOBS) -p domain -p store -p auth ) || rc=$$?; \
+	( $(WITH_SERVICES) $(CARGO) bench -j$(JOBS) -p domain -p store -p auth -p api ) || rc=$$?; \
 	$(MAKE) --no-print-directory services-down; exit $$rc
 
 ## lambda: release artifacts for AWS (needs cargo-lambda: pip install cargo-lambda ziglang)
