@@ -85,6 +85,39 @@ pub fn authorize(caller: &Caller, op: Operation, target: Target<'_>) -> Result<(
     }
 }
 
+/// What an audit record of a user's operation says.
+pub struct Audited {
+    pub op: Operation,
+    pub target: AuditTarget,
+    pub outcome: AuditOutcome,
+    /// The target's version after the change.
+    pub version: Option<u64>,
+}
+
+/// The audit record of a verified tenant user's operation (success or denial).
+pub fn user_audit(
+    id: AuditId,
+    identity: &Identity,
+    what: Audited,
+    at: Timestamp,
+    request_id: &str,
+) -> AuditRecord {
+    AuditRecord {
+        id,
+        tenant: Some(identity.tenant().clone()),
+        actor: Actor {
+            kind: ActorKind::User,
+            subject: identity.subject().clone(),
+        },
+        action: what.op.as_str().to_owned(),
+        target: what.target,
+        at,
+        request_id: request_id.to_owned(),
+        outcome: what.outcome,
+        version: what.version,
+    }
+}
+
 /// Authorizes and records denials of authenticated tenant callers in the tenant audit.
 pub struct Authorizer {
     audit: TenantAuditRepository,
@@ -133,25 +166,18 @@ impl Authorizer {
             Target::Tenant => ("tenant", identity.tenant().to_string()),
             Target::Platform => ("platform", String::new()),
         };
-        let record = AuditRecord {
-            id,
-            tenant: Some(identity.tenant().clone()),
-            actor: Actor {
-                kind: ActorKind::User,
-                subject: identity.subject().clone(),
-            },
-            action: op.as_str().to_owned(),
+        let what = Audited {
+            op,
             target: AuditTarget {
                 kind: kind.to_owned(),
                 id: target_id,
             },
-            at: now,
-            request_id: request_id.to_owned(),
             outcome: AuditOutcome::Denied {
                 reason: e.code().to_owned(),
             },
             version: None,
         };
+        let record = user_audit(id, identity, what, now, request_id);
         // The denial stands whether or not it could be recorded; a failure to record is logged.
         if let Err(err) = self.audit.append(identity.scope(), &record).await {
             tracing::error!(error = %err, operation = op.as_str(), "could not record a denial in the tenant audit");

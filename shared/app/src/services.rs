@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use auth::{Caller, Identity};
 use domain::access::Operation;
-use domain::audit::{Actor, ActorKind, AuditOutcome, AuditRecord, AuditTarget};
+use domain::audit::{AuditOutcome, AuditRecord, AuditTarget};
 use domain::clock::Ctx;
 use domain::config::TenantConfig;
 use domain::events::DomainEvent;
@@ -20,7 +20,7 @@ use store::repo::{
 };
 use store::{ItemStore, ShardCounts};
 
-use crate::authz::{Authorizer, Target, authorize};
+use crate::authz::{Audited, Authorizer, Target, authorize, user_audit};
 use crate::error::{AppError, AppResult};
 
 /// The time use cases run at (millisecond UTC), injected.
@@ -224,34 +224,32 @@ impl App {
             .map_err(|_| AppError::Internal("id source poisoned".into()))
     }
 
-    #[allow(clippy::too_many_arguments)] // one audit record's fields, all required
+    /// The success record of `op` on `kind`/`id`, at `version`.
     fn audit(
         &self,
         rc: &RequestCtx,
         identity: &Identity,
         op: Operation,
-        kind: &str,
-        id: String,
+        target: (&str, String),
         version: Option<u64>,
         at: Timestamp,
     ) -> AppResult<AuditRecord> {
-        Ok(AuditRecord {
-            id: AuditId::from_ulid(self.next_id()?),
-            tenant: Some(identity.tenant().clone()),
-            actor: Actor {
-                kind: ActorKind::User,
-                subject: identity.subject().clone(),
-            },
-            action: op.as_str().to_owned(),
+        let what = Audited {
+            op,
             target: AuditTarget {
-                kind: kind.to_owned(),
-                id,
+                kind: target.0.to_owned(),
+                id: target.1,
             },
-            at,
-            request_id: rc.request_id.clone(),
             outcome: AuditOutcome::Success,
             version,
-        })
+        };
+        Ok(user_audit(
+            AuditId::from_ulid(self.next_id()?),
+            identity,
+            what,
+            at,
+            &rc.request_id,
+        ))
     }
 
     /// Plan and role first (no store access for a forbidden operation), audited when refused.
@@ -431,8 +429,7 @@ impl App {
                 rc,
                 &identity,
                 op,
-                "order",
-                id.to_string(),
+                ("order", id.to_string()),
                 Some(after.version()),
                 now,
             )?;
@@ -481,7 +478,7 @@ impl App {
                 new,
             )?
         };
-        let audit = self.audit(rc, &identity, op, "order", id.to_string(), Some(1), now)?;
+        let audit = self.audit(rc, &identity, op, ("order", id.to_string()), Some(1), now)?;
         self.submit(
             uow,
             Pending::Create {
@@ -622,8 +619,7 @@ impl App {
             rc,
             &identity,
             op,
-            "tenantConfig",
-            new.version().to_string(),
+            ("tenantConfig", new.version().to_string()),
             Some(u64::from(new.version())),
             now,
         )?;

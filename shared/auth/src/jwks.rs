@@ -93,20 +93,32 @@ impl JwksCache {
         }
     }
 
+    fn fresh(&self, keys: &Keys, now: i64) -> bool {
+        keys.fetched_at.is_some_and(|t| now - t < self.ttl_secs)
+    }
+
+    /// The key from a set fetched within the TTL, if it has it.
+    fn cached(
+        &self,
+        set: &RwLock<Keys>,
+        kid: Option<&str>,
+        now: i64,
+    ) -> AuthResult<Option<Arc<DecodingKey>>> {
+        let keys = set
+            .read()
+            .map_err(|_| AuthError::KeysUnavailable("poisoned".into()))?;
+        Ok(if self.fresh(&keys, now) {
+            Self::lookup(&keys, kid)
+        } else {
+            None
+        })
+    }
+
     /// The key for `kid` (or the only key when the token has none).
     pub async fn key(&self, url: &str, kid: Option<&str>) -> AuthResult<Arc<DecodingKey>> {
         let set = self.set(url);
-        let now = self.clock.now_secs();
-        let fresh = |k: &Keys| k.fetched_at.is_some_and(|t| now - t < self.ttl_secs);
-        {
-            let keys = set
-                .read()
-                .map_err(|_| AuthError::KeysUnavailable("poisoned".into()))?;
-            if fresh(&keys)
-                && let Some(key) = Self::lookup(&keys, kid)
-            {
-                return Ok(key);
-            }
+        if let Some(key) = self.cached(&set, kid, self.clock.now_secs())? {
+            return Ok(key);
         }
         let lock = {
             let mut locks = self
@@ -118,17 +130,15 @@ impl JwksCache {
         let _guard = lock.lock().await;
         // Someone may have fetched while we waited: decide again under the lock.
         let now = self.clock.now_secs();
+        if let Some(key) = self.cached(&set, kid, now)? {
+            return Ok(key);
+        }
         let (stale, cooled_down) = {
             let keys = set
                 .read()
                 .map_err(|_| AuthError::KeysUnavailable("poisoned".into()))?;
-            if fresh(&keys)
-                && let Some(key) = Self::lookup(&keys, kid)
-            {
-                return Ok(key);
-            }
             (
-                !fresh(&keys),
+                !self.fresh(&keys, now),
                 keys.last_attempt
                     .is_none_or(|t| now - t >= self.cooldown_secs),
             )
