@@ -453,6 +453,20 @@ async fn scopes_roles_and_plans_are_enforced() {
         });
     assert!(denied, "{}", audit.raw);
 
+    // The audit log filters by actor and time window.
+    let window = json!({"from": time_at(-3600), "to": time_at(60)});
+    let q = "query($from: String, $to: String) { auditLog(actor: \"dev-read-only\", from: $from, to: $to) { nodes { action actor } } }";
+    let by_actor = s.gql(&admin, q, window).await;
+    assert_eq!(
+        by_actor.data()["auditLog"]["nodes"],
+        json!([{"action": "approveOrder", "actor": "dev-read-only"}]),
+        "{}",
+        by_actor.raw
+    );
+    let future = json!({"from": time_at(3600), "to": time_at(7200)});
+    let none = s.gql(&admin, "query($from: String, $to: String) { auditLog(from: $from, to: $to) { nodes { action } } }", future).await;
+    assert_eq!(none.data()["auditLog"]["nodes"], json!([]), "{}", none.raw);
+
     // A plan without returns cannot request one.
     let limited = s.token("limited", "staff", None);
     let o = create(&s, &limited, None, &[("A", "v1", 1, "10.00")]).await;
@@ -796,10 +810,15 @@ async fn updated_after_returns_exactly_the_changed_orders_across_shards() {
 }
 
 fn time_now() -> String {
+    time_at(0)
+}
+
+/// RFC 3339 UTC for now plus `offset` seconds.
+fn time_at(offset: i64) -> String {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();
-    let secs = d.as_secs() as i64;
+    let secs = d.as_secs() as i64 + offset;
     let ms = d.subsec_millis();
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);

@@ -278,24 +278,27 @@ impl QueryRoot {
         })
     }
 
-    /// Tenant-level actions and denials of one UTC day (default today), newest first.
+    /// Tenant-level actions and denials (configuration, credentials, refused requests) between
+    /// `from` and `to` (RFC 3339; default the last 7 days, at most 31), newest first.
     #[graphql(complexity = "(first as usize).max(1) * child_complexity")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
-        day: Option<String>,
         actor: Option<String>,
+        from: Option<String>,
+        to: Option<String>,
         #[graphql(default = 50)] first: u32,
         after: Option<String>,
     ) -> async_graphql::Result<AuditConnection> {
         let (app, rc, _) = request(ctx).await?;
-        let day = match day {
-            Some(d) => Timestamp::parse_rfc3339(&format!("{d}T00:00:00Z"))
-                .map_err(|_| coded("INVALID_INPUT", "day must be YYYY-MM-DD"))?,
-            None => app.now(),
-        };
+        let to = time("to", &to)
+            .map_err(app_error)?
+            .unwrap_or_else(|| app.now());
+        let from = time("from", &from)
+            .map_err(app_error)?
+            .unwrap_or_else(|| to.plus_seconds(-7 * 86_400));
         let (records, end_cursor) = app
-            .tenant_audit_log(&rc, day, &PageRequest { first, after })
+            .tenant_audit_log(&rc, from, to, &PageRequest { first, after })
             .await
             .map_err(app_error)?;
         let nodes = records
