@@ -118,6 +118,8 @@ fn scan_bounds(prefix: &[u8], range: &SkRange) -> (Bound<Vec<u8>>, Bound<Vec<u8>
 pub struct EmbeddedStore {
     db: Arc<Database>,
     clock: Arc<dyn Clock>,
+    /// False in memory: there is nothing to make durable, so commits skip the sync protocol.
+    durable: bool,
 }
 
 impl EmbeddedStore {
@@ -132,7 +134,10 @@ impl EmbeddedStore {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(backend)?;
-        Self::init(db, clock)
+        Ok(Self {
+            durable: false,
+            ..Self::init(db, clock)?
+        })
     }
 
     fn init(db: Database, clock: Arc<dyn Clock>) -> StoreResult<Self> {
@@ -144,6 +149,7 @@ impl EmbeddedStore {
         Ok(Self {
             db: Arc::new(db),
             clock,
+            durable: true,
         })
     }
 
@@ -274,8 +280,16 @@ fn run_query(db: &Database, now: i64, q: &Query) -> StoreResult<Page> {
     Ok(Page { items: out, next })
 }
 
-fn run_transaction(db: &Database, now: i64, actions: Vec<WriteAction>) -> StoreResult<()> {
-    let tx = db.begin_write().map_err(backend)?;
+fn run_transaction(
+    db: &Database,
+    now: i64,
+    durable: bool,
+    actions: Vec<WriteAction>,
+) -> StoreResult<()> {
+    let mut tx = db.begin_write().map_err(backend)?;
+    if !durable {
+        tx.set_durability(redb::Durability::None).map_err(backend)?;
+    }
     {
         let mut items = tx.open_table(ITEMS).map_err(backend)?;
         let mut indexes = [
@@ -373,7 +387,8 @@ impl ItemStore for EmbeddedStore {
 
     async fn transact_write(&self, actions: Vec<WriteAction>) -> StoreResult<()> {
         check_transaction(&actions)?;
-        self.blocking(move |db, now| run_transaction(db, now, actions))
+        let durable = self.durable;
+        self.blocking(move |db, now| run_transaction(db, now, durable, actions))
             .await
     }
 }
