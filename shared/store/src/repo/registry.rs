@@ -58,7 +58,7 @@ impl RegistryRepository {
         Ok(item)
     }
 
-    fn issuer_rows(p: &TenantProfile) -> Vec<(Issuer, Item)> {
+    fn issuer_rows(p: &TenantProfile) -> Vec<Item> {
         p.idps
             .iter()
             .map(|idp| {
@@ -72,9 +72,29 @@ impl RegistryRepository {
                             .map_or(crate::item::Value::Null, crate::item::Value::S),
                     )
                     .set("shared", crate::item::Value::Bool(idp.shared));
-                (idp.issuer.clone(), row)
+                row
             })
             .collect()
+    }
+
+    /// Writes `actions` with the profile's issuer rows and the SaaS audit record, at once.
+    async fn commit(
+        &self,
+        mut actions: Vec<WriteAction>,
+        mut roles: Vec<Role>,
+        profile: &TenantProfile,
+        audit: &AuditRecord,
+    ) -> RepoResult<()> {
+        for row in Self::issuer_rows(profile) {
+            actions.push(WriteAction::put(row));
+            roles.push(Role::Other);
+        }
+        actions.push(saas_audit_action(audit)?);
+        roles.push(Role::Other);
+        self.store
+            .transact_write(actions)
+            .await
+            .map_err(|e| map_cancel(e, &roles, None))
     }
 
     /// Onboards a tenant: profile, list entry, issuer rows and the SaaS audit record, at once.
@@ -86,21 +106,12 @@ impl RegistryRepository {
         let mut list = Item::with_key(&keys::tenant_list_entry(&profile.id));
         list.set("tenant", profile.id.as_str())
             .set("name", profile.name.as_str());
-        let mut actions = vec![
+        let actions = vec![
             WriteAction::put_if(Self::profile_item(profile, 1)?, Condition::Absent),
             WriteAction::put(list),
         ];
-        let mut roles = vec![Role::Order { expected: None }, Role::Other];
-        for (_, row) in Self::issuer_rows(profile) {
-            actions.push(WriteAction::put(row));
-            roles.push(Role::Other);
-        }
-        actions.push(saas_audit_action(audit)?);
-        roles.push(Role::Other);
-        self.store
-            .transact_write(actions)
-            .await
-            .map_err(|e| map_cancel(e, &roles, None))?;
+        let roles = vec![Role::Order { expected: None }, Role::Other];
+        self.commit(actions, roles, profile, audit).await?;
         Ok(StoredProfile {
             profile: profile.clone(),
             version: 1,
@@ -125,9 +136,8 @@ impl RegistryRepository {
         let mut roles = vec![Role::Order {
             expected: u64::try_from(before.version).ok(),
         }];
-        let rows = Self::issuer_rows(after);
         for idp in &before.profile.idps {
-            if !rows.iter().any(|(issuer, _)| issuer == &idp.issuer) {
+            if after.idp(&idp.issuer).is_none() {
                 actions.push(WriteAction::Delete {
                     key: keys::issuer_tenant(&idp.issuer, &after.id),
                     condition: None,
@@ -135,16 +145,7 @@ impl RegistryRepository {
                 roles.push(Role::Other);
             }
         }
-        for (_, row) in rows {
-            actions.push(WriteAction::put(row));
-            roles.push(Role::Other);
-        }
-        actions.push(saas_audit_action(audit)?);
-        roles.push(Role::Other);
-        self.store
-            .transact_write(actions)
-            .await
-            .map_err(|e| map_cancel(e, &roles, None))?;
+        self.commit(actions, roles, after, audit).await?;
         Ok(StoredProfile {
             profile: after.clone(),
             version,
