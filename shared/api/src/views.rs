@@ -169,6 +169,15 @@ pub struct LineQuantityV {
     pub quantity: u32,
 }
 
+impl From<&domain::order::LineQuantity> for LineQuantityV {
+    fn from(l: &domain::order::LineQuantity) -> Self {
+        LineQuantityV {
+            sku: l.sku.to_string(),
+            quantity: l.quantity.get(),
+        }
+    }
+}
+
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(name = "Package")]
 pub struct PackageV {
@@ -217,14 +226,7 @@ impl From<&Shipment> for ShipmentV {
         ShipmentV {
             id: s.id.to_string(),
             status: s.status.into(),
-            lines: s
-                .lines
-                .iter()
-                .map(|l| LineQuantityV {
-                    sku: l.sku.to_string(),
-                    quantity: l.quantity.get(),
-                })
-                .collect(),
+            lines: s.lines.iter().map(LineQuantityV::from).collect(),
             destination: (&s.destination).into(),
             package: s.package.map(|p| PackageV {
                 weight_grams: p.weight_grams,
@@ -269,14 +271,7 @@ impl From<&Return> for ReturnV {
         ReturnV {
             id: r.id.to_string(),
             status: r.status.into(),
-            lines: r
-                .lines
-                .iter()
-                .map(|l| LineQuantityV {
-                    sku: l.sku.to_string(),
-                    quantity: l.quantity.get(),
-                })
-                .collect(),
+            lines: r.lines.iter().map(LineQuantityV::from).collect(),
             reason: r.reason.clone(),
             refund_id: r.refund_id.map(|i| i.to_string()),
             requested_at: r.requested_at.to_rfc3339(),
