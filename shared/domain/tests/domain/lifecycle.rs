@@ -538,3 +538,18 @@ fn events_serialize_with_envelope_and_type() {
         o
     );
 }
+
+#[test]
+fn the_sample_eventbridge_event_carries_a_domain_event() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/event-consumer/order-created.json"
+    );
+    let envelope: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let event: domain::events::DomainEvent =
+        serde_json::from_value(envelope["detail"].clone()).unwrap();
+    assert_eq!(event.event_type(), "OrderCreated");
+    assert_eq!(envelope["detail-type"], event.event_type());
+    assert_eq!(event.aggregate_version, 1);
+}
