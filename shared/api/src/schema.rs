@@ -55,6 +55,15 @@ fn app_error(e: AppError) -> async_graphql::Error {
     }
 }
 
+/// Business-rule failures become the payload's `userErrors`; anything else a coded GraphQL error.
+fn split<T>(r: Result<T, AppError>) -> async_graphql::Result<Result<T, Vec<UserError>>> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(e) if e.is_user_error() => Ok(Err(user_errors(&e))),
+        Err(e) => Err(app_error(e)),
+    }
+}
+
 fn user_errors(e: &AppError) -> Vec<UserError> {
     vec![UserError {
         code: e.code().to_owned(),
@@ -378,11 +387,10 @@ async fn run(
         expected_version,
         needs_config,
     };
-    match app.order_command(&rc, &state.uow, spec, command).await {
-        Ok(o) => Ok((Ok(o), rc)),
-        Err(e) if e.is_user_error() => Ok((Err(user_errors(&e)), rc)),
-        Err(e) => Err(app_error(e)),
-    }
+    Ok((
+        split(app.order_command(&rc, &state.uow, spec, command).await)?,
+        rc,
+    ))
 }
 
 fn order_payload(r: (Result<Order, Vec<UserError>>, RequestCtx)) -> OrderPayload {
@@ -425,26 +433,20 @@ impl MutationRoot {
         input: CreateOrderInput,
     ) -> async_graphql::Result<OrderPayload> {
         let (app, rc, state) = request(ctx).await?;
-        let new = match input.parse() {
-            Ok(n) => n,
-            Err(e) => {
-                return Ok(OrderPayload {
-                    order: None,
-                    user_errors: user_errors(&e.into()),
-                });
-            }
+        let result = match input.parse() {
+            Ok(new) => split(app.create_order(&rc, &state.uow, new).await)?,
+            Err(e) => Err(user_errors(&e.into())),
         };
-        match app.create_order(&rc, &state.uow, new).await {
-            Ok(o) => Ok(OrderPayload {
+        Ok(match result {
+            Ok(o) => OrderPayload {
                 order: Some(OrderV::new(&o, identity(&rc))),
                 user_errors: Vec::new(),
-            }),
-            Err(e) if e.is_user_error() => Ok(OrderPayload {
+            },
+            Err(user_errors) => OrderPayload {
                 order: None,
-                user_errors: user_errors(&e),
-            }),
-            Err(e) => Err(app_error(e)),
-        }
+                user_errors,
+            },
+        })
     }
 
     async fn assign_order_reviewer(
@@ -1017,26 +1019,20 @@ impl MutationRoot {
         input: TenantConfigInput,
     ) -> async_graphql::Result<TenantConfigPayload> {
         let (app, rc, state) = request(ctx).await?;
-        let config = match input.parse() {
-            Ok(c) => c,
-            Err(e) => {
-                return Ok(TenantConfigPayload {
-                    tenant_config: None,
-                    user_errors: user_errors(&e.into()),
-                });
-            }
+        let result = match input.parse() {
+            Ok(config) => split(app.update_tenant_config(&rc, &state.uow, config).await)?,
+            Err(e) => Err(user_errors(&e.into())),
         };
-        match app.update_tenant_config(&rc, &state.uow, config).await {
-            Ok(c) => Ok(TenantConfigPayload {
+        Ok(match result {
+            Ok(c) => TenantConfigPayload {
                 tenant_config: Some((&c).into()),
                 user_errors: Vec::new(),
-            }),
-            Err(e) if e.is_user_error() => Ok(TenantConfigPayload {
+            },
+            Err(user_errors) => TenantConfigPayload {
                 tenant_config: None,
-                user_errors: user_errors(&e),
-            }),
-            Err(e) => Err(app_error(e)),
-        }
+                user_errors,
+            },
+        })
     }
 }
 
