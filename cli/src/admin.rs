@@ -7,7 +7,7 @@ use std::sync::Arc;
 use auth::dev::DevIdp;
 use domain::Timestamp;
 use domain::access::{Operation, Plan, Role};
-use domain::audit::{Actor, ActorKind, AuditOutcome, AuditRecord, AuditTarget};
+use domain::audit::{AuditRecord, AuditTarget};
 use domain::ids::{AuditId, PlanName, Subject, TenantId, VendorId};
 use domain::tenant::{IdpRegistration, TenantProfile, TenantStatus};
 use store::repo::{RegistryRepository, StoredProfile};
@@ -114,23 +114,18 @@ impl Admin {
         id: &str,
         tenant: Option<&TenantId>,
     ) -> AuditRecord {
-        AuditRecord {
-            id: AuditId::from_ulid(ulid::Ulid::new()),
-            tenant: tenant.cloned(),
-            actor: Actor {
-                kind: ActorKind::PlatformAdmin,
-                subject: self.actor.clone(),
-            },
-            action: action.as_str().to_owned(),
-            target: AuditTarget {
+        AuditRecord::platform_action(
+            AuditId::from_ulid(ulid::Ulid::new()),
+            self.actor.clone(),
+            action.as_str(),
+            AuditTarget {
                 kind: kind.to_owned(),
                 id: id.to_owned(),
             },
-            at: now(),
-            request_id: format!("cli-{}", ulid::Ulid::new()),
-            outcome: AuditOutcome::Success,
-            version: None,
-        }
+            tenant.cloned(),
+            now(),
+            format!("cli-{}", ulid::Ulid::new()),
+        )
     }
 
     async fn profile(&self, tenant: &TenantId) -> Result<StoredProfile, CliError> {

@@ -11,7 +11,7 @@ use auth::dev::DevIdp;
 use criterion::{Criterion, criterion_group, criterion_main};
 use domain::Timestamp;
 use domain::access::{Plan, Role};
-use domain::audit::{Actor, ActorKind, AuditOutcome, AuditRecord, AuditTarget};
+use domain::audit::{AuditRecord, AuditTarget};
 use domain::ids::{AuditId, PlanName, Subject, TenantId};
 use domain::tenant::TenantProfile;
 use http_body_util::BodyExt;
@@ -22,23 +22,20 @@ use store::{Clock, ItemStore, SystemClock};
 use tower::ServiceExt;
 
 fn audit(n: u128) -> AuditRecord {
-    AuditRecord {
-        id: AuditId::from_ulid(ulid::Ulid::from_parts(1, n)),
-        tenant: None,
-        actor: Actor {
-            kind: ActorKind::PlatformAdmin,
-            subject: Subject::parse("bench").unwrap(),
-        },
-        action: "createTenant".into(),
-        target: AuditTarget {
-            kind: "tenant".into(),
-            id: "demo".into(),
-        },
-        at: Timestamp::from_unix_millis(1_000).unwrap(),
-        request_id: "bench".into(),
-        outcome: AuditOutcome::Success,
-        version: None,
-    }
+    let target = AuditTarget {
+        kind: "tenant".into(),
+        id: "demo".into(),
+    };
+    let at = Timestamp::from_unix_millis(1_000).unwrap();
+    AuditRecord::platform_action(
+        AuditId::from_ulid(ulid::Ulid::from_parts(1, n)),
+        Subject::parse("bench").unwrap(),
+        "createTenant",
+        target,
+        None,
+        at,
+        "bench".into(),
+    )
 }
 
 async fn post(router: &axum::Router, token: &str, query: String) -> serde_json::Value {

@@ -11,7 +11,7 @@ use auth::{Verifier, VerifierConfig};
 use criterion::{Criterion, criterion_group, criterion_main};
 use domain::Timestamp;
 use domain::access::{Plan, Role};
-use domain::audit::{Actor, ActorKind, AuditOutcome, AuditRecord, AuditTarget};
+use domain::audit::{AuditRecord, AuditTarget};
 use domain::ids::{AuditId, Issuer, PlanName, Subject, TenantId};
 use domain::tenant::{
     AudienceClaim, ClaimMapping, IdpKeys, IdpRegistration, PemKey, TenantProfile, TokenAlgorithm,
@@ -33,23 +33,20 @@ fn fixture(name: &str) -> String {
 }
 
 fn audit(n: u128) -> AuditRecord {
-    AuditRecord {
-        id: AuditId::from_ulid(ulid::Ulid::from_parts(1, n)),
-        tenant: None,
-        actor: Actor {
-            kind: ActorKind::PlatformAdmin,
-            subject: Subject::parse("bench").unwrap(),
-        },
-        action: "createTenant".into(),
-        target: AuditTarget {
-            kind: "tenant".into(),
-            id: "acme".into(),
-        },
-        at: Timestamp::from_unix_millis(NOW * 1000).unwrap(),
-        request_id: "bench".into(),
-        outcome: AuditOutcome::Success,
-        version: None,
-    }
+    let target = AuditTarget {
+        kind: "tenant".into(),
+        id: "acme".into(),
+    };
+    let at = Timestamp::from_unix_millis(NOW * 1000).unwrap();
+    AuditRecord::platform_action(
+        AuditId::from_ulid(ulid::Ulid::from_parts(1, n)),
+        Subject::parse("bench").unwrap(),
+        "createTenant",
+        target,
+        None,
+        at,
+        "bench".into(),
+    )
 }
 
 fn verifier(rt: &tokio::runtime::Runtime, cache: usize) -> Verifier {

@@ -59,3 +59,31 @@ pub struct AuditRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
 }
+
+impl AuditRecord {
+    /// A successful action of the SaaS provider's platform admin (the SaaS audit).
+    pub fn platform_action(
+        id: AuditId,
+        admin: Subject,
+        action: &str,
+        target: AuditTarget,
+        tenant: Option<TenantId>,
+        at: Timestamp,
+        request_id: String,
+    ) -> Self {
+        AuditRecord {
+            id,
+            tenant,
+            actor: Actor {
+                kind: ActorKind::PlatformAdmin,
+                subject: admin,
+            },
+            action: action.to_owned(),
+            target,
+            at,
+            request_id,
+            outcome: AuditOutcome::Success,
+            version: None,
+        }
+    }
+}

@@ -9,7 +9,7 @@ use auth::directory::CachedDirectory;
 use auth::{AuthError, Caller, Identity, PlatformAdmin, Verifier, VerifierConfig};
 use domain::Timestamp;
 use domain::access::{Operation, OperationKind, Plan, Role};
-use domain::audit::{Actor, ActorKind, AuditOutcome, AuditRecord, AuditTarget};
+use domain::audit::{AuditOutcome, AuditRecord, AuditTarget};
 use domain::ids::{AuditId, PlanName, Subject, TenantId, VendorId};
 use domain::tenant::{TenantProfile, TenantStatus};
 use store::cursor::{CursorKey, Cursors};
@@ -287,23 +287,21 @@ fn scope_rules() {
 }
 
 fn platform_audit(n: u128) -> AuditRecord {
-    AuditRecord {
-        id: AuditId::from_ulid(ulid::Ulid::from_parts(NOW as u64 * 1000, n)),
-        tenant: None,
-        actor: Actor {
-            kind: ActorKind::PlatformAdmin,
-            subject: Subject::parse("root").unwrap(),
-        },
-        action: "createTenant".into(),
-        target: AuditTarget {
-            kind: "tenant".into(),
-            id: "acme".into(),
-        },
-        at: Timestamp::from_unix_millis(NOW * 1000).unwrap(),
-        request_id: "t".into(),
-        outcome: AuditOutcome::Success,
-        version: None,
-    }
+    let id = AuditId::from_ulid(ulid::Ulid::from_parts(NOW as u64 * 1000, n));
+    let at = Timestamp::from_unix_millis(NOW * 1000).unwrap();
+    let target = AuditTarget {
+        kind: "tenant".into(),
+        id: "acme".into(),
+    };
+    AuditRecord::platform_action(
+        id,
+        Subject::parse("root").unwrap(),
+        "createTenant",
+        target,
+        None,
+        at,
+        "t".into(),
+    )
 }
 
 /// Dev-IdP tokens through the real verifier, then the authorizer: a suspended tenant is refused

@@ -7,7 +7,7 @@ use auth::directory::CachedDirectory;
 use auth::{Verifier, VerifierConfig};
 use domain::Timestamp;
 use domain::access::{Plan, Role};
-use domain::audit::{Actor, ActorKind, AuditOutcome, AuditRecord, AuditTarget};
+use domain::audit::{AuditRecord, AuditTarget};
 use domain::ids::{AuditId, Issuer, PlanName, Subject, TenantId};
 use domain::tenant::{
     AudienceClaim, ClaimMapping, IdpKeys, IdpRegistration, PemKey, TenantProfile, TokenAlgorithm,
@@ -114,23 +114,21 @@ pub fn profile(id: &str, idps: Vec<IdpRegistration>) -> TenantProfile {
 }
 
 pub fn admin_audit(action: &str, n: u128) -> AuditRecord {
-    AuditRecord {
-        id: AuditId::from_ulid(ulid::Ulid::from_parts(NOW as u64 * 1000, n)),
-        tenant: None,
-        actor: Actor {
-            kind: ActorKind::PlatformAdmin,
-            subject: Subject::parse("root").unwrap(),
-        },
-        action: action.into(),
-        target: AuditTarget {
-            kind: "tenant".into(),
-            id: String::new(),
-        },
-        at: Timestamp::from_unix_millis(NOW * 1000).unwrap(),
-        request_id: "test".into(),
-        outcome: AuditOutcome::Success,
-        version: None,
-    }
+    let id = AuditId::from_ulid(ulid::Ulid::from_parts(NOW as u64 * 1000, n));
+    let at = Timestamp::from_unix_millis(NOW * 1000).unwrap();
+    let target = AuditTarget {
+        kind: "tenant".into(),
+        id: String::new(),
+    };
+    AuditRecord::platform_action(
+        id,
+        Subject::parse("root").unwrap(),
+        action,
+        target,
+        None,
+        at,
+        "test".into(),
+    )
 }
 
 pub struct Env {
