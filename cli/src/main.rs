@@ -11,7 +11,10 @@ use domain::access::{Operation, Role};
 use domain::ids::{PlanName, Subject, TenantId, VendorId};
 use domain::tenant::{IdpRegistration, TenantStatus};
 
-use crate::admin::{Admin, CliError, DEMO_PLAN, StoreConfig};
+use app::platform::DEMO_PLAN;
+use boot::StoreConfig;
+
+use crate::admin::{CliError, open_platform};
 
 /// TenantOMS: multi-tenant order, shipment and shipping-gateway API.
 #[derive(Debug, Parser)]
@@ -46,15 +49,12 @@ enum LogFormat {
     Json,
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OMS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+impl From<LogFormat> for boot::LogFormat {
+    fn from(f: LogFormat) -> Self {
+        match f {
+            LogFormat::Text => boot::LogFormat::Text,
+            LogFormat::Json => boot::LogFormat::Json,
+        }
     }
 }
 
@@ -167,7 +167,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Cmd::Version => println!("oms {}", env!("CARGO_PKG_VERSION")),
         Cmd::Serve { listen, log_format } => {
-            init_logging(log_format);
+            boot::init_logging(log_format.into());
             serve::serve(&cli.data_dir, &listen).await?;
         }
         Cmd::Schema => print!("{}", api::sdl()),
@@ -205,7 +205,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             println!("{token}");
         }
         Cmd::Tenant(cmd) => {
-            let admin = Admin::open(&store, dev_mode).await?;
+            let admin = open_platform(&store, dev_mode, &cli.data_dir).await?;
             match cmd {
                 TenantCmd::Create {
                     id,
@@ -268,7 +268,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             all,
             operations,
         }) => {
-            let admin = Admin::open(&store, dev_mode).await?;
+            let admin = open_platform(&store, dev_mode, &cli.data_dir).await?;
             let ops: Vec<Operation> = if all {
                 Operation::ALL
                     .iter()
@@ -298,7 +298,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let registration: IdpRegistration = serde_json::from_str(&text).map_err(|e| {
                 CliError::Usage(format!("{}: not an IdP registration: {e}", file.display()))
             })?;
-            let admin = Admin::open(&store, dev_mode).await?;
+            let admin = open_platform(&store, dev_mode, &cli.data_dir).await?;
             let p = admin.set_idp(&tenant_id(&tenant)?, registration).await?;
             println!(
                 "tenant {} now accepts tokens from {} issuer(s)",

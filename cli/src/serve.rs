@@ -5,40 +5,32 @@ use std::path::Path;
 use std::sync::Arc;
 
 use api::{HttpConfig, Limits};
+use app::platform::DEMO_PLAN;
 use auth::VerifierConfig;
 use auth::dev::DevIdp;
+use boot::StoreConfig;
 use domain::ids::{PlanName, TenantId};
+use domain::{Clock, SystemClock};
 use store::cursor::{CursorKey, Cursors};
-use store::embedded::EmbeddedStore;
-use store::repo::RegistryRepository;
-use store::{Clock, ItemStore, SystemClock};
 
-use crate::admin::{Admin, CliError, DEMO_PLAN};
+use crate::admin::{CliError, platform_over};
 
 pub const DEMO_TENANT: &str = "demo";
 
 /// Builds everything `oms serve` runs over one open store.
 pub async fn serve(data_dir: &Path, listen: &str) -> Result<(), CliError> {
-    std::fs::create_dir_all(data_dir).map_err(|e| CliError::OpenStore {
-        path: data_dir.display().to_string(),
-        reason: e.to_string(),
-    })?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let path = data_dir.join("store.redb");
-    let store: Arc<dyn ItemStore> = Arc::new(EmbeddedStore::open(&path, clock.clone()).map_err(
-        |e| CliError::OpenStore {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        },
-    )?);
+    let config = StoreConfig::Embedded {
+        data_dir: data_dir.to_path_buf(),
+    };
+    let store = boot::open_store(&config, clock.clone()).await?;
     let idp = DevIdp::load_or_generate(data_dir)?;
-    let registry = RegistryRepository::new(store.clone());
 
     // First start: the demo plan and the demo tenant, with the dev IdP registered.
     let demo = TenantId::parse(DEMO_TENANT)?;
-    if registry.get(&demo).await?.is_none() {
-        let admin = Admin::with_registry(registry.clone(), true, data_dir.to_path_buf())?;
-        admin
+    let platform = platform_over(store.clone(), clock.clone(), true, data_dir)?;
+    if !platform.exists(&demo).await? {
+        platform
             .create_tenant(&demo, "Demo Retail", &PlanName::parse(DEMO_PLAN)?, 1)
             .await?;
         tracing::info!(
@@ -56,8 +48,9 @@ pub async fn serve(data_dir: &Path, listen: &str) -> Result<(), CliError> {
         platform: Some(idp.platform_registration()?),
         ..VerifierConfig::default()
     };
-    let state = api::api_state(store, clock, config, cursors)
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let services =
+        app::services(store, clock, config, cursors).map_err(|e| CliError::Usage(e.to_string()))?;
+    let state = api::api_state(services);
     let router = api::router(
         state,
         HttpConfig {

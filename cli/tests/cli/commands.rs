@@ -110,7 +110,7 @@ async fn dev_mode_tenant_create_then_token_is_accepted_by_the_verifier() {
             store::embedded::EmbeddedStore::open(&dir.path().join("store.redb"), clock.clone())
                 .unwrap();
         Arc::new(CachedDirectory::new(
-            store::repo::RegistryRepository::new(Arc::new(store)),
+            Arc::new(store::repo::RegistryRepository::new(Arc::new(store))),
             clock.clone(),
             60,
         ))

@@ -3,14 +3,15 @@
 use api::{HttpConfig, Limits};
 use auth::VerifierConfig;
 use base64::Engine;
+use boot::StoreConfig;
 use store::cursor::CursorKey;
 
 /// What the function needs from its environment (template.yaml sets these).
 #[derive(Debug)]
 pub struct Config {
-    pub table: String,
-    /// DynamoDB endpoint override (DynamoDB Local); unset in AWS.
-    pub endpoint: Option<String>,
+    /// The table (`TABLE_NAME`), and a DynamoDB endpoint override (`OMS_DYNAMODB_ENDPOINT`,
+    /// DynamoDB Local; unset in AWS).
+    pub store: StoreConfig,
     /// The listing-cursor signing key (base64, ≥ 32 bytes).
     pub cursor_key: CursorKey,
     pub http: HttpConfig,
@@ -29,8 +30,10 @@ impl Config {
         let cursor_key = CursorKey::from_bytes(&key).map_err(|e| format!("OMS_CURSOR_KEY: {e}"))?;
         let introspection = get("OMS_INTROSPECTION").is_some_and(|v| v == "true");
         Ok(Self {
-            table,
-            endpoint: get("OMS_DYNAMODB_ENDPOINT"),
+            store: StoreConfig::Dynamo {
+                table,
+                endpoint: get("OMS_DYNAMODB_ENDPOINT"),
+            },
             cursor_key,
             http: HttpConfig {
                 limits: Limits {

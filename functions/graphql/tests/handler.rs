@@ -59,15 +59,17 @@ async fn router(dir: &std::path::Path) -> (axum::Router, DevIdp) {
     .unwrap();
     let cursors = Cursors::new(CursorKey::from_bytes(&[9; 32]).unwrap());
     let state = api::api_state(
-        store,
-        clock,
-        VerifierConfig {
-            dev_mode: true,
-            ..config.verifier
-        },
-        cursors,
-    )
-    .unwrap();
+        app::services(
+            store,
+            clock,
+            VerifierConfig {
+                dev_mode: true,
+                ..config.verifier
+            },
+            cursors,
+        )
+        .unwrap(),
+    );
     (api::router(state, config.http), idp)
 }
 

@@ -15,10 +15,6 @@ async fn not_yet(_request: Request) -> Result<Response<Body>, Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_target(false)
-        .without_time()
-        .init();
+    boot::init_logging(boot::LogFormat::Lambda);
     run(service_fn(not_yet)).await
 }

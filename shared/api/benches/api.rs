@@ -76,15 +76,17 @@ fn benches(c: &mut Criterion) {
         profile.set_idp(idp.registration().unwrap(), now).unwrap();
         registry.create(&profile, &audit(2)).await.unwrap();
         let state = api::api_state(
-            store.clone(),
-            clock.clone(),
-            VerifierConfig {
-                dev_mode: true,
-                ..VerifierConfig::default()
-            },
-            Cursors::new(CursorKey::from_bytes(&[3; 32]).unwrap()),
-        )
-        .unwrap();
+            app::services(
+                store.clone(),
+                clock.clone(),
+                VerifierConfig {
+                    dev_mode: true,
+                    ..VerifierConfig::default()
+                },
+                Cursors::new(CursorKey::from_bytes(&[3; 32]).unwrap()),
+            )
+            .unwrap(),
+        );
         let router = api::router(
             state,
             HttpConfig {

@@ -1,12 +1,16 @@
 //! TenantOMS API: the GraphQL schema and the HTTP router, shared by the graphql Lambda function
-//! and `oms serve`.
+//! and `oms serve`. Resolvers parse, call one use case of `app`, and render views; errors meet the
+//! wire in `errors` only.
 
+pub mod errors;
 pub mod http;
 pub mod inputs;
+pub mod limits;
+pub mod mutation;
+pub mod query;
 pub mod schema;
 pub mod views;
-pub mod wiring;
 
 pub use http::{HttpConfig, router};
-pub use schema::{ApiState, Limits, build_schema, sdl};
-pub use wiring::api_state;
+pub use limits::Limits;
+pub use schema::{ApiState, api_state, build_schema, sdl};

@@ -359,14 +359,10 @@ fn line_view(o: &Order, l: &OrderLine) -> OrderLineV {
 impl OrderV {
     /// The order as `viewer` may see it.
     pub fn new(o: &Order, viewer: Option<&Identity>) -> Self {
-        let vendor = viewer
-            .filter(|i| i.vendor_confined())
-            .map(|i| i.vendor().cloned());
-        let mine = |sku: &domain::ids::Sku| match &vendor {
-            None => true,
-            Some(v) => o.line(sku).is_some_and(|l| Some(&l.vendor) == v.as_ref()),
+        let mine = |sku: &domain::ids::Sku| {
+            viewer.is_none_or(|i| o.line(sku).is_some_and(|l| i.owns_line(l)))
         };
-        let whole = vendor.is_none() || o.lines().iter().all(|l| mine(&l.sku));
+        let whole = o.lines().iter().all(|l| mine(&l.sku));
         let shown = |m: Money| whole.then(|| m.into());
         OrderV {
             id: o.id().to_string(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use auth::{Caller, Identity};
 use domain::access::{Operation, OperationKind, permitted};
-use domain::audit::{Actor, ActorKind, AuditOutcome, AuditRecord, AuditTarget};
+use domain::audit::{Actor, AuditOutcome, AuditRecord, AuditTarget};
 use domain::ids::{AuditId, TenantId, VendorId};
 use domain::{IdSource, Timestamp};
 use store::repo::TenantAuditRepository;
@@ -106,7 +106,7 @@ pub fn user_audit(
         id,
         tenant: Some(identity.tenant().clone()),
         actor: Actor {
-            kind: ActorKind::User,
+            kind: identity.actor_kind(),
             subject: identity.subject().clone(),
         },
         action: what.op.as_str().to_owned(),

@@ -5,6 +5,59 @@ use store::repo::RepoError;
 
 use crate::authz::AuthzError;
 
+/// The cause of an internal error, kept whole (typed, with its source chain) for the logs. Its
+/// text never reaches a client: the edge answers `INTERNAL` and logs this.
+#[derive(Debug, Clone)]
+pub struct Cause(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl Cause {
+    pub fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(e))
+    }
+
+    /// A cause known only by a message (a poisoned lock).
+    pub fn message(m: &str) -> Self {
+        Self(std::sync::Arc::new(Message(m.to_owned())))
+    }
+
+    /// The cause and its sources, for an operator's log line.
+    pub fn chain(&self) -> String {
+        let mut out = self.0.to_string();
+        let mut next = self.0.source();
+        while let Some(e) = next {
+            out.push_str(": ");
+            out.push_str(&e.to_string());
+            next = e.source();
+        }
+        out
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Message(String);
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Two causes are equal when they say the same (tests compare errors).
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        self.chain() == other.chain()
+    }
+}
+
+impl Eq for Cause {}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AppError {
     /// The plan or role does not allow the operation.
@@ -30,8 +83,9 @@ pub enum AppError {
     IdempotencyRace,
     #[error("the external reference {0} already names another order")]
     ExternalRefTaken(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A failure of the system, not of the request: logged whole, answered as `INTERNAL`.
+    #[error("internal error")]
+    Internal(#[source] Cause),
 }
 
 impl AppError {
@@ -106,8 +160,15 @@ impl From<RepoError> for AppError {
             },
             RepoError::WrongTenant => AppError::NotFound { what: "order" },
             RepoError::IdempotencyKeyUsed => AppError::IdempotencyRace,
-            other => AppError::Internal(other.to_string()),
+            other => AppError::Internal(Cause::new(other)),
         }
+    }
+}
+
+impl AppError {
+    /// An internal error known only by a message.
+    pub fn internal(m: &str) -> Self {
+        AppError::Internal(Cause::message(m))
     }
 }
 

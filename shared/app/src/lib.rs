@@ -1,11 +1,35 @@
-//! TenantOMS application layer: use cases over the domain, the repositories and authorization.
+//! TenantOMS application layer: every operation of the product as a use case over the domain,
+//! the repositories and authorization. Edges (GraphQL, webhooks, the event consumer, the admin
+//! CLI) parse their input, call one use case and render its typed result.
+//!
+//! - [`orders`]: order, shipment, return and refund use cases, and order queries;
+//! - [`tenants`]: a tenant's config and audit log; [`platform`]: the SaaS provider's tasks;
+//! - [`idempotency`]: keyed operations (run once per key, replayed after);
+//! - [`authz`]: plan ∩ role, scopes, audited denials; [`engine`]: load, command, commit.
 
 pub mod authz;
+pub mod context;
+pub mod directory;
+pub mod engine;
 pub mod error;
-pub mod services;
+pub mod idempotency;
+pub mod orders;
+pub mod platform;
+pub mod tenants;
+pub mod wiring;
 
 pub use authz::{Authorizer, AuthzError, Target, authorize};
-pub use error::{AppError, AppResult};
-pub use services::{
-    App, CommandSpec, Listed, Now, Pending, RequestCtx, SystemIds, SystemNow, UnitOfWork,
-};
+pub use context::{Pending, RequestCtx, UnitOfWork};
+pub use engine::{App, OrderRef, SystemIds};
+pub use error::{AppError, AppResult, Cause};
+pub use idempotency::{Keyed, KeyedOutcome, StoredResponse};
+pub use orders::{Listed, Tracked, TrackingChange};
+pub use wiring::{Services, services};
+
+/// The listing types the edges pass to and get from the order queries.
+pub mod listing {
+    pub use store::repo::{
+        MAX_PAGE_SIZE, OrderListing, OrderPage, OrderSummary, PageRequest, VendorOrderPage,
+        VendorOrderSummary,
+    };
+}

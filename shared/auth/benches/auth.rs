@@ -99,7 +99,11 @@ fn verifier(rt: &tokio::runtime::Runtime, cache: usize) -> Verifier {
             .unwrap();
         registry.create(&profile, &audit(2)).await.unwrap();
     });
-    let directory = Arc::new(CachedDirectory::new(registry, clock.clone(), 3_600));
+    let directory = Arc::new(CachedDirectory::new(
+        Arc::new(registry),
+        clock.clone(),
+        3_600,
+    ));
     Verifier::new(
         directory,
         clock,

@@ -6,13 +6,16 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use domain::Clock;
 use domain::access::Plan;
 use domain::ids::{Issuer, PlanName, TenantId};
-use domain::tenant::TenantProfile;
-use store::repo::{IssuerRow, RegistryRepository};
-use store::{Clock, ShardCounts, StoreError, StoreResult};
+use domain::tenant::{IssuerRow, TenantProfile};
 
 use crate::error::{AuthError, AuthResult};
+
+/// Where the directory's records come from: a port of the domain, implemented by the registry
+/// repository in storage.
+pub use domain::ports::DirectorySource;
 
 #[async_trait]
 pub trait Directory: Send + Sync {
@@ -52,9 +55,9 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlMap<K, V> {
     }
 }
 
-/// The directory over the registry repository, cached.
+/// The directory over its source (the registry repository), cached.
 pub struct CachedDirectory {
-    registry: RegistryRepository,
+    registry: Arc<dyn DirectorySource>,
     clock: Arc<dyn Clock>,
     ttl_secs: i64,
     issuers: TtlMap<Issuer, Arc<Vec<IssuerRow>>>,
@@ -67,7 +70,7 @@ fn unavailable(e: impl std::fmt::Display) -> AuthError {
 }
 
 impl CachedDirectory {
-    pub fn new(registry: RegistryRepository, clock: Arc<dyn Clock>, ttl_secs: i64) -> Self {
+    pub fn new(registry: Arc<dyn DirectorySource>, clock: Arc<dyn Clock>, ttl_secs: i64) -> Self {
         Self {
             registry,
             clock,
@@ -86,7 +89,12 @@ impl Directory for CachedDirectory {
         if let Some(v) = self.issuers.get(issuer, now, self.ttl_secs) {
             return Ok(v);
         }
-        let rows = Arc::new(self.registry.issuer(issuer).await.map_err(unavailable)?);
+        let rows = Arc::new(
+            self.registry
+                .issuer_rows(issuer)
+                .await
+                .map_err(unavailable)?,
+        );
         self.issuers.put(issuer.clone(), rows.clone(), now);
         Ok(rows)
     }
@@ -98,10 +106,10 @@ impl Directory for CachedDirectory {
         }
         let profile = self
             .registry
-            .get(tenant)
+            .profile(tenant)
             .await
             .map_err(unavailable)?
-            .map(|s| Arc::new(s.profile));
+            .map(Arc::new);
         self.tenants.put(tenant.clone(), profile.clone(), now);
         Ok(profile)
     }
@@ -119,17 +127,5 @@ impl Directory for CachedDirectory {
             .map(Arc::new);
         self.plans.put(plan.clone(), p.clone(), now);
         Ok(p)
-    }
-}
-
-/// The tenant profile backs the listing shard count.
-#[async_trait]
-impl ShardCounts for CachedDirectory {
-    async fn shard_count(&self, tenant: &TenantId) -> StoreResult<u32> {
-        match self.tenant(tenant).await {
-            Ok(Some(p)) => Ok(p.shards.max(1)),
-            Ok(None) => Ok(1),
-            Err(e) => Err(StoreError::Backend(e.to_string())),
-        }
     }
 }

@@ -1,6 +1,17 @@
-//! The authentication layer's one error enum. Every variant maps to 401 (or 403 for a suspended
-//! tenant, 503 when keys cannot be fetched) with a stable code; the reason is logged for operators
-//! but never sent to the caller, so a response does not help an attacker.
+//! The authentication layer's one error enum. Every variant falls in one [`Refusal`] class with a
+//! stable code (the edge maps the class to an HTTP status); the reason is logged for operators but
+//! never sent to the caller, so a response does not help an attacker.
+
+/// How a refusal is answered, whatever its reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No valid credentials (HTTP 401).
+    Unauthenticated,
+    /// Valid credentials of a suspended tenant (HTTP 403).
+    Suspended,
+    /// Keys or the directory cannot be read now (HTTP 503).
+    Unavailable,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -39,32 +50,30 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    /// HTTP status for the edge.
-    pub fn status(&self) -> u16 {
+    /// The class of the refusal (the edge picks the HTTP status from it).
+    pub fn refusal(&self) -> Refusal {
         match self {
-            AuthError::TenantSuspended => 403,
-            AuthError::KeysUnavailable(_) | AuthError::Directory(_) => 503,
-            _ => 401,
+            AuthError::TenantSuspended => Refusal::Suspended,
+            AuthError::KeysUnavailable(_) | AuthError::Directory(_) => Refusal::Unavailable,
+            _ => Refusal::Unauthenticated,
         }
     }
 
     /// The stable code sent to the caller (`extensions.code`).
     pub fn code(&self) -> &'static str {
-        match self {
-            AuthError::TenantSuspended => "TENANT_SUSPENDED",
-            AuthError::KeysUnavailable(_) | AuthError::Directory(_) => "SERVICE_UNAVAILABLE",
-            _ => "UNAUTHENTICATED",
+        match self.refusal() {
+            Refusal::Suspended => "TENANT_SUSPENDED",
+            Refusal::Unavailable => "SERVICE_UNAVAILABLE",
+            Refusal::Unauthenticated => "UNAUTHENTICATED",
         }
     }
 
     /// What the caller is told: nothing about why the token failed.
     pub fn public_message(&self) -> &'static str {
-        match self {
-            AuthError::TenantSuspended => "the tenant is suspended",
-            AuthError::KeysUnavailable(_) | AuthError::Directory(_) => {
-                "authentication is temporarily unavailable"
-            }
-            _ => "authentication required",
+        match self.refusal() {
+            Refusal::Suspended => "the tenant is suspended",
+            Refusal::Unavailable => "authentication is temporarily unavailable",
+            Refusal::Unauthenticated => "authentication required",
         }
     }
 }

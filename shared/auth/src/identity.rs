@@ -4,8 +4,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use domain::access::{Plan, Role};
-use domain::ids::{Issuer, Subject, TenantId, VendorId};
-use store::TenantScope;
+use domain::audit::ActorKind;
+use domain::ids::{Issuer, Sku, Subject, TenantId, VendorId};
+use domain::order::{Order, OrderLine};
+use domain::scope::{TenantScope, VerifiedBy};
 
 #[derive(Debug, PartialEq, Eq)]
 struct Inner {
@@ -95,6 +97,28 @@ impl Identity {
 
     pub fn issuer(&self) -> &Issuer {
         &self.0.issuer
+    }
+
+    /// What kind of actor the audit records name: follows from the verifier that vouched for the
+    /// scope (a JWT user, a signed webhook or event source, the admin CLI).
+    pub fn actor_kind(&self) -> ActorKind {
+        match self.0.scope.verified_by() {
+            VerifiedBy::Jwt => ActorKind::User,
+            VerifiedBy::WebhookSignature | VerifiedBy::EventSource => ActorKind::Integration,
+            VerifiedBy::AdminCli => ActorKind::PlatformAdmin,
+        }
+    }
+
+    /// Whether this caller may see and act on `line`: any line, unless vendor-confined; then only
+    /// the vendor's own. The one statement of the vendor-line rule (views, commands, listings).
+    pub fn owns_line(&self, line: &OrderLine) -> bool {
+        !self.vendor_confined() || Some(&line.vendor) == self.vendor()
+    }
+
+    /// Whether every one of `skus` names a line of `order` this caller owns.
+    pub fn owns_skus<'a>(&self, order: &Order, skus: impl IntoIterator<Item = &'a Sku>) -> bool {
+        skus.into_iter()
+            .all(|sku| order.line(sku).is_some_and(|l| self.owns_line(l)))
     }
 
     /// A vendor without a broader role sees only orders with its own lines.

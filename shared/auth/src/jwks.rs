@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
+use domain::Clock;
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::JwkSet;
-use store::Clock;
 
 use crate::error::{AuthError, AuthResult};
 use crate::outbound::check_url;

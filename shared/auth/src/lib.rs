@@ -17,6 +17,6 @@ pub mod mapping;
 pub mod outbound;
 pub mod verifier;
 
-pub use error::{AuthError, AuthResult};
+pub use error::{AuthError, AuthResult, Refusal};
 pub use identity::{Caller, Identity, PlatformAdmin};
 pub use verifier::{DEV_ISSUER, Verifier, VerifierConfig, check_registration};

@@ -9,13 +9,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use domain::Clock;
 use domain::access::Role;
 use domain::ids::{Issuer, TenantId};
+use domain::scope::{TenantScope, VerifiedBy};
 use domain::tenant::{
     AudienceClaim, IdpKeys, IdpRegistration, TenantProfile, TenantStatus, TokenAlgorithm,
 };
 use jsonwebtoken::{Algorithm, DecodingKey};
-use store::{Clock, TenantScope, VerifiedBy};
 
 use crate::cache::{TokenCache, hash};
 use crate::directory::Directory;

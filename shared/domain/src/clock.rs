@@ -100,6 +100,68 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// The one clock of the system: TTLs, token expiry, cool-downs and command times all read it.
+/// Injected everywhere, so one test clock drives the store, the verifier and the use cases.
+pub trait Clock: Send + Sync {
+    /// Milliseconds since the Unix epoch.
+    fn now_millis(&self) -> i64;
+
+    fn now_secs(&self) -> i64 {
+        self.now_millis().div_euclid(1_000)
+    }
+
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix_millis(self.now_millis())
+            .unwrap_or_else(|_| Timestamp::from_datetime(OffsetDateTime::UNIX_EPOCH))
+    }
+}
+
+/// The system clock (edges only: the domain itself never reads it).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_millis(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    }
+}
+
+/// A clock tests move by hand (seconds, or milliseconds where it matters).
+#[derive(Debug, Default, Clone)]
+pub struct ManualClock(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl ManualClock {
+    /// A clock at `secs` seconds after the epoch.
+    pub fn at(secs: i64) -> Self {
+        Self(std::sync::Arc::new(std::sync::atomic::AtomicI64::new(
+            secs.saturating_mul(1_000),
+        )))
+    }
+
+    pub fn set(&self, secs: i64) {
+        self.set_millis(secs.saturating_mul(1_000));
+    }
+
+    pub fn set_millis(&self, ms: i64) {
+        self.0.store(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(
+            secs.saturating_mul(1_000),
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_millis(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// Where ids come from. Production uses time + a CSPRNG; tests use a counter.
 pub trait IdSource {
     fn next_ulid(&mut self) -> Ulid;

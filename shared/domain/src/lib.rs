@@ -14,9 +14,11 @@ pub mod events;
 pub mod ids;
 pub mod money;
 pub mod order;
+pub mod ports;
+pub mod scope;
 pub mod tenant;
 
-pub use clock::{Ctx, IdSource, Timestamp};
+pub use clock::{Clock, Ctx, IdSource, ManualClock, SystemClock, Timestamp};
 pub use error::{DomainError, DomainResult, Entity};
 pub use money::{Currency, Money};
 

@@ -208,3 +208,14 @@ impl TenantProfile {
         self.idps.iter().find(|i| &i.issuer == issuer)
     }
 }
+
+/// One tenant an issuer serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerRow {
+    pub tenant: TenantId,
+    /// The tenant-claim value that selects this tenant on a shared issuer.
+    pub claim_value: String,
+    /// JMESPath to the tenant claim (as the tenant's registration of this issuer says).
+    pub tenant_claim: Option<String>,
+    pub shared: bool,
+}

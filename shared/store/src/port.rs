@@ -2,8 +2,6 @@
 //! semantics, and the checks of DynamoDB's limits that both apply before writing.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -292,46 +290,9 @@ pub fn apply_update(
     item
 }
 
-/// The time TTL is judged against, in epoch seconds. Injected so tests control expiry.
-pub trait Clock: Send + Sync {
-    fn now_secs(&self) -> i64;
-}
-
-/// The system clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_secs(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-    }
-}
-
-/// A clock tests move by hand.
-#[derive(Debug, Default, Clone)]
-pub struct ManualClock(Arc<AtomicI64>);
-
-impl ManualClock {
-    pub fn at(secs: i64) -> Self {
-        Self(Arc::new(AtomicI64::new(secs)))
-    }
-
-    pub fn set(&self, secs: i64) {
-        self.0.store(secs, Ordering::SeqCst);
-    }
-
-    pub fn advance(&self, secs: i64) {
-        self.0.fetch_add(secs, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now_secs(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+/// The time TTL is judged against: the system's one clock (`domain::Clock`), injected so
+/// tests control expiry.
+pub use domain::clock::{Clock, ManualClock, SystemClock};
 
 /// The item-store port. Implemented by the DynamoDB and the embedded backend with the same
 /// semantics (proven by one conformance suite).

@@ -327,7 +327,7 @@ async fn verified_callers_denials_are_audited_and_suspension_refuses_everything(
     profile.set_idp(idp.registration().unwrap(), now).unwrap();
     let stored = registry.create(&profile, &platform_audit(2)).await.unwrap();
     let directory = Arc::new(CachedDirectory::new(
-        registry.clone(),
+        Arc::new(registry.clone()),
         clock_dyn.clone(),
         60,
     ));

@@ -258,7 +258,10 @@ async fn suspended_tenant() {
     env.clock.advance(61); // the directory cache's TTL
     let err = refused(&env, &token_a(serde_json::json!({}))).await;
     assert_eq!(err, AuthError::TenantSuspended);
-    assert_eq!((err.status(), err.code()), (403, "TENANT_SUSPENDED"));
+    assert_eq!(
+        (err.refusal(), err.code()),
+        (auth::Refusal::Suspended, "TENANT_SUSPENDED")
+    );
 }
 
 #[tokio::test]
@@ -372,8 +375,12 @@ async fn refusals_tell_the_caller_nothing() {
     for t in ["garbage", &token_a(serde_json::json!({"exp": NOW - 100}))] {
         let e = refused(&env, t).await;
         assert_eq!(
-            (e.status(), e.code(), e.public_message()),
-            (401, "UNAUTHENTICATED", "authentication required")
+            (e.refusal(), e.code(), e.public_message()),
+            (
+                auth::Refusal::Unauthenticated,
+                "UNAUTHENTICATED",
+                "authentication required"
+            )
         );
     }
 }

@@ -157,7 +157,7 @@ pub async fn env(tenants: Vec<TenantProfile>, config: VerifierConfig) -> Env {
     }
     let clock_dyn: Arc<dyn Clock> = Arc::new(clock.clone());
     let directory = Arc::new(CachedDirectory::new(
-        registry.clone(),
+        Arc::new(registry.clone()),
         clock_dyn.clone(),
         60,
     ));

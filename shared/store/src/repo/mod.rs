@@ -13,13 +13,14 @@ mod registry;
 
 pub use audit::TenantAuditRepository;
 pub use config::TenantConfigRepository;
+pub use domain::tenant::IssuerRow;
 pub use idempotency::{IDEMPOTENCY_TTL_SECS, IdempotencyRecord, IdempotencyRepository};
 pub use listing::{MAX_PAGE_SIZE, PageRequest};
 pub use orders::{
     CommandWrite, OrderListing, OrderPage, OrderRepository, OrderSummary, StoredOrder, VendorLine,
     VendorOrderPage, VendorOrderSummary, shard_of,
 };
-pub use registry::{IssuerRow, RegistryRepository, StoredProfile};
+pub use registry::{RegistryRepository, StoredProfile};
 
 use crate::error::{CancelReason, StoreError};
 

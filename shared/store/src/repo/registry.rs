@@ -7,7 +7,8 @@ use domain::Timestamp;
 use domain::access::Plan;
 use domain::audit::AuditRecord;
 use domain::ids::{Issuer, PlanName, TenantId};
-use domain::tenant::TenantProfile;
+use domain::ports::{DirectorySource, PortFuture};
+use domain::tenant::{IssuerRow, TenantProfile};
 
 use crate::item::Item;
 use crate::keys;
@@ -21,17 +22,6 @@ use super::{RepoError, RepoResult, Role, from_json, map_cancel, to_json};
 pub struct StoredProfile {
     pub profile: TenantProfile,
     pub version: i64,
-}
-
-/// One tenant an issuer serves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IssuerRow {
-    pub tenant: TenantId,
-    /// The tenant-claim value that selects this tenant on a shared issuer.
-    pub claim_value: String,
-    /// JMESPath to the tenant claim (as the tenant's registration of this issuer says).
-    pub tenant_claim: Option<String>,
-    pub shared: bool,
 }
 
 #[derive(Clone)]
@@ -228,5 +218,20 @@ impl RegistryRepository {
             .iter()
             .map(|i| from_json(i.require_s("data")?))
             .collect()
+    }
+}
+
+/// The registry is the verifier's directory source.
+impl DirectorySource for RegistryRepository {
+    fn issuer_rows<'a>(&'a self, issuer: &'a Issuer) -> PortFuture<'a, Vec<IssuerRow>> {
+        Box::pin(async move { Ok(self.issuer(issuer).await?) })
+    }
+
+    fn profile<'a>(&'a self, tenant: &'a TenantId) -> PortFuture<'a, Option<TenantProfile>> {
+        Box::pin(async move { Ok(self.get(tenant).await?.map(|s| s.profile)) })
+    }
+
+    fn plan<'a>(&'a self, plan: &'a PlanName) -> PortFuture<'a, Option<Plan>> {
+        Box::pin(async move { Ok(RegistryRepository::plan(self, plan).await?) })
     }
 }

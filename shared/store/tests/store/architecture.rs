@@ -81,7 +81,7 @@ const SCOPE_CONSTRUCTORS: &[&str] = &[
     // The JWT verifier.
     "shared/auth/src/verifier.rs",
     // The definition itself.
-    "shared/store/src/scope.rs",
+    "shared/domain/src/scope.rs",
 ];
 
 #[test]
@@ -109,6 +109,8 @@ fn tenant_scopes_come_only_from_verifiers() {
         "shared/store",
         "shared/auth",
         "shared/app",
+        "shared/api",
+        "shared/boot",
         "cli",
     ]
     .iter()
@@ -127,6 +129,67 @@ fn tenant_scopes_come_only_from_verifiers() {
             manifest.display()
         );
     }
+}
+
+/// The workspace crates each library crate may depend on (normal dependencies; tests and
+/// benches may use more). Storage sits below the use cases: `auth` and `api` never reach it,
+/// they meet it through `domain` ports and `app`.
+const LAYERS: &[(&str, &[&str])] = &[
+    ("shared/domain", &[]),
+    ("shared/store", &["domain"]),
+    ("shared/auth", &["domain"]),
+    ("shared/app", &["domain", "store", "auth"]),
+    ("shared/api", &["domain", "auth", "app"]),
+    ("shared/boot", &["domain", "store"]),
+];
+
+const WORKSPACE_CRATES: &[&str] = &["domain", "store", "auth", "app", "api", "boot"];
+
+/// The workspace crates a manifest lists as normal dependencies.
+fn workspace_dependencies(manifest: &str) -> Vec<String> {
+    let deps = manifest
+        .split("[dependencies]")
+        .nth(1)
+        .unwrap_or_default()
+        .split("\n[")
+        .next()
+        .unwrap_or_default();
+    deps.lines()
+        .filter_map(|l| {
+            let name = l.split(['.', '=', ' ']).next()?.trim();
+            WORKSPACE_CRATES.contains(&name).then(|| name.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn crates_depend_only_on_the_layers_below() {
+    for (dir, allowed) in LAYERS {
+        let manifest = std::fs::read_to_string(workspace().join(dir).join("Cargo.toml")).unwrap();
+        for dep in workspace_dependencies(&manifest) {
+            assert!(
+                allowed.contains(&dep.as_str()),
+                "{dir} depends on {dep}; it may depend on {allowed:?} only"
+            );
+        }
+    }
+    // Nor through a path the manifest does not show: no source of api or auth names store.
+    for (path, code) in sources() {
+        let rel = path
+            .strip_prefix(workspace())
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        if rel.starts_with("shared/api/") || rel.starts_with("shared/auth/") {
+            assert!(!code.contains("store::"), "{rel} uses the storage crate");
+        }
+    }
+}
+
+#[test]
+fn the_layer_check_reads_manifests_right() {
+    let manifest = "[package]\nname = \"x\"\n\n[dependencies]\ndomain.workspace = true\nstore = { path = \"../store\" }\nserde = \"1\"\n\n[dev-dependencies]\napp.workspace = true\n";
+    assert_eq!(workspace_dependencies(manifest), ["domain", "store"]);
 }
 
 /// template.yaml's table has exactly the indexes and projections `store::schema` describes (the

@@ -1,0 +1,337 @@
+//! The HTTP side: one axum router (POST /graphql, GraphiQL, /healthz, the dev JWKS) used by the
+//! graphql Lambda and `oms serve`. Limits are applied before any authentication or store access
+//! (`crate::limits`); an `Idempotency-Key` header hands the request to the keyed path
+//! (`idempotency`).
+
+mod idempotency;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use app::UnitOfWork;
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection};
+use auth::Caller;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use crate::errors::{error_code, error_response, status_of, with_request_id};
+use crate::limits::{Limits, count_aliases};
+use crate::schema::{ApiState, OmsSchema, RequestState, build_schema};
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub limits: Limits,
+    /// Serve GraphiQL on GET /graphql (dev).
+    pub graphiql: bool,
+    /// The JWKS document to serve at /.well-known/jwks.json (the dev IdP's).
+    pub jwks: Option<serde_json::Value>,
+}
+
+struct Shared {
+    schema: OmsSchema,
+    api: Arc<ApiState>,
+    config: HttpConfig,
+}
+
+/// The router, built once.
+pub fn router(api: Arc<ApiState>, config: HttpConfig) -> Router {
+    let schema = build_schema(api.clone(), &config.limits);
+    let shared = Arc::new(Shared {
+        schema,
+        api,
+        config,
+    });
+    Router::new()
+        .route("/graphql", post(graphql).get(graphiql))
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route("/.well-known/jwks.json", get(jwks))
+        .with_state(shared)
+        // The body limit is checked in the handler, with a GraphQL-shaped error.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+}
+
+async fn graphiql(State(s): State<Arc<Shared>>) -> Response {
+    if s.config.graphiql {
+        Html(
+            async_graphql::http::GraphiQLSource::build()
+                .endpoint("/graphql")
+                .finish(),
+        )
+        .into_response()
+    } else {
+        error_response(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "GraphiQL is off; POST GraphQL requests to /graphql",
+            &new_request_id(),
+        )
+    }
+}
+
+async fn jwks(State(s): State<Arc<Shared>>) -> Response {
+    match &s.config.jwks {
+        Some(doc) => Json(doc.clone()).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn new_request_id() -> String {
+    ulid::Ulid::new().to_string()
+}
+
+/// The response body with `data` given as raw JSON text (so a replay is byte for byte).
+fn body(
+    data: &str,
+    errors: &[async_graphql::ServerError],
+    request_id: &str,
+    replayed: bool,
+) -> String {
+    let errors = if errors.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ",\"errors\":{}",
+            serde_json::to_string(errors).unwrap_or_else(|_| "[]".into())
+        )
+    };
+    let replay = if replayed { ",\"replayed\":true" } else { "" };
+    format!("{{\"data\":{data}{errors},\"extensions\":{{\"requestId\":\"{request_id}\"{replay}}}}}")
+}
+
+fn json_response(status: StatusCode, body: String, request_id: &str) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    with_request_id(r, request_id)
+}
+
+async fn graphql(State(s): State<Arc<Shared>>, headers: HeaderMap, body_stream: Body) -> Response {
+    let started = Instant::now();
+    let request_id = new_request_id();
+    let limits = &s.config.limits;
+    let Ok(bytes) = axum::body::to_bytes(body_stream, limits.body_bytes).await else {
+        return error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BODY_TOO_LARGE",
+            &format!("request body over {} bytes", limits.body_bytes),
+            &request_id,
+        );
+    };
+    let response = handle(&s, &headers, bytes, &request_id).await;
+    tracing::info!(
+        request_id = %request_id,
+        status = response.status().as_u16(),
+        latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "graphql request"
+    );
+    response
+}
+
+/// A request refused before it runs: 400 with a code.
+pub(crate) struct BadRequest {
+    code: &'static str,
+    message: String,
+}
+
+impl BadRequest {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn response(&self, request_id: &str) -> Response {
+        error_response(
+            StatusCode::BAD_REQUEST,
+            self.code,
+            &self.message,
+            request_id,
+        )
+    }
+}
+
+/// The body as GraphQL requests (one, or a batch within the limit).
+fn parse_requests(
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<Vec<async_graphql::Request>, BadRequest> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| BadRequest::new("BAD_REQUEST", format!("the body is not JSON: {e}")))?;
+    let not_graphql = |e: serde_json::Error| {
+        BadRequest::new("BAD_REQUEST", format!("not a GraphQL request: {e}"))
+    };
+    match value {
+        serde_json::Value::Array(items) => {
+            if items.len() > limits.batch {
+                return Err(BadRequest::new(
+                    "BATCH_TOO_LARGE",
+                    format!("at most {} requests in a batch", limits.batch),
+                ));
+            }
+            items
+                .into_iter()
+                .map(serde_json::from_value)
+                .collect::<Result<_, _>>()
+                .map_err(not_graphql)
+        }
+        other => serde_json::from_value(other)
+            .map(|r| vec![r])
+            .map_err(not_graphql),
+    }
+}
+
+/// Each request's document, parsed and within the alias limit.
+fn parse_documents(
+    requests: &[async_graphql::Request],
+    limits: &Limits,
+) -> Result<Vec<ExecutableDocument>, BadRequest> {
+    requests
+        .iter()
+        .map(|r| {
+            let doc = async_graphql::parser::parse_query(&r.query)
+                .map_err(|e| BadRequest::new("GRAPHQL_PARSE_FAILED", e.to_string()))?;
+            let aliases = count_aliases(&doc);
+            if aliases > limits.aliases {
+                return Err(BadRequest::new(
+                    "TOO_MANY_ALIASES",
+                    format!("{aliases} aliases; at most {}", limits.aliases),
+                ));
+            }
+            Ok(doc)
+        })
+        .collect()
+}
+
+async fn handle(s: &Shared, headers: &HeaderMap, bytes: Bytes, request_id: &str) -> Response {
+    let limits = &s.config.limits;
+    let requests = match parse_requests(&bytes, limits) {
+        Ok(r) => r,
+        Err(bad) => return bad.response(request_id),
+    };
+    let docs = match parse_documents(&requests, limits) {
+        Ok(d) => d,
+        Err(bad) => return bad.response(request_id),
+    };
+    let authorization = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(key) = headers.get("idempotency-key") {
+        let key = key.to_str().unwrap_or_default();
+        return idempotency::keyed(s, requests, docs, key, authorization, request_id).await;
+    }
+    let mut out = Vec::with_capacity(requests.len());
+    for req in requests {
+        let state = Arc::new(RequestState {
+            request_id: request_id.to_owned(),
+            authorization: authorization.clone(),
+            caller: Default::default(),
+            uow: Arc::new(UnitOfWork::immediate()),
+        });
+        out.push(execute(s, req, state).await);
+    }
+    match out.as_slice() {
+        [one] => json_response(
+            one.status,
+            body(&one.data, &one.errors, request_id, false),
+            request_id,
+        ),
+        many => {
+            let parts: Vec<String> = many
+                .iter()
+                .map(|e| body(&e.data, &e.errors, request_id, false))
+                .collect();
+            json_response(StatusCode::OK, format!("[{}]", parts.join(",")), request_id)
+        }
+    }
+}
+
+/// One executed GraphQL request.
+struct Executed {
+    status: StatusCode,
+    /// `data`, as JSON text.
+    data: String,
+    errors: Vec<async_graphql::ServerError>,
+}
+
+impl app::StoredResponse for Executed {
+    fn stored(&self) -> &str {
+        &self.data
+    }
+}
+
+/// Runs one request under the execution timeout.
+async fn execute(s: &Shared, req: async_graphql::Request, state: Arc<RequestState>) -> Executed {
+    let started = Instant::now();
+    let operation = req
+        .operation_name
+        .clone()
+        .or_else(|| first_field(&req.query));
+    let req = req.data(state.clone());
+    let out = match tokio::time::timeout(s.config.limits.timeout, s.schema.execute(req)).await {
+        Ok(resp) => Executed {
+            status: status_of(&resp.errors),
+            data: serde_json::to_string(&resp.data).unwrap_or_else(|_| "null".into()),
+            errors: resp.errors,
+        },
+        Err(_) => {
+            let mut e = async_graphql::ServerError::new("the request took too long", None);
+            let mut ext = async_graphql::ErrorExtensionValues::default();
+            ext.set("code", "TIMEOUT");
+            e.extensions = Some(ext);
+            Executed {
+                status: StatusCode::GATEWAY_TIMEOUT,
+                data: "null".into(),
+                errors: vec![e],
+            }
+        }
+    };
+    // One structured line per operation: who, what, how it ended, how long. Never a token.
+    let tenant = match state.caller.get() {
+        Some(Ok(Caller::Tenant(id))) => Some(id.tenant().to_string()),
+        Some(Ok(Caller::Platform(_))) => Some("(platform)".to_owned()),
+        _ => None,
+    };
+    let outcome = out
+        .errors
+        .first()
+        .and_then(error_code)
+        .unwrap_or_else(|| "ok".to_owned());
+    tracing::info!(
+        request_id = %state.request_id,
+        tenant = tenant.as_deref().unwrap_or("-"),
+        operation = operation.as_deref().unwrap_or("-"),
+        outcome = %outcome,
+        latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "graphql operation"
+    );
+    out
+}
+
+/// The first root field of a query (for logs).
+fn first_field(query: &str) -> Option<String> {
+    let doc = async_graphql::parser::parse_query(query).ok()?;
+    let op = match &doc.operations {
+        DocumentOperations::Single(op) => op,
+        DocumentOperations::Multiple(map) => map.values().next()?,
+    };
+    op.node
+        .selection_set
+        .node
+        .items
+        .iter()
+        .find_map(|s| match &s.node {
+            Selection::Field(f) => Some(f.node.name.node.to_string()),
+            _ => None,
+        })
+}

@@ -1,0 +1,505 @@
+//! The mutation root. Every resolver parses its arguments, runs one use case and renders the
+//! result; business-rule refusals become the payload's `userErrors`.
+
+use app::{AppError, AppResult, OrderRef, Tracked, TrackingChange};
+use async_graphql::{Context, ID, Object, SimpleObject};
+use domain::access::Operation;
+use domain::ids::{CarrierCode, ReturnId, ShipmentId, Subject, TrackingNumber};
+use domain::order::{Order, TrackingUpdate};
+
+use crate::errors::split;
+use crate::inputs::{
+    CreateOrderInput, CreateShipmentInput, LineQuantityInput, TenantConfigInput, line_quantities,
+};
+use crate::schema::{Req, order_id};
+use crate::views::{OrderV, ReturnV, ShipmentV, TenantConfigV, TrackingStatus, UserError};
+
+#[derive(SimpleObject, Default)]
+pub struct OrderPayload {
+    pub order: Option<OrderV>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct ShipmentPayload {
+    pub order: Option<OrderV>,
+    pub shipment: Option<ShipmentV>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct ReturnPayload {
+    pub order: Option<OrderV>,
+    #[graphql(name = "return")]
+    pub return_: Option<ReturnV>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct TrackingPayload {
+    pub order: Option<OrderV>,
+    /// True when the update changed nothing (backwards, terminal, or nothing new).
+    pub ignored: bool,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct TenantConfigPayload {
+    pub tenant_config: Option<TenantConfigV>,
+    pub user_errors: Vec<UserError>,
+}
+
+/// A payload that can carry user errors instead of its result.
+trait WithUserErrors: Default {
+    fn user_errors(user_errors: Vec<UserError>) -> Self;
+}
+
+macro_rules! with_user_errors {
+    ($($t:ty),+) => {$(
+        impl WithUserErrors for $t {
+            fn user_errors(user_errors: Vec<UserError>) -> Self {
+                Self { user_errors, ..Self::default() }
+            }
+        }
+    )+};
+}
+
+with_user_errors!(
+    OrderPayload,
+    ShipmentPayload,
+    ReturnPayload,
+    TrackingPayload,
+    TenantConfigPayload
+);
+
+/// The payload of a use case's result: its view, or its user errors.
+fn payload<T, P: WithUserErrors>(
+    result: AppResult<T>,
+    view: impl FnOnce(T) -> P,
+) -> async_graphql::Result<P> {
+    Ok(match split(result)? {
+        Ok(v) => view(v),
+        Err(user_errors) => P::user_errors(user_errors),
+    })
+}
+
+impl Req {
+    fn order_view(&self, o: &Order) -> OrderV {
+        OrderV::new(o, self.rc.tenant_identity())
+    }
+
+    fn order_payload(&self, result: AppResult<Order>) -> async_graphql::Result<OrderPayload> {
+        payload(result, |o| OrderPayload {
+            order: Some(self.order_view(&o)),
+            user_errors: Vec::new(),
+        })
+    }
+}
+
+/// The order a command names, at the version the caller expects.
+fn order_ref(id: &ID, expected_version: Option<u64>) -> AppResult<OrderRef> {
+    Ok(OrderRef::new(order_id(id)?, expected_version))
+}
+
+/// The order a command names and one more parsed argument.
+fn order_and<T>(
+    id: &ID,
+    expected_version: Option<u64>,
+    other: AppResult<T>,
+) -> AppResult<(OrderRef, T)> {
+    Ok((order_ref(id, expected_version)?, other?))
+}
+
+fn shipment_id(id: &ID) -> AppResult<ShipmentId> {
+    ShipmentId::parse(id.as_str()).map_err(|_| AppError::NotFound { what: "shipment" })
+}
+
+fn return_id(id: &ID) -> AppResult<ReturnId> {
+    ReturnId::parse(id.as_str()).map_err(|_| AppError::NotFound { what: "return" })
+}
+
+/// An optional carrier and tracking number, parsed.
+fn carrier_and_number(
+    carrier: Option<&str>,
+    number: Option<&str>,
+) -> AppResult<(Option<CarrierCode>, Option<TrackingNumber>)> {
+    Ok((
+        carrier.map(CarrierCode::parse).transpose()?,
+        number.map(TrackingNumber::parse).transpose()?,
+    ))
+}
+
+pub struct MutationRoot;
+
+#[Object]
+impl MutationRoot {
+    async fn create_order(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateOrderInput,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let new = input.parse().map_err(AppError::from);
+        let out = r.run(Operation::CreateOrder, new, |new| {
+            r.app.create_order(&r.rc, &r.uow, new)
+        });
+        r.order_payload(out.await)
+    }
+
+    async fn assign_order_reviewer(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        reviewer: String,
+        comments: Option<String>,
+        expected_version: Option<u64>,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let op = Operation::AssignOrderReviewer;
+        let reviewer = Subject::parse(&reviewer).map_err(AppError::from);
+        let input = order_and(&order_id, expected_version, reviewer);
+        let out = r.run(op, input, |(o, reviewer)| {
+            let comments = comments.as_deref();
+            r.app
+                .assign_order_reviewer(&r.rc, &r.uow, o, reviewer, comments)
+        });
+        r.order_payload(out.await)
+    }
+
+    async fn approve_order(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        comments: Option<String>,
+        expected_version: Option<u64>,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let input = order_ref(&order_id, expected_version);
+        let out = r.run(Operation::ApproveOrder, input, |o| {
+            r.app.approve_order(&r.rc, &r.uow, o, comments.as_deref())
+        });
+        r.order_payload(out.await)
+    }
+
+    async fn reject_order(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        reason: String,
+        expected_version: Option<u64>,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let input = order_ref(&order_id, expected_version);
+        let out = r.run(Operation::RejectOrder, input, |o| {
+            r.app.reject_order(&r.rc, &r.uow, o, &reason)
+        });
+        r.order_payload(out.await)
+    }
+
+    async fn cancel_order(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        reason: Option<String>,
+        expected_version: Option<u64>,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let input = order_ref(&order_id, expected_version);
+        let out = r.run(Operation::CancelOrder, input, |o| {
+            r.app.cancel_order(&r.rc, &r.uow, o, reason.as_deref())
+        });
+        r.order_payload(out.await)
+    }
+
+    async fn cancel_order_lines(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        lines: Vec<LineQuantityInput>,
+        reason: Option<String>,
+        expected_version: Option<u64>,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let lines = line_quantities(&lines).map_err(AppError::from);
+        let input = order_and(&order_id, expected_version, lines);
+        let out = r.run(Operation::CancelOrderLines, input, |(o, lines)| {
+            let r = &r;
+            async move {
+                let reason = reason.as_deref();
+                r.app
+                    .cancel_order_lines(&r.rc, &r.uow, o, &lines, reason)
+                    .await
+            }
+        });
+        r.order_payload(out.await)
+    }
+
+    async fn mark_order_paid(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        payment_reference: String,
+        expected_version: Option<u64>,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let input = order_ref(&order_id, expected_version);
+        let out = r.run(Operation::MarkOrderPaid, input, |o| {
+            r.app.mark_order_paid(&r.rc, &r.uow, o, &payment_reference)
+        });
+        r.order_payload(out.await)
+    }
+
+    async fn create_shipment(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        input: CreateShipmentInput,
+        expected_version: Option<u64>,
+    ) -> async_graphql::Result<ShipmentPayload> {
+        let r = Req::of(ctx).await?;
+        let new = input.parse().map_err(AppError::from);
+        let input = order_and(&order_id, expected_version, new);
+        let out = r.run(Operation::CreateShipment, input, |(o, new)| {
+            r.app.create_shipment(&r.rc, &r.uow, o, new)
+        });
+        payload(out.await, |(o, id)| ShipmentPayload {
+            shipment: o.shipment(id).map(ShipmentV::from),
+            order: Some(r.order_view(&o)),
+            user_errors: Vec::new(),
+        })
+    }
+
+    async fn confirm_shipment(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        shipment_id: ID,
+        expected_version: Option<u64>,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let input = order_and(&order_id, expected_version, self::shipment_id(&shipment_id));
+        let out = r.run(Operation::ConfirmShipment, input, |(o, s)| {
+            r.app.confirm_shipment(&r.rc, &r.uow, o, s)
+        });
+        r.order_payload(out.await)
+    }
+
+    async fn dispatch_shipment(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        shipment_id: ID,
+        carrier: Option<String>,
+        tracking_number: Option<String>,
+        expected_version: Option<u64>,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let parsed = self::shipment_id(&shipment_id).and_then(|s| {
+            let (c, n) = carrier_and_number(carrier.as_deref(), tracking_number.as_deref())?;
+            Ok((s, c, n))
+        });
+        let input = order_and(&order_id, expected_version, parsed);
+        let out = r.run(Operation::DispatchShipment, input, |(o, (s, c, n))| {
+            r.app.dispatch_shipment(&r.rc, &r.uow, o, s, c, n)
+        });
+        r.order_payload(out.await)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn update_shipment_tracking(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        shipment_id: ID,
+        status: TrackingStatus,
+        carrier: Option<String>,
+        tracking_number: Option<String>,
+        expected_version: Option<u64>,
+    ) -> async_graphql::Result<TrackingPayload> {
+        let r = Req::of(ctx).await?;
+        let change = self::shipment_id(&shipment_id).and_then(|shipment| {
+            let (carrier, tracking_number) =
+                carrier_and_number(carrier.as_deref(), tracking_number.as_deref())?;
+            let update = TrackingUpdate {
+                carrier,
+                tracking_number,
+                status: status.into(),
+            };
+            Ok(TrackingChange { shipment, update })
+        });
+        let input = order_and(&order_id, expected_version, change);
+        let out = r.run(Operation::UpdateShipmentTracking, input, |(o, change)| {
+            r.app.update_shipment_tracking(&r.rc, &r.uow, o, change)
+        });
+        payload(out.await, |Tracked { order, ignored }| TrackingPayload {
+            order: Some(r.order_view(&order)),
+            ignored,
+            user_errors: Vec::new(),
+        })
+    }
+
+    async fn cancel_shipment(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        shipment_id: ID,
+        expected_version: Option<u64>,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let input = order_and(&order_id, expected_version, self::shipment_id(&shipment_id));
+        let out = r.run(Operation::CancelShipment, input, |(o, s)| {
+            r.app.cancel_shipment(&r.rc, &r.uow, o, s)
+        });
+        r.order_payload(out.await)
+    }
+
+    async fn mark_shipment_delivered(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        shipment_id: ID,
+        expected_version: Option<u64>,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let input = order_and(&order_id, expected_version, self::shipment_id(&shipment_id));
+        let out = r.run(Operation::MarkShipmentDelivered, input, |(o, s)| {
+            r.app.mark_shipment_delivered(&r.rc, &r.uow, o, s)
+        });
+        r.order_payload(out.await)
+    }
+
+    async fn request_return(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        lines: Vec<LineQuantityInput>,
+        reason: String,
+        expected_version: Option<u64>,
+    ) -> async_graphql::Result<ReturnPayload> {
+        let r = Req::of(ctx).await?;
+        let lines = line_quantities(&lines).map_err(AppError::from);
+        let input = order_and(&order_id, expected_version, lines);
+        let out = r.run(Operation::RequestReturn, input, |(o, lines)| {
+            let r = &r;
+            async move {
+                r.app
+                    .request_return(&r.rc, &r.uow, o, &lines, &reason)
+                    .await
+            }
+        });
+        payload(out.await, |(o, id)| ReturnPayload {
+            return_: o.return_(id).map(ReturnV::from),
+            order: Some(r.order_view(&o)),
+            user_errors: Vec::new(),
+        })
+    }
+
+    async fn approve_return(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        return_id: ID,
+        expected_version: Option<u64>,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let input = order_and(&order_id, expected_version, self::return_id(&return_id));
+        let out = r.run(Operation::ApproveReturn, input, |(o, id)| {
+            r.app.approve_return(&r.rc, &r.uow, o, id)
+        });
+        r.order_payload(out.await)
+    }
+
+    async fn reject_return(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        return_id: ID,
+        expected_version: Option<u64>,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let input = order_and(&order_id, expected_version, self::return_id(&return_id));
+        let out = r.run(Operation::RejectReturn, input, |(o, id)| {
+            r.app.reject_return(&r.rc, &r.uow, o, id)
+        });
+        r.order_payload(out.await)
+    }
+
+    async fn receive_return(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        return_id: ID,
+        expected_version: Option<u64>,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let input = order_and(&order_id, expected_version, self::return_id(&return_id));
+        let out = r.run(Operation::ReceiveReturn, input, |(o, id)| {
+            r.app.receive_return(&r.rc, &r.uow, o, id)
+        });
+        r.order_payload(out.await)
+    }
+
+    /// Refunds a received return: gross − restocking fee, capped, never above what remains paid.
+    async fn refund_return(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        return_id: ID,
+        expected_version: Option<u64>,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let input = order_and(&order_id, expected_version, self::return_id(&return_id));
+        let out = r.run(Operation::RefundReturn, input, |(o, id)| {
+            r.app.refund_return(&r.rc, &r.uow, o, id)
+        });
+        r.order_payload(out.await)
+    }
+
+    /// Refunds an amount without a return; refused (never cut) above paid − refunded or the cap.
+    async fn refund_order(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        amount: String,
+        reason: String,
+        expected_version: Option<u64>,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let input = order_ref(&order_id, expected_version);
+        let out = r.run(Operation::RefundOrder, input, |o| {
+            r.app.refund_order(&r.rc, &r.uow, o, &amount, &reason)
+        });
+        r.order_payload(out.await)
+    }
+
+    async fn complete_order(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        expected_version: Option<u64>,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let input = order_ref(&order_id, expected_version);
+        let out = r.run(Operation::CompleteOrder, input, |o| {
+            r.app.complete_order(&r.rc, &r.uow, o)
+        });
+        r.order_payload(out.await)
+    }
+
+    /// A new version of the tenant's business rules (every version is kept).
+    async fn update_tenant_config(
+        &self,
+        ctx: &Context<'_>,
+        input: TenantConfigInput,
+    ) -> async_graphql::Result<TenantConfigPayload> {
+        let r = Req::of(ctx).await?;
+        let config = input.parse().map_err(AppError::from);
+        let out = r.run(Operation::UpdateTenantConfig, config, |config| {
+            r.app.update_tenant_config(&r.rc, &r.uow, config)
+        });
+        payload(out.await, |c| TenantConfigPayload {
+            tenant_config: Some((&c).into()),
+            user_errors: Vec::new(),
+        })
+    }
+}

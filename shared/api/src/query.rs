@@ -1,0 +1,240 @@
+//! The query root: reads over the use cases, rendered as views.
+
+use app::listing::{OrderListing, PageRequest};
+use app::{AppError, Listed};
+use async_graphql::{Context, ID, Object};
+use domain::Timestamp;
+use domain::access::{Operation, permitted};
+use domain::ids::{ExternalRef, VendorId};
+
+use crate::errors::{app_error, coded};
+use crate::schema::{Req, order_id, order_id as order_id_of};
+use crate::views::{
+    AuditConnection, AuditRecordV, MoneyV, OrderConnection, OrderEdge, OrderStatus, OrderSummary,
+    OrderV, PageInfo, TenantConfigV, Viewer,
+};
+
+fn time(field: &str, s: &Option<String>) -> Result<Option<Timestamp>, AppError> {
+    s.as_deref()
+        .map(|t| {
+            Timestamp::parse_rfc3339(t).map_err(|e| AppError::Invalid {
+                field: field.into(),
+                message: e.to_string(),
+            })
+        })
+        .transpose()
+}
+
+pub struct QueryRoot;
+
+#[Object]
+impl QueryRoot {
+    /// Who is calling: tenant, subject, roles and what the plan and roles permit.
+    async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
+        let Req { rc, .. } = Req::of(ctx).await?;
+        let id = rc.identity(Operation::Viewer).map_err(app_error)?;
+        Ok(Viewer {
+            tenant: id.tenant().to_string(),
+            subject: id.subject().to_string(),
+            roles: id.roles().iter().map(|r| r.as_str().to_owned()).collect(),
+            vendor: id.vendor().map(ToString::to_string),
+            permissions: Operation::ALL
+                .iter()
+                .filter(|o| permitted(id.plan(), id.roles(), **o))
+                .map(|o| o.as_str().to_owned())
+                .collect(),
+        })
+    }
+
+    async fn order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<OrderV> {
+        let Req { app, rc, .. } = Req::of(ctx).await?;
+        let order = app
+            .order(&rc, order_id(&id).map_err(app_error)?)
+            .await
+            .map_err(app_error)?;
+        Ok(OrderV::new(&order, rc.tenant_identity()))
+    }
+
+    async fn order_by_external_ref(
+        &self,
+        ctx: &Context<'_>,
+        external_ref: String,
+    ) -> async_graphql::Result<OrderV> {
+        let Req { app, rc, .. } = Req::of(ctx).await?;
+        let r = ExternalRef::parse(&external_ref)
+            .map_err(|_| app_error(AppError::NotFound { what: "order" }))?;
+        let order = app
+            .order_by_external_ref(&rc, &r)
+            .await
+            .map_err(app_error)?;
+        Ok(OrderV::new(&order, rc.tenant_identity()))
+    }
+
+    /// Orders, newest first (oldest change first with `updatedAfter`). At most 250 a page.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "(first as usize).max(1) * child_complexity")]
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: u32,
+        after: Option<String>,
+        status: Option<OrderStatus>,
+        vendor: Option<String>,
+        created_from: Option<String>,
+        created_to: Option<String>,
+        updated_after: Option<String>,
+    ) -> async_graphql::Result<OrderConnection> {
+        let Req { app, rc, .. } = Req::of(ctx).await?;
+        let (from, to) = (
+            time("createdFrom", &created_from).map_err(app_error)?,
+            time("createdTo", &created_to).map_err(app_error)?,
+        );
+        let listing = match (
+            status,
+            time("updatedAfter", &updated_after).map_err(app_error)?,
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(coded(
+                    "INVALID_INPUT",
+                    "status and updatedAfter cannot be combined",
+                ));
+            }
+            (Some(s), None) => OrderListing::ByStatus {
+                status: s.into(),
+                from,
+                to,
+            },
+            (None, Some(after)) => OrderListing::ChangedSince { after },
+            (None, None) => OrderListing::ByCreated { from, to },
+        };
+        let vendor = vendor
+            .as_deref()
+            .map(VendorId::parse)
+            .transpose()
+            .map_err(|e| coded("INVALID_INPUT", e.to_string()))?;
+        let page = PageRequest { first, after };
+        let (nodes, end_cursor) = match app
+            .orders(&rc, listing, vendor, &page)
+            .await
+            .map_err(app_error)?
+        {
+            Listed::Tenant(p) => (
+                p.orders
+                    .iter()
+                    .map(|o| OrderSummary {
+                        id: o.id.to_string(),
+                        status: o.status.into(),
+                        created_at: o.created_at.to_rfc3339(),
+                        updated_at: Some(o.updated_at.to_rfc3339()),
+                        total: Some(MoneyV::from(o.total)),
+                        customer_name: Some(o.customer_name.clone()),
+                        external_ref: o.external_ref.as_ref().map(ToString::to_string),
+                        version: Some(o.version),
+                    })
+                    .collect::<Vec<_>>(),
+                p.end_cursor,
+            ),
+            Listed::Vendor(p) => (
+                p.orders
+                    .iter()
+                    .map(|o| OrderSummary {
+                        id: o.id.to_string(),
+                        status: o.status.into(),
+                        created_at: o.created_at.to_rfc3339(),
+                        updated_at: None,
+                        total: None,
+                        customer_name: None,
+                        external_ref: None,
+                        version: None,
+                    })
+                    .collect(),
+                p.end_cursor,
+            ),
+        };
+        Ok(OrderConnection {
+            edges: nodes
+                .iter()
+                .map(|n| OrderEdge {
+                    cursor: None,
+                    node: n.clone(),
+                })
+                .collect(),
+            nodes,
+            page_info: PageInfo {
+                has_next_page: end_cursor.is_some(),
+                end_cursor,
+            },
+        })
+    }
+
+    /// An order's audit records, oldest first.
+    #[graphql(complexity = "(first as usize).max(1) * child_complexity")]
+    async fn order_audit_log(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        #[graphql(default = 50)] first: u32,
+        after: Option<String>,
+    ) -> async_graphql::Result<AuditConnection> {
+        let Req { app, rc, .. } = Req::of(ctx).await?;
+        let id = order_id_of(&order_id).map_err(app_error)?;
+        let (records, end_cursor) = app
+            .order_audit_log(&rc, id, &PageRequest { first, after })
+            .await
+            .map_err(app_error)?;
+        Ok(AuditConnection {
+            nodes: records.iter().map(AuditRecordV::from).collect(),
+            page_info: PageInfo {
+                has_next_page: end_cursor.is_some(),
+                end_cursor,
+            },
+        })
+    }
+
+    /// Tenant-level actions and denials (configuration, credentials, refused requests) between
+    /// `from` and `to` (RFC 3339; default the last 7 days, at most 31), newest first.
+    #[graphql(complexity = "(first as usize).max(1) * child_complexity")]
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        actor: Option<String>,
+        from: Option<String>,
+        to: Option<String>,
+        #[graphql(default = 50)] first: u32,
+        after: Option<String>,
+    ) -> async_graphql::Result<AuditConnection> {
+        let Req { app, rc, .. } = Req::of(ctx).await?;
+        let to = time("to", &to)
+            .map_err(app_error)?
+            .unwrap_or_else(|| app.now());
+        let from = time("from", &from)
+            .map_err(app_error)?
+            .unwrap_or_else(|| to.plus_seconds(-7 * 86_400));
+        let (records, end_cursor) = app
+            .tenant_audit_log(&rc, from, to, &PageRequest { first, after })
+            .await
+            .map_err(app_error)?;
+        let nodes = records
+            .iter()
+            .filter(|r| actor.as_ref().is_none_or(|a| r.actor.subject.as_str() == a))
+            .map(AuditRecordV::from)
+            .collect();
+        Ok(AuditConnection {
+            nodes,
+            page_info: PageInfo {
+                has_next_page: end_cursor.is_some(),
+                end_cursor,
+            },
+        })
+    }
+
+    /// The tenant's business rules: the current version, or an earlier one.
+    async fn tenant_config(
+        &self,
+        ctx: &Context<'_>,
+        version: Option<u32>,
+    ) -> async_graphql::Result<TenantConfigV> {
+        let Req { app, rc, .. } = Req::of(ctx).await?;
+        Ok((&app.tenant_config(&rc, version).await.map_err(app_error)?).into())
+    }
+}

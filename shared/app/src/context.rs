@@ -1,0 +1,112 @@
+//! What a use case runs in: who is asking in which request, and the writes the request collects.
+
+use std::sync::Mutex;
+
+use auth::{Caller, Identity};
+use domain::access::Operation;
+use domain::audit::AuditRecord;
+use domain::config::TenantConfig;
+use domain::events::DomainEvent;
+use domain::order::Order;
+use store::repo::StoredOrder;
+
+use crate::error::{AppError, AppResult};
+
+/// Who is asking, in which request.
+#[derive(Debug, Clone)]
+pub struct RequestCtx {
+    pub caller: Caller,
+    pub request_id: String,
+}
+
+impl RequestCtx {
+    /// The tenant identity; platform admins never reach tenant data.
+    pub fn identity(&self, op: Operation) -> AppResult<&Identity> {
+        match &self.caller {
+            Caller::Tenant(id) => Ok(id),
+            Caller::Platform(_) => Err(AppError::Forbidden {
+                operation: op.as_str(),
+            }),
+        }
+    }
+
+    /// The tenant identity, if the caller is a tenant's (for views).
+    pub fn tenant_identity(&self) -> Option<&Identity> {
+        match &self.caller {
+            Caller::Tenant(id) => Some(id),
+            Caller::Platform(_) => None,
+        }
+    }
+}
+
+/// A command's writes, ready to commit. Orders are boxed: a pending write moves once.
+#[derive(Debug, Clone)]
+pub enum Pending {
+    Create {
+        identity: Identity,
+        order: Box<Order>,
+        events: Vec<DomainEvent>,
+        audit: AuditRecord,
+    },
+    Update {
+        identity: Identity,
+        before: Box<StoredOrder>,
+        after: Box<Order>,
+        events: Vec<DomainEvent>,
+        audit: AuditRecord,
+        /// Further items of the command (tracking numbers).
+        extra: Vec<store::WriteAction>,
+    },
+    Config {
+        identity: Identity,
+        current: TenantConfig,
+        new: TenantConfig,
+        audit: AuditRecord,
+    },
+}
+
+/// Collects a request's writes. A keyed request (idempotency key, webhook delivery id) defers its
+/// one command's commit until the response is known, so the stored response commits in the same
+/// transaction.
+#[derive(Debug, Default)]
+pub struct UnitOfWork {
+    defer: bool,
+    pending: Mutex<Option<Pending>>,
+}
+
+impl UnitOfWork {
+    pub fn immediate() -> Self {
+        Self::default()
+    }
+
+    pub fn deferred() -> Self {
+        Self {
+            defer: true,
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn is_deferred(&self) -> bool {
+        self.defer
+    }
+
+    /// Holds a command's writes for the keyed commit; one command per keyed request.
+    pub(crate) fn hold(&self, pending: Pending) -> AppResult<()> {
+        let mut slot = self
+            .pending
+            .lock()
+            .map_err(|_| AppError::internal("unit of work poisoned"))?;
+        if slot.is_some() {
+            return Err(AppError::Invalid {
+                field: "mutation".into(),
+                message: "one command per idempotent request".into(),
+            });
+        }
+        *slot = Some(pending);
+        Ok(())
+    }
+
+    pub(crate) fn take_pending(&self) -> Option<Pending> {
+        self.pending.lock().ok().and_then(|mut p| p.take())
+    }
+}

@@ -1,0 +1,402 @@
+//! The machinery every use case shares: authorize, read once, run the domain command, commit one
+//! transaction (aggregate, audit, outbox, index and vendor items, and — for a keyed request — the
+//! stored response). The use cases themselves live in `orders`, `tenants` and `platform`.
+
+use std::sync::{Arc, Mutex};
+
+use auth::Identity;
+use domain::access::Operation;
+use domain::audit::{AuditOutcome, AuditRecord, AuditTarget};
+use domain::clock::Ctx;
+use domain::config::TenantConfig;
+use domain::events::DomainEvent;
+use domain::ids::{AuditId, OrderId};
+use domain::order::Order;
+use domain::{Clock, DomainResult, IdSource, Timestamp};
+use store::cursor::Cursors;
+use store::repo::{
+    CommandWrite, IdempotencyRecord, IdempotencyRepository, OrderRepository, StoredOrder,
+    TenantAuditRepository, TenantConfigRepository,
+};
+use store::{ItemStore, ShardCounts};
+
+use crate::authz::{Audited, Authorizer, Target, user_audit};
+use crate::context::{Pending, RequestCtx, UnitOfWork};
+use crate::error::{AppError, AppResult};
+
+/// ULIDs from the system clock and a CSPRNG.
+pub struct SystemIds;
+
+impl IdSource for SystemIds {
+    fn next_ulid(&mut self) -> ulid::Ulid {
+        ulid::Ulid::new()
+    }
+}
+
+/// The use cases over one store. Built once per process; cheap to share.
+pub struct App {
+    pub(crate) orders: OrderRepository,
+    pub(crate) configs: TenantConfigRepository,
+    pub(crate) idempotency: IdempotencyRepository,
+    pub(crate) tenant_audit: TenantAuditRepository,
+    authorizer: Authorizer,
+    ids: Arc<Mutex<dyn IdSource + Send>>,
+    clock: Arc<dyn Clock>,
+}
+
+/// Which order a command runs on, and the version the caller expects it at (no retry then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderRef {
+    pub id: OrderId,
+    pub expected_version: Option<u64>,
+}
+
+impl OrderRef {
+    pub fn new(id: OrderId, expected_version: Option<u64>) -> Self {
+        Self {
+            id,
+            expected_version,
+        }
+    }
+}
+
+/// How a command on an existing order is run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CommandSpec {
+    pub op: Operation,
+    pub order: OrderRef,
+    /// Read the tenant config in the same batch (refunds).
+    pub needs_config: bool,
+}
+
+impl CommandSpec {
+    pub(crate) fn new(op: Operation, order: OrderRef) -> Self {
+        Self {
+            op,
+            order,
+            needs_config: false,
+        }
+    }
+
+    pub(crate) fn with_config(self) -> Self {
+        Self {
+            needs_config: true,
+            ..self
+        }
+    }
+}
+
+/// What a command did: its events (none: nothing changed, nothing is written) and what the use
+/// case hands back (the new shipment's id, whether a tracking update was ignored).
+pub(crate) struct Change<R> {
+    pub events: Vec<DomainEvent>,
+    pub value: R,
+}
+
+impl Change<()> {
+    pub(crate) fn events(events: Vec<DomainEvent>) -> Self {
+        Self { events, value: () }
+    }
+}
+
+/// What a command sees besides the order: its context, the tenant config and the caller.
+pub(crate) struct Env<'c, 'i> {
+    pub ctx: &'c mut Ctx<'i>,
+    pub config: &'c TenantConfig,
+    pub identity: &'c Identity,
+}
+
+/// How many times a command is retried after losing an optimistic-lock race.
+const RETRIES: usize = 3;
+
+impl App {
+    pub fn new(
+        store: Arc<dyn ItemStore>,
+        shards: Arc<dyn ShardCounts>,
+        cursors: Cursors,
+        ids: Arc<Mutex<dyn IdSource + Send>>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let tenant_audit =
+            TenantAuditRepository::new(store.clone(), shards.clone(), cursors.clone());
+        Self {
+            orders: OrderRepository::new(store.clone(), shards, cursors),
+            configs: TenantConfigRepository::new(store.clone()),
+            idempotency: IdempotencyRepository::new(store),
+            authorizer: Authorizer::new(tenant_audit.clone(), ids.clone()),
+            tenant_audit,
+            ids,
+            clock,
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub(crate) fn next_id(&self) -> AppResult<ulid::Ulid> {
+        self.ids
+            .lock()
+            .map(|mut i| i.next_ulid())
+            .map_err(|_| AppError::internal("id source poisoned"))
+    }
+
+    /// Runs `f` with a command context at `now` (the id source locked for its duration).
+    pub(crate) fn with_ctx<T>(
+        &self,
+        now: Timestamp,
+        f: impl FnOnce(&mut Ctx<'_>) -> AppResult<T>,
+    ) -> AppResult<T> {
+        let mut ids = self
+            .ids
+            .lock()
+            .map_err(|_| AppError::internal("id source poisoned"))?;
+        f(&mut Ctx::new(now, &mut *ids))
+    }
+
+    /// The success record of `op` on `kind`/`id`, at `version`.
+    pub(crate) fn audit(
+        &self,
+        rc: &RequestCtx,
+        identity: &Identity,
+        op: Operation,
+        target: (&str, String),
+        version: Option<u64>,
+        at: Timestamp,
+    ) -> AppResult<AuditRecord> {
+        let what = Audited {
+            op,
+            target: AuditTarget {
+                kind: target.0.to_owned(),
+                id: target.1,
+            },
+            outcome: AuditOutcome::Success,
+            version,
+        };
+        Ok(user_audit(
+            AuditId::from_ulid(self.next_id()?),
+            identity,
+            what,
+            at,
+            &rc.request_id,
+        ))
+    }
+
+    /// Plan and role first (no store access for a forbidden operation), audited when refused.
+    pub async fn check(&self, rc: &RequestCtx, op: Operation, target: Target<'_>) -> AppResult<()> {
+        self.authorizer
+            .authorize(&rc.caller, op, target, &rc.request_id, self.now())
+            .await
+            .map_err(AppError::from)
+    }
+
+    /// An input that did not parse: refused as input only once the caller may run `op` at all
+    /// (so a caller without the permission gets FORBIDDEN, audited, and learns nothing of input
+    /// rules). Edges pass their parse results through here before the use case runs.
+    pub async fn admit<T>(
+        &self,
+        rc: &RequestCtx,
+        op: Operation,
+        input: AppResult<T>,
+    ) -> AppResult<T> {
+        match input {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                self.check(rc, op, Target::Tenant).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Commits a command's writes (with the keyed record, when the request had a key).
+    pub(crate) async fn commit(
+        &self,
+        pending: &Pending,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> AppResult<()> {
+        match pending {
+            Pending::Create {
+                identity,
+                order,
+                events,
+                audit,
+            } => {
+                let write = CommandWrite {
+                    events,
+                    audit: Some(audit),
+                    idempotency,
+                    extra: Vec::new(),
+                };
+                self.orders.create(identity.scope(), order, write).await?;
+            }
+            Pending::Update {
+                identity,
+                before,
+                after,
+                events,
+                audit,
+                extra,
+            } => {
+                let write = CommandWrite {
+                    events,
+                    audit: Some(audit),
+                    idempotency,
+                    extra: extra.clone(),
+                };
+                self.orders
+                    .update(identity.scope(), before, after, write)
+                    .await?;
+            }
+            Pending::Config {
+                identity,
+                current,
+                new,
+                audit,
+            } => {
+                let mut extra = vec![
+                    self.tenant_audit
+                        .put_action(identity.scope(), audit)
+                        .await?,
+                ];
+                if let Some(rec) = idempotency {
+                    extra.push(rec.put_action(identity.tenant()));
+                }
+                self.configs
+                    .save(identity.scope(), current, new.clone(), extra)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits now, or leaves the writes for a keyed request to commit with its response.
+    pub(crate) async fn submit(&self, uow: &UnitOfWork, pending: Pending) -> AppResult<()> {
+        if uow.is_deferred() {
+            return uow.hold(pending);
+        }
+        self.commit(&pending, None).await
+    }
+
+    /// Loads an order, authorizing against its tenant and vendors (NOT_FOUND outside them).
+    pub(crate) async fn load_for(
+        &self,
+        rc: &RequestCtx,
+        op: Operation,
+        id: OrderId,
+        with_config: bool,
+    ) -> AppResult<(StoredOrder, TenantConfig)> {
+        let identity = rc.identity(op)?;
+        self.check(rc, op, Target::Tenant).await?;
+        let (stored, config) = if with_config {
+            self.orders.load_with_config(identity.scope(), id).await?
+        } else {
+            (
+                self.orders.load(identity.scope(), id).await?,
+                TenantConfig::default(),
+            )
+        };
+        let stored = stored.ok_or(AppError::NotFound { what: "order" })?;
+        let vendors = stored.order.vendors();
+        let sid = id.to_string();
+        self.check(
+            rc,
+            op,
+            Target::Order {
+                tenant: stored.order.tenant(),
+                id: &sid,
+                vendors: &vendors,
+            },
+        )
+        .await?;
+        Ok((stored, config))
+    }
+
+    /// A command that only changes the order (most of them): its events, the order after.
+    pub(crate) async fn command(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        spec: CommandSpec,
+        command: impl Fn(&mut Order, Env<'_, '_>) -> DomainResult<Vec<DomainEvent>> + Send + Sync,
+    ) -> AppResult<Order> {
+        let run = |o: &mut Order, env: Env<'_, '_>| Ok(Change::events(command(o, env)?));
+        Ok(self.order_command(rc, uow, spec, run).await?.0)
+    }
+
+    /// Runs a command on an existing order: authorize, one read, the domain command, one
+    /// transaction; retried when another command won the race (unless the caller pinned a
+    /// version, or the request is keyed: its own service retries). A command that emits no event
+    /// changed nothing and writes nothing.
+    ///
+    /// A use case that needs an outside step between load and commit (a carrier call) runs
+    /// `load_for`, its step, then its command and `submit` itself, the same way.
+    pub(crate) async fn order_command<R>(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        spec: CommandSpec,
+        command: impl Fn(&mut Order, Env<'_, '_>) -> AppResult<Change<R>> + Send + Sync,
+    ) -> AppResult<(Order, R)> {
+        let CommandSpec {
+            op,
+            order: OrderRef {
+                id,
+                expected_version,
+            },
+            needs_config,
+        } = spec;
+        let identity = rc.identity(op)?.clone();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (stored, config) = self.load_for(rc, op, id, needs_config).await?;
+            if let Some(v) = expected_version
+                && v != stored.order.version()
+            {
+                return Err(AppError::Conflict(format!(
+                    "expected version {v}, the order is at {}",
+                    stored.order.version()
+                )));
+            }
+            let now = self.now();
+            let mut after = stored.order.clone();
+            let change = self.with_ctx(now, |ctx| {
+                let env = Env {
+                    ctx,
+                    config: &config,
+                    identity: &identity,
+                };
+                command(&mut after, env)
+            })?;
+            if change.events.is_empty() {
+                return Ok((after, change.value));
+            }
+            let audit = self.audit(
+                rc,
+                &identity,
+                op,
+                ("order", id.to_string()),
+                Some(after.version()),
+                now,
+            )?;
+            let extra = crate::orders::tracking_items(&identity, &stored.order, &after);
+            let pending = Pending::Update {
+                identity: identity.clone(),
+                before: Box::new(stored),
+                after: Box::new(after.clone()),
+                events: change.events,
+                audit,
+                extra,
+            };
+            match self.submit(uow, pending).await {
+                Err(AppError::Conflict(_))
+                    if expected_version.is_none() && !uow.is_deferred() && attempt < RETRIES =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(e),
+                Ok(()) => return Ok((after, change.value)),
+            }
+        }
+    }
+}

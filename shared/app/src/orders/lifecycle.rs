@@ -1,0 +1,137 @@
+//! Creating an order and moving it through review, payment, cancellation and completion.
+
+use domain::access::Operation;
+use domain::ids::{OrderId, Subject};
+use domain::order::{LineQuantity, NewOrder, Order};
+
+use crate::authz::Target;
+use crate::context::{Pending, RequestCtx, UnitOfWork};
+use crate::engine::{App, CommandSpec, OrderRef};
+use crate::error::AppResult;
+
+impl App {
+    pub async fn create_order(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        new: NewOrder,
+    ) -> AppResult<Order> {
+        let op = Operation::CreateOrder;
+        let identity = rc.identity(op)?.clone();
+        self.check(rc, op, Target::Tenant).await?;
+        let now = self.now();
+        let id = OrderId::from_ulid(self.next_id()?);
+        let (order, events) = self.with_ctx(now, |ctx| {
+            let (tenant, by) = (identity.tenant().clone(), identity.subject().clone());
+            Ok(Order::create(ctx, id, tenant, by, new)?)
+        })?;
+        let audit = self.audit(rc, &identity, op, ("order", id.to_string()), Some(1), now)?;
+        let pending = Pending::Create {
+            identity,
+            order: Box::new(order.clone()),
+            events,
+            audit,
+        };
+        self.submit(uow, pending).await?;
+        Ok(order)
+    }
+
+    /// Names the reviewer; while one is assigned, only they may approve or reject.
+    pub async fn assign_order_reviewer(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        order: OrderRef,
+        reviewer: Subject,
+        comments: Option<&str>,
+    ) -> AppResult<Order> {
+        let spec = CommandSpec::new(Operation::AssignOrderReviewer, order);
+        self.command(rc, uow, spec, |o, env| {
+            let by = env.identity.subject();
+            o.assign_reviewer(env.ctx, by, reviewer.clone(), comments)
+        })
+        .await
+    }
+
+    pub async fn approve_order(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        order: OrderRef,
+        comments: Option<&str>,
+    ) -> AppResult<Order> {
+        let spec = CommandSpec::new(Operation::ApproveOrder, order);
+        self.command(rc, uow, spec, |o, env| {
+            o.approve(env.ctx, env.identity.subject(), comments)
+        })
+        .await
+    }
+
+    pub async fn reject_order(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        order: OrderRef,
+        reason: &str,
+    ) -> AppResult<Order> {
+        let spec = CommandSpec::new(Operation::RejectOrder, order);
+        self.command(rc, uow, spec, |o, env| {
+            o.reject(env.ctx, env.identity.subject(), reason)
+        })
+        .await
+    }
+
+    /// Cancels the order and its undispatched shipments.
+    pub async fn cancel_order(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        order: OrderRef,
+        reason: Option<&str>,
+    ) -> AppResult<Order> {
+        let spec = CommandSpec::new(Operation::CancelOrder, order);
+        self.command(rc, uow, spec, |o, env| o.cancel(env.ctx, reason))
+            .await
+    }
+
+    /// Cancels unallocated quantities of some lines.
+    pub async fn cancel_order_lines(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        order: OrderRef,
+        lines: &[LineQuantity],
+        reason: Option<&str>,
+    ) -> AppResult<Order> {
+        let spec = CommandSpec::new(Operation::CancelOrderLines, order);
+        self.command(rc, uow, spec, |o, env| {
+            o.cancel_lines(env.ctx, lines, reason)
+        })
+        .await
+    }
+
+    pub async fn mark_order_paid(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        order: OrderRef,
+        payment_reference: &str,
+    ) -> AppResult<Order> {
+        let spec = CommandSpec::new(Operation::MarkOrderPaid, order);
+        self.command(rc, uow, spec, |o, env| {
+            o.mark_paid(env.ctx, payment_reference)
+        })
+        .await
+    }
+
+    pub async fn complete_order(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        order: OrderRef,
+    ) -> AppResult<Order> {
+        let spec = CommandSpec::new(Operation::CompleteOrder, order);
+        self.command(rc, uow, spec, |o, env| o.complete(env.ctx))
+            .await
+    }
+}

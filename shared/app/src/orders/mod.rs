@@ -1,0 +1,62 @@
+//! The order use cases, by what they work on. Each takes parsed inputs and a caller and returns
+//! typed results; every edge (GraphQL, webhooks, the event consumer, carrier calls) runs these.
+
+mod lifecycle;
+mod queries;
+mod refunds;
+mod returns;
+mod shipments;
+
+use auth::Identity;
+use domain::ids::{ShipmentId, Sku};
+use domain::order::Order;
+use store::repo::OrderRepository;
+
+use crate::error::{AppError, AppResult};
+
+pub use queries::Listed;
+pub use shipments::{Tracked, TrackingChange};
+
+/// Tracking-number items for shipments whose carrier and tracking number changed.
+pub(crate) fn tracking_items(
+    identity: &Identity,
+    before: &Order,
+    after: &Order,
+) -> Vec<store::WriteAction> {
+    after
+        .shipments()
+        .iter()
+        .filter_map(|s| {
+            let (carrier, number) = (s.carrier.as_ref()?, s.tracking_number.as_ref()?);
+            let old = before.shipment(s.id);
+            let unchanged = old.is_some_and(|o| {
+                o.carrier.as_ref() == Some(carrier) && o.tracking_number.as_ref() == Some(number)
+            });
+            (!unchanged).then(|| {
+                OrderRepository::tracking_item(identity.scope(), carrier, number, after.id(), s.id)
+            })
+        })
+        .collect()
+}
+
+/// A vendor-confined caller acts on its own lines only; other lines are NOT_FOUND.
+pub(crate) fn own_lines<'a>(
+    identity: &Identity,
+    order: &Order,
+    skus: impl IntoIterator<Item = &'a Sku>,
+) -> AppResult<()> {
+    if identity.owns_skus(order, skus) {
+        Ok(())
+    } else {
+        Err(AppError::NotFound { what: "line" })
+    }
+}
+
+/// A shipment whose lines are all the caller's own (NOT_FOUND otherwise).
+pub(crate) fn own_shipment(identity: &Identity, order: &Order, id: ShipmentId) -> AppResult<()> {
+    let shipment = order
+        .shipment(id)
+        .ok_or(AppError::NotFound { what: "shipment" })?;
+    own_lines(identity, order, shipment.lines.iter().map(|l| &l.sku))
+        .map_err(|_| AppError::NotFound { what: "shipment" })
+}

@@ -1,0 +1,97 @@
+//! Reading orders: one order, by external reference, listings, an order's audit log.
+
+use domain::access::Operation;
+use domain::audit::AuditRecord;
+use domain::ids::{ExternalRef, OrderId, VendorId};
+use domain::order::Order;
+use store::repo::{OrderListing, OrderPage, PageRequest, VendorOrderPage};
+
+use crate::authz::Target;
+use crate::context::RequestCtx;
+use crate::engine::App;
+use crate::error::{AppError, AppResult};
+
+/// A page of a listing: the tenant's orders, or one vendor's.
+#[derive(Debug, Clone)]
+pub enum Listed {
+    Tenant(OrderPage),
+    Vendor(VendorOrderPage),
+}
+
+impl App {
+    pub async fn order(&self, rc: &RequestCtx, id: OrderId) -> AppResult<Order> {
+        Ok(self
+            .load_for(rc, Operation::ReadOrder, id, false)
+            .await?
+            .0
+            .order)
+    }
+
+    pub async fn order_by_external_ref(
+        &self,
+        rc: &RequestCtx,
+        r: &ExternalRef,
+    ) -> AppResult<Order> {
+        let op = Operation::ReadOrderByExternalRef;
+        let identity = rc.identity(op)?;
+        self.check(rc, op, Target::Tenant).await?;
+        let id = self
+            .orders
+            .id_by_external_ref(identity.scope(), r)
+            .await?
+            .ok_or(AppError::NotFound { what: "order" })?;
+        Ok(self.load_for(rc, op, id, false).await?.0.order)
+    }
+
+    /// A listing. Vendor-confined callers always get their own vendor listing.
+    pub async fn orders(
+        &self,
+        rc: &RequestCtx,
+        listing: OrderListing,
+        vendor: Option<VendorId>,
+        page: &PageRequest,
+    ) -> AppResult<Listed> {
+        let op = Operation::ListOrders;
+        let identity = rc.identity(op)?;
+        self.check(rc, op, Target::Tenant).await?;
+        let vendor = if identity.vendor_confined() {
+            match (identity.vendor(), vendor) {
+                (Some(mine), None) => Some(mine.clone()),
+                (Some(mine), Some(asked)) if &asked == mine => Some(asked),
+                _ => {
+                    return Ok(Listed::Vendor(VendorOrderPage {
+                        orders: Vec::new(),
+                        end_cursor: None,
+                    }));
+                }
+            }
+        } else {
+            vendor
+        };
+        match vendor {
+            Some(v) => Ok(Listed::Vendor(
+                self.orders
+                    .list_by_vendor(identity.scope(), &v, page)
+                    .await?,
+            )),
+            None => Ok(Listed::Tenant(
+                self.orders.list(identity.scope(), &listing, page).await?,
+            )),
+        }
+    }
+
+    pub async fn order_audit_log(
+        &self,
+        rc: &RequestCtx,
+        id: OrderId,
+        page: &PageRequest,
+    ) -> AppResult<(Vec<AuditRecord>, Option<String>)> {
+        let op = Operation::ReadOrderAuditLog;
+        let (stored, _) = self.load_for(rc, op, id, false).await?;
+        let identity = rc.identity(op)?;
+        Ok(self
+            .orders
+            .audit_log(identity.scope(), stored.order.id(), page)
+            .await?)
+    }
+}

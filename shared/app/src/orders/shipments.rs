@@ -1,0 +1,141 @@
+//! Shipments: create, confirm, dispatch, track, deliver, cancel. A vendor-confined caller acts on
+//! shipments of its own lines only.
+
+use domain::access::Operation;
+use domain::ids::{CarrierCode, ShipmentId, TrackingNumber};
+use domain::order::{NewShipment, Order, TrackingOutcome, TrackingUpdate};
+
+use super::{own_lines, own_shipment};
+use crate::context::{RequestCtx, UnitOfWork};
+use crate::engine::{App, Change, CommandSpec, OrderRef};
+use crate::error::AppResult;
+
+/// A tracking update to apply to a shipment.
+#[derive(Debug, Clone)]
+pub struct TrackingChange {
+    pub shipment: ShipmentId,
+    pub update: TrackingUpdate,
+}
+
+/// The order after a tracking update, and whether the update was ignored (backwards, out of a
+/// terminal state, or nothing new: no version, no event).
+#[derive(Debug, Clone)]
+pub struct Tracked {
+    pub order: Order,
+    pub ignored: bool,
+}
+
+impl App {
+    /// Creates a shipment; returns the order and the new shipment's id.
+    pub async fn create_shipment(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        order: OrderRef,
+        new: NewShipment,
+    ) -> AppResult<(Order, ShipmentId)> {
+        let spec = CommandSpec::new(Operation::CreateShipment, order);
+        self.order_command(rc, uow, spec, |o, env| {
+            own_lines(env.identity, o, new.lines.iter().map(|l| &l.sku))?;
+            let (id, events) = o.create_shipment(env.ctx, new.clone())?;
+            Ok(Change { events, value: id })
+        })
+        .await
+    }
+
+    pub async fn confirm_shipment(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        order: OrderRef,
+        shipment: ShipmentId,
+    ) -> AppResult<Order> {
+        let spec = CommandSpec::new(Operation::ConfirmShipment, order);
+        self.order_command(rc, uow, spec, |o, env| {
+            own_shipment(env.identity, o, shipment)?;
+            Ok(Change::events(o.confirm_shipment(env.ctx, shipment)?))
+        })
+        .await
+        .map(|(o, ())| o)
+    }
+
+    pub async fn dispatch_shipment(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        order: OrderRef,
+        shipment: ShipmentId,
+        carrier: Option<CarrierCode>,
+        tracking_number: Option<TrackingNumber>,
+    ) -> AppResult<Order> {
+        let spec = CommandSpec::new(Operation::DispatchShipment, order);
+        self.order_command(rc, uow, spec, |o, env| {
+            own_shipment(env.identity, o, shipment)?;
+            let (carrier, number) = (carrier.clone(), tracking_number.clone());
+            Ok(Change::events(
+                o.dispatch_shipment(env.ctx, shipment, carrier, number)?,
+            ))
+        })
+        .await
+        .map(|(o, ())| o)
+    }
+
+    /// Applies a tracking status; a stale one is reported as ignored and writes nothing.
+    pub async fn update_shipment_tracking(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        order: OrderRef,
+        change: TrackingChange,
+    ) -> AppResult<Tracked> {
+        let spec = CommandSpec::new(Operation::UpdateShipmentTracking, order);
+        let (order, ignored) = self
+            .order_command(rc, uow, spec, |o, env| {
+                own_shipment(env.identity, o, change.shipment)?;
+                Ok(
+                    match o.update_tracking(env.ctx, change.shipment, change.update.clone())? {
+                        TrackingOutcome::Applied(events) => Change {
+                            events,
+                            value: false,
+                        },
+                        TrackingOutcome::Ignored { .. } => Change {
+                            events: Vec::new(),
+                            value: true,
+                        },
+                    },
+                )
+            })
+            .await?;
+        Ok(Tracked { order, ignored })
+    }
+
+    pub async fn cancel_shipment(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        order: OrderRef,
+        shipment: ShipmentId,
+    ) -> AppResult<Order> {
+        let spec = CommandSpec::new(Operation::CancelShipment, order);
+        self.order_command(rc, uow, spec, |o, env| {
+            own_shipment(env.identity, o, shipment)?;
+            Ok(Change::events(o.cancel_shipment(env.ctx, shipment)?))
+        })
+        .await
+        .map(|(o, ())| o)
+    }
+
+    pub async fn mark_shipment_delivered(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        order: OrderRef,
+        shipment: ShipmentId,
+    ) -> AppResult<Order> {
+        let spec = CommandSpec::new(Operation::MarkShipmentDelivered, order);
+        self.command(rc, uow, spec, |o, env| {
+            o.mark_shipment_delivered(env.ctx, shipment)
+        })
+        .await
+    }
+}

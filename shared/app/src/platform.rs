@@ -1,0 +1,194 @@
+//! The SaaS provider's use cases: plans, tenants, IdP registrations. Every change goes to the SaaS
+//! audit with the platform admin as actor. The admin CLI (and `oms serve`'s first start) call
+//! these; they never touch tenant data.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use auth::dev::{DevIdp, DevIdpError};
+use domain::access::{Operation, Plan};
+use domain::audit::{AuditRecord, AuditTarget};
+use domain::ids::{AuditId, PlanName, Subject, TenantId};
+use domain::tenant::{IdpRegistration, TenantProfile, TenantStatus};
+use domain::{Clock, DomainError};
+use store::ItemStore;
+use store::repo::{RegistryRepository, RepoError, StoredProfile};
+
+/// The plan dev mode creates on first use: every tenant operation.
+pub const DEMO_PLAN: &str = "demo";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    /// The request cannot be carried out as asked; the message says what to do instead.
+    #[error("{0}")]
+    Refused(String),
+    #[error("invalid input: {0}")]
+    Invalid(#[from] DomainError),
+    #[error("{0}")]
+    Dev(#[from] DevIdpError),
+    #[error("store: {0}")]
+    Store(#[from] RepoError),
+}
+
+pub type PlatformResult<T> = Result<T, PlatformError>;
+
+/// Dev mode: the demo plan is created on demand and the dev IdP (its key in `data_dir`) is
+/// registered for every new tenant.
+#[derive(Debug, Clone)]
+pub struct DevSetup {
+    pub data_dir: PathBuf,
+}
+
+/// The platform admin's use cases, acting as `actor`.
+pub struct Platform {
+    registry: RegistryRepository,
+    clock: Arc<dyn Clock>,
+    actor: Subject,
+    dev: Option<DevSetup>,
+}
+
+impl Platform {
+    pub fn new(
+        store: Arc<dyn ItemStore>,
+        clock: Arc<dyn Clock>,
+        actor: Subject,
+        dev: Option<DevSetup>,
+    ) -> Self {
+        Self {
+            registry: RegistryRepository::new(store),
+            clock,
+            actor,
+            dev,
+        }
+    }
+
+    fn audit(
+        &self,
+        action: Operation,
+        kind: &str,
+        id: &str,
+        tenant: Option<&TenantId>,
+    ) -> AuditRecord {
+        AuditRecord::platform_action(
+            AuditId::from_ulid(ulid::Ulid::new()),
+            self.actor.clone(),
+            action.as_str(),
+            AuditTarget {
+                kind: kind.to_owned(),
+                id: id.to_owned(),
+            },
+            tenant.cloned(),
+            self.clock.now(),
+            format!("cli-{}", ulid::Ulid::new()),
+        )
+    }
+
+    async fn profile(&self, tenant: &TenantId) -> PlatformResult<StoredProfile> {
+        self.registry.get(tenant).await?.ok_or_else(|| {
+            PlatformError::Refused(format!("no tenant {tenant}; see `oms tenant list`"))
+        })
+    }
+
+    pub async fn set_plan(
+        &self,
+        name: &PlanName,
+        operations: Vec<Operation>,
+    ) -> PlatformResult<Plan> {
+        let plan = Plan::new(name.clone(), operations)?;
+        let audit = self.audit(Operation::SetPlan, "plan", name.as_str(), None);
+        self.registry.put_plan(&plan, &audit).await?;
+        Ok(plan)
+    }
+
+    /// Onboards a tenant. In dev mode the demo plan is created if missing and the dev IdP is
+    /// registered for the tenant.
+    pub async fn create_tenant(
+        &self,
+        id: &TenantId,
+        name: &str,
+        plan: &PlanName,
+        shards: u32,
+    ) -> PlatformResult<TenantProfile> {
+        if self.registry.plan(plan).await?.is_none() {
+            if self.dev.is_some() && plan.as_str() == DEMO_PLAN {
+                let audit = self.audit(Operation::SetPlan, "plan", DEMO_PLAN, None);
+                self.registry
+                    .put_plan(&Plan::everything(plan.clone()), &audit)
+                    .await?;
+            } else {
+                return Err(PlatformError::Refused(format!(
+                    "no plan {plan}; create it first with `oms plan set {plan} --all`"
+                )));
+            }
+        }
+        if self.registry.get(id).await?.is_some() {
+            return Err(PlatformError::Refused(format!(
+                "tenant {id} already exists"
+            )));
+        }
+        let at = self.clock.now();
+        let mut profile = TenantProfile::new(id.clone(), name, plan.clone(), at)?;
+        if shards > 1 {
+            profile.grow_shards(shards, at)?;
+        }
+        if let Some(dev) = &self.dev {
+            let registration = DevIdp::load_or_generate(&dev.data_dir)?.registration()?;
+            profile.set_idp(registration, at)?;
+        }
+        let audit = self.audit(Operation::CreateTenant, "tenant", id.as_str(), Some(id));
+        self.registry.create(&profile, &audit).await?;
+        Ok(profile)
+    }
+
+    /// Suspends or re-activates a tenant (its users are refused within the directory's TTL).
+    pub async fn set_status(
+        &self,
+        id: &TenantId,
+        status: TenantStatus,
+    ) -> PlatformResult<TenantProfile> {
+        let stored = self.profile(id).await?;
+        let mut p = stored.profile.clone();
+        p.status = status;
+        p.updated_at = self.clock.now();
+        let audit = self.audit(Operation::SuspendTenant, "tenant", id.as_str(), Some(id));
+        self.registry.update(&stored, &p, &audit).await?;
+        Ok(p)
+    }
+
+    /// Registers (or replaces) one of the tenant's identity providers.
+    pub async fn set_idp(
+        &self,
+        id: &TenantId,
+        registration: IdpRegistration,
+    ) -> PlatformResult<TenantProfile> {
+        auth::check_registration(&registration).map_err(PlatformError::Refused)?;
+        if self.dev.is_none() && registration.issuer.as_str().starts_with(auth::DEV_ISSUER) {
+            return Err(PlatformError::Refused(
+                "the dev issuer cannot be registered outside dev mode".into(),
+            ));
+        }
+        let stored = self.profile(id).await?;
+        let mut p = stored.profile.clone();
+        p.set_idp(registration, self.clock.now())?;
+        let audit = self.audit(Operation::SetIdp, "tenant", id.as_str(), Some(id));
+        self.registry.update(&stored, &p, &audit).await?;
+        Ok(p)
+    }
+
+    pub async fn show(&self, id: &TenantId) -> PlatformResult<TenantProfile> {
+        Ok(self.profile(id).await?.profile)
+    }
+
+    pub async fn list(&self) -> PlatformResult<Vec<TenantProfile>> {
+        let mut out = Vec::new();
+        for id in self.registry.list().await? {
+            out.push(self.profile(&id).await?.profile);
+        }
+        Ok(out)
+    }
+
+    /// Whether a tenant exists (`oms serve` creates the demo tenant on first start).
+    pub async fn exists(&self, id: &TenantId) -> PlatformResult<bool> {
+        Ok(self.registry.get(id).await?.is_some())
+    }
+}

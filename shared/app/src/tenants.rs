@@ -1,0 +1,139 @@
+//! A tenant's own records: its business rules (versioned) and its audit log.
+
+use domain::Timestamp;
+use domain::access::Operation;
+use domain::audit::AuditRecord;
+use domain::config::TenantConfig;
+use store::repo::PageRequest;
+
+use crate::authz::Target;
+use crate::context::{Pending, RequestCtx, UnitOfWork};
+use crate::engine::App;
+use crate::error::{AppError, AppResult};
+
+impl App {
+    /// The tenant audit between `from` and `to` (inclusive), newest first, a day partition at a
+    /// time (one query per shard per day read). The cursor is `{day}.{day cursor}`; the day
+    /// cursor is signed and bound to the tenant, and the day must lie within the range.
+    pub async fn tenant_audit_log(
+        &self,
+        rc: &RequestCtx,
+        from: Timestamp,
+        to: Timestamp,
+        page: &PageRequest,
+    ) -> AppResult<(Vec<AuditRecord>, Option<String>)> {
+        const MAX_DAYS: i64 = 31;
+        let op = Operation::ReadAuditLog;
+        let identity = rc.identity(op)?;
+        self.check(rc, op, Target::Tenant).await?;
+        if to < from || to.unix_seconds() - from.unix_seconds() > MAX_DAYS * 86_400 {
+            return Err(AppError::Invalid {
+                field: "from".into(),
+                message: format!("from must be before to, at most {MAX_DAYS} days apart"),
+            });
+        }
+        let bad_cursor = || AppError::Invalid {
+            field: "after".into(),
+            message: "invalid cursor".into(),
+        };
+        let (mut day, mut inner) = match &page.after {
+            None => (to, None),
+            Some(c) => {
+                let (d, rest) = c.split_once('.').ok_or_else(bad_cursor)?;
+                let day = Timestamp::parse_rfc3339(&format!("{d}T12:00:00Z"))
+                    .map_err(|_| bad_cursor())?;
+                if day.day() < from.day() || day.day() > to.day() {
+                    return Err(bad_cursor());
+                }
+                (day, (rest != "-").then(|| rest.to_owned()))
+            }
+        };
+        let mut out = Vec::new();
+        loop {
+            let want = page
+                .first
+                .saturating_sub(u32::try_from(out.len()).unwrap_or(u32::MAX))
+                .max(1);
+            let (records, next) = self
+                .tenant_audit
+                .list_day(
+                    identity.scope(),
+                    day,
+                    &PageRequest {
+                        first: want,
+                        after: inner.take(),
+                    },
+                )
+                .await?;
+            out.extend(records.into_iter().filter(|r| r.at >= from && r.at <= to));
+            let full = out.len() >= page.first as usize;
+            match next {
+                Some(n) if full => return Ok((out, Some(format!("{}.{n}", day.day())))),
+                Some(n) => inner = Some(n),
+                None => {
+                    let previous = day.plus_seconds(-86_400);
+                    if previous.day() < from.day() {
+                        return Ok((out, None));
+                    }
+                    day = previous;
+                    if full {
+                        return Ok((out, Some(format!("{}.-", day.day()))));
+                    }
+                }
+            }
+        }
+    }
+
+    pub async fn tenant_config(
+        &self,
+        rc: &RequestCtx,
+        version: Option<u32>,
+    ) -> AppResult<TenantConfig> {
+        let op = Operation::ReadTenantConfig;
+        let identity = rc.identity(op)?;
+        self.check(rc, op, Target::Tenant).await?;
+        match version {
+            None => Ok(self.configs.current(identity.scope()).await?),
+            Some(v) => self
+                .configs
+                .version(identity.scope(), v)
+                .await?
+                .ok_or(AppError::NotFound {
+                    what: "tenant config version",
+                }),
+        }
+    }
+
+    pub async fn update_tenant_config(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        config: TenantConfig,
+    ) -> AppResult<TenantConfig> {
+        let op = Operation::UpdateTenantConfig;
+        let identity = rc.identity(op)?.clone();
+        self.check(rc, op, Target::Tenant).await?;
+        let current = self.configs.current(identity.scope()).await?;
+        let new = config.with_version(current.version() + 1);
+        let now = self.now();
+        let audit = self.audit(
+            rc,
+            &identity,
+            op,
+            ("tenantConfig", new.version().to_string()),
+            Some(u64::from(new.version())),
+            now,
+        )?;
+        self.submit(
+            uow,
+            Pending::Config {
+                identity,
+                current,
+                new: new.clone(),
+                audit,
+            },
+        )
+        .await?;
+        Ok(new)
+    }
+}

@@ -1,0 +1,84 @@
+//! Start-up, written once: logging for a Lambda function or the CLI, and the store a process
+//! runs over, from configuration (an embedded file in a data directory, or a DynamoDB table).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use domain::Clock;
+use store::ItemStore;
+use store::dynamo::DynamoStore;
+use store::embedded::EmbeddedStore;
+
+/// Where the store is.
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    /// The embedded store, `store.redb` in this directory (created if missing).
+    Embedded { data_dir: PathBuf },
+    /// A DynamoDB table; `endpoint` overrides AWS's (DynamoDB Local).
+    Dynamo {
+        table: String,
+        endpoint: Option<String>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    #[error(
+        "cannot open the store at {path}: {reason} (is `oms serve` running on this data directory?)"
+    )]
+    OpenStore { path: String, reason: String },
+}
+
+/// Opens the configured store, reading `clock` for expiry.
+pub async fn open_store(
+    config: &StoreConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn ItemStore>, BootError> {
+    match config {
+        StoreConfig::Embedded { data_dir } => {
+            let failed = |path: &std::path::Path, reason: String| BootError::OpenStore {
+                path: path.display().to_string(),
+                reason,
+            };
+            std::fs::create_dir_all(data_dir).map_err(|e| failed(data_dir, e.to_string()))?;
+            let path = data_dir.join("store.redb");
+            let store =
+                EmbeddedStore::open(&path, clock).map_err(|e| failed(&path, e.to_string()))?;
+            Ok(Arc::new(store))
+        }
+        StoreConfig::Dynamo { table, endpoint } => {
+            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+            if let Some(e) = endpoint {
+                loader = loader.endpoint_url(e);
+            }
+            let client = aws_sdk_dynamodb::Client::new(&loader.load().await);
+            Ok(Arc::new(DynamoStore::new(client, table, clock)))
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, to stderr (the CLI's default).
+    Text,
+    /// One JSON object a line, to stderr.
+    Json,
+    /// JSON without timestamps (CloudWatch adds its own): the Lambda functions.
+    Lambda,
+}
+
+/// Installs the process's log subscriber once; `OMS_LOG` (an `EnvFilter`) sets levels, default
+/// `info`.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OMS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Lambda => builder.json().with_target(false).without_time().init(),
+    }
+}
