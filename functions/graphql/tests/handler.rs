@@ -4,73 +4,27 @@
 
 use std::sync::Arc;
 
-use auth::VerifierConfig;
 use auth::dev::DevIdp;
-use domain::Timestamp;
-use domain::access::{Plan, Role};
-use domain::audit::{AuditRecord, AuditTarget};
-use domain::ids::{AuditId, PlanName, Subject, TenantId};
-use domain::tenant::TenantProfile;
+use domain::access::Role;
+use domain::ids::TenantId;
 use http_body_util::BodyExt;
-use store::cursor::{CursorKey, Cursors};
 use store::embedded::EmbeddedStore;
-use store::repo::RegistryRepository;
 use store::{Clock, ItemStore, SystemClock};
 use tower::ServiceExt;
-
-fn audit(n: u128) -> AuditRecord {
-    let target = AuditTarget {
-        kind: "tenant".into(),
-        id: "demo".into(),
-    };
-    let at = Timestamp::from_unix_millis(1_000).unwrap();
-    AuditRecord::platform_action(
-        AuditId::from_ulid(ulid::Ulid::from_parts(1, n)),
-        Subject::parse("test").unwrap(),
-        "createTenant",
-        target,
-        None,
-        at,
-        "t".into(),
-    )
-}
 
 /// The function's router over an embedded store holding tenant `demo` with the dev IdP.
 async fn router(dir: &std::path::Path) -> (axum::Router, DevIdp) {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store: Arc<dyn ItemStore> = Arc::new(EmbeddedStore::in_memory(clock.clone()).unwrap());
     let idp = DevIdp::load_or_generate(dir).unwrap();
-    let registry = RegistryRepository::new(store.clone());
-    let plan = PlanName::parse("demo").unwrap();
-    registry
-        .put_plan(&Plan::everything(plan.clone()), &audit(1))
-        .await
-        .unwrap();
-    let now = Timestamp::from_unix_millis(1_000).unwrap();
-    let mut profile =
-        TenantProfile::new(TenantId::parse("demo").unwrap(), "Demo", plan, now).unwrap();
-    profile.set_idp(idp.registration().unwrap(), now).unwrap();
-    registry.create(&profile, &audit(2)).await.unwrap();
     let config = graphql::Config::from_env(|k| match k {
         "TABLE_NAME" => Some("unused".into()),
         "OMS_CURSOR_KEY" => Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
         _ => None,
     })
     .unwrap();
-    let cursors = Cursors::new(CursorKey::from_bytes(&[9; 32]).unwrap());
-    let state = api::api_state(
-        app::services(
-            store,
-            clock,
-            VerifierConfig {
-                dev_mode: true,
-                ..config.verifier
-            },
-            cursors,
-        )
-        .unwrap(),
-    );
-    (api::router(state, config.http), idp)
+    let router = testkit::demo_router(store, clock, &idp, config.http).await;
+    (router, idp)
 }
 
 /// An event file as lambda_http parses it, with `<token>` replaced by a real one.

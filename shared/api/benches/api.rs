@@ -5,38 +5,13 @@
 
 use std::sync::Arc;
 
-use api::{HttpConfig, Limits};
-use auth::VerifierConfig;
 use auth::dev::DevIdp;
 use criterion::{Criterion, criterion_group, criterion_main};
-use domain::Timestamp;
-use domain::access::{Plan, Role};
-use domain::audit::{AuditRecord, AuditTarget};
-use domain::ids::{AuditId, PlanName, Subject, TenantId};
-use domain::tenant::TenantProfile;
+use domain::access::Role;
 use http_body_util::BodyExt;
-use store::cursor::{CursorKey, Cursors};
 use store::embedded::EmbeddedStore;
-use store::repo::RegistryRepository;
 use store::{Clock, ItemStore, SystemClock};
 use tower::ServiceExt;
-
-fn audit(n: u128) -> AuditRecord {
-    let target = AuditTarget {
-        kind: "tenant".into(),
-        id: "demo".into(),
-    };
-    let at = Timestamp::from_unix_millis(1_000).unwrap();
-    AuditRecord::platform_action(
-        AuditId::from_ulid(ulid::Ulid::from_parts(1, n)),
-        Subject::parse("bench").unwrap(),
-        "createTenant",
-        target,
-        None,
-        at,
-        "bench".into(),
-    )
-}
 
 async fn post(router: &axum::Router, token: &str, query: String) -> serde_json::Value {
     let req = axum::http::Request::post("/graphql")
@@ -63,51 +38,13 @@ fn benches(c: &mut Criterion) {
     let store: Arc<dyn ItemStore> =
         Arc::new(EmbeddedStore::open(&dir.path().join("store.redb"), clock.clone()).unwrap());
     let idp = DevIdp::load_or_generate(dir.path()).unwrap();
-    let (router, token) = rt.block_on(async {
-        let registry = RegistryRepository::new(store.clone());
-        let plan = PlanName::parse("demo").unwrap();
-        registry
-            .put_plan(&Plan::everything(plan.clone()), &audit(1))
-            .await
-            .unwrap();
-        let now = Timestamp::from_unix_millis(1_000).unwrap();
-        let mut profile =
-            TenantProfile::new(TenantId::parse("demo").unwrap(), "Demo", plan, now).unwrap();
-        profile.set_idp(idp.registration().unwrap(), now).unwrap();
-        registry.create(&profile, &audit(2)).await.unwrap();
-        let state = api::api_state(
-            app::services(
-                store.clone(),
-                clock.clone(),
-                VerifierConfig {
-                    dev_mode: true,
-                    ..VerifierConfig::default()
-                },
-                Cursors::new(CursorKey::from_bytes(&[3; 32]).unwrap()),
-            )
-            .unwrap(),
-        );
-        let router = api::router(
-            state,
-            HttpConfig {
-                limits: Limits::production(),
-                graphiql: false,
-                jwks: None,
-            },
-        );
-        let secs = clock.now_secs();
-        let token = idp
-            .mint(
-                &TenantId::parse("demo").unwrap(),
-                Role::Staff,
-                None,
-                None,
-                secs,
-                3_600,
-            )
-            .unwrap();
-        (router, token)
-    });
+    let router = rt.block_on(testkit::demo_router(
+        store,
+        clock.clone(),
+        &idp,
+        testkit::production_http(),
+    ));
+    let token = testkit::demo_token(&idp, clock.as_ref(), Role::Staff);
     let created = rt.block_on(post(&router, &token, CREATE.to_owned()));
     let id = created["data"]["createOrder"]["order"]["id"]
         .as_str()

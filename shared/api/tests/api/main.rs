@@ -1,0 +1,4 @@
+//! API tests through the router, in process.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod errors;

@@ -1,0 +1,170 @@
+//! Fixtures the tests and benches of several crates share (a dev-dependency only; panics on
+//! set-up failure are the point).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use api::{HttpConfig, Limits};
+use async_trait::async_trait;
+use auth::VerifierConfig;
+use auth::dev::DevIdp;
+use domain::access::{Plan, Role};
+use domain::audit::{AuditRecord, AuditTarget};
+use domain::ids::{AuditId, PlanName, Subject, TenantId};
+use domain::tenant::TenantProfile;
+use domain::{Clock, Timestamp};
+use http_body_util::BodyExt;
+use store::cursor::{CursorKey, Cursors};
+use store::repo::RegistryRepository;
+use store::{Item, ItemStore, Key, Page, Query, StoreError, StoreResult, WriteAction};
+use tower::ServiceExt;
+
+/// The tenant the fixtures create.
+pub const DEMO: &str = "demo";
+
+/// A platform admin's audit record (the registry's writes need one), numbered `n`.
+pub fn platform_audit(n: u128) -> AuditRecord {
+    let target = AuditTarget {
+        kind: "tenant".into(),
+        id: DEMO.into(),
+    };
+    AuditRecord::platform_action(
+        AuditId::from_ulid(ulid::Ulid::from_parts(1, n)),
+        Subject::parse("test").unwrap(),
+        "createTenant",
+        target,
+        None,
+        Timestamp::from_unix_millis(1_000).unwrap(),
+        "t".into(),
+    )
+}
+
+/// Plan `demo` (every tenant operation) and tenant `demo` signing in with `idp`.
+pub async fn seed_demo(store: Arc<dyn ItemStore>, idp: &DevIdp) {
+    let registry = RegistryRepository::new(store);
+    let plan = PlanName::parse(DEMO).unwrap();
+    registry
+        .put_plan(&Plan::everything(plan.clone()), &platform_audit(1))
+        .await
+        .unwrap();
+    let now = Timestamp::from_unix_millis(1_000).unwrap();
+    let mut profile =
+        TenantProfile::new(TenantId::parse(DEMO).unwrap(), "Demo", plan, now).unwrap();
+    profile.set_idp(idp.registration().unwrap(), now).unwrap();
+    registry.create(&profile, &platform_audit(2)).await.unwrap();
+}
+
+/// The API router over `store` (seeded with the demo tenant), in dev mode, with `http`'s limits.
+pub async fn demo_router(
+    store: Arc<dyn ItemStore>,
+    clock: Arc<dyn Clock>,
+    idp: &DevIdp,
+    http: HttpConfig,
+) -> axum::Router {
+    seed_demo(store.clone(), idp).await;
+    let verifier = VerifierConfig {
+        dev_mode: true,
+        ..VerifierConfig::default()
+    };
+    let cursors = Cursors::new(CursorKey::from_bytes(&[3; 32]).unwrap());
+    let services = app::services(store, clock, verifier, cursors).unwrap();
+    api::router(api::api_state(services), http)
+}
+
+/// Production limits, no GraphiQL, no JWKS route.
+pub fn production_http() -> HttpConfig {
+    HttpConfig {
+        limits: Limits::production(),
+        graphiql: false,
+        jwks: None,
+    }
+}
+
+/// A dev token of the demo tenant, valid for an hour from `clock`'s now.
+pub fn demo_token(idp: &DevIdp, clock: &dyn Clock, role: Role) -> String {
+    idp.mint(
+        &TenantId::parse(DEMO).unwrap(),
+        role,
+        None,
+        None,
+        clock.now_secs(),
+        3_600,
+    )
+    .unwrap()
+}
+
+/// POSTs a GraphQL request through the router: (status, body as JSON, body as text).
+pub async fn post_graphql(
+    router: &axum::Router,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: serde_json::Value,
+) -> (u16, serde_json::Value, String) {
+    let mut req = axum::http::Request::post("/graphql")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(axum::body::Body::from(body.to_string())).unwrap();
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    (status, serde_json::from_slice(&bytes).unwrap(), text)
+}
+
+/// A store that passes everything to `inner` until told to fail; then every call fails with a
+/// backend error whose text (`SECRET_DETAIL`) must never reach a client.
+pub struct FailingStore {
+    inner: Arc<dyn ItemStore>,
+    failing: AtomicBool,
+}
+
+/// What a failing store's errors say: internal detail a response must not carry.
+pub const SECRET_DETAIL: &str = "connect to 10.9.8.7:8000 refused (table oms-prod-secret)";
+
+impl FailingStore {
+    pub fn new(inner: Arc<dyn ItemStore>) -> Self {
+        Self {
+            inner,
+            failing: AtomicBool::new(false),
+        }
+    }
+
+    pub fn fail(&self, on: bool) {
+        self.failing.store(on, Ordering::SeqCst);
+    }
+
+    fn check(&self) -> StoreResult<()> {
+        if self.failing.load(Ordering::SeqCst) {
+            Err(StoreError::Backend(SECRET_DETAIL.into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl ItemStore for FailingStore {
+    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
+        self.check()?;
+        self.inner.get(key).await
+    }
+
+    async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+        self.check()?;
+        self.inner.batch_get(keys).await
+    }
+
+    async fn query(&self, query: &Query) -> StoreResult<Page> {
+        self.check()?;
+        self.inner.query(query).await
+    }
+
+    async fn transact_write(&self, actions: Vec<WriteAction>) -> StoreResult<()> {
+        self.check()?;
+        self.inner.transact_write(actions).await
+    }
+}
