@@ -1,7 +1,7 @@
 //! The mutation root. Every resolver parses its arguments, runs one use case and renders the
 //! result; business-rule refusals become the payload's `userErrors`.
 
-use app::{AppError, AppResult, OrderRef, Tracked, TrackingChange};
+use app::{AppError, AppResult, OrderRef, ReturnStep, ShipmentStep, Tracked, TrackingChange};
 use async_graphql::{Context, ID, Object, SimpleObject};
 use domain::access::Operation;
 use domain::ids::{CarrierCode, ReturnId, ShipmentId, Subject, TrackingNumber};
@@ -127,6 +127,38 @@ fn carrier_and_number(
         carrier.map(CarrierCode::parse).transpose()?,
         number.map(TrackingNumber::parse).transpose()?,
     ))
+}
+
+/// A shipment step (confirm, cancel, mark delivered) on a shipment of an order.
+async fn shipment_step(
+    ctx: &Context<'_>,
+    order_id: &ID,
+    shipment_id: &ID,
+    expected_version: Option<u64>,
+    step: ShipmentStep,
+) -> async_graphql::Result<OrderPayload> {
+    let r = Req::of(ctx).await?;
+    let input = order_and(order_id, expected_version, self::shipment_id(shipment_id));
+    let out = r.run(step.operation(), input, |(o, s)| {
+        r.app.move_shipment(&r.rc, &r.uow, o, s, step)
+    });
+    r.order_payload(out.await)
+}
+
+/// A return step (approve, reject, receive) on a return of an order.
+async fn return_step(
+    ctx: &Context<'_>,
+    order_id: &ID,
+    return_id: &ID,
+    expected_version: Option<u64>,
+    step: ReturnStep,
+) -> async_graphql::Result<OrderPayload> {
+    let r = Req::of(ctx).await?;
+    let input = order_and(order_id, expected_version, self::return_id(return_id));
+    let out = r.run(step.operation(), input, |(o, id)| {
+        r.app.move_return(&r.rc, &r.uow, o, id, step)
+    });
+    r.order_payload(out.await)
 }
 
 pub struct MutationRoot;
@@ -276,12 +308,8 @@ impl MutationRoot {
         shipment_id: ID,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<OrderPayload> {
-        let r = Req::of(ctx).await?;
-        let input = order_and(&order_id, expected_version, self::shipment_id(&shipment_id));
-        let out = r.run(Operation::ConfirmShipment, input, |(o, s)| {
-            r.app.confirm_shipment(&r.rc, &r.uow, o, s)
-        });
-        r.order_payload(out.await)
+        let step = ShipmentStep::Confirm;
+        shipment_step(ctx, &order_id, &shipment_id, expected_version, step).await
     }
 
     async fn dispatch_shipment(
@@ -345,12 +373,8 @@ impl MutationRoot {
         shipment_id: ID,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<OrderPayload> {
-        let r = Req::of(ctx).await?;
-        let input = order_and(&order_id, expected_version, self::shipment_id(&shipment_id));
-        let out = r.run(Operation::CancelShipment, input, |(o, s)| {
-            r.app.cancel_shipment(&r.rc, &r.uow, o, s)
-        });
-        r.order_payload(out.await)
+        let step = ShipmentStep::Cancel;
+        shipment_step(ctx, &order_id, &shipment_id, expected_version, step).await
     }
 
     async fn mark_shipment_delivered(
@@ -360,12 +384,8 @@ impl MutationRoot {
         shipment_id: ID,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<OrderPayload> {
-        let r = Req::of(ctx).await?;
-        let input = order_and(&order_id, expected_version, self::shipment_id(&shipment_id));
-        let out = r.run(Operation::MarkShipmentDelivered, input, |(o, s)| {
-            r.app.mark_shipment_delivered(&r.rc, &r.uow, o, s)
-        });
-        r.order_payload(out.await)
+        let step = ShipmentStep::MarkDelivered;
+        shipment_step(ctx, &order_id, &shipment_id, expected_version, step).await
     }
 
     async fn request_return(
@@ -401,12 +421,8 @@ impl MutationRoot {
         return_id: ID,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<OrderPayload> {
-        let r = Req::of(ctx).await?;
-        let input = order_and(&order_id, expected_version, self::return_id(&return_id));
-        let out = r.run(Operation::ApproveReturn, input, |(o, id)| {
-            r.app.approve_return(&r.rc, &r.uow, o, id)
-        });
-        r.order_payload(out.await)
+        let step = ReturnStep::Approve;
+        return_step(ctx, &order_id, &return_id, expected_version, step).await
     }
 
     async fn reject_return(
@@ -416,12 +432,8 @@ impl MutationRoot {
         return_id: ID,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<OrderPayload> {
-        let r = Req::of(ctx).await?;
-        let input = order_and(&order_id, expected_version, self::return_id(&return_id));
-        let out = r.run(Operation::RejectReturn, input, |(o, id)| {
-            r.app.reject_return(&r.rc, &r.uow, o, id)
-        });
-        r.order_payload(out.await)
+        let step = ReturnStep::Reject;
+        return_step(ctx, &order_id, &return_id, expected_version, step).await
     }
 
     async fn receive_return(
@@ -431,12 +443,8 @@ impl MutationRoot {
         return_id: ID,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<OrderPayload> {
-        let r = Req::of(ctx).await?;
-        let input = order_and(&order_id, expected_version, self::return_id(&return_id));
-        let out = r.run(Operation::ReceiveReturn, input, |(o, id)| {
-            r.app.receive_return(&r.rc, &r.uow, o, id)
-        });
-        r.order_payload(out.await)
+        let step = ReturnStep::Receive;
+        return_step(ctx, &order_id, &return_id, expected_version, step).await
     }
 
     /// Refunds a received return: gross − restocking fee, capped, never above what remains paid.

@@ -15,7 +15,8 @@ use store::repo::OrderRepository;
 use crate::error::{AppError, AppResult};
 
 pub use queries::Listed;
-pub use shipments::{Tracked, TrackingChange};
+pub use returns::ReturnStep;
+pub use shipments::{ShipmentStep, Tracked, TrackingChange};
 
 /// Tracking-number items for shipments whose carrier and tracking number changed.
 pub(crate) fn tracking_items(

@@ -8,6 +8,24 @@ use crate::context::{RequestCtx, UnitOfWork};
 use crate::engine::{App, Change, CommandSpec, OrderRef};
 use crate::error::AppResult;
 
+/// A step of a return that needs nothing but the return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnStep {
+    Approve,
+    Reject,
+    Receive,
+}
+
+impl ReturnStep {
+    pub fn operation(self) -> Operation {
+        match self {
+            ReturnStep::Approve => Operation::ApproveReturn,
+            ReturnStep::Reject => Operation::RejectReturn,
+            ReturnStep::Receive => Operation::ReceiveReturn,
+        }
+    }
+}
+
 impl App {
     /// Requests a return; returns the order and the new return's id.
     pub async fn request_return(
@@ -26,40 +44,22 @@ impl App {
         .await
     }
 
-    pub async fn approve_return(
+    /// Approves, rejects or receives a return.
+    pub async fn move_return(
         &self,
         rc: &RequestCtx,
         uow: &UnitOfWork,
         order: OrderRef,
         id: ReturnId,
+        step: ReturnStep,
     ) -> AppResult<Order> {
-        let spec = CommandSpec::new(Operation::ApproveReturn, order);
-        self.command(rc, uow, spec, |o, env| o.approve_return(env.ctx, id))
-            .await
-    }
-
-    pub async fn reject_return(
-        &self,
-        rc: &RequestCtx,
-        uow: &UnitOfWork,
-        order: OrderRef,
-        id: ReturnId,
-    ) -> AppResult<Order> {
-        let spec = CommandSpec::new(Operation::RejectReturn, order);
-        self.command(rc, uow, spec, |o, env| o.reject_return(env.ctx, id))
-            .await
-    }
-
-    pub async fn receive_return(
-        &self,
-        rc: &RequestCtx,
-        uow: &UnitOfWork,
-        order: OrderRef,
-        id: ReturnId,
-    ) -> AppResult<Order> {
-        let spec = CommandSpec::new(Operation::ReceiveReturn, order);
-        self.command(rc, uow, spec, |o, env| o.receive_return(env.ctx, id))
-            .await
+        let spec = CommandSpec::new(step.operation(), order);
+        self.command(rc, uow, spec, |o, env| match step {
+            ReturnStep::Approve => o.approve_return(env.ctx, id),
+            ReturnStep::Reject => o.reject_return(env.ctx, id),
+            ReturnStep::Receive => o.receive_return(env.ctx, id),
+        })
+        .await
     }
 
     /// Refunds a received return: gross − restocking fee, capped, never above what remains paid

@@ -10,6 +10,24 @@ use crate::context::{RequestCtx, UnitOfWork};
 use crate::engine::{App, Change, CommandSpec, OrderRef};
 use crate::error::AppResult;
 
+/// A step of a shipment that needs nothing but the shipment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShipmentStep {
+    Confirm,
+    Cancel,
+    MarkDelivered,
+}
+
+impl ShipmentStep {
+    pub fn operation(self) -> Operation {
+        match self {
+            ShipmentStep::Confirm => Operation::ConfirmShipment,
+            ShipmentStep::Cancel => Operation::CancelShipment,
+            ShipmentStep::MarkDelivered => Operation::MarkShipmentDelivered,
+        }
+    }
+}
+
 /// A tracking update to apply to a shipment.
 #[derive(Debug, Clone)]
 pub struct TrackingChange {
@@ -43,17 +61,24 @@ impl App {
         .await
     }
 
-    pub async fn confirm_shipment(
+    /// Confirms, cancels or marks delivered a shipment (a vendor-confined caller: its own).
+    pub async fn move_shipment(
         &self,
         rc: &RequestCtx,
         uow: &UnitOfWork,
         order: OrderRef,
         shipment: ShipmentId,
+        step: ShipmentStep,
     ) -> AppResult<Order> {
-        let spec = CommandSpec::new(Operation::ConfirmShipment, order);
+        let spec = CommandSpec::new(step.operation(), order);
         self.order_command(rc, uow, spec, |o, env| {
             own_shipment(env.identity, o, shipment)?;
-            Ok(Change::events(o.confirm_shipment(env.ctx, shipment)?))
+            let events = match step {
+                ShipmentStep::Confirm => o.confirm_shipment(env.ctx, shipment)?,
+                ShipmentStep::Cancel => o.cancel_shipment(env.ctx, shipment)?,
+                ShipmentStep::MarkDelivered => o.mark_shipment_delivered(env.ctx, shipment)?,
+            };
+            Ok(Change::events(events))
         })
         .await
         .map(|(o, ())| o)
@@ -107,35 +132,5 @@ impl App {
             })
             .await?;
         Ok(Tracked { order, ignored })
-    }
-
-    pub async fn cancel_shipment(
-        &self,
-        rc: &RequestCtx,
-        uow: &UnitOfWork,
-        order: OrderRef,
-        shipment: ShipmentId,
-    ) -> AppResult<Order> {
-        let spec = CommandSpec::new(Operation::CancelShipment, order);
-        self.order_command(rc, uow, spec, |o, env| {
-            own_shipment(env.identity, o, shipment)?;
-            Ok(Change::events(o.cancel_shipment(env.ctx, shipment)?))
-        })
-        .await
-        .map(|(o, ())| o)
-    }
-
-    pub async fn mark_shipment_delivered(
-        &self,
-        rc: &RequestCtx,
-        uow: &UnitOfWork,
-        order: OrderRef,
-        shipment: ShipmentId,
-    ) -> AppResult<Order> {
-        let spec = CommandSpec::new(Operation::MarkShipmentDelivered, order);
-        self.command(rc, uow, spec, |o, env| {
-            o.mark_shipment_delivered(env.ctx, shipment)
-        })
-        .await
     }
 }

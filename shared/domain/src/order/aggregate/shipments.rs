@@ -1,0 +1,220 @@
+//! Shipment commands: create, confirm, dispatch, labels, tracking, delivery, cancellation.
+
+use super::*;
+
+impl Order {
+    /// `createShipment`: per-line quantities within what is due and not yet allocated.
+    pub fn create_shipment(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        new: NewShipment,
+    ) -> DomainResult<(ShipmentId, Vec<DomainEvent>)> {
+        let instructions = optional_text("instructions", new.instructions.as_deref())?;
+        if let Some(d) = &new.destination {
+            d.validate()?;
+        }
+        let mut created = None;
+        let events = self.run(ctx, Command::CreateShipment, |o, ctx, out| {
+            if o.shipments.len() >= MAX_SHIPMENTS {
+                return Err(DomainError::LimitExceeded {
+                    what: "shipments per order",
+                    max: MAX_SHIPMENTS,
+                });
+            }
+            let wanted = quantities_by_sku(&o.lines, &new.lines)?;
+            for (sku, qty) in &wanted {
+                let due = o.line(sku).map_or(0, OrderLine::due);
+                let available = due.saturating_sub(o.allocated(sku));
+                if *qty > available {
+                    return Err(DomainError::QuantityExceeded {
+                        sku: sku.to_string(),
+                        requested: *qty,
+                        available,
+                    });
+                }
+            }
+            let id = ShipmentId::from_ulid(ctx.ids.next_ulid());
+            o.shipments.push(Shipment {
+                id,
+                status: ShipmentStatus::Pending,
+                lines: new.lines.clone(),
+                destination: new
+                    .destination
+                    .clone()
+                    .unwrap_or_else(|| o.destination.clone()),
+                package: new.package,
+                mode: new.mode,
+                carrier: new.carrier.clone(),
+                pickup: new.pickup.clone(),
+                instructions,
+                tracking_number: None,
+                label: None,
+                carrier_reference: None,
+                created_at: ctx.now,
+                updated_at: ctx.now,
+            });
+            out.push(EventPayload::ShipmentCreated {
+                shipment_id: id,
+                lines: new.lines.clone(),
+            });
+            created = Some(id);
+            Ok(())
+        })?;
+        let id = created.ok_or(DomainError::NotFound {
+            what: "shipment",
+            id: String::new(),
+        })?;
+        Ok((id, events))
+    }
+
+    pub(super) fn shipment_command(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ShipmentId,
+        command: Command,
+        mv: ShipmentMove,
+    ) -> DomainResult<Vec<DomainEvent>> {
+        self.run(ctx, command, |o, ctx, out| {
+            let idx = o.shipment_index(id)?;
+            o.move_shipment(ctx.now, idx, mv, command, out)
+        })
+    }
+
+    pub fn confirm_shipment(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ShipmentId,
+    ) -> DomainResult<Vec<DomainEvent>> {
+        self.shipment_command(ctx, id, Command::ConfirmShipment, ShipmentMove::Confirm)
+    }
+
+    pub fn cancel_shipment(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ShipmentId,
+    ) -> DomainResult<Vec<DomainEvent>> {
+        self.shipment_command(ctx, id, Command::CancelShipment, ShipmentMove::Cancel)
+    }
+
+    pub fn mark_shipment_delivered(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ShipmentId,
+    ) -> DomainResult<Vec<DomainEvent>> {
+        self.shipment_command(
+            ctx,
+            id,
+            Command::MarkShipmentDelivered,
+            ShipmentMove::Delivered,
+        )
+    }
+
+    /// `dispatchShipment`: on its way, optionally with the carrier's tracking number.
+    pub fn dispatch_shipment(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ShipmentId,
+        carrier: Option<CarrierCode>,
+        tracking_number: Option<TrackingNumber>,
+    ) -> DomainResult<Vec<DomainEvent>> {
+        self.run(ctx, Command::DispatchShipment, |o, ctx, out| {
+            let idx = o.shipment_index(id)?;
+            o.move_shipment(
+                ctx.now,
+                idx,
+                ShipmentMove::InTransit,
+                Command::DispatchShipment,
+                out,
+            )?;
+            o.record_tracking_details(idx, carrier, tracking_number, out);
+            Ok(())
+        })
+    }
+
+    /// A label was bought from the carrier: CONFIRMED → LABEL_PURCHASED, with its details.
+    pub fn record_label(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ShipmentId,
+        carrier: CarrierCode,
+        tracking_number: TrackingNumber,
+        label: Label,
+        carrier_reference: &str,
+    ) -> DomainResult<Vec<DomainEvent>> {
+        let carrier_reference = required_text("carrierReference", carrier_reference)?;
+        self.run(ctx, Command::PurchaseLabel, |o, ctx, out| {
+            let idx = o.shipment_index(id)?;
+            o.move_shipment(
+                ctx.now,
+                idx,
+                ShipmentMove::PurchaseLabel,
+                Command::PurchaseLabel,
+                out,
+            )?;
+            let s = &mut o.shipments[idx];
+            s.label = Some(label);
+            s.carrier_reference = Some(carrier_reference);
+            o.record_tracking_details(idx, Some(carrier), Some(tracking_number), out);
+            Ok(())
+        })
+    }
+
+    /// Sets carrier and tracking number where they are new; emits an event only on a change.
+    pub(super) fn record_tracking_details(
+        &mut self,
+        idx: usize,
+        carrier: Option<CarrierCode>,
+        tracking_number: Option<TrackingNumber>,
+        out: &mut Vec<EventPayload>,
+    ) -> bool {
+        let s = &mut self.shipments[idx];
+        let new_carrier = carrier.filter(|c| s.carrier.as_ref() != Some(c));
+        let new_number = tracking_number.filter(|n| s.tracking_number.as_ref() != Some(n));
+        if new_carrier.is_none() && new_number.is_none() {
+            return false;
+        }
+        if let Some(c) = &new_carrier {
+            s.carrier = Some(c.clone());
+        }
+        if let Some(n) = &new_number {
+            s.tracking_number = Some(n.clone());
+        }
+        out.push(EventPayload::ShipmentTrackingUpdated {
+            shipment_id: s.id,
+            carrier: s.carrier.clone(),
+            tracking_number: s.tracking_number.clone(),
+        });
+        true
+    }
+
+    /// `updateShipmentTracking` and carrier webhooks. Tracking may skip forward but never moves
+    /// backwards or out of a terminal state: such an update is `Ignored` and changes nothing.
+    pub fn update_tracking(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ShipmentId,
+        update: TrackingUpdate,
+    ) -> DomainResult<TrackingOutcome> {
+        let events = self.run(ctx, Command::UpdateShipmentTracking, |o, ctx, out| {
+            let idx = o.shipment_index(id)?;
+            if o.shipments[idx].status.is_terminal() {
+                return Ok(());
+            }
+            let applicable = ShipmentMove::from_tracking(update.status)
+                .filter(|mv| shipment_transition(o.shipments[idx].status, *mv).is_some());
+            if let Some(mv) = applicable {
+                o.move_shipment(ctx.now, idx, mv, Command::UpdateShipmentTracking, out)?;
+            }
+            o.record_tracking_details(idx, update.carrier, update.tracking_number, out);
+            Ok(())
+        })?;
+        if events.is_empty() {
+            let status = self
+                .shipment(id)
+                .map_or(ShipmentStatus::Pending, |s| s.status);
+            Ok(TrackingOutcome::Ignored { status })
+        } else {
+            Ok(TrackingOutcome::Applied(events))
+        }
+    }
+}
