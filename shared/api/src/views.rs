@@ -5,6 +5,7 @@
 use async_graphql::{Enum, SimpleObject};
 use auth::Identity;
 use domain::Money;
+use domain::access::Operation;
 use domain::audit::{AuditOutcome, AuditRecord};
 use domain::config::TenantConfig;
 use domain::contact::Address;
@@ -360,7 +361,10 @@ impl OrderV {
     /// The order as `viewer` may see it.
     pub fn new(o: &Order, viewer: Option<&Identity>) -> Self {
         let mine = |sku: &domain::ids::Sku| {
-            viewer.is_none_or(|i| o.line(sku).is_some_and(|l| i.owns_line(l)))
+            viewer.is_none_or(|i| {
+                o.line(sku)
+                    .is_some_and(|l| i.owns_line(Operation::ReadOrder, l))
+            })
         };
         let whole = o.lines().iter().all(|l| mine(&l.sku));
         let shown = |m: Money| whole.then(|| m.into());

@@ -73,7 +73,7 @@ pub fn authorize(caller: &Caller, op: Operation, target: Target<'_>) -> Result<(
                     if tenant != identity.tenant() {
                         return Err(AuthzError::NotFound);
                     }
-                    if identity.vendor_confined()
+                    if identity.confined_for(op)
                         && !identity.vendor().is_some_and(|v| vendors.contains(v))
                     {
                         return Err(AuthzError::NotFound);

@@ -104,6 +104,8 @@ pub(crate) struct Env<'c, 'i> {
     pub ctx: &'c mut Ctx<'i>,
     pub config: &'c TenantConfig,
     pub identity: &'c Identity,
+    /// The operation being run (vendor confinement depends on it).
+    pub op: Operation,
 }
 
 /// How many times a command is retried after losing an optimistic-lock race.
@@ -311,6 +313,20 @@ impl App {
         Ok((stored, config))
     }
 
+    /// The order as `command` (an audit record id) left it, if that command's write is the one
+    /// stored: how a use case learns the outcome of a commit whose answer was lost.
+    pub(crate) async fn landed(
+        &self,
+        identity: &Identity,
+        id: OrderId,
+        command: &str,
+    ) -> AppResult<Option<Order>> {
+        let stored = self.orders.load(identity.scope(), id).await?;
+        Ok(stored
+            .filter(|s| s.command() == Some(command))
+            .map(|s| s.order))
+    }
+
     /// A command that only changes the order (most of them): its events, the order after.
     pub(crate) async fn command(
         &self,
@@ -365,6 +381,7 @@ impl App {
                     ctx,
                     config: &config,
                     identity: &identity,
+                    op,
                 };
                 command(&mut after, env)
             })?;
@@ -380,6 +397,7 @@ impl App {
                 now,
             )?;
             let extra = crate::orders::tracking_items(&identity, &stored.order, &after);
+            let command = audit.id.to_string();
             let pending = Pending::Update {
                 identity: identity.clone(),
                 before: Box::new(stored),
@@ -389,13 +407,20 @@ impl App {
                 extra,
             };
             match self.submit(uow, pending).await {
-                Err(AppError::Conflict(_))
-                    if expected_version.is_none() && !uow.is_deferred() && attempt < RETRIES =>
-                {
-                    continue;
+                Ok(()) => return Ok((after, change.value)),
+                Err(AppError::Conflict(why)) if !uow.is_deferred() => {
+                    // A lost race, or a commit whose response was lost and whose retry found its
+                    // own write: only a reload tells. This command's write stands; it never runs
+                    // twice.
+                    if let Some(landed) = self.landed(&identity, id, &command).await? {
+                        return Ok((landed, change.value));
+                    }
+                    if expected_version.is_none() && attempt < RETRIES {
+                        continue;
+                    }
+                    return Err(AppError::Conflict(why));
                 }
                 Err(e) => return Err(e),
-                Ok(()) => return Ok((after, change.value)),
             }
         }
     }

@@ -149,6 +149,7 @@ impl From<RepoError> for AppError {
             RepoError::VersionConflict { expected } => {
                 AppError::Conflict(format!("expected version {expected}"))
             }
+            RepoError::AlreadyExists => AppError::Conflict("the order already exists".into()),
             RepoError::ExternalRefTaken(r) => AppError::ExternalRefTaken(r),
             RepoError::InvalidCursor => AppError::Invalid {
                 field: "after".into(),

@@ -77,7 +77,12 @@ impl App {
             let uow = Arc::new(UnitOfWork::deferred());
             let response = run(uow.clone()).await;
             let Some(pending) = uow.take_pending() else {
-                // Nothing to write (a refusal or a user error): answered as is, not remembered.
+                // Nothing to write (a refusal or a user error). If a concurrent duplicate of this
+                // request committed meanwhile, its state is why this run was refused: its stored
+                // response is the answer. Otherwise answered as is, and not remembered.
+                if let Some(rec) = stored().await? {
+                    return self.replay(rc, keyed, rec);
+                }
                 return Ok(KeyedOutcome::Ran(response));
             };
             let record = IdempotencyRecord {

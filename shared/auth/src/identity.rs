@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use domain::access::{Plan, Role};
+use domain::access::{Operation, Plan, Role, confined_to_vendor, role_permits};
 use domain::audit::ActorKind;
 use domain::ids::{Issuer, Sku, Subject, TenantId, VendorId};
 use domain::order::{Order, OrderLine};
@@ -109,25 +109,37 @@ impl Identity {
         }
     }
 
-    /// Whether this caller may see and act on `line`: any line, unless vendor-confined; then only
-    /// the vendor's own. The one statement of the vendor-line rule (views, commands, listings).
-    pub fn owns_line(&self, line: &OrderLine) -> bool {
-        !self.vendor_confined() || Some(&line.vendor) == self.vendor()
+    /// Whether this caller runs `op` confined to its vendor's lines (see
+    /// [`confined_to_vendor`]: the roles that grant `op` decide, not the broadest role held).
+    pub fn confined_for(&self, op: Operation) -> bool {
+        confined_to_vendor(&self.0.roles, op)
     }
 
-    /// Whether every one of `skus` names a line of `order` this caller owns.
-    pub fn owns_skus<'a>(&self, order: &Order, skus: impl IntoIterator<Item = &'a Sku>) -> bool {
+    /// Whether this caller may see (`ReadOrder`) or act on (`op`) `line`: any line, unless
+    /// confined for `op`; then only the vendor's own. The one statement of the vendor-line rule
+    /// (views, commands, listings).
+    pub fn owns_line(&self, op: Operation, line: &OrderLine) -> bool {
+        !self.confined_for(op) || Some(&line.vendor) == self.vendor()
+    }
+
+    /// Whether every one of `skus` names a line of `order` this caller owns for `op`.
+    pub fn owns_skus<'a>(
+        &self,
+        op: Operation,
+        order: &Order,
+        skus: impl IntoIterator<Item = &'a Sku>,
+    ) -> bool {
         skus.into_iter()
-            .all(|sku| order.line(sku).is_some_and(|l| self.owns_line(l)))
+            .all(|sku| order.line(sku).is_some_and(|l| self.owns_line(op, l)))
     }
 
-    /// A vendor without a broader role sees only orders with its own lines.
+    /// A vendor confined in everything its roles let it do (no broader role grants any of it).
     pub fn vendor_confined(&self) -> bool {
-        !self
-            .0
-            .roles
-            .iter()
-            .any(|r| matches!(r, Role::TenantAdmin | Role::Staff | Role::ReadOnly))
+        self.0.roles.contains(&Role::Vendor)
+            && Operation::ALL
+                .iter()
+                .filter(|op| role_permits(Role::Vendor, **op))
+                .all(|op| self.confined_for(*op))
     }
 }
 

@@ -170,6 +170,17 @@ pub fn role_permits(role: Role, op: Operation) -> bool {
     }
 }
 
+/// Whether a caller with `roles` runs `op` confined to its vendor's lines: the vendor role grants
+/// `op` and no other of its roles does. A write only the vendor role allows is confined
+/// whatever read role comes with it; a read that read-only also grants is not.
+pub fn confined_to_vendor(roles: &BTreeSet<Role>, op: Operation) -> bool {
+    roles.contains(&Role::Vendor)
+        && role_permits(Role::Vendor, op)
+        && !roles
+            .iter()
+            .any(|r| *r != Role::Vendor && role_permits(*r, op))
+}
+
 /// A plan of the SaaS provider: the tenant operations its tenants may use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

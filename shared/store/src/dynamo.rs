@@ -513,10 +513,16 @@ impl ItemStore for DynamoStore {
             .into_iter()
             .map(|a| self.action(a, now))
             .collect::<StoreResult<Vec<_>>>()?;
+        // One token per commit, sent unchanged on every SDK retry of it: a retry of a commit that
+        // landed (its response lost) is answered as a success instead of being applied again.
+        let mut token = [0u8; 16];
+        getrandom::fill(&mut token).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let token: String = token.iter().map(|b| format!("{b:02x}")).collect();
         match self
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .client_request_token(token)
             .send()
             .await
         {

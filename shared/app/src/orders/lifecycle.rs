@@ -7,7 +7,7 @@ use domain::order::{LineQuantity, NewOrder, Order};
 use crate::authz::Target;
 use crate::context::{Pending, RequestCtx, UnitOfWork};
 use crate::engine::{App, CommandSpec, OrderRef};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 impl App {
     pub async fn create_order(
@@ -26,14 +26,24 @@ impl App {
             Ok(Order::create(ctx, id, tenant, by, new)?)
         })?;
         let audit = self.audit(rc, &identity, op, ("order", id.to_string()), Some(1), now)?;
+        let command = audit.id.to_string();
         let pending = Pending::Create {
-            identity,
+            identity: identity.clone(),
             order: Box::new(order.clone()),
             events,
             audit,
         };
-        self.submit(uow, pending).await?;
-        Ok(order)
+        match self.submit(uow, pending).await {
+            // The order id is new: "already exists" means a lost response whose retry found this
+            // very write, unless the reload says otherwise.
+            Err(AppError::Conflict(why)) if !uow.is_deferred() => {
+                match self.landed(&identity, id, &command).await? {
+                    Some(landed) => Ok(landed),
+                    None => Err(AppError::Conflict(why)),
+                }
+            }
+            other => other.map(|()| order),
+        }
     }
 
     /// Names the reviewer; while one is assigned, only they may approve or reject.

@@ -8,6 +8,7 @@ mod returns;
 mod shipments;
 
 use auth::Identity;
+use domain::access::Operation;
 use domain::ids::{ShipmentId, Sku};
 use domain::order::Order;
 use store::repo::OrderRepository;
@@ -43,10 +44,11 @@ pub(crate) fn tracking_items(
 /// A vendor-confined caller acts on its own lines only; other lines are NOT_FOUND.
 pub(crate) fn own_lines<'a>(
     identity: &Identity,
+    op: Operation,
     order: &Order,
     skus: impl IntoIterator<Item = &'a Sku>,
 ) -> AppResult<()> {
-    if identity.owns_skus(order, skus) {
+    if identity.owns_skus(op, order, skus) {
         Ok(())
     } else {
         Err(AppError::NotFound { what: "line" })
@@ -54,10 +56,15 @@ pub(crate) fn own_lines<'a>(
 }
 
 /// A shipment whose lines are all the caller's own (NOT_FOUND otherwise).
-pub(crate) fn own_shipment(identity: &Identity, order: &Order, id: ShipmentId) -> AppResult<()> {
+pub(crate) fn own_shipment(
+    identity: &Identity,
+    op: Operation,
+    order: &Order,
+    id: ShipmentId,
+) -> AppResult<()> {
     let shipment = order
         .shipment(id)
         .ok_or(AppError::NotFound { what: "shipment" })?;
-    own_lines(identity, order, shipment.lines.iter().map(|l| &l.sku))
+    own_lines(identity, op, order, shipment.lines.iter().map(|l| &l.sku))
         .map_err(|_| AppError::NotFound { what: "shipment" })
 }

@@ -54,7 +54,7 @@ impl App {
         let op = Operation::ListOrders;
         let identity = rc.identity(op)?;
         self.check(rc, op, Target::Tenant).await?;
-        let vendor = if identity.vendor_confined() {
+        let vendor = if identity.confined_for(op) {
             match (identity.vendor(), vendor) {
                 (Some(mine), None) => Some(mine.clone()),
                 (Some(mine), Some(asked)) if &asked == mine => Some(asked),

@@ -54,7 +54,7 @@ impl App {
     ) -> AppResult<(Order, ShipmentId)> {
         let spec = CommandSpec::new(Operation::CreateShipment, order);
         self.order_command(rc, uow, spec, |o, env| {
-            own_lines(env.identity, o, new.lines.iter().map(|l| &l.sku))?;
+            own_lines(env.identity, env.op, o, new.lines.iter().map(|l| &l.sku))?;
             let (id, events) = o.create_shipment(env.ctx, new.clone())?;
             Ok(Change { events, value: id })
         })
@@ -72,7 +72,7 @@ impl App {
     ) -> AppResult<Order> {
         let spec = CommandSpec::new(step.operation(), order);
         self.order_command(rc, uow, spec, |o, env| {
-            own_shipment(env.identity, o, shipment)?;
+            own_shipment(env.identity, env.op, o, shipment)?;
             let events = match step {
                 ShipmentStep::Confirm => o.confirm_shipment(env.ctx, shipment)?,
                 ShipmentStep::Cancel => o.cancel_shipment(env.ctx, shipment)?,
@@ -95,7 +95,7 @@ impl App {
     ) -> AppResult<Order> {
         let spec = CommandSpec::new(Operation::DispatchShipment, order);
         self.order_command(rc, uow, spec, |o, env| {
-            own_shipment(env.identity, o, shipment)?;
+            own_shipment(env.identity, env.op, o, shipment)?;
             let (carrier, number) = (carrier.clone(), tracking_number.clone());
             Ok(Change::events(
                 o.dispatch_shipment(env.ctx, shipment, carrier, number)?,
@@ -116,7 +116,7 @@ impl App {
         let spec = CommandSpec::new(Operation::UpdateShipmentTracking, order);
         let (order, ignored) = self
             .order_command(rc, uow, spec, |o, env| {
-                own_shipment(env.identity, o, change.shipment)?;
+                own_shipment(env.identity, env.op, o, change.shipment)?;
                 Ok(
                     match o.update_tracking(env.ctx, change.shipment, change.update.clone())? {
                         TrackingOutcome::Applied(events) => Change {

@@ -188,6 +188,81 @@ fn every_plan_role_operation_cell() {
     assert_eq!(cells, 3 * 4 * Operation::ALL.len() + Operation::ALL.len());
 }
 
+/// Every combination of tenant roles (each pair, each triple, all four): an operation is confined
+/// to the vendor's lines exactly when the vendor role is held and no other held role grants it,
+/// and then another vendor's order is NOT_FOUND and another vendor's lines are not the caller's.
+/// No combination widens a vendor's scope beyond what its other roles grant on their own.
+#[test]
+fn role_combinations_never_widen_a_vendors_scope() {
+    let plan = Plan::everything(PlanName::parse("enterprise").unwrap());
+    let acme = TenantId::parse("acme").unwrap();
+    let only_v2 = [VendorId::parse("v2").unwrap()];
+    let tenant_roles = [Role::TenantAdmin, Role::Staff, Role::Vendor, Role::ReadOnly];
+    let mut combos: Vec<Vec<Role>> = Vec::new();
+    for mask in 1u8..16 {
+        let set: Vec<Role> = (0..4)
+            .filter(|i| mask & (1 << i) != 0)
+            .map(|i| tenant_roles[i])
+            .collect();
+        if set.len() >= 2 {
+            combos.push(set);
+        }
+    }
+    assert_eq!(combos.len(), 11, "6 pairs, 4 triples, 1 quadruple");
+    let mut cells = 0;
+    for roles in &combos {
+        let identity = Identity::for_tests("acme", "u", roles, Some("v1"), plan.clone());
+        let caller = Caller::Tenant(identity.clone());
+        for op in Operation::ALL.iter().copied() {
+            if op.kind() == OperationKind::Platform {
+                continue;
+            }
+            let others_grant = roles.iter().any(|r| *r != Role::Vendor && role_may(*r, op));
+            let vendor_only = roles.contains(&Role::Vendor) && role_may(Role::Vendor, op);
+            let confined = vendor_only && !others_grant;
+            assert_eq!(
+                identity.confined_for(op),
+                confined,
+                "{roles:?} {}",
+                op.as_str()
+            );
+            let on_other_vendors_order = authorize(
+                &caller,
+                op,
+                Target::Order {
+                    tenant: &acme,
+                    id: "o1",
+                    vendors: &only_v2,
+                },
+            );
+            let expected = if !(others_grant || vendor_only) {
+                Err(AuthzError::Forbidden {
+                    operation: op.as_str(),
+                })
+            } else if confined {
+                Err(AuthzError::NotFound)
+            } else {
+                Ok(())
+            };
+            assert_eq!(
+                on_other_vendors_order,
+                expected,
+                "{roles:?} {}",
+                op.as_str()
+            );
+            cells += 1;
+        }
+        // The defect this guards: vendor + read-only may read everything (read-only grants it)
+        // but its shipment writes stay on its own lines.
+        if roles.as_slice() == [Role::Vendor, Role::ReadOnly] {
+            assert!(!identity.confined_for(Operation::ReadOrder));
+            assert!(identity.confined_for(Operation::CreateShipment));
+            assert!(identity.confined_for(Operation::CancelShipment));
+        }
+    }
+    assert!(cells > 11 * 30, "{cells}");
+}
+
 #[test]
 fn scope_rules() {
     let plan = Plan::everything(PlanName::parse("enterprise").unwrap());

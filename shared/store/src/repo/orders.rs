@@ -38,13 +38,23 @@ pub fn shard_of(order: OrderId, shards: u32) -> u32 {
 pub struct StoredOrder {
     pub order: Order,
     shard: u32,
+    /// The command (its audit record's id) that wrote this version: after a commit whose outcome
+    /// is unknown, the use case reads it back to learn whether its own write landed.
+    command: Option<String>,
 }
 
 impl StoredOrder {
     pub fn shard(&self) -> u32 {
         self.shard
     }
+
+    pub fn command(&self) -> Option<&str> {
+        self.command.as_deref()
+    }
 }
+
+/// The attribute naming the command that wrote the order item.
+const COMMAND: &str = "command";
 
 /// Everything a command writes besides the aggregate.
 #[derive(Debug, Clone, Default)]
@@ -167,7 +177,7 @@ impl OrderRepository {
         }
     }
 
-    fn order_item(order: &Order, shard: u32) -> RepoResult<Item> {
+    fn order_item(order: &Order, shard: u32, command: Option<&str>) -> RepoResult<Item> {
         let tenant = order.tenant();
         let mut item = Item::with_key(&keys::order(tenant, order.id()));
         let created = keys::order_time_sk(order.created_at(), order.id());
@@ -197,6 +207,9 @@ impl OrderRepository {
             );
         if let Some(r) = order.external_ref() {
             item.set("external_ref", r.as_str());
+        }
+        if let Some(c) = command {
+            item.set(COMMAND, c);
         }
         Ok(item)
     }
@@ -258,8 +271,9 @@ impl OrderRepository {
         check_tenant(scope, order)?;
         let shards = self.shards.shard_count(scope.tenant()).await?;
         let shard = shard_of(order.id(), shards);
+        let command = write.audit.map(|a| a.id.to_string());
         let mut actions = vec![WriteAction::put_if(
-            Self::order_item(order, shard)?,
+            Self::order_item(order, shard, command.as_deref())?,
             Condition::Absent,
         )];
         let mut roles = vec![Role::Order { expected: None }];
@@ -282,6 +296,7 @@ impl OrderRepository {
         Ok(StoredOrder {
             order: order.clone(),
             shard,
+            command,
         })
     }
 
@@ -300,8 +315,9 @@ impl OrderRepository {
         }
         let expected = before.order.version();
         let expected_n = i64::try_from(expected).map_err(|e| RepoError::Corrupt(e.to_string()))?;
+        let command = write.audit.map(|a| a.id.to_string());
         let mut actions = vec![WriteAction::put_if(
-            Self::order_item(after, before.shard)?,
+            Self::order_item(after, before.shard, command.as_deref())?,
             Condition::VersionEquals(expected_n),
         )];
         let mut roles = vec![Role::Order {
@@ -324,6 +340,7 @@ impl OrderRepository {
         Ok(StoredOrder {
             order: after.clone(),
             shard: before.shard,
+            command,
         })
     }
 
@@ -332,7 +349,12 @@ impl OrderRepository {
         check_tenant(scope, &order)?;
         let shard = u32::try_from(item.require_n("shard")?)
             .map_err(|e| RepoError::Corrupt(e.to_string()))?;
-        Ok(StoredOrder { order, shard })
+        let command = item.s(COMMAND).map(str::to_owned);
+        Ok(StoredOrder {
+            order,
+            shard,
+            command,
+        })
     }
 
     /// One `GetItem`.
