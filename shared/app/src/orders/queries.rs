@@ -54,6 +54,8 @@ impl App {
         let op = Operation::ListOrders;
         let identity = rc.identity(op)?;
         self.check(rc, op, Target::Tenant).await?;
+        // Input before the store: the shard count is not even read for a page out of bounds.
+        page.check()?;
         let vendor = if identity.confined_for(op) {
             match (identity.vendor(), vendor) {
                 (Some(mine), None) => Some(mine.clone()),

@@ -553,3 +553,28 @@ fn the_sample_eventbridge_event_carries_a_domain_event() {
     assert_eq!(envelope["detail-type"], event.event_type());
     assert_eq!(event.aggregate_version, 1);
 }
+
+/// Whoever assigns a review cannot be its reviewer (else one user passes their own review).
+#[test]
+fn the_assigner_cannot_review_their_own_assignment() {
+    let mut w = World::new();
+    let mut o = standard(&mut w);
+    let before = o.clone();
+    let err = o
+        .assign_reviewer(&mut w.ctx(), &staff(), staff(), None)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DomainError::Invalid {
+                field: "reviewer",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(o, before, "a refused command changes nothing");
+    o.assign_reviewer(&mut w.ctx(), &staff(), subject("rev-2"), None)
+        .unwrap();
+    assert_eq!(o.review().unwrap().reviewer, subject("rev-2"));
+}

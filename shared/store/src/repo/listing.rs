@@ -24,7 +24,8 @@ impl PageRequest {
         Self { first, after: None }
     }
 
-    pub(crate) fn check(&self) -> RepoResult<()> {
+    /// Refuses a page size outside 1..=250 (callers check it before any store access).
+    pub fn check(&self) -> RepoResult<()> {
         if self.first == 0 || self.first > MAX_PAGE_SIZE {
             return Err(RepoError::InvalidPage(format!(
                 "first must be between 1 and {MAX_PAGE_SIZE}"

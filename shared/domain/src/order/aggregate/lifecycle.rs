@@ -11,6 +11,13 @@ impl Order {
         comments: Option<&str>,
     ) -> DomainResult<Vec<DomainEvent>> {
         let comments = optional_text("comments", comments)?;
+        // Review is a second pair of eyes: whoever assigns it cannot be the one who passes it.
+        if &reviewer == by {
+            return Err(DomainError::invalid(
+                "reviewer",
+                "the assigner cannot be the reviewer",
+            ));
+        }
         self.run(ctx, Command::AssignOrderReviewer, |o, ctx, out| {
             o.review = Some(Review {
                 reviewer: reviewer.clone(),
