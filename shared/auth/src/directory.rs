@@ -24,8 +24,14 @@ pub trait Directory: Send + Sync {
     async fn plan(&self, plan: &PlanName) -> AuthResult<Option<Arc<Plan>>>;
 }
 
-/// Most entries per cache (unknown issuers must not grow it without bound).
+/// Most entries per positive cache. Real issuers, tenants and plans are few; when the bound is
+/// reached, expired entries go first and a fresh entry is simply not cached (never a purge).
 const MAX_ENTRIES: usize = 10_000;
+
+/// Unknown issuers remembered at most, and for how long: a small LRU of its own, so random
+/// `iss` values cost one store read each at most and never push out a real entry.
+const NEGATIVE_ENTRIES: usize = 1_024;
+const NEGATIVE_TTL_SECS: i64 = 30;
 
 struct TtlMap<K, V> {
     map: Mutex<HashMap<K, (i64, V)>>,
@@ -45,12 +51,44 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlMap<K, V> {
             .map(|(_, v)| v.clone())
     }
 
-    fn put(&self, k: K, v: V, now: i64) {
+    fn put(&self, k: K, v: V, now: i64, ttl: i64) {
         if let Ok(mut map) = self.map.lock() {
-            if map.len() >= MAX_ENTRIES {
-                map.clear();
+            if map.len() >= MAX_ENTRIES && !map.contains_key(&k) {
+                map.retain(|_, (at, _)| now - *at < ttl);
+                if map.len() >= MAX_ENTRIES {
+                    return;
+                }
             }
             map.insert(k, (now, v));
+        }
+    }
+}
+
+/// Issuers the registry does not know: bounded, least recently used out first, short-lived.
+struct NegativeCache {
+    lru: Mutex<lru::LruCache<Issuer, i64>>,
+}
+
+impl NegativeCache {
+    fn new() -> Self {
+        let cap =
+            std::num::NonZeroUsize::new(NEGATIVE_ENTRIES).unwrap_or(std::num::NonZeroUsize::MIN);
+        Self {
+            lru: Mutex::new(lru::LruCache::new(cap)),
+        }
+    }
+
+    fn contains(&self, issuer: &Issuer, now: i64) -> bool {
+        self.lru
+            .lock()
+            .ok()
+            .and_then(|mut l| l.get(issuer).copied())
+            .is_some_and(|at| now - at < NEGATIVE_TTL_SECS)
+    }
+
+    fn put(&self, issuer: Issuer, now: i64) {
+        if let Ok(mut l) = self.lru.lock() {
+            l.put(issuer, now);
         }
     }
 }
@@ -61,6 +99,7 @@ pub struct CachedDirectory {
     clock: Arc<dyn Clock>,
     ttl_secs: i64,
     issuers: TtlMap<Issuer, Arc<Vec<IssuerRow>>>,
+    unknown_issuers: NegativeCache,
     tenants: TtlMap<TenantId, Option<Arc<TenantProfile>>>,
     plans: TtlMap<PlanName, Option<Arc<Plan>>>,
 }
@@ -76,6 +115,7 @@ impl CachedDirectory {
             clock,
             ttl_secs,
             issuers: TtlMap::new(),
+            unknown_issuers: NegativeCache::new(),
             tenants: TtlMap::new(),
             plans: TtlMap::new(),
         }
@@ -89,13 +129,21 @@ impl Directory for CachedDirectory {
         if let Some(v) = self.issuers.get(issuer, now, self.ttl_secs) {
             return Ok(v);
         }
+        if self.unknown_issuers.contains(issuer, now) {
+            return Ok(Arc::new(Vec::new()));
+        }
         let rows = Arc::new(
             self.registry
                 .issuer_rows(issuer)
                 .await
                 .map_err(unavailable)?,
         );
-        self.issuers.put(issuer.clone(), rows.clone(), now);
+        if rows.is_empty() {
+            self.unknown_issuers.put(issuer.clone(), now);
+        } else {
+            self.issuers
+                .put(issuer.clone(), rows.clone(), now, self.ttl_secs);
+        }
         Ok(rows)
     }
 
@@ -110,7 +158,8 @@ impl Directory for CachedDirectory {
             .await
             .map_err(unavailable)?
             .map(Arc::new);
-        self.tenants.put(tenant.clone(), profile.clone(), now);
+        self.tenants
+            .put(tenant.clone(), profile.clone(), now, self.ttl_secs);
         Ok(profile)
     }
 
@@ -125,7 +174,7 @@ impl Directory for CachedDirectory {
             .await
             .map_err(unavailable)?
             .map(Arc::new);
-        self.plans.put(plan.clone(), p.clone(), now);
+        self.plans.put(plan.clone(), p.clone(), now, self.ttl_secs);
         Ok(p)
     }
 }

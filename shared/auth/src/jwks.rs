@@ -15,6 +15,9 @@ use crate::outbound::check_url;
 /// Largest JWKS document accepted.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
 
+/// How long past its TTL a fetched key set keeps serving while its IdP cannot be reached.
+pub const STALE_GRACE_SECS: i64 = 3_600;
+
 #[derive(Default)]
 struct Keys {
     by_kid: HashMap<String, Arc<DecodingKey>>,
@@ -47,10 +50,7 @@ impl JwksCache {
         cooldown_secs: i64,
         dev_mode: bool,
     ) -> AuthResult<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
+        let http = crate::outbound::client(std::time::Duration::from_secs(5), dev_mode)
             .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?;
         Ok(Self {
             http,
@@ -114,10 +114,22 @@ impl JwksCache {
         })
     }
 
+    /// Keys fetched within the TTL plus the grace period (served while the IdP is unreachable).
+    fn usable(&self, keys: &Keys, now: i64) -> bool {
+        keys.fetched_at
+            .is_some_and(|t| now - t < self.ttl_secs + STALE_GRACE_SECS)
+    }
+
     /// The key for `kid` (or the only key when the token has none).
+    ///
+    /// Past the TTL, one caller refetches (at most once per cool-down) while the others keep
+    /// using the stale keys within the grace period instead of waiting for the fetch; an unknown
+    /// `kid` refetches at most once per cool-down too; a failed fetch never repeats before the
+    /// cool-down ends.
     pub async fn key(&self, url: &str, kid: Option<&str>) -> AuthResult<Arc<DecodingKey>> {
         let set = self.set(url);
-        if let Some(key) = self.cached(&set, kid, self.clock.now_secs())? {
+        let now = self.clock.now_secs();
+        if let Some(key) = self.cached(&set, kid, now)? {
             return Ok(key);
         }
         let lock = {
@@ -127,28 +139,41 @@ impl JwksCache {
                 .map_err(|_| AuthError::KeysUnavailable("poisoned".into()))?;
             locks.entry(url.to_owned()).or_default().clone()
         };
-        let _guard = lock.lock().await;
+        let stale_key = {
+            let keys = set
+                .read()
+                .map_err(|_| AuthError::KeysUnavailable("poisoned".into()))?;
+            self.usable(&keys, now)
+                .then(|| Self::lookup(&keys, kid))
+                .flatten()
+        };
+        let _guard = match (stale_key, lock.clone().try_lock_owned()) {
+            // A refresh is in flight: the stale key serves meanwhile.
+            (Some(key), Err(_)) => return Ok(key),
+            (_, Ok(guard)) => guard,
+            (None, Err(_)) => lock.lock_owned().await,
+        };
         // Someone may have fetched while we waited: decide again under the lock.
         let now = self.clock.now_secs();
         if let Some(key) = self.cached(&set, kid, now)? {
             return Ok(key);
         }
-        let (stale, cooled_down) = {
-            let keys = set
-                .read()
-                .map_err(|_| AuthError::KeysUnavailable("poisoned".into()))?;
-            (
-                !self.fresh(&keys, now),
-                keys.last_attempt
-                    .is_none_or(|t| now - t >= self.cooldown_secs),
-            )
-        };
-        if stale || cooled_down {
+        let cooled_down = set
+            .read()
+            .map_err(|_| AuthError::KeysUnavailable("poisoned".into()))?
+            .last_attempt
+            .is_none_or(|t| now - t >= self.cooldown_secs);
+        if cooled_down {
             self.refresh(url, &set, now).await?;
         }
         let keys = set
             .read()
             .map_err(|_| AuthError::KeysUnavailable("poisoned".into()))?;
+        if !self.usable(&keys, now) {
+            return Err(AuthError::KeysUnavailable(
+                "no key set fetched within the grace period".into(),
+            ));
+        }
         Self::lookup(&keys, kid).ok_or(AuthError::UnknownKey)
     }
 
@@ -162,7 +187,7 @@ impl JwksCache {
         let doc = match fetched {
             Ok(doc) => doc,
             Err(e) => {
-                let have_keys = set.read().is_ok_and(|k| k.fetched_at.is_some());
+                let have_keys = set.read().is_ok_and(|k| self.usable(&k, now));
                 tracing::warn!(jwks_url = url, error = %e, keep_old_keys = have_keys, "JWKS fetch failed");
                 // Keep serving the keys we have; without any, authentication cannot proceed.
                 return if have_keys {

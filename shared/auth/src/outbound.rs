@@ -1,7 +1,48 @@
 //! The guard on URLs the service fetches (JWKS now; notification and carrier URLs later): outside
-//! dev mode only https, and never loopback, private, link-local or metadata addresses.
+//! dev mode only https, and never loopback, private, link-local or metadata addresses — checked
+//! on the URL's literal host before the request and again on every address a name resolves to,
+//! at connect time (`GuardedResolver`), so DNS rebinding between check and connect cannot pass.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+/// Resolves names for outbound clients and keeps only public addresses; a name that resolves to
+/// nothing public fails to connect.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GuardedResolver;
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<SocketAddr> = all
+                .into_iter()
+                .filter(|a| check_ip(a.ip()).is_ok())
+                .collect();
+            if public.is_empty() {
+                return Err(format!("{host} resolves to no public address").into());
+            }
+            let addrs: Addrs = Box::new(public.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// An HTTP client for outbound calls: no redirects, a timeout, and (outside dev mode) only
+/// public addresses at connect time.
+pub fn client(timeout: std::time::Duration, dev_mode: bool) -> reqwest::Result<reqwest::Client> {
+    let builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none());
+    if dev_mode {
+        builder.build()
+    } else {
+        builder.dns_resolver(Arc::new(GuardedResolver)).build()
+    }
+}
 
 /// Checks a URL before it is fetched.
 pub fn check_url(url: &str, dev_mode: bool) -> Result<reqwest::Url, String> {
@@ -57,6 +98,15 @@ fn check_ip(ip: IpAddr) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A name that passes the literal-host check but resolves to loopback (here the hosts
+    /// file's `localhost` entry, as a rebinding record would) is refused at resolution.
+    #[tokio::test]
+    async fn resolved_private_addresses_are_refused() {
+        let name: Name = "localhost".parse().unwrap();
+        let err = GuardedResolver.resolve(name).await.err().unwrap();
+        assert!(err.to_string().contains("no public address"), "{err}");
+    }
 
     #[test]
     fn production_allows_only_public_https() {

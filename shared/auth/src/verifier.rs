@@ -233,13 +233,14 @@ impl Verifier {
         let claims = unverified;
         let var = claims_var(&claims)?;
         let (tenant, profile) = self.pick_tenant(&issuer, &var).await?;
-        if profile.status == TenantStatus::Suspended {
-            return Err(AuthError::TenantSuspended);
-        }
         let compiled = self.compiled(&profile, &issuer)?;
         let key = self
             .check_signature(token, &header, &compiled, &claims)
             .await?;
+        // Only a caller whose signature holds learns that its tenant is suspended.
+        if profile.status == TenantStatus::Suspended {
+            return Err(AuthError::TenantSuspended);
+        }
         self.check_tenant_claim(&compiled, &tenant, &var)?;
         let mapped = compiled.mapping.map(&var)?;
         let plan = self.directory.plan(&profile.plan).await?.ok_or_else(|| {

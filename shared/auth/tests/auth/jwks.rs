@@ -135,3 +135,36 @@ async fn production_refuses_plain_http_jwks() {
     );
     assert_eq!(server.hits(), 0);
 }
+
+/// The IdP goes down after the keys expire: the stale keys keep serving within the grace period,
+/// one fetch is attempted per cool-down (not one per request), and past the grace period
+/// authentication is refused as unavailable.
+#[tokio::test]
+async fn stale_keys_serve_through_an_idp_outage_with_one_fetch_per_cool_down() {
+    let server = JwksServer::start(&["rsa-a.jwk.json"]).await;
+    let env = jwks_tenant(&server.url).await;
+    let token =
+        |n: u32| token_a(serde_json::json!({ "jti": format!("t{n}"), "exp": NOW + 100_000 }));
+    env.verifier.verify_token(&token(0)).await.unwrap();
+    assert_eq!(server.hits(), 1);
+    // The IdP now answers garbage; the keys pass their 10-minute TTL.
+    *server.doc.lock().unwrap() = "down".into();
+    env.clock.advance(601);
+    for n in 1..=50 {
+        env.verifier.verify_token(&token(n)).await.unwrap();
+    }
+    assert_eq!(
+        server.hits(),
+        2,
+        "one refetch for fifty requests within the cool-down"
+    );
+    env.clock.advance(31);
+    for n in 51..=60 {
+        env.verifier.verify_token(&token(n)).await.unwrap();
+    }
+    assert_eq!(server.hits(), 3, "one more after the cool-down");
+    // Past the grace period (an hour beyond the TTL) the stale keys are not trusted.
+    env.clock.advance(auth::jwks::STALE_GRACE_SECS);
+    let err = env.verifier.verify_token(&token(99)).await.unwrap_err();
+    assert_eq!(err.code(), "SERVICE_UNAVAILABLE", "{err:?}");
+}

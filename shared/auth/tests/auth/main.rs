@@ -4,6 +4,7 @@
 mod attacks;
 mod cache;
 mod dev;
+mod directory;
 mod jwks;
 mod mapping;
 mod support;
