@@ -125,11 +125,11 @@ impl QueryRoot {
                         id: o.id.to_string(),
                         status: o.status.into(),
                         created_at: o.created_at.to_rfc3339(),
-                        updated_at: Some(o.updated_at.to_rfc3339()),
+                        updated_at: o.updated_at.map(|t| t.to_rfc3339()),
                         total: Some(MoneyV::from(o.total)),
                         customer_name: Some(o.customer_name.clone()),
                         external_ref: o.external_ref.as_ref().map(ToString::to_string),
-                        version: Some(o.version),
+                        version: None,
                     })
                     .collect::<Vec<_>>(),
                 p.end_cursor,

@@ -443,11 +443,16 @@ pub struct OrderSummary {
     pub id: String,
     pub status: OrderStatus,
     pub created_at: String,
+    /// Set in the `updatedAfter` listing (the change index); null in the others, whose indexes
+    /// do not carry it so that commands changing no listed field do not rewrite them.
     pub updated_at: Option<String>,
     /// Null in a vendor's listing.
     pub total: Option<MoneyV>,
     pub customer_name: Option<String>,
     pub external_ref: Option<String>,
+    /// Always null: listings do not carry the version (read the order for it). Kept so that
+    /// existing queries keep validating.
+    #[graphql(deprecation = "listings do not carry the version; read order(id) for it")]
     pub version: Option<u64>,
 }
 

@@ -19,7 +19,7 @@ use crate::port::{
     Clock, Condition, Continuation, ItemStore, Page, Query, SkRange, WriteAction, check_batch,
     check_key, check_query, check_transaction,
 };
-use crate::schema::{self, INDEX_PROJECTION, Index};
+use crate::schema::{self, Index};
 
 type AttrMap = HashMap<String, AttributeValue>;
 
@@ -161,12 +161,24 @@ impl Expr {
     }
 }
 
+/// The write capacity one transaction consumed, on the table and on each index it touched.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WriteCapacity {
+    pub table: f64,
+    /// (index name, units), one per index the transaction wrote.
+    pub indexes: Vec<(String, f64)>,
+}
+
+/// Where transactions' consumed capacity is recorded, when asked for (diagnostics, tests).
+pub type CapacityLog = Arc<std::sync::Mutex<Vec<WriteCapacity>>>;
+
 /// The DynamoDB item store.
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
     clock: Arc<dyn Clock>,
+    capacity: Option<CapacityLog>,
 }
 
 impl DynamoStore {
@@ -175,6 +187,33 @@ impl DynamoStore {
             client,
             table: table.into(),
             clock,
+            capacity: None,
+        }
+    }
+
+    /// Asks DynamoDB for each transaction's consumed capacity (by index) and records it in `log`.
+    pub fn with_capacity_log(mut self, log: CapacityLog) -> Self {
+        self.capacity = Some(log);
+        self
+    }
+
+    fn record_capacity(&self, consumed: &[aws_sdk_dynamodb::types::ConsumedCapacity]) {
+        let Some(log) = &self.capacity else { return };
+        let mut total = WriteCapacity::default();
+        for c in consumed {
+            total.table += c
+                .table()
+                .and_then(|t| t.capacity_units())
+                .unwrap_or_default();
+            for (name, cap) in c.global_secondary_indexes().into_iter().flatten() {
+                total
+                    .indexes
+                    .push((name.clone(), cap.capacity_units().unwrap_or_default()));
+            }
+        }
+        total.indexes.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Ok(mut l) = log.lock() {
+            l.push(total);
         }
     }
 
@@ -225,7 +264,7 @@ impl DynamoStore {
                             Projection::builder()
                                 .projection_type(ProjectionType::Include)
                                 .set_non_key_attributes(Some(
-                                    INDEX_PROJECTION.iter().map(|s| (*s).to_owned()).collect(),
+                                    ix.projection().iter().map(|s| (*s).to_owned()).collect(),
                                 ))
                                 .build(),
                         )
@@ -523,10 +562,18 @@ impl ItemStore for DynamoStore {
             .transact_write_items()
             .set_transact_items(Some(items))
             .client_request_token(token)
+            .set_return_consumed_capacity(
+                self.capacity
+                    .as_ref()
+                    .map(|_| aws_sdk_dynamodb::types::ReturnConsumedCapacity::Indexes),
+            )
             .send()
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(out) => {
+                self.record_capacity(out.consumed_capacity());
+                Ok(())
+            }
             Err(e) => {
                 if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error() {
                     let reasons: Vec<(Option<String>, Option<String>)> = c

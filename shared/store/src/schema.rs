@@ -48,20 +48,33 @@ impl Index {
     }
 }
 
-/// Non-key attributes every index projects (`INCLUDE`): the summary a listing shows.
+/// Non-key attributes every index projects (`INCLUDE`): the summary a listing shows, and only
+/// fields that change with it. Nothing that changes on every command (the version, the update
+/// time) is projected on the creation and status indexes, so a command that changes no listed
+/// field writes neither of them (DESIGN.md §3).
 pub const INDEX_PROJECTION: &[&str] = &[
     "order_id",
     "status",
     "created_at",
-    "updated_at",
     "total",
     "currency",
     "customer_name",
     "external_ref",
-    "version",
     // Projected so that queries on an index can leave expired items out.
     "ttl",
 ];
+
+impl Index {
+    /// What this index projects: the summary, and on the change index (whose key moves with
+    /// every command anyway) the update time.
+    pub fn projection(self) -> Vec<&'static str> {
+        let mut attrs = INDEX_PROJECTION.to_vec();
+        if self == Index::Gsi3 {
+            attrs.insert(3, "updated_at");
+        }
+        attrs
+    }
+}
 
 /// Whether an index returns `attr` (key attributes of the table and of the index, and the
 /// projection).
@@ -70,5 +83,5 @@ pub fn projected(index: Index, attr: &str) -> bool {
         || attr == SK
         || attr == index.pk_attr()
         || attr == index.sk_attr()
-        || INDEX_PROJECTION.contains(&attr)
+        || index.projection().contains(&attr)
 }

@@ -72,11 +72,12 @@ pub struct OrderSummary {
     pub id: OrderId,
     pub status: OrderStatus,
     pub created_at: Timestamp,
-    pub updated_at: Timestamp,
+    /// Only the change listing (`ChangedSince`) knows it: the other indexes do not project it,
+    /// so that commands changing no listed field do not rewrite them.
+    pub updated_at: Option<Timestamp>,
     pub total: Money,
     pub customer_name: String,
     pub external_ref: Option<ExternalRef>,
-    pub version: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -413,7 +414,11 @@ impl OrderRepository {
             status: OrderStatus::parse(item.require_s("status")?)
                 .ok_or_else(|| RepoError::Corrupt("unknown status".into()))?,
             created_at: Timestamp::parse_rfc3339(item.require_s("created_at")?).map_err(corrupt)?,
-            updated_at: Timestamp::parse_rfc3339(item.require_s("updated_at")?).map_err(corrupt)?,
+            updated_at: item
+                .s("updated_at")
+                .map(Timestamp::parse_rfc3339)
+                .transpose()
+                .map_err(corrupt)?,
             total: Money::parse(item.require_s("total")?, currency).map_err(corrupt)?,
             customer_name: item.require_s("customer_name")?.to_owned(),
             external_ref: item
@@ -421,8 +426,6 @@ impl OrderRepository {
                 .map(ExternalRef::parse)
                 .transpose()
                 .map_err(corrupt)?,
-            version: u64::try_from(item.require_n(schema::VERSION)?)
-                .map_err(|e| RepoError::Corrupt(e.to_string()))?,
         })
     }
 

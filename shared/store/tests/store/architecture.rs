@@ -196,7 +196,7 @@ fn the_layer_check_reads_manifests_right() {
 /// embedded store and the test tables follow the schema; production follows the template).
 #[test]
 fn the_sam_template_matches_the_schema() {
-    use store::schema::{INDEX_PROJECTION, Index};
+    use store::schema::Index;
     let template = std::fs::read_to_string(workspace().join("template.yaml")).unwrap();
     for ix in Index::ALL {
         let start = template
@@ -227,7 +227,7 @@ fn the_sam_template_matches_the_schema() {
             .take_while(|l| l.starts_with("- ") || l.is_empty())
             .filter_map(|l| l.strip_prefix("- "))
             .collect();
-        assert_eq!(projected, INDEX_PROJECTION, "projection of {}", ix.name());
+        assert_eq!(projected, ix.projection(), "projection of {}", ix.name());
     }
     assert!(template.contains("AttributeName: ttl"), "TTL attribute");
 }

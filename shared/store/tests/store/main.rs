@@ -25,6 +25,7 @@ macro_rules! both_backends {
 }
 
 mod architecture;
+mod capacity;
 mod conformance;
 mod crash;
 mod dynamo;

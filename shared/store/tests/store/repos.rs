@@ -409,7 +409,9 @@ pub async fn status_and_change_listings(b: &Backend) {
         confirmed
             .orders
             .iter()
-            .all(|o| o.status == OrderStatus::Confirmed && o.version == 2)
+            // The status index carries the summary, not the per-command fields (version, update
+            // time): those would make every command rewrite it.
+            .all(|o| o.status == OrderStatus::Confirmed && o.updated_at.is_none())
     );
     let pending = r
         .orders

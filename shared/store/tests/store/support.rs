@@ -14,7 +14,7 @@ pub struct Backend {
     pub store: Arc<dyn ItemStore>,
     pub clock: ManualClock,
     pub requests: Option<RequestCounter>,
-    _dir: Option<tempfile::TempDir>,
+    pub _dir: Option<tempfile::TempDir>,
 }
 
 /// Where DynamoDB Local listens: `OMS_DYNAMODB_ENDPOINT`, or the `.services/env` that
