@@ -635,8 +635,11 @@ async fn limits_refuse_with_clear_errors() {
     let deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } }";
     let r = s.gql(&staff, deep, json!({})).await;
     assert!(r.raw.contains("nested too deep"), "{}", r.raw);
-    // Complexity: a page's weight is its size times what each row asks for.
-    let heavy = "{ orders(first: 250) { nodes { id status createdAt updatedAt total { amount currency } customerName } } }";
+    // Complexity: a page's weight is its size times what each row asks for. A full page of
+    // summaries fits the bound (issue 10); three of them in one request do not.
+    let page = "orders(first: 250) { nodes { id status createdAt updatedAt total { amount currency } customerName } }";
+    let heavy = format!("{{ a: {page} b: {page} c: {page} }}");
+    let heavy = heavy.as_str();
     let r = s.gql(&staff, heavy, json!({})).await;
     assert!(r.raw.contains("too complex"), "{}", r.raw);
     assert!(

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use app::{App, AppError, AppResult, RequestCtx, Services, UnitOfWork};
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
 use async_graphql::{Context, EmptySubscription, ID, Schema};
 use auth::{AuthError, Caller, Verifier};
 use domain::access::Operation;
@@ -99,8 +100,48 @@ pub(crate) fn order_id(id: &ID) -> Result<OrderId, AppError> {
 
 /// Builds the schema once.
 pub fn build_schema(state: Arc<ApiState>, limits: &Limits) -> OmsSchema {
-    let mut b = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
-        .data(state)
+    limited(
+        Schema::build(QueryRoot, MutationRoot, EmptySubscription).data(state),
+        limits,
+    )
+}
+
+/// The same schema and limits, stopping after validation: parses and validates a request (depth,
+/// complexity, fields, variables) and runs no resolver. A keyed request is checked with it before
+/// its caller is verified or its record read.
+pub fn build_validator(limits: &Limits) -> OmsSchema {
+    limited(
+        Schema::build(QueryRoot, MutationRoot, EmptySubscription).extension(ValidateOnly),
+        limits,
+    )
+}
+
+struct ValidateOnly;
+
+impl ExtensionFactory for ValidateOnly {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ValidateOnly)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for ValidateOnly {
+    /// Reached only once validation passed; stops before any resolver.
+    async fn execute(
+        &self,
+        _ctx: &ExtensionContext<'_>,
+        _operation_name: Option<&str>,
+        _next: NextExecute<'_>,
+    ) -> async_graphql::Response {
+        async_graphql::Response::new(async_graphql::Value::Null)
+    }
+}
+
+fn limited(
+    builder: async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription>,
+    limits: &Limits,
+) -> OmsSchema {
+    let mut b = builder
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
         .limit_recursive_depth(32);

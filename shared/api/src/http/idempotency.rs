@@ -15,7 +15,7 @@ use domain::ids::IdempotencyKey;
 use sha2::{Digest, Sha256};
 
 use super::{BadRequest, Shared, body, execute, json_response};
-use crate::errors::{app_response, auth_response};
+use crate::errors::{app_response, auth_response, status_of};
 use crate::schema::RequestState;
 
 /// The root fields of the mutation a request runs, if it is a mutation.
@@ -118,6 +118,16 @@ pub(super) async fn keyed(
         Ok(k) => k,
         Err(bad) => return bad.response(request_id),
     };
+    // Limits before authentication: depth, complexity and the rest of validation first.
+    let checked = s.validator.execute(rebuild(&req)).await;
+    if !checked.errors.is_empty() {
+        let data = serde_json::to_string(&checked.data).unwrap_or_else(|_| "null".into());
+        return json_response(
+            status_of(&checked.errors),
+            body(&data, &checked.errors, request_id, false),
+            request_id,
+        );
+    }
     let caller = match s.api.verifier.verify(authorization.as_deref()).await {
         Ok(c) => c,
         Err(e) => return auth_response(&e, request_id),

@@ -20,7 +20,7 @@ use axum::{Json, Router};
 
 use crate::errors::{error_code, error_response, status_of, with_request_id};
 use crate::limits::{Limits, count_aliases};
-use crate::schema::{ApiState, OmsSchema, RequestState, build_schema};
+use crate::schema::{ApiState, OmsSchema, RequestState, build_schema, build_validator};
 
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -33,6 +33,8 @@ pub struct HttpConfig {
 
 struct Shared {
     schema: OmsSchema,
+    /// Validation only (no resolver runs): keyed requests are checked with it first.
+    validator: OmsSchema,
     api: Arc<ApiState>,
     config: HttpConfig,
 }
@@ -40,8 +42,10 @@ struct Shared {
 /// The router, built once.
 pub fn router(api: Arc<ApiState>, config: HttpConfig) -> Router {
     let schema = build_schema(api.clone(), &config.limits);
+    let validator = build_validator(&config.limits);
     let shared = Arc::new(Shared {
         schema,
+        validator,
         api,
         config,
     });
