@@ -83,10 +83,16 @@ pub fn production_http() -> HttpConfig {
 
 /// A dev token of the demo tenant, valid for an hour from `clock`'s now.
 pub fn demo_token(idp: &DevIdp, clock: &dyn Clock, role: Role) -> String {
+    vendor_token(idp, clock, role, None)
+}
+
+/// A dev token of the demo tenant for a vendor (or none), valid for an hour.
+pub fn vendor_token(idp: &DevIdp, clock: &dyn Clock, role: Role, vendor: Option<&str>) -> String {
+    let vendor = vendor.map(|v| domain::ids::VendorId::parse(v).unwrap());
     idp.mint(
         &TenantId::parse(DEMO).unwrap(),
         role,
-        None,
+        vendor.as_ref(),
         None,
         clock.now_secs(),
         3_600,

@@ -3,4 +3,5 @@
 
 mod errors;
 mod idempotency;
+mod listing;
 mod order;

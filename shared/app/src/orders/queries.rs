@@ -70,10 +70,18 @@ impl App {
         } else {
             vendor
         };
+        if vendor.is_some() && matches!(listing, OrderListing::ChangedSince { .. }) {
+            return Err(AppError::Invalid {
+                field: "updatedAfter".into(),
+                message: "not available in a vendor's listing (its rows do not change with \
+                          every command); filter by status or creation time"
+                    .into(),
+            });
+        }
         match vendor {
             Some(v) => Ok(Listed::Vendor(
                 self.orders
-                    .list_by_vendor(identity.scope(), &v, page)
+                    .list_by_vendor(identity.scope(), &v, &listing, page)
                     .await?,
             )),
             None => Ok(Listed::Tenant(

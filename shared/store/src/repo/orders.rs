@@ -488,40 +488,69 @@ impl OrderRepository {
     }
 
     /// A page of one vendor's orders, newest first (one `Query`).
+    /// A page of one vendor's orders, newest first, within a creation window and, for
+    /// `ByStatus`, of one status (the vendor items carry it; a page may then hold fewer than
+    /// `first` rows while more follow). `ChangedSince` is not a vendor listing: the vendor items
+    /// are not rewritten on every change, so they cannot answer it.
     pub async fn list_by_vendor(
         &self,
         scope: &TenantScope,
         vendor: &VendorId,
+        listing: &OrderListing,
         page: &PageRequest,
     ) -> RepoResult<VendorOrderPage> {
+        /// Raw pages read at most to find rows of the asked status.
+        const MAX_PAGES: usize = 10;
         let tenant = scope.tenant();
+        let opt = |t: Option<Timestamp>| t.map_or_else(String::new, |t| t.fixed_width());
+        let (from, to, status) = match listing {
+            OrderListing::ByCreated { from, to } => (*from, *to, None),
+            OrderListing::ByStatus { status, from, to } => (*from, *to, Some(*status)),
+            OrderListing::ChangedSince { .. } => {
+                return Err(RepoError::InvalidPage(
+                    "updatedAfter is not available in a vendor's listing".into(),
+                ));
+            }
+        };
         let listing = Listing {
             index: None,
             partitions: vec![keys::vendor_orders(tenant, vendor)],
-            range: SkRange::All,
+            range: time_range(from, to),
             forward: false,
-            id: format!("vendor:{vendor}"),
+            id: format!(
+                "vendor:{vendor}:{}:{}:{}",
+                status.map_or("", |s| s.as_str()),
+                opt(from),
+                opt(to)
+            ),
             tenant: tenant.as_str(),
         };
-        let raw = read_page(self.store.as_ref(), &self.cursors, &listing, page).await?;
         let corrupt = |e: domain::DomainError| RepoError::Corrupt(e.to_string());
-        let orders = raw
-            .items
-            .iter()
-            .map(|item| {
-                Ok(VendorOrderSummary {
+        let mut orders = Vec::new();
+        let mut next = page.clone();
+        for _ in 0..MAX_PAGES {
+            let raw = read_page(self.store.as_ref(), &self.cursors, &listing, &next).await?;
+            for item in &raw.items {
+                let row = VendorOrderSummary {
                     id: OrderId::parse(item.require_s("order_id")?).map_err(corrupt)?,
                     status: OrderStatus::parse(item.require_s("status")?)
                         .ok_or_else(|| RepoError::Corrupt("unknown status".into()))?,
                     created_at: Timestamp::parse_rfc3339(item.require_s("created_at")?)
                         .map_err(corrupt)?,
                     lines: from_json(item.require_s("lines")?)?,
-                })
-            })
-            .collect::<RepoResult<_>>()?;
+                };
+                if status.is_none_or(|s| s == row.status) {
+                    orders.push(row);
+                }
+            }
+            match raw.end_cursor {
+                Some(c) if orders.is_empty() => next.after = Some(c),
+                end_cursor => return Ok(VendorOrderPage { orders, end_cursor }),
+            }
+        }
         Ok(VendorOrderPage {
             orders,
-            end_cursor: raw.end_cursor,
+            end_cursor: next.after,
         })
     }
 

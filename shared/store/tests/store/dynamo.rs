@@ -238,6 +238,10 @@ async fn repository_commands_and_queries_cost_one_request_each() {
         .list_by_vendor(
             &scope,
             &domain::ids::VendorId::parse("v1").unwrap(),
+            &store::repo::OrderListing::ByCreated {
+                from: None,
+                to: None,
+            },
             &PageRequest::first(10),
         )
         .await

@@ -310,6 +310,10 @@ impl Case<'_> {
                     .list_by_vendor(
                         &self.scopes[me],
                         &VendorId::parse("v1").unwrap(),
+                        &store::repo::OrderListing::ByCreated {
+                            from: None,
+                            to: None,
+                        },
                         &PageRequest::first(250),
                     )
                     .await

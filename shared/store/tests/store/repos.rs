@@ -113,6 +113,10 @@ pub async fn create_load_and_update_with_everything_in_one_transaction(b: &Backe
         .list_by_vendor(
             &scope,
             &VendorId::parse("v2").unwrap(),
+            &store::repo::OrderListing::ByCreated {
+                from: None,
+                to: None,
+            },
             &PageRequest::first(10),
         )
         .await

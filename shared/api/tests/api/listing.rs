@@ -1,0 +1,82 @@
+//! A vendor's listing honours the status and creation filters, and refuses `updatedAfter`
+//! clearly instead of ignoring it.
+
+use std::sync::Arc;
+
+use auth::dev::DevIdp;
+use domain::access::Role;
+use domain::{Clock, SystemClock};
+use store::ItemStore;
+use store::embedded::EmbeddedStore;
+
+const CREATE: &str = r#"mutation { createOrder(input: {currency: "USD", customer: {name: "Ana", email: "ana@example.com"}, destination: {name: "Ana", line1: "1 Main St", city: "Springfield", postalCode: "62701", country: "US"}, lines: [{sku: "A", vendor: "v1", quantity: 1, unitPrice: "10.00"}]}) { order { id } } }"#;
+
+#[tokio::test]
+async fn a_vendors_listing_honours_its_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store: Arc<dyn ItemStore> = Arc::new(EmbeddedStore::in_memory(clock.clone()).unwrap());
+    let idp = DevIdp::load_or_generate(dir.path()).unwrap();
+    let router = testkit::demo_router(store, clock.clone(), &idp, testkit::production_http()).await;
+    let staff = testkit::demo_token(&idp, clock.as_ref(), Role::Staff);
+    let vendor = testkit::vendor_token(&idp, clock.as_ref(), Role::Vendor, Some("v1"));
+    let post = |token: String, query: String| {
+        let router = router.clone();
+        async move {
+            testkit::post_graphql(&router, &token, &[], serde_json::json!({ "query": query })).await
+        }
+    };
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (_, body, text) = post(staff.clone(), CREATE.to_owned()).await;
+        ids.push(
+            body["data"]["createOrder"]["order"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{text}"))
+                .to_owned(),
+        );
+    }
+    let approve = format!(
+        r#"mutation {{ approveOrder(orderId: "{}") {{ order {{ status }} }} }}"#,
+        ids[1]
+    );
+    post(staff.clone(), approve).await;
+
+    let nodes = |body: &serde_json::Value| -> Vec<String> {
+        body["data"]["orders"]["nodes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .map(|n| n["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, all, _) = post(vendor.clone(), "{ orders { nodes { id } } }".into()).await;
+    assert_eq!(nodes(&all).len(), 3, "{all}");
+    let (_, confirmed, _) = post(
+        vendor.clone(),
+        "{ orders(status: CONFIRMED) { nodes { id status } } }".into(),
+    )
+    .await;
+    assert_eq!(nodes(&confirmed), [ids[1].clone()], "{confirmed}");
+    let (_, pending, _) = post(
+        vendor.clone(),
+        "{ orders(status: PENDING) { nodes { id } } }".into(),
+    )
+    .await;
+    assert_eq!(nodes(&pending).len(), 2, "{pending}");
+    let (_, future, _) = post(
+        vendor.clone(),
+        r#"{ orders(createdFrom: "2999-01-01T00:00:00Z") { nodes { id } } }"#.into(),
+    )
+    .await;
+    assert!(nodes(&future).is_empty(), "{future}");
+    let (_, changed, text) = post(
+        vendor,
+        r#"{ orders(updatedAfter: "2020-01-01T00:00:00Z") { nodes { id } } }"#.into(),
+    )
+    .await;
+    assert_eq!(
+        changed["errors"][0]["extensions"]["code"], "INVALID_INPUT",
+        "{text}"
+    );
+}
