@@ -27,7 +27,19 @@ pub enum PlatformError {
     #[error("{0}")]
     Dev(#[from] DevIdpError),
     #[error("store: {0}")]
-    Store(#[from] RepoError),
+    Store(RepoError),
+}
+
+impl From<RepoError> for PlatformError {
+    fn from(e: RepoError) -> Self {
+        match e {
+            RepoError::IssuerTaken(issuer) => PlatformError::Refused(format!(
+                "issuer {issuer} is already registered to another tenant (a dedicated issuer \
+                 serves one tenant; register it as shared, with a tenant claim, to serve several)"
+            )),
+            other => PlatformError::Store(other),
+        }
+    }
 }
 
 pub type PlatformResult<T> = Result<T, PlatformError>;

@@ -210,6 +210,13 @@ pub fn issuer_tenants(issuer: &Issuer) -> String {
     format!("SAAS#ISS#{issuer}#")
 }
 
+/// Who holds an issuer: one item per issuer, `dedicated:{tenant}` or `shared`, so that a
+/// dedicated issuer belongs to one tenant (its own partition: the issuer's rows stay a clean
+/// partition of tenant rows).
+pub fn issuer_claim(issuer: &Issuer) -> Key {
+    key(format!("SAAS#ISSCLAIM#{issuer}#"), "CLAIM".to_owned())
+}
+
 /// An issuer → tenant row.
 pub fn issuer_tenant(issuer: &Issuer, tenant: &TenantId) -> Key {
     key(issuer_tenants(issuer), format!("T#{tenant}"))

@@ -3,3 +3,4 @@
 
 mod authz;
 mod double_apply;
+mod platform;

@@ -35,6 +35,9 @@ pub enum RepoError {
     ExternalRefTaken(String),
     #[error("the idempotency key was used meanwhile")]
     IdempotencyKeyUsed,
+    /// A dedicated issuer belongs to another tenant, or a shared one would become dedicated.
+    #[error("issuer {0} is registered to another tenant")]
+    IssuerTaken(String),
     #[error("the record belongs to another tenant")]
     WrongTenant,
     #[error("invalid cursor")]
@@ -72,6 +75,7 @@ pub(crate) enum Role {
     Order { expected: Option<u64> },
     ExternalRef,
     Idempotency,
+    IssuerClaim,
     Other,
 }
 
@@ -94,6 +98,9 @@ pub(crate) fn map_cancel(e: StoreError, roles: &[Role], external_ref: Option<&st
             }
             (Role::Idempotency, CancelReason::ConditionFailed) => {
                 return RepoError::IdempotencyKeyUsed;
+            }
+            (Role::IssuerClaim, CancelReason::ConditionFailed) => {
+                return RepoError::IssuerTaken(external_ref.unwrap_or_default().to_owned());
             }
             _ => {}
         }

@@ -67,7 +67,46 @@ impl RegistryRepository {
             .collect()
     }
 
-    /// Writes `actions` with the profile's issuer rows and the SaaS audit record, at once.
+    /// The claim each of the profile's issuers needs, checked against what is stored: a
+    /// dedicated issuer is this tenant's alone, and an issuer is either dedicated or shared.
+    /// The returned actions make the check hold at commit time (a concurrent claim cancels it).
+    async fn issuer_claims(
+        &self,
+        profile: &TenantProfile,
+    ) -> RepoResult<Vec<(WriteAction, String)>> {
+        let mut out = Vec::new();
+        for idp in &profile.idps {
+            let key = keys::issuer_claim(&idp.issuer);
+            let wanted = if idp.shared {
+                "shared".to_owned()
+            } else {
+                format!("dedicated:{}", profile.id)
+            };
+            let current = self
+                .store
+                .get(&key)
+                .await?
+                .and_then(|i| i.s("mode").map(str::to_owned));
+            let taken = || RepoError::IssuerTaken(idp.issuer.to_string());
+            let action = match current {
+                None => {
+                    let mut item = Item::with_key(&key);
+                    item.set("mode", wanted.as_str());
+                    WriteAction::put_if(item, Condition::Absent)
+                }
+                Some(mode) if mode == wanted => WriteAction::Check {
+                    key,
+                    condition: Condition::AttributeEquals("mode".into(), wanted.as_str().into()),
+                },
+                Some(_) => return Err(taken()),
+            };
+            out.push((action, idp.issuer.to_string()));
+        }
+        Ok(out)
+    }
+
+    /// Writes `actions` with the profile's issuer claims and rows and the SaaS audit record, at
+    /// once.
     async fn commit(
         &self,
         mut actions: Vec<WriteAction>,
@@ -75,16 +114,29 @@ impl RegistryRepository {
         profile: &TenantProfile,
         audit: &AuditRecord,
     ) -> RepoResult<()> {
+        let claims = self.issuer_claims(profile).await?;
+        let claimed: Vec<String> = claims.iter().map(|(_, i)| i.clone()).collect();
+        for (claim, _) in claims {
+            actions.push(claim);
+            roles.push(Role::IssuerClaim);
+        }
         for row in Self::issuer_rows(profile) {
             actions.push(WriteAction::put(row));
             roles.push(Role::Other);
         }
         actions.push(saas_audit_action(audit)?);
         roles.push(Role::Other);
-        self.store
-            .transact_write(actions)
-            .await
-            .map_err(|e| map_cancel(e, &roles, None))
+        self.store.transact_write(actions).await.map_err(|e| {
+            // Name the issuer whose claim failed.
+            let failed = match &e {
+                crate::error::StoreError::Cancelled { index, .. } => roles
+                    .get(..*index)
+                    .map(|r| r.iter().filter(|r| **r == Role::IssuerClaim).count())
+                    .and_then(|n| claimed.get(n).cloned()),
+                _ => None,
+            };
+            map_cancel(e, &roles, failed.as_deref())
+        })
     }
 
     /// Onboards a tenant: profile, list entry, issuer rows and the SaaS audit record, at once.
@@ -133,6 +185,15 @@ impl RegistryRepository {
                     condition: None,
                 });
                 roles.push(Role::Other);
+                if !idp.shared {
+                    // A dedicated issuer this tenant gives up is free for another.
+                    let mine = format!("dedicated:{}", after.id);
+                    actions.push(WriteAction::Delete {
+                        key: keys::issuer_claim(&idp.issuer),
+                        condition: Some(Condition::AttributeEquals("mode".into(), mine.into())),
+                    });
+                    roles.push(Role::Other);
+                }
             }
         }
         self.commit(actions, roles, after, audit).await?;
