@@ -80,3 +80,60 @@ async fn a_vendors_listing_honours_its_filters() {
         "{text}"
     );
 }
+
+/// A vendor reads only its own actions in an order's audit log; staff read all of it.
+#[tokio::test]
+async fn a_vendor_reads_only_its_own_actions_in_an_orders_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store: Arc<dyn ItemStore> = Arc::new(EmbeddedStore::in_memory(clock.clone()).unwrap());
+    let idp = DevIdp::load_or_generate(dir.path()).unwrap();
+    let router = testkit::demo_router(store, clock.clone(), &idp, testkit::production_http()).await;
+    let staff = testkit::demo_token(&idp, clock.as_ref(), Role::Staff);
+    let v1 = testkit::vendor_token(&idp, clock.as_ref(), Role::Vendor, Some("v1"));
+    let post = |token: String, query: String| {
+        let router = router.clone();
+        async move {
+            testkit::post_graphql(&router, &token, &[], serde_json::json!({ "query": query })).await
+        }
+    };
+    let create = r#"mutation { createOrder(input: {currency: "USD", customer: {name: "Ana", email: "ana@example.com"}, destination: {name: "Ana", line1: "1 Main St", city: "Springfield", postalCode: "62701", country: "US"}, lines: [{sku: "A", vendor: "v1", quantity: 1, unitPrice: "10.00"}, {sku: "B", vendor: "v2", quantity: 1, unitPrice: "5.00"}]}) { order { id } } }"#;
+    let (_, body, text) = post(staff.clone(), create.into()).await;
+    let id = body["data"]["createOrder"]["order"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{text}"))
+        .to_owned();
+    post(
+        staff.clone(),
+        format!(r#"mutation {{ approveOrder(orderId: "{id}") {{ order {{ status }} }} }}"#),
+    )
+    .await;
+    let (_, shipped, text) = post(
+        v1.clone(),
+        format!(
+            r#"mutation {{ createShipment(orderId: "{id}", input: {{lines: [{{sku: "A", quantity: 1}}]}}) {{ shipment {{ id }} userErrors {{ code }} }} }}"#
+        ),
+    )
+    .await;
+    assert!(
+        shipped["data"]["createShipment"]["shipment"]["id"].is_string(),
+        "{text}"
+    );
+    let log = format!(r#"{{ orderAuditLog(orderId: "{id}") {{ nodes {{ actor action }} }} }}"#);
+    let actions = |body: &serde_json::Value| -> Vec<String> {
+        body["data"]["orderAuditLog"]["nodes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .map(|n| n["action"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, all, _) = post(staff, log.clone()).await;
+    assert_eq!(
+        actions(&all),
+        ["createOrder", "approveOrder", "createShipment"],
+        "{all}"
+    );
+    let (_, mine, _) = post(v1, log).await;
+    assert_eq!(actions(&mine), ["createShipment"], "{mine}");
+}
