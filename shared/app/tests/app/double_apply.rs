@@ -1,7 +1,11 @@
-//! A commit whose response is lost is never applied twice: the SDK retries it with the same
-//! client request token, and a conflict after that is resolved by reading back whether the
-//! command's own write landed. Against DynamoDB Local, with an interceptor that turns the first
-//! successful `TransactWriteItems` response into a 500 (so the SDK retries a commit that landed).
+//! A commit whose response is lost is never applied twice. Against DynamoDB Local, with an
+//! interceptor that spoils the first successful `TransactWriteItems` response after being armed:
+//!
+//! - as a 500: the SDK retries the commit that landed, with the same client request token, and
+//!   DynamoDB answers the retry as a success;
+//! - as a cancellation (what a retry without the token, or after the token's window, gets): the
+//!   use case sees a conflict although its write landed, and must read back whether its own
+//!   command is the one stored before it runs the command again.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,13 +27,17 @@ use store::dynamo::{DynamoStore, local_config};
 use store::repo::PageRequest;
 use store::{FixedShards, ItemStore};
 
-/// Drops (as a 500) the first successful `TransactWriteItems` response after being armed.
+/// Spoils the first successful `TransactWriteItems` response after being armed: as a 500, or
+/// (with `as_conflict`) as a transaction cancelled on a failed condition.
 #[derive(Debug, Default, Clone)]
 struct DropOneCommitResponse {
     armed: Arc<AtomicBool>,
+    as_conflict: Arc<AtomicBool>,
     dropped: Arc<AtomicUsize>,
     commits_sent: Arc<AtomicUsize>,
 }
+
+const CANCELLED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","message":"Transaction cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed]","CancellationReasons":[{"Code":"ConditionalCheckFailed","Message":"The conditional request failed"}]}"#;
 
 impl Intercept for DropOneCommitResponse {
     fn name(&self) -> &'static str {
@@ -51,7 +59,12 @@ impl Intercept for DropOneCommitResponse {
         self.commits_sent.fetch_add(1, Ordering::SeqCst);
         let response = ctx.response_mut();
         if response.status().is_success() && self.armed.swap(false, Ordering::SeqCst) {
-            *response.status_mut() = 500u16.try_into()?;
+            if self.as_conflict.load(Ordering::SeqCst) {
+                *response.status_mut() = 400u16.try_into()?;
+                *response.body_mut() = aws_smithy_types::body::SdkBody::from(CANCELLED);
+            } else {
+                *response.status_mut() = 500u16.try_into()?;
+            }
             self.dropped.fetch_add(1, Ordering::SeqCst);
         }
         Ok(())
@@ -103,7 +116,17 @@ fn new_order(external_ref: &str) -> NewOrder {
 
 #[tokio::test]
 async fn a_lost_commit_response_applies_the_command_once() {
+    run_scenario(false).await;
+}
+
+#[tokio::test]
+async fn a_conflict_after_a_landed_commit_applies_the_command_once() {
+    run_scenario(true).await;
+}
+
+async fn run_scenario(as_conflict: bool) {
     let dropper = DropOneCommitResponse::default();
+    dropper.as_conflict.store(as_conflict, Ordering::SeqCst);
     let conf = local_config(&endpoint())
         .retry_config(
             aws_sdk_dynamodb::config::retry::RetryConfig::standard()
@@ -113,7 +136,11 @@ async fn a_lost_commit_response_applies_the_command_once() {
         .interceptor(dropper.clone())
         .build();
     let clock = ManualClock::at(1_795_478_400);
-    let table = format!("oms-double-{}-{}", std::process::id(), clock.now_secs());
+    let table = format!(
+        "oms-double-{}-{}-{as_conflict}",
+        std::process::id(),
+        clock.now_secs()
+    );
     let dynamo = DynamoStore::new(
         aws_sdk_dynamodb::Client::from_conf(conf),
         table,
@@ -171,10 +198,12 @@ async fn a_lost_commit_response_applies_the_command_once() {
         .await
         .unwrap();
     assert_eq!(dropper.dropped.load(Ordering::SeqCst), 2);
-    assert!(
-        dropper.commits_sent.load(Ordering::SeqCst) - sent >= 2,
-        "the SDK sent the commit again"
-    );
+    if !as_conflict {
+        assert!(
+            dropper.commits_sent.load(Ordering::SeqCst) - sent >= 2,
+            "the SDK sent the commit again"
+        );
+    }
     assert_eq!(refunded.refunds().len(), 1);
 
     // createShipment with its response lost: one shipment.
