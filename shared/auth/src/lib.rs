@@ -16,6 +16,7 @@ pub mod jwks;
 pub mod mapping;
 pub mod outbound;
 pub mod verifier;
+pub mod webhook;
 
 pub use error::{AuthError, AuthResult, Refusal};
 pub use identity::{Caller, Identity, PlatformAdmin};

@@ -8,3 +8,4 @@ mod directory;
 mod jwks;
 mod mapping;
 mod support;
+mod webhook;
