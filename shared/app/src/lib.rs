@@ -15,6 +15,7 @@ pub mod error;
 pub mod idempotency;
 pub mod orders;
 pub mod platform;
+pub mod ports;
 pub mod tenants;
 pub mod wiring;
 

@@ -94,6 +94,8 @@ operations! {
     ReceiveReturn => "receiveReturn": Return,
     RefundReturn => "refundReturn": Return,
     RefundOrder => "refundOrder": Return,
+    WebhookAddOrder => "webhookAddOrder": Order,
+    WebhookShipmentTracker => "webhookShipmentTracker": Shipment,
     UpdateTenantConfig => "updateTenantConfig": TenantAdmin,
     RegisterCarrierCredential => "registerCarrierCredential": TenantAdmin,
     RotateCarrierCredential => "rotateCarrierCredential": TenantAdmin,
@@ -103,6 +105,7 @@ operations! {
     SuspendTenant => "suspendTenant": Platform,
     SetPlan => "setPlan": Platform,
     SetIdp => "setIdp": Platform,
+    SetWebhook => "setWebhook": Platform,
 }
 
 /// Our roles. Each tenant maps its IdP's role names onto these.
@@ -162,7 +165,10 @@ pub fn role_permits(role: Role, op: Operation) -> bool {
         Role::Staff => matches!(kind, K::Read | K::Order | K::Shipment | K::Return),
         Role::Vendor => match kind {
             K::Read => op != Operation::ReadTenantConfig,
-            K::Shipment => op != Operation::GetRates && op != Operation::BuyLabel,
+            K::Shipment => !matches!(
+                op,
+                Operation::GetRates | Operation::BuyLabel | Operation::WebhookShipmentTracker
+            ),
             _ => false,
         },
         Role::ReadOnly => kind == K::Read,

@@ -17,6 +17,7 @@ pub mod order;
 pub mod ports;
 pub mod scope;
 pub mod tenant;
+pub mod webhook;
 
 pub use clock::{Clock, Ctx, IdSource, ManualClock, SystemClock, Timestamp};
 pub use error::{DomainError, DomainResult, Entity};

@@ -9,6 +9,7 @@ use crate::clock::Timestamp;
 use crate::contact::check_text;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{Issuer, PlanName, TenantId};
+use crate::webhook::{WebhookHook, WebhookSetting};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -159,6 +160,9 @@ pub struct TenantProfile {
     /// Write shards of the tenant's listings; only ever grows.
     pub shards: u32,
     pub idps: Vec<IdpRegistration>,
+    /// Signed webhooks, per hook.
+    #[serde(default)]
+    pub webhooks: BTreeMap<WebhookHook, WebhookSetting>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -177,6 +181,7 @@ impl TenantProfile {
             plan,
             shards: 1,
             idps: Vec::new(),
+            webhooks: BTreeMap::new(),
             created_at: now,
             updated_at: now,
         })

@@ -40,6 +40,7 @@ fn role_may(role: Role, op: Operation) -> bool {
         MarkOrderPaid,
         CompleteOrder,
         MarkShipmentDelivered,
+        WebhookAddOrder,
     ];
     let shipments = [
         CreateShipment,
@@ -50,6 +51,7 @@ fn role_may(role: Role, op: Operation) -> bool {
         GetRates,
         BuyLabel,
         TrackShipment,
+        WebhookShipmentTracker,
     ];
     let returns = [
         RequestReturn,
@@ -73,6 +75,7 @@ fn role_may(role: Role, op: Operation) -> bool {
         SuspendTenant,
         SetPlan,
         SetIdp,
+        SetWebhook,
     ];
     let in_ = |set: &[Operation]| set.contains(&op);
     match role {

@@ -1,0 +1,10 @@
+//! Secret store adapters for `app::ports::SecretStore`.
+//!
+//! - [`local`]: a file in the data directory, each secret sealed with AES-256-GCM under its own
+//!   data key, the data key wrapped by a master key (kept beside the file, or given in config).
+//!   The additional authenticated data binds tenant, purpose and id: a ciphertext moved to
+//!   another record does not open.
+
+pub mod local;
+
+pub use local::LocalSecretStore;
