@@ -24,6 +24,7 @@ pub async fn serve(data_dir: &Path, listen: &str) -> Result<(), CliError> {
         data_dir: data_dir.to_path_buf(),
     };
     let store = boot::open_store(&config, clock.clone()).await?;
+    let secrets = boot::open_local_secrets(data_dir)?;
     let idp = DevIdp::load_or_generate(data_dir)?;
 
     // First start: the demo plan and the demo tenant, with the dev IdP registered.
@@ -48,8 +49,8 @@ pub async fn serve(data_dir: &Path, listen: &str) -> Result<(), CliError> {
         platform: Some(idp.platform_registration()?),
         ..VerifierConfig::default()
     };
-    let services =
-        app::services(store, clock, config, cursors).map_err(|e| CliError::Usage(e.to_string()))?;
+    let services = app::services(store, clock, config, cursors, Some(secrets))
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     let state = api::api_state(services);
     let router = api::router(
         state,

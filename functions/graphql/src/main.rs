@@ -18,6 +18,8 @@ async fn main() -> Result<(), Error> {
         clock,
         config.verifier,
         Cursors::new(config.cursor_key),
+        // Webhooks are other functions; this one serves GraphQL only.
+        None,
     )?;
     run(api::router(api::api_state(services), config.http)).await
 }

@@ -12,7 +12,13 @@ use crate::views::ShippingMode;
 
 type R<T> = Result<T, DomainError>;
 
-#[derive(InputObject, Clone, Debug)]
+/// The default of a money field in the webhook's JSON (as in GraphQL).
+fn zero() -> String {
+    "0".to_owned()
+}
+
+#[derive(InputObject, Clone, Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AddressInput {
     pub name: String,
     pub line1: String,
@@ -40,14 +46,16 @@ impl AddressInput {
     }
 }
 
-#[derive(InputObject, Clone, Debug)]
+#[derive(InputObject, Clone, Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CustomerInput {
     pub name: String,
     pub email: String,
     pub phone: Option<String>,
 }
 
-#[derive(InputObject, Clone, Debug)]
+#[derive(InputObject, Clone, Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrderLineInput {
     pub sku: String,
     pub vendor: String,
@@ -57,7 +65,8 @@ pub struct OrderLineInput {
     pub unit_price: String,
 }
 
-#[derive(InputObject, Clone, Debug)]
+#[derive(InputObject, Clone, Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateOrderInput {
     /// Your own reference; unique per tenant (idempotent intake).
     pub external_ref: Option<String>,
@@ -67,10 +76,13 @@ pub struct CreateOrderInput {
     pub destination: AddressInput,
     pub lines: Vec<OrderLineInput>,
     #[graphql(default = "0")]
+    #[serde(default = "zero")]
     pub shipping: String,
     #[graphql(default = "0")]
+    #[serde(default = "zero")]
     pub tax: String,
     #[graphql(default = "0")]
+    #[serde(default = "zero")]
     pub discount: String,
 }
 

@@ -10,7 +10,8 @@ pub mod mutation;
 pub mod query;
 pub mod schema;
 pub mod views;
+pub mod webhooks;
 
-pub use http::{HttpConfig, router};
+pub use http::{HttpConfig, router, webhook_router};
 pub use limits::Limits;
 pub use schema::{ApiState, api_state, build_schema, sdl};

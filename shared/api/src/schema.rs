@@ -23,6 +23,8 @@ pub type OmsSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 pub struct ApiState {
     pub app: Arc<App>,
     pub verifier: Arc<Verifier>,
+    /// Signed webhooks (absent without a secret store: the routes answer 503).
+    pub webhooks: Option<Arc<auth::webhook::WebhookVerifier>>,
 }
 
 impl From<Services> for ApiState {
@@ -30,6 +32,7 @@ impl From<Services> for ApiState {
         Self {
             app: s.app,
             verifier: s.verifier,
+            webhooks: s.webhooks,
         }
     }
 }

@@ -15,7 +15,6 @@ pub mod error;
 pub mod idempotency;
 pub mod orders;
 pub mod platform;
-pub mod ports;
 pub mod tenants;
 pub mod wiring;
 
@@ -24,7 +23,7 @@ pub use context::{Pending, RequestCtx, UnitOfWork};
 pub use engine::{App, OrderRef, SystemIds};
 pub use error::{AppError, AppResult, Cause};
 pub use idempotency::{Keyed, KeyedOutcome, StoredResponse};
-pub use orders::{Listed, ReturnStep, ShipmentStep, Tracked, TrackingChange};
+pub use orders::{AddedOrder, Listed, ReturnStep, ShipmentStep, Tracked, TrackingChange};
 pub use wiring::{Services, services};
 
 /// The listing types the edges pass to and get from the order queries.

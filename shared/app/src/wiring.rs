@@ -4,7 +4,9 @@
 use std::sync::{Arc, Mutex};
 
 use auth::directory::CachedDirectory;
+use auth::webhook::WebhookVerifier;
 use auth::{AuthError, Verifier, VerifierConfig};
+use domain::ports::SecretStore;
 use domain::{Clock, IdSource};
 use store::ItemStore;
 use store::cursor::Cursors;
@@ -21,14 +23,17 @@ pub const DIRECTORY_TTL_SECS: i64 = 60;
 pub struct Services {
     pub app: Arc<App>,
     pub verifier: Arc<Verifier>,
+    /// Signed webhooks, when a secret store is configured.
+    pub webhooks: Option<Arc<WebhookVerifier>>,
 }
 
-/// The services over `store`, all reading `clock`.
+/// The services over `store`, all reading `clock`; webhooks verify with `secrets`' secrets.
 pub fn services(
     store: Arc<dyn ItemStore>,
     clock: Arc<dyn Clock>,
     verifier: VerifierConfig,
     cursors: Cursors,
+    secrets: Option<Arc<dyn SecretStore>>,
 ) -> Result<Services, AuthError> {
     let source = Arc::new(RegistryRepository::new(store.clone()));
     let directory = Arc::new(CachedDirectory::new(
@@ -37,11 +42,14 @@ pub fn services(
         DIRECTORY_TTL_SECS,
     ));
     let verifier = Verifier::new(directory.clone(), clock.clone(), verifier)?;
+    let webhooks =
+        secrets.map(|s| Arc::new(WebhookVerifier::new(directory.clone(), s, clock.clone())));
     let ids: Arc<Mutex<dyn IdSource + Send>> = Arc::new(Mutex::new(SystemIds));
     let shards = Arc::new(DirectoryShards(directory));
     let app = App::new(store, shards, cursors, ids, clock);
     Ok(Services {
         app: Arc::new(app),
         verifier: Arc::new(verifier),
+        webhooks,
     })
 }

@@ -17,7 +17,8 @@ struct Inner {
     vendor: Option<VendorId>,
     email: Option<String>,
     plan: Arc<Plan>,
-    issuer: Issuer,
+    /// The IdP that signed the user's token; none for a signed webhook's service identity.
+    issuer: Option<Issuer>,
 }
 
 /// A verified user of a tenant. Cheap to clone.
@@ -32,7 +33,7 @@ impl Identity {
         vendor: Option<VendorId>,
         email: Option<String>,
         plan: Arc<Plan>,
-        issuer: Issuer,
+        issuer: Option<Issuer>,
     ) -> Self {
         Identity(Arc::new(Inner {
             scope,
@@ -62,7 +63,7 @@ impl Identity {
             vendor.map(|v| VendorId::parse(v).unwrap_or_else(|e| panic!("{e}"))),
             None,
             Arc::new(plan),
-            Issuer::parse("https://test.example").unwrap_or_else(|e| panic!("{e}")),
+            Some(Issuer::parse("https://test.example").unwrap_or_else(|e| panic!("{e}"))),
         )
     }
 
@@ -95,8 +96,8 @@ impl Identity {
         &self.0.plan
     }
 
-    pub fn issuer(&self) -> &Issuer {
-        &self.0.issuer
+    pub fn issuer(&self) -> Option<&Issuer> {
+        self.0.issuer.as_ref()
     }
 
     /// What kind of actor the audit records name: follows from the verifier that vouched for the

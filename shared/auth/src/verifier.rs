@@ -256,7 +256,7 @@ impl Verifier {
             mapped.vendor,
             mapped.email,
             plan,
-            issuer,
+            Some(issuer),
         );
         let caller = Caller::Tenant(identity);
         self.remember(digest, &caller, &claims, key, now);

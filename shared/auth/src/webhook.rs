@@ -11,10 +11,23 @@
 //!   carries a per-tenant token (`?token=` or `X-OMS-Webhook-Token`), compared in constant time;
 //!   delivery dedupe stops replays.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use domain::Clock;
+use domain::access::Role;
+use domain::ids::{Subject, TenantId};
+use domain::ports::SecretStore;
+use domain::scope::{TenantScope, VerifiedBy};
+use domain::tenant::TenantStatus;
+use domain::webhook::{WebhookHook, WebhookProvider};
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use unicode_normalization::UnicodeNormalization;
+
+use crate::directory::Directory;
+use crate::identity::Identity;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -182,6 +195,126 @@ pub fn verify_token(
         Ok(())
     } else {
         Err(SignatureError::Mismatch)
+    }
+}
+
+/// Why a delivery was refused before anything else happened.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookRefusal {
+    /// No such tenant, or the tenant has not configured this hook.
+    #[error("no such webhook")]
+    UnknownHook,
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    /// The signature holds, but the tenant is suspended.
+    #[error("the tenant is suspended")]
+    Suspended,
+    /// The directory or the secret store cannot answer now.
+    #[error("webhook verification unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// What a delivery brings for verification: its raw body and how to read its headers and the
+/// route's token.
+pub struct Delivery<'a> {
+    pub tenant: &'a TenantId,
+    pub hook: WebhookHook,
+    pub body: &'a [u8],
+    /// A header's value by lower-case name.
+    pub header: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// The `?token=` of the route, if any.
+    pub token: Option<&'a str>,
+}
+
+/// Verifies signed deliveries with the tenant's configured scheme and secrets, and builds the
+/// service identity they act as: subject `webhook:<hook>`, the staff role, the tenant's plan
+/// (which must include the hook's operation), audited as an integration.
+pub struct WebhookVerifier {
+    directory: Arc<dyn Directory>,
+    secrets: Arc<dyn SecretStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl WebhookVerifier {
+    pub fn new(
+        directory: Arc<dyn Directory>,
+        secrets: Arc<dyn SecretStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            directory,
+            secrets,
+            clock,
+        }
+    }
+
+    /// The purpose a hook's secrets are stored under (bound into their encryption).
+    pub fn purpose(hook: WebhookHook) -> String {
+        format!("webhook:{}", hook.as_str())
+    }
+
+    pub async fn verify(&self, d: &Delivery<'_>) -> Result<Identity, WebhookRefusal> {
+        let unavailable = |e: &dyn std::fmt::Display| WebhookRefusal::Unavailable(e.to_string());
+        let profile = self
+            .directory
+            .tenant(d.tenant)
+            .await
+            .map_err(|e| unavailable(&e))?
+            .ok_or(WebhookRefusal::UnknownHook)?;
+        let setting = profile
+            .webhooks
+            .get(&d.hook)
+            .ok_or(WebhookRefusal::UnknownHook)?;
+        let purpose = Self::purpose(d.hook);
+        let mut secrets = Vec::with_capacity(setting.secrets.len());
+        for r in &setting.secrets {
+            let s = self
+                .secrets
+                .get(d.tenant, &purpose, r)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            secrets.push(s);
+        }
+        match setting.provider {
+            WebhookProvider::Oms => {
+                let header = (d.header)(OMS_SIGNATURE_HEADER);
+                verify_oms(
+                    header.as_deref(),
+                    d.body,
+                    &secrets,
+                    self.clock.now_secs(),
+                    setting.max_age_seconds,
+                )?;
+            }
+            WebhookProvider::Easypost => {
+                let header = (d.header)(EASYPOST_SIGNATURE_HEADER);
+                verify_easypost(header.as_deref(), d.body, &secrets)?;
+            }
+            WebhookProvider::Shippo => {
+                let header = (d.header)(TOKEN_HEADER);
+                verify_token(d.token.or(header.as_deref()), &secrets)?;
+            }
+        }
+        // Only a verified sender learns that the tenant is suspended.
+        if profile.status == TenantStatus::Suspended {
+            return Err(WebhookRefusal::Suspended);
+        }
+        let plan = self
+            .directory
+            .plan(&profile.plan)
+            .await
+            .map_err(|e| unavailable(&e))?
+            .ok_or_else(|| WebhookRefusal::Unavailable("the tenant's plan is missing".into()))?;
+        let subject = Subject::parse(&purpose).map_err(|e| unavailable(&e))?;
+        Ok(Identity::new(
+            TenantScope::from_verified(d.tenant.clone(), VerifiedBy::WebhookSignature),
+            subject,
+            BTreeSet::from([Role::Staff]),
+            None,
+            None,
+            plan,
+            None,
+        ))
     }
 }
 

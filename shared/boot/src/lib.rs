@@ -23,6 +23,8 @@ pub enum StoreConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BootError {
+    #[error("cannot open the secret store in {path}: {reason}")]
+    OpenSecrets { path: String, reason: String },
     #[error(
         "cannot open the store at {path}: {reason} (is `oms serve` running on this data directory?)"
     )]
@@ -55,6 +57,29 @@ pub async fn open_store(
             Ok(Arc::new(DynamoStore::new(client, table, clock)))
         }
     }
+}
+
+/// The local secret store in `data_dir` (`secrets.json`, master key `secrets.key` beside it,
+/// or base64 in `OMS_SECRETS_MASTER_KEY`).
+pub fn open_local_secrets(
+    data_dir: &std::path::Path,
+) -> Result<Arc<dyn domain::ports::SecretStore>, BootError> {
+    use base64::Engine;
+    let failed = |reason: String| BootError::OpenSecrets {
+        path: data_dir.display().to_string(),
+        reason,
+    };
+    let master = match std::env::var("OMS_SECRETS_MASTER_KEY") {
+        Ok(k) => Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(k.trim())
+                .map_err(|e| failed(format!("OMS_SECRETS_MASTER_KEY is not base64: {e}")))?,
+        ),
+        Err(_) => None,
+    };
+    let store = secrets::LocalSecretStore::open(data_dir, master.as_deref())
+        .map_err(|e| failed(e.to_string()))?;
+    Ok(Arc::new(store))
 }
 
 /// How log lines are written.

@@ -5,9 +5,12 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use secrecy::SecretString;
+
 use crate::access::Plan;
 use crate::ids::{Issuer, PlanName, TenantId};
 use crate::tenant::{IssuerRow, TenantProfile};
+use crate::webhook::SecretRef;
 
 /// A failure of a port's implementation, kept whole for the logs.
 pub type PortError = Box<dyn std::error::Error + Send + Sync>;
@@ -21,4 +24,40 @@ pub trait DirectorySource: Send + Sync {
     fn issuer_rows<'a>(&'a self, issuer: &'a Issuer) -> PortFuture<'a, Vec<IssuerRow>>;
     fn profile<'a>(&'a self, tenant: &'a TenantId) -> PortFuture<'a, Option<TenantProfile>>;
     fn plan<'a>(&'a self, plan: &'a PlanName) -> PortFuture<'a, Option<Plan>>;
+}
+
+/// Why a secret could not be stored or read.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("no such secret")]
+    NotFound,
+    /// The ciphertext does not open under this tenant, purpose and key: moved, altered, or a
+    /// wrong master key.
+    #[error("the secret cannot be opened (moved, altered, or a wrong key)")]
+    Sealed,
+    #[error("secret store: {0}")]
+    Backend(String),
+}
+
+/// The future a secret store method returns.
+pub type SecretFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, SecretError>> + Send + 'a>>;
+
+/// Secrets kept by reference: the table holds the reference, the store the secret. Each secret
+/// is bound to its tenant and purpose (a reference presented for another fails). Implemented by
+/// `shared/secrets` (a local envelope-encrypted file; AWS Secrets Manager).
+pub trait SecretStore: Send + Sync {
+    /// Stores `secret` for `tenant`'s `purpose` (`webhook:add-order`, …) as a new secret.
+    fn put<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        purpose: &'a str,
+        secret: &'a SecretString,
+    ) -> SecretFuture<'a, SecretRef>;
+
+    fn get<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        purpose: &'a str,
+        reference: &'a SecretRef,
+    ) -> SecretFuture<'a, SecretString>;
 }

@@ -3,12 +3,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use app::ports::{SecretError, SecretStore};
-use async_trait::async_trait;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use domain::ids::TenantId;
+use domain::ports::{SecretError, SecretFuture, SecretStore};
 use domain::webhook::SecretRef;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -148,9 +147,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SecretError> {
     std::fs::write(path, bytes).map_err(backend)
 }
 
-#[async_trait]
-impl SecretStore for LocalSecretStore {
-    async fn put(
+impl LocalSecretStore {
+    async fn put_sealed(
         &self,
         tenant: &TenantId,
         purpose: &str,
@@ -175,7 +173,7 @@ impl SecretStore for LocalSecretStore {
         Ok(SecretRef { id, version: None })
     }
 
-    async fn get(
+    async fn get_sealed(
         &self,
         tenant: &TenantId,
         purpose: &str,
@@ -194,6 +192,26 @@ impl SecretStore for LocalSecretStore {
         String::from_utf8(plain)
             .map(SecretString::from)
             .map_err(|_| SecretError::Sealed)
+    }
+}
+
+impl SecretStore for LocalSecretStore {
+    fn put<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        purpose: &'a str,
+        secret: &'a SecretString,
+    ) -> SecretFuture<'a, SecretRef> {
+        Box::pin(self.put_sealed(tenant, purpose, secret))
+    }
+
+    fn get<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        purpose: &'a str,
+        reference: &'a SecretRef,
+    ) -> SecretFuture<'a, SecretString> {
+        Box::pin(self.get_sealed(tenant, purpose, reference))
     }
 }
 

@@ -62,13 +62,24 @@ pub async fn demo_router(
     idp: &DevIdp,
     http: HttpConfig,
 ) -> axum::Router {
+    demo_router_with(store, clock, idp, http, None).await
+}
+
+/// As [`demo_router`], with webhooks verified against `secrets`.
+pub async fn demo_router_with(
+    store: Arc<dyn ItemStore>,
+    clock: Arc<dyn Clock>,
+    idp: &DevIdp,
+    http: HttpConfig,
+    secrets: Option<Arc<dyn domain::ports::SecretStore>>,
+) -> axum::Router {
     seed_demo(store.clone(), idp).await;
     let verifier = VerifierConfig {
         dev_mode: true,
         ..VerifierConfig::default()
     };
     let cursors = Cursors::new(CursorKey::from_bytes(&[3; 32]).unwrap());
-    let services = app::services(store, clock, verifier, cursors).unwrap();
+    let services = app::services(store, clock, verifier, cursors, secrets).unwrap();
     api::router(api::api_state(services), http)
 }
 

@@ -42,6 +42,7 @@ struct Shared {
 /// The router, built once.
 pub fn router(api: Arc<ApiState>, config: HttpConfig) -> Router {
     let schema = build_schema(api.clone(), &config.limits);
+    let api_for_hooks = api.clone();
     let validator = build_validator(&config.limits);
     let shared = Arc::new(Shared {
         schema,
@@ -57,8 +58,20 @@ pub fn router(api: Arc<ApiState>, config: HttpConfig) -> Router {
         )
         .route("/.well-known/jwks.json", get(jwks))
         .with_state(shared)
+        .merge(webhook_router(api_for_hooks))
         // The body limit is checked in the handler, with a GraphQL-shaped error.
         .layer(axum::extract::DefaultBodyLimit::disable())
+}
+
+/// The signed webhook routes alone (the webhook Lambda functions serve these; `oms serve` and
+/// the graphql router mount them too).
+pub fn webhook_router(api: Arc<ApiState>) -> Router {
+    Router::new()
+        .route(
+            "/webhooks/add-order/{tenant}",
+            post(crate::webhooks::add_order),
+        )
+        .with_state(api)
 }
 
 async fn graphiql(State(s): State<Arc<Shared>>) -> Response {

@@ -9,6 +9,13 @@ use crate::context::{Pending, RequestCtx, UnitOfWork};
 use crate::engine::{App, CommandSpec, OrderRef};
 use crate::error::{AppError, AppResult};
 
+/// An order taken in by a webhook, and whether this delivery created it.
+#[derive(Debug, Clone)]
+pub struct AddedOrder {
+    pub order: Order,
+    pub created: bool,
+}
+
 impl App {
     pub async fn create_order(
         &self,
@@ -17,8 +24,56 @@ impl App {
         new: NewOrder,
     ) -> AppResult<Order> {
         let op = Operation::CreateOrder;
+        self.check(rc, op, Target::Tenant).await?;
+        self.create_order_as(rc, uow, op, new).await
+    }
+
+    /// Order intake from a tenant's signed webhook: idempotent by the tenant's external
+    /// reference (required here) — a repeat answers with the existing order, never a second.
+    pub async fn webhook_add_order(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        new: NewOrder,
+    ) -> AppResult<AddedOrder> {
+        let op = Operation::WebhookAddOrder;
         let identity = rc.identity(op)?.clone();
         self.check(rc, op, Target::Tenant).await?;
+        let external_ref = new.external_ref.clone().ok_or_else(|| AppError::Invalid {
+            field: "externalRef".into(),
+            message: "required: intake is idempotent by it".into(),
+        })?;
+        if let Some(id) = self
+            .orders
+            .id_by_external_ref(identity.scope(), &external_ref)
+            .await?
+        {
+            let stored = self
+                .orders
+                .load(identity.scope(), id)
+                .await?
+                .ok_or(AppError::NotFound { what: "order" })?;
+            return Ok(AddedOrder {
+                order: stored.order,
+                created: false,
+            });
+        }
+        let order = self.create_order_as(rc, uow, op, new).await?;
+        Ok(AddedOrder {
+            order,
+            created: true,
+        })
+    }
+
+    /// Creates an order as `op` (already authorized), audited under that operation.
+    async fn create_order_as(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        op: Operation,
+        new: NewOrder,
+    ) -> AppResult<Order> {
+        let identity = rc.identity(op)?.clone();
         let now = self.now();
         let id = OrderId::from_ulid(self.next_id()?);
         let (order, events) = self.with_ctx(now, |ctx| {

@@ -15,6 +15,7 @@ use store::repo::OrderRepository;
 
 use crate::error::{AppError, AppResult};
 
+pub use lifecycle::AddedOrder;
 pub use queries::Listed;
 pub use returns::ReturnStep;
 pub use shipments::{ShipmentStep, Tracked, TrackingChange};

@@ -80,6 +80,8 @@ fn keys_are_formatted_only_in_the_keys_module() {
 const SCOPE_CONSTRUCTORS: &[&str] = &[
     // The JWT verifier.
     "shared/auth/src/verifier.rs",
+    // The webhook signature verifier.
+    "shared/auth/src/webhook.rs",
     // The definition itself.
     "shared/domain/src/scope.rs",
 ];
@@ -140,10 +142,11 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("shared/auth", &["domain"]),
     ("shared/app", &["domain", "store", "auth"]),
     ("shared/api", &["domain", "auth", "app"]),
-    ("shared/boot", &["domain", "store"]),
+    ("shared/secrets", &["domain"]),
+    ("shared/boot", &["domain", "store", "secrets"]),
 ];
 
-const WORKSPACE_CRATES: &[&str] = &["domain", "store", "auth", "app", "api", "boot"];
+const WORKSPACE_CRATES: &[&str] = &["domain", "store", "auth", "app", "api", "boot", "secrets"];
 
 /// The workspace crates a manifest lists as normal dependencies.
 fn workspace_dependencies(manifest: &str) -> Vec<String> {

@@ -1,0 +1,314 @@
+//! Signed webhooks, the other edge over the same use cases: `POST /webhooks/add-order/{tenant}`.
+//!
+//! Nothing is trusted before the signature verifies; the path's tenant only picks the secret.
+//! Refusals are `application/problem+json` and write nothing: 401 for a missing, bad, stale or
+//! future signature; 400 for a body that is not the documented JSON or fails validation (naming
+//! the field); 413 over 256 KiB (refused before the body is read whole); 415 for another
+//! content type; 404 for a tenant or hook that does not exist (a tenant's system should stop
+//! retrying a URL that is wrong); 403 for a suspended tenant or a plan without the operation.
+//! A delivery (`X-OMS-Delivery`, or the body's SHA-256 when absent) is taken once: a repeat is
+//! answered 200 with the first answer, byte for byte.
+
+use std::sync::Arc;
+
+use app::{AddedOrder, AppError, Keyed, KeyedOutcome, RequestCtx, StoredResponse, UnitOfWork};
+use auth::Caller;
+use auth::webhook::{Delivery, WebhookRefusal};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use domain::access::Operation;
+use domain::ids::{IdempotencyKey, TenantId};
+use domain::webhook::WebhookHook;
+use sha2::{Digest, Sha256};
+
+use crate::errors::{public, with_request_id};
+use crate::inputs::CreateOrderInput;
+use crate::schema::ApiState;
+
+/// The largest body a webhook accepts.
+pub const MAX_WEBHOOK_BYTES: usize = 256 * 1024;
+
+/// The delivery id header (optional; the body's hash stands in).
+pub const DELIVERY_HEADER: &str = "x-oms-delivery";
+
+/// The route's query: the per-tenant token of the `shippo` scheme.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+/// A webhook's answer: its status and JSON body (stored with a delivery, replayed for a repeat).
+pub struct Answer {
+    status: StatusCode,
+    body: String,
+    problem: bool,
+}
+
+impl StoredResponse for Answer {
+    fn stored(&self) -> &str {
+        &self.body
+    }
+}
+
+impl Answer {
+    fn problem(status: StatusCode, detail: &str, field: Option<&str>) -> Self {
+        let mut body = serde_json::json!({
+            "type": "about:blank",
+            "title": status.canonical_reason().unwrap_or("error"),
+            "status": status.as_u16(),
+            "detail": detail,
+        });
+        if let Some(f) = field {
+            body["field"] = serde_json::Value::from(f);
+        }
+        Self {
+            status,
+            body: body.to_string(),
+            problem: true,
+        }
+    }
+
+    fn of_app_error(e: &AppError) -> Self {
+        let (code, message) = public(e);
+        let status = match e {
+            AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            AppError::NotFound { .. } => StatusCode::NOT_FOUND,
+            AppError::Rule(_) | AppError::Invalid { .. } | AppError::ExternalRefTaken(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            AppError::Conflict(_) | AppError::IdempotencyMismatch | AppError::IdempotencyRace => {
+                StatusCode::CONFLICT
+            }
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let mut a = Self::problem(status, &message, e.field().as_deref());
+        if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&a.body) {
+            v["code"] = serde_json::Value::from(code);
+            a.body = v.to_string();
+        }
+        a
+    }
+
+    fn into_response(self, request_id: &str, replayed: bool) -> Response {
+        let kind = if self.problem {
+            "application/problem+json"
+        } else {
+            "application/json"
+        };
+        let mut r = (self.status, self.body).into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+        if replayed {
+            r.headers_mut()
+                .insert("x-oms-replayed", HeaderValue::from_static("true"));
+        }
+        with_request_id(r, request_id)
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Content type, size and tenant: checked before the body is read whole.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Answer> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+        });
+    if !json {
+        return Err(Answer::problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send application/json",
+            None,
+        ));
+    }
+    let too_large = || {
+        Answer::problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("the body is over {MAX_WEBHOOK_BYTES} bytes"),
+            None,
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_WEBHOOK_BYTES) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, MAX_WEBHOOK_BYTES)
+        .await
+        .map_err(|_| too_large())
+}
+
+fn refusal(r: &WebhookRefusal) -> Answer {
+    match r {
+        WebhookRefusal::UnknownHook => {
+            Answer::problem(StatusCode::NOT_FOUND, "no such webhook", None)
+        }
+        WebhookRefusal::Signature(e) => {
+            tracing::info!(reason = %e, "webhook signature refused");
+            Answer::problem(
+                StatusCode::UNAUTHORIZED,
+                "signature missing or invalid",
+                None,
+            )
+        }
+        WebhookRefusal::Suspended => {
+            Answer::problem(StatusCode::FORBIDDEN, "the tenant is suspended", None)
+        }
+        WebhookRefusal::Unavailable(e) => {
+            tracing::error!(error = %e, "webhook verification unavailable");
+            Answer::problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily unavailable; retry",
+                None,
+            )
+        }
+    }
+}
+
+/// The documented order shape, parsed; a refusal names the field.
+fn parse_order(bytes: &[u8]) -> Result<domain::order::NewOrder, Answer> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let input: CreateOrderInput = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        Answer::problem(
+            StatusCode::BAD_REQUEST,
+            &format!("not an order: {}", e.inner()),
+            (path != ".").then_some(path.as_str()),
+        )
+    })?;
+    input
+        .parse()
+        .map_err(|e| Answer::of_app_error(&AppError::from(e)))
+}
+
+fn added(a: &AddedOrder) -> Answer {
+    let o = &a.order;
+    let body = serde_json::json!({
+        "order": {
+            "id": o.id().to_string(),
+            "externalRef": o.external_ref().map(ToString::to_string),
+            "status": o.status().as_str(),
+            "version": o.version(),
+        },
+        "created": a.created,
+    });
+    Answer {
+        status: if a.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        body: body.to_string(),
+        problem: false,
+    }
+}
+
+/// `POST /webhooks/add-order/{tenant}`.
+pub async fn add_order(
+    State(api): State<Arc<ApiState>>,
+    Path(tenant): Path<String>,
+    Query(query): Query<TokenQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let request_id = ulid::Ulid::new().to_string();
+    let answer = add_order_answer(&api, &tenant, query, &headers, body, &request_id).await;
+    let (answer, replayed) = match answer {
+        Ok(a) => a,
+        Err(a) => (a, false),
+    };
+    tracing::info!(
+        request_id = %request_id,
+        hook = "add-order",
+        status = answer.status.as_u16(),
+        replayed,
+        "webhook delivery"
+    );
+    answer.into_response(&request_id, replayed)
+}
+
+async fn add_order_answer(
+    api: &ApiState,
+    tenant: &str,
+    query: TokenQuery,
+    headers: &HeaderMap,
+    body: Body,
+    request_id: &str,
+) -> Result<(Answer, bool), Answer> {
+    let bytes = read_body(headers, body).await?;
+    let unknown = || Answer::problem(StatusCode::NOT_FOUND, "no such webhook", None);
+    let tenant = TenantId::parse(tenant).map_err(|_| unknown())?;
+    let verifier = api.webhooks.as_ref().ok_or_else(|| {
+        Answer::problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webhooks are not configured on this deployment",
+            None,
+        )
+    })?;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let delivery = Delivery {
+        tenant: &tenant,
+        hook: WebhookHook::AddOrder,
+        body: &bytes,
+        header: &header,
+        token: query.token.as_deref(),
+    };
+    let identity = verifier.verify(&delivery).await.map_err(|r| refusal(&r))?;
+    let delivery_id = header(DELIVERY_HEADER).unwrap_or_else(|| sha256_hex(&bytes));
+    let key = IdempotencyKey::parse(&delivery_id).map_err(|_| {
+        Answer::problem(
+            StatusCode::BAD_REQUEST,
+            "X-OMS-Delivery must be 1 to 64 printable ASCII characters without '#'",
+            Some("X-OMS-Delivery"),
+        )
+    })?;
+    let rc = RequestCtx {
+        caller: Caller::Tenant(identity),
+        request_id: request_id.to_owned(),
+    };
+    let keyed = Keyed {
+        key,
+        operation: Operation::WebhookAddOrder,
+        request_hash: sha256_hex(&bytes),
+    };
+    let run = |uow: Arc<UnitOfWork>| {
+        let (rc, bytes) = (&rc, &bytes);
+        async move {
+            let new = match parse_order(bytes) {
+                Ok(n) => n,
+                Err(a) => return a,
+            };
+            match api.app.webhook_add_order(rc, &uow, new).await {
+                Ok(a) => added(&a),
+                Err(e) => Answer::of_app_error(&e),
+            }
+        }
+    };
+    match api.app.keyed(&rc, &keyed, run).await {
+        Ok(KeyedOutcome::Ran(a)) => Ok((a, false)),
+        Ok(KeyedOutcome::Replayed(body)) => Ok((
+            Answer {
+                status: StatusCode::OK,
+                body,
+                problem: false,
+            },
+            true,
+        )),
+        Err(e) => Err(Answer::of_app_error(&e)),
+    }
+}
