@@ -95,6 +95,9 @@ enum Cmd {
     /// Manage tenants' identity providers (platform admin).
     #[command(subcommand)]
     Idp(IdpCmd),
+    /// Signed webhooks: configure a tenant's hook, or sign a body as a sender would.
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
     /// Print the version of this build.
     Version,
 }
@@ -144,6 +147,46 @@ enum IdpCmd {
         #[arg(long)]
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum WebhookCmd {
+    /// Configure a tenant's hook; the secret is read from standard input (never an argument).
+    Set {
+        #[arg(long)]
+        tenant: String,
+        /// add-order or shipment-tracker.
+        #[arg(long)]
+        hook: String,
+        /// oms, easypost or shippo.
+        #[arg(long)]
+        provider: String,
+        /// How old (or how far ahead) a signed timestamp may be, in seconds.
+        #[arg(long)]
+        max_age: Option<i64>,
+        /// JMESPath to the tracking number in a carrier's payload (shipment-tracker).
+        #[arg(long)]
+        tracking_reference: Option<String>,
+    },
+    /// Print the header a sender must send with the body read from standard input.
+    Sign {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        hook: String,
+        /// The signature's time (unix seconds); now by default.
+        #[arg(long)]
+        at: Option<i64>,
+    },
+}
+
+fn stdin_text() -> Result<String, CliError> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| CliError::Usage(format!("cannot read standard input: {e}")))?;
+    Ok(text)
 }
 
 fn tenant_id(s: &str) -> Result<TenantId, CliError> {
@@ -306,8 +349,78 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 p.idps.len()
             );
         }
+        Cmd::Webhook(cmd) => webhook(cmd, &store, dev_mode, &cli.data_dir).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn webhook(
+    cmd: WebhookCmd,
+    store: &StoreConfig,
+    dev_mode: bool,
+    data_dir: &std::path::Path,
+) -> Result<(), CliError> {
+    use domain::webhook::{WebhookHook, WebhookProvider};
+    use secrecy::SecretString;
+    let admin = open_platform(store, dev_mode, data_dir)
+        .await?
+        .with_secrets(boot::open_local_secrets(data_dir)?);
+    match cmd {
+        WebhookCmd::Set {
+            tenant,
+            hook,
+            provider,
+            max_age,
+            tracking_reference,
+        } => {
+            let (hook, provider) = (
+                WebhookHook::parse(&hook)?,
+                WebhookProvider::parse(&provider)?,
+            );
+            let secret = stdin_text()?.trim_end_matches(['\r', '\n']).to_owned();
+            if secret.len() < 16 {
+                return Err(CliError::Usage(
+                    "give the secret on standard input, at least 16 characters".into(),
+                ));
+            }
+            let req = app::platform::WebhookRequest {
+                hook,
+                provider,
+                secret: SecretString::from(secret),
+                max_age_seconds: max_age,
+                tracking_reference,
+            };
+            let p = admin.set_webhook(&tenant_id(&tenant)?, req).await?;
+            println!(
+                "tenant {}: {} hook signed by {} (the previous secret stays valid until the next rotation)",
+                p.id,
+                hook.as_str(),
+                provider.as_str()
+            );
+        }
+        WebhookCmd::Sign { tenant, hook, at } => {
+            let hook = WebhookHook::parse(&hook)?;
+            let (provider, secret) = admin.webhook_secret(&tenant_id(&tenant)?, hook).await?;
+            let body = stdin_text()?;
+            let at = at.unwrap_or_else(|| domain::Clock::now_secs(&domain::SystemClock));
+            match provider {
+                WebhookProvider::Oms => println!(
+                    "X-OMS-Signature: {}",
+                    auth::webhook::oms_signature(&secret, at, body.as_bytes())
+                ),
+                WebhookProvider::Easypost => println!(
+                    "X-Hmac-Signature: {}",
+                    auth::webhook::easypost_signature(&secret, body.as_bytes())
+                ),
+                WebhookProvider::Shippo => {
+                    return Err(CliError::Usage(
+                        "shippo deliveries carry the tenant's token, not a signature".into(),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {

@@ -6,11 +6,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use auth::dev::{DevIdp, DevIdpError};
+use auth::webhook::WebhookVerifier;
 use domain::access::{Operation, Plan};
 use domain::audit::{AuditRecord, AuditTarget};
 use domain::ids::{AuditId, PlanName, Subject, TenantId};
+use domain::ports::SecretStore;
 use domain::tenant::{IdpRegistration, TenantProfile, TenantStatus};
+use domain::webhook::{DEFAULT_MAX_AGE_SECONDS, WebhookHook, WebhookProvider, WebhookSetting};
 use domain::{Clock, DomainError};
+use secrecy::SecretString;
 use store::ItemStore;
 use store::repo::{RegistryRepository, RepoError, StoredProfile};
 
@@ -28,6 +32,8 @@ pub enum PlatformError {
     Dev(#[from] DevIdpError),
     #[error("store: {0}")]
     Store(RepoError),
+    #[error("secret store: {0}")]
+    Secrets(#[from] domain::ports::SecretError),
 }
 
 impl From<RepoError> for PlatformError {
@@ -57,6 +63,17 @@ pub struct Platform {
     clock: Arc<dyn Clock>,
     actor: Subject,
     dev: Option<DevSetup>,
+    secrets: Option<Arc<dyn SecretStore>>,
+}
+
+/// A hook's new settings.
+pub struct WebhookRequest {
+    pub hook: WebhookHook,
+    pub provider: WebhookProvider,
+    pub secret: SecretString,
+    pub max_age_seconds: Option<i64>,
+    /// JMESPath to the tracking number (shipment-tracker).
+    pub tracking_reference: Option<String>,
 }
 
 impl Platform {
@@ -71,7 +88,73 @@ impl Platform {
             clock,
             actor,
             dev,
+            secrets: None,
         }
+    }
+
+    /// Where webhook secrets go (`set_webhook`, `webhook_secret`).
+    pub fn with_secrets(mut self, secrets: Arc<dyn SecretStore>) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    fn secrets(&self) -> PlatformResult<&Arc<dyn SecretStore>> {
+        self.secrets
+            .as_ref()
+            .ok_or_else(|| PlatformError::Refused("no secret store is configured".into()))
+    }
+
+    /// Configures a tenant's hook: the secret goes to the secret store (the profile keeps its
+    /// reference); the secret it replaces stays valid beside it until the next rotation.
+    pub async fn set_webhook(
+        &self,
+        id: &TenantId,
+        req: WebhookRequest,
+    ) -> PlatformResult<TenantProfile> {
+        if let Some(expr) = &req.tracking_reference {
+            auth::mapping::Expr::compile("trackingReference", expr)
+                .map_err(PlatformError::Refused)?;
+        }
+        let stored = self.profile(id).await?;
+        let purpose = WebhookVerifier::purpose(req.hook);
+        let reference = self.secrets()?.put(id, &purpose, &req.secret).await?;
+        let mut p = stored.profile.clone();
+        let setting = WebhookSetting::rotated(
+            req.provider,
+            reference,
+            p.webhooks.get(&req.hook),
+            req.max_age_seconds.unwrap_or(DEFAULT_MAX_AGE_SECONDS),
+            req.tracking_reference,
+        )?;
+        p.webhooks.insert(req.hook, setting);
+        p.updated_at = self.clock.now();
+        let audit = self.audit(Operation::SetWebhook, "tenant", id.as_str(), Some(id));
+        self.registry.update(&stored, &p, &audit).await?;
+        Ok(p)
+    }
+
+    /// A hook's provider and current secret (`oms webhook sign`).
+    pub async fn webhook_secret(
+        &self,
+        id: &TenantId,
+        hook: WebhookHook,
+    ) -> PlatformResult<(WebhookProvider, SecretString)> {
+        let profile = self.profile(id).await?.profile;
+        let setting = profile.webhooks.get(&hook).ok_or_else(|| {
+            PlatformError::Refused(format!(
+                "tenant {id} has no {} hook; set it with `oms webhook set`",
+                hook.as_str()
+            ))
+        })?;
+        let current = setting
+            .secrets
+            .first()
+            .ok_or_else(|| PlatformError::Refused("the hook has no secret".into()))?;
+        let secret = self
+            .secrets()?
+            .get(id, &WebhookVerifier::purpose(hook), current)
+            .await?;
+        Ok((setting.provider, secret))
     }
 
     fn audit(
