@@ -137,6 +137,7 @@ pub async fn post_graphql(
 pub struct FailingStore {
     inner: Arc<dyn ItemStore>,
     failing: AtomicBool,
+    writes: std::sync::atomic::AtomicUsize,
 }
 
 /// What a failing store's errors say: internal detail a response must not carry.
@@ -147,7 +148,13 @@ impl FailingStore {
         Self {
             inner,
             failing: AtomicBool::new(false),
+            writes: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// How many transactions were committed through this store.
+    pub fn writes(&self) -> usize {
+        self.writes.load(Ordering::SeqCst)
     }
 
     pub fn fail(&self, on: bool) {
@@ -182,6 +189,112 @@ impl ItemStore for FailingStore {
 
     async fn transact_write(&self, actions: Vec<WriteAction>) -> StoreResult<()> {
         self.check()?;
-        self.inner.transact_write(actions).await
+        self.inner.transact_write(actions).await?;
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// A demo deployment with signed webhooks: the router over a counting store, the local secret
+/// store, tenant `demo` and tenant `other`, each with an `add-order` hook signed by our scheme.
+pub struct WebhookEnv {
+    pub router: axum::Router,
+    pub store: Arc<FailingStore>,
+    pub idp: DevIdp,
+    pub clock: Arc<dyn Clock>,
+    pub secret: secrecy::SecretString,
+    pub other_secret: secrecy::SecretString,
+    pub dir: tempfile::TempDir,
+}
+
+impl WebhookEnv {
+    pub async fn new() -> Self {
+        use app::platform::{Platform, WebhookRequest};
+        use domain::webhook::{WebhookHook, WebhookProvider};
+        let dir = tempfile::tempdir().unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(domain::SystemClock);
+        let inner: Arc<dyn ItemStore> =
+            Arc::new(store::embedded::EmbeddedStore::in_memory(clock.clone()).unwrap());
+        let store = Arc::new(FailingStore::new(inner));
+        let idp = DevIdp::load_or_generate(dir.path()).unwrap();
+        let secrets: Arc<dyn domain::ports::SecretStore> =
+            Arc::new(secrets::LocalSecretStore::open(dir.path(), None).unwrap());
+        let router = demo_router_with(
+            store.clone(),
+            clock.clone(),
+            &idp,
+            production_http(),
+            Some(secrets.clone()),
+        )
+        .await;
+        let platform = Platform::new(
+            store.clone(),
+            clock.clone(),
+            Subject::parse("cli:test").unwrap(),
+            Some(app::platform::DevSetup {
+                data_dir: dir.path().to_path_buf(),
+            }),
+        )
+        .with_secrets(secrets);
+        let other = TenantId::parse("other").unwrap();
+        platform
+            .create_tenant(&other, "Other", &PlanName::parse(DEMO).unwrap(), 1)
+            .await
+            .unwrap();
+        let secret = secrecy::SecretString::from("whsec-demo-0123456789".to_owned());
+        let other_secret = secrecy::SecretString::from("whsec-other-0123456789".to_owned());
+        for (tenant, s) in [(DEMO, &secret), ("other", &other_secret)] {
+            let req = WebhookRequest {
+                hook: WebhookHook::AddOrder,
+                provider: WebhookProvider::Oms,
+                secret: s.clone(),
+                max_age_seconds: None,
+                tracking_reference: None,
+            };
+            platform
+                .set_webhook(&TenantId::parse(tenant).unwrap(), req)
+                .await
+                .unwrap();
+        }
+        Self {
+            router,
+            store,
+            idp,
+            clock,
+            secret,
+            other_secret,
+            dir,
+        }
+    }
+
+    /// POSTs `body` to `path` with these headers: (status, headers, body text).
+    pub async fn post(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> (u16, axum::http::HeaderMap, String) {
+        let mut req = axum::http::Request::post(path);
+        for (k, v) in headers {
+            req = req.header(*k, v.as_str());
+        }
+        let req = req.body(axum::body::Body::from(body)).unwrap();
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
+    }
+
+    /// Our signature header for `body` at `t`, with `secret`.
+    pub fn sign(secret: &secrecy::SecretString, t: i64, body: &[u8]) -> (&'static str, String) {
+        (
+            "x-oms-signature",
+            auth::webhook::oms_signature(secret, t, body),
+        )
     }
 }

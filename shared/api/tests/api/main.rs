@@ -5,3 +5,4 @@ mod errors;
 mod idempotency;
 mod listing;
 mod order;
+mod webhook_add_order;
