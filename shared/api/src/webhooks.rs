@@ -1,4 +1,5 @@
-//! Signed webhooks, the other edge over the same use cases: `POST /webhooks/add-order/{tenant}`.
+//! Signed webhooks, the other edge over the same use cases: `POST /webhooks/add-order/{tenant}`
+//! (order intake) and `POST /webhooks/shipment-tracker/{tenant}` (carrier tracking updates).
 //!
 //! Nothing is trusted before the signature verifies; the path's tenant only picks the secret.
 //! Refusals are `application/problem+json` and write nothing: 401 for a missing, bad, stale or
@@ -11,16 +12,19 @@
 
 use std::sync::Arc;
 
-use app::{AddedOrder, AppError, Keyed, KeyedOutcome, RequestCtx, StoredResponse, UnitOfWork};
+use app::{
+    AddedOrder, App, AppError, Keyed, KeyedOutcome, RequestCtx, StoredResponse, TrackingApplied,
+    TrackingReport, UnitOfWork,
+};
 use auth::Caller;
-use auth::webhook::{Delivery, WebhookRefusal};
+use auth::webhook::{Delivery, WebhookRefusal, read_tracking};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::access::Operation;
-use domain::ids::{IdempotencyKey, TenantId};
-use domain::webhook::WebhookHook;
+use domain::ids::{IdempotencyKey, TenantId, TrackingNumber};
+use domain::webhook::{WebhookHook, WebhookProvider, carrier_code_of, normalize_tracking_status};
 use sha2::{Digest, Sha256};
 
 use crate::errors::{public, with_request_id};
@@ -213,6 +217,120 @@ fn added(a: &AddedOrder) -> Answer {
     }
 }
 
+/// What a verified delivery is, and how its body is read.
+enum Intake {
+    AddOrder,
+    Tracking {
+        provider: WebhookProvider,
+        tracking_reference: Option<String>,
+    },
+}
+
+impl Intake {
+    fn operation(&self) -> Operation {
+        match self {
+            Intake::AddOrder => Operation::WebhookAddOrder,
+            Intake::Tracking { .. } => Operation::WebhookShipmentTracker,
+        }
+    }
+
+    /// Parses the body and runs the use case (inside the delivery's keyed run).
+    async fn run(&self, app: &App, rc: &RequestCtx, uow: &UnitOfWork, bytes: &[u8]) -> Answer {
+        match self {
+            Intake::AddOrder => {
+                let new = match parse_order(bytes) {
+                    Ok(n) => n,
+                    Err(a) => return a,
+                };
+                match app.webhook_add_order(rc, uow, new).await {
+                    Ok(a) => added(&a),
+                    Err(e) => Answer::of_app_error(&e),
+                }
+            }
+            Intake::Tracking {
+                provider,
+                tracking_reference,
+            } => {
+                let report = match parse_tracking(*provider, tracking_reference.as_deref(), bytes) {
+                    Ok(r) => r,
+                    Err(a) => return a,
+                };
+                match app.webhook_tracking(rc, uow, report).await {
+                    Ok(t) => tracked(&t),
+                    Err(e) => Answer::of_app_error(&e),
+                }
+            }
+        }
+    }
+}
+
+/// A carrier's payload as a tracking report; a refusal names the missing field.
+fn parse_tracking(
+    provider: WebhookProvider,
+    tracking_reference: Option<&str>,
+    bytes: &[u8],
+) -> Result<TrackingReport, Answer> {
+    let bad =
+        |detail: &str, field: Option<&str>| Answer::problem(StatusCode::BAD_REQUEST, detail, field);
+    let payload: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| bad(&format!("the body is not JSON: {e}"), None))?;
+    let fields = read_tracking(provider, tracking_reference, &payload)
+        .map_err(|e| bad(&e, Some("trackingReference")))?;
+    let number = fields
+        .number
+        .as_deref()
+        .map(TrackingNumber::parse)
+        .transpose()
+        .map_err(|e| bad(&e.to_string(), Some("trackingNumber")))?
+        .ok_or_else(|| bad("no tracking number in the payload", Some("trackingNumber")))?;
+    let carrier = fields
+        .carrier
+        .as_deref()
+        .map(carrier_code_of)
+        .transpose()
+        .map_err(|e| bad(&e.to_string(), Some("carrier")))?
+        .ok_or_else(|| bad("no carrier in the payload", Some("carrier")))?;
+    let status = fields
+        .status
+        .as_deref()
+        .and_then(|s| normalize_tracking_status(provider, s));
+    Ok(TrackingReport {
+        carrier,
+        number,
+        status,
+    })
+}
+
+fn tracked(t: &TrackingApplied) -> Answer {
+    let body = match t {
+        TrackingApplied::UnknownNumber => serde_json::json!({
+            "ignored": true,
+            "reason": "no shipment of this tenant has this tracking number",
+        }),
+        TrackingApplied::Unmapped => serde_json::json!({
+            "ignored": true,
+            "reason": "the carrier's status is not one we track",
+        }),
+        TrackingApplied::Tracked {
+            order,
+            shipment,
+            ignored,
+        } => serde_json::json!({
+            "ignored": ignored,
+            "order": {"id": order.id().to_string(), "status": order.status().as_str(), "version": order.version()},
+            "shipment": {
+                "id": shipment.to_string(),
+                "status": order.shipment(*shipment).map(|s| s.status.as_str()),
+            },
+        }),
+    };
+    Answer {
+        status: StatusCode::OK,
+        body: body.to_string(),
+        problem: false,
+    }
+}
+
 /// `POST /webhooks/add-order/{tenant}`.
 pub async fn add_order(
     State(api): State<Arc<ApiState>>,
@@ -221,15 +339,47 @@ pub async fn add_order(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    deliver(&api, WebhookHook::AddOrder, &tenant, query, &headers, body).await
+}
+
+/// `POST /webhooks/shipment-tracker/{tenant}`: a carrier's tracking update for one tenant.
+/// An unknown tracking number is acknowledged (200, `ignored`): carriers retry anything else for
+/// days, and the number will not become known by retrying the same event.
+pub async fn shipment_tracker(
+    State(api): State<Arc<ApiState>>,
+    Path(tenant): Path<String>,
+    Query(query): Query<TokenQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    deliver(
+        &api,
+        WebhookHook::ShipmentTracker,
+        &tenant,
+        query,
+        &headers,
+        body,
+    )
+    .await
+}
+
+async fn deliver(
+    api: &ApiState,
+    hook: WebhookHook,
+    tenant: &str,
+    query: TokenQuery,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
     let request_id = ulid::Ulid::new().to_string();
-    let answer = add_order_answer(&api, &tenant, query, &headers, body, &request_id).await;
+    let answer = delivery_answer(api, hook, tenant, query, headers, body, &request_id).await;
     let (answer, replayed) = match answer {
         Ok(a) => a,
         Err(a) => (a, false),
     };
     tracing::info!(
         request_id = %request_id,
-        hook = "add-order",
+        hook = hook.as_str(),
         status = answer.status.as_u16(),
         replayed,
         "webhook delivery"
@@ -237,8 +387,9 @@ pub async fn add_order(
     answer.into_response(&request_id, replayed)
 }
 
-async fn add_order_answer(
+async fn delivery_answer(
     api: &ApiState,
+    hook: WebhookHook,
     tenant: &str,
     query: TokenQuery,
     headers: &HeaderMap,
@@ -263,12 +414,19 @@ async fn add_order_answer(
     };
     let delivery = Delivery {
         tenant: &tenant,
-        hook: WebhookHook::AddOrder,
+        hook,
         body: &bytes,
         header: &header,
         token: query.token.as_deref(),
     };
-    let identity = verifier.verify(&delivery).await.map_err(|r| refusal(&r))?;
+    let verified = verifier.verify(&delivery).await.map_err(|r| refusal(&r))?;
+    let intake = match hook {
+        WebhookHook::AddOrder => Intake::AddOrder,
+        WebhookHook::ShipmentTracker => Intake::Tracking {
+            provider: verified.provider,
+            tracking_reference: verified.tracking_reference,
+        },
+    };
     let delivery_id = header(DELIVERY_HEADER).unwrap_or_else(|| sha256_hex(&bytes));
     let key = IdempotencyKey::parse(&delivery_id).map_err(|_| {
         Answer::problem(
@@ -278,26 +436,17 @@ async fn add_order_answer(
         )
     })?;
     let rc = RequestCtx {
-        caller: Caller::Tenant(identity),
+        caller: Caller::Tenant(verified.identity),
         request_id: request_id.to_owned(),
     };
     let keyed = Keyed {
         key,
-        operation: Operation::WebhookAddOrder,
+        operation: intake.operation(),
         request_hash: sha256_hex(&bytes),
     };
     let run = |uow: Arc<UnitOfWork>| {
-        let (rc, bytes) = (&rc, &bytes);
-        async move {
-            let new = match parse_order(bytes) {
-                Ok(n) => n,
-                Err(a) => return a,
-            };
-            match api.app.webhook_add_order(rc, &uow, new).await {
-                Ok(a) => added(&a),
-                Err(e) => Answer::of_app_error(&e),
-            }
-        }
+        let (rc, bytes, intake) = (&rc, &bytes, &intake);
+        async move { intake.run(&api.app, rc, &uow, bytes).await }
     };
     match api.app.keyed(&rc, &keyed, run).await {
         Ok(KeyedOutcome::Ran(a)) => Ok((a, false)),

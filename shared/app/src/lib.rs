@@ -23,7 +23,10 @@ pub use context::{Pending, RequestCtx, UnitOfWork};
 pub use engine::{App, OrderRef, SystemIds};
 pub use error::{AppError, AppResult, Cause};
 pub use idempotency::{Keyed, KeyedOutcome, StoredResponse};
-pub use orders::{AddedOrder, Listed, ReturnStep, ShipmentStep, Tracked, TrackingChange};
+pub use orders::{
+    AddedOrder, Listed, ReturnStep, ShipmentStep, Tracked, TrackingApplied, TrackingChange,
+    TrackingReport,
+};
 pub use wiring::{Services, services};
 
 /// The listing types the edges pass to and get from the order queries.

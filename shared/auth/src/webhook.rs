@@ -226,6 +226,50 @@ pub struct Delivery<'a> {
     pub token: Option<&'a str>,
 }
 
+/// A verified delivery: the service identity it acts as, and how the tenant's hook reads it.
+pub struct Verified {
+    pub identity: Identity,
+    pub provider: WebhookProvider,
+    /// JMESPath to the tracking number (the provider's default when none is set).
+    pub tracking_reference: Option<String>,
+}
+
+/// What a carrier's tracking payload says, as text (normalized by the use case's table).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrackingFields {
+    pub number: Option<String>,
+    pub carrier: Option<String>,
+    pub status: Option<String>,
+}
+
+/// Reads a carrier payload: the tracking number through the tenant's JMESPath (or the
+/// provider's default), carrier and status from the provider's documented places.
+pub fn read_tracking(
+    provider: WebhookProvider,
+    tracking_reference: Option<&str>,
+    payload: &serde_json::Value,
+) -> Result<TrackingFields, String> {
+    let (number, carrier, status) = match provider {
+        WebhookProvider::Easypost => ("result.tracking_code", "result.carrier", "result.status"),
+        WebhookProvider::Shippo => (
+            "data.tracking_number",
+            "data.carrier",
+            "data.tracking_status.status",
+        ),
+        WebhookProvider::Oms => ("trackingNumber", "carrier", "status"),
+    };
+    let var = jmespath::Variable::try_from(payload.clone()).map_err(|e| e.to_string())?;
+    let var = std::sync::Arc::new(var);
+    let read = |field: &'static str, expr: &str| -> Result<Option<String>, String> {
+        Ok(crate::mapping::Expr::compile(field, expr)?.string(&var))
+    };
+    Ok(TrackingFields {
+        number: read("trackingReference", tracking_reference.unwrap_or(number))?,
+        carrier: read("carrier", carrier)?,
+        status: read("status", status)?,
+    })
+}
+
 /// Verifies signed deliveries with the tenant's configured scheme and secrets, and builds the
 /// service identity they act as: subject `webhook:<hook>`, the staff role, the tenant's plan
 /// (which must include the hook's operation), audited as an integration.
@@ -253,7 +297,7 @@ impl WebhookVerifier {
         format!("webhook:{}", hook.as_str())
     }
 
-    pub async fn verify(&self, d: &Delivery<'_>) -> Result<Identity, WebhookRefusal> {
+    pub async fn verify(&self, d: &Delivery<'_>) -> Result<Verified, WebhookRefusal> {
         let unavailable = |e: &dyn std::fmt::Display| WebhookRefusal::Unavailable(e.to_string());
         let profile = self
             .directory
@@ -306,7 +350,7 @@ impl WebhookVerifier {
             .map_err(|e| unavailable(&e))?
             .ok_or_else(|| WebhookRefusal::Unavailable("the tenant's plan is missing".into()))?;
         let subject = Subject::parse(&purpose).map_err(|e| unavailable(&e))?;
-        Ok(Identity::new(
+        let identity = Identity::new(
             TenantScope::from_verified(d.tenant.clone(), VerifiedBy::WebhookSignature),
             subject,
             BTreeSet::from([Role::Staff]),
@@ -314,7 +358,12 @@ impl WebhookVerifier {
             None,
             plan,
             None,
-        ))
+        );
+        Ok(Verified {
+            identity,
+            provider: setting.provider,
+            tracking_reference: setting.tracking_reference.clone(),
+        })
     }
 }
 

@@ -126,3 +126,77 @@ impl WebhookSetting {
         })
     }
 }
+
+/// A carrier's tracking status in our terms: the table every carrier webhook goes through.
+/// `None` means the status says nothing we track (pre-transit details, unknown, cancelled
+/// trackers): the delivery is acknowledged and changes nothing.
+pub fn normalize_tracking_status(
+    provider: WebhookProvider,
+    raw: &str,
+) -> Option<crate::order::TrackingStatus> {
+    use crate::order::TrackingStatus as T;
+    let raw = raw.trim().to_ascii_lowercase();
+    match (provider, raw.as_str()) {
+        (_, "pre_transit") => Some(T::PreTransit),
+        (_, "in_transit") | (WebhookProvider::Shippo, "transit") => Some(T::InTransit),
+        // A parcel waiting at a pickup point is as far as out for delivery.
+        (_, "out_for_delivery") | (WebhookProvider::Easypost, "available_for_pickup") => {
+            Some(T::OutForDelivery)
+        }
+        (_, "delivered") => Some(T::Delivered),
+        (_, "failure") | (WebhookProvider::Easypost, "error") => Some(T::Failure),
+        (_, "returned") | (WebhookProvider::Easypost, "return_to_sender") => Some(T::Returned),
+        _ => None,
+    }
+}
+
+/// A carrier's name as our carrier code (`FedEx` → `fedex`, `DHL Express` → `dhl_express`).
+pub fn carrier_code_of(name: &str) -> DomainResult<crate::ids::CarrierCode> {
+    let slug: String = name
+        .trim()
+        .chars()
+        .map(|c| match c {
+            ' ' | '.' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    crate::ids::CarrierCode::parse(&slug)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::TrackingStatus as T;
+
+    #[test]
+    fn carrier_statuses_normalize() {
+        let ep = WebhookProvider::Easypost;
+        assert_eq!(
+            normalize_tracking_status(ep, "in_transit"),
+            Some(T::InTransit)
+        );
+        assert_eq!(
+            normalize_tracking_status(ep, "return_to_sender"),
+            Some(T::Returned)
+        );
+        assert_eq!(
+            normalize_tracking_status(ep, "available_for_pickup"),
+            Some(T::OutForDelivery)
+        );
+        assert_eq!(normalize_tracking_status(ep, "unknown"), None);
+        let sh = WebhookProvider::Shippo;
+        assert_eq!(normalize_tracking_status(sh, "TRANSIT"), Some(T::InTransit));
+        assert_eq!(
+            normalize_tracking_status(sh, "DELIVERED"),
+            Some(T::Delivered)
+        );
+        assert_eq!(normalize_tracking_status(sh, "UNKNOWN"), None);
+        assert_eq!(carrier_code_of("FedEx").unwrap().as_str(), "fedex");
+        assert_eq!(
+            carrier_code_of("DHL Express").unwrap().as_str(),
+            "dhl_express"
+        );
+        assert!(carrier_code_of("  ").is_err());
+    }
+}

@@ -199,6 +199,7 @@ impl ItemStore for FailingStore {
 /// store, tenant `demo` and tenant `other`, each with an `add-order` hook signed by our scheme.
 pub struct WebhookEnv {
     pub router: axum::Router,
+    pub platform: app::platform::Platform,
     pub store: Arc<FailingStore>,
     pub idp: DevIdp,
     pub clock: Arc<dyn Clock>,
@@ -244,20 +245,23 @@ impl WebhookEnv {
         let secret = secrecy::SecretString::from("whsec-demo-0123456789".to_owned());
         let other_secret = secrecy::SecretString::from("whsec-other-0123456789".to_owned());
         for (tenant, s) in [(DEMO, &secret), ("other", &other_secret)] {
-            let req = WebhookRequest {
-                hook: WebhookHook::AddOrder,
-                provider: WebhookProvider::Oms,
-                secret: s.clone(),
-                max_age_seconds: None,
-                tracking_reference: None,
-            };
-            platform
-                .set_webhook(&TenantId::parse(tenant).unwrap(), req)
-                .await
-                .unwrap();
+            for hook in [WebhookHook::AddOrder, WebhookHook::ShipmentTracker] {
+                let req = WebhookRequest {
+                    hook,
+                    provider: WebhookProvider::Oms,
+                    secret: s.clone(),
+                    max_age_seconds: None,
+                    tracking_reference: None,
+                };
+                platform
+                    .set_webhook(&TenantId::parse(tenant).unwrap(), req)
+                    .await
+                    .unwrap();
+            }
         }
         Self {
             router,
+            platform,
             store,
             idp,
             clock,
@@ -288,6 +292,74 @@ impl WebhookEnv {
             headers,
             String::from_utf8_lossy(&bytes).into_owned(),
         )
+    }
+
+    /// A staff token of the demo tenant.
+    pub fn staff(&self) -> String {
+        demo_token(&self.idp, self.clock.as_ref(), Role::Staff)
+    }
+
+    /// A GraphQL request as staff; the response body.
+    pub async fn graphql(&self, query: &str) -> serde_json::Value {
+        post_graphql(
+            &self.router,
+            &self.staff(),
+            &[],
+            serde_json::json!({ "query": query }),
+        )
+        .await
+        .1
+    }
+
+    /// A confirmed order of the demo tenant with one dispatched shipment (carrier `fedex`,
+    /// tracking number `number`): (order id, shipment id).
+    pub async fn dispatched(&self, number: &str) -> (String, String) {
+        let created = self.graphql(r#"mutation { createOrder(input: {currency: "USD", customer: {name: "Ana", email: "ana@example.com"}, destination: {name: "Ana", line1: "1 Main St", city: "Springfield", postalCode: "62701", country: "US"}, lines: [{sku: "A", vendor: "v1", quantity: 1, unitPrice: "10.00"}]}) { order { id } } }"#).await;
+        let id = created["data"]["createOrder"]["order"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{created}"))
+            .to_owned();
+        self.graphql(&format!(
+            r#"mutation {{ approveOrder(orderId: "{id}") {{ order {{ id }} }} }}"#
+        ))
+        .await;
+        let shipped = self
+            .graphql(&format!(r#"mutation {{ createShipment(orderId: "{id}", input: {{lines: [{{sku: "A", quantity: 1}}]}}) {{ shipment {{ id }} }} }}"#))
+            .await;
+        let sid = shipped["data"]["createShipment"]["shipment"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{shipped}"))
+            .to_owned();
+        self.graphql(&format!(r#"mutation {{ confirmShipment(orderId: "{id}", shipmentId: "{sid}") {{ order {{ id }} }} }}"#))
+            .await;
+        let dispatched = self
+            .graphql(&format!(r#"mutation {{ dispatchShipment(orderId: "{id}", shipmentId: "{sid}", carrier: "fedex", trackingNumber: "{number}") {{ order {{ status }} userErrors {{ code }} }} }}"#))
+            .await;
+        assert_eq!(
+            dispatched["data"]["dispatchShipment"]["order"]["status"], "SHIPPED",
+            "{dispatched}"
+        );
+        (id, sid)
+    }
+
+    /// Reconfigures a demo hook's provider and secret.
+    pub async fn set_hook(
+        &self,
+        hook: domain::webhook::WebhookHook,
+        provider: domain::webhook::WebhookProvider,
+        secret: &secrecy::SecretString,
+    ) {
+        let req = app::platform::WebhookRequest {
+            hook,
+            provider,
+            secret: secret.clone(),
+            max_age_seconds: None,
+            tracking_reference: None,
+        };
+        self.platform
+            .set_webhook(&TenantId::parse(DEMO).unwrap(), req)
+            .await
+            .unwrap();
     }
 
     /// Our signature header for `body` at `t`, with `secret`.

@@ -71,6 +71,10 @@ pub fn webhook_router(api: Arc<ApiState>) -> Router {
             "/webhooks/add-order/{tenant}",
             post(crate::webhooks::add_order),
         )
+        .route(
+            "/webhooks/shipment-tracker/{tenant}",
+            post(crate::webhooks::shipment_tracker),
+        )
         .with_state(api)
 }
 

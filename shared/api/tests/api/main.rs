@@ -6,3 +6,4 @@ mod idempotency;
 mod listing;
 mod order;
 mod webhook_add_order;
+mod webhook_tracker;

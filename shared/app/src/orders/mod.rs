@@ -18,7 +18,7 @@ use crate::error::{AppError, AppResult};
 pub use lifecycle::AddedOrder;
 pub use queries::Listed;
 pub use returns::ReturnStep;
-pub use shipments::{ShipmentStep, Tracked, TrackingChange};
+pub use shipments::{ShipmentStep, Tracked, TrackingApplied, TrackingChange, TrackingReport};
 
 /// Tracking-number items for shipments whose carrier and tracking number changed.
 pub(crate) fn tracking_items(

@@ -28,6 +28,31 @@ impl ShipmentStep {
     }
 }
 
+/// A carrier's tracking report, parsed at the edge.
+#[derive(Debug, Clone)]
+pub struct TrackingReport {
+    pub carrier: CarrierCode,
+    pub number: TrackingNumber,
+    /// Our status for the carrier's (none: nothing we track).
+    pub status: Option<domain::order::TrackingStatus>,
+}
+
+/// What a carrier's report did.
+#[derive(Debug, Clone)]
+pub enum TrackingApplied {
+    /// No shipment of the tenant has this tracking number.
+    UnknownNumber,
+    /// The carrier's status is nothing we track (pre-transit details, unknown).
+    Unmapped,
+    /// Applied, or ignored as stale (backwards, terminal, nothing new, or not a move the
+    /// shipment can make).
+    Tracked {
+        order: Box<Order>,
+        shipment: ShipmentId,
+        ignored: bool,
+    },
+}
+
 /// A tracking update to apply to a shipment.
 #[derive(Debug, Clone)]
 pub struct TrackingChange {
@@ -132,5 +157,55 @@ impl App {
             })
             .await?;
         Ok(Tracked { order, ignored })
+    }
+
+    /// A carrier's tracking report from a signed webhook: finds the shipment by the tenant's
+    /// tracking number and applies the status through the same command as
+    /// `updateShipmentTracking` (never backwards, never out of a terminal state).
+    pub async fn webhook_tracking(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        report: TrackingReport,
+    ) -> AppResult<TrackingApplied> {
+        let op = Operation::WebhookShipmentTracker;
+        let identity = rc.identity(op)?.clone();
+        self.check(rc, op, crate::authz::Target::Tenant).await?;
+        let Some((order_id, shipment)) = self
+            .orders
+            .shipment_by_tracking(identity.scope(), &report.carrier, &report.number)
+            .await?
+        else {
+            return Ok(TrackingApplied::UnknownNumber);
+        };
+        let Some(status) = report.status else {
+            return Ok(TrackingApplied::Unmapped);
+        };
+        let spec = CommandSpec::new(op, OrderRef::new(order_id, None));
+        let update = TrackingUpdate {
+            carrier: Some(report.carrier),
+            tracking_number: Some(report.number),
+            status,
+        };
+        let (order, ignored) = self
+            .order_command(rc, uow, spec, |o, env| {
+                Ok(match o.update_tracking(env.ctx, shipment, update.clone()) {
+                    Ok(TrackingOutcome::Applied(events)) => Change {
+                        events,
+                        value: false,
+                    },
+                    // A carrier cannot be refused: a move the shipment cannot make is stale.
+                    Ok(TrackingOutcome::Ignored { .. }) | Err(_) => Change {
+                        events: Vec::new(),
+                        value: true,
+                    },
+                })
+            })
+            .await?;
+        Ok(TrackingApplied::Tracked {
+            order: Box::new(order),
+            shipment,
+            ignored,
+        })
     }
 }

@@ -611,6 +611,24 @@ impl OrderRepository {
         WriteAction::put(item)
     }
 
+    /// The shipment a tenant's tracking number names, if any (one `GetItem`).
+    pub async fn shipment_by_tracking(
+        &self,
+        scope: &TenantScope,
+        carrier: &domain::ids::CarrierCode,
+        number: &domain::ids::TrackingNumber,
+    ) -> RepoResult<Option<(OrderId, domain::ids::ShipmentId)>> {
+        let key = keys::tenant_tracking(scope.tenant(), carrier, number);
+        let Some(item) = self.store.get(&key).await? else {
+            return Ok(None);
+        };
+        let corrupt = |e: domain::DomainError| RepoError::Corrupt(e.to_string());
+        Ok(Some((
+            OrderId::parse(item.require_s("order_id")?).map_err(corrupt)?,
+            domain::ids::ShipmentId::parse(item.require_s("shipment_id")?).map_err(corrupt)?,
+        )))
+    }
+
     /// How many outbox and audit items an order has (tests and diagnostics).
     pub async fn count_side_items(
         &self,
