@@ -359,3 +359,74 @@ proptest! {
         }
     }
 }
+
+/// How far a shipment status is along its way (terminal ones are the end).
+fn progress(s: domain::order::ShipmentStatus) -> u8 {
+    use domain::order::ShipmentStatus as S;
+    match s {
+        S::Pending | S::Confirmed | S::LabelPurchased => 0,
+        S::InTransit => 1,
+        S::OutForDelivery => 2,
+        S::Delivered | S::Failed | S::Returned | S::Cancelled => 3,
+    }
+}
+
+fn carrier_status() -> impl Strategy<Value = TrackingStatus> {
+    prop_oneof![
+        Just(TrackingStatus::PreTransit),
+        Just(TrackingStatus::InTransit),
+        Just(TrackingStatus::OutForDelivery),
+        Just(TrackingStatus::Delivered),
+        Just(TrackingStatus::Failure),
+        Just(TrackingStatus::Returned),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Carrier updates arrive shuffled and duplicated (webhooks are retried and reordered):
+    /// whatever the sequence, the shipment never moves backwards, ends at the first terminal
+    /// status it met or else the furthest status reached, and an update that changes nothing
+    /// emits nothing.
+    #[test]
+    fn carrier_updates_in_any_order_never_regress(
+        updates in prop::collection::vec(carrier_status(), 1..40),
+    ) {
+        use domain::order::ShipmentStatus as S;
+        let mut w = World::new();
+        let mut o = order_in(&mut w, OrderStatus::Confirmed);
+        let id = ship(&mut w, &mut o, vec![lq("A", 1)]);
+        let mut expected = S::InTransit;
+        for u in &updates {
+            let before = o.clone();
+            let was = before.shipment(id).map(|s| s.status).unwrap();
+            let outcome = o.update_tracking(&mut w.ctx(), id, tracking(*u));
+            let now = o.shipment(id).map(|s| s.status).unwrap();
+            prop_assert!(progress(now) >= progress(was), "{was:?} went back to {now:?} on {u:?}");
+            if !was.is_terminal() {
+                let target = match u {
+                    TrackingStatus::PreTransit => None,
+                    TrackingStatus::InTransit => Some(S::InTransit),
+                    TrackingStatus::OutForDelivery => Some(S::OutForDelivery),
+                    TrackingStatus::Delivered => Some(S::Delivered),
+                    TrackingStatus::Failure => Some(S::Failed),
+                    TrackingStatus::Returned => Some(S::Returned),
+                };
+                if let Some(t) = target && progress(t) > progress(expected) {
+                    expected = t;
+                }
+            }
+            prop_assert_eq!(now, expected, "after {:?}", u);
+            match outcome {
+                Ok(domain::order::TrackingOutcome::Ignored { .. }) | Err(_) => {
+                    prop_assert_eq!(&o, &before, "an ignored update changed the order");
+                }
+                Ok(domain::order::TrackingOutcome::Applied(events)) => {
+                    prop_assert!(!events.is_empty());
+                    prop_assert_eq!(o.version(), before.version() + 1);
+                }
+            }
+        }
+    }
+}
