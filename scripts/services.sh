@@ -23,11 +23,11 @@ CACHE_DIR="${OMS_SERVICES_CACHE:-$HOME/.cache/tenantoms/services}"
 START_TIMEOUT_S=60
 STOP_GRACE_S=5
 
-SERVICES=(dynamodb)
-declare -A ENV_KEY=([dynamodb]=OMS_DYNAMODB_ENDPOINT)
+SERVICES=(dynamodb moto)
+declare -A ENV_KEY=([dynamodb]=OMS_DYNAMODB_ENDPOINT [moto]=OMS_MOTO_ENDPOINT)
 # A substring of the server's command line: stop only kills a pid whose command line has it,
 # so a recycled pid never takes down an unrelated process.
-declare -A CMD_MARK=([dynamodb]=DynamoDBLocal.jar)
+declare -A CMD_MARK=([dynamodb]=DynamoDBLocal.jar [moto]=moto_server)
 
 # ---------------------------------------------------------------- helpers
 
@@ -162,6 +162,44 @@ dynamodb_ready() {
         -H 'Content-Type: application/x-amz-json-1.0' \
         -H 'Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x' \
         --data '{}' "http://127.0.0.1:$port/") || true
+    [[ $code == 200 ]]
+}
+
+# ---------------------------------------------------------------- moto (Secrets Manager, ...)
+
+MOTO_SPEC='moto[server,secretsmanager,events,sqs]==5.2.*'
+MOTO_VENV="$CACHE_DIR/moto-venv"
+
+moto_install() {
+    apt_install python3 python3
+    if ! python3 -m venv --help >/dev/null 2>&1; then
+        apt_install_pkg python3-venv
+    fi
+    if [[ ! -x $MOTO_VENV/bin/moto_server ]]; then
+        say "installing $MOTO_SPEC into a virtualenv at $MOTO_VENV"
+        run python3 -m venv "$MOTO_VENV" || die "cannot create a virtualenv at $MOTO_VENV"
+        run "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check "$MOTO_SPEC" \
+            || die "pip install $MOTO_SPEC failed"
+    fi
+}
+
+# apt_install_pkg PKG: install a Debian package that provides no command of its own.
+apt_install_pkg() {
+    say "installing $1 with apt-get"
+    as_root apt-get update -q || die "apt-get update failed"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$1" || die "apt-get install $1 failed"
+}
+
+moto_start() {
+    local port=$1
+    (exec nohup "$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$port") \
+        </dev/null >>"$(log_file moto)" 2>&1 &
+    SERVICE_PID=$!
+}
+
+moto_ready() {
+    local port=$1 code
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/moto-api/") || true
     [[ $code == 200 ]]
 }
 
