@@ -2,7 +2,6 @@
 
 use api::{HttpConfig, Limits};
 use auth::VerifierConfig;
-use base64::Engine;
 use boot::StoreConfig;
 use store::cursor::CursorKey;
 
@@ -21,20 +20,11 @@ pub struct Config {
 impl Config {
     /// Reads the environment; a missing or malformed setting is a start-up error naming it.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let table = get("TABLE_NAME").ok_or("TABLE_NAME is not set")?;
-        let key = get("OMS_CURSOR_KEY")
-            .ok_or("OMS_CURSOR_KEY is not set (base64 of at least 32 random bytes)")?;
-        let key = base64::engine::general_purpose::STANDARD
-            .decode(key.trim())
-            .map_err(|e| format!("OMS_CURSOR_KEY is not base64: {e}"))?;
-        let cursor_key = CursorKey::from_bytes(&key).map_err(|e| format!("OMS_CURSOR_KEY: {e}"))?;
+        let common = boot::lambda::FunctionConfig::from_env(&get)?;
         let introspection = get("OMS_INTROSPECTION").is_some_and(|v| v == "true");
         Ok(Self {
-            store: StoreConfig::Dynamo {
-                table,
-                endpoint: get("OMS_DYNAMODB_ENDPOINT"),
-            },
-            cursor_key,
+            store: common.store,
+            cursor_key: common.cursor_key,
             http: HttpConfig {
                 limits: Limits {
                     introspection,

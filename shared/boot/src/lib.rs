@@ -1,6 +1,8 @@
 //! Start-up, written once: logging for a Lambda function or the CLI, and the store a process
 //! runs over, from configuration (an embedded file in a data directory, or a DynamoDB table).
 
+pub mod lambda;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -23,6 +25,8 @@ pub enum StoreConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BootError {
+    #[error("cannot build the services: {0}")]
+    Services(String),
     #[error("cannot open the secret store in {path}: {reason}")]
     OpenSecrets { path: String, reason: String },
     #[error(

@@ -143,7 +143,11 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("shared/app", &["domain", "store", "auth"]),
     ("shared/api", &["domain", "auth", "app"]),
     ("shared/secrets", &["domain"]),
-    ("shared/boot", &["domain", "store", "secrets"]),
+    // The composition root of the functions and the CLI: it may wire everything.
+    (
+        "shared/boot",
+        &["domain", "store", "secrets", "auth", "app", "api"],
+    ),
 ];
 
 const WORKSPACE_CRATES: &[&str] = &["domain", "store", "auth", "app", "api", "boot", "secrets"];

@@ -1,0 +1,93 @@
+//! What every Lambda function reads from its environment (template.yaml sets it), and the
+//! services built from it, once per cold start.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use domain::{Clock, SystemClock};
+use store::cursor::{CursorKey, Cursors};
+
+use crate::{BootError, StoreConfig, open_store};
+
+/// Where secrets are on AWS.
+#[derive(Debug, Clone)]
+pub struct SecretsManagerConfig {
+    /// Names start with this (`OMS_SECRETS_PREFIX`, default `tenantoms`).
+    pub prefix: String,
+    /// An endpoint override (`OMS_SECRETS_ENDPOINT`: moto in tests; unset in AWS).
+    pub endpoint: Option<String>,
+}
+
+/// A function's configuration.
+#[derive(Debug)]
+pub struct FunctionConfig {
+    /// The table (`TABLE_NAME`), and a DynamoDB endpoint override (`OMS_DYNAMODB_ENDPOINT`,
+    /// DynamoDB Local; unset in AWS).
+    pub store: StoreConfig,
+    /// The listing-cursor signing key (`OMS_CURSOR_KEY`, base64, ≥ 32 bytes).
+    pub cursor_key: CursorKey,
+    pub secrets: SecretsManagerConfig,
+}
+
+impl FunctionConfig {
+    /// Reads the environment; a missing or malformed setting is a start-up error naming it.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let table = get("TABLE_NAME").ok_or("TABLE_NAME is not set")?;
+        let key = get("OMS_CURSOR_KEY")
+            .ok_or("OMS_CURSOR_KEY is not set (base64 of at least 32 random bytes)")?;
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(key.trim())
+            .map_err(|e| format!("OMS_CURSOR_KEY is not base64: {e}"))?;
+        let cursor_key = CursorKey::from_bytes(&key).map_err(|e| format!("OMS_CURSOR_KEY: {e}"))?;
+        Ok(Self {
+            store: StoreConfig::Dynamo {
+                table,
+                endpoint: get("OMS_DYNAMODB_ENDPOINT"),
+            },
+            cursor_key,
+            secrets: SecretsManagerConfig {
+                prefix: get("OMS_SECRETS_PREFIX").unwrap_or_else(|| "tenantoms".into()),
+                endpoint: get("OMS_SECRETS_ENDPOINT"),
+            },
+        })
+    }
+}
+
+/// The Secrets Manager secret store.
+pub async fn open_secrets_manager(
+    config: &SecretsManagerConfig,
+    clock: Arc<dyn Clock>,
+) -> Arc<dyn domain::ports::SecretStore> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(e) = &config.endpoint {
+        loader = loader.endpoint_url(e);
+    }
+    let client = aws_sdk_secretsmanager::Client::new(&loader.load().await);
+    Arc::new(secrets::SecretsManagerStore::new(
+        client,
+        config.prefix.clone(),
+        clock,
+    ))
+}
+
+/// The services of a webhook function: the store, Secrets Manager, the system clock.
+pub async fn webhook_services(config: FunctionConfig) -> Result<app::Services, BootError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = open_store(&config.store, clock.clone()).await?;
+    let secrets = open_secrets_manager(&config.secrets, clock.clone()).await;
+    app::services(
+        store,
+        clock,
+        auth::VerifierConfig::default(),
+        Cursors::new(config.cursor_key),
+        Some(secrets),
+    )
+    .map_err(|e| BootError::Services(e.to_string()))
+}
+
+/// A webhook function's router, from its environment.
+pub async fn webhook_router_from_env() -> Result<axum::Router, String> {
+    let config = FunctionConfig::from_env(|k| std::env::var(k).ok())?;
+    let services = webhook_services(config).await.map_err(|e| e.to_string())?;
+    Ok(api::webhook_router(api::api_state(services)))
+}
