@@ -208,12 +208,36 @@ pub struct WebhookEnv {
     pub dir: tempfile::TempDir,
 }
 
+/// One hook to configure: tenant, hook, provider, secret.
+pub type HookSpec<'a> = (
+    &'a str,
+    domain::webhook::WebhookHook,
+    domain::webhook::WebhookProvider,
+    &'a secrecy::SecretString,
+);
+
 impl WebhookEnv {
+    /// On the system clock: `demo` and `other`, both hooks signed by our scheme.
     pub async fn new() -> Self {
+        use domain::webhook::{WebhookHook as H, WebhookProvider as P};
+        let secret = secrecy::SecretString::from("whsec-demo-0123456789".to_owned());
+        let other = secrecy::SecretString::from("whsec-other-0123456789".to_owned());
+        let hooks = [
+            (DEMO, H::AddOrder, P::Oms, &secret),
+            (DEMO, H::ShipmentTracker, P::Oms, &secret),
+            ("other", H::AddOrder, P::Oms, &other),
+            ("other", H::ShipmentTracker, P::Oms, &other),
+        ];
+        let mut env = Self::build(Arc::new(domain::SystemClock), &hooks).await;
+        env.secret = secret;
+        env.other_secret = other;
+        env
+    }
+
+    /// A deployment on `clock` with these hooks (tenants other than `demo` are created).
+    pub async fn build(clock: Arc<dyn Clock>, hooks: &[HookSpec<'_>]) -> Self {
         use app::platform::{Platform, WebhookRequest};
-        use domain::webhook::{WebhookHook, WebhookProvider};
         let dir = tempfile::tempdir().unwrap();
-        let clock: Arc<dyn Clock> = Arc::new(domain::SystemClock);
         let inner: Arc<dyn ItemStore> =
             Arc::new(store::embedded::EmbeddedStore::in_memory(clock.clone()).unwrap());
         let store = Arc::new(FailingStore::new(inner));
@@ -237,27 +261,22 @@ impl WebhookEnv {
             }),
         )
         .with_secrets(secrets);
-        let other = TenantId::parse("other").unwrap();
-        platform
-            .create_tenant(&other, "Other", &PlanName::parse(DEMO).unwrap(), 1)
-            .await
-            .unwrap();
-        let secret = secrecy::SecretString::from("whsec-demo-0123456789".to_owned());
-        let other_secret = secrecy::SecretString::from("whsec-other-0123456789".to_owned());
-        for (tenant, s) in [(DEMO, &secret), ("other", &other_secret)] {
-            for hook in [WebhookHook::AddOrder, WebhookHook::ShipmentTracker] {
-                let req = WebhookRequest {
-                    hook,
-                    provider: WebhookProvider::Oms,
-                    secret: s.clone(),
-                    max_age_seconds: None,
-                    tracking_reference: None,
-                };
+        for (tenant, hook, provider, secret) in hooks {
+            let id = TenantId::parse(tenant).unwrap();
+            if !platform.exists(&id).await.unwrap() {
                 platform
-                    .set_webhook(&TenantId::parse(tenant).unwrap(), req)
+                    .create_tenant(&id, tenant, &PlanName::parse(DEMO).unwrap(), 1)
                     .await
                     .unwrap();
             }
+            let req = WebhookRequest {
+                hook: *hook,
+                provider: *provider,
+                secret: (*secret).clone(),
+                max_age_seconds: None,
+                tracking_reference: None,
+            };
+            platform.set_webhook(&id, req).await.unwrap();
         }
         Self {
             router,
@@ -265,8 +284,8 @@ impl WebhookEnv {
             store,
             idp,
             clock,
-            secret,
-            other_secret,
+            secret: secrecy::SecretString::from(String::new()),
+            other_secret: secrecy::SecretString::from(String::new()),
             dir,
         }
     }
@@ -314,6 +333,11 @@ impl WebhookEnv {
     /// A confirmed order of the demo tenant with one dispatched shipment (carrier `fedex`,
     /// tracking number `number`): (order id, shipment id).
     pub async fn dispatched(&self, number: &str) -> (String, String) {
+        self.dispatched_by("fedex", number).await
+    }
+
+    /// As [`WebhookEnv::dispatched`], with this carrier code.
+    pub async fn dispatched_by(&self, carrier: &str, number: &str) -> (String, String) {
         let created = self.graphql(r#"mutation { createOrder(input: {currency: "USD", customer: {name: "Ana", email: "ana@example.com"}, destination: {name: "Ana", line1: "1 Main St", city: "Springfield", postalCode: "62701", country: "US"}, lines: [{sku: "A", vendor: "v1", quantity: 1, unitPrice: "10.00"}]}) { order { id } } }"#).await;
         let id = created["data"]["createOrder"]["order"]["id"]
             .as_str()
@@ -333,7 +357,7 @@ impl WebhookEnv {
         self.graphql(&format!(r#"mutation {{ confirmShipment(orderId: "{id}", shipmentId: "{sid}") {{ order {{ id }} }} }}"#))
             .await;
         let dispatched = self
-            .graphql(&format!(r#"mutation {{ dispatchShipment(orderId: "{id}", shipmentId: "{sid}", carrier: "fedex", trackingNumber: "{number}") {{ order {{ status }} userErrors {{ code }} }} }}"#))
+            .graphql(&format!(r#"mutation {{ dispatchShipment(orderId: "{id}", shipmentId: "{sid}", carrier: "{carrier}", trackingNumber: "{number}") {{ order {{ status }} userErrors {{ code }} }} }}"#))
             .await;
         assert_eq!(
             dispatched["data"]["dispatchShipment"]["order"]["status"], "SHIPPED",

@@ -1,0 +1,77 @@
+//! Handler tests: every event in `events/webhook-add-order/` through the webhook router, parsed
+//! by lambda_http as the function receives it, on a clock at the events' time.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use domain::ManualClock;
+use domain::webhook::{WebhookHook, WebhookProvider};
+use http_body_util::BodyExt;
+use testkit::WebhookEnv;
+use tower::ServiceExt;
+
+/// The events' time (2026-11-24T12:00:00Z).
+const AT: i64 = 1_795_521_600;
+
+/// Every file of the folder, in the order it is sent, with the status it must get.
+const EXPECT: &[(&str, u16)] = &[
+    ("add-order.json", 201),
+    ("add-order-replay.json", 200),
+    ("add-order-duplicate.json", 200),
+    ("add-order-bad-signature.json", 401),
+    ("add-order-unknown-tenant.json", 404),
+];
+
+fn folder() -> String {
+    format!(
+        "{}/../../events/webhook-add-order",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[tokio::test]
+async fn every_event_file_gets_its_answer() {
+    let mut files: Vec<String> = std::fs::read_dir(folder())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut listed: Vec<String> = EXPECT.iter().map(|(f, _)| (*f).to_owned()).collect();
+    listed.sort();
+    assert_eq!(
+        files, listed,
+        "every event file has an expected answer here"
+    );
+
+    let secret = secrecy::SecretString::from("demo-add-order-secret".to_owned());
+    let hooks = [("demo", WebhookHook::AddOrder, WebhookProvider::Oms, &secret)];
+    let env = WebhookEnv::build(Arc::new(ManualClock::at(AT)), &hooks).await;
+    let mut order_id = None;
+    for (file, want) in EXPECT {
+        let text = std::fs::read_to_string(format!("{}/{file}", folder())).unwrap();
+        let req = lambda_http::request::from_str(&text).unwrap();
+        let before = env.store.writes();
+        let resp = env.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(status, *want, "{file}: {body}");
+        if *want == 201 {
+            order_id = body["order"]["id"].as_str().map(str::to_owned);
+            assert_eq!(env.store.writes(), before + 1, "{file}");
+        } else {
+            assert_eq!(env.store.writes(), before, "{file} wrote something: {body}");
+        }
+        if *want == 200 {
+            assert_eq!(body["order"]["id"].as_str(), order_id.as_deref(), "{file}");
+        }
+    }
+    let order = env
+        .graphql(r#"{ orderByExternalRef(externalRef: "WSS-100046") { status total { amount } } }"#)
+        .await;
+    // 2 × 19.99 + 12.50 + 5.00 + 4.20
+    assert_eq!(
+        order["data"]["orderByExternalRef"]["total"]["amount"], "61.68",
+        "{order}"
+    );
+}

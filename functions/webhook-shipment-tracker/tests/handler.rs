@@ -1,0 +1,93 @@
+//! Handler tests: every event in `events/webhook-shipment-tracker/` through the webhook router,
+//! parsed by lambda_http as the function receives it, on a clock at the events' time.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use domain::ManualClock;
+use domain::webhook::{WebhookHook, WebhookProvider};
+use http_body_util::BodyExt;
+use testkit::WebhookEnv;
+use tower::ServiceExt;
+
+/// The events' time (2026-11-24T12:00:00Z).
+const AT: i64 = 1_795_521_600;
+
+/// Every file of the folder, in the order it is sent, with the status it must get.
+const EXPECT: &[(&str, u16)] = &[
+    ("easypost-tracker-updated.json", 200),
+    ("easypost-replay.json", 200),
+    ("easypost-bad-signature.json", 401),
+    ("easypost-unknown-tenant.json", 404),
+    ("shippo-track-updated.json", 200),
+];
+
+fn folder() -> String {
+    format!(
+        "{}/../../events/webhook-shipment-tracker",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[tokio::test]
+async fn every_event_file_gets_its_answer() {
+    let mut files: Vec<String> = std::fs::read_dir(folder())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut listed: Vec<String> = EXPECT.iter().map(|(f, _)| (*f).to_owned()).collect();
+    listed.sort();
+    assert_eq!(
+        files, listed,
+        "every event file has an expected answer here"
+    );
+
+    let easypost = secrecy::SecretString::from("demo-easypost-webhook-secret".to_owned());
+    let shippo = secrecy::SecretString::from("demo-shippo-webhook-token".to_owned());
+    let hooks = [
+        (
+            "demo",
+            WebhookHook::ShipmentTracker,
+            WebhookProvider::Easypost,
+            &easypost,
+        ),
+        (
+            "shippo-demo",
+            WebhookHook::ShipmentTracker,
+            WebhookProvider::Shippo,
+            &shippo,
+        ),
+    ];
+    let env = WebhookEnv::build(Arc::new(ManualClock::at(AT)), &hooks).await;
+    let (order, _) = env.dispatched_by("usps", "EZ3000000003").await;
+    for (file, want) in EXPECT {
+        let text = std::fs::read_to_string(format!("{}/{file}", folder())).unwrap();
+        let req = lambda_http::request::from_str(&text).unwrap();
+        let resp = env.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let replayed = resp.headers().contains_key("x-oms-replayed");
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(status, *want, "{file}: {body}");
+        match *file {
+            "easypost-tracker-updated.json" => {
+                assert_eq!(body["shipment"]["status"], "OUT_FOR_DELIVERY", "{body}");
+                assert_eq!(body["ignored"], false);
+            }
+            "easypost-replay.json" => assert!(replayed, "{body}"),
+            // Signed with the tenant's token, for a number this tenant does not ship.
+            "shippo-track-updated.json" => assert_eq!(body["ignored"], true, "{body}"),
+            _ => {}
+        }
+    }
+    let now = env
+        .graphql(&format!(
+            r#"{{ order(id: "{order}") {{ shipments {{ status }} }} }}"#
+        ))
+        .await;
+    assert_eq!(
+        now["data"]["order"]["shipments"][0]["status"], "OUT_FOR_DELIVERY",
+        "{now}"
+    );
+}
