@@ -15,6 +15,27 @@ pub fn oms(dir: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs `oms` with `input` on its standard input.
+pub fn oms_with_input(dir: &Path, args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oms"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 pub struct Server {
     child: Child,
     pub url: String,
@@ -50,6 +71,31 @@ impl Server {
     /// Starts `oms serve` after running `setup` commands on its (still closed) data dir.
     pub fn start(setup: &[&[&str]]) -> Self {
         Self::spawn(tempfile::tempdir().unwrap(), setup)
+    }
+
+    /// Starts `oms serve` on a data dir prepared by the caller.
+    pub fn start_in(dir: tempfile::TempDir) -> Self {
+        Self::spawn(dir, &[])
+    }
+
+    /// The server's base URL (`http://host:port`).
+    pub fn base(&self) -> String {
+        self.url.trim_end_matches("/graphql").to_owned()
+    }
+
+    /// POSTs raw bytes with headers to a path of the server: (status, body text).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> (u16, String) {
+        let mut req = self.http.post(format!("{}{path}", self.base()));
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let resp = req.body(body).send().await.unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
     }
 
     /// Starts a new server on a stopped server's data dir.
