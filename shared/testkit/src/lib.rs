@@ -234,12 +234,22 @@ impl WebhookEnv {
         env
     }
 
-    /// A deployment on `clock` with these hooks (tenants other than `demo` are created).
+    /// A deployment on `clock` with these hooks (tenants other than `demo` are created), over
+    /// an in-memory embedded store.
     pub async fn build(clock: Arc<dyn Clock>, hooks: &[HookSpec<'_>]) -> Self {
-        use app::platform::{Platform, WebhookRequest};
-        let dir = tempfile::tempdir().unwrap();
         let inner: Arc<dyn ItemStore> =
             Arc::new(store::embedded::EmbeddedStore::in_memory(clock.clone()).unwrap());
+        Self::build_on(inner, clock, hooks).await
+    }
+
+    /// As [`WebhookEnv::build`], over `inner` (a file-backed store for benchmarks).
+    pub async fn build_on(
+        inner: Arc<dyn ItemStore>,
+        clock: Arc<dyn Clock>,
+        hooks: &[HookSpec<'_>],
+    ) -> Self {
+        use app::platform::{Platform, WebhookRequest};
+        let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(FailingStore::new(inner));
         let idp = DevIdp::load_or_generate(dir.path()).unwrap();
         let secrets: Arc<dyn domain::ports::SecretStore> =

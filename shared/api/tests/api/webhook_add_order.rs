@@ -255,3 +255,58 @@ async fn a_repeat_of_an_external_reference_returns_the_existing_order() {
     assert_eq!(b["created"], false);
     assert_eq!(env.store.writes(), writes, "no second order");
 }
+
+/// Webhook handling logs its refusals and deliveries, never a secret: not the hook's secret,
+/// not another tenant's, at any level.
+#[tokio::test(flavor = "current_thread")]
+async fn no_secret_in_any_log_line() {
+    use secrecy::ExposeSecret;
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let env = WebhookEnv::new().await;
+    let t = now(&env);
+    let body = order("LOG-1");
+    let good = WebhookEnv::sign(&env.secret, t, &body);
+    for headers in [
+        vec![json(), good.clone()],
+        vec![json(), good],
+        vec![json(), WebhookEnv::sign(&env.other_secret, t, &body)],
+        vec![json(), WebhookEnv::sign(&env.secret, t - 1_000, &body)],
+        vec![json()],
+    ] {
+        env.post(PATH, &headers, body.clone()).await;
+    }
+    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("webhook delivery"),
+        "nothing was logged: {logs}"
+    );
+    assert!(logs.contains("webhook signature refused"), "{logs}");
+    for secret in [&env.secret, &env.other_secret] {
+        assert!(
+            !logs.contains(secret.expose_secret()),
+            "a secret was logged"
+        );
+    }
+    assert!(!logs.contains("whsec"), "a secret was logged");
+}
