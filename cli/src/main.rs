@@ -151,10 +151,14 @@ enum IdpCmd {
 
 #[derive(Debug, Subcommand)]
 enum WebhookCmd {
-    /// Configure a tenant's hook; the secret is read from standard input (never an argument).
+    /// Configure a tenant's hook (or, with --saas, the SaaS provider's own shipment-tracker
+    /// hook); the secret is read from standard input (never an argument).
     Set {
+        #[arg(long, required_unless_present = "saas", conflicts_with = "saas")]
+        tenant: Option<String>,
+        /// The SaaS-level hook (`POST /webhooks/shipment-tracker`), not a tenant's.
         #[arg(long)]
-        tenant: String,
+        saas: bool,
         /// add-order or shipment-tracker.
         #[arg(long)]
         hook: String,
@@ -368,6 +372,7 @@ async fn webhook(
     match cmd {
         WebhookCmd::Set {
             tenant,
+            saas,
             hook,
             provider,
             max_age,
@@ -390,10 +395,20 @@ async fn webhook(
                 max_age_seconds: max_age,
                 tracking_reference,
             };
-            let p = admin.set_webhook(&tenant_id(&tenant)?, req).await?;
+            let owner = match (saas, tenant) {
+                (true, _) => {
+                    admin.set_saas_webhook(req).await?;
+                    "the SaaS provider".to_owned()
+                }
+                (false, Some(t)) => admin
+                    .set_webhook(&tenant_id(&t)?, req)
+                    .await?
+                    .id
+                    .to_string(),
+                (false, None) => return Err(CliError::Usage("give --tenant or --saas".into())),
+            };
             println!(
-                "tenant {}: {} hook signed by {} (the previous secret stays valid until the next rotation)",
-                p.id,
+                "{owner}: {} hook signed by {} (the previous secret stays valid until the next rotation)",
                 hook.as_str(),
                 provider.as_str()
             );

@@ -363,6 +363,122 @@ pub async fn shipment_tracker(
     .await
 }
 
+/// `POST /webhooks/shipment-tracker`: a carrier's update signed with the SaaS provider's own
+/// secret; the tenant is found through the global index of labels bought through the gateway.
+/// A number not in it (one a user typed in) is found only through its tenant's route, and is
+/// acknowledged here as ignored.
+pub async fn saas_shipment_tracker(
+    State(api): State<Arc<ApiState>>,
+    Query(query): Query<TokenQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let request_id = ulid::Ulid::new().to_string();
+    let answer = match saas_answer(&api, query, &headers, body, &request_id).await {
+        Ok(a) => a,
+        Err(a) => (a, false),
+    };
+    tracing::info!(
+        request_id = %request_id,
+        hook = "shipment-tracker",
+        route = "saas",
+        status = answer.0.status.as_u16(),
+        replayed = answer.1,
+        "webhook delivery"
+    );
+    answer.0.into_response(&request_id, answer.1)
+}
+
+async fn saas_answer(
+    api: &ApiState,
+    query: TokenQuery,
+    headers: &HeaderMap,
+    body: Body,
+    request_id: &str,
+) -> Result<(Answer, bool), Answer> {
+    let bytes = read_body(headers, body).await?;
+    let verifier = api.webhooks.as_ref().ok_or_else(|| {
+        Answer::problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webhooks are not configured on this deployment",
+            None,
+        )
+    })?;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let platform = auth::webhook::WebhookVerifier::platform_tenant().map_err(|r| refusal(&r))?;
+    let delivery = Delivery {
+        tenant: &platform,
+        hook: WebhookHook::ShipmentTracker,
+        body: &bytes,
+        header: &header,
+        token: query.token.as_deref(),
+    };
+    let saas = verifier
+        .verify_saas(&delivery)
+        .await
+        .map_err(|r| refusal(&r))?;
+    let report = parse_tracking(saas.provider, None, &bytes)?;
+    let tenant = api
+        .app
+        .tenant_of_gateway_label(&report.carrier, &report.number)
+        .await
+        .map_err(|e| Answer::of_app_error(&e))?;
+    let Some(tenant) = tenant else {
+        return Ok((tracked(&TrackingApplied::UnknownNumber), false));
+    };
+    let identity = saas.identity_for(&tenant).await.map_err(|r| refusal(&r))?;
+    let rc = RequestCtx {
+        caller: Caller::Tenant(identity),
+        request_id: request_id.to_owned(),
+    };
+    let delivery_id = header(DELIVERY_HEADER).unwrap_or_else(|| sha256_hex(&bytes));
+    let key = IdempotencyKey::parse(&delivery_id).map_err(|_| {
+        Answer::problem(
+            StatusCode::BAD_REQUEST,
+            "X-OMS-Delivery must be 1 to 64 printable ASCII characters without '#'",
+            Some("X-OMS-Delivery"),
+        )
+    })?;
+    let intake = Intake::Tracking {
+        provider: saas.provider,
+        tracking_reference: None,
+    };
+    keyed_run(api, &rc, key, &intake, &bytes).await
+}
+
+/// Runs a verified delivery once per key: its answer now, or the stored one.
+async fn keyed_run(
+    api: &ApiState,
+    rc: &RequestCtx,
+    key: IdempotencyKey,
+    intake: &Intake,
+    bytes: &[u8],
+) -> Result<(Answer, bool), Answer> {
+    let keyed = Keyed {
+        key,
+        operation: intake.operation(),
+        request_hash: sha256_hex(bytes),
+    };
+    let run = |uow: Arc<UnitOfWork>| async move { intake.run(&api.app, rc, &uow, bytes).await };
+    match api.app.keyed(rc, &keyed, run).await {
+        Ok(KeyedOutcome::Ran(a)) => Ok((a, false)),
+        Ok(KeyedOutcome::Replayed(body)) => Ok((
+            Answer {
+                status: StatusCode::OK,
+                body,
+                problem: false,
+            },
+            true,
+        )),
+        Err(e) => Err(Answer::of_app_error(&e)),
+    }
+}
+
 async fn deliver(
     api: &ApiState,
     hook: WebhookHook,
@@ -439,25 +555,5 @@ async fn delivery_answer(
         caller: Caller::Tenant(verified.identity),
         request_id: request_id.to_owned(),
     };
-    let keyed = Keyed {
-        key,
-        operation: intake.operation(),
-        request_hash: sha256_hex(&bytes),
-    };
-    let run = |uow: Arc<UnitOfWork>| {
-        let (rc, bytes, intake) = (&rc, &bytes, &intake);
-        async move { intake.run(&api.app, rc, &uow, bytes).await }
-    };
-    match api.app.keyed(&rc, &keyed, run).await {
-        Ok(KeyedOutcome::Ran(a)) => Ok((a, false)),
-        Ok(KeyedOutcome::Replayed(body)) => Ok((
-            Answer {
-                status: StatusCode::OK,
-                body,
-                problem: false,
-            },
-            true,
-        )),
-        Err(e) => Err(Answer::of_app_error(&e)),
-    }
+    keyed_run(api, &rc, key, &intake, &bytes).await
 }

@@ -133,6 +133,33 @@ impl Platform {
         Ok(p)
     }
 
+    /// Configures the SaaS provider's own hook (SaaS-level carrier webhooks): the secret goes
+    /// to the secret store under the reserved platform tenant.
+    pub async fn set_saas_webhook(&self, req: WebhookRequest) -> PlatformResult<WebhookSetting> {
+        let owner = WebhookVerifier::platform_tenant()
+            .map_err(|e| PlatformError::Refused(e.to_string()))?;
+        let purpose = WebhookVerifier::saas_purpose(req.hook);
+        let reference = self.secrets()?.put(&owner, &purpose, &req.secret).await?;
+        let previous = self.registry.saas_webhook(req.hook).await?;
+        let setting = WebhookSetting::rotated(
+            req.provider,
+            reference,
+            previous.as_ref(),
+            req.max_age_seconds.unwrap_or(DEFAULT_MAX_AGE_SECONDS),
+            req.tracking_reference,
+        )?;
+        let audit = self.audit(
+            Operation::SetWebhook,
+            "saasWebhook",
+            req.hook.as_str(),
+            None,
+        );
+        self.registry
+            .put_saas_webhook(req.hook, &setting, &audit)
+            .await?;
+        Ok(setting)
+    }
+
     /// A hook's provider and current secret (`oms webhook sign`).
     pub async fn webhook_secret(
         &self,

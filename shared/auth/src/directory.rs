@@ -10,6 +10,7 @@ use domain::Clock;
 use domain::access::Plan;
 use domain::ids::{Issuer, PlanName, TenantId};
 use domain::tenant::{IssuerRow, TenantProfile};
+use domain::webhook::{WebhookHook, WebhookSetting};
 
 use crate::error::{AuthError, AuthResult};
 
@@ -22,6 +23,8 @@ pub trait Directory: Send + Sync {
     async fn issuer(&self, issuer: &Issuer) -> AuthResult<Arc<Vec<IssuerRow>>>;
     async fn tenant(&self, tenant: &TenantId) -> AuthResult<Option<Arc<TenantProfile>>>;
     async fn plan(&self, plan: &PlanName) -> AuthResult<Option<Arc<Plan>>>;
+    /// The SaaS provider's own settings of a hook.
+    async fn saas_webhook(&self, hook: WebhookHook) -> AuthResult<Option<Arc<WebhookSetting>>>;
 }
 
 /// Most entries per positive cache. Real issuers, tenants and plans are few; when the bound is
@@ -102,6 +105,7 @@ pub struct CachedDirectory {
     unknown_issuers: NegativeCache,
     tenants: TtlMap<TenantId, Option<Arc<TenantProfile>>>,
     plans: TtlMap<PlanName, Option<Arc<Plan>>>,
+    saas_webhooks: TtlMap<WebhookHook, Option<Arc<WebhookSetting>>>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> AuthError {
@@ -118,6 +122,7 @@ impl CachedDirectory {
             unknown_issuers: NegativeCache::new(),
             tenants: TtlMap::new(),
             plans: TtlMap::new(),
+            saas_webhooks: TtlMap::new(),
         }
     }
 }
@@ -176,5 +181,20 @@ impl Directory for CachedDirectory {
             .map(Arc::new);
         self.plans.put(plan.clone(), p.clone(), now, self.ttl_secs);
         Ok(p)
+    }
+
+    async fn saas_webhook(&self, hook: WebhookHook) -> AuthResult<Option<Arc<WebhookSetting>>> {
+        let now = self.clock.now_secs();
+        if let Some(v) = self.saas_webhooks.get(&hook, now, self.ttl_secs) {
+            return Ok(v);
+        }
+        let w = self
+            .registry
+            .saas_webhook(hook)
+            .await
+            .map_err(unavailable)?
+            .map(Arc::new);
+        self.saas_webhooks.put(hook, w.clone(), now, self.ttl_secs);
+        Ok(w)
     }
 }

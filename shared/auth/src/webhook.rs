@@ -20,7 +20,7 @@ use domain::ids::{Subject, TenantId};
 use domain::ports::SecretStore;
 use domain::scope::{TenantScope, VerifiedBy};
 use domain::tenant::TenantStatus;
-use domain::webhook::{WebhookHook, WebhookProvider};
+use domain::webhook::{WebhookHook, WebhookProvider, WebhookSetting};
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
@@ -297,24 +297,26 @@ impl WebhookVerifier {
         format!("webhook:{}", hook.as_str())
     }
 
-    pub async fn verify(&self, d: &Delivery<'_>) -> Result<Verified, WebhookRefusal> {
+    /// The tenant id that holds the SaaS provider's own webhook secrets (`oms tenant create`
+    /// refuses it).
+    pub fn platform_tenant() -> Result<TenantId, WebhookRefusal> {
+        TenantId::parse(PLATFORM_TENANT).map_err(|e| WebhookRefusal::Unavailable(e.to_string()))
+    }
+
+    /// Checks a delivery's signature against a hook's setting and secrets.
+    async fn check(
+        &self,
+        owner: &TenantId,
+        purpose: &str,
+        setting: &WebhookSetting,
+        d: &Delivery<'_>,
+    ) -> Result<(), WebhookRefusal> {
         let unavailable = |e: &dyn std::fmt::Display| WebhookRefusal::Unavailable(e.to_string());
-        let profile = self
-            .directory
-            .tenant(d.tenant)
-            .await
-            .map_err(|e| unavailable(&e))?
-            .ok_or(WebhookRefusal::UnknownHook)?;
-        let setting = profile
-            .webhooks
-            .get(&d.hook)
-            .ok_or(WebhookRefusal::UnknownHook)?;
-        let purpose = Self::purpose(d.hook);
         let mut secrets = Vec::with_capacity(setting.secrets.len());
         for r in &setting.secrets {
             let s = self
                 .secrets
-                .get(d.tenant, &purpose, r)
+                .get(owner, purpose, r)
                 .await
                 .map_err(|e| unavailable(&e))?;
             secrets.push(s);
@@ -339,6 +341,74 @@ impl WebhookVerifier {
                 verify_token(d.token.or(header.as_deref()), &secrets)?;
             }
         }
+        Ok(())
+    }
+
+    /// A tenant's delivery: its own hook's scheme and secrets.
+    pub async fn verify(&self, d: &Delivery<'_>) -> Result<Verified, WebhookRefusal> {
+        let unavailable = |e: &dyn std::fmt::Display| WebhookRefusal::Unavailable(e.to_string());
+        let profile = self
+            .directory
+            .tenant(d.tenant)
+            .await
+            .map_err(|e| unavailable(&e))?
+            .ok_or(WebhookRefusal::UnknownHook)?;
+        let setting = profile
+            .webhooks
+            .get(&d.hook)
+            .ok_or(WebhookRefusal::UnknownHook)?;
+        self.check(d.tenant, &Self::purpose(d.hook), setting, d)
+            .await?;
+        let identity = self.service_identity(d.tenant, d.hook).await?;
+        Ok(Verified {
+            identity,
+            provider: setting.provider,
+            tracking_reference: setting.tracking_reference.clone(),
+        })
+    }
+
+    /// A SaaS-level delivery (`d.tenant` is ignored): the SaaS provider's own scheme and secrets
+    /// for the hook. The tenant is not known yet; [`SaasDelivery::identity_for`] gives it once
+    /// the gateway's own records have named it.
+    pub async fn verify_saas(&self, d: &Delivery<'_>) -> Result<SaasDelivery<'_>, WebhookRefusal> {
+        let setting = self
+            .directory
+            .saas_webhook(d.hook)
+            .await
+            .map_err(|e| WebhookRefusal::Unavailable(e.to_string()))?
+            .ok_or(WebhookRefusal::UnknownHook)?;
+        self.check(
+            &Self::platform_tenant()?,
+            &Self::saas_purpose(d.hook),
+            &setting,
+            d,
+        )
+        .await?;
+        Ok(SaasDelivery {
+            verifier: self,
+            hook: d.hook,
+            provider: setting.provider,
+        })
+    }
+
+    /// The purpose the SaaS provider's own hook secrets are stored under.
+    pub fn saas_purpose(hook: WebhookHook) -> String {
+        format!("saas-webhook:{}", hook.as_str())
+    }
+
+    /// The service identity a verified delivery acts as in `tenant`.
+    async fn service_identity(
+        &self,
+        tenant: &TenantId,
+        hook: WebhookHook,
+    ) -> Result<Identity, WebhookRefusal> {
+        let unavailable = |e: &dyn std::fmt::Display| WebhookRefusal::Unavailable(e.to_string());
+        let profile = self
+            .directory
+            .tenant(tenant)
+            .await
+            .map_err(|e| unavailable(&e))?
+            .ok_or(WebhookRefusal::UnknownHook)?;
         // Only a verified sender learns that the tenant is suspended.
         if profile.status == TenantStatus::Suspended {
             return Err(WebhookRefusal::Suspended);
@@ -349,21 +419,34 @@ impl WebhookVerifier {
             .await
             .map_err(|e| unavailable(&e))?
             .ok_or_else(|| WebhookRefusal::Unavailable("the tenant's plan is missing".into()))?;
-        let subject = Subject::parse(&purpose).map_err(|e| unavailable(&e))?;
-        let identity = Identity::new(
-            TenantScope::from_verified(d.tenant.clone(), VerifiedBy::WebhookSignature),
+        let subject = Subject::parse(&Self::purpose(hook)).map_err(|e| unavailable(&e))?;
+        Ok(Identity::new(
+            TenantScope::from_verified(tenant.clone(), VerifiedBy::WebhookSignature),
             subject,
             BTreeSet::from([Role::Staff]),
             None,
             None,
             plan,
             None,
-        );
-        Ok(Verified {
-            identity,
-            provider: setting.provider,
-            tracking_reference: setting.tracking_reference.clone(),
-        })
+        ))
+    }
+}
+
+/// The tenant id reserved for the SaaS provider's own secrets.
+pub const PLATFORM_TENANT: &str = "platform";
+
+/// A verified SaaS-level delivery, not yet tied to a tenant.
+pub struct SaasDelivery<'v> {
+    verifier: &'v WebhookVerifier,
+    hook: WebhookHook,
+    pub provider: WebhookProvider,
+}
+
+impl SaasDelivery<'_> {
+    /// The service identity in `tenant`: call only with a tenant the gateway's own records
+    /// (the global tracking index of labels it bought) name for this delivery.
+    pub async fn identity_for(&self, tenant: &TenantId) -> Result<Identity, WebhookRefusal> {
+        self.verifier.service_identity(tenant, self.hook).await
     }
 }
 

@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use crate::access::Plan;
 use crate::ids::{Issuer, PlanName, TenantId};
 use crate::tenant::{IssuerRow, TenantProfile};
-use crate::webhook::SecretRef;
+use crate::webhook::{SecretRef, WebhookHook, WebhookSetting};
 
 /// A failure of a port's implementation, kept whole for the logs.
 pub type PortError = Box<dyn std::error::Error + Send + Sync>;
@@ -24,6 +24,8 @@ pub trait DirectorySource: Send + Sync {
     fn issuer_rows<'a>(&'a self, issuer: &'a Issuer) -> PortFuture<'a, Vec<IssuerRow>>;
     fn profile<'a>(&'a self, tenant: &'a TenantId) -> PortFuture<'a, Option<TenantProfile>>;
     fn plan<'a>(&'a self, plan: &'a PlanName) -> PortFuture<'a, Option<Plan>>;
+    /// The SaaS provider's own settings of a hook (SaaS-level carrier webhooks).
+    fn saas_webhook<'a>(&'a self, hook: WebhookHook) -> PortFuture<'a, Option<WebhookSetting>>;
 }
 
 /// Why a secret could not be stored or read.

@@ -11,6 +11,8 @@ use domain::ids::{
 };
 use domain::order::OrderStatus;
 
+use domain::webhook::WebhookHook;
+
 use crate::item::Key;
 
 fn key(pk: String, sk: impl Into<String>) -> Key {
@@ -115,6 +117,14 @@ pub fn idempotency(
 /// A tenant's tracking number → shipment.
 pub fn tenant_tracking(tenant: &TenantId, carrier: &CarrierCode, number: &TrackingNumber) -> Key {
     key(format!("T#{tenant}#TRACK#{carrier}#{number}#"), "TRACK")
+}
+
+/// The SaaS provider's own webhook settings, per hook (SaaS-level carrier webhooks).
+pub fn saas_webhook(hook: WebhookHook) -> Key {
+    key(
+        format!("SAAS#WEBHOOK#{}#", hook.as_str()),
+        "HOOK".to_owned(),
+    )
 }
 
 /// A gateway-bought tracking number → tenant and shipment (SaaS-level carrier webhooks).

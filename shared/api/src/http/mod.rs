@@ -75,6 +75,10 @@ pub fn webhook_router(api: Arc<ApiState>) -> Router {
             "/webhooks/shipment-tracker/{tenant}",
             post(crate::webhooks::shipment_tracker),
         )
+        .route(
+            "/webhooks/shipment-tracker",
+            post(crate::webhooks::saas_shipment_tracker),
+        )
         .with_state(api)
 }
 

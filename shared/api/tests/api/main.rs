@@ -6,4 +6,5 @@ mod idempotency;
 mod listing;
 mod order;
 mod webhook_add_order;
+mod webhook_saas;
 mod webhook_tracker;

@@ -208,4 +208,17 @@ impl App {
             ignored,
         })
     }
+
+    /// The tenant whose gateway-bought label carries this tracking number (SaaS-level carrier
+    /// webhooks find their tenant this way; a number a user typed in is never in this index).
+    pub async fn tenant_of_gateway_label(
+        &self,
+        carrier: &CarrierCode,
+        number: &TrackingNumber,
+    ) -> AppResult<Option<domain::ids::TenantId>> {
+        Ok(self
+            .orders
+            .tenant_by_global_tracking(carrier, number)
+            .await?)
+    }
 }

@@ -38,6 +38,14 @@ impl DirectorySource for Counted {
         self.reads.fetch_add(1, Ordering::SeqCst);
         DirectorySource::plan(&self.inner, plan)
     }
+
+    fn saas_webhook<'a>(
+        &'a self,
+        hook: domain::webhook::WebhookHook,
+    ) -> PortFuture<'a, Option<domain::webhook::WebhookSetting>> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        DirectorySource::saas_webhook(&self.inner, hook)
+    }
 }
 
 #[tokio::test]

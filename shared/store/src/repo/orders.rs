@@ -611,6 +611,40 @@ impl OrderRepository {
         WriteAction::put(item)
     }
 
+    /// The SaaS-wide item of a tracking number bought through the gateway (never one a user
+    /// typed in): goes into the label purchase's transaction.
+    pub fn global_tracking_item(
+        scope: &TenantScope,
+        carrier: &domain::ids::CarrierCode,
+        number: &domain::ids::TrackingNumber,
+        order: OrderId,
+        shipment: domain::ids::ShipmentId,
+    ) -> WriteAction {
+        let mut item = Item::with_key(&keys::global_tracking(carrier, number));
+        item.set("tenant", scope.tenant().as_str())
+            .set("order_id", order.to_string())
+            .set("shipment_id", shipment.to_string());
+        WriteAction::put(item)
+    }
+
+    /// The tenant whose gateway-bought label carries this tracking number, if any.
+    pub async fn tenant_by_global_tracking(
+        &self,
+        carrier: &domain::ids::CarrierCode,
+        number: &domain::ids::TrackingNumber,
+    ) -> RepoResult<Option<domain::ids::TenantId>> {
+        let Some(item) = self
+            .store
+            .get(&keys::global_tracking(carrier, number))
+            .await?
+        else {
+            return Ok(None);
+        };
+        domain::ids::TenantId::parse(item.require_s("tenant")?)
+            .map(Some)
+            .map_err(|e| RepoError::Corrupt(e.to_string()))
+    }
+
     /// The shipment a tenant's tracking number names, if any (one `GetItem`).
     pub async fn shipment_by_tracking(
         &self,

@@ -9,6 +9,7 @@ use domain::audit::AuditRecord;
 use domain::ids::{Issuer, PlanName, TenantId};
 use domain::ports::{DirectorySource, PortFuture};
 use domain::tenant::{IssuerRow, TenantProfile};
+use domain::webhook::{WebhookHook, WebhookSetting};
 
 use crate::item::Item;
 use crate::keys;
@@ -269,6 +270,28 @@ impl RegistryRepository {
         }
     }
 
+    /// The SaaS provider's own settings of a hook (SaaS-level webhooks), with the audit record.
+    pub async fn put_saas_webhook(
+        &self,
+        hook: WebhookHook,
+        setting: &WebhookSetting,
+        audit: &AuditRecord,
+    ) -> RepoResult<()> {
+        let mut item = Item::with_key(&keys::saas_webhook(hook));
+        item.set("data", to_json(setting)?);
+        self.store
+            .transact_write(vec![WriteAction::put(item), saas_audit_action(audit)?])
+            .await
+            .map_err(RepoError::from)
+    }
+
+    pub async fn saas_webhook(&self, hook: WebhookHook) -> RepoResult<Option<WebhookSetting>> {
+        match self.store.get(&keys::saas_webhook(hook)).await? {
+            Some(item) => from_json(item.require_s("data")?).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// One day of the SaaS audit, oldest first.
     pub async fn saas_audit(&self, day: Timestamp) -> RepoResult<Vec<AuditRecord>> {
         let page = self
@@ -290,6 +313,10 @@ impl DirectorySource for RegistryRepository {
 
     fn profile<'a>(&'a self, tenant: &'a TenantId) -> PortFuture<'a, Option<TenantProfile>> {
         Box::pin(async move { Ok(self.get(tenant).await?.map(|s| s.profile)) })
+    }
+
+    fn saas_webhook<'a>(&'a self, hook: WebhookHook) -> PortFuture<'a, Option<WebhookSetting>> {
+        Box::pin(async move { Ok(RegistryRepository::saas_webhook(self, hook).await?) })
     }
 
     fn plan<'a>(&'a self, plan: &'a PlanName) -> PortFuture<'a, Option<Plan>> {
