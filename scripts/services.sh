@@ -72,12 +72,13 @@ running_pid() {
     echo "$pid"
 }
 
-env_get() { # KEY -> value from the env file, or nothing
+env_get() { # KEY -> value from the env file, or nothing (never a failing status)
     [[ -f $ENV_FILE ]] || return 0
     local line
     while IFS= read -r line; do
         [[ $line == "$1="* ]] && { echo "${line#*=}"; return 0; }
     done <"$ENV_FILE"
+    return 0
 }
 
 env_set() { # KEY [VALUE]: replace KEY's line (or drop it when no VALUE); other lines stay

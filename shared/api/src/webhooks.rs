@@ -397,19 +397,8 @@ async fn saas_answer(
     request_id: &str,
 ) -> Result<(Answer, bool), Answer> {
     let bytes = read_body(headers, body).await?;
-    let verifier = api.webhooks.as_ref().ok_or_else(|| {
-        Answer::problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "webhooks are not configured on this deployment",
-            None,
-        )
-    })?;
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let verifier = verifier_of(api)?;
+    let header = |name: &str| header_of(headers, name);
     let platform = auth::webhook::WebhookVerifier::platform_tenant().map_err(|r| refusal(&r))?;
     let delivery = Delivery {
         tenant: &platform,
@@ -436,19 +425,42 @@ async fn saas_answer(
         caller: Caller::Tenant(identity),
         request_id: request_id.to_owned(),
     };
-    let delivery_id = header(DELIVERY_HEADER).unwrap_or_else(|| sha256_hex(&bytes));
-    let key = IdempotencyKey::parse(&delivery_id).map_err(|_| {
-        Answer::problem(
-            StatusCode::BAD_REQUEST,
-            "X-OMS-Delivery must be 1 to 64 printable ASCII characters without '#'",
-            Some("X-OMS-Delivery"),
-        )
-    })?;
+    let key = delivery_key(headers, &bytes)?;
     let intake = Intake::Tracking {
         provider: saas.provider,
         tracking_reference: None,
     };
     keyed_run(api, &rc, key, &intake, &bytes).await
+}
+
+/// The deployment's webhook verifier (none without a secret store: 503).
+fn verifier_of(api: &ApiState) -> Result<&Arc<auth::webhook::WebhookVerifier>, Answer> {
+    api.webhooks.as_ref().ok_or_else(|| {
+        Answer::problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webhooks are not configured on this deployment",
+            None,
+        )
+    })
+}
+
+fn header_of(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The delivery's key: `X-OMS-Delivery`, or the body's SHA-256.
+fn delivery_key(headers: &HeaderMap, bytes: &[u8]) -> Result<IdempotencyKey, Answer> {
+    let id = header_of(headers, DELIVERY_HEADER).unwrap_or_else(|| sha256_hex(bytes));
+    IdempotencyKey::parse(&id).map_err(|_| {
+        Answer::problem(
+            StatusCode::BAD_REQUEST,
+            "X-OMS-Delivery must be 1 to 64 printable ASCII characters without '#'",
+            Some("X-OMS-Delivery"),
+        )
+    })
 }
 
 /// Runs a verified delivery once per key: its answer now, or the stored one.
@@ -515,19 +527,8 @@ async fn delivery_answer(
     let bytes = read_body(headers, body).await?;
     let unknown = || Answer::problem(StatusCode::NOT_FOUND, "no such webhook", None);
     let tenant = TenantId::parse(tenant).map_err(|_| unknown())?;
-    let verifier = api.webhooks.as_ref().ok_or_else(|| {
-        Answer::problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "webhooks are not configured on this deployment",
-            None,
-        )
-    })?;
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let verifier = verifier_of(api)?;
+    let header = |name: &str| header_of(headers, name);
     let delivery = Delivery {
         tenant: &tenant,
         hook,
@@ -543,14 +544,7 @@ async fn delivery_answer(
             tracking_reference: verified.tracking_reference,
         },
     };
-    let delivery_id = header(DELIVERY_HEADER).unwrap_or_else(|| sha256_hex(&bytes));
-    let key = IdempotencyKey::parse(&delivery_id).map_err(|_| {
-        Answer::problem(
-            StatusCode::BAD_REQUEST,
-            "X-OMS-Delivery must be 1 to 64 printable ASCII characters without '#'",
-            Some("X-OMS-Delivery"),
-        )
-    })?;
+    let key = delivery_key(headers, &bytes)?;
     let rc = RequestCtx {
         caller: Caller::Tenant(verified.identity),
         request_id: request_id.to_owned(),
