@@ -281,7 +281,11 @@ async fn no_secret_in_any_log_line() {
         .with_max_level(tracing::Level::TRACE)
         .with_writer(move || writer.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Global, not per thread: the binary's other tests run on other threads at the same time,
+    // and a thread-local subscriber can miss callsites they registered first. Their lines land
+    // here too, which only widens what is checked.
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+    tracing::callsite::rebuild_interest_cache();
 
     let env = WebhookEnv::new().await;
     let t = now(&env);
