@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use domain::access::Operation;
 use domain::ids::{IdempotencyKey, OperationName};
-use store::repo::IdempotencyRecord;
+use store::repo::{DELIVERY_TTL_SECS, IDEMPOTENCY_TTL_SECS, IdempotencyRecord};
 
 use crate::authz::{Target, authorize};
 use crate::context::{RequestCtx, UnitOfWork};
@@ -40,6 +40,15 @@ pub enum KeyedOutcome<R> {
     Ran(R),
     /// It had run before: the stored response.
     Replayed(String),
+}
+
+/// How long a key is remembered: a webhook delivery at least 72 hours (senders retry for
+/// days), an `Idempotency-Key` a day.
+fn retention(op: Operation) -> i64 {
+    match op {
+        Operation::WebhookAddOrder | Operation::WebhookShipmentTracker => DELIVERY_TTL_SECS,
+        _ => IDEMPOTENCY_TTL_SECS,
+    }
 }
 
 /// How many times a keyed request runs again after losing an optimistic-lock race.
@@ -92,6 +101,7 @@ impl App {
                 request_hash: keyed.request_hash.clone(),
                 response: response.stored().to_owned(),
                 created_at: self.now(),
+                ttl_secs: retention(op),
             };
             match self.commit(&pending, Some(&record)).await {
                 Ok(()) => return Ok(KeyedOutcome::Ran(response)),

@@ -314,3 +314,33 @@ async fn no_secret_in_any_log_line() {
     }
     assert!(!logs.contains("whsec"), "a secret was logged");
 }
+
+/// A delivery is remembered for 72 hours: the same delivery three days later (re-signed, as a
+/// sender retrying would) is still answered with the first answer.
+#[tokio::test]
+async fn a_delivery_is_remembered_for_72_hours() {
+    use domain::webhook::{WebhookHook, WebhookProvider};
+    let clock = domain::ManualClock::at(1_795_521_600);
+    let secret = secrecy::SecretString::from("whsec-dedupe-0123456789".to_owned());
+    let hooks = [("demo", WebhookHook::AddOrder, WebhookProvider::Oms, &secret)];
+    let env = WebhookEnv::build(std::sync::Arc::new(clock.clone()), &hooks).await;
+    let body = order("DEDUPE-1");
+    let deliver = |t: i64| {
+        let headers = [
+            json(),
+            WebhookEnv::sign(&secret, t, &body),
+            ("x-oms-delivery", "dlv-dedupe-1".to_owned()),
+        ];
+        let (env, body) = (&env, body.clone());
+        async move { env.post(PATH, &headers, body).await }
+    };
+    let (status, _, first) = deliver(1_795_521_600).await;
+    assert_eq!(status, 201, "{first}");
+    clock.advance(71 * 3600 + 59 * 60);
+    let (status, h, again) = deliver(1_795_521_600 + 71 * 3600 + 59 * 60).await;
+    assert_eq!((status, again.as_str()), (200, first.as_str()));
+    assert_eq!(
+        h.get("x-oms-replayed").and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+}

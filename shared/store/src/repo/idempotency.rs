@@ -14,8 +14,11 @@ use crate::scope::TenantScope;
 
 use super::{RepoError, RepoResult};
 
-/// How long a key is remembered.
+/// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
+
+/// How long a webhook delivery is remembered (senders retry for up to three days).
+pub const DELIVERY_TTL_SECS: i64 = 72 * 3600;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyRecord {
@@ -27,6 +30,8 @@ pub struct IdempotencyRecord {
     /// The response's `data`, replayed byte for byte.
     pub response: String,
     pub created_at: Timestamp,
+    /// How long after `created_at` the record lasts.
+    pub ttl_secs: i64,
 }
 
 impl IdempotencyRecord {
@@ -41,10 +46,7 @@ impl IdempotencyRecord {
         item.set("request_hash", self.request_hash.as_str())
             .set("response", self.response.as_str())
             .set("created_at", self.created_at.fixed_width())
-            .set(
-                schema::TTL,
-                self.created_at.unix_seconds() + IDEMPOTENCY_TTL_SECS,
-            );
+            .set(schema::TTL, self.created_at.unix_seconds() + self.ttl_secs);
         WriteAction::put_if(item, Condition::Absent)
     }
 }
@@ -74,14 +76,18 @@ impl IdempotencyRepository {
         else {
             return Ok(None);
         };
+        let created = Timestamp::parse_rfc3339(item.require_s("created_at")?)
+            .map_err(|e| RepoError::Corrupt(e.to_string()))?;
         Ok(Some(IdempotencyRecord {
             subject: subject.clone(),
             operation: operation.clone(),
             key: key.clone(),
             request_hash: item.require_s("request_hash")?.to_owned(),
             response: item.require_s("response")?.to_owned(),
-            created_at: Timestamp::parse_rfc3339(item.require_s("created_at")?)
-                .map_err(|e| RepoError::Corrupt(e.to_string()))?,
+            ttl_secs: item
+                .n(schema::TTL)
+                .map_or(IDEMPOTENCY_TTL_SECS, |ttl| ttl - created.unix_seconds()),
+            created_at: created,
         }))
     }
 

@@ -14,7 +14,9 @@ mod registry;
 pub use audit::TenantAuditRepository;
 pub use config::TenantConfigRepository;
 pub use domain::tenant::IssuerRow;
-pub use idempotency::{IDEMPOTENCY_TTL_SECS, IdempotencyRecord, IdempotencyRepository};
+pub use idempotency::{
+    DELIVERY_TTL_SECS, IDEMPOTENCY_TTL_SECS, IdempotencyRecord, IdempotencyRepository,
+};
 pub use listing::{MAX_PAGE_SIZE, PageRequest};
 pub use orders::{
     CommandWrite, OrderListing, OrderPage, OrderRepository, OrderSummary, StoredOrder, VendorLine,

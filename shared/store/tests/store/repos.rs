@@ -169,6 +169,7 @@ pub async fn idempotency_records_live_in_the_command_transaction(b: &Backend) {
         request_hash: "h1".into(),
         response: r#"{"createOrder":{"order":{"id":"x"}}}"#.into(),
         created_at: g.now,
+        ttl_secs: store::repo::IDEMPOTENCY_TTL_SECS,
     };
     r.orders
         .create(
