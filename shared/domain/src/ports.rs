@@ -63,3 +63,27 @@ pub trait SecretStore: Send + Sync {
         reference: &'a SecretRef,
     ) -> SecretFuture<'a, SecretString>;
 }
+
+/// Why events could not be published at all (per-event failures are in [`Published`]).
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("event bus: {0}")]
+    Bus(String),
+}
+
+/// What a publish call did: the events that could not be published after the adapter's own
+/// retries (indexes into the slice given), to be tried again later.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Published {
+    pub failed: Vec<usize>,
+}
+
+/// The future a publisher returns.
+pub type PublishFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Published, PublishError>> + Send + 'a>>;
+
+/// Where domain events go out (EventBridge on AWS, Redis Streams or in-process locally).
+/// At least once: a consumer dedupes by event id.
+pub trait EventPublisher: Send + Sync {
+    fn publish<'a>(&'a self, events: &'a [crate::events::DomainEvent]) -> PublishFuture<'a>;
+}

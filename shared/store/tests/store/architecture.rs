@@ -143,6 +143,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("shared/app", &["domain", "store", "auth"]),
     ("shared/api", &["domain", "auth", "app"]),
     ("shared/secrets", &["domain"]),
+    ("shared/bus", &["domain"]),
     // The composition root of the functions and the CLI: it may wire everything.
     (
         "shared/boot",
@@ -150,7 +151,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
 ];
 
-const WORKSPACE_CRATES: &[&str] = &["domain", "store", "auth", "app", "api", "boot", "secrets"];
+const WORKSPACE_CRATES: &[&str] = &[
+    "domain", "store", "auth", "app", "api", "boot", "secrets", "bus",
+];
 
 /// The workspace crates a manifest lists as normal dependencies.
 fn workspace_dependencies(manifest: &str) -> Vec<String> {

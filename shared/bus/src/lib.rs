@@ -1,0 +1,11 @@
+//! Event bus adapters for `domain::ports::EventPublisher`.
+//!
+//! - [`eventbridge`]: `PutEvents` in batches of at most 10 entries and 256 KB, entries that
+//!   failed retried on their own (a few times, with backoff), the rest reported back.
+//! - [`memory`]: in-process (tests, and the default bus of `oms serve`).
+
+pub mod eventbridge;
+pub mod memory;
+
+pub use eventbridge::EventBridgePublisher;
+pub use memory::InProcessBus;
