@@ -127,6 +127,28 @@ impl CachedDirectory {
     }
 }
 
+impl CachedDirectory {
+    /// A record through its cache: fresh from the map, or `fetch`ed and remembered (absence
+    /// too, for the TTL).
+    async fn cached<'a, K, V>(
+        &self,
+        map: &TtlMap<K, Option<Arc<V>>>,
+        key: &K,
+        fetch: impl FnOnce() -> domain::ports::PortFuture<'a, Option<V>>,
+    ) -> AuthResult<Option<Arc<V>>>
+    where
+        K: Eq + Hash + Clone,
+    {
+        let now = self.clock.now_secs();
+        if let Some(v) = map.get(key, now, self.ttl_secs) {
+            return Ok(v);
+        }
+        let v = fetch().await.map_err(unavailable)?.map(Arc::new);
+        map.put(key.clone(), v.clone(), now, self.ttl_secs);
+        Ok(v)
+    }
+}
+
 #[async_trait]
 impl Directory for CachedDirectory {
     async fn issuer(&self, issuer: &Issuer) -> AuthResult<Arc<Vec<IssuerRow>>> {
@@ -153,48 +175,19 @@ impl Directory for CachedDirectory {
     }
 
     async fn tenant(&self, tenant: &TenantId) -> AuthResult<Option<Arc<TenantProfile>>> {
-        let now = self.clock.now_secs();
-        if let Some(v) = self.tenants.get(tenant, now, self.ttl_secs) {
-            return Ok(v);
-        }
-        let profile = self
-            .registry
-            .profile(tenant)
+        self.cached(&self.tenants, tenant, || self.registry.profile(tenant))
             .await
-            .map_err(unavailable)?
-            .map(Arc::new);
-        self.tenants
-            .put(tenant.clone(), profile.clone(), now, self.ttl_secs);
-        Ok(profile)
     }
 
     async fn plan(&self, plan: &PlanName) -> AuthResult<Option<Arc<Plan>>> {
-        let now = self.clock.now_secs();
-        if let Some(v) = self.plans.get(plan, now, self.ttl_secs) {
-            return Ok(v);
-        }
-        let p = self
-            .registry
-            .plan(plan)
+        self.cached(&self.plans, plan, || self.registry.plan(plan))
             .await
-            .map_err(unavailable)?
-            .map(Arc::new);
-        self.plans.put(plan.clone(), p.clone(), now, self.ttl_secs);
-        Ok(p)
     }
 
     async fn saas_webhook(&self, hook: WebhookHook) -> AuthResult<Option<Arc<WebhookSetting>>> {
-        let now = self.clock.now_secs();
-        if let Some(v) = self.saas_webhooks.get(&hook, now, self.ttl_secs) {
-            return Ok(v);
-        }
-        let w = self
-            .registry
-            .saas_webhook(hook)
-            .await
-            .map_err(unavailable)?
-            .map(Arc::new);
-        self.saas_webhooks.put(hook, w.clone(), now, self.ttl_secs);
-        Ok(w)
+        self.cached(&self.saas_webhooks, &hook, || {
+            self.registry.saas_webhook(hook)
+        })
+        .await
     }
 }
