@@ -25,6 +25,7 @@ pub async fn serve(data_dir: &Path, listen: &str) -> Result<(), CliError> {
     };
     let store = boot::open_store(&config, clock.clone()).await?;
     let secrets = boot::open_local_secrets(data_dir)?;
+    let relay_store = store.clone();
     let idp = DevIdp::load_or_generate(data_dir)?;
 
     // First start: the demo plan and the demo tenant, with the dev IdP registered.
@@ -79,10 +80,26 @@ pub async fn serve(data_dir: &Path, listen: &str) -> Result<(), CliError> {
         data_dir.display()
     );
     println!("Ctrl-C stops it; requests in flight finish first.");
-    axum::serve(listener, router)
+    // The outbox relay: every committed event goes out on the local bus, resuming after a
+    // restart from what was not yet published.
+    let relay = app::relay::OutboxRelay::new(relay_store, Arc::new(bus::InProcessBus::default()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let relaying = tokio::spawn(async move {
+        let stop = async {
+            // A dropped sender stops the relay too.
+            let _ = stopped.await;
+        };
+        relay.run(std::time::Duration::from_millis(200), stop).await;
+    });
+    let served = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown())
         .await
-        .map_err(|e| CliError::Usage(format!("server error: {e}")))?;
+        .map_err(|e| CliError::Usage(format!("server error: {e}")));
+    let _ = stop.send(());
+    if relaying.await.is_err() {
+        tracing::error!("the outbox relay stopped abnormally");
+    }
+    served?;
     println!("stopped.");
     Ok(())
 }

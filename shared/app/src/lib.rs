@@ -15,6 +15,7 @@ pub mod error;
 pub mod idempotency;
 pub mod orders;
 pub mod platform;
+pub mod relay;
 pub mod tenants;
 pub mod wiring;
 

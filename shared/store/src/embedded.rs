@@ -354,6 +354,10 @@ fn run_transaction(
 
 #[async_trait]
 impl ItemStore for EmbeddedStore {
+    fn needs_outbox_pointers(&self) -> bool {
+        true
+    }
+
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
         crate::port::check_key(key)?;
         let key = key.clone();

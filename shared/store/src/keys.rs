@@ -50,6 +50,18 @@ pub fn outbox(tenant: &TenantId, order: OrderId, version: u64) -> Key {
     key(order_pk(tenant, order), format!("EVT#{version:010}"))
 }
 
+/// The local relay's queue: one pointer per outbox item not yet published, in commit order
+/// (an order's versions in order within the same millisecond). Embedded store only.
+pub const OUTBOX_PENDING: &str = "OUTBOX#PENDING#";
+
+/// The pointer to one outbox item.
+pub fn outbox_pending(at: Timestamp, tenant: &TenantId, order: OrderId, version: u64) -> Key {
+    key(
+        OUTBOX_PENDING.to_owned(),
+        format!("{}#{tenant}#{order}#{version:010}", at.fixed_width()),
+    )
+}
+
 /// GSI1 partition: a tenant's orders on one write shard.
 pub fn orders_by_tenant(tenant: &TenantId, shard: u32) -> String {
     format!("T#{tenant}#ORDERS#{shard:04}#")

@@ -309,6 +309,12 @@ pub trait ItemStore: Send + Sync {
 
     /// All or nothing: every action applies, or none does and the first failing action is named.
     async fn transact_write(&self, actions: Vec<WriteAction>) -> StoreResult<()>;
+
+    /// Whether this backend has no change stream of its own, so each outbox item needs a
+    /// pending pointer for the local relay (DynamoDB's table stream feeds the relay instead).
+    fn needs_outbox_pointers(&self) -> bool {
+        false
+    }
 }
 
 /// Checks a batch get's keys.

@@ -84,7 +84,7 @@ fn endpoint() -> String {
     })
 }
 
-fn new_order(external_ref: &str) -> NewOrder {
+pub(crate) fn new_order(external_ref: &str) -> NewOrder {
     let usd = Currency::parse("USD").unwrap();
     NewOrder {
         external_ref: Some(ExternalRef::parse(external_ref).unwrap()),

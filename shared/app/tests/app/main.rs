@@ -4,3 +4,4 @@
 mod authz;
 mod double_apply;
 mod platform;
+mod relay;

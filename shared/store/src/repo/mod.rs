@@ -9,6 +9,7 @@ mod config;
 mod idempotency;
 mod listing;
 mod orders;
+mod outbox;
 mod registry;
 
 pub use audit::TenantAuditRepository;
@@ -22,6 +23,7 @@ pub use orders::{
     CommandWrite, OrderListing, OrderPage, OrderRepository, OrderSummary, StoredOrder, VendorLine,
     VendorOrderPage, VendorOrderSummary, shard_of,
 };
+pub use outbox::{OutboxRepository, PendingEvents};
 pub use registry::{RegistryRepository, StoredProfile};
 
 use crate::error::{CancelReason, StoreError};

@@ -234,6 +234,7 @@ impl OrderRepository {
         order: &Order,
         write: CommandWrite<'_>,
         now: Timestamp,
+        pointers: bool,
         actions: &mut Vec<WriteAction>,
         roles: &mut Vec<Role>,
     ) -> RepoResult<()> {
@@ -245,7 +246,21 @@ impl OrderRepository {
             roles.push(Role::Other);
         }
         if !write.events.is_empty() {
-            let mut item = Item::with_key(&keys::outbox(tenant, order.id(), order.version()));
+            let outbox = keys::outbox(tenant, order.id(), order.version());
+            if pointers {
+                let mut pointer = Item::with_key(&keys::outbox_pending(
+                    now,
+                    tenant,
+                    order.id(),
+                    order.version(),
+                ));
+                pointer
+                    .set("outbox_pk", outbox.pk.as_str())
+                    .set("outbox_sk", outbox.sk.as_str());
+                actions.push(WriteAction::put(pointer));
+                roles.push(Role::Other);
+            }
+            let mut item = Item::with_key(&outbox);
             item.set("events", to_json(&write.events)?)
                 .set(schema::TTL, now.unix_seconds() + OUTBOX_TTL_SECS);
             actions.push(WriteAction::put_if(item, Condition::Absent));
@@ -288,7 +303,15 @@ impl OrderRepository {
             actions.push(WriteAction::put(Self::vendor_item(order, &vendor, &lines)?));
             roles.push(Role::Other);
         }
-        Self::side_writes(order, write, order.updated_at(), &mut actions, &mut roles)?;
+        let pointers = self.store.needs_outbox_pointers();
+        Self::side_writes(
+            order,
+            write,
+            order.updated_at(),
+            pointers,
+            &mut actions,
+            &mut roles,
+        )?;
         let xref = order.external_ref().map(ExternalRef::to_string);
         self.store
             .transact_write(actions)
@@ -333,7 +356,15 @@ impl OrderRepository {
                 roles.push(Role::Other);
             }
         }
-        Self::side_writes(after, write, after.updated_at(), &mut actions, &mut roles)?;
+        let pointers = self.store.needs_outbox_pointers();
+        Self::side_writes(
+            after,
+            write,
+            after.updated_at(),
+            pointers,
+            &mut actions,
+            &mut roles,
+        )?;
         self.store
             .transact_write(actions)
             .await

@@ -1,0 +1,91 @@
+//! The outbox relay: every committed event goes out at least once, in commit order (so an
+//! order's events in aggregate-version order). Consumers dedupe by event id.
+//!
+//! Locally the embedded store keeps a pending pointer per outbox item, in the command's own
+//! transaction; the relay publishes them oldest first and drops a pointer only after its events
+//! are published. A process killed between commit and publish leaves its pointers: the next
+//! run publishes them. On AWS the table's stream feeds the same publishing step.
+
+use std::sync::Arc;
+
+use domain::ports::EventPublisher;
+use store::ItemStore;
+use store::repo::OutboxRepository;
+
+use crate::error::AppResult;
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayPass {
+    /// Outbox items published (their pointers dropped).
+    pub published: usize,
+    /// Whether the pass stopped at an item the bus did not take (tried again next pass).
+    pub blocked: bool,
+}
+
+pub struct OutboxRelay {
+    outbox: OutboxRepository,
+    publisher: Arc<dyn EventPublisher>,
+}
+
+impl OutboxRelay {
+    pub fn new(store: Arc<dyn ItemStore>, publisher: Arc<dyn EventPublisher>) -> Self {
+        Self {
+            outbox: OutboxRepository::new(store),
+            publisher,
+        }
+    }
+
+    /// Publishes up to `limit` pending outbox items, oldest first, and stops at the first the
+    /// bus does not take (so nothing overtakes it).
+    pub async fn pass(&self, limit: u32) -> AppResult<RelayPass> {
+        let mut pass = RelayPass::default();
+        for item in self.outbox.pending(limit).await? {
+            if !item.events.is_empty() {
+                let taken = match self.publisher.publish(&item.events).await {
+                    Ok(p) => p.failed.is_empty(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the bus refused a publish; retrying later");
+                        false
+                    }
+                };
+                if !taken {
+                    pass.blocked = true;
+                    return Ok(pass);
+                }
+            }
+            self.outbox.published(&item.pointer).await?;
+            pass.published += 1;
+        }
+        Ok(pass)
+    }
+
+    /// Runs passes until `stop` resolves, waiting `idle` when nothing was pending (or the bus
+    /// refused); after `stop`, one last pass.
+    pub async fn run(
+        &self,
+        idle: std::time::Duration,
+        stop: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(stop);
+        loop {
+            let pass = self.pass(100).await;
+            let wait = match &pass {
+                Ok(p) => p.published == 0 || p.blocked,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox relay pass failed");
+                    true
+                }
+            };
+            if wait {
+                tokio::select! {
+                    () = &mut stop => break,
+                    () = tokio::time::sleep(idle) => {}
+                }
+            }
+        }
+        if let Err(e) = self.pass(1_000).await {
+            tracing::error!(error = %e, "last outbox relay pass failed");
+        }
+    }
+}
