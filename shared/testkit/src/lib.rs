@@ -396,6 +396,31 @@ impl WebhookEnv {
             .unwrap();
     }
 
+    /// Sends a delivery and checks it was refused with `status`, as problem+json, without one
+    /// transaction written; the body text.
+    pub async fn refused(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+        status: u16,
+    ) -> String {
+        let before = self.store.writes();
+        let (got, h, text) = self.post(path, headers, body).await;
+        assert_eq!(got, status, "{text}");
+        assert_eq!(
+            h.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("application/problem+json"),
+            "{text}"
+        );
+        assert_eq!(
+            self.store.writes(),
+            before,
+            "a refused delivery wrote something: {text}"
+        );
+        text
+    }
+
     /// Our signature header for `body` at `t`, with `secret`.
     pub fn sign(secret: &secrecy::SecretString, t: i64, body: &[u8]) -> (&'static str, String) {
         (

@@ -25,34 +25,10 @@ fn now(env: &WebhookEnv) -> i64 {
     env.clock.now_secs()
 }
 
-/// Sends a delivery and checks it was refused with `status`, writing nothing.
-async fn refused(
-    env: &WebhookEnv,
-    path: &str,
-    headers: &[(&str, String)],
-    body: Vec<u8>,
-    status: u16,
-) -> String {
-    let before = env.store.writes();
-    let (got, h, text) = env.post(path, headers, body).await;
-    assert_eq!(got, status, "{text}");
-    assert_eq!(
-        h.get("content-type").and_then(|v| v.to_str().ok()),
-        Some("application/problem+json"),
-        "{text}"
-    );
-    assert_eq!(
-        env.store.writes(),
-        before,
-        "a refused delivery wrote something: {text}"
-    );
-    text
-}
-
 #[tokio::test]
 async fn missing_signature() {
     let env = WebhookEnv::new().await;
-    refused(&env, PATH, &[json()], order("A-1"), 401).await;
+    env.refused(PATH, &[json()], order("A-1"), 401).await;
 }
 
 #[tokio::test]
@@ -60,7 +36,8 @@ async fn bad_signature() {
     let env = WebhookEnv::new().await;
     let t = now(&env);
     let forged = ("x-oms-signature", format!("t={t},v1={}", "ab".repeat(32)));
-    refused(&env, PATH, &[json(), forged], order("A-1"), 401).await;
+    env.refused(PATH, &[json(), forged], order("A-1"), 401)
+        .await;
 }
 
 #[tokio::test]
@@ -72,7 +49,7 @@ async fn signature_over_a_different_body() {
     let mut changed = body.clone();
     let at = changed.iter().position(|b| *b == b'2').unwrap(); // quantity 2 → 3
     changed[at] = b'3';
-    refused(&env, PATH, &[json(), sig], changed, 401).await;
+    env.refused(PATH, &[json(), sig], changed, 401).await;
 }
 
 #[tokio::test]
@@ -81,7 +58,7 @@ async fn another_tenants_secret() {
     let t = now(&env);
     let body = order("A-1");
     let sig = WebhookEnv::sign(&env.other_secret, t, &body);
-    refused(&env, PATH, &[json(), sig], body, 401).await;
+    env.refused(PATH, &[json(), sig], body, 401).await;
 }
 
 #[tokio::test]
@@ -90,7 +67,7 @@ async fn stale_timestamp() {
     let t = now(&env) - 301;
     let body = order("A-1");
     let sig = WebhookEnv::sign(&env.secret, t, &body);
-    refused(&env, PATH, &[json(), sig], body, 401).await;
+    env.refused(PATH, &[json(), sig], body, 401).await;
 }
 
 #[tokio::test]
@@ -99,7 +76,7 @@ async fn future_timestamp() {
     let t = now(&env) + 301;
     let body = order("A-1");
     let sig = WebhookEnv::sign(&env.secret, t, &body);
-    refused(&env, PATH, &[json(), sig], body, 401).await;
+    env.refused(PATH, &[json(), sig], body, 401).await;
 }
 
 #[tokio::test]
@@ -147,7 +124,7 @@ async fn malformed_json() {
     let t = now(&env);
     let body = b"{\"externalRef\": \"A-1\", ".to_vec();
     let sig = WebhookEnv::sign(&env.secret, t, &body);
-    refused(&env, PATH, &[json(), sig], body, 400).await;
+    env.refused(PATH, &[json(), sig], body, 400).await;
 }
 
 #[tokio::test]
@@ -158,7 +135,7 @@ async fn schema_valid_but_domain_invalid_orders() {
     negative["lines"][0]["quantity"] = serde_json::json!(-1);
     let body = negative.to_string().into_bytes();
     let sig = WebhookEnv::sign(&env.secret, t, &body);
-    let text = refused(&env, PATH, &[json(), sig], body, 400).await;
+    let text = env.refused(PATH, &[json(), sig], body, 400).await;
     assert!(
         text.contains("lines[0].quantity"),
         "names the field: {text}"
@@ -167,13 +144,13 @@ async fn schema_valid_but_domain_invalid_orders() {
     currency["currency"] = serde_json::json!("XYZ");
     let body = currency.to_string().into_bytes();
     let sig = WebhookEnv::sign(&env.secret, t, &body);
-    let text = refused(&env, PATH, &[json(), sig], body, 400).await;
+    let text = env.refused(PATH, &[json(), sig], body, 400).await;
     assert!(text.contains("currency"), "names the field: {text}");
     let mut zero: serde_json::Value = serde_json::from_slice(&order("A-3")).unwrap();
     zero["lines"][0]["quantity"] = serde_json::json!(0);
     let body = zero.to_string().into_bytes();
     let sig = WebhookEnv::sign(&env.secret, t, &body);
-    refused(&env, PATH, &[json(), sig], body, 400).await;
+    env.refused(PATH, &[json(), sig], body, 400).await;
 }
 
 #[tokio::test]
@@ -182,7 +159,7 @@ async fn oversize_body() {
     let t = now(&env);
     let body = vec![b' '; 256 * 1024 + 1];
     let sig = WebhookEnv::sign(&env.secret, t, &body);
-    refused(&env, PATH, &[json(), sig], body, 413).await;
+    env.refused(PATH, &[json(), sig], body, 413).await;
 }
 
 #[tokio::test]
@@ -191,22 +168,15 @@ async fn unknown_tenant() {
     let t = now(&env);
     let body = order("A-1");
     let sig = WebhookEnv::sign(&env.secret, t, &body);
-    refused(
-        &env,
+    env.refused(
         "/webhooks/add-order/nobody",
         &[json(), sig.clone()],
         body.clone(),
         404,
     )
     .await;
-    refused(
-        &env,
-        "/webhooks/add-order/not%23valid",
-        &[json(), sig],
-        body,
-        404,
-    )
-    .await;
+    env.refused("/webhooks/add-order/not%23valid", &[json(), sig], body, 404)
+        .await;
 }
 
 #[tokio::test]
@@ -219,7 +189,7 @@ async fn wrong_content_type() {
         "content-type",
         "application/x-www-form-urlencoded".to_owned(),
     );
-    refused(&env, PATH, &[form, sig], body, 415).await;
+    env.refused(PATH, &[form, sig], body, 415).await;
 }
 
 #[tokio::test]

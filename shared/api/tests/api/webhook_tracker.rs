@@ -20,29 +20,6 @@ fn now(env: &WebhookEnv) -> i64 {
     env.clock.now_secs()
 }
 
-async fn refused(
-    env: &WebhookEnv,
-    path: &str,
-    headers: &[(&str, String)],
-    body: Vec<u8>,
-    status: u16,
-) -> String {
-    let before = env.store.writes();
-    let (got, h, text) = env.post(path, headers, body).await;
-    assert_eq!(got, status, "{text}");
-    assert_eq!(
-        h.get("content-type").and_then(|v| v.to_str().ok()),
-        Some("application/problem+json"),
-        "{text}"
-    );
-    assert_eq!(
-        env.store.writes(),
-        before,
-        "a refused delivery wrote something: {text}"
-    );
-    text
-}
-
 async fn shipment_status(env: &WebhookEnv, order: &str) -> (String, String) {
     let v = env
         .graphql(&format!(
@@ -65,7 +42,8 @@ async fn shipment_status(env: &WebhookEnv, order: &str) -> (String, String) {
 async fn missing_signature() {
     let env = WebhookEnv::new().await;
     env.dispatched("TRK-1").await;
-    refused(&env, PATH, &[json()], update("TRK-1", "delivered"), 401).await;
+    env.refused(PATH, &[json()], update("TRK-1", "delivered"), 401)
+        .await;
 }
 
 #[tokio::test]
@@ -76,14 +54,8 @@ async fn bad_signature() {
         "x-oms-signature",
         format!("t={},v1={}", now(&env), "cd".repeat(32)),
     );
-    refused(
-        &env,
-        PATH,
-        &[json(), forged],
-        update("TRK-1", "delivered"),
-        401,
-    )
-    .await;
+    env.refused(PATH, &[json(), forged], update("TRK-1", "delivered"), 401)
+        .await;
 }
 
 #[tokio::test]
@@ -92,14 +64,8 @@ async fn signature_over_a_different_body() {
     env.dispatched("TRK-1").await;
     let signed = update("TRK-1", "returned");
     let sig = WebhookEnv::sign(&env.secret, now(&env), &signed);
-    refused(
-        &env,
-        PATH,
-        &[json(), sig],
-        update("TRK-1", "delivered"),
-        401,
-    )
-    .await;
+    env.refused(PATH, &[json(), sig], update("TRK-1", "delivered"), 401)
+        .await;
 }
 
 #[tokio::test]
@@ -108,7 +74,7 @@ async fn another_tenants_secret() {
     env.dispatched("TRK-1").await;
     let body = update("TRK-1", "delivered");
     let sig = WebhookEnv::sign(&env.other_secret, now(&env), &body);
-    refused(&env, PATH, &[json(), sig], body, 401).await;
+    env.refused(PATH, &[json(), sig], body, 401).await;
 }
 
 #[tokio::test]
@@ -118,7 +84,7 @@ async fn stale_and_future_timestamps() {
     let body = update("TRK-1", "delivered");
     for t in [now(&env) - 301, now(&env) + 301] {
         let sig = WebhookEnv::sign(&env.secret, t, &body);
-        refused(&env, PATH, &[json(), sig], body.clone(), 401).await;
+        env.refused(PATH, &[json(), sig], body.clone(), 401).await;
     }
 }
 
@@ -128,12 +94,12 @@ async fn malformed_json_and_a_payload_without_its_tracking_number() {
     env.dispatched("TRK-1").await;
     let body = b"{\"trackingNumber\": ".to_vec();
     let sig = WebhookEnv::sign(&env.secret, now(&env), &body);
-    refused(&env, PATH, &[json(), sig], body, 400).await;
+    env.refused(PATH, &[json(), sig], body, 400).await;
     let body = serde_json::json!({"carrier": "fedex", "status": "delivered"})
         .to_string()
         .into_bytes();
     let sig = WebhookEnv::sign(&env.secret, now(&env), &body);
-    let text = refused(&env, PATH, &[json(), sig], body, 400).await;
+    let text = env.refused(PATH, &[json(), sig], body, 400).await;
     assert!(text.contains("trackingNumber"), "{text}");
 }
 
@@ -142,11 +108,10 @@ async fn oversize_body_and_wrong_content_type() {
     let env = WebhookEnv::new().await;
     let body = vec![b' '; 256 * 1024 + 1];
     let sig = WebhookEnv::sign(&env.secret, now(&env), &body);
-    refused(&env, PATH, &[json(), sig], body, 413).await;
+    env.refused(PATH, &[json(), sig], body, 413).await;
     let body = update("TRK-1", "delivered");
     let sig = WebhookEnv::sign(&env.secret, now(&env), &body);
-    refused(
-        &env,
+    env.refused(
         PATH,
         &[("content-type", "text/plain".into()), sig],
         body,
@@ -160,8 +125,7 @@ async fn unknown_tenant() {
     let env = WebhookEnv::new().await;
     let body = update("TRK-1", "delivered");
     let sig = WebhookEnv::sign(&env.secret, now(&env), &body);
-    refused(
-        &env,
+    env.refused(
         "/webhooks/shipment-tracker/nobody",
         &[json(), sig],
         body,
