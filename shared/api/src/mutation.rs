@@ -352,6 +352,7 @@ impl MutationRoot {
                 carrier,
                 tracking_number,
                 status: status.into(),
+                carrier_status: None,
             };
             Ok(TrackingChange { shipment, update })
         });

@@ -218,6 +218,8 @@ pub struct ShipmentV {
     pub tracking_number: Option<String>,
     pub label: Option<LabelV>,
     pub carrier_reference: Option<String>,
+    /// The carrier's own status behind the last move a tracking update made, as it sent it.
+    pub carrier_status: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -249,6 +251,7 @@ impl From<&Shipment> for ShipmentV {
                 format: l.format.clone(),
             }),
             carrier_reference: s.carrier_reference.clone(),
+            carrier_status: s.carrier_status.clone(),
             created_at: s.created_at.to_rfc3339(),
             updated_at: s.updated_at.to_rfc3339(),
         }

@@ -298,6 +298,7 @@ fn parse_tracking(
         carrier,
         number,
         status,
+        carrier_status: fields.status,
     })
 }
 
@@ -321,6 +322,7 @@ fn tracked(t: &TrackingApplied) -> Answer {
             "shipment": {
                 "id": shipment.to_string(),
                 "status": order.shipment(*shipment).map(|s| s.status.as_str()),
+                "carrierStatus": order.shipment(*shipment).and_then(|s| s.carrier_status.as_deref()),
             },
         }),
     };

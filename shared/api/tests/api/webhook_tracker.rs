@@ -218,6 +218,16 @@ async fn easypost_updates_move_the_shipment_and_roll_the_order_up() {
         assert_eq!(shipment_status(&env, &order).await.1, want, "{text}");
     }
     assert_eq!(shipment_status(&env, &order).await.0, "DELIVERED");
+    // The carrier's own status is kept beside ours.
+    let raw = env
+        .graphql(&format!(
+            r#"{{ order(id: "{order}") {{ shipments {{ carrierStatus }} }} }}"#
+        ))
+        .await;
+    assert_eq!(
+        raw["data"]["order"]["shipments"][0]["carrierStatus"], "delivered",
+        "{raw}"
+    );
     // The same event again changes nothing.
     let writes = env.store.writes();
     let body = event("evt_2", "delivered");

@@ -35,6 +35,8 @@ pub struct TrackingReport {
     pub number: TrackingNumber,
     /// Our status for the carrier's (none: nothing we track).
     pub status: Option<domain::order::TrackingStatus>,
+    /// The carrier's status as it sent it.
+    pub carrier_status: Option<String>,
 }
 
 /// What a carrier's report did.
@@ -186,6 +188,7 @@ impl App {
             carrier: Some(report.carrier),
             tracking_number: Some(report.number),
             status,
+            carrier_status: report.carrier_status,
         };
         let (order, ignored) = self
             .order_command(rc, uow, spec, |o, env| {

@@ -208,6 +208,9 @@ pub struct Shipment {
     pub tracking_number: Option<TrackingNumber>,
     pub label: Option<Label>,
     pub carrier_reference: Option<String>,
+    /// The carrier's own status behind the last move a tracking update made (raw, as sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier_status: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

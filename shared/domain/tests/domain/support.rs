@@ -166,6 +166,7 @@ pub fn tracking(status: TrackingStatus) -> TrackingUpdate {
         carrier: None,
         tracking_number: None,
         status,
+        carrier_status: None,
     }
 }
 

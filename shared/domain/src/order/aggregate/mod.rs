@@ -54,6 +54,8 @@ pub struct TrackingUpdate {
     pub carrier: Option<CarrierCode>,
     pub tracking_number: Option<TrackingNumber>,
     pub status: TrackingStatus,
+    /// The carrier's own status text, as it sent it (kept on the shipment when it moves it).
+    pub carrier_status: Option<String>,
 }
 
 /// What a tracking update did.

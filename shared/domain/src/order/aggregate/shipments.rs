@@ -50,6 +50,7 @@ impl Order {
                 tracking_number: None,
                 label: None,
                 carrier_reference: None,
+                carrier_status: None,
                 created_at: ctx.now,
                 updated_at: ctx.now,
             });
@@ -204,6 +205,9 @@ impl Order {
                 .filter(|mv| shipment_transition(o.shipments[idx].status, *mv).is_some());
             if let Some(mv) = applicable {
                 o.move_shipment(ctx.now, idx, mv, Command::UpdateShipmentTracking, out)?;
+                if let Some(raw) = &update.carrier_status {
+                    o.shipments[idx].carrier_status = optional_text("carrierStatus", Some(raw))?;
+                }
             }
             o.record_tracking_details(idx, update.carrier, update.tracking_number, out);
             Ok(())
