@@ -1,6 +1,7 @@
 //! The domain crate's one integration-test binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod events_doc;
 mod lifecycle;
 mod properties;
 mod support;

@@ -72,14 +72,14 @@ pub fn address() -> Address {
 }
 
 /// An order in `currency` with the given lines `(sku, vendor, quantity, unit price)`.
-pub fn order_with(
+pub fn order_with_events(
     w: &mut World,
     currency: &str,
     lines: &[(&str, &str, u32, &str)],
     shipping: &str,
     tax: &str,
     discount: &str,
-) -> Order {
+) -> (Order, Vec<domain::events::DomainEvent>) {
     let new = NewOrder {
         external_ref: None,
         customer: Customer::new("Ana Díaz", Email::parse("ana@example.com").unwrap(), None)
@@ -110,7 +110,18 @@ pub fn order_with(
     )
     .unwrap();
     assert_eq!(events.len(), 1);
-    order
+    (order, events)
+}
+
+pub fn order_with(
+    w: &mut World,
+    currency: &str,
+    lines: &[(&str, &str, u32, &str)],
+    shipping: &str,
+    tax: &str,
+    discount: &str,
+) -> Order {
+    order_with_events(w, currency, lines, shipping, tax, discount).0
 }
 
 impl World {
