@@ -66,6 +66,22 @@ pub fn status_for_code(code: &str) -> StatusCode {
     }
 }
 
+/// The status of an application error on a plain HTTP edge (the webhooks; GraphQL answers
+/// field errors with 200).
+pub fn rest_status(e: &AppError) -> StatusCode {
+    match e {
+        AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
+        AppError::NotFound { .. } => StatusCode::NOT_FOUND,
+        AppError::Rule(_) | AppError::Invalid { .. } | AppError::ExternalRefTaken(_) => {
+            StatusCode::BAD_REQUEST
+        }
+        AppError::Conflict(_) | AppError::IdempotencyMismatch | AppError::IdempotencyRace => {
+            StatusCode::CONFLICT
+        }
+        AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 /// The status of an authentication refusal.
 pub fn auth_status(e: &AuthError) -> StatusCode {
     match e.refusal() {

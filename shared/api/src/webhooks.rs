@@ -27,7 +27,7 @@ use domain::ids::{IdempotencyKey, TenantId, TrackingNumber};
 use domain::webhook::{WebhookHook, WebhookProvider, carrier_code_of, normalize_tracking_status};
 use sha2::{Digest, Sha256};
 
-use crate::errors::{public, with_request_id};
+use crate::errors::{public, rest_status, with_request_id};
 use crate::inputs::CreateOrderInput;
 use crate::schema::ApiState;
 
@@ -58,6 +58,15 @@ impl StoredResponse for Answer {
 
 impl Answer {
     fn problem(status: StatusCode, detail: &str, field: Option<&str>) -> Self {
+        Self::problem_coded(status, None, detail, field)
+    }
+
+    fn problem_coded(
+        status: StatusCode,
+        code: Option<&str>,
+        detail: &str,
+        field: Option<&str>,
+    ) -> Self {
         let mut body = serde_json::json!({
             "type": "about:blank",
             "title": status.canonical_reason().unwrap_or("error"),
@@ -66,6 +75,9 @@ impl Answer {
         });
         if let Some(f) = field {
             body["field"] = serde_json::Value::from(f);
+        }
+        if let Some(c) = code {
+            body["code"] = serde_json::Value::from(c);
         }
         Self {
             status,
@@ -76,23 +88,7 @@ impl Answer {
 
     fn of_app_error(e: &AppError) -> Self {
         let (code, message) = public(e);
-        let status = match e {
-            AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            AppError::NotFound { .. } => StatusCode::NOT_FOUND,
-            AppError::Rule(_) | AppError::Invalid { .. } | AppError::ExternalRefTaken(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            AppError::Conflict(_) | AppError::IdempotencyMismatch | AppError::IdempotencyRace => {
-                StatusCode::CONFLICT
-            }
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        let mut a = Self::problem(status, &message, e.field().as_deref());
-        if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&a.body) {
-            v["code"] = serde_json::Value::from(code);
-            a.body = v.to_string();
-        }
-        a
+        Self::problem_coded(rest_status(e), Some(code), &message, e.field().as_deref())
     }
 
     fn into_response(self, request_id: &str, replayed: bool) -> Response {
