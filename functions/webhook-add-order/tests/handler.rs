@@ -22,34 +22,15 @@ const EXPECT: &[(&str, u16)] = &[
     ("add-order-unknown-tenant.json", 404),
 ];
 
-fn folder() -> String {
-    format!(
-        "{}/../../events/webhook-add-order",
-        env!("CARGO_MANIFEST_DIR")
-    )
-}
-
 #[tokio::test]
 async fn every_event_file_gets_its_answer() {
-    let mut files: Vec<String> = std::fs::read_dir(folder())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
-    let mut listed: Vec<String> = EXPECT.iter().map(|(f, _)| (*f).to_owned()).collect();
-    listed.sort();
-    assert_eq!(
-        files, listed,
-        "every event file has an expected answer here"
-    );
-
+    let files = testkit::event_files("webhook-add-order", EXPECT);
     let secret = secrecy::SecretString::from("demo-add-order-secret".to_owned());
     let hooks = [("demo", WebhookHook::AddOrder, WebhookProvider::Oms, &secret)];
     let env = WebhookEnv::build(Arc::new(ManualClock::at(AT)), &hooks).await;
     let mut order_id = None;
-    for (file, want) in EXPECT {
-        let text = std::fs::read_to_string(format!("{}/{file}", folder())).unwrap();
-        let req = lambda_http::request::from_str(&text).unwrap();
+    for (file, text, want) in &files {
+        let req = lambda_http::request::from_str(text).unwrap();
         let before = env.store.writes();
         let resp = env.router.clone().oneshot(req).await.unwrap();
         let status = resp.status().as_u16();

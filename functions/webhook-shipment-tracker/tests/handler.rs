@@ -22,27 +22,9 @@ const EXPECT: &[(&str, u16)] = &[
     ("shippo-track-updated.json", 200),
 ];
 
-fn folder() -> String {
-    format!(
-        "{}/../../events/webhook-shipment-tracker",
-        env!("CARGO_MANIFEST_DIR")
-    )
-}
-
 #[tokio::test]
 async fn every_event_file_gets_its_answer() {
-    let mut files: Vec<String> = std::fs::read_dir(folder())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
-    let mut listed: Vec<String> = EXPECT.iter().map(|(f, _)| (*f).to_owned()).collect();
-    listed.sort();
-    assert_eq!(
-        files, listed,
-        "every event file has an expected answer here"
-    );
-
+    let files = testkit::event_files("webhook-shipment-tracker", EXPECT);
     let easypost = secrecy::SecretString::from("demo-easypost-webhook-secret".to_owned());
     let shippo = secrecy::SecretString::from("demo-shippo-webhook-token".to_owned());
     let hooks = [
@@ -61,16 +43,15 @@ async fn every_event_file_gets_its_answer() {
     ];
     let env = WebhookEnv::build(Arc::new(ManualClock::at(AT)), &hooks).await;
     let (order, _) = env.dispatched_by("usps", "EZ3000000003").await;
-    for (file, want) in EXPECT {
-        let text = std::fs::read_to_string(format!("{}/{file}", folder())).unwrap();
-        let req = lambda_http::request::from_str(&text).unwrap();
+    for (file, text, want) in &files {
+        let req = lambda_http::request::from_str(text).unwrap();
         let resp = env.router.clone().oneshot(req).await.unwrap();
         let status = resp.status().as_u16();
         let replayed = resp.headers().contains_key("x-oms-replayed");
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(status, *want, "{file}: {body}");
-        match *file {
+        match file.as_str() {
             "easypost-tracker-updated.json" => {
                 assert_eq!(body["shipment"]["status"], "OUT_FOR_DELIVERY", "{body}");
                 assert_eq!(body["ignored"], false);

@@ -132,6 +132,40 @@ pub async fn post_graphql(
     (status, serde_json::from_slice(&bytes).unwrap(), text)
 }
 
+/// The demo deployment most API tests start from: the router over an in-memory store that
+/// counts writes and fails on demand, the demo tenant signing in with the dev IdP.
+pub struct DemoEnv {
+    pub router: axum::Router,
+    pub store: Arc<FailingStore>,
+    pub idp: DevIdp,
+    pub clock: Arc<dyn Clock>,
+    _dir: tempfile::TempDir,
+}
+
+impl DemoEnv {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(domain::SystemClock);
+        let inner: Arc<dyn ItemStore> =
+            Arc::new(store::embedded::EmbeddedStore::in_memory(clock.clone()).unwrap());
+        let store = Arc::new(FailingStore::new(inner));
+        let idp = DevIdp::load_or_generate(dir.path()).unwrap();
+        let router = demo_router(store.clone(), clock.clone(), &idp, production_http()).await;
+        Self {
+            router,
+            store,
+            idp,
+            clock,
+            _dir: dir,
+        }
+    }
+
+    /// A token of the demo tenant with `role`.
+    pub fn token(&self, role: Role) -> String {
+        demo_token(&self.idp, self.clock.as_ref(), role)
+    }
+}
+
 /// A store that passes everything to `inner` until told to fail; then every call fails with a
 /// backend error whose text (`SECRET_DETAIL`) must never reach a client.
 pub struct FailingStore {
@@ -206,6 +240,30 @@ pub struct WebhookEnv {
     pub secret: secrecy::SecretString,
     pub other_secret: secrecy::SecretString,
     pub dir: tempfile::TempDir,
+}
+
+/// Checks that `events/{folder}` holds exactly the files `expect` gives an answer for, and
+/// returns each file's text with its expected status, in `expect`'s order.
+pub fn event_files(folder: &str, expect: &[(&str, u16)]) -> Vec<(String, String, u16)> {
+    let dir = format!("{}/../../events/{folder}", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut listed: Vec<String> = expect.iter().map(|(f, _)| (*f).to_owned()).collect();
+    listed.sort();
+    assert_eq!(
+        files, listed,
+        "every event file in {dir} has an expected answer"
+    );
+    expect
+        .iter()
+        .map(|(f, status)| {
+            let text = std::fs::read_to_string(format!("{dir}/{f}")).unwrap();
+            ((*f).to_owned(), text, *status)
+        })
+        .collect()
 }
 
 /// One hook to configure: tenant, hook, provider, secret.

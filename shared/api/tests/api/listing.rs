@@ -1,25 +1,16 @@
 //! A vendor's listing honours the status and creation filters, and refuses `updatedAfter`
 //! clearly instead of ignoring it.
 
-use std::sync::Arc;
-
-use auth::dev::DevIdp;
 use domain::access::Role;
-use domain::{Clock, SystemClock};
-use store::ItemStore;
-use store::embedded::EmbeddedStore;
 
 const CREATE: &str = r#"mutation { createOrder(input: {currency: "USD", customer: {name: "Ana", email: "ana@example.com"}, destination: {name: "Ana", line1: "1 Main St", city: "Springfield", postalCode: "62701", country: "US"}, lines: [{sku: "A", vendor: "v1", quantity: 1, unitPrice: "10.00"}]}) { order { id } } }"#;
 
 #[tokio::test]
 async fn a_vendors_listing_honours_its_filters() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store: Arc<dyn ItemStore> = Arc::new(EmbeddedStore::in_memory(clock.clone()).unwrap());
-    let idp = DevIdp::load_or_generate(dir.path()).unwrap();
-    let router = testkit::demo_router(store, clock.clone(), &idp, testkit::production_http()).await;
-    let staff = testkit::demo_token(&idp, clock.as_ref(), Role::Staff);
-    let vendor = testkit::vendor_token(&idp, clock.as_ref(), Role::Vendor, Some("v1"));
+    let env = testkit::DemoEnv::new().await;
+    let router = env.router.clone();
+    let staff = env.token(Role::Staff);
+    let vendor = testkit::vendor_token(&env.idp, env.clock.as_ref(), Role::Vendor, Some("v1"));
     let post = |token: String, query: String| {
         let router = router.clone();
         async move {
@@ -84,13 +75,10 @@ async fn a_vendors_listing_honours_its_filters() {
 /// A vendor reads only its own actions in an order's audit log; staff read all of it.
 #[tokio::test]
 async fn a_vendor_reads_only_its_own_actions_in_an_orders_audit_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store: Arc<dyn ItemStore> = Arc::new(EmbeddedStore::in_memory(clock.clone()).unwrap());
-    let idp = DevIdp::load_or_generate(dir.path()).unwrap();
-    let router = testkit::demo_router(store, clock.clone(), &idp, testkit::production_http()).await;
-    let staff = testkit::demo_token(&idp, clock.as_ref(), Role::Staff);
-    let v1 = testkit::vendor_token(&idp, clock.as_ref(), Role::Vendor, Some("v1"));
+    let env = testkit::DemoEnv::new().await;
+    let router = env.router.clone();
+    let staff = env.token(Role::Staff);
+    let v1 = testkit::vendor_token(&env.idp, env.clock.as_ref(), Role::Vendor, Some("v1"));
     let post = |token: String, query: String| {
         let router = router.clone();
         async move {

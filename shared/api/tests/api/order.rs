@@ -1,44 +1,7 @@
 //! The order of refusals: limits, then authentication, then permission, then input, then the
 //! store — also for keyed requests, and for listings.
 
-use std::sync::Arc;
-
-use auth::dev::DevIdp;
 use domain::access::Role;
-use domain::{Clock, SystemClock};
-use store::ItemStore;
-use store::embedded::EmbeddedStore;
-use testkit::FailingStore;
-
-struct Env {
-    router: axum::Router,
-    store: Arc<FailingStore>,
-    idp: DevIdp,
-    clock: Arc<dyn Clock>,
-    _dir: tempfile::TempDir,
-}
-
-async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let inner: Arc<dyn ItemStore> = Arc::new(EmbeddedStore::in_memory(clock.clone()).unwrap());
-    let store = Arc::new(FailingStore::new(inner));
-    let idp = DevIdp::load_or_generate(dir.path()).unwrap();
-    let router = testkit::demo_router(
-        store.clone(),
-        clock.clone(),
-        &idp,
-        testkit::production_http(),
-    )
-    .await;
-    Env {
-        router,
-        store,
-        idp,
-        clock,
-        _dir: dir,
-    }
-}
 
 fn code(body: &serde_json::Value) -> String {
     body["errors"][0]["extensions"]["code"]
@@ -51,7 +14,7 @@ fn code(body: &serde_json::Value) -> String {
 /// before its idempotency record is read.
 #[tokio::test]
 async fn a_keyed_request_is_validated_before_authentication_and_the_store() {
-    let env = env().await;
+    let env = testkit::DemoEnv::new().await;
     let invalid = serde_json::json!({
         "query": r#"mutation { approveOrder(orderId: "01J0000000000000000000000") { order { noSuchField } } }"#
     });
@@ -71,7 +34,7 @@ async fn a_keyed_request_is_validated_before_authentication_and_the_store() {
     assert!(text.contains("noSuchField"), "{text}");
 
     // A valid token, and a store that fails: validation answers first, nothing is read.
-    let token = testkit::demo_token(&env.idp, env.clock.as_ref(), Role::Staff);
+    let token = env.token(Role::Staff);
     let (_, warm, _) = testkit::post_graphql(
         &env.router,
         &token,
@@ -95,8 +58,8 @@ async fn a_keyed_request_is_validated_before_authentication_and_the_store() {
 /// the input; a page size out of bounds is refused before the store is read.
 #[tokio::test]
 async fn permission_before_input_and_input_before_the_store() {
-    let env = env().await;
-    let reader = testkit::demo_token(&env.idp, env.clock.as_ref(), Role::ReadOnly);
+    let env = testkit::DemoEnv::new().await;
+    let reader = env.token(Role::ReadOnly);
     let bad_input = serde_json::json!({
         "query": r#"mutation { createOrder(input: {currency: "XXX-NOT", customer: {name: "", email: "nope"}, destination: {name: "A", line1: "1", city: "C", postalCode: "1", country: "US"}, lines: []}) { order { id } userErrors { code } } }"#
     });
@@ -108,7 +71,7 @@ async fn permission_before_input_and_input_before_the_store() {
     let (_, body, text) = testkit::post_graphql(&env.router, &reader, &[], config).await;
     assert_eq!(code(&body), "FORBIDDEN", "{text}");
     // Both refusals are in the tenant audit as denials.
-    let admin = testkit::demo_token(&env.idp, env.clock.as_ref(), Role::TenantAdmin);
+    let admin = env.token(Role::TenantAdmin);
     let (_, audit, text) = testkit::post_graphql(
         &env.router,
         &admin,
@@ -125,7 +88,7 @@ async fn permission_before_input_and_input_before_the_store() {
         .collect();
     assert!(denied.contains(&"createOrder"), "{text}");
     assert!(denied.contains(&"updateTenantConfig"), "{text}");
-    let staff = testkit::demo_token(&env.idp, env.clock.as_ref(), Role::Staff);
+    let staff = env.token(Role::Staff);
     env.store.fail(true);
     let (_, body, text) = testkit::post_graphql(
         &env.router,
@@ -140,8 +103,8 @@ async fn permission_before_input_and_input_before_the_store() {
 /// A full page of order summaries, every field, fits the complexity bound; five do not.
 #[tokio::test]
 async fn a_full_page_of_summaries_fits_the_complexity_bound() {
-    let env = env().await;
-    let staff = testkit::demo_token(&env.idp, env.clock.as_ref(), Role::Staff);
+    let env = testkit::DemoEnv::new().await;
+    let staff = env.token(Role::Staff);
     let page = "orders(first: 250) { nodes { id status createdAt updatedAt total { amount currency } customerName externalRef } pageInfo { hasNextPage endCursor } }";
     let (_, body, text) = testkit::post_graphql(
         &env.router,
