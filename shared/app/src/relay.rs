@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use domain::events::DomainEvent;
 use domain::ports::EventPublisher;
 use store::ItemStore;
 use store::repo::OutboxRepository;
@@ -41,18 +42,9 @@ impl OutboxRelay {
     pub async fn pass(&self, limit: u32) -> AppResult<RelayPass> {
         let mut pass = RelayPass::default();
         for item in self.outbox.pending(limit).await? {
-            if !item.events.is_empty() {
-                let taken = match self.publisher.publish(&item.events).await {
-                    Ok(p) => p.failed.is_empty(),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "the bus refused a publish; retrying later");
-                        false
-                    }
-                };
-                if !taken {
-                    pass.blocked = true;
-                    return Ok(pass);
-                }
+            if !publish_all(self.publisher.as_ref(), &item.events).await {
+                pass.blocked = true;
+                return Ok(pass);
             }
             self.outbox.published(&item.pointer).await?;
             pass.published += 1;
@@ -87,5 +79,57 @@ impl OutboxRelay {
         if let Err(e) = self.pass(1_000).await {
             tracing::error!(error = %e, "last outbox relay pass failed");
         }
+    }
+}
+
+/// Whether the bus took every one of `events` (after the adapter's own retries).
+async fn publish_all(publisher: &dyn EventPublisher, events: &[DomainEvent]) -> bool {
+    if events.is_empty() {
+        return true;
+    }
+    match publisher.publish(events).await {
+        Ok(p) => p.failed.is_empty(),
+        Err(e) => {
+            tracing::warn!(error = %e, "the bus refused a publish; retrying later");
+            false
+        }
+    }
+}
+
+/// One record of the table's stream, as the relay sees it: its position in the stream and the
+/// events of the outbox item it carries (`Err` when the record cannot be read).
+pub struct StreamedOutbox<P> {
+    pub position: P,
+    pub events: Result<Vec<DomainEvent>, String>,
+}
+
+/// The relay on AWS: the table's stream (new outbox items, in commit order per order) in, the
+/// bus out. The stream retries a batch from the position it is given back, so the relay stops
+/// at the first record it cannot publish and nothing overtakes it.
+pub struct StreamRelay {
+    publisher: Arc<dyn EventPublisher>,
+}
+
+impl StreamRelay {
+    pub fn new(publisher: Arc<dyn EventPublisher>) -> Self {
+        Self { publisher }
+    }
+
+    /// Publishes the records in order; the position of the first that did not go out (it and
+    /// every later record are retried), or `None` when all did.
+    pub async fn relay<P>(&self, records: Vec<StreamedOutbox<P>>) -> Option<P> {
+        for record in records {
+            let taken = match &record.events {
+                Ok(events) => publish_all(self.publisher.as_ref(), events).await,
+                Err(why) => {
+                    tracing::error!(error = %why, "an outbox record cannot be read; retried, then dead-lettered");
+                    false
+                }
+            };
+            if !taken {
+                return Some(record.position);
+            }
+        }
+        None
     }
 }

@@ -8,4 +8,4 @@ pub mod eventbridge;
 pub mod memory;
 
 pub use eventbridge::EventBridgePublisher;
-pub use memory::InProcessBus;
+pub use memory::{FlakyBus, InProcessBus};

@@ -1,6 +1,7 @@
 //! The in-process bus: every published event is kept (in order) and broadcast to subscribers.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use domain::events::DomainEvent;
 use domain::ports::{EventPublisher, PublishError, PublishFuture, Published};
@@ -47,5 +48,38 @@ impl EventPublisher for InProcessBus {
             }
             Ok(Published::default())
         })
+    }
+}
+
+/// Fault injection for tests: an in-process bus that refuses the publish calls `fails` picks
+/// (by their 0-based number).
+pub struct FlakyBus {
+    pub inner: InProcessBus,
+    calls: AtomicUsize,
+    fails: Box<dyn Fn(usize) -> bool + Send + Sync>,
+}
+
+impl FlakyBus {
+    pub fn new(fails: impl Fn(usize) -> bool + Send + Sync + 'static) -> Self {
+        Self {
+            inner: InProcessBus::default(),
+            calls: AtomicUsize::new(0),
+            fails: Box::new(fails),
+        }
+    }
+
+    /// Publish calls so far, refused ones included.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl EventPublisher for FlakyBus {
+    fn publish<'a>(&'a self, events: &'a [DomainEvent]) -> PublishFuture<'a> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        if (self.fails)(n) {
+            return Box::pin(async { Err(PublishError::Bus("injected failure".into())) });
+        }
+        self.inner.publish(events)
     }
 }

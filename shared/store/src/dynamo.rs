@@ -76,6 +76,11 @@ fn from_map(map: &AttrMap) -> StoreResult<Item> {
     ))
 }
 
+/// An item as the table's stream shows it (a Lambda stream record's `NewImage`).
+pub fn item_from_stream_image(image: serde_dynamo::Item) -> StoreResult<Item> {
+    from_map(&image.into())
+}
+
 fn key_map(key: &Key) -> AttrMap {
     HashMap::from([
         (schema::PK.to_owned(), AttributeValue::S(key.pk.clone())),

@@ -50,6 +50,11 @@ pub fn outbox(tenant: &TenantId, order: OrderId, version: u64) -> Key {
     key(order_pk(tenant, order), format!("EVT#{version:010}"))
 }
 
+/// Whether `key` is an outbox item (what the table's stream feeds the relay).
+pub fn is_outbox(key: &Key) -> bool {
+    key.pk.starts_with("T#") && key.pk.contains("#O#") && key.sk.starts_with("EVT#")
+}
+
 /// The local relay's queue: one pointer per outbox item not yet published, in commit order
 /// (an order's versions in order within the same millisecond). Embedded store only.
 pub const OUTBOX_PENDING: &str = "OUTBOX#PENDING#";
@@ -264,6 +269,13 @@ mod tests {
     fn numbers_and_times_are_fixed_width() {
         let id = OrderId::from_ulid(ulid::Ulid::from_parts(1, 1));
         assert_eq!(outbox(&t("a"), id, 7).sk, "EVT#0000000007");
+        assert!(is_outbox(&outbox(&t("a"), id, 7)));
+        assert!(!is_outbox(&order(&t("a"), id)));
+        assert!(!is_outbox(&order_audit(
+            &t("a"),
+            id,
+            AuditId::from_ulid(ulid::Ulid::nil())
+        )));
         assert!(outbox(&t("a"), id, 9).sk < outbox(&t("a"), id, 10).sk);
         assert_eq!(tenant_config_version(&t("a"), 3).sk, "V#0000000003");
         let ts = Timestamp::parse_rfc3339("2026-11-24T10:00:00Z").unwrap();

@@ -2,17 +2,15 @@
 //! nothing, and a bus that fails every third call still gets every event, in order per order.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use app::relay::OutboxRelay;
 use app::{App, OrderRef, RequestCtx, SystemIds, UnitOfWork};
 use auth::{Caller, Identity};
-use bus::InProcessBus;
+use bus::{FlakyBus, InProcessBus};
 use domain::access::{Plan, Role};
 use domain::events::DomainEvent;
 use domain::ids::PlanName;
-use domain::ports::{EventPublisher, PublishError, PublishFuture};
 use domain::{IdSource, ManualClock};
 use store::cursor::{CursorKey, Cursors};
 use store::embedded::EmbeddedStore;
@@ -111,32 +109,14 @@ async fn a_kill_between_commit_and_publish_loses_nothing() {
     assert_in_order(&per_order);
 }
 
-/// A bus that refuses every third publish call.
-struct Flaky {
-    inner: InProcessBus,
-    calls: AtomicUsize,
-}
-
-impl EventPublisher for Flaky {
-    fn publish<'a>(&'a self, events: &'a [DomainEvent]) -> PublishFuture<'a> {
-        let n = self.calls.fetch_add(1, Ordering::SeqCst);
-        if n % 3 == 2 {
-            return Box::pin(async { Err(PublishError::Bus("injected failure".into())) });
-        }
-        self.inner.publish(events)
-    }
-}
-
 #[tokio::test]
 async fn a_bus_failing_every_third_call_still_gets_every_event_in_order() {
     let clock = ManualClock::at(1_795_478_400);
     let store: Arc<dyn ItemStore> =
         Arc::new(EmbeddedStore::in_memory(Arc::new(clock.clone())).unwrap());
     let commands = commit_commands(store.clone(), &clock).await;
-    let bus = Arc::new(Flaky {
-        inner: InProcessBus::default(),
-        calls: AtomicUsize::new(0),
-    });
+    // Every third publish call is refused.
+    let bus = Arc::new(FlakyBus::new(|n| n % 3 == 2));
     let relay = OutboxRelay::new(store, bus.clone());
     let mut published = 0;
     for _ in 0..50 {
@@ -147,10 +127,7 @@ async fn a_bus_failing_every_third_call_still_gets_every_event_in_order() {
         }
     }
     assert_eq!(published, commands, "every outbox item went out");
-    assert!(
-        bus.calls.load(Ordering::SeqCst) > commands,
-        "failures were injected"
-    );
+    assert!(bus.calls() > commands, "failures were injected");
     // The consumer dedupes by event id: each applied once, every order's versions in order.
     let (per_order, _) = seen(&bus.inner.published());
     assert_in_order(&per_order);

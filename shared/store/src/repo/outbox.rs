@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use domain::events::DomainEvent;
 
-use crate::item::Key;
+use crate::item::{Item, Key};
 use crate::keys;
 use crate::port::{ItemStore, Query, WriteAction};
 
@@ -61,6 +61,14 @@ impl OutboxRepository {
                 })
             })
             .collect()
+    }
+
+    /// The events of an item as the table's stream shows it, if it is an outbox item.
+    pub fn streamed_events(item: &Item) -> RepoResult<Option<Vec<DomainEvent>>> {
+        if !keys::is_outbox(&item.key()?) {
+            return Ok(None);
+        }
+        Ok(Some(from_json(item.require_s("events")?)?))
     }
 
     /// The pointer's events are published: it goes.

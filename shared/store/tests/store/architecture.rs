@@ -147,7 +147,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     // The composition root of the functions and the CLI: it may wire everything.
     (
         "shared/boot",
-        &["domain", "store", "secrets", "auth", "app", "api"],
+        &["domain", "store", "secrets", "bus", "auth", "app", "api"],
     ),
 ];
 
