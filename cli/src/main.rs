@@ -98,6 +98,9 @@ enum Cmd {
     /// Signed webhooks: configure a tenant's hook, or sign a body as a sender would.
     #[command(subcommand)]
     Webhook(WebhookCmd),
+    /// Tenant events: register where a tenant's own events come from.
+    #[command(subcommand)]
+    Events(EventsCmd),
     /// Print the version of this build.
     Version,
 }
@@ -146,6 +149,29 @@ enum IdpCmd {
         tenant: String,
         #[arg(long)]
         file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsCmd {
+    /// Event sources (the AWS account and `source` a tenant's events carry).
+    #[command(subcommand)]
+    Source(EventSourceCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum EventSourceCmd {
+    /// Register an event source for a tenant: its events (OrderSubmitted, OrderCancelled,
+    /// ShipmentRequested) are applied to that tenant only. A source belongs to one tenant.
+    Set {
+        #[arg(long)]
+        tenant: String,
+        /// The AWS account id (12 digits) that puts the events.
+        #[arg(long)]
+        account: String,
+        /// The events' `source` (e.g. com.acme.orders).
+        #[arg(long)]
+        source: String,
     },
 }
 
@@ -354,6 +380,22 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             );
         }
         Cmd::Webhook(cmd) => webhook(cmd, &store, dev_mode, &cli.data_dir).await?,
+        Cmd::Events(EventsCmd::Source(EventSourceCmd::Set {
+            tenant,
+            account,
+            source,
+        })) => {
+            let source = domain::tenant::EventSource::parse(&account, &source)?;
+            let admin = open_platform(&store, dev_mode, &cli.data_dir).await?;
+            let p = admin
+                .set_event_source(&tenant_id(&tenant)?, source.clone())
+                .await?;
+            println!(
+                "tenant {} now takes events from {source} ({} source(s) registered)",
+                p.id,
+                p.event_sources.len()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

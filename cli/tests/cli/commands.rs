@@ -13,7 +13,7 @@ fn help_lists_every_subcommand() {
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
     for sub in [
-        "serve", "token", "schema", "tenant", "plan", "idp", "version",
+        "serve", "token", "schema", "tenant", "plan", "idp", "webhook", "events", "version",
     ] {
         assert!(
             help.lines().any(|l| l.trim_start().starts_with(sub)),
@@ -207,4 +207,54 @@ fn admin_commands_explain_their_errors() {
         &["idp", "set", "acme", "--file", idp.to_str().unwrap()],
     );
     assert!(String::from_utf8_lossy(&bad_idp.stderr).contains("not an IdP registration"));
+}
+
+#[test]
+fn an_event_source_belongs_to_one_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    for t in ["acme", "other"] {
+        assert!(
+            oms_in(dir.path(), &["tenant", "create", t])
+                .status
+                .success()
+        );
+    }
+    let set = |tenant: &str, account: &str, source: &str| {
+        oms_in(
+            dir.path(),
+            &[
+                "events",
+                "source",
+                "set",
+                "--tenant",
+                tenant,
+                "--account",
+                account,
+                "--source",
+                source,
+            ],
+        )
+    };
+    let ok = set("acme", "123456789012", "com.acme.orders");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(stdout(&ok).contains("123456789012/com.acme.orders"));
+    // Again for the same tenant: fine, still one source.
+    assert!(stdout(&set("acme", "123456789012", "com.acme.orders")).contains("1 source(s)"));
+    let taken = set("other", "123456789012", "com.acme.orders");
+    assert!(!taken.status.success());
+    assert!(
+        String::from_utf8_lossy(&taken.stderr).contains("already registered to another tenant"),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    let bad = set("other", "12345", "com.other");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("12 digits"));
+    let ours = set("other", "123456789012", "tenantoms");
+    assert!(String::from_utf8_lossy(&ours.stderr).contains("reserved"));
+    let shown = stdout(&oms_in(dir.path(), &["tenant", "show", "acme"]));
+    assert!(shown.contains("\"eventSources\""), "{shown}");
 }

@@ -123,7 +123,8 @@ impl CreateOrderInput {
     }
 }
 
-#[derive(InputObject, Clone, Debug)]
+#[derive(InputObject, Clone, Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LineQuantityInput {
     pub sku: String,
     pub quantity: u32,
@@ -141,7 +142,8 @@ pub fn line_quantities(lines: &[LineQuantityInput]) -> R<Vec<LineQuantity>> {
         .collect()
 }
 
-#[derive(InputObject, Clone, Debug)]
+#[derive(InputObject, Clone, Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PackageInput {
     pub weight_grams: u32,
     pub length_mm: u32,
@@ -149,7 +151,8 @@ pub struct PackageInput {
     pub height_mm: u32,
 }
 
-#[derive(InputObject, Clone, Debug)]
+#[derive(InputObject, Clone, Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PickupInput {
     pub address: AddressInput,
     /// RFC 3339.
@@ -157,17 +160,23 @@ pub struct PickupInput {
     pub window_end: String,
 }
 
-#[derive(InputObject, Clone, Debug)]
+#[derive(InputObject, Clone, Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateShipmentInput {
     pub lines: Vec<LineQuantityInput>,
     /// Defaults to the order's destination.
     pub destination: Option<AddressInput>,
     pub package: Option<PackageInput>,
     #[graphql(default_with = "ShippingMode::Ground")]
+    #[serde(default = "ground")]
     pub mode: ShippingMode,
     pub carrier: Option<String>,
     pub pickup: Option<PickupInput>,
     pub instructions: Option<String>,
+}
+
+fn ground() -> ShippingMode {
+    ShippingMode::Ground
 }
 
 impl CreateShipmentInput {

@@ -9,6 +9,7 @@ pub mod limits;
 pub mod mutation;
 pub mod query;
 pub mod schema;
+pub mod tenant_events;
 pub mod views;
 pub mod webhooks;
 

@@ -42,11 +42,13 @@ pub enum KeyedOutcome<R> {
     Replayed(String),
 }
 
-/// How long a key is remembered: a webhook delivery at least 72 hours (senders retry for
-/// days), an `Idempotency-Key` a day.
+/// How long a key is remembered: a webhook delivery or a tenant event at least 72 hours
+/// (senders and buses retry for days), an `Idempotency-Key` a day.
 fn retention(op: Operation) -> i64 {
     match op {
-        Operation::WebhookAddOrder | Operation::WebhookShipmentTracker => DELIVERY_TTL_SECS,
+        Operation::WebhookAddOrder
+        | Operation::WebhookShipmentTracker
+        | Operation::ConsumeTenantEvents => DELIVERY_TTL_SECS,
         _ => IDEMPOTENCY_TTL_SECS,
     }
 }

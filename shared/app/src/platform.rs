@@ -11,7 +11,7 @@ use domain::access::{Operation, Plan};
 use domain::audit::{AuditRecord, AuditTarget};
 use domain::ids::{AuditId, PlanName, Subject, TenantId};
 use domain::ports::SecretStore;
-use domain::tenant::{IdpRegistration, TenantProfile, TenantStatus};
+use domain::tenant::{EventSource, IdpRegistration, TenantProfile, TenantStatus};
 use domain::webhook::{DEFAULT_MAX_AGE_SECONDS, WebhookHook, WebhookProvider, WebhookSetting};
 use domain::{Clock, DomainError};
 use secrecy::SecretString;
@@ -42,6 +42,9 @@ impl From<RepoError> for PlatformError {
             RepoError::IssuerTaken(issuer) => PlatformError::Refused(format!(
                 "issuer {issuer} is already registered to another tenant (a dedicated issuer \
                  serves one tenant; register it as shared, with a tenant claim, to serve several)"
+            )),
+            RepoError::EventSourceTaken(source) => PlatformError::Refused(format!(
+                "event source {source} is already registered to another tenant"
             )),
             other => PlatformError::Store(other),
         }
@@ -158,6 +161,32 @@ impl Platform {
             .put_saas_webhook(req.hook, &setting, &audit)
             .await?;
         Ok(setting)
+    }
+
+    /// Registers an event source for a tenant: events from this account and source are applied
+    /// to this tenant only. A source belongs to one tenant.
+    pub async fn set_event_source(
+        &self,
+        id: &TenantId,
+        source: EventSource,
+    ) -> PlatformResult<TenantProfile> {
+        let stored = self.profile(id).await?;
+        let mut p = stored.profile.clone();
+        if !p.event_sources.contains(&source) {
+            p.event_sources.push(source.clone());
+            p.event_sources.sort();
+        }
+        p.updated_at = self.clock.now();
+        let audit = self.audit(
+            Operation::SetEventSource,
+            "eventSource",
+            &source.to_string(),
+            Some(id),
+        );
+        self.registry
+            .add_event_source(&stored, &p, &source, &audit)
+            .await?;
+        Ok(p)
     }
 
     /// A hook's provider and current secret (`oms webhook sign`).

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use auth::directory::CachedDirectory;
+use auth::service::EventSourceVerifier;
 use auth::webhook::WebhookVerifier;
 use auth::{AuthError, Verifier, VerifierConfig};
 use domain::ports::SecretStore;
@@ -25,6 +26,8 @@ pub struct Services {
     pub verifier: Arc<Verifier>,
     /// Signed webhooks, when a secret store is configured.
     pub webhooks: Option<Arc<WebhookVerifier>>,
+    /// Tenant events, named by their registered sources.
+    pub event_sources: Arc<EventSourceVerifier>,
 }
 
 /// The services over `store`, all reading `clock`; webhooks verify with `secrets`' secrets.
@@ -44,6 +47,7 @@ pub fn services(
     let verifier = Verifier::new(directory.clone(), clock.clone(), verifier)?;
     let webhooks =
         secrets.map(|s| Arc::new(WebhookVerifier::new(directory.clone(), s, clock.clone())));
+    let event_sources = Arc::new(EventSourceVerifier::new(directory.clone()));
     let ids: Arc<Mutex<dyn IdSource + Send>> = Arc::new(Mutex::new(SystemIds));
     let shards = Arc::new(DirectoryShards(directory));
     let app = App::new(store, shards, cursors, ids, clock);
@@ -51,5 +55,6 @@ pub fn services(
         app: Arc::new(app),
         verifier: Arc::new(verifier),
         webhooks,
+        event_sources,
     })
 }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use domain::Clock;
 use domain::access::Plan;
 use domain::ids::{Issuer, PlanName, TenantId};
-use domain::tenant::{IssuerRow, TenantProfile};
+use domain::tenant::{EventSource, IssuerRow, TenantProfile};
 use domain::webhook::{WebhookHook, WebhookSetting};
 
 use crate::error::{AuthError, AuthResult};
@@ -25,6 +25,8 @@ pub trait Directory: Send + Sync {
     async fn plan(&self, plan: &PlanName) -> AuthResult<Option<Arc<Plan>>>;
     /// The SaaS provider's own settings of a hook.
     async fn saas_webhook(&self, hook: WebhookHook) -> AuthResult<Option<Arc<WebhookSetting>>>;
+    /// The tenant that registered an event source.
+    async fn event_source_tenant(&self, source: &EventSource) -> AuthResult<Option<Arc<TenantId>>>;
 }
 
 /// Most entries per positive cache. Real issuers, tenants and plans are few; when the bound is
@@ -106,6 +108,7 @@ pub struct CachedDirectory {
     tenants: TtlMap<TenantId, Option<Arc<TenantProfile>>>,
     plans: TtlMap<PlanName, Option<Arc<Plan>>>,
     saas_webhooks: TtlMap<WebhookHook, Option<Arc<WebhookSetting>>>,
+    event_sources: TtlMap<EventSource, Option<Arc<TenantId>>>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> AuthError {
@@ -123,6 +126,7 @@ impl CachedDirectory {
             tenants: TtlMap::new(),
             plans: TtlMap::new(),
             saas_webhooks: TtlMap::new(),
+            event_sources: TtlMap::new(),
         }
     }
 }
@@ -187,6 +191,13 @@ impl Directory for CachedDirectory {
     async fn saas_webhook(&self, hook: WebhookHook) -> AuthResult<Option<Arc<WebhookSetting>>> {
         self.cached(&self.saas_webhooks, &hook, || {
             self.registry.saas_webhook(hook)
+        })
+        .await
+    }
+
+    async fn event_source_tenant(&self, source: &EventSource) -> AuthResult<Option<Arc<TenantId>>> {
+        self.cached(&self.event_sources, source, || {
+            self.registry.event_source_tenant(source)
         })
         .await
     }

@@ -11,15 +11,11 @@
 //!   carries a per-tenant token (`?token=` or `X-OMS-Webhook-Token`), compared in constant time;
 //!   delivery dedupe stops replays.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use domain::Clock;
-use domain::access::Role;
-use domain::ids::{Subject, TenantId};
+use domain::ids::TenantId;
 use domain::ports::SecretStore;
-use domain::scope::{TenantScope, VerifiedBy};
-use domain::tenant::TenantStatus;
 use domain::webhook::{WebhookHook, WebhookProvider, WebhookSetting};
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
@@ -28,6 +24,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::directory::Directory;
 use crate::identity::Identity;
+use crate::service::{Channel, ServiceRefusal, service_identity};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -402,33 +399,14 @@ impl WebhookVerifier {
         tenant: &TenantId,
         hook: WebhookHook,
     ) -> Result<Identity, WebhookRefusal> {
-        let unavailable = |e: &dyn std::fmt::Display| WebhookRefusal::Unavailable(e.to_string());
-        let profile = self
-            .directory
-            .tenant(tenant)
+        let subject = Self::purpose(hook);
+        service_identity(self.directory.as_ref(), tenant, &subject, Channel::Webhook)
             .await
-            .map_err(|e| unavailable(&e))?
-            .ok_or(WebhookRefusal::UnknownHook)?;
-        // Only a verified sender learns that the tenant is suspended.
-        if profile.status == TenantStatus::Suspended {
-            return Err(WebhookRefusal::Suspended);
-        }
-        let plan = self
-            .directory
-            .plan(&profile.plan)
-            .await
-            .map_err(|e| unavailable(&e))?
-            .ok_or_else(|| WebhookRefusal::Unavailable("the tenant's plan is missing".into()))?;
-        let subject = Subject::parse(&Self::purpose(hook)).map_err(|e| unavailable(&e))?;
-        Ok(Identity::new(
-            TenantScope::from_verified(tenant.clone(), VerifiedBy::WebhookSignature),
-            subject,
-            BTreeSet::from([Role::Staff]),
-            None,
-            None,
-            plan,
-            None,
-        ))
+            .map_err(|e| match e {
+                ServiceRefusal::UnknownTenant => WebhookRefusal::UnknownHook,
+                ServiceRefusal::Suspended => WebhookRefusal::Suspended,
+                ServiceRefusal::Unavailable(e) => WebhookRefusal::Unavailable(e),
+            })
     }
 }
 

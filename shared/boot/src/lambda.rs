@@ -91,3 +91,47 @@ pub async fn webhook_router_from_env() -> Result<axum::Router, String> {
     let services = webhook_services(config).await.map_err(|e| e.to_string())?;
     Ok(api::webhook_router(api::api_state(services)))
 }
+
+/// The dead-letter queue of the event consumer (`OMS_DEAD_LETTER_QUEUE_URL`), and an SQS
+/// endpoint override (`OMS_SQS_ENDPOINT`: moto in tests; unset in AWS).
+pub async fn sqs_dead_letters(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Arc<bus::SqsDeadLetters>, String> {
+    let queue = get("OMS_DEAD_LETTER_QUEUE_URL").ok_or("OMS_DEAD_LETTER_QUEUE_URL is not set")?;
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(e) = get("OMS_SQS_ENDPOINT") {
+        loader = loader.endpoint_url(e);
+    }
+    let client = aws_sdk_sqs::Client::new(&loader.load().await);
+    Ok(Arc::new(bus::SqsDeadLetters::new(client, queue)))
+}
+
+/// The `event-consumer` function's consumer, from its environment.
+pub async fn event_consumer_from_env() -> Result<api::tenant_events::TenantEventConsumer, String> {
+    let get = |k: &str| std::env::var(k).ok();
+    let config = FunctionConfig::from_env(get)?;
+    let dead_letters = sqs_dead_letters(get).await?;
+    let services = webhook_services(config).await.map_err(|e| e.to_string())?;
+    Ok(api::tenant_events::TenantEventConsumer::new(
+        services.app,
+        services.event_sources,
+        dead_letters,
+    ))
+}
+
+/// One EventBridge invocation: the outcome as JSON, or an error (a failure of the system) so
+/// that Lambda retries the event and, after its retries, sends it to the function's on-failure
+/// destination.
+pub async fn consume_event(
+    consumer: &api::tenant_events::TenantEventConsumer,
+    event: serde_json::Value,
+) -> Result<serde_json::Value, api::tenant_events::Retry> {
+    let outcome = consumer.consume(&event.to_string()).await?;
+    Ok(match outcome {
+        api::tenant_events::Consumed::Applied => serde_json::json!({ "outcome": "applied" }),
+        api::tenant_events::Consumed::Duplicate => serde_json::json!({ "outcome": "duplicate" }),
+        api::tenant_events::Consumed::DeadLettered(reason) => {
+            serde_json::json!({ "outcome": "dead_lettered", "reason": reason })
+        }
+    })
+}

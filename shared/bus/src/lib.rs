@@ -3,9 +3,12 @@
 //! - [`eventbridge`]: `PutEvents` in batches of at most 10 entries and 256 KB, entries that
 //!   failed retried on their own (a few times, with backoff), the rest reported back.
 //! - [`memory`]: in-process (tests, and the default bus of `oms serve`).
+//! - [`sqs`]: dead letters of the event consumer on AWS.
 
 pub mod eventbridge;
 pub mod memory;
+pub mod sqs;
 
 pub use eventbridge::EventBridgePublisher;
-pub use memory::{FlakyBus, InProcessBus};
+pub use memory::{DeadLetterLog, FlakyBus, InProcessBus};
+pub use sqs::SqsDeadLetters;

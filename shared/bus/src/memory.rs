@@ -4,7 +4,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use domain::events::DomainEvent;
-use domain::ports::{EventPublisher, PublishError, PublishFuture, Published};
+use domain::ports::{
+    DeadLetter, DeadLetters, EventPublisher, PublishError, PublishFuture, Published,
+};
 use tokio::sync::broadcast;
 
 pub struct InProcessBus {
@@ -81,5 +83,29 @@ impl EventPublisher for FlakyBus {
             return Box::pin(async { Err(PublishError::Bus("injected failure".into())) });
         }
         self.inner.publish(events)
+    }
+}
+
+/// Dead letters kept in memory (tests).
+#[derive(Default)]
+pub struct DeadLetterLog {
+    letters: Mutex<Vec<DeadLetter>>,
+}
+
+impl DeadLetterLog {
+    pub fn letters(&self) -> Vec<DeadLetter> {
+        self.letters.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+impl DeadLetters for DeadLetterLog {
+    fn dead_letter<'a>(&'a self, letter: &'a DeadLetter) -> PublishFuture<'a, ()> {
+        Box::pin(async move {
+            self.letters
+                .lock()
+                .map_err(|_| PublishError::Bus("dead-letter log poisoned".into()))?
+                .push(letter.clone());
+            Ok(())
+        })
     }
 }

@@ -120,10 +120,8 @@ fn eventbridge(interceptor: Option<FailOnce>) -> aws_sdk_eventbridge::Client {
     aws_sdk_eventbridge::Client::from_conf(conf.build())
 }
 
-#[tokio::test]
-async fn published_events_arrive_through_a_rule_in_an_sqs_queue() {
-    let name = format!("oms-{}", ulid::Ulid::new().to_string().to_lowercase());
-    let sqs = aws_sdk_sqs::Client::from_conf(
+fn sqs() -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::from_conf(
         aws_sdk_sqs::Config::builder()
             .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
             .region(aws_sdk_sqs::config::Region::new("us-east-1"))
@@ -132,7 +130,58 @@ async fn published_events_arrive_through_a_rule_in_an_sqs_queue() {
             ))
             .endpoint_url(endpoint())
             .build(),
-    );
+    )
+}
+
+#[tokio::test]
+async fn a_dead_letter_lands_in_the_queue_with_its_reason() {
+    use domain::ports::{DeadLetter, DeadLetters};
+    let name = format!("oms-dlq-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let sqs = sqs();
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let letter = DeadLetter {
+        reason: "malformed".into(),
+        detail: "INVALID_INPUT: detail.lines".into(),
+        event_id: Some("evt-1".into()),
+        body: r#"{"id":"evt-1","detail":{}}"#.into(),
+    };
+    bus::SqsDeadLetters::new(sqs.clone(), &url)
+        .dead_letter(&letter)
+        .await
+        .unwrap();
+    let got = sqs
+        .receive_message()
+        .queue_url(&url)
+        .message_attribute_names("All")
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    let m = &got.messages()[0];
+    assert_eq!(m.body(), Some(letter.body.as_str()));
+    let attr = |k: &str| {
+        m.message_attributes().unwrap()[k]
+            .string_value()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(attr("reason"), "malformed");
+    assert_eq!(attr("eventId"), "evt-1");
+    assert_eq!(attr("detail"), letter.detail);
+}
+
+#[tokio::test]
+async fn published_events_arrive_through_a_rule_in_an_sqs_queue() {
+    let name = format!("oms-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let sqs = sqs();
     let queue = sqs.create_queue().queue_name(&name).send().await.unwrap();
     let url = queue.queue_url().unwrap().to_owned();
     let attrs = sqs

@@ -96,6 +96,7 @@ operations! {
     RefundOrder => "refundOrder": Return,
     WebhookAddOrder => "webhookAddOrder": Order,
     WebhookShipmentTracker => "webhookShipmentTracker": Shipment,
+    ConsumeTenantEvents => "tenantEvents": Order,
     UpdateTenantConfig => "updateTenantConfig": TenantAdmin,
     RegisterCarrierCredential => "registerCarrierCredential": TenantAdmin,
     RotateCarrierCredential => "rotateCarrierCredential": TenantAdmin,
@@ -106,6 +107,7 @@ operations! {
     SetPlan => "setPlan": Platform,
     SetIdp => "setIdp": Platform,
     SetWebhook => "setWebhook": Platform,
+    SetEventSource => "setEventSource": Platform,
 }
 
 /// Our roles. Each tenant maps its IdP's role names onto these.

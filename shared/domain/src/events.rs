@@ -16,6 +16,9 @@ use crate::order::{
 /// The schema version of the event envelope and payloads. Bump on a breaking change.
 pub const EVENT_SCHEMA_VERSION: u16 = 1;
 
+/// The `source` our events carry on a bus; no tenant may register it as its own.
+pub const EVENT_SOURCE: &str = "tenantoms";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DomainEvent {

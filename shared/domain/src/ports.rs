@@ -9,7 +9,7 @@ use secrecy::SecretString;
 
 use crate::access::Plan;
 use crate::ids::{Issuer, PlanName, TenantId};
-use crate::tenant::{IssuerRow, TenantProfile};
+use crate::tenant::{EventSource, IssuerRow, TenantProfile};
 use crate::webhook::{SecretRef, WebhookHook, WebhookSetting};
 
 /// A failure of a port's implementation, kept whole for the logs.
@@ -26,6 +26,11 @@ pub trait DirectorySource: Send + Sync {
     fn plan<'a>(&'a self, plan: &'a PlanName) -> PortFuture<'a, Option<Plan>>;
     /// The SaaS provider's own settings of a hook (SaaS-level carrier webhooks).
     fn saas_webhook<'a>(&'a self, hook: WebhookHook) -> PortFuture<'a, Option<WebhookSetting>>;
+    /// The tenant that registered an event source, if any.
+    fn event_source_tenant<'a>(
+        &'a self,
+        source: &'a EventSource,
+    ) -> PortFuture<'a, Option<TenantId>>;
 }
 
 /// Why a secret could not be stored or read.
@@ -79,11 +84,30 @@ pub struct Published {
 }
 
 /// The future a publisher returns.
-pub type PublishFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<Published, PublishError>> + Send + 'a>>;
+pub type PublishFuture<'a, T = Published> =
+    Pin<Box<dyn Future<Output = Result<T, PublishError>> + Send + 'a>>;
 
 /// Where domain events go out (EventBridge on AWS, Redis Streams or in-process locally).
 /// At least once: a consumer dedupes by event id.
 pub trait EventPublisher: Send + Sync {
     fn publish<'a>(&'a self, events: &'a [crate::events::DomainEvent]) -> PublishFuture<'a>;
+}
+
+/// An event that cannot be applied, kept for an operator: why, and the event as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// A stable reason code (`malformed`, `unregistered_source`, `refused`, …).
+    pub reason: String,
+    /// What exactly was wrong, for the operator (never a secret).
+    pub detail: String,
+    /// The event's id, when it could be read.
+    pub event_id: Option<String>,
+    /// The event as received.
+    pub body: String,
+}
+
+/// Where events that cannot be applied go (an SQS queue on AWS, a Redis stream locally), so a
+/// poison event is kept once and never retried forever.
+pub trait DeadLetters: Send + Sync {
+    fn dead_letter<'a>(&'a self, letter: &'a DeadLetter) -> PublishFuture<'a, ()>;
 }

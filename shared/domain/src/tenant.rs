@@ -149,6 +149,51 @@ impl IdpRegistration {
     }
 }
 
+/// Where a tenant's own events come from on its event bus: the AWS account that puts them and
+/// their `source`. Registered in the tenant profile; an event names its tenant only through it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventSource {
+    pub account: String,
+    pub source: String,
+}
+
+impl EventSource {
+    /// An account id is 12 digits; a source is 1 to 256 printable ASCII characters without `#`
+    /// or spaces, and not `aws.…` or ours (`tenantoms`).
+    pub fn parse(account: &str, source: &str) -> DomainResult<Self> {
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(DomainError::invalid(
+                "account",
+                "an AWS account id is 12 digits",
+            ));
+        }
+        let printable = source.bytes().all(|b| b.is_ascii_graphic() && b != b'#');
+        if source.is_empty() || source.len() > 256 || !printable {
+            return Err(DomainError::invalid(
+                "source",
+                "1 to 256 printable ASCII characters, no spaces or '#'",
+            ));
+        }
+        if source.starts_with("aws.") || source == crate::events::EVENT_SOURCE {
+            return Err(DomainError::invalid(
+                "source",
+                "aws.* and our own source are reserved",
+            ));
+        }
+        Ok(Self {
+            account: account.to_owned(),
+            source: source.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for EventSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.account, self.source)
+    }
+}
+
 /// A tenant as the SaaS provider sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -163,6 +208,9 @@ pub struct TenantProfile {
     /// Signed webhooks, per hook.
     #[serde(default)]
     pub webhooks: BTreeMap<WebhookHook, WebhookSetting>,
+    /// The sources of the tenant's own events (`oms events source set`).
+    #[serde(default)]
+    pub event_sources: Vec<EventSource>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -182,6 +230,7 @@ impl TenantProfile {
             shards: 1,
             idps: Vec::new(),
             webhooks: BTreeMap::new(),
+            event_sources: Vec::new(),
             created_at: now,
             updated_at: now,
         })

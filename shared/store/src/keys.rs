@@ -11,6 +11,7 @@ use domain::ids::{
 };
 use domain::order::OrderStatus;
 
+use domain::tenant::EventSource;
 use domain::webhook::WebhookHook;
 
 use crate::item::Key;
@@ -242,6 +243,14 @@ pub fn issuer_tenants(issuer: &Issuer) -> String {
 /// partition of tenant rows).
 pub fn issuer_claim(issuer: &Issuer) -> Key {
     key(format!("SAAS#ISSCLAIM#{issuer}#"), "CLAIM".to_owned())
+}
+
+/// The claim on an event source: which tenant registered it (one tenant per source).
+pub fn event_source(source: &EventSource) -> Key {
+    key(
+        format!("SAAS#EVSRC#{}#{}#", source.account, source.source),
+        "CLAIM".to_owned(),
+    )
 }
 
 /// An issuer → tenant row.

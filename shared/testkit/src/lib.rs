@@ -275,6 +275,40 @@ pub type HookSpec<'a> = (
 );
 
 impl WebhookEnv {
+    /// A tenant-event consumer over this deployment's store (its own services, as a separate
+    /// function has), with its dead letters kept in memory.
+    pub fn event_consumer(
+        &self,
+    ) -> (
+        api::tenant_events::TenantEventConsumer,
+        Arc<bus::DeadLetterLog>,
+    ) {
+        let services = app::services(
+            self.store.clone(),
+            self.clock.clone(),
+            VerifierConfig::default(),
+            Cursors::new(CursorKey::from_bytes(&[7; 32]).unwrap()),
+            None,
+        )
+        .unwrap();
+        let dead = Arc::new(bus::DeadLetterLog::default());
+        let consumer = api::tenant_events::TenantEventConsumer::new(
+            services.app,
+            services.event_sources,
+            dead.clone(),
+        );
+        (consumer, dead)
+    }
+
+    /// Registers an event source for `tenant`.
+    pub async fn register_source(&self, tenant: &str, account: &str, source: &str) {
+        let source = domain::tenant::EventSource::parse(account, source).unwrap();
+        self.platform
+            .set_event_source(&TenantId::parse(tenant).unwrap(), source)
+            .await
+            .unwrap();
+    }
+
     /// On the system clock: `demo` and `other`, both hooks signed by our scheme.
     pub async fn new() -> Self {
         use domain::webhook::{WebhookHook as H, WebhookProvider as P};

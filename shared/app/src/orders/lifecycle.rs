@@ -36,7 +36,27 @@ impl App {
         uow: &UnitOfWork,
         new: NewOrder,
     ) -> AppResult<AddedOrder> {
-        let op = Operation::WebhookAddOrder;
+        self.intake_order(rc, uow, Operation::WebhookAddOrder, new)
+            .await
+    }
+
+    /// Order intake from a tenant's automation (`op`: a signed webhook, or an `OrderSubmitted`
+    /// event): idempotent by the external reference, which is required.
+    pub async fn intake_order(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        op: Operation,
+        new: NewOrder,
+    ) -> AppResult<AddedOrder> {
+        if !matches!(
+            op,
+            Operation::WebhookAddOrder | Operation::ConsumeTenantEvents
+        ) {
+            return Err(AppError::internal(
+                "intake_order under a non-intake operation",
+            ));
+        }
         let identity = rc.identity(op)?.clone();
         self.check(rc, op, Target::Tenant).await?;
         let external_ref = new.external_ref.clone().ok_or_else(|| AppError::Invalid {

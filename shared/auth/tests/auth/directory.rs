@@ -46,6 +46,14 @@ impl DirectorySource for Counted {
         self.reads.fetch_add(1, Ordering::SeqCst);
         DirectorySource::saas_webhook(&self.inner, hook)
     }
+
+    fn event_source_tenant<'a>(
+        &'a self,
+        source: &'a domain::tenant::EventSource,
+    ) -> PortFuture<'a, Option<TenantId>> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        DirectorySource::event_source_tenant(&self.inner, source)
+    }
 }
 
 #[tokio::test]

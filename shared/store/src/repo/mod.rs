@@ -42,6 +42,9 @@ pub enum RepoError {
     /// A dedicated issuer belongs to another tenant, or a shared one would become dedicated.
     #[error("issuer {0} is registered to another tenant")]
     IssuerTaken(String),
+    /// An event source is registered to another tenant.
+    #[error("event source {0} is registered to another tenant")]
+    EventSourceTaken(String),
     #[error("the record belongs to another tenant")]
     WrongTenant,
     #[error("invalid cursor")]
@@ -80,6 +83,7 @@ pub(crate) enum Role {
     ExternalRef,
     Idempotency,
     IssuerClaim,
+    SourceClaim,
     Other,
 }
 
@@ -105,6 +109,9 @@ pub(crate) fn map_cancel(e: StoreError, roles: &[Role], external_ref: Option<&st
             }
             (Role::IssuerClaim, CancelReason::ConditionFailed) => {
                 return RepoError::IssuerTaken(external_ref.unwrap_or_default().to_owned());
+            }
+            (Role::SourceClaim, CancelReason::ConditionFailed) => {
+                return RepoError::EventSourceTaken(external_ref.unwrap_or_default().to_owned());
             }
             _ => {}
         }

@@ -8,7 +8,7 @@ use domain::access::Plan;
 use domain::audit::AuditRecord;
 use domain::ids::{Issuer, PlanName, TenantId};
 use domain::ports::{DirectorySource, PortFuture};
-use domain::tenant::{IssuerRow, TenantProfile};
+use domain::tenant::{EventSource, IssuerRow, TenantProfile};
 use domain::webhook::{WebhookHook, WebhookSetting};
 
 use crate::item::Item;
@@ -285,6 +285,66 @@ impl RegistryRepository {
             .map_err(RepoError::from)
     }
 
+    /// Registers `source` for the tenant of `before` (its profile becomes `after`, which lists
+    /// it): the claim and the profile in one transaction, the claim only if no other tenant
+    /// holds it. Registering a source the tenant already holds changes nothing else.
+    pub async fn add_event_source(
+        &self,
+        before: &StoredProfile,
+        after: &TenantProfile,
+        source: &EventSource,
+        audit: &AuditRecord,
+    ) -> RepoResult<StoredProfile> {
+        let version = before.version + 1;
+        let key = keys::event_source(source);
+        let claim = match self.event_source_tenant(source).await? {
+            Some(t) if t == after.id => WriteAction::Check {
+                key,
+                condition: Condition::AttributeEquals("tenant".into(), after.id.as_str().into()),
+            },
+            Some(_) => return Err(RepoError::EventSourceTaken(source.to_string())),
+            None => {
+                let mut item = Item::with_key(&key);
+                item.set("tenant", after.id.as_str());
+                WriteAction::put_if(item, Condition::Absent)
+            }
+        };
+        let actions = vec![
+            WriteAction::put_if(
+                Self::profile_item(after, version)?,
+                Condition::VersionEquals(before.version),
+            ),
+            claim,
+            saas_audit_action(audit)?,
+        ];
+        let roles = [
+            Role::Order {
+                expected: u64::try_from(before.version).ok(),
+            },
+            Role::SourceClaim,
+            Role::Other,
+        ];
+        let named = source.to_string();
+        self.store
+            .transact_write(actions)
+            .await
+            .map_err(|e| map_cancel(e, &roles, Some(&named)))?;
+        Ok(StoredProfile {
+            profile: after.clone(),
+            version,
+        })
+    }
+
+    /// The tenant that registered `source`.
+    pub async fn event_source_tenant(&self, source: &EventSource) -> RepoResult<Option<TenantId>> {
+        match self.store.get(&keys::event_source(source)).await? {
+            Some(item) => TenantId::parse(item.require_s("tenant")?)
+                .map(Some)
+                .map_err(|e| RepoError::Corrupt(e.to_string())),
+            None => Ok(None),
+        }
+    }
+
     pub async fn saas_webhook(&self, hook: WebhookHook) -> RepoResult<Option<WebhookSetting>> {
         match self.store.get(&keys::saas_webhook(hook)).await? {
             Some(item) => from_json(item.require_s("data")?).map(Some),
@@ -321,5 +381,12 @@ impl DirectorySource for RegistryRepository {
 
     fn plan<'a>(&'a self, plan: &'a PlanName) -> PortFuture<'a, Option<Plan>> {
         Box::pin(async move { Ok(RegistryRepository::plan(self, plan).await?) })
+    }
+
+    fn event_source_tenant<'a>(
+        &'a self,
+        source: &'a EventSource,
+    ) -> PortFuture<'a, Option<TenantId>> {
+        Box::pin(async move { Ok(RegistryRepository::event_source_tenant(self, source).await?) })
     }
 }

@@ -1,0 +1,203 @@
+//! Handler tests: every tenant event of `events/event-consumer/` through the consumer as the
+//! function receives it (the EventBridge envelope), over an in-memory store on the events'
+//! clock, dead letters kept in memory.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use api::tenant_events::Consumed;
+use domain::ManualClock;
+use testkit::WebhookEnv;
+
+/// The events' time (2026-11-24T12:00:00Z).
+const AT: i64 = 1_795_521_600;
+
+/// The account and source tenant `demo` registers (the events name them).
+const ACCOUNT: &str = "123456789012";
+const SOURCE: &str = "com.acme.orders";
+
+fn event(file: &str) -> serde_json::Value {
+    let path = format!(
+        "{}/../../events/event-consumer/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+async fn env() -> WebhookEnv {
+    let env = WebhookEnv::build(Arc::new(ManualClock::at(AT)), &[]).await;
+    env.register_source("demo", ACCOUNT, SOURCE).await;
+    env
+}
+
+#[test]
+fn every_event_file_is_tested_here() {
+    let dir = format!("{}/../../events/event-consumer", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "order-cancelled.json",
+            "order-created.json",
+            "order-submitted-malformed.json",
+            "order-submitted-unregistered-source.json",
+            "order-submitted.json",
+            "shipment-requested.json",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_event_delivered_three_times_is_applied_once() {
+    let env = env().await;
+    let (consumer, dead) = env.event_consumer();
+    let before = env.store.writes();
+    let mut outcomes = Vec::new();
+    for _ in 0..3 {
+        let out = boot::lambda::consume_event(&consumer, event("order-submitted.json"))
+            .await
+            .unwrap();
+        outcomes.push(out["outcome"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(outcomes, ["applied", "duplicate", "duplicate"]);
+    assert_eq!(
+        env.store.writes(),
+        before + 1,
+        "one transaction for three deliveries"
+    );
+    assert!(dead.letters().is_empty());
+    let order = env
+        .graphql(r#"{ orderByExternalRef(externalRef: "EVT-200001") { status total { amount } } }"#)
+        .await;
+    assert_eq!(
+        order["data"]["orderByExternalRef"]["total"]["amount"], "61.68",
+        "{order}"
+    );
+}
+
+#[tokio::test]
+async fn shipment_and_cancellation_events_run_the_same_use_cases() {
+    let env = env().await;
+    let (consumer, dead) = env.event_consumer();
+    let consume = async |file: &str| consumer.consume(&event(file).to_string()).await.unwrap();
+    assert_eq!(consume("order-submitted.json").await, Consumed::Applied);
+    // A shipment needs an approved order: refused by the same rule as over GraphQL.
+    assert_eq!(
+        consume("shipment-requested.json").await,
+        Consumed::DeadLettered("refused")
+    );
+    assert!(
+        dead.letters()[0]
+            .detail
+            .starts_with("NOT_ALLOWED_IN_STATUS"),
+        "{:?}",
+        dead.letters()
+    );
+    let found = env
+        .graphql(r#"{ orderByExternalRef(externalRef: "EVT-200001") { id } }"#)
+        .await;
+    let id = found["data"]["orderByExternalRef"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let approved = env
+        .graphql(&format!(
+            r#"mutation {{ approveOrder(orderId: "{id}") {{ order {{ status }} }} }}"#
+        ))
+        .await;
+    assert_eq!(
+        approved["data"]["approveOrder"]["order"]["status"], "CONFIRMED",
+        "{approved}"
+    );
+    // The refused event is a new delivery now (its id was not remembered): it applies.
+    assert_eq!(consume("shipment-requested.json").await, Consumed::Applied);
+    assert_eq!(consume("order-cancelled.json").await, Consumed::Applied);
+    assert_eq!(dead.letters().len(), 1, "{:?}", dead.letters());
+    let order = env
+        .graphql(r#"{ orderByExternalRef(externalRef: "EVT-200001") { status version shipments { status mode carrier } } }"#)
+        .await;
+    let o = &order["data"]["orderByExternalRef"];
+    assert_eq!(o["status"], "CANCELLED", "{order}");
+    assert_eq!(o["version"], 4, "{order}");
+    assert_eq!(o["shipments"][0]["mode"], "EXPRESS", "{order}");
+    assert_eq!(o["shipments"][0]["status"], "CANCELLED", "{order}");
+}
+
+#[tokio::test]
+async fn an_unregistered_source_is_refused_with_nothing_written() {
+    let env = env().await;
+    let (consumer, dead) = env.event_consumer();
+    let before = env.store.writes();
+    let out = consumer
+        .consume(&event("order-submitted-unregistered-source.json").to_string())
+        .await
+        .unwrap();
+    assert_eq!(out, Consumed::DeadLettered("unregistered_source"));
+    assert_eq!(env.store.writes(), before, "nothing written");
+    let letters = dead.letters();
+    assert_eq!(letters.len(), 1);
+    assert!(
+        letters[0].detail.contains("210987654321/com.acme.orders"),
+        "{letters:?}"
+    );
+    // The body's tenant-looking fields never matter: the same event from another tenant's
+    // registered source would apply to that tenant, not to `demo`.
+}
+
+#[tokio::test]
+async fn a_malformed_event_goes_to_the_dead_letters_once() {
+    let env = env().await;
+    let (consumer, dead) = env.event_consumer();
+    let before = env.store.writes();
+    let out = consumer
+        .consume(&event("order-submitted-malformed.json").to_string())
+        .await
+        .unwrap();
+    assert_eq!(out, Consumed::DeadLettered("malformed"));
+    assert_eq!(env.store.writes(), before);
+    let letters = dead.letters();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(
+        letters[0].event_id.as_deref(),
+        Some("7b1e4c2a-0d3f-4e5a-9b6c-000000000005")
+    );
+    assert!(letters[0].detail.contains("detail.lines"), "{letters:?}");
+    // Not JSON at all: dead-lettered too, never retried.
+    let out = consumer.consume("{not json").await.unwrap();
+    assert_eq!(out, Consumed::DeadLettered("malformed"));
+    assert_eq!(dead.letters().len(), 2);
+}
+
+#[tokio::test]
+async fn a_plan_without_tenant_events_refuses_them() {
+    let env = env().await;
+    // The demo plan loses `tenantEvents` (and keeps createOrder).
+    use domain::access::{Operation, OperationKind};
+    let ops = Operation::ALL
+        .iter()
+        .copied()
+        .filter(|o| *o != Operation::ConsumeTenantEvents && o.kind() != OperationKind::Platform)
+        .collect();
+    env.platform
+        .set_plan(&domain::ids::PlanName::parse("demo").unwrap(), ops)
+        .await
+        .unwrap();
+    let (consumer, dead) = env.event_consumer();
+    let before = env.store.writes();
+    let out = consumer
+        .consume(&event("order-submitted.json").to_string())
+        .await
+        .unwrap();
+    assert_eq!(out, Consumed::DeadLettered("refused"));
+    assert!(
+        dead.letters()[0].detail.starts_with("FORBIDDEN"),
+        "{:?}",
+        dead.letters()
+    );
+    // The refusal is audited (one write), no order.
+    assert!(env.store.writes() <= before + 1);
+}
