@@ -23,11 +23,13 @@ CACHE_DIR="${OMS_SERVICES_CACHE:-$HOME/.cache/tenantoms/services}"
 START_TIMEOUT_S=60
 STOP_GRACE_S=5
 
-SERVICES=(dynamodb moto)
-declare -A ENV_KEY=([dynamodb]=OMS_DYNAMODB_ENDPOINT [moto]=OMS_MOTO_ENDPOINT)
+SERVICES=(dynamodb moto redis)
+declare -A ENV_KEY=([dynamodb]=OMS_DYNAMODB_ENDPOINT [moto]=OMS_MOTO_ENDPOINT [redis]=OMS_REDIS_URL)
+# The scheme of each service's endpoint in the env file.
+declare -A SCHEME=([dynamodb]=http [moto]=http [redis]=redis)
 # A substring of the server's command line: stop only kills a pid whose command line has it,
 # so a recycled pid never takes down an unrelated process.
-declare -A CMD_MARK=([dynamodb]=DynamoDBLocal.jar [moto]=moto_server)
+declare -A CMD_MARK=([dynamodb]=DynamoDBLocal.jar [moto]=moto_server [redis]=redis-server)
 
 # ---------------------------------------------------------------- helpers
 
@@ -204,6 +206,26 @@ moto_ready() {
     [[ $code == 200 ]]
 }
 
+# ---------------------------------------------------------------- redis-server (Redis Streams)
+
+redis_install() {
+    apt_install redis-server redis-server
+    apt_install redis-cli redis-tools
+}
+
+redis_start() {
+    local port=$1
+    # Loopback only, nothing persisted: every start is a fresh, empty server.
+    (exec nohup redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+        --protected-mode yes --daemonize no) \
+        </dev/null >>"$(log_file redis)" 2>&1 &
+    SERVICE_PID=$!
+}
+
+redis_ready() {
+    [[ $(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null) == PONG ]]
+}
+
 # ---------------------------------------------------------------- generic start/stop/status
 
 endpoint_port() { local e=$1; e=${e##*:}; echo "${e%%/*}"; }
@@ -236,9 +258,9 @@ start_service() {
         fi
         sleep 0.1
     done
-    env_set "$key" "http://127.0.0.1:$port"
+    env_set "$key" "${SCHEME[$name]}://127.0.0.1:$port"
     ms=$(($(now_ms) - t0))
-    say "$name ready at http://127.0.0.1:$port (pid $SERVICE_PID) in $((ms / 1000)).$(printf %02d $((ms % 1000 / 10))) s"
+    say "$name ready at ${SCHEME[$name]}://127.0.0.1:$port (pid $SERVICE_PID) in $((ms / 1000)).$(printf %02d $((ms % 1000 / 10))) s"
 }
 
 stop_service() {

@@ -235,6 +235,9 @@ pub struct TenantConfigInput {
     #[graphql(default)]
     pub max_refunds: Vec<MoneyInput>,
     pub notification_url: Option<String>,
+    /// Event types to notify (docs/events.md); empty or absent: every type.
+    #[graphql(default)]
+    pub notification_events: Vec<String>,
 }
 
 impl TenantConfigInput {
@@ -249,6 +252,7 @@ impl TenantConfigInput {
                 .as_deref()
                 .map(NotificationUrl::parse)
                 .transpose()?,
-        )
+        )?
+        .with_notification_events(self.notification_events.clone())
     }
 }

@@ -490,7 +490,7 @@ pub struct AuditRecordV {
     pub target_id: String,
     pub at: String,
     pub request_id: String,
-    /// SUCCESS or DENIED.
+    /// SUCCESS, DENIED or FAILED.
     pub outcome: String,
     pub reason: Option<String>,
     pub version: Option<u64>,
@@ -501,6 +501,7 @@ impl From<&AuditRecord> for AuditRecordV {
         let (outcome, reason) = match &a.outcome {
             AuditOutcome::Success => ("SUCCESS".to_owned(), None),
             AuditOutcome::Denied { reason } => ("DENIED".to_owned(), Some(reason.clone())),
+            AuditOutcome::Failed { reason } => ("FAILED".to_owned(), Some(reason.clone())),
         };
         AuditRecordV {
             id: a.id.to_string(),
@@ -530,6 +531,8 @@ pub struct TenantConfigV {
     pub restocking_fee_bps: u32,
     pub max_refunds: Vec<MoneyV>,
     pub notification_url: Option<String>,
+    /// The event types notified (empty: every type).
+    pub notification_events: Vec<String>,
 }
 
 impl From<&TenantConfig> for TenantConfigV {
@@ -539,6 +542,7 @@ impl From<&TenantConfig> for TenantConfigV {
             restocking_fee_bps: c.restocking_fee_bps(),
             max_refunds: c.max_refunds().iter().copied().map(Into::into).collect(),
             notification_url: c.notification_url().map(|u| u.as_str().to_owned()),
+            notification_events: c.notification_events().to_vec(),
         }
     }
 }

@@ -525,6 +525,10 @@ async fn delivery_answer(
     let bytes = read_body(headers, body).await?;
     let unknown = || Answer::problem(StatusCode::NOT_FOUND, "no such webhook", None);
     let tenant = TenantId::parse(tenant).map_err(|_| unknown())?;
+    if hook == WebhookHook::Notifications {
+        // Our outbound notifications' secret: nothing is delivered to us with it.
+        return Err(unknown());
+    }
     let verifier = verifier_of(api)?;
     let header = |name: &str| header_of(headers, name);
     let delivery = Delivery {
@@ -541,6 +545,7 @@ async fn delivery_answer(
             provider: verified.provider,
             tracking_reference: verified.tracking_reference,
         },
+        WebhookHook::Notifications => return Err(unknown()),
     };
     let key = delivery_key(headers, &bytes)?;
     let rc = RequestCtx {

@@ -13,6 +13,7 @@ pub mod directory;
 pub mod engine;
 pub mod error;
 pub mod idempotency;
+pub mod notify;
 pub mod orders;
 pub mod platform;
 pub mod relay;

@@ -4,10 +4,13 @@
 use std::sync::{Arc, Mutex};
 
 use auth::directory::CachedDirectory;
+use auth::directory::Directory;
 use auth::service::EventSourceVerifier;
 use auth::webhook::WebhookVerifier;
 use auth::{AuthError, Verifier, VerifierConfig};
-use domain::ports::SecretStore;
+use domain::ports::{NotificationSender, SecretStore};
+
+use crate::notify::Notifier;
 use domain::{Clock, IdSource};
 use store::ItemStore;
 use store::cursor::Cursors;
@@ -28,6 +31,19 @@ pub struct Services {
     pub webhooks: Option<Arc<WebhookVerifier>>,
     /// Tenant events, named by their registered sources.
     pub event_sources: Arc<EventSourceVerifier>,
+    /// The cached tenant directory the verifiers read.
+    pub directory: Arc<dyn Directory>,
+}
+
+impl Services {
+    /// The notifier of these services: tenants' secrets from `secrets`, sent with `sender`.
+    pub fn notifier(
+        &self,
+        secrets: Arc<dyn SecretStore>,
+        sender: Arc<dyn NotificationSender>,
+    ) -> Notifier {
+        Notifier::new(self.app.clone(), self.directory.clone(), secrets, sender)
+    }
 }
 
 /// The services over `store`, all reading `clock`; webhooks verify with `secrets`' secrets.
@@ -49,12 +65,13 @@ pub fn services(
         secrets.map(|s| Arc::new(WebhookVerifier::new(directory.clone(), s, clock.clone())));
     let event_sources = Arc::new(EventSourceVerifier::new(directory.clone()));
     let ids: Arc<Mutex<dyn IdSource + Send>> = Arc::new(Mutex::new(SystemIds));
-    let shards = Arc::new(DirectoryShards(directory));
+    let shards = Arc::new(DirectoryShards(directory.clone()));
     let app = App::new(store, shards, cursors, ids, clock);
     Ok(Services {
         app: Arc::new(app),
         verifier: Arc::new(verifier),
         webhooks,
         event_sources,
+        directory,
     })
 }

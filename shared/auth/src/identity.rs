@@ -107,6 +107,7 @@ impl Identity {
             VerifiedBy::Jwt => ActorKind::User,
             VerifiedBy::WebhookSignature | VerifiedBy::EventSource => ActorKind::Integration,
             VerifiedBy::AdminCli => ActorKind::PlatformAdmin,
+            VerifiedBy::OwnOutbox => ActorKind::Service,
         }
     }
 

@@ -6,6 +6,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use domain::ports::{NotificationSender, OutboundPost, SendError, SendFuture};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// Resolves names for outbound clients and keeps only public addresses; a name that resolves to
@@ -92,6 +93,60 @@ fn check_ip(ip: IpAddr) -> Result<(), String> {
         Err(format!("address {ip} is not allowed"))
     } else {
         Ok(())
+    }
+}
+
+/// Posts notifications with the guarded client: the URL is checked first (outside dev mode
+/// only public https), every resolved address at connect time, no redirects followed.
+pub struct HttpSender {
+    client: reqwest::Client,
+    dev_mode: bool,
+}
+
+impl HttpSender {
+    pub fn new(timeout: std::time::Duration, dev_mode: bool) -> reqwest::Result<Self> {
+        Ok(Self {
+            client: client(timeout, dev_mode)?,
+            dev_mode,
+        })
+    }
+}
+
+impl NotificationSender for HttpSender {
+    fn post<'a>(&'a self, request: OutboundPost<'a>) -> SendFuture<'a> {
+        Box::pin(async move {
+            let url = check_url(request.url, self.dev_mode).map_err(SendError::Refused)?;
+            let mut req = self
+                .client
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(request.body.to_vec());
+            for (name, value) in &request.headers {
+                req = req.header(*name, value);
+            }
+            let response = req.send().await.map_err(|e| {
+                // The guarded resolver's refusal is final; anything else may pass later.
+                let text = format!("{e:?}");
+                if text.contains("no public address") {
+                    SendError::Refused("the host resolves to no public address".into())
+                } else {
+                    SendError::Failed(e.without_url().to_string())
+                }
+            })?;
+            let status = response.status();
+            if status.is_success() {
+                Ok(status.as_u16())
+            } else if status.is_server_error()
+                || status == reqwest::StatusCode::REQUEST_TIMEOUT
+                || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+            {
+                Err(SendError::Failed(format!("the receiver answered {status}")))
+            } else {
+                Err(SendError::Refused(format!(
+                    "the receiver answered {status}"
+                )))
+            }
+        })
     }
 }
 

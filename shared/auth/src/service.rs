@@ -21,6 +21,8 @@ pub enum Channel {
     Webhook,
     /// An event whose account and source the tenant registered.
     EventSource,
+    /// An event of our own outbox: its tenant is the one whose command recorded it.
+    OwnOutbox,
 }
 
 /// Why no service identity could be built.
@@ -60,6 +62,7 @@ pub async fn service_identity(
     let verified_by = match channel {
         Channel::Webhook => VerifiedBy::WebhookSignature,
         Channel::EventSource => VerifiedBy::EventSource,
+        Channel::OwnOutbox => VerifiedBy::OwnOutbox,
     };
     Ok(Identity::new(
         TenantScope::from_verified(tenant.clone(), verified_by),

@@ -41,6 +41,10 @@ pub enum AuditOutcome {
     Denied {
         reason: String,
     },
+    /// The system could not do it (a notification given up after its retries).
+    Failed {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -57,6 +57,8 @@ pub struct TenantConfig {
     /// At most one cap per currency, sorted by currency; a currency without a cap is uncapped.
     max_refund: Vec<Money>,
     notification_url: Option<NotificationUrl>,
+    /// The event types notified; empty: all of them.
+    notification_events: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -68,12 +70,15 @@ struct TenantConfigRepr {
     max_refund: Vec<Money>,
     #[serde(default)]
     notification_url: Option<NotificationUrl>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    notification_events: Vec<String>,
 }
 
 impl TryFrom<TenantConfigRepr> for TenantConfig {
     type Error = DomainError;
     fn try_from(r: TenantConfigRepr) -> DomainResult<Self> {
-        TenantConfig::new(r.restocking_fee_bps, r.max_refund, r.notification_url)
+        TenantConfig::new(r.restocking_fee_bps, r.max_refund, r.notification_url)?
+            .with_notification_events(r.notification_events)
             .map(|c| c.with_version(r.version))
     }
 }
@@ -85,6 +90,7 @@ impl From<TenantConfig> for TenantConfigRepr {
             restocking_fee_bps: c.restocking_fee_bps,
             max_refund: c.max_refund,
             notification_url: c.notification_url,
+            notification_events: c.notification_events,
         }
     }
 }
@@ -97,6 +103,7 @@ impl Default for TenantConfig {
             restocking_fee_bps: 0,
             max_refund: Vec::new(),
             notification_url: None,
+            notification_events: Vec::new(),
         }
     }
 }
@@ -130,7 +137,38 @@ impl TenantConfig {
             restocking_fee_bps,
             max_refund: caps,
             notification_url,
+            notification_events: Vec::new(),
         })
+    }
+
+    /// Notifies only these event types (empty: all). Each must be a domain event type.
+    pub fn with_notification_events(mut self, events: Vec<String>) -> DomainResult<Self> {
+        let mut events = events;
+        events.sort();
+        events.dedup();
+        if let Some(bad) = events
+            .iter()
+            .find(|e| !crate::events::EventPayload::TYPES.contains(&e.as_str()))
+        {
+            return Err(DomainError::invalid(
+                "notificationEvents",
+                format!("unknown event type {bad:?} (see docs/events.md)"),
+            ));
+        }
+        self.notification_events = events;
+        Ok(self)
+    }
+
+    /// The event types notified; empty: all of them.
+    pub fn notification_events(&self) -> &[String] {
+        &self.notification_events
+    }
+
+    /// Whether an event of `event_type` goes to the tenant's notification URL.
+    pub fn notifies(&self, event_type: &str) -> bool {
+        self.notification_url.is_some()
+            && (self.notification_events.is_empty()
+                || self.notification_events.iter().any(|e| e == event_type))
     }
 
     pub fn with_version(mut self, version: u32) -> Self {

@@ -127,6 +127,26 @@ pub enum EventPayload {
 }
 
 impl EventPayload {
+    /// Every event type name, as `eventType` carries it.
+    pub const TYPES: [&'static str; 16] = [
+        "OrderCreated",
+        "OrderReviewerAssigned",
+        "OrderApproved",
+        "OrderRejected",
+        "OrderCancelled",
+        "OrderLinesCancelled",
+        "OrderPaid",
+        "OrderStatusChanged",
+        "OrderCompleted",
+        "PaymentStatusChanged",
+        "ShipmentCreated",
+        "ShipmentStatusChanged",
+        "ShipmentTrackingUpdated",
+        "ReturnRequested",
+        "ReturnStatusChanged",
+        "RefundIssued",
+    ];
+
     pub fn event_type(&self) -> &'static str {
         match self {
             EventPayload::OrderCreated { .. } => "OrderCreated",

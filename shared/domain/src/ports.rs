@@ -111,3 +111,31 @@ pub struct DeadLetter {
 pub trait DeadLetters: Send + Sync {
     fn dead_letter<'a>(&'a self, letter: &'a DeadLetter) -> PublishFuture<'a, ()>;
 }
+
+/// One outbound POST (a signed notification): the URL, extra headers, the exact body.
+#[derive(Debug, Clone)]
+pub struct OutboundPost<'a> {
+    pub url: &'a str,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: &'a [u8],
+}
+
+/// Why an outbound POST did not land.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Never worth retrying: a URL the guard refuses (scheme, private or metadata address), or
+    /// a receiver that answered 4xx (other than 408 and 429).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// Worth retrying: unreachable, timed out, 408, 429 or 5xx.
+    #[error("failed: {0}")]
+    Failed(String),
+}
+
+/// The future a sender returns: the receiver's status on success.
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<u16, SendError>> + Send + 'a>>;
+
+/// Sends notifications out (an HTTP client with the SSRF guard, in `auth::outbound`).
+pub trait NotificationSender: Send + Sync {
+    fn post<'a>(&'a self, request: OutboundPost<'a>) -> SendFuture<'a>;
+}

@@ -14,6 +14,8 @@ pub enum WebhookHook {
     AddOrder,
     /// Tracking updates from carriers.
     ShipmentTracker,
+    /// Our notifications to the tenant: the secret that signs them (the tenant verifies).
+    Notifications,
 }
 
 impl WebhookHook {
@@ -21,6 +23,7 @@ impl WebhookHook {
         match self {
             WebhookHook::AddOrder => "add-order",
             WebhookHook::ShipmentTracker => "shipment-tracker",
+            WebhookHook::Notifications => "notifications",
         }
     }
 
@@ -28,9 +31,10 @@ impl WebhookHook {
         match s {
             "add-order" => Ok(WebhookHook::AddOrder),
             "shipment-tracker" => Ok(WebhookHook::ShipmentTracker),
+            "notifications" => Ok(WebhookHook::Notifications),
             other => Err(DomainError::invalid(
                 "hook",
-                format!("unknown hook {other:?} (add-order or shipment-tracker)"),
+                format!("unknown hook {other:?} (add-order, shipment-tracker or notifications)"),
             )),
         }
     }

@@ -393,6 +393,10 @@ pub fn cancellation(reasons: &[(Option<String>, Option<String>)]) -> StoreError 
 
 #[async_trait]
 impl ItemStore for DynamoStore {
+    fn needs_outbox_pointers(&self) -> bool {
+        false
+    }
+
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
         check_key(key)?;
         let out = self

@@ -312,9 +312,8 @@ pub trait ItemStore: Send + Sync {
 
     /// Whether this backend has no change stream of its own, so each outbox item needs a
     /// pending pointer for the local relay (DynamoDB's table stream feeds the relay instead).
-    fn needs_outbox_pointers(&self) -> bool {
-        false
-    }
+    /// No default: a wrapper that forgot to forward it would lose every event of its backend.
+    fn needs_outbox_pointers(&self) -> bool;
 }
 
 /// Checks a batch get's keys.

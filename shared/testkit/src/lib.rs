@@ -206,6 +206,10 @@ impl FailingStore {
 
 #[async_trait]
 impl ItemStore for FailingStore {
+    fn needs_outbox_pointers(&self) -> bool {
+        self.inner.needs_outbox_pointers()
+    }
+
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
         self.check()?;
         self.inner.get(key).await
@@ -283,14 +287,7 @@ impl WebhookEnv {
         api::tenant_events::TenantEventConsumer,
         Arc<bus::DeadLetterLog>,
     ) {
-        let services = app::services(
-            self.store.clone(),
-            self.clock.clone(),
-            VerifierConfig::default(),
-            Cursors::new(CursorKey::from_bytes(&[7; 32]).unwrap()),
-            None,
-        )
-        .unwrap();
+        let services = self.services();
         let dead = Arc::new(bus::DeadLetterLog::default());
         let consumer = api::tenant_events::TenantEventConsumer::new(
             services.app,
@@ -298,6 +295,47 @@ impl WebhookEnv {
             dead.clone(),
         );
         (consumer, dead)
+    }
+
+    /// Services over this deployment's store and secrets (their own caches, as a separate
+    /// function or task has).
+    pub fn services(&self) -> app::Services {
+        app::services(
+            self.store.clone(),
+            self.clock.clone(),
+            VerifierConfig::default(),
+            Cursors::new(CursorKey::from_bytes(&[7; 32]).unwrap()),
+            Some(self.secrets()),
+        )
+        .unwrap()
+    }
+
+    /// The deployment's secret store.
+    pub fn secrets(&self) -> Arc<dyn domain::ports::SecretStore> {
+        Arc::new(secrets::LocalSecretStore::open(self.dir.path(), None).unwrap())
+    }
+
+    /// A GraphQL request as a user of `tenant` with `role`.
+    pub async fn graphql_as(&self, tenant: &str, role: Role, query: &str) -> serde_json::Value {
+        let token = self
+            .idp
+            .mint(
+                &TenantId::parse(tenant).unwrap(),
+                role,
+                None,
+                None,
+                self.clock.now_secs(),
+                3_600,
+            )
+            .unwrap();
+        post_graphql(
+            &self.router,
+            &token,
+            &[],
+            serde_json::json!({ "query": query }),
+        )
+        .await
+        .1
     }
 
     /// Registers an event source for `tenant`.

@@ -4,6 +4,7 @@
 mod errors;
 mod idempotency;
 mod listing;
+mod notifications;
 mod order;
 mod webhook_add_order;
 mod webhook_saas;
