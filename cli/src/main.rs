@@ -68,6 +68,12 @@ enum Cmd {
         /// Log lines as text or JSON.
         #[arg(long, value_enum, default_value = "text", env = "OMS_LOG_FORMAT")]
         log_format: LogFormat,
+        /// The event bus: `in-process`, or Redis Streams at a redis:// URL.
+        #[arg(long, default_value = "in-process", env = "OMS_BUS")]
+        bus: String,
+        /// Redis stream names start with this (`<prefix>:events`, `<prefix>:tenant-events`).
+        #[arg(long, default_value = "oms", env = "OMS_REDIS_PREFIX")]
+        redis_prefix: String,
     },
     /// Mint a token from the local development identity provider (dev mode only).
     Token {
@@ -239,9 +245,16 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     };
     match cli.command {
         Cmd::Version => println!("oms {}", env!("CARGO_PKG_VERSION")),
-        Cmd::Serve { listen, log_format } => {
+        Cmd::Serve {
+            listen,
+            log_format,
+            bus,
+            redis_prefix,
+        } => {
+            let bus =
+                boot::local_bus::LocalBus::parse(&bus, &redis_prefix).map_err(CliError::Usage)?;
             boot::init_logging(log_format.into());
-            serve::serve(&cli.data_dir, &listen).await?;
+            serve::serve(&cli.data_dir, &listen, &bus).await?;
         }
         Cmd::Schema => print!("{}", api::sdl()),
         Cmd::Token {

@@ -9,6 +9,7 @@ use app::platform::DEMO_PLAN;
 use auth::VerifierConfig;
 use auth::dev::DevIdp;
 use boot::StoreConfig;
+use boot::local_bus::LocalBus;
 use domain::ids::{PlanName, TenantId};
 use domain::{Clock, SystemClock};
 use store::cursor::{CursorKey, Cursors};
@@ -18,7 +19,7 @@ use crate::admin::{CliError, platform_over};
 pub const DEMO_TENANT: &str = "demo";
 
 /// Builds everything `oms serve` runs over one open store.
-pub async fn serve(data_dir: &Path, listen: &str) -> Result<(), CliError> {
+pub async fn serve(data_dir: &Path, listen: &str, bus: &LocalBus) -> Result<(), CliError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let config = StoreConfig::Embedded {
         data_dir: data_dir.to_path_buf(),
@@ -50,8 +51,16 @@ pub async fn serve(data_dir: &Path, listen: &str) -> Result<(), CliError> {
         platform: Some(idp.platform_registration()?),
         ..VerifierConfig::default()
     };
-    let services = app::services(store, clock, config, cursors, Some(secrets))
+    let services = app::services(store, clock, config, cursors, Some(secrets.clone()))
         .map_err(|e| CliError::Usage(e.to_string()))?;
+    // Notifications to tenants' URLs; dev mode, so loopback receivers are allowed.
+    let sender = auth::outbound::HttpSender::new(std::time::Duration::from_secs(10), true)
+        .map_err(|e| CliError::Usage(format!("cannot build the notification client: {e}")))?;
+    let notifier = services.notifier(secrets, Arc::new(sender));
+    let notifications = Arc::new(app::notify::NotificationDispatcher::new(Arc::new(notifier)));
+    let events = boot::local_bus::start(bus, relay_store, &services, notifications)
+        .await
+        .map_err(CliError::Usage)?;
     let state = api::api_state(services);
     let router = api::router(
         state,
@@ -79,26 +88,22 @@ pub async fn serve(data_dir: &Path, listen: &str) -> Result<(), CliError> {
         "  a token:            oms --data-dir {} token --tenant {DEMO_TENANT} --role staff",
         data_dir.display()
     );
+    match bus {
+        LocalBus::InProcess => {
+            println!("  events             in-process bus (notifications to tenants' URLs)")
+        }
+        LocalBus::Redis { url, prefix } => println!(
+            "  events             Redis Streams at {url}: {} out, {} in",
+            LocalBus::events_stream(prefix),
+            LocalBus::tenant_events_stream(prefix)
+        ),
+    }
     println!("Ctrl-C stops it; requests in flight finish first.");
-    // The outbox relay: every committed event goes out on the local bus, resuming after a
-    // restart from what was not yet published.
-    let relay = app::relay::OutboxRelay::new(relay_store, Arc::new(bus::InProcessBus::default()));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let relaying = tokio::spawn(async move {
-        let stop = async {
-            // A dropped sender stops the relay too.
-            let _ = stopped.await;
-        };
-        relay.run(std::time::Duration::from_millis(200), stop).await;
-    });
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| CliError::Usage(format!("server error: {e}")));
-    let _ = stop.send(());
-    if relaying.await.is_err() {
-        tracing::error!("the outbox relay stopped abnormally");
-    }
+    events.stop().await;
     served?;
     println!("stopped.");
     Ok(())

@@ -4,5 +4,6 @@
 
 mod commands;
 mod e2e;
+mod events;
 mod server;
 mod webhooks;

@@ -78,6 +78,11 @@ impl Server {
         Self::spawn(dir, &[])
     }
 
+    /// Starts `oms serve <serve_args>` on a data dir prepared by the caller.
+    pub fn start_serving(dir: tempfile::TempDir, serve_args: &[&str]) -> Self {
+        Self::spawn_with(dir, &[], serve_args)
+    }
+
     /// The server's base URL (`http://host:port`).
     pub fn base(&self) -> String {
         self.url.trim_end_matches("/graphql").to_owned()
@@ -106,6 +111,10 @@ impl Server {
     }
 
     fn spawn(dir: tempfile::TempDir, setup: &[&[&str]]) -> Self {
+        Self::spawn_with(dir, setup, &[])
+    }
+
+    fn spawn_with(dir: tempfile::TempDir, setup: &[&[&str]], serve_args: &[&str]) -> Self {
         for args in setup {
             let out = oms(dir.path(), args);
             assert!(
@@ -118,6 +127,7 @@ impl Server {
             .arg("--data-dir")
             .arg(dir.path())
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(serve_args)
             .env("OMS_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -51,14 +51,41 @@ fn every_event_file_is_tested_here() {
     );
 }
 
+/// The function as it runs: tenant events and notifications (dev-mode sender).
+fn function(env: &WebhookEnv) -> (boot::lambda::EventFunction, Arc<bus::DeadLetterLog>) {
+    let (tenant_events, dead) = env.event_consumer();
+    let sender = auth::outbound::HttpSender::new(std::time::Duration::from_secs(2), true).unwrap();
+    let notifier = env.services().notifier(env.secrets(), Arc::new(sender));
+    let function = boot::lambda::EventFunction {
+        tenant_events,
+        notifier,
+    };
+    (function, dead)
+}
+
+#[tokio::test]
+async fn our_own_domain_event_goes_to_the_notifier_not_the_intake() {
+    let env = env().await;
+    let (function, dead) = function(&env);
+    let before = env.store.writes();
+    let out = boot::lambda::handle_event(&function, event("order-created.json"))
+        .await
+        .unwrap();
+    // The demo tenant has no notification URL: nothing to send, nothing written.
+    assert_eq!(out["outcome"], "skipped", "{out}");
+    assert_eq!(out["reason"], "not subscribed", "{out}");
+    assert_eq!(env.store.writes(), before);
+    assert!(dead.letters().is_empty());
+}
+
 #[tokio::test]
 async fn a_tenant_event_delivered_three_times_is_applied_once() {
     let env = env().await;
-    let (consumer, dead) = env.event_consumer();
+    let (function, dead) = function(&env);
     let before = env.store.writes();
     let mut outcomes = Vec::new();
     for _ in 0..3 {
-        let out = boot::lambda::consume_event(&consumer, event("order-submitted.json"))
+        let out = boot::lambda::handle_event(&function, event("order-submitted.json"))
             .await
             .unwrap();
         outcomes.push(out["outcome"].as_str().unwrap().to_owned());
@@ -200,4 +227,100 @@ async fn a_plan_without_tenant_events_refuses_them() {
     );
     // The refusal is audited (one write), no order.
     assert!(env.store.writes() <= before + 1);
+}
+
+/// The consumer on a Redis Streams group: applies, then hangs before XACK (a process killed
+/// between commit and acknowledgement).
+struct DiesBeforeAck(Arc<api::tenant_events::TenantEventConsumer>);
+
+impl bus::redis::EntryHandler for DiesBeforeAck {
+    fn handle<'a>(
+        &'a self,
+        event: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            self.0.consume(event).await.map_err(|e| e.to_string())?;
+            std::future::pending::<()>().await;
+            Ok(())
+        })
+    }
+}
+
+/// The consumer as `oms serve --bus redis://…` runs it.
+struct Applies(Arc<api::tenant_events::TenantEventConsumer>);
+
+impl bus::redis::EntryHandler for Applies {
+    fn handle<'a>(
+        &'a self,
+        event: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            self.0
+                .consume(event)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+fn redis_url() -> String {
+    if let Ok(u) = std::env::var("OMS_REDIS_URL") {
+        return u;
+    }
+    let env_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.services/env");
+    std::fs::read_to_string(env_file)
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("OMS_REDIS_URL=").map(str::to_owned))
+        })
+        .expect(
+            "redis-server is not running: run `make test`, or `scripts/services.sh start redis`",
+        )
+}
+
+#[tokio::test]
+async fn on_redis_a_consumer_killed_before_xack_is_taken_over_and_the_event_applied_once() {
+    use bus::redis::{ConsumerConfig, StreamConsumer, connect};
+    let env = env().await;
+    let conn = connect(&redis_url()).await.unwrap();
+    let stream = format!("handler-{}-{}", std::process::id(), AT);
+    let mut c = conn.clone();
+    let raw = event("order-submitted.json").to_string();
+    let _: String = redis::AsyncCommands::xadd(&mut c, &stream, "*", &[("event", raw.as_str())])
+        .await
+        .unwrap();
+    let before = env.store.writes();
+
+    let (consumer, dead) = env.event_consumer();
+    let consumer = Arc::new(consumer);
+    let a = StreamConsumer::join(conn.clone(), ConsumerConfig::new(&stream, "g", "a"))
+        .await
+        .unwrap();
+    let killed = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        a.step(&DiesBeforeAck(consumer.clone())),
+    )
+    .await;
+    assert!(killed.is_err(), "a was killed before XACK");
+    assert_eq!(env.store.writes(), before + 1, "a committed");
+
+    let mut config = ConsumerConfig::new(&stream, "g", "b");
+    config.claim_after = std::time::Duration::from_millis(50);
+    let b = StreamConsumer::join(conn.clone(), config).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+    let step = b.step(&Applies(consumer)).await.unwrap();
+    assert_eq!((step.claimed, step.acked), (1, 1), "{step:?}");
+    assert_eq!(
+        env.store.writes(),
+        before + 1,
+        "applied once: b found it done"
+    );
+    assert!(dead.letters().is_empty());
+    let pending: redis::streams::StreamPendingReply =
+        redis::AsyncCommands::xpending(&mut c, &stream, "g")
+            .await
+            .unwrap();
+    assert_eq!(pending.count(), 0);
 }

@@ -106,31 +106,77 @@ pub async fn sqs_dead_letters(
     Ok(Arc::new(bus::SqsDeadLetters::new(client, queue)))
 }
 
-/// The `event-consumer` function's consumer, from its environment.
-pub async fn event_consumer_from_env() -> Result<api::tenant_events::TenantEventConsumer, String> {
+/// The `event-consumer` function: tenant events (any registered source) are applied; our own
+/// domain events (source `tenantoms`, from the notifications rule) are notified to tenants.
+pub struct EventFunction {
+    pub tenant_events: api::tenant_events::TenantEventConsumer,
+    pub notifier: app::notify::Notifier,
+}
+
+/// The `event-consumer` function, from its environment.
+pub async fn event_function_from_env() -> Result<EventFunction, String> {
     let get = |k: &str| std::env::var(k).ok();
     let config = FunctionConfig::from_env(get)?;
     let dead_letters = sqs_dead_letters(get).await?;
-    let services = webhook_services(config).await.map_err(|e| e.to_string())?;
-    Ok(api::tenant_events::TenantEventConsumer::new(
-        services.app,
-        services.event_sources,
-        dead_letters,
-    ))
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = open_store(&config.store, clock.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let secrets = open_secrets_manager(&config.secrets, clock.clone()).await;
+    let services = app::services(
+        store,
+        clock,
+        auth::VerifierConfig::default(),
+        Cursors::new(config.cursor_key),
+        Some(secrets.clone()),
+    )
+    .map_err(|e| e.to_string())?;
+    // Production: only public https receivers.
+    let sender = auth::outbound::HttpSender::new(std::time::Duration::from_secs(10), false)
+        .map_err(|e| format!("cannot build the notification client: {e}"))?;
+    Ok(EventFunction {
+        notifier: services.notifier(secrets, Arc::new(sender)),
+        tenant_events: api::tenant_events::TenantEventConsumer::new(
+            services.app,
+            services.event_sources,
+            dead_letters,
+        ),
+    })
 }
 
 /// One EventBridge invocation: the outcome as JSON, or an error (a failure of the system) so
 /// that Lambda retries the event and, after its retries, sends it to the function's on-failure
 /// destination.
-pub async fn consume_event(
-    consumer: &api::tenant_events::TenantEventConsumer,
+pub async fn handle_event(
+    function: &EventFunction,
     event: serde_json::Value,
 ) -> Result<serde_json::Value, api::tenant_events::Retry> {
-    let outcome = consumer.consume(&event.to_string()).await?;
+    use api::tenant_events::{Consumed, Retry};
+    use app::notify::Notified;
+    if event["source"] == domain::events::EVENT_SOURCE {
+        let domain_event: domain::events::DomainEvent =
+            serde_json::from_value(event["detail"].clone())
+                .map_err(|e| Retry(format!("not one of our domain events: {e}")))?;
+        let outcome = function
+            .notifier
+            .notify(&domain_event)
+            .await
+            .map_err(|e| Retry(e.to_string()))?;
+        return Ok(match outcome {
+            Notified::Delivered { attempts } => {
+                serde_json::json!({ "outcome": "notified", "attempts": attempts })
+            }
+            Notified::Skipped(why) => serde_json::json!({ "outcome": "skipped", "reason": why }),
+            Notified::GaveUp { attempts, .. } => {
+                serde_json::json!({ "outcome": "gave_up", "attempts": attempts })
+            }
+        });
+    }
+    let outcome = function.tenant_events.consume(&event.to_string()).await?;
     Ok(match outcome {
-        api::tenant_events::Consumed::Applied => serde_json::json!({ "outcome": "applied" }),
-        api::tenant_events::Consumed::Duplicate => serde_json::json!({ "outcome": "duplicate" }),
-        api::tenant_events::Consumed::DeadLettered(reason) => {
+        Consumed::Applied => serde_json::json!({ "outcome": "applied" }),
+        Consumed::Duplicate => serde_json::json!({ "outcome": "duplicate" }),
+        Consumed::DeadLettered(reason) => {
             serde_json::json!({ "outcome": "dead_lettered", "reason": reason })
         }
     })

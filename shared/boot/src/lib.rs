@@ -2,6 +2,7 @@
 //! runs over, from configuration (an embedded file in a data directory, or a DynamoDB table).
 
 pub mod lambda;
+pub mod local_bus;
 pub mod outbox_stream;
 
 use std::path::PathBuf;

@@ -10,24 +10,35 @@ use domain::ports::{
 use tokio::sync::broadcast;
 
 pub struct InProcessBus {
-    log: Mutex<Vec<DomainEvent>>,
+    /// Every event, kept for tests; `None` in a long-running process.
+    log: Option<Mutex<Vec<DomainEvent>>>,
     tx: broadcast::Sender<DomainEvent>,
 }
 
 impl Default for InProcessBus {
+    /// A bus that also keeps every event it carried (tests).
     fn default() -> Self {
         let (tx, _) = broadcast::channel(1_024);
         Self {
-            log: Mutex::default(),
+            log: Some(Mutex::default()),
             tx,
         }
     }
 }
 
 impl InProcessBus {
+    /// A bus that only broadcasts (`oms serve`): nothing accumulates in memory.
+    pub fn broadcast_only() -> Self {
+        let (tx, _) = broadcast::channel(4_096);
+        Self { log: None, tx }
+    }
+
     /// Every event published so far, in publishing order.
     pub fn published(&self) -> Vec<DomainEvent> {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+        self.log
+            .as_ref()
+            .and_then(|l| l.lock().ok().map(|l| l.clone()))
+            .unwrap_or_default()
     }
 
     /// Events published from now on.
@@ -39,13 +50,13 @@ impl InProcessBus {
 impl EventPublisher for InProcessBus {
     fn publish<'a>(&'a self, events: &'a [DomainEvent]) -> PublishFuture<'a> {
         Box::pin(async move {
-            let mut log = self
-                .log
-                .lock()
-                .map_err(|_| PublishError::Bus("in-process bus poisoned".into()))?;
+            if let Some(log) = &self.log {
+                log.lock()
+                    .map_err(|_| PublishError::Bus("in-process bus poisoned".into()))?
+                    .extend(events.iter().cloned());
+            }
             for e in events {
-                log.push(e.clone());
-                // No subscriber is not an error: the log keeps the event.
+                // No subscriber is not an error.
                 let _ = self.tx.send(e.clone());
             }
             Ok(Published::default())
