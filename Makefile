@@ -28,7 +28,7 @@ test-long:
 	@rc=0; OMS_LONG_TESTS=1 $(MAKE) --no-print-directory test-inner || rc=$$?; \
 	$(MAKE) --no-print-directory services-down; exit $$rc
 
-## services-up / services-down: DynamoDB Local and moto (installed on first use); fails loudly
+## services-up / services-down: DynamoDB Local, moto and redis-server (installed on first use); fails loudly
 services-up:
 	@$(SERVICES) start all
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # services.sh: install, start and stop the local services that `make test` needs.
 #
-#   scripts/services.sh start  [dynamodb|all]   install if missing, start, wait until it answers
-#   scripts/services.sh stop   [dynamodb|all]   stop (TERM, then KILL after 5 s); idempotent
+#   scripts/services.sh start  [dynamodb|moto|redis|all]   install if missing, start, wait until it answers
+#   scripts/services.sh stop   [dynamodb|moto|redis|all]   stop (TERM, then KILL after 5 s); idempotent
 #   scripts/services.sh status                  which services run, and where
 #
 # State lives in <repo>/.services/: <name>.pid, <name>.log, and `env`, one KEY=VALUE line per
@@ -11,9 +11,10 @@
 # A second `start` of a service that is running and answering reuses it; a dead or unresponsive
 # one is stopped and started afresh.
 #
-# Adding a service (moto, redis, ...): write <name>_install, <name>_start <port> (must launch the
+# Adding a service: write <name>_install, <name>_start <port> (must launch the
 # server in the background, set SERVICE_PID, and leave its output in the log) and
-# <name>_ready <port> (exit 0 once it answers); then add it to SERVICES and ENV_KEY below.
+# <name>_ready <port> (exit 0 once it answers); then add it to SERVICES, ENV_KEY, SCHEME and
+# CMD_MARK below.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

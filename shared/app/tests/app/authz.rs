@@ -41,6 +41,7 @@ fn role_may(role: Role, op: Operation) -> bool {
         CompleteOrder,
         MarkShipmentDelivered,
         WebhookAddOrder,
+        ConsumeTenantEvents,
     ];
     let shipments = [
         CreateShipment,
@@ -76,6 +77,7 @@ fn role_may(role: Role, op: Operation) -> bool {
         SetPlan,
         SetIdp,
         SetWebhook,
+        SetEventSource,
     ];
     let in_ = |set: &[Operation]| set.contains(&op);
     match role {

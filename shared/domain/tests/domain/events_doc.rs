@@ -171,6 +171,10 @@ fn every_event_type_is_documented_with_a_real_example() {
         }
         assert_eq!(v["eventType"], *ty);
     }
+    // The list tenants pick notification types from is exactly the documented one.
+    let mut listed: Vec<&str> = EventPayload::TYPES.to_vec();
+    listed.sort_unstable();
+    assert_eq!(listed, examples.keys().copied().collect::<Vec<_>>());
     let expected = render(&examples);
     if std::env::var("OMS_UPDATE_DOCS").is_ok() {
         std::fs::write(doc_path(), &expected).unwrap();
