@@ -100,6 +100,7 @@ operations! {
     UpdateTenantConfig => "updateTenantConfig": TenantAdmin,
     RegisterCarrierCredential => "registerCarrierCredential": TenantAdmin,
     RotateCarrierCredential => "rotateCarrierCredential": TenantAdmin,
+    ExpireCarrierCredential => "expireCarrierCredential": TenantAdmin,
     CreateTenant => "createTenant": Platform,
     ListTenants => "listTenants": Platform,
     ShowTenant => "showTenant": Platform,
@@ -108,6 +109,7 @@ operations! {
     SetIdp => "setIdp": Platform,
     SetWebhook => "setWebhook": Platform,
     SetEventSource => "setEventSource": Platform,
+    SetGateway => "setGateway": Platform,
 }
 
 /// Our roles. Each tenant maps its IdP's role names onto these.

@@ -267,6 +267,10 @@ ulid_id!(
     /// An audit record.
     AuditId, "auditId"
 );
+ulid_id!(
+    /// One immutable version of a tenant's carrier credentials.
+    CredentialId, "credentialId"
+);
 
 /// A positive item count, at most one million per line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -11,6 +11,7 @@ pub mod config;
 pub mod contact;
 pub mod error;
 pub mod events;
+pub mod gateway;
 pub mod ids;
 pub mod money;
 pub mod order;

@@ -199,8 +199,26 @@ pub fn carrier_credential(
 ) -> Key {
     key(
         carrier_credentials(tenant, gateway, account),
-        format!("FROM#{}", from.fixed_width()),
+        format!("{CARRIER_VERSION_PREFIX}{}", from.fixed_width()),
     )
+}
+
+/// The head of one account's credential chain: its revision, which every change of the chain
+/// moves on (so changes of one chain are serialized by a condition, never by a race).
+pub fn carrier_chain(tenant: &TenantId, gateway: &CarrierCode, account: &AccountId) -> Key {
+    key(carrier_credentials(tenant, gateway, account), "CHAIN")
+}
+
+/// The sort-key prefix of a chain's versions.
+pub const CARRIER_VERSION_PREFIX: &str = "FROM#";
+
+/// A tenant's gateway accounts (one item per gateway and account with credentials).
+pub fn carrier_accounts(tenant: &TenantId) -> String {
+    format!("T#{tenant}#CARRIERS#")
+}
+
+pub fn carrier_account(tenant: &TenantId, gateway: &CarrierCode, account: &AccountId) -> Key {
+    key(carrier_accounts(tenant), format!("{gateway}#{account}"))
 }
 
 // ----- SaaS-level records -----
@@ -208,6 +226,13 @@ pub fn carrier_credential(
 /// A tenant's profile (plan, status, shard count, IdPs, webhook settings).
 pub fn tenant_profile(tenant: &TenantId) -> Key {
     key(format!("SAAS#TENANT#{tenant}#"), "PROFILE")
+}
+
+/// The gateway catalogue partition (the carriers the SaaS provider offers).
+pub const GATEWAYS: &str = "SAAS#GATEWAYS#";
+
+pub fn gateway(id: &CarrierCode) -> Key {
+    key(GATEWAYS.to_owned(), id.as_str().to_owned())
 }
 
 /// The tenant list partition.

@@ -6,6 +6,7 @@
 
 mod audit;
 mod config;
+mod credentials;
 mod idempotency;
 mod listing;
 mod orders;
@@ -14,6 +15,7 @@ mod registry;
 
 pub use audit::TenantAuditRepository;
 pub use config::TenantConfigRepository;
+pub use credentials::{Chain, ChainError, CredentialRepository};
 pub use domain::tenant::IssuerRow;
 pub use idempotency::{
     DELIVERY_TTL_SECS, IDEMPOTENCY_TTL_SECS, IdempotencyRecord, IdempotencyRepository,

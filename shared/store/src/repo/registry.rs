@@ -30,7 +30,7 @@ pub struct RegistryRepository {
     store: Arc<dyn ItemStore>,
 }
 
-fn saas_audit_action(record: &AuditRecord) -> RepoResult<WriteAction> {
+pub(crate) fn saas_audit_action(record: &AuditRecord) -> RepoResult<WriteAction> {
     let mut item = Item::with_key(&keys::saas_audit(record.at, record.id));
     item.set("data", to_json(record)?);
     Ok(WriteAction::put_if(item, Condition::Absent))

@@ -28,6 +28,7 @@ mod architecture;
 mod capacity;
 mod conformance;
 mod crash;
+mod credentials;
 mod dynamo;
 mod isolation;
 mod repos;

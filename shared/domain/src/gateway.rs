@@ -1,0 +1,307 @@
+//! The shipping gateway (the UniShip seed): the carriers the SaaS provider offers (the gateway
+//! catalogue) and each tenant's carrier credentials as immutable, time-windowed versions.
+//!
+//! A credential version is never changed except to close its window once (`thru`); a change of
+//! credentials is a new version. The versions of one (tenant, gateway, account) never overlap,
+//! so at any instant at most one is effective: the one with `from ≤ t < thru`. The repository
+//! enforces these rules in its transactions; the checks here say what they are.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{AccountId, CarrierCode, CredentialId, Subject, TenantId};
+use crate::webhook::SecretRef;
+
+/// Which API a gateway speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CarrierKind {
+    Easypost,
+    Shippo,
+}
+
+impl CarrierKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CarrierKind::Easypost => "easypost",
+            CarrierKind::Shippo => "shippo",
+        }
+    }
+
+    pub fn parse(s: &str) -> DomainResult<Self> {
+        match s {
+            "easypost" => Ok(Self::Easypost),
+            "shippo" => Ok(Self::Shippo),
+            other => Err(DomainError::invalid(
+                "kind",
+                format!("unknown carrier kind {other:?} (easypost or shippo)"),
+            )),
+        }
+    }
+}
+
+/// How a gateway authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GatewayAuthType {
+    ApiKey,
+    Basic,
+    Oauth2ClientCredentials,
+}
+
+impl GatewayAuthType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatewayAuthType::ApiKey => "api-key",
+            GatewayAuthType::Basic => "basic",
+            GatewayAuthType::Oauth2ClientCredentials => "oauth2-client-credentials",
+        }
+    }
+
+    pub fn parse(s: &str) -> DomainResult<Self> {
+        match s {
+            "api-key" => Ok(Self::ApiKey),
+            "basic" => Ok(Self::Basic),
+            "oauth2-client-credentials" => Ok(Self::Oauth2ClientCredentials),
+            other => Err(DomainError::invalid(
+                "authType",
+                format!("unknown auth type {other:?} (api-key, basic, oauth2-client-credentials)"),
+            )),
+        }
+    }
+}
+
+/// Sandbox or production endpoints and accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GatewayMode {
+    Sandbox,
+    Production,
+}
+
+impl GatewayMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatewayMode::Sandbox => "sandbox",
+            GatewayMode::Production => "production",
+        }
+    }
+
+    pub fn parse(s: &str) -> DomainResult<Self> {
+        match s {
+            "sandbox" => Ok(Self::Sandbox),
+            "production" => Ok(Self::Production),
+            other => Err(DomainError::invalid(
+                "mode",
+                format!("unknown mode {other:?} (sandbox or production)"),
+            )),
+        }
+    }
+}
+
+/// A gateway the SaaS provider offers (`ShippingGatewayConfig`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayConfig {
+    pub id: CarrierCode,
+    pub name: String,
+    pub kind: CarrierKind,
+    pub sandbox_url: String,
+    pub production_url: String,
+    pub auth_type: GatewayAuthType,
+}
+
+impl GatewayConfig {
+    pub fn validate(&self) -> DomainResult<()> {
+        check_url("sandboxUrl", &self.sandbox_url)?;
+        check_url("productionUrl", &self.production_url)?;
+        if self.name.trim().is_empty() || self.name.len() > 200 {
+            return Err(DomainError::invalid("name", "1 to 200 characters"));
+        }
+        Ok(())
+    }
+
+    pub fn base_url(&self, mode: GatewayMode) -> &str {
+        match mode {
+            GatewayMode::Sandbox => &self.sandbox_url,
+            GatewayMode::Production => &self.production_url,
+        }
+    }
+}
+
+fn check_url(field: &'static str, url: &str) -> DomainResult<()> {
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2048
+        && !url.contains(char::is_whitespace);
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(field, "must be an http(s) URL"))
+    }
+}
+
+/// One immutable version of a tenant's credentials for a gateway account
+/// (`ShippingGatewayAuthConfig`). Its secrets are in the secret store; it keeps their
+/// reference and a fingerprint, never the secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialVersion {
+    pub id: CredentialId,
+    pub tenant: TenantId,
+    pub gateway: CarrierCode,
+    pub account: AccountId,
+    pub mode: GatewayMode,
+    pub auth_type: GatewayAuthType,
+    pub base_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+    /// Where the secret fields are (exact secret version).
+    pub secret: SecretRef,
+    /// Enough to recognise the secret, never enough to use it.
+    pub fingerprint: String,
+    pub from: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thru: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub created_by: Subject,
+    pub created_at: Timestamp,
+}
+
+impl CredentialVersion {
+    /// Whether this version is the one in force at `t`: `from ≤ t < thru`.
+    pub fn effective_at(&self, t: Timestamp) -> bool {
+        self.from <= t && self.thru.is_none_or(|thru| t < thru)
+    }
+
+    /// Whether its window meets `[from, thru)` (an open end is +∞).
+    pub fn overlaps(&self, from: Timestamp, thru: Option<Timestamp>) -> bool {
+        let starts_before_other_ends = thru.is_none_or(|end| self.from < end);
+        let other_starts_before_this_ends = self.thru.is_none_or(|end| from < end);
+        starts_before_other_ends && other_starts_before_this_ends
+    }
+
+    /// The same version apart from `thru`: what may differ between two readings of it.
+    pub fn same_but_thru(&self, other: &CredentialVersion) -> bool {
+        let mut a = self.clone();
+        a.thru = other.thru;
+        a == *other
+    }
+}
+
+/// A window must end after it starts.
+pub fn check_window(from: Timestamp, thru: Option<Timestamp>) -> DomainResult<()> {
+    match thru {
+        Some(t) if t <= from => Err(DomainError::invalid("thru", "must be after from")),
+        _ => Ok(()),
+    }
+}
+
+/// Why a new window cannot be added to a chain, if it cannot: it meets an existing one.
+pub fn check_no_overlap(
+    chain: &[CredentialVersion],
+    from: Timestamp,
+    thru: Option<Timestamp>,
+) -> DomainResult<()> {
+    check_window(from, thru)?;
+    match chain.iter().find(|v| v.overlaps(from, thru)) {
+        Some(v) => Err(DomainError::invalid(
+            "from",
+            format!(
+                "the window overlaps version {} ({} to {}); rotate or expire it first",
+                v.id,
+                v.from,
+                v.thru.map_or("open".to_owned(), |t| t.to_string())
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The version in force at `t`, if any.
+pub fn effective_at(chain: &[CredentialVersion], t: Timestamp) -> Option<&CredentialVersion> {
+    chain.iter().find(|v| v.effective_at(t))
+}
+
+/// The version whose window is still open (at most one, the last).
+pub fn open_version(chain: &[CredentialVersion]) -> Option<&CredentialVersion> {
+    chain.iter().find(|v| v.thru.is_none())
+}
+
+/// A secret's fingerprint: its last 4 characters when it is long enough that they give nothing
+/// useful away (at least 16), otherwise nothing of it.
+pub fn fingerprint(secret: &str) -> String {
+    let chars: Vec<char> = secret.chars().collect();
+    if chars.len() >= 16 {
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        format!("…{tail}")
+    } else {
+        "…(short)".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: i64) -> Timestamp {
+        Timestamp::from_unix_millis(s * 1000).unwrap()
+    }
+
+    fn version(from: i64, thru: Option<i64>) -> CredentialVersion {
+        CredentialVersion {
+            id: CredentialId::from_ulid(ulid::Ulid::from_parts(1, from as u128)),
+            tenant: TenantId::parse("acme").unwrap(),
+            gateway: CarrierCode::parse("easypost").unwrap(),
+            account: AccountId::parse("main").unwrap(),
+            mode: GatewayMode::Sandbox,
+            auth_type: GatewayAuthType::ApiKey,
+            base_url: "https://api.easypost.com".into(),
+            username: None,
+            client_id: None,
+            token_url: None,
+            secret: SecretRef {
+                id: "s".into(),
+                version: None,
+            },
+            fingerprint: "…abcd".into(),
+            from: at(from),
+            thru: thru.map(at),
+            description: None,
+            created_by: Subject::parse("u").unwrap(),
+            created_at: at(0),
+        }
+    }
+
+    #[test]
+    fn windows_are_half_open() {
+        let v = version(10, Some(20));
+        assert!(!v.effective_at(at(9)));
+        assert!(v.effective_at(at(10)));
+        assert!(v.effective_at(at(19)));
+        assert!(!v.effective_at(at(20)));
+        assert!(!v.overlaps(at(20), None), "touching is not overlapping");
+        assert!(v.overlaps(at(19), Some(at(30))));
+        assert!(v.overlaps(at(0), None));
+        assert!(!v.overlaps(at(0), Some(at(10))));
+        let open = version(10, None);
+        assert!(open.overlaps(at(1_000), Some(at(2_000))));
+        let chain = [version(10, Some(20)), version(30, None)];
+        assert!(check_no_overlap(&chain, at(20), Some(at(30))).is_ok());
+        assert!(check_no_overlap(&chain, at(25), None).is_err());
+        assert!(check_no_overlap(&chain, at(5), Some(at(5))).is_err());
+        assert_eq!(effective_at(&chain, at(25)), None);
+        assert_eq!(effective_at(&chain, at(35)).map(|v| v.from), Some(at(30)));
+    }
+
+    #[test]
+    fn fingerprints_never_give_a_short_secret_away() {
+        assert_eq!(fingerprint("EZTK0123456789abcdef"), "…cdef");
+        assert_eq!(fingerprint("short-secret"), "…(short)");
+    }
+}
