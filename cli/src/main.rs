@@ -1,6 +1,7 @@
 //! `oms`: the TenantOMS command line. Parses arguments and hands off to `admin`.
 
 mod admin;
+mod carriers;
 mod serve;
 
 use std::path::PathBuf;
@@ -107,6 +108,12 @@ enum Cmd {
     /// Tenant events: register where a tenant's own events come from.
     #[command(subcommand)]
     Events(EventsCmd),
+    /// The shipping gateway catalogue (platform admin).
+    #[command(subcommand)]
+    Gateway(carriers::GatewayCmd),
+    /// A tenant's carrier credentials: versions with validity windows, secrets from stdin.
+    #[command(subcommand)]
+    Carrier(carriers::CarrierCmd),
     /// Print the version of this build.
     Version,
 }
@@ -393,6 +400,8 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             );
         }
         Cmd::Webhook(cmd) => webhook(cmd, &store, dev_mode, &cli.data_dir).await?,
+        Cmd::Gateway(cmd) => carriers::gateway(cmd, &store, dev_mode, &cli.data_dir).await?,
+        Cmd::Carrier(cmd) => carriers::carrier(cmd, &store, &cli.data_dir, stdin_text).await?,
         Cmd::Events(EventsCmd::Source(EventSourceCmd::Set {
             tenant,
             account,

@@ -258,3 +258,101 @@ fn an_event_source_belongs_to_one_tenant() {
     let shown = stdout(&oms_in(dir.path(), &["tenant", "show", "acme"]));
     assert!(shown.contains("\"eventSources\""), "{shown}");
 }
+
+#[test]
+fn carrier_credentials_from_the_command_line_never_print_a_secret() {
+    use crate::server::oms_with_input;
+    let dir = tempfile::tempdir().unwrap();
+    let ok = |out: &std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    ok(&oms_in(dir.path(), &["tenant", "create", "acme"]));
+    ok(&oms_in(
+        dir.path(),
+        &[
+            "gateway",
+            "set",
+            "--id",
+            "easypost",
+            "--kind",
+            "easypost",
+            "--name",
+            "EasyPost",
+            "--sandbox-url",
+            "https://api.easypost.com",
+            "--production-url",
+            "https://api.easypost.com",
+        ],
+    ));
+    assert!(ok(&oms_in(dir.path(), &["gateway", "list"])).contains("easypost\teasypost\tapi-key"));
+    let args = [
+        "carrier",
+        "credentials",
+        "add",
+        "--tenant",
+        "acme",
+        "--gateway",
+        "easypost",
+        "--account",
+        "main",
+    ];
+    let key = "EZTK-cli-secret-000011112222";
+    let added = ok(&oms_with_input(dir.path(), &args, key));
+    assert!(
+        added.contains("key=…2222") && added.contains("effective"),
+        "{added}"
+    );
+    let again = oms_with_input(dir.path(), &args, "EZTK-another-key-3333444455556666");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("overlaps"));
+    let mut rotate = args.to_vec();
+    rotate[2] = "rotate";
+    let json = r#"{"apiKey": "EZTK-rotated-secret-777788889999", "password": "hunter2-hunter2"}"#;
+    let rotated = ok(&oms_with_input(dir.path(), &rotate, json));
+    assert!(rotated.contains("key=…9999"), "{rotated}");
+    let listed = ok(&oms_in(
+        dir.path(),
+        &["carrier", "credentials", "list", "--tenant", "acme"],
+    ));
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    let id = listed
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_owned();
+    let expired = ok(&oms_in(
+        dir.path(),
+        &[
+            "carrier",
+            "credentials",
+            "expire",
+            "--tenant",
+            "acme",
+            "--gateway",
+            "easypost",
+            "--account",
+            "main",
+            "--id",
+            &id,
+        ],
+    ));
+    assert!(expired.contains("expired"), "{expired}");
+    let bad_json = oms_with_input(dir.path(), &rotate, r#"{"apiKey": "EZTK-leak-me"#);
+    let err = String::from_utf8_lossy(&bad_json.stderr).into_owned();
+    assert!(
+        err.contains("does not parse") && !err.contains("leak-me"),
+        "{err}"
+    );
+    let everything = format!("{added}{rotated}{listed}{expired}{err}");
+    for secret in [key, "EZTK-rotated-secret-777788889999", "hunter2-hunter2"] {
+        assert!(!everything.contains(secret), "a secret was printed");
+    }
+}

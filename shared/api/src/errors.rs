@@ -78,6 +78,13 @@ pub fn rest_status(e: &AppError) -> StatusCode {
         AppError::Conflict(_) | AppError::IdempotencyMismatch | AppError::IdempotencyRace => {
             StatusCode::CONFLICT
         }
+        AppError::Carrier { code, .. } => match *code {
+            "connection_not_effective" | "carrier_rejected" | "not_supported" => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
+            _ => StatusCode::BAD_GATEWAY,
+        },
         AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

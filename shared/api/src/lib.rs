@@ -3,6 +3,7 @@
 //! wire in `errors` only.
 
 pub mod errors;
+pub mod gateway;
 pub mod http;
 pub mod inputs;
 pub mod limits;

@@ -8,6 +8,7 @@ use domain::ids::{CarrierCode, ReturnId, ShipmentId, Subject, TrackingNumber};
 use domain::order::{Order, TrackingUpdate};
 
 use crate::errors::split;
+use crate::gateway::{CarrierCredentialPayload, CarrierCredentialV, CarrierCredentialsInput};
 use crate::inputs::{
     CreateOrderInput, CreateShipmentInput, LineQuantityInput, TenantConfigInput, line_quantities,
 };
@@ -65,6 +66,7 @@ macro_rules! with_user_errors {
 }
 
 with_user_errors!(
+    CarrierCredentialPayload,
     OrderPayload,
     ShipmentPayload,
     ReturnPayload,
@@ -508,6 +510,83 @@ impl MutationRoot {
         });
         payload(out.await, |c| TenantConfigPayload {
             tenant_config: Some((&c).into()),
+            user_errors: Vec::new(),
+        })
+    }
+
+    /// A new version of a gateway account's credentials, effective now or scheduled; its window
+    /// may meet no other version's (rotate or expire first).
+    async fn add_carrier_credentials(
+        &self,
+        ctx: &Context<'_>,
+        input: CarrierCredentialsInput,
+    ) -> async_graphql::Result<CarrierCredentialPayload> {
+        let r = Req::of(ctx).await?;
+        let new = input.parse();
+        let out = r.run(Operation::RegisterCarrierCredential, new, |new| {
+            r.app.add_carrier_credentials(&r.rc, new)
+        });
+        let out = out.await;
+        let now = r.app.now();
+        payload(out, |v| CarrierCredentialPayload {
+            credential: Some(CarrierCredentialV::new(&v, now)),
+            user_errors: Vec::new(),
+        })
+    }
+
+    /// Rotation: the new version starts at `from` (default now) and the open one ends there,
+    /// at once.
+    async fn rotate_carrier_credentials(
+        &self,
+        ctx: &Context<'_>,
+        input: CarrierCredentialsInput,
+    ) -> async_graphql::Result<CarrierCredentialPayload> {
+        let r = Req::of(ctx).await?;
+        let new = input.parse();
+        let out = r.run(Operation::RotateCarrierCredential, new, |new| {
+            r.app.rotate_carrier_credentials(&r.rc, new)
+        });
+        let out = out.await;
+        let now = r.app.now();
+        payload(out, |v| CarrierCredentialPayload {
+            credential: Some(CarrierCredentialV::new(&v, now)),
+            user_errors: Vec::new(),
+        })
+    }
+
+    /// Ends a version's window at `at` (default now); a version is expired at most once.
+    async fn expire_carrier_credentials(
+        &self,
+        ctx: &Context<'_>,
+        gateway: String,
+        account: String,
+        id: ID,
+        at: Option<String>,
+    ) -> async_graphql::Result<CarrierCredentialPayload> {
+        let r = Req::of(ctx).await?;
+        let parsed = (|| -> AppResult<_> {
+            Ok((
+                CarrierCode::parse(&gateway)?,
+                domain::ids::AccountId::parse(&account)?,
+                domain::ids::CredentialId::parse(id.as_str())?,
+                at.as_deref()
+                    .map(domain::Timestamp::parse_rfc3339)
+                    .transpose()?,
+            ))
+        })();
+        let (app, rc) = (&r.app, &r.rc);
+        let out = r.run(
+            Operation::ExpireCarrierCredential,
+            parsed,
+            |(gateway, account, id, at)| async move {
+                app.expire_carrier_credentials(rc, &gateway, &account, id, at)
+                    .await
+            },
+        );
+        let out = out.await;
+        let now = r.app.now();
+        payload(out, |v| CarrierCredentialPayload {
+            credential: Some(CarrierCredentialV::new(&v, now)),
             user_errors: Vec::new(),
         })
     }

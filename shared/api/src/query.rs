@@ -237,4 +237,28 @@ impl QueryRoot {
         let Req { app, rc, .. } = Req::of(ctx).await?;
         Ok((&app.tenant_config(&rc, version).await.map_err(app_error)?).into())
     }
+
+    /// The tenant's carrier credentials: every version with its window and fingerprint (never a
+    /// secret), of one gateway if given.
+    async fn carrier_credentials(
+        &self,
+        ctx: &Context<'_>,
+        gateway: Option<String>,
+    ) -> async_graphql::Result<Vec<crate::gateway::CarrierCredentialV>> {
+        let Req { app, rc, .. } = Req::of(ctx).await?;
+        let gateway = gateway
+            .as_deref()
+            .map(domain::ids::CarrierCode::parse)
+            .transpose()
+            .map_err(|e| app_error(app::AppError::from(e)))?;
+        let versions = app
+            .carrier_credentials(&rc, gateway.as_ref())
+            .await
+            .map_err(app_error)?;
+        let now = app.now();
+        Ok(versions
+            .iter()
+            .map(|v| crate::gateway::CarrierCredentialV::new(v, now))
+            .collect())
+    }
 }

@@ -12,11 +12,12 @@ use domain::config::TenantConfig;
 use domain::events::DomainEvent;
 use domain::ids::{AuditId, OrderId};
 use domain::order::Order;
+use domain::ports::SecretStore;
 use domain::{Clock, DomainResult, IdSource, Timestamp};
 use store::cursor::Cursors;
 use store::repo::{
-    CommandWrite, IdempotencyRecord, IdempotencyRepository, OrderRepository, StoredOrder,
-    TenantAuditRepository, TenantConfigRepository,
+    CommandWrite, CredentialRepository, IdempotencyRecord, IdempotencyRepository, OrderRepository,
+    StoredOrder, TenantAuditRepository, TenantConfigRepository,
 };
 use store::{ItemStore, ShardCounts};
 
@@ -39,6 +40,9 @@ pub struct App {
     pub(crate) configs: TenantConfigRepository,
     pub(crate) idempotency: IdempotencyRepository,
     pub(crate) tenant_audit: TenantAuditRepository,
+    pub(crate) credentials: CredentialRepository,
+    /// Where carrier credential secrets are (none: credentials cannot be managed or used).
+    secrets: Option<Arc<dyn SecretStore>>,
     authorizer: Authorizer,
     ids: Arc<Mutex<dyn IdSource + Send>>,
     clock: Arc<dyn Clock>,
@@ -124,12 +128,26 @@ impl App {
         Self {
             orders: OrderRepository::new(store.clone(), shards, cursors),
             configs: TenantConfigRepository::new(store.clone()),
+            credentials: CredentialRepository::new(store.clone()),
+            secrets: None,
             idempotency: IdempotencyRepository::new(store),
             authorizer: Authorizer::new(tenant_audit.clone(), ids.clone()),
             tenant_audit,
             ids,
             clock,
         }
+    }
+
+    /// Where carrier credential secrets are kept.
+    pub fn with_secrets(mut self, secrets: Arc<dyn SecretStore>) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    pub(crate) fn secrets(&self) -> AppResult<&Arc<dyn SecretStore>> {
+        self.secrets
+            .as_ref()
+            .ok_or_else(|| AppError::internal("no secret store is configured"))
     }
 
     pub fn now(&self) -> Timestamp {

@@ -83,6 +83,10 @@ pub enum AppError {
     IdempotencyRace,
     #[error("the external reference {0} already names another order")]
     ExternalRefTaken(String),
+    /// A carrier call failed, or could not be made (`connection_not_effective`, …): a stable
+    /// code and the carrier's own words (never a secret).
+    #[error("{code}: {message}")]
+    Carrier { code: &'static str, message: String },
     /// A failure of the system, not of the request: logged whole, answered as `INTERNAL`.
     #[error("internal error")]
     Internal(#[source] Cause),
@@ -100,6 +104,14 @@ impl AppError {
             AppError::IdempotencyMismatch => "IDEMPOTENCY_KEY_REUSED",
             AppError::IdempotencyRace => "CONFLICT",
             AppError::ExternalRefTaken(_) => "EXTERNAL_REF_TAKEN",
+            AppError::Carrier { code, .. } => match *code {
+                "connection_not_effective" => "CONNECTION_NOT_EFFECTIVE",
+                "carrier_auth_failed" => "CARRIER_AUTH_FAILED",
+                "carrier_rejected" => "CARRIER_REJECTED",
+                "rate_limited" => "RATE_LIMITED",
+                "not_supported" => "NOT_SUPPORTED",
+                _ => "CARRIER_UNAVAILABLE",
+            },
             AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -108,7 +120,10 @@ impl AppError {
     pub fn is_user_error(&self) -> bool {
         matches!(
             self,
-            AppError::Rule(_) | AppError::Invalid { .. } | AppError::ExternalRefTaken(_)
+            AppError::Rule(_)
+                | AppError::Invalid { .. }
+                | AppError::ExternalRefTaken(_)
+                | AppError::Carrier { .. }
         )
     }
 

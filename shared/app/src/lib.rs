@@ -12,6 +12,7 @@ pub mod context;
 pub mod directory;
 pub mod engine;
 pub mod error;
+pub mod gateway;
 pub mod idempotency;
 pub mod notify;
 pub mod orders;

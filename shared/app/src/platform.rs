@@ -9,6 +9,7 @@ use auth::dev::{DevIdp, DevIdpError};
 use auth::webhook::WebhookVerifier;
 use domain::access::{Operation, Plan};
 use domain::audit::{AuditRecord, AuditTarget};
+use domain::gateway::GatewayConfig;
 use domain::ids::{AuditId, PlanName, Subject, TenantId};
 use domain::ports::SecretStore;
 use domain::tenant::{EventSource, IdpRegistration, TenantProfile, TenantStatus};
@@ -16,7 +17,7 @@ use domain::webhook::{DEFAULT_MAX_AGE_SECONDS, WebhookHook, WebhookProvider, Web
 use domain::{Clock, DomainError};
 use secrecy::SecretString;
 use store::ItemStore;
-use store::repo::{RegistryRepository, RepoError, StoredProfile};
+use store::repo::{CredentialRepository, RegistryRepository, RepoError, StoredProfile};
 
 /// The plan dev mode creates on first use: every tenant operation.
 pub const DEMO_PLAN: &str = "demo";
@@ -63,6 +64,7 @@ pub struct DevSetup {
 /// The platform admin's use cases, acting as `actor`.
 pub struct Platform {
     registry: RegistryRepository,
+    gateways: CredentialRepository,
     clock: Arc<dyn Clock>,
     actor: Subject,
     dev: Option<DevSetup>,
@@ -87,6 +89,7 @@ impl Platform {
         dev: Option<DevSetup>,
     ) -> Self {
         Self {
+            gateways: CredentialRepository::new(store.clone()),
             registry: RegistryRepository::new(store),
             clock,
             actor,
@@ -187,6 +190,19 @@ impl Platform {
             .add_event_source(&stored, &p, &source, &audit)
             .await?;
         Ok(p)
+    }
+
+    /// Adds or replaces a gateway of the catalogue (the carriers tenants may use).
+    pub async fn set_gateway(&self, gateway: GatewayConfig) -> PlatformResult<GatewayConfig> {
+        gateway.validate()?;
+        let audit = self.audit(Operation::SetGateway, "gateway", gateway.id.as_str(), None);
+        self.gateways.put_gateway(&gateway, &audit).await?;
+        Ok(gateway)
+    }
+
+    /// The gateway catalogue.
+    pub async fn gateways(&self) -> PlatformResult<Vec<GatewayConfig>> {
+        Ok(self.gateways.gateways().await?)
     }
 
     /// A hook's provider and current secret (`oms webhook sign`).

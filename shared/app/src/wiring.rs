@@ -61,12 +61,16 @@ pub fn services(
         DIRECTORY_TTL_SECS,
     ));
     let verifier = Verifier::new(directory.clone(), clock.clone(), verifier)?;
-    let webhooks =
-        secrets.map(|s| Arc::new(WebhookVerifier::new(directory.clone(), s, clock.clone())));
+    let webhooks = secrets
+        .clone()
+        .map(|s| Arc::new(WebhookVerifier::new(directory.clone(), s, clock.clone())));
     let event_sources = Arc::new(EventSourceVerifier::new(directory.clone()));
     let ids: Arc<Mutex<dyn IdSource + Send>> = Arc::new(Mutex::new(SystemIds));
     let shards = Arc::new(DirectoryShards(directory.clone()));
-    let app = App::new(store, shards, cursors, ids, clock);
+    let mut app = App::new(store, shards, cursors, ids, clock);
+    if let Some(s) = secrets {
+        app = app.with_secrets(s);
+    }
     Ok(Services {
         app: Arc::new(app),
         verifier: Arc::new(verifier),

@@ -23,6 +23,18 @@ pub enum Channel {
     EventSource,
     /// An event of our own outbox: its tenant is the one whose command recorded it.
     OwnOutbox,
+    /// The SaaS provider's operator at the admin CLI, on a tenant it names (it holds the store
+    /// itself): acts as the tenant's admin, within the tenant's plan.
+    AdminCli,
+}
+
+impl Channel {
+    fn role(self) -> Role {
+        match self {
+            Channel::AdminCli => Role::TenantAdmin,
+            Channel::Webhook | Channel::EventSource | Channel::OwnOutbox => Role::Staff,
+        }
+    }
 }
 
 /// Why no service identity could be built.
@@ -63,11 +75,12 @@ pub async fn service_identity(
         Channel::Webhook => VerifiedBy::WebhookSignature,
         Channel::EventSource => VerifiedBy::EventSource,
         Channel::OwnOutbox => VerifiedBy::OwnOutbox,
+        Channel::AdminCli => VerifiedBy::AdminCli,
     };
     Ok(Identity::new(
         TenantScope::from_verified(tenant.clone(), verified_by),
         subject,
-        BTreeSet::from([Role::Staff]),
+        BTreeSet::from([channel.role()]),
         None,
         None,
         plan,

@@ -194,6 +194,24 @@ impl CredentialVersion {
     }
 }
 
+/// A version's own fields: an http(s) base URL, short texts.
+pub fn check_version(v: &CredentialVersion) -> DomainResult<()> {
+    check_url("baseUrl", &v.base_url)?;
+    if let Some(t) = &v.token_url {
+        check_url("tokenUrl", t)?;
+    }
+    for (field, value) in [
+        ("username", &v.username),
+        ("clientId", &v.client_id),
+        ("description", &v.description),
+    ] {
+        if value.as_ref().is_some_and(|s| s.len() > 500) {
+            return Err(DomainError::invalid(field, "at most 500 characters"));
+        }
+    }
+    check_window(v.from, v.thru)
+}
+
 /// A window must end after it starts.
 pub fn check_window(from: Timestamp, thru: Option<Timestamp>) -> DomainResult<()> {
     match thru {

@@ -68,6 +68,7 @@ fn role_may(role: Role, op: Operation) -> bool {
         UpdateTenantConfig,
         RegisterCarrierCredential,
         RotateCarrierCredential,
+        ExpireCarrierCredential,
     ];
     let platform = [
         CreateTenant,
@@ -78,6 +79,7 @@ fn role_may(role: Role, op: Operation) -> bool {
         SetIdp,
         SetWebhook,
         SetEventSource,
+        SetGateway,
     ];
     let in_ = |set: &[Operation]| set.contains(&op);
     match role {

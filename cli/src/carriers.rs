@@ -1,0 +1,327 @@
+//! `oms gateway …` (the SaaS provider's catalogue) and `oms carrier credentials …` (a tenant's
+//! credential versions, acting as the tenant's admin on a tenant the operator names).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use app::gateway::{CredentialSecrets, NewCredentials};
+use app::{AppError, RequestCtx};
+use auth::Caller;
+use auth::service::{Channel, service_identity};
+use boot::StoreConfig;
+use clap::Subcommand;
+use domain::Timestamp;
+use domain::gateway::{CarrierKind, GatewayAuthType, GatewayConfig, GatewayMode};
+use domain::ids::{AccountId, CarrierCode, CredentialId, TenantId};
+use domain::{Clock, SystemClock};
+use secrecy::SecretString;
+use store::cursor::{CursorKey, Cursors};
+
+use crate::admin::{CliError, open_platform};
+
+#[derive(Debug, Subcommand)]
+pub enum GatewayCmd {
+    /// Add or replace a gateway of the catalogue.
+    Set {
+        #[arg(long)]
+        id: String,
+        /// easypost or shippo.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        sandbox_url: String,
+        #[arg(long)]
+        production_url: String,
+        /// api-key, basic or oauth2-client-credentials.
+        #[arg(long, default_value = "api-key")]
+        auth_type: String,
+    },
+    /// List the catalogue.
+    List,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VersionArgs {
+    #[arg(long)]
+    tenant: String,
+    #[arg(long)]
+    gateway: String,
+    #[arg(long)]
+    account: String,
+    /// The account's endpoints: sandbox or production (`--mode` is the CLI's own).
+    #[arg(long, default_value = "sandbox")]
+    gateway_mode: String,
+    #[arg(long)]
+    base_url: Option<String>,
+    #[arg(long)]
+    username: Option<String>,
+    #[arg(long)]
+    client_id: Option<String>,
+    #[arg(long)]
+    token_url: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+    /// RFC 3339; now by default (a later time schedules the version).
+    #[arg(long)]
+    from: Option<String>,
+    /// RFC 3339; open by default.
+    #[arg(long)]
+    thru: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCmd {
+    /// Add a version. The secrets come on standard input: the API key alone, or JSON
+    /// `{"apiKey": …, "password": …, "sharedSecret": …, "clientSecret": …}`.
+    Add(VersionArgs),
+    /// Rotate: a new version from `--from` (now by default), the open one ends there.
+    Rotate(VersionArgs),
+    /// End a version's window (once).
+    Expire {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        gateway: String,
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        id: String,
+        /// RFC 3339; now by default.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// List a tenant's versions (fingerprints, never secrets).
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        gateway: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CarrierCmd {
+    /// A tenant's carrier credentials.
+    #[command(subcommand)]
+    Credentials(CredentialsCmd),
+}
+
+pub async fn gateway(
+    cmd: GatewayCmd,
+    store: &StoreConfig,
+    dev: bool,
+    dir: &Path,
+) -> Result<(), CliError> {
+    let admin = open_platform(store, dev, dir).await?;
+    match cmd {
+        GatewayCmd::Set {
+            id,
+            kind,
+            name,
+            sandbox_url,
+            production_url,
+            auth_type,
+        } => {
+            let g = admin
+                .set_gateway(GatewayConfig {
+                    id: CarrierCode::parse(&id)?,
+                    name,
+                    kind: CarrierKind::parse(&kind)?,
+                    sandbox_url,
+                    production_url,
+                    auth_type: GatewayAuthType::parse(&auth_type)?,
+                })
+                .await?;
+            println!("gateway {} ({}) is in the catalogue", g.id, g.kind.as_str());
+        }
+        GatewayCmd::List => {
+            for g in admin.gateways().await? {
+                println!(
+                    "{}\t{}\t{}\tsandbox={}\tproduction={}",
+                    g.id,
+                    g.kind.as_str(),
+                    g.auth_type.as_str(),
+                    g.sandbox_url,
+                    g.production_url
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The use cases over the configured store, acting as the named tenant's admin.
+async fn as_tenant_admin(
+    store: &StoreConfig,
+    dir: &Path,
+    tenant: &str,
+) -> Result<(Arc<app::App>, RequestCtx), CliError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let opened = boot::open_store(store, clock.clone()).await?;
+    let secrets = boot::open_local_secrets(dir)?;
+    let key = CursorKey::load_or_generate(&dir.join("cursor.key"))
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let services = app::services(
+        opened,
+        clock,
+        auth::VerifierConfig::default(),
+        Cursors::new(key),
+        Some(secrets),
+    )
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    let tenant = TenantId::parse(tenant)?;
+    let identity = service_identity(
+        services.directory.as_ref(),
+        &tenant,
+        "cli:admin",
+        Channel::AdminCli,
+    )
+    .await
+    .map_err(|e| CliError::Usage(format!("tenant {tenant}: {e}")))?;
+    let rc = RequestCtx {
+        caller: Caller::Tenant(identity),
+        request_id: ulid::Ulid::new().to_string(),
+    };
+    Ok((services.app, rc))
+}
+
+fn time(s: Option<&str>) -> Result<Option<Timestamp>, CliError> {
+    Ok(s.map(Timestamp::parse_rfc3339).transpose()?)
+}
+
+/// The secrets from standard input: a bare API key, or a JSON object of the secret fields.
+fn secrets_from(text: &str) -> Result<CredentialSecrets, CliError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(CliError::Usage(
+            "give the secrets on standard input: the API key, or JSON {\"apiKey\": …}".into(),
+        ));
+    }
+    if !text.starts_with('{') {
+        return Ok(CredentialSecrets {
+            api_key: Some(SecretString::from(text.to_owned())),
+            ..CredentialSecrets::default()
+        });
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Fields {
+        api_key: Option<String>,
+        password: Option<String>,
+        shared_secret: Option<String>,
+        client_secret: Option<String>,
+    }
+    // The error names the field, never echoes the text.
+    let f: Fields = serde_json::from_str(text).map_err(|e| {
+        CliError::Usage(format!(
+            "the secrets JSON does not parse (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let s = |v: Option<String>| v.map(SecretString::from);
+    Ok(CredentialSecrets {
+        api_key: s(f.api_key),
+        password: s(f.password),
+        shared_secret: s(f.shared_secret),
+        client_secret: s(f.client_secret),
+    })
+}
+
+fn new_version(a: &VersionArgs, secrets: CredentialSecrets) -> Result<NewCredentials, CliError> {
+    Ok(NewCredentials {
+        gateway: CarrierCode::parse(&a.gateway)?,
+        account: AccountId::parse(&a.account)?,
+        mode: GatewayMode::parse(&a.gateway_mode)?,
+        base_url: a.base_url.clone(),
+        username: a.username.clone(),
+        client_id: a.client_id.clone(),
+        token_url: a.token_url.clone(),
+        description: a.description.clone(),
+        from: time(a.from.as_deref())?,
+        thru: time(a.thru.as_deref())?,
+        secrets,
+    })
+}
+
+fn app_error(e: AppError) -> CliError {
+    CliError::Usage(e.to_string())
+}
+
+fn show(v: &domain::gateway::CredentialVersion, now: Timestamp) -> String {
+    format!(
+        "{}\t{}/{}\t{}\tfrom={}\tthru={}\tkey={}\t{}",
+        v.id,
+        v.gateway,
+        v.account,
+        v.mode.as_str(),
+        v.from,
+        v.thru.map_or("open".to_owned(), |t| t.to_string()),
+        v.fingerprint,
+        if v.effective_at(now) {
+            "effective"
+        } else {
+            "-"
+        }
+    )
+}
+
+pub async fn carrier(
+    cmd: CarrierCmd,
+    store: &StoreConfig,
+    dir: &Path,
+    stdin: impl FnOnce() -> Result<String, CliError>,
+) -> Result<(), CliError> {
+    let CarrierCmd::Credentials(cmd) = cmd;
+    match cmd {
+        CredentialsCmd::Add(a) => {
+            let new = new_version(&a, secrets_from(&stdin()?)?)?;
+            let (app, rc) = as_tenant_admin(store, dir, &a.tenant).await?;
+            let v = app
+                .add_carrier_credentials(&rc, new)
+                .await
+                .map_err(app_error)?;
+            println!("added {}", show(&v, app.now()));
+        }
+        CredentialsCmd::Rotate(a) => {
+            let new = new_version(&a, secrets_from(&stdin()?)?)?;
+            let (app, rc) = as_tenant_admin(store, dir, &a.tenant).await?;
+            let v = app
+                .rotate_carrier_credentials(&rc, new)
+                .await
+                .map_err(app_error)?;
+            println!("rotated to {}", show(&v, app.now()));
+        }
+        CredentialsCmd::Expire {
+            tenant,
+            gateway,
+            account,
+            id,
+            at,
+        } => {
+            let (gateway, account) = (CarrierCode::parse(&gateway)?, AccountId::parse(&account)?);
+            let (id, at) = (CredentialId::parse(&id)?, time(at.as_deref())?);
+            let (app, rc) = as_tenant_admin(store, dir, &tenant).await?;
+            let v = app
+                .expire_carrier_credentials(&rc, &gateway, &account, id, at)
+                .await
+                .map_err(app_error)?;
+            println!("expired {}", show(&v, app.now()));
+        }
+        CredentialsCmd::List { tenant, gateway } => {
+            let gateway = gateway.as_deref().map(CarrierCode::parse).transpose()?;
+            let (app, rc) = as_tenant_admin(store, dir, &tenant).await?;
+            let now = app.now();
+            for v in app
+                .carrier_credentials(&rc, gateway.as_ref())
+                .await
+                .map_err(app_error)?
+            {
+                println!("{}", show(&v, now));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,374 @@
+//! A tenant's carrier credentials (the UniShip model): versions with validity windows, added,
+//! rotated and expired — never edited — and their secrets kept in the secret store, write-only.
+//!
+//! Each version's secret fields are one secret (JSON of the fields), stored under the purpose
+//! `carrier:{gateway}:{account}:{version id}`: the secret store binds tenant and purpose into
+//! the encryption, so a ciphertext moved to another record does not open. The version keeps
+//! the reference and a fingerprint; no read, log or error ever carries a secret.
+
+use domain::Timestamp;
+use domain::access::Operation;
+use domain::gateway::{CredentialVersion, GatewayConfig, GatewayMode, effective_at, fingerprint};
+use domain::ids::{AccountId, CarrierCode, CredentialId};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use store::repo::ChainError;
+
+use crate::authz::Target;
+use crate::context::RequestCtx;
+use crate::engine::App;
+use crate::error::{AppError, AppResult};
+
+/// The secret fields of a version. Never printed (Debug shows which fields are set only).
+#[derive(Clone, Default)]
+pub struct CredentialSecrets {
+    pub api_key: Option<SecretString>,
+    pub password: Option<SecretString>,
+    pub shared_secret: Option<SecretString>,
+    pub client_secret: Option<SecretString>,
+}
+
+impl std::fmt::Debug for CredentialSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialSecrets")
+            .field("api_key", &self.api_key.as_ref().map(|_| "…"))
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .field("shared_secret", &self.shared_secret.as_ref().map(|_| "…"))
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+/// How the secret fields are kept in the secret store (one secret per version).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SecretFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    api_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shared_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+}
+
+impl CredentialSecrets {
+    /// The secret a fingerprint is made of: the API key, else the client secret, else the
+    /// password.
+    fn primary(&self) -> Option<&SecretString> {
+        self.api_key
+            .as_ref()
+            .or(self.client_secret.as_ref())
+            .or(self.password.as_ref())
+    }
+
+    fn seal(&self) -> AppResult<SecretString> {
+        let show = |s: &Option<SecretString>| s.as_ref().map(|s| s.expose_secret().to_owned());
+        let fields = SecretFields {
+            api_key: show(&self.api_key),
+            password: show(&self.password),
+            shared_secret: show(&self.shared_secret),
+            client_secret: show(&self.client_secret),
+        };
+        serde_json::to_string(&fields)
+            .map(SecretString::from)
+            .map_err(|_| AppError::internal("cannot encode credential secrets"))
+    }
+
+    fn open(secret: &SecretString) -> AppResult<Self> {
+        let fields: SecretFields = serde_json::from_str(secret.expose_secret())
+            .map_err(|_| AppError::internal("stored credential secrets do not parse"))?;
+        Ok(Self {
+            api_key: fields.api_key.map(SecretString::from),
+            password: fields.password.map(SecretString::from),
+            shared_secret: fields.shared_secret.map(SecretString::from),
+            client_secret: fields.client_secret.map(SecretString::from),
+        })
+    }
+}
+
+/// A new version's fields (add, or rotate: then `from` is the rotation time).
+#[derive(Debug, Clone)]
+pub struct NewCredentials {
+    pub gateway: CarrierCode,
+    pub account: AccountId,
+    pub mode: GatewayMode,
+    /// Defaults to the catalogue's URL for the mode.
+    pub base_url: Option<String>,
+    pub username: Option<String>,
+    pub client_id: Option<String>,
+    pub token_url: Option<String>,
+    pub description: Option<String>,
+    /// Defaults to now.
+    pub from: Option<Timestamp>,
+    pub thru: Option<Timestamp>,
+    pub secrets: CredentialSecrets,
+}
+
+/// The version in force and its secrets, for a carrier call.
+#[derive(Debug, Clone)]
+pub struct EffectiveCredentials {
+    pub gateway: GatewayConfig,
+    pub version: CredentialVersion,
+    pub secrets: CredentialSecrets,
+}
+
+fn chain_error(e: ChainError) -> AppError {
+    match e {
+        ChainError::Changed => {
+            AppError::Conflict("the credentials changed meanwhile; retry".into())
+        }
+        ChainError::AlreadyClosed => AppError::Invalid {
+            field: "id".into(),
+            message: "the version is already expired".into(),
+        },
+        ChainError::Invalid(d) => AppError::from(d),
+        ChainError::Repo(r) => AppError::from(r),
+    }
+}
+
+/// The secret-store purpose of a version's secrets.
+pub fn secret_purpose(gateway: &CarrierCode, account: &AccountId, id: CredentialId) -> String {
+    format!("carrier:{gateway}:{account}:{id}")
+}
+
+impl App {
+    /// Every version of the tenant's credentials (of one gateway, if given), oldest first per
+    /// account, with fingerprints only.
+    pub async fn carrier_credentials(
+        &self,
+        rc: &RequestCtx,
+        gateway: Option<&CarrierCode>,
+    ) -> AppResult<Vec<CredentialVersion>> {
+        let op = Operation::ListCarrierCredentials;
+        let identity = rc.identity(op)?;
+        self.check(rc, op, Target::Tenant).await?;
+        let mut out = Vec::new();
+        for (g, account) in self.credentials.accounts(identity.scope()).await? {
+            if gateway.is_some_and(|want| want != &g) {
+                continue;
+            }
+            let chain = self
+                .credentials
+                .chain(identity.scope(), &g, &account)
+                .await?;
+            out.extend(chain.versions);
+        }
+        Ok(out)
+    }
+
+    /// Adds a version — effective now, or scheduled — whose window meets no other.
+    pub async fn add_carrier_credentials(
+        &self,
+        rc: &RequestCtx,
+        new: NewCredentials,
+    ) -> AppResult<CredentialVersion> {
+        let op = Operation::RegisterCarrierCredential;
+        let identity = rc.identity(op)?.clone();
+        self.check(rc, op, Target::Tenant).await?;
+        let chain = self
+            .credentials
+            .chain(identity.scope(), &new.gateway, &new.account)
+            .await?;
+        let version = self.new_version(rc, &new).await?;
+        let audit = self.credential_audit(rc, op, &version).await?;
+        self.credentials
+            .add(identity.scope(), &chain, &version, audit)
+            .await
+            .map_err(chain_error)?;
+        Ok(version)
+    }
+
+    /// Rotation: the new version starts at `from` (default now) and the open one ends there, in
+    /// one transaction; a concurrent change of the same account makes this one fail whole.
+    pub async fn rotate_carrier_credentials(
+        &self,
+        rc: &RequestCtx,
+        new: NewCredentials,
+    ) -> AppResult<CredentialVersion> {
+        let op = Operation::RotateCarrierCredential;
+        let identity = rc.identity(op)?.clone();
+        self.check(rc, op, Target::Tenant).await?;
+        let chain = self
+            .credentials
+            .chain(identity.scope(), &new.gateway, &new.account)
+            .await?;
+        let previous = domain::gateway::open_version(&chain.versions)
+            .cloned()
+            .ok_or_else(|| AppError::Invalid {
+                field: "account".into(),
+                message: "no open version to rotate; add one".into(),
+            })?;
+        let version = self.new_version(rc, &new).await?;
+        let audit = self.credential_audit(rc, op, &version).await?;
+        self.credentials
+            .rotate(identity.scope(), &chain, &previous, &version, audit)
+            .await
+            .map_err(chain_error)?;
+        Ok(version)
+    }
+
+    /// Ends a version's window at `at` (default now): the one change a version ever gets.
+    pub async fn expire_carrier_credentials(
+        &self,
+        rc: &RequestCtx,
+        gateway: &CarrierCode,
+        account: &AccountId,
+        id: CredentialId,
+        at: Option<Timestamp>,
+    ) -> AppResult<CredentialVersion> {
+        let op = Operation::ExpireCarrierCredential;
+        let identity = rc.identity(op)?.clone();
+        self.check(rc, op, Target::Tenant).await?;
+        let chain = self
+            .credentials
+            .chain(identity.scope(), gateway, account)
+            .await?;
+        let version = chain.find(id).cloned().ok_or(AppError::NotFound {
+            what: "carrier credential",
+        })?;
+        let at = at.unwrap_or_else(|| self.now());
+        let audit = self.credential_audit(rc, op, &version).await?;
+        self.credentials
+            .expire(identity.scope(), &chain, &version, at, audit)
+            .await
+            .map_err(chain_error)?;
+        let mut closed = version;
+        closed.thru = Some(at);
+        Ok(closed)
+    }
+
+    /// The version in force at `at` for a carrier call, with its secrets; refused with
+    /// `connection_not_effective` when none is.
+    pub async fn effective_credentials(
+        &self,
+        rc: &RequestCtx,
+        op: Operation,
+        gateway: &CarrierCode,
+        account: &AccountId,
+        at: Timestamp,
+    ) -> AppResult<EffectiveCredentials> {
+        let identity = rc.identity(op)?;
+        let config = self
+            .credentials
+            .gateway(gateway)
+            .await?
+            .ok_or_else(|| AppError::Invalid {
+                field: "gateway".into(),
+                message: format!("no gateway {gateway} in the catalogue"),
+            })?;
+        let chain = self
+            .credentials
+            .chain(identity.scope(), gateway, account)
+            .await?;
+        let version =
+            effective_at(&chain.versions, at)
+                .cloned()
+                .ok_or_else(|| AppError::Carrier {
+                    code: "connection_not_effective",
+                    message: format!("no credentials of {gateway}/{account} are in force at {at}"),
+                })?;
+        let secret = self
+            .secrets()?
+            .get(
+                identity.tenant(),
+                &secret_purpose(gateway, account, version.id),
+                &version.secret,
+            )
+            .await
+            .map_err(|e| AppError::internal(&format!("credential secrets: {e}")))?;
+        Ok(EffectiveCredentials {
+            gateway: config,
+            version,
+            secrets: CredentialSecrets::open(&secret)?,
+        })
+    }
+
+    /// Builds a new version (its secrets stored first) from `new`.
+    async fn new_version(
+        &self,
+        rc: &RequestCtx,
+        new: &NewCredentials,
+    ) -> AppResult<CredentialVersion> {
+        let identity = rc.identity(Operation::RegisterCarrierCredential)?;
+        let gateway = self
+            .credentials
+            .gateway(&new.gateway)
+            .await?
+            .ok_or_else(|| AppError::Invalid {
+                field: "gateway".into(),
+                message: format!(
+                    "no gateway {} in the catalogue (the SaaS provider adds it with `oms gateway set`)",
+                    new.gateway
+                ),
+            })?;
+        let primary = new.secrets.primary().ok_or_else(|| AppError::Invalid {
+            field: "apiKey".into(),
+            message: "an API key, client secret or password is required".into(),
+        })?;
+        let fingerprint = fingerprint(primary.expose_secret());
+        let now = self.now();
+        let from = new.from.unwrap_or(now);
+        domain::gateway::check_window(from, new.thru).map_err(AppError::from)?;
+        let base_url = new
+            .base_url
+            .clone()
+            .unwrap_or_else(|| gateway.base_url(new.mode).to_owned());
+        let id = CredentialId::from_ulid(self.next_id()?);
+        let secret = self
+            .secrets()?
+            .put(
+                identity.tenant(),
+                &secret_purpose(&new.gateway, &new.account, id),
+                &new.secrets.seal()?,
+            )
+            .await
+            .map_err(|e| AppError::internal(&format!("credential secrets: {e}")))?;
+        let version = CredentialVersion {
+            id,
+            tenant: identity.tenant().clone(),
+            gateway: new.gateway.clone(),
+            account: new.account.clone(),
+            mode: new.mode,
+            auth_type: gateway.auth_type,
+            base_url,
+            username: new.username.clone(),
+            client_id: new.client_id.clone(),
+            token_url: new.token_url.clone(),
+            secret,
+            fingerprint,
+            from,
+            thru: new.thru,
+            description: new.description.clone(),
+            created_by: identity.subject().clone(),
+            created_at: now,
+        };
+        domain::gateway::check_version(&version).map_err(AppError::from)?;
+        Ok(version)
+    }
+
+    async fn credential_audit(
+        &self,
+        rc: &RequestCtx,
+        op: Operation,
+        version: &CredentialVersion,
+    ) -> AppResult<store::WriteAction> {
+        let identity = rc.identity(op)?;
+        let record = self.audit(
+            rc,
+            identity,
+            op,
+            (
+                "carrierCredential",
+                format!("{}/{}/{}", version.gateway, version.account, version.id),
+            ),
+            None,
+            self.now(),
+        )?;
+        Ok(self
+            .tenant_audit
+            .put_action(identity.scope(), &record)
+            .await?)
+    }
+}
