@@ -130,6 +130,12 @@ fn tenant_scopes_come_only_from_verifiers() {
             "{} enables test-support outside dev-dependencies",
             manifest.display()
         );
+        // Nor the fake carrier servers.
+        assert!(
+            !regular.contains("\"fake\""),
+            "{} enables the fake carriers outside dev-dependencies",
+            manifest.display()
+        );
     }
 }
 
@@ -140,10 +146,11 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("shared/domain", &[]),
     ("shared/store", &["domain"]),
     ("shared/auth", &["domain"]),
-    ("shared/app", &["domain", "store", "auth"]),
+    ("shared/app", &["domain", "store", "auth", "carriers"]),
     ("shared/api", &["domain", "auth", "app"]),
     ("shared/secrets", &["domain"]),
     ("shared/bus", &["domain"]),
+    ("shared/carriers", &["domain"]),
     // The composition root of the functions and the CLI: it may wire everything.
     (
         "shared/boot",
@@ -152,7 +159,7 @@ const LAYERS: &[(&str, &[&str])] = &[
 ];
 
 const WORKSPACE_CRATES: &[&str] = &[
-    "domain", "store", "auth", "app", "api", "boot", "secrets", "bus",
+    "domain", "store", "auth", "app", "api", "boot", "secrets", "bus", "carriers",
 ];
 
 /// The workspace crates a manifest lists as normal dependencies.

@@ -1,0 +1,541 @@
+//! EasyPost v2: HTTP Basic with the key as user name, bodies wrapped in the object name
+//! (`{"shipment": {...}}`), imperial units, money as decimal strings, errors as
+//! `{"error": {"code", "message", "errors"}}`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::http::{Auth, Call, Flavour, Http, snippet};
+use crate::lenient::{self, field};
+use crate::model::{address_json, parse_amount};
+use crate::{
+    Carrier, CarrierError, Credentials, Parcel, PurchasedLabel, Rate, RateError, RateRef, Rates,
+    RetryPolicy, ShipmentRequest, TrackEvent, TrackStatus, Tracking, VoidOutcome,
+};
+
+const NAME: &str = "EasyPost";
+/// Grams in an ounce, ×10⁹ so the conversion stays in integers: 28.349523125 g.
+const NANOGRAMS_PER_OUNCE: u128 = 28_349_523_125;
+
+/// EasyPost behind [`Carrier`].
+#[derive(Debug)]
+pub struct EasyPost {
+    http: Http,
+}
+
+impl EasyPost {
+    pub fn new(credentials: Credentials) -> Self {
+        let auth = Auth::Basic(credentials.api_key.clone());
+        let flavour = Flavour {
+            name: NAME,
+            error_text,
+            headers: &[],
+        };
+        Self {
+            http: Http::new(flavour, &credentials, auth),
+        }
+    }
+
+    /// Retries and backoff (tests make them fast).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.http.set_retry(retry);
+        self
+    }
+
+    /// The time one attempt may take (default 10 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.http.set_timeout(timeout);
+        self
+    }
+
+    /// Calls go through `client` — the caller's guarded outbound client (no redirects; outside
+    /// dev mode, public addresses only).
+    pub fn with_client(mut self, client: reqwest::Client) -> Self {
+        self.http.set_client(client);
+        self
+    }
+}
+
+#[async_trait::async_trait]
+impl Carrier for EasyPost {
+    async fn rates(&self, shipment: &ShipmentRequest) -> Result<Rates, CarrierError> {
+        if shipment.parcel.weight_grams == 0 {
+            return Err(CarrierError::Rejected("the parcel weighs nothing".into()));
+        }
+        let body = shipment_body(shipment);
+        let created: Shipment = self
+            .http
+            .post(&["v2", "shipments"], Some(&body), Call::Idempotent)
+            .await?;
+        rates(created)
+    }
+
+    async fn buy_label(&self, rate: &RateRef) -> Result<PurchasedLabel, CarrierError> {
+        let shipment_id = rate
+            .carrier_shipment
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| {
+                CarrierError::Rejected(
+                    "an EasyPost rate is bought through its shipment id, which is missing".into(),
+                )
+            })?;
+        let body = json!({ "rate": { "id": rate.rate_id } });
+        let bought: Shipment = self
+            .http
+            .post(
+                &["v2", "shipments", shipment_id, "buy"],
+                Some(&body),
+                Call::NonIdempotent,
+            )
+            .await?;
+        label(shipment_id, bought)
+    }
+
+    async fn void_label(&self, carrier_reference: &str) -> Result<VoidOutcome, CarrierError> {
+        non_empty(carrier_reference, "shipment id")?;
+        let refunded: Shipment = self
+            .http
+            .post(
+                &["v2", "shipments", carrier_reference, "refund"],
+                None,
+                Call::NonIdempotent,
+            )
+            .await?;
+        void_outcome(refunded.refund_status.as_deref())
+    }
+
+    async fn track(&self, carrier: &str, tracking_number: &str) -> Result<Tracking, CarrierError> {
+        non_empty(tracking_number, "tracking number")?;
+        let mut tracker = Map::new();
+        tracker.insert("tracking_code".into(), tracking_number.into());
+        // Left out, EasyPost detects the carrier from the number.
+        if !carrier.trim().is_empty() {
+            tracker.insert("carrier".into(), carrier.into());
+        }
+        let body = json!({ "tracker": tracker });
+        let tracker: Tracker = self
+            .http
+            .post(&["v2", "trackers"], Some(&body), Call::Idempotent)
+            .await?;
+        Ok(tracking(tracker))
+    }
+
+    async fn verify_credentials(&self) -> Result<(), CarrierError> {
+        // Works with test and production keys alike (the Users API takes production keys only).
+        let _: Value = self
+            .http
+            .get(&["v2", "addresses"], Some("page_size=1"))
+            .await?;
+        Ok(())
+    }
+}
+
+fn non_empty(value: &str, what: &str) -> Result<(), CarrierError> {
+    if value.trim().is_empty() {
+        Err(CarrierError::Rejected(format!("the {what} is empty")))
+    } else {
+        Ok(())
+    }
+}
+
+/// `{"shipment": {...}}` with the parcel in ounces and inches.
+fn shipment_body(s: &ShipmentRequest) -> Value {
+    let mut shipment = Map::new();
+    shipment.insert("to_address".into(), address_json(&s.to));
+    shipment.insert("from_address".into(), address_json(&s.from));
+    shipment.insert("parcel".into(), parcel_json(&s.parcel));
+    if let Some(reference) = &s.reference {
+        shipment.insert("reference".into(), reference.as_str().into());
+    }
+    json!({ "shipment": shipment })
+}
+
+/// Weight in ounces and dimensions in inches, each rounded up to a tenth: a label must never
+/// declare less than the parcel is. Dimensions are all-or-none, so a parcel without any is
+/// sent by weight alone.
+fn parcel_json(p: &Parcel) -> Value {
+    let mut parcel = Map::new();
+    parcel.insert("weight".into(), one_decimal(ounce_tenths(p.weight_grams)));
+    if [p.length_mm, p.width_mm, p.height_mm] != [0, 0, 0] {
+        parcel.insert("length".into(), one_decimal(inch_tenths(p.length_mm)));
+        parcel.insert("width".into(), one_decimal(inch_tenths(p.width_mm)));
+        parcel.insert("height".into(), one_decimal(inch_tenths(p.height_mm)));
+    }
+    parcel.into()
+}
+
+/// Tenths of an ounce in `grams`, rounded up.
+fn ounce_tenths(grams: u32) -> u64 {
+    let tenths = (u128::from(grams) * 10 * 1_000_000_000).div_ceil(NANOGRAMS_PER_OUNCE);
+    // u32::MAX grams is about 1.5e9 tenths of an ounce.
+    u64::try_from(tenths).unwrap_or(u64::MAX)
+}
+
+/// Tenths of an inch in `mm`, rounded up (25.4 mm an inch).
+fn inch_tenths(mm: u32) -> u64 {
+    (u64::from(mm) * 100).div_ceil(254)
+}
+
+/// A JSON number with one decimal (exact: the tenths stay far below 2⁵³).
+fn one_decimal(tenths: u64) -> Value {
+    json!(tenths as f64 / 10.0)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Shipment {
+    #[serde(deserialize_with = "lenient::string")]
+    id: Option<String>,
+    #[serde(deserialize_with = "lenient::list")]
+    rates: Vec<EpRate>,
+    #[serde(deserialize_with = "lenient::list")]
+    messages: Vec<Value>,
+    #[serde(deserialize_with = "lenient::string")]
+    tracking_code: Option<String>,
+    selected_rate: Option<EpRate>,
+    postage_label: Option<PostageLabel>,
+    #[serde(deserialize_with = "lenient::string")]
+    refund_status: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EpRate {
+    #[serde(deserialize_with = "lenient::string")]
+    id: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    shipment_id: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    carrier: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    service: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    rate: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    currency: Option<String>,
+    #[serde(deserialize_with = "lenient::u32")]
+    delivery_days: Option<u32>,
+    #[serde(deserialize_with = "lenient::u32")]
+    est_delivery_days: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PostageLabel {
+    #[serde(deserialize_with = "lenient::string")]
+    label_url: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    label_file_type: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    label_pdf_url: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    label_zpl_url: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    label_epl2_url: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Tracker {
+    #[serde(deserialize_with = "lenient::string")]
+    status: Option<String>,
+    #[serde(deserialize_with = "lenient::list")]
+    tracking_details: Vec<Value>,
+}
+
+fn malformed(what: &str) -> CarrierError {
+    CarrierError::Rejected(format!("malformed {NAME} response: {what}"))
+}
+
+fn rates(shipment: Shipment) -> Result<Rates, CarrierError> {
+    let shipment_id = shipment.id.unwrap_or_default();
+    let rates = shipment
+        .rates
+        .into_iter()
+        .map(|r| rate(&shipment_id, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let errors = shipment.messages.iter().map(rate_error).collect();
+    Ok(Rates { rates, errors })
+}
+
+fn rate(shipment_id: &str, r: EpRate) -> Result<Rate, CarrierError> {
+    let rate_id = r.id.ok_or_else(|| malformed("a rate has no id"))?;
+    let amount = parse_amount(
+        r.rate.as_deref().unwrap_or_default(),
+        r.currency.as_deref().unwrap_or_default(),
+    )?;
+    let carrier_shipment = r
+        .shipment_id
+        .filter(|s| !s.is_empty())
+        .or_else(|| Some(shipment_id.to_owned()).filter(|s| !s.is_empty()))
+        .ok_or_else(|| malformed("a rate has no shipment id"))?;
+    Ok(Rate {
+        rate: RateRef {
+            rate_id,
+            carrier_shipment: Some(carrier_shipment),
+        },
+        carrier: r.carrier.unwrap_or_default(),
+        service: r.service.unwrap_or_default(),
+        amount,
+        delivery_days: r.delivery_days.or(r.est_delivery_days),
+    })
+}
+
+/// A `messages[]` entry: `{"carrier", "type": "rate_error", "message"}`.
+fn rate_error(m: &Value) -> RateError {
+    RateError {
+        carrier: field(m, "carrier").unwrap_or_else(|| NAME.to_owned()),
+        message: field(m, "message")
+            .or_else(|| field(m, "type"))
+            .unwrap_or_else(|| lenient::text(m).unwrap_or_else(|| m.to_string())),
+    }
+}
+
+fn label(shipment_id: &str, s: Shipment) -> Result<PurchasedLabel, CarrierError> {
+    let tracking_number = s.tracking_code.filter(|t| !t.is_empty()).ok_or_else(|| {
+        malformed(&format!(
+            "shipment {shipment_id} was bought without a tracking code"
+        ))
+    })?;
+    let postage = s.postage_label.unwrap_or_default();
+    let (label_url, label_format) = label_file(postage).ok_or_else(|| {
+        malformed(&format!(
+            "shipment {shipment_id} was bought without a label"
+        ))
+    })?;
+    Ok(PurchasedLabel {
+        tracking_number,
+        carrier: s
+            .selected_rate
+            .and_then(|r| r.carrier)
+            .unwrap_or_else(|| NAME.to_owned()),
+        label_url,
+        label_format,
+        carrier_reference: s
+            .id
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| shipment_id.to_owned()),
+    })
+}
+
+/// The label's URL and format: `label_url` in its `label_file_type` (a MIME type, PNG by
+/// default), else whichever converted file EasyPost already has.
+fn label_file(p: PostageLabel) -> Option<(String, String)> {
+    if let Some(url) = p.label_url.filter(|u| !u.is_empty()) {
+        let format = mime_format(p.label_file_type.as_deref().unwrap_or("image/png"));
+        return Some((url, format));
+    }
+    [
+        (p.label_pdf_url, "PDF"),
+        (p.label_zpl_url, "ZPL"),
+        (p.label_epl2_url, "EPL2"),
+    ]
+    .into_iter()
+    .find_map(|(url, format)| {
+        url.filter(|u| !u.is_empty())
+            .map(|u| (u, format.to_owned()))
+    })
+}
+
+/// "image/png" → "PNG", "application/pdf" → "PDF", "application/zpl" → "ZPL", …
+fn mime_format(mime: &str) -> String {
+    let lower = mime.trim().to_ascii_lowercase();
+    let known = [
+        ("pdf", "PDF"),
+        ("zpl", "ZPL"),
+        ("epl", "EPL2"),
+        ("png", "PNG"),
+    ];
+    match known.iter().find(|(needle, _)| lower.contains(needle)) {
+        Some((_, format)) => (*format).to_owned(),
+        None => lower
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase(),
+    }
+}
+
+fn void_outcome(refund_status: Option<&str>) -> Result<VoidOutcome, CarrierError> {
+    let status = refund_status.ok_or_else(|| malformed("no refund_status after a refund"))?;
+    match status.to_ascii_lowercase().as_str() {
+        "submitted" => Ok(VoidOutcome::Submitted),
+        "refunded" => Ok(VoidOutcome::Refunded),
+        "rejected" => Ok(VoidOutcome::Rejected(
+            "EasyPost rejected the refund (it may be requested again)".into(),
+        )),
+        // Bill-on-scan carriers: nothing was charged, so there is nothing to refund — but the
+        // label is not void either, so this is not reported as refunded.
+        "not_applicable" => Ok(VoidOutcome::Rejected(
+            "not_applicable: the carrier bills on scan, so there is nothing to refund".into(),
+        )),
+        other => Err(malformed(&format!("unknown refund_status {other:?}"))),
+    }
+}
+
+fn tracking(t: Tracker) -> Tracking {
+    let raw_status = t.status.unwrap_or_else(|| "unknown".into());
+    Tracking {
+        status: TrackStatus::from_easypost(&raw_status),
+        raw_status,
+        events: t.tracking_details.iter().map(track_event).collect(),
+    }
+}
+
+fn track_event(d: &Value) -> TrackEvent {
+    TrackEvent {
+        status: field(d, "status").unwrap_or_default(),
+        message: field(d, "message")
+            .or_else(|| field(d, "description"))
+            .unwrap_or_default(),
+        at: field(d, "datetime"),
+    }
+}
+
+/// `error.code: error.message (field: message; …)` out of an EasyPost error body, else the
+/// body itself.
+fn error_text(body: &[u8]) -> String {
+    let Some(error) = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").cloned())
+    else {
+        return snippet(body);
+    };
+    let head: Vec<String> = [field(&error, "code"), field(&error, "message")]
+        .into_iter()
+        .flatten()
+        .collect();
+    let details: Vec<String> = error
+        .get("errors")
+        .and_then(Value::as_array)
+        .map(|errors| errors.iter().filter_map(field_error).collect())
+        .unwrap_or_default();
+    let mut text = head.join(": ");
+    if !details.is_empty() {
+        text = format!("{text} ({})", details.join("; "));
+    }
+    if text.trim().is_empty() {
+        snippet(body)
+    } else {
+        text
+    }
+}
+
+/// One of `error.errors[]`: a `{"field", "message"}` object or a plain string.
+fn field_error(e: &Value) -> Option<String> {
+    if let Some(text) = lenient::text(e) {
+        return Some(text);
+    }
+    match (field(e, "field"), field(e, "message")) {
+        (Some(f), Some(m)) => Some(format!("{f}: {m}")),
+        (f, m) => m.or(f),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn units_round_up_to_a_tenth() {
+        assert_eq!(ounce_tenths(0), 0);
+        assert_eq!(ounce_tenths(1), 1); // 0.035 oz
+        assert_eq!(ounce_tenths(1000), 353); // 35.274 oz
+        assert_eq!(ounce_tenths(2835), 1001); // 100.0035 oz
+        assert_eq!(ounce_tenths(u32::MAX), 1_515_005_130);
+        assert_eq!(inch_tenths(254), 100); // exactly 10 in
+        assert_eq!(inch_tenths(255), 101);
+        assert_eq!(inch_tenths(300), 119); // 11.81 in
+        assert_eq!(inch_tenths(1), 1);
+        assert_eq!(one_decimal(353).to_string(), "35.3");
+        assert_eq!(one_decimal(100).to_string(), "10.0");
+    }
+
+    #[test]
+    fn weight_only_parcels_send_no_dimensions() {
+        let p = parcel_json(&Parcel {
+            weight_grams: 100,
+            length_mm: 0,
+            width_mm: 0,
+            height_mm: 0,
+        });
+        assert_eq!(p, json!({"weight": 3.6}));
+    }
+
+    #[test]
+    fn label_formats() {
+        assert_eq!(mime_format("image/png"), "PNG");
+        assert_eq!(mime_format("application/pdf"), "PDF");
+        assert_eq!(mime_format("application/zpl"), "ZPL");
+        assert_eq!(mime_format("application/epl2"), "EPL2");
+        assert_eq!(mime_format("image/gif"), "GIF");
+        let only_pdf = PostageLabel {
+            label_pdf_url: Some("https://x/l.pdf".into()),
+            ..PostageLabel::default()
+        };
+        assert_eq!(
+            label_file(only_pdf),
+            Some(("https://x/l.pdf".into(), "PDF".into()))
+        );
+        assert_eq!(label_file(PostageLabel::default()), None);
+    }
+
+    #[test]
+    fn refund_statuses() {
+        assert_eq!(void_outcome(Some("submitted")), Ok(VoidOutcome::Submitted));
+        assert_eq!(void_outcome(Some("refunded")), Ok(VoidOutcome::Refunded));
+        assert!(matches!(
+            void_outcome(Some("rejected")),
+            Ok(VoidOutcome::Rejected(_))
+        ));
+        assert!(matches!(
+            void_outcome(Some("not_applicable")),
+            Ok(VoidOutcome::Rejected(m)) if m.starts_with("not_applicable")
+        ));
+        assert!(void_outcome(Some("weird")).is_err());
+        assert!(void_outcome(None).is_err());
+    }
+
+    #[test]
+    fn error_bodies() {
+        let body = br#"{"error":{"code":"ADDRESS.VERIFY.FAILURE","message":"Address not found",
+            "errors":[{"field":"street1","message":"House number is missing","suggestion":null},
+            "plain string"]}}"#;
+        assert_eq!(
+            error_text(body),
+            "ADDRESS.VERIFY.FAILURE: Address not found (street1: House number is missing; plain string)"
+        );
+        assert_eq!(error_text(b"Bad Gateway"), "Bad Gateway");
+        assert_eq!(error_text(br#"{"error":{}}"#), r#"{"error":{}}"#);
+    }
+
+    #[test]
+    fn rates_parse_leniently() {
+        let shipment: Shipment = serde_json::from_value(json!({
+            "id": "shp_1", "rates": [{"id": "rate_1", "carrier": "USPS", "service": "Priority",
+            "rate": "10.07000", "currency": "USD", "delivery_days": null, "est_delivery_days": 2,
+            "unknown": {"x": 1}}], "messages": null, "postage_label": null
+        }))
+        .unwrap();
+        let rates = rates(shipment).unwrap();
+        assert_eq!(rates.rates.len(), 1);
+        let r = &rates.rates[0];
+        assert_eq!(r.amount.minor(), 1007);
+        assert_eq!(r.delivery_days, Some(2));
+        assert_eq!(r.rate.carrier_shipment.as_deref(), Some("shp_1"));
+        assert!(rates.errors.is_empty());
+    }
+
+    #[test]
+    fn a_rate_priced_past_the_currency_is_refused() {
+        let shipment: Shipment = serde_json::from_value(json!({
+            "id": "shp_1", "rates": [{"id": "rate_1", "rate": "10.075", "currency": "USD"}]
+        }))
+        .unwrap();
+        assert_eq!(rates(shipment).unwrap_err().code(), "carrier_rejected");
+    }
+}

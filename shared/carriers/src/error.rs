@@ -1,0 +1,114 @@
+//! The one error of every carrier call. Classified by HTTP status first (carriers' error codes
+//! are only partly documented), with the carrier's own text as detail — never the API key.
+
+/// A failed carrier call. `code()` is stable and what the API layer reports.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CarrierError {
+    /// The carrier refused the credentials (401/403).
+    #[error("carrier authentication failed: {0}")]
+    AuthFailed(String),
+    /// The carrier refused the request (400/402/404/422, a failed purchase) or answered with
+    /// a body we cannot read.
+    #[error("carrier rejected the request: {0}")]
+    Rejected(String),
+    /// The carrier could not be reached or failed (5xx, timeouts, connection errors).
+    #[error("carrier unavailable: {0}")]
+    Unavailable(String),
+    /// The carrier throttled us (429) and retries did not get through.
+    #[error("carrier rate limit reached{}", retry_after_text(*.retry_after_secs))]
+    RateLimited { retry_after_secs: Option<u64> },
+    /// The carrier cannot do this.
+    #[error("not supported by the carrier: {0}")]
+    NotSupported(String),
+    /// No credential version is effective for the tenant's carrier connection (raised by the
+    /// caller that picks credentials, never by the adapters).
+    #[error("no effective carrier connection: {0}")]
+    ConnectionNotEffective(String),
+}
+
+fn retry_after_text(secs: Option<u64>) -> String {
+    secs.map(|s| format!("; retry after {s} s"))
+        .unwrap_or_default()
+}
+
+impl CarrierError {
+    /// The stable code the API reports for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CarrierError::AuthFailed(_) => "carrier_auth_failed",
+            CarrierError::Rejected(_) => "carrier_rejected",
+            CarrierError::Unavailable(_) => "carrier_unavailable",
+            CarrierError::RateLimited { .. } => "rate_limited",
+            CarrierError::NotSupported(_) => "not_supported",
+            CarrierError::ConnectionNotEffective(_) => "connection_not_effective",
+        }
+    }
+
+    /// Whether the same call may succeed later. (A caller retrying a purchase must first check
+    /// that the carrier did not buy the label.)
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            CarrierError::Unavailable(_) | CarrierError::RateLimited { .. }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_retryability() {
+        let cases = [
+            (
+                CarrierError::AuthFailed("x".into()),
+                "carrier_auth_failed",
+                false,
+            ),
+            (
+                CarrierError::Rejected("x".into()),
+                "carrier_rejected",
+                false,
+            ),
+            (
+                CarrierError::Unavailable("x".into()),
+                "carrier_unavailable",
+                true,
+            ),
+            (
+                CarrierError::RateLimited {
+                    retry_after_secs: Some(3),
+                },
+                "rate_limited",
+                true,
+            ),
+            (
+                CarrierError::NotSupported("x".into()),
+                "not_supported",
+                false,
+            ),
+            (
+                CarrierError::ConnectionNotEffective("x".into()),
+                "connection_not_effective",
+                false,
+            ),
+        ];
+        for (e, code, retryable) in cases {
+            assert_eq!(e.code(), code);
+            assert_eq!(e.is_retryable(), retryable, "{e}");
+        }
+    }
+
+    #[test]
+    fn rate_limited_message() {
+        let e = CarrierError::RateLimited {
+            retry_after_secs: Some(7),
+        };
+        assert_eq!(e.to_string(), "carrier rate limit reached; retry after 7 s");
+        let e = CarrierError::RateLimited {
+            retry_after_secs: None,
+        };
+        assert_eq!(e.to_string(), "carrier rate limit reached");
+    }
+}

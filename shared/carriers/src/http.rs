@@ -1,0 +1,558 @@
+//! The one request helper both adapters use: a client with a timeout and no redirects (a
+//! redirect would carry the key to wherever it points), bounded retries with exponential
+//! backoff, status-first error mapping, and the API key kept out of every message.
+//!
+//! Retries: idempotent calls are retried on 429, 408, 5xx, timeouts and connection errors.
+//! Purchases and voids are retried only when the carrier cannot have acted: on 429 and when
+//! the connection was never made. A 5xx or a timeout may come after the carrier bought the
+//! label, and buying it again would charge twice.
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode, Url};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::{CarrierError, Credentials};
+
+/// How long one attempt may take, connect to last byte, unless configured.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest `Retry-After` waited out in-line; a longer one is returned to the caller as
+/// `RateLimited` instead of holding the request open.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+/// Carrier responses are a few KB; anything far larger is not one of them.
+const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// How much of an unreadable body an error message quotes.
+const SNIPPET_CHARS: usize = 500;
+/// Keys shorter than this are not scrubbed from messages (it would mangle ordinary text); real
+/// keys are far longer.
+const MIN_REDACTED_KEY: usize = 6;
+
+/// How often, and how patiently, a failed call is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// The first wait; each further wait doubles it.
+    pub base: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            retries: 3,
+            base: Duration::from_millis(200),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (0-based): base, 2×base, 4×base, …
+    fn backoff(&self, retry: u32) -> Duration {
+        self.base.saturating_mul(2u32.saturating_pow(retry))
+    }
+}
+
+/// Whether the carrier may have acted on a request that failed without an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Call {
+    /// Quotes, tracking, reads: repeating is harmless.
+    Idempotent,
+    /// Purchases and voids: repeat only what the carrier cannot have seen.
+    NonIdempotent,
+}
+
+/// How the key goes on the wire.
+pub(crate) enum Auth {
+    /// HTTP Basic with the key as the user name and an empty password (EasyPost).
+    Basic(SecretString),
+    /// `Authorization: <scheme> <key>` (Shippo: `ShippoToken`).
+    Token(&'static str, SecretString),
+}
+
+impl Auth {
+    fn key(&self) -> &str {
+        match self {
+            Auth::Basic(key) | Auth::Token(_, key) => key.expose_secret(),
+        }
+    }
+}
+
+/// What makes one carrier's HTTP different from another's.
+pub(crate) struct Flavour {
+    /// Its name in messages ("EasyPost").
+    pub name: &'static str,
+    /// The carrier's own text out of an error body.
+    pub error_text: fn(&[u8]) -> String,
+    /// Headers sent on every call (e.g. a pinned API version).
+    pub headers: &'static [(&'static str, &'static str)],
+}
+
+/// Why one attempt failed, which decides whether it is tried again.
+enum Kind {
+    /// Retrying cannot help (4xx, unreadable config).
+    Final,
+    /// The connection was never made, so the carrier saw nothing.
+    NotSent,
+    /// A 5xx, 408, timeout or broken connection: the carrier may have acted.
+    Transient,
+    /// 429, with the carrier's `Retry-After` if it sent one.
+    Throttled(Option<Duration>),
+}
+
+struct Failure {
+    error: CarrierError,
+    kind: Kind,
+}
+
+impl Failure {
+    fn final_(error: CarrierError) -> Self {
+        Self {
+            error,
+            kind: Kind::Final,
+        }
+    }
+}
+
+pub(crate) struct Http {
+    /// Building a client only fails when the TLS backend cannot start; that is reported on
+    /// each call rather than panicking in a constructor.
+    client: Result<Client, String>,
+    base_url: String,
+    auth: Auth,
+    flavour: Flavour,
+    timeout: Duration,
+    retry: RetryPolicy,
+}
+
+impl fmt::Debug for Http {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Http")
+            .field("carrier", &self.flavour.name)
+            .field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Http {
+    pub(crate) fn new(flavour: Flavour, credentials: &Credentials, auth: Auth) -> Self {
+        let client = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("tenantoms-carriers/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| error_chain(&e.without_url()));
+        Self {
+            client,
+            base_url: credentials.base_url.clone(),
+            auth,
+            flavour,
+            timeout: DEFAULT_TIMEOUT,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    pub(crate) fn set_retry(&mut self, retry: RetryPolicy) {
+        self.retry = retry;
+    }
+
+    pub(crate) fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// Calls go through `client` (e.g. one that refuses private addresses; it must not follow
+    /// redirects).
+    pub(crate) fn set_client(&mut self, client: Client) {
+        self.client = Ok(client);
+    }
+
+    /// A GET, retried freely, its body parsed as `T`.
+    pub(crate) async fn get<T: DeserializeOwned>(
+        &self,
+        path: &[&str],
+        query: Option<&str>,
+    ) -> Result<T, CarrierError> {
+        let url = self.url(path, query)?;
+        let body = self.send(Method::GET, url, None, Call::Idempotent).await?;
+        self.parse(&body)
+    }
+
+    /// A POST of `body` (none if `None`), its answer parsed as `T`.
+    pub(crate) async fn post<T: DeserializeOwned>(
+        &self,
+        path: &[&str],
+        body: Option<&Value>,
+        call: Call,
+    ) -> Result<T, CarrierError> {
+        let url = self.url(path, None)?;
+        let body = self.send(Method::POST, url, body, call).await?;
+        self.parse(&body)
+    }
+
+    /// `base_url` + the path segments, each percent-encoded (ids cannot add segments or `..`).
+    fn url(&self, path: &[&str], query: Option<&str>) -> Result<Url, CarrierError> {
+        let bad =
+            |why: &str| CarrierError::Rejected(format!("the {} base URL {why}", self.flavour.name));
+        let mut url = Url::parse(&self.base_url).map_err(|_| bad("is not a URL"))?;
+        url.path_segments_mut()
+            .map_err(|_| bad("cannot take a path"))?
+            .pop_if_empty()
+            .extend(path);
+        url.set_query(query);
+        Ok(url)
+    }
+
+    /// Sends with retries; the body of the first 2xx answer, or the last failure.
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        call: Call,
+    ) -> Result<Vec<u8>, CarrierError> {
+        let mut retry = 0;
+        loop {
+            let failure = match self.attempt(method.clone(), url.clone(), body).await {
+                Ok(body) => return Ok(body),
+                Err(failure) => failure,
+            };
+            let wait = if retry < self.retry.retries {
+                self.wait_before_retry(&failure.kind, call, retry)
+            } else {
+                None
+            };
+            let Some(wait) = wait else {
+                return Err(failure.error);
+            };
+            retry += 1;
+            tracing::warn!(
+                carrier = self.flavour.name,
+                %method,
+                path = url.path(),
+                retry,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                error = %failure.error,
+                "carrier call failed; retrying"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// `None` when the failure must not be retried.
+    fn wait_before_retry(&self, kind: &Kind, call: Call, retry: u32) -> Option<Duration> {
+        let backoff = self.retry.backoff(retry);
+        match kind {
+            Kind::Final => None,
+            Kind::NotSent => Some(backoff),
+            Kind::Transient => (call == Call::Idempotent).then_some(backoff),
+            Kind::Throttled(Some(after)) if *after > MAX_RETRY_AFTER => None,
+            Kind::Throttled(Some(after)) if !after.is_zero() => Some(*after),
+            Kind::Throttled(_) => Some(backoff),
+        }
+    }
+
+    async fn attempt(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<Vec<u8>, Failure> {
+        let request = self.request(method, url, body)?;
+        let mut response = request.send().await.map_err(|e| self.transport(e))?;
+        let status = response.status();
+        let retry_after = retry_after(response.headers());
+        let body = read_body(&mut response).await.map_err(|e| match e {
+            BodyError::Transport(e) => self.transport(e),
+            BodyError::TooLarge => Failure::final_(CarrierError::Rejected(format!(
+                "the {} response is larger than {MAX_BODY_BYTES} bytes",
+                self.flavour.name
+            ))),
+        })?;
+        if status.is_success() {
+            return Ok(body);
+        }
+        Err(self.status_failure(status, retry_after, &body))
+    }
+
+    fn request(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<RequestBuilder, Failure> {
+        let client = self.client.as_ref().map_err(|e| {
+            Failure::final_(CarrierError::Unavailable(format!(
+                "the HTTP client could not be built: {e}"
+            )))
+        })?;
+        let mut request = client
+            .request(method, url)
+            .timeout(self.timeout)
+            .header(ACCEPT, "application/json");
+        for (name, value) in self.flavour.headers {
+            request = request.header(*name, *value);
+        }
+        request = match &self.auth {
+            Auth::Basic(key) => request.basic_auth(key.expose_secret(), Some("")),
+            Auth::Token(scheme, key) => {
+                let mut value = HeaderValue::from_str(&format!("{scheme} {}", key.expose_secret()))
+                    .map_err(|_| {
+                        Failure::final_(CarrierError::AuthFailed(format!(
+                            "the {} API key has characters an HTTP header cannot carry",
+                            self.flavour.name
+                        )))
+                    })?;
+                value.set_sensitive(true);
+                request.header(AUTHORIZATION, value)
+            }
+        };
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        Ok(request)
+    }
+
+    /// A request that got no (complete) answer.
+    fn transport(&self, e: reqwest::Error) -> Failure {
+        let (kind, what) = if e.is_connect() {
+            (Kind::NotSent, "could not connect")
+        } else if e.is_timeout() {
+            (Kind::Transient, "timed out")
+        } else {
+            (Kind::Transient, "failed")
+        };
+        let detail = self.redact(error_chain(&e.without_url()));
+        Failure {
+            error: CarrierError::Unavailable(format!(
+                "{} request {what}: {detail}",
+                self.flavour.name
+            )),
+            kind,
+        }
+    }
+
+    /// A non-2xx answer, classified by status; the carrier's text is the detail.
+    fn status_failure(
+        &self,
+        status: StatusCode,
+        retry_after: Option<Duration>,
+        body: &[u8],
+    ) -> Failure {
+        let detail = self.redact((self.flavour.error_text)(body));
+        let message = format!(
+            "{} answered {}: {detail}",
+            self.flavour.name,
+            status.as_u16()
+        );
+        match status.as_u16() {
+            401 | 403 => Failure::final_(CarrierError::AuthFailed(message)),
+            429 => Failure {
+                error: CarrierError::RateLimited {
+                    retry_after_secs: retry_after.map(|d| d.as_secs()),
+                },
+                kind: Kind::Throttled(retry_after),
+            },
+            408 | 500..=599 => Failure {
+                error: CarrierError::Unavailable(message),
+                kind: Kind::Transient,
+            },
+            _ => Failure::final_(CarrierError::Rejected(message)),
+        }
+    }
+
+    /// A 2xx body as `T`; one that does not parse is a malformed answer (`Rejected`).
+    pub(crate) fn parse<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, CarrierError> {
+        serde_json::from_slice(body).map_err(|e| {
+            CarrierError::Rejected(format!(
+                "malformed {} response ({e}): {}",
+                self.flavour.name,
+                self.redact(snippet(body))
+            ))
+        })
+    }
+
+    /// Scrubs the key from text that came from outside (a carrier could echo it back).
+    fn redact(&self, text: String) -> String {
+        let key = self.auth.key();
+        if key.len() >= MIN_REDACTED_KEY && text.contains(key) {
+            text.replace(key, "[redacted]")
+        } else {
+            text
+        }
+    }
+}
+
+enum BodyError {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+async fn read_body(response: &mut Response) -> Result<Vec<u8>, BodyError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is ignored: backoff applies instead).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// An error and its causes, one line ("error sending request: connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// At most [`SNIPPET_CHARS`] characters of a body, lossily decoded.
+pub(crate) fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(SNIPPET_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn http(base: &str, key: &str) -> Http {
+        Http::new(
+            Flavour {
+                name: "Test",
+                error_text: snippet,
+                headers: &[],
+            },
+            &Credentials::new(base, key),
+            Auth::Basic(SecretString::from(key)),
+        )
+    }
+
+    #[test]
+    fn backoff_doubles() {
+        let p = RetryPolicy {
+            retries: 3,
+            base: Duration::from_millis(10),
+        };
+        let waits: Vec<_> = (0..4).map(|r| p.backoff(r).as_millis()).collect();
+        assert_eq!(waits, [10, 20, 40, 80]);
+        assert_eq!(
+            RetryPolicy {
+                retries: 1,
+                base: Duration::MAX
+            }
+            .backoff(40),
+            Duration::MAX
+        );
+    }
+
+    #[test]
+    fn only_safe_failures_of_purchases_are_retried() {
+        let h = http("http://127.0.0.1:1", "secret-key");
+        let wait = |kind: Kind, call| h.wait_before_retry(&kind, call, 0);
+        let base = Some(Duration::from_millis(200));
+        assert_eq!(wait(Kind::Transient, Call::Idempotent), base);
+        assert_eq!(wait(Kind::Transient, Call::NonIdempotent), None);
+        assert_eq!(wait(Kind::NotSent, Call::NonIdempotent), base);
+        assert_eq!(wait(Kind::Final, Call::Idempotent), None);
+        assert_eq!(wait(Kind::Throttled(None), Call::NonIdempotent), base);
+        assert_eq!(
+            wait(
+                Kind::Throttled(Some(Duration::from_secs(2))),
+                Call::NonIdempotent
+            ),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            wait(
+                Kind::Throttled(Some(MAX_RETRY_AFTER + Duration::from_secs(1))),
+                Call::Idempotent
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn urls_keep_ids_in_one_segment() {
+        let h = http("https://api.example.com/", "secret-key");
+        let url = h
+            .url(&["v2", "shipments", "../users", "buy"], None)
+            .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://api.example.com/v2/shipments/..%2Fusers/buy"
+        );
+        let url = h.url(&["v2", "addresses"], Some("page_size=1")).unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://api.example.com/v2/addresses?page_size=1"
+        );
+        assert!(http("not a url", "secret-key").url(&["x"], None).is_err());
+    }
+
+    #[test]
+    fn messages_never_carry_the_key() {
+        let h = http("http://127.0.0.1:1", "secret-key");
+        let f = h.status_failure(
+            StatusCode::UNAUTHORIZED,
+            None,
+            b"key secret-key is not valid",
+        );
+        assert_eq!(f.error.code(), "carrier_auth_failed");
+        assert!(!f.error.to_string().contains("secret-key"), "{}", f.error);
+        let e = h.parse::<Value>(b"<html>secret-key</html>").unwrap_err();
+        assert!(!e.to_string().contains("secret-key"), "{e}");
+        assert_eq!(e.code(), "carrier_rejected");
+    }
+
+    #[test]
+    fn statuses_map() {
+        let h = http("http://127.0.0.1:1", "secret-key");
+        let code = |s: u16| {
+            h.status_failure(StatusCode::from_u16(s).unwrap(), None, b"")
+                .error
+                .code()
+        };
+        assert_eq!(code(400), "carrier_rejected");
+        assert_eq!(code(402), "carrier_rejected");
+        assert_eq!(code(403), "carrier_auth_failed");
+        assert_eq!(code(404), "carrier_rejected");
+        assert_eq!(code(422), "carrier_rejected");
+        assert_eq!(code(429), "rate_limited");
+        assert_eq!(code(502), "carrier_unavailable");
+    }
+
+    #[test]
+    fn snippets_are_bounded() {
+        let long = "é".repeat(SNIPPET_CHARS + 10);
+        assert_eq!(snippet(long.as_bytes()).chars().count(), SNIPPET_CHARS + 1);
+        assert_eq!(snippet(b"  short "), "short");
+    }
+}

@@ -1,0 +1,588 @@
+//! Shippo: `Authorization: ShippoToken <key>`, unwrapped bodies, metric units as strings,
+//! money as decimal strings, and `"async": false` so rates and labels come back in the answer.
+//! A purchase that fails is a 2xx with `status: "ERROR"`, not an HTTP error.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::http::{Auth, Call, Flavour, Http, snippet};
+use crate::lenient::{self, field};
+use crate::model::{address_json, parse_amount};
+use crate::{
+    Carrier, CarrierError, Credentials, PurchasedLabel, Rate, RateError, RateRef, Rates,
+    RetryPolicy, ShipmentRequest, TrackEvent, TrackStatus, Tracking, VoidOutcome,
+};
+
+const NAME: &str = "Shippo";
+/// The API version the response shapes here were read from; pinned so an account's default
+/// version cannot change them.
+const API_VERSION: &str = "2018-02-08";
+/// The label format asked for; the carrier may answer with a sized variant ("PDF_4x6").
+const LABEL_FILE_TYPE: &str = "PDF";
+
+/// How long a queued purchase is waited for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LabelPoll {
+    attempts: u32,
+    interval: Duration,
+}
+
+/// Shippo behind [`Carrier`].
+#[derive(Debug)]
+pub struct Shippo {
+    http: Http,
+    poll: LabelPoll,
+}
+
+impl Shippo {
+    pub fn new(credentials: Credentials) -> Self {
+        let auth = Auth::Token("ShippoToken", credentials.api_key.clone());
+        let flavour = Flavour {
+            name: NAME,
+            error_text,
+            headers: &[("SHIPPO-API-VERSION", API_VERSION)],
+        };
+        Self {
+            http: Http::new(flavour, &credentials, auth),
+            poll: LabelPoll {
+                attempts: 10,
+                interval: Duration::from_millis(500),
+            },
+        }
+    }
+
+    /// Retries and backoff (tests make them fast).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.http.set_retry(retry);
+        self
+    }
+
+    /// The time one attempt may take (default 10 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.http.set_timeout(timeout);
+        self
+    }
+
+    /// Calls go through `client` — the caller's guarded outbound client (no redirects; outside
+    /// dev mode, public addresses only).
+    pub fn with_client(mut self, client: reqwest::Client) -> Self {
+        self.http.set_client(client);
+        self
+    }
+
+    /// How often, and how far apart, a purchase Shippo queued is looked up again
+    /// (default 10 × 500 ms).
+    pub fn with_label_poll(mut self, attempts: u32, interval: Duration) -> Self {
+        self.poll = LabelPoll { attempts, interval };
+        self
+    }
+
+    /// Looks a queued transaction up until it is done or the polls run out.
+    async fn settle(&self, mut tx: Transaction) -> Result<Transaction, CarrierError> {
+        let mut polls = 0;
+        while tx.is_pending() && polls < self.poll.attempts {
+            let id = tx
+                .object_id
+                .clone()
+                .ok_or_else(|| malformed("a queued transaction has no object_id"))?;
+            tokio::time::sleep(self.poll.interval).await;
+            polls += 1;
+            tx = self.http.get(&["transactions", &id], None).await?;
+        }
+        Ok(tx)
+    }
+}
+
+#[async_trait::async_trait]
+impl Carrier for Shippo {
+    async fn rates(&self, shipment: &ShipmentRequest) -> Result<Rates, CarrierError> {
+        if shipment.parcel.weight_grams == 0 {
+            return Err(CarrierError::Rejected("the parcel weighs nothing".into()));
+        }
+        let body = shipment_body(shipment);
+        let created: ShShipment = self
+            .http
+            .post(&["shipments"], Some(&body), Call::Idempotent)
+            .await?;
+        rates(created)
+    }
+
+    async fn buy_label(&self, rate: &RateRef) -> Result<PurchasedLabel, CarrierError> {
+        non_empty(&rate.rate_id, "rate id")?;
+        let body = json!({
+            "rate": rate.rate_id,
+            "label_file_type": LABEL_FILE_TYPE,
+            "async": false,
+        });
+        let tx: Transaction = self
+            .http
+            .post(&["transactions"], Some(&body), Call::NonIdempotent)
+            .await?;
+        // The first answer may expand the rate (with its provider) where later ones do not.
+        let provider = tx.provider();
+        let tx = self.settle(tx).await?;
+        let provider = tx.provider().or(provider);
+        label(tx, provider)
+    }
+
+    async fn void_label(&self, carrier_reference: &str) -> Result<VoidOutcome, CarrierError> {
+        non_empty(carrier_reference, "transaction id")?;
+        let body = json!({ "transaction": carrier_reference, "async": false });
+        let refund: Refund = self
+            .http
+            .post(&["refunds"], Some(&body), Call::NonIdempotent)
+            .await?;
+        void_outcome(refund)
+    }
+
+    async fn track(&self, carrier: &str, tracking_number: &str) -> Result<Tracking, CarrierError> {
+        non_empty(tracking_number, "tracking number")?;
+        let token = carrier_token(carrier);
+        non_empty(&token, "carrier")?;
+        let track: Track = self
+            .http
+            .get(&["tracks", &token, tracking_number], None)
+            .await?;
+        Ok(tracking(track))
+    }
+
+    async fn verify_credentials(&self) -> Result<(), CarrierError> {
+        let _: Value = self.http.get(&["addresses"], Some("results=1")).await?;
+        Ok(())
+    }
+}
+
+fn non_empty(value: &str, what: &str) -> Result<(), CarrierError> {
+    if value.trim().is_empty() {
+        Err(CarrierError::Rejected(format!("the {what} is empty")))
+    } else {
+        Ok(())
+    }
+}
+
+/// Shippo's carrier token: lowercase, spaces as underscores ("DHL Express" → "dhl_express").
+fn carrier_token(carrier: &str) -> String {
+    carrier.trim().to_ascii_lowercase().replace([' ', '-'], "_")
+}
+
+/// The unwrapped shipment, the parcel in exact grams and millimetres (as strings).
+fn shipment_body(s: &ShipmentRequest) -> Value {
+    let p = &s.parcel;
+    let mut body = Map::new();
+    body.insert("address_from".into(), address_json(&s.from));
+    body.insert("address_to".into(), address_json(&s.to));
+    body.insert(
+        "parcels".into(),
+        json!([{
+            "length": p.length_mm.to_string(),
+            "width": p.width_mm.to_string(),
+            "height": p.height_mm.to_string(),
+            "distance_unit": "mm",
+            "weight": p.weight_grams.to_string(),
+            "mass_unit": "g",
+        }]),
+    );
+    body.insert("async".into(), false.into());
+    if let Some(reference) = &s.reference {
+        body.insert("metadata".into(), reference.as_str().into());
+    }
+    body.into()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ShShipment {
+    #[serde(deserialize_with = "lenient::string")]
+    object_id: Option<String>,
+    #[serde(deserialize_with = "lenient::list")]
+    rates: Vec<ShRate>,
+    #[serde(deserialize_with = "lenient::list")]
+    messages: Vec<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ShRate {
+    #[serde(deserialize_with = "lenient::string")]
+    object_id: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    shipment: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    amount: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    currency: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    provider: Option<String>,
+    /// `{"name", "token"}`; older shapes put `servicelevel_name`/`service_level_token` beside it.
+    servicelevel: Value,
+    #[serde(deserialize_with = "lenient::string")]
+    servicelevel_name: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    service_level_token: Option<String>,
+    #[serde(deserialize_with = "lenient::u32")]
+    estimated_days: Option<u32>,
+}
+
+impl ShRate {
+    fn service(&self) -> String {
+        field(&self.servicelevel, "name")
+            .or_else(|| field(&self.servicelevel, "token"))
+            .or_else(|| self.servicelevel_name.clone())
+            .or_else(|| self.service_level_token.clone())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Transaction {
+    #[serde(deserialize_with = "lenient::string")]
+    object_id: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    status: Option<String>,
+    /// The rate's object_id, or the rate itself.
+    rate: Value,
+    #[serde(deserialize_with = "lenient::string")]
+    tracking_number: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    label_url: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    label_file_type: Option<String>,
+    #[serde(deserialize_with = "lenient::list")]
+    messages: Vec<Value>,
+}
+
+impl Transaction {
+    fn status(&self) -> String {
+        self.status
+            .as_deref()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_uppercase()
+    }
+
+    fn is_pending(&self) -> bool {
+        matches!(self.status().as_str(), "QUEUED" | "WAITING")
+    }
+
+    fn provider(&self) -> Option<String> {
+        field(&self.rate, "provider")
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Refund {
+    #[serde(deserialize_with = "lenient::string")]
+    status: Option<String>,
+    #[serde(deserialize_with = "lenient::list")]
+    messages: Vec<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Track {
+    /// `{"status", …}`, or just the status string.
+    tracking_status: Value,
+    #[serde(deserialize_with = "lenient::list")]
+    tracking_history: Vec<Value>,
+}
+
+fn malformed(what: &str) -> CarrierError {
+    CarrierError::Rejected(format!("malformed {NAME} response: {what}"))
+}
+
+fn rates(shipment: ShShipment) -> Result<Rates, CarrierError> {
+    let rates = shipment
+        .rates
+        .into_iter()
+        .map(|r| rate(shipment.object_id.as_deref(), r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let errors = shipment.messages.iter().map(rate_error).collect();
+    Ok(Rates { rates, errors })
+}
+
+fn rate(shipment_id: Option<&str>, r: ShRate) -> Result<Rate, CarrierError> {
+    let service = r.service();
+    let rate_id = r
+        .object_id
+        .ok_or_else(|| malformed("a rate has no object_id"))?;
+    let amount = parse_amount(
+        r.amount.as_deref().unwrap_or_default(),
+        r.currency.as_deref().unwrap_or_default(),
+    )?;
+    Ok(Rate {
+        rate: RateRef {
+            rate_id,
+            carrier_shipment: r.shipment.or_else(|| shipment_id.map(str::to_owned)),
+        },
+        carrier: r.provider.unwrap_or_else(|| NAME.to_owned()),
+        service,
+        amount,
+        delivery_days: r.estimated_days,
+    })
+}
+
+/// A `messages[]` entry: `{"source", "code", "text"}` or `{"code", "message"}`.
+fn rate_error(m: &Value) -> RateError {
+    RateError {
+        carrier: field(m, "source").unwrap_or_else(|| NAME.to_owned()),
+        message: message_text(m),
+    }
+}
+
+fn message_text(m: &Value) -> String {
+    field(m, "text")
+        .or_else(|| field(m, "message"))
+        .or_else(|| field(m, "code"))
+        .or_else(|| lenient::text(m))
+        .unwrap_or_else(|| m.to_string())
+}
+
+fn messages_text(messages: &[Value]) -> String {
+    let texts: Vec<String> = messages.iter().map(message_text).collect();
+    if texts.is_empty() {
+        "no reason given".into()
+    } else {
+        texts.join("; ")
+    }
+}
+
+fn label(tx: Transaction, provider: Option<String>) -> Result<PurchasedLabel, CarrierError> {
+    let id = tx.object_id.clone().unwrap_or_default();
+    match tx.status().as_str() {
+        "SUCCESS" => {
+            let tracking_number =
+                tx.tracking_number
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| {
+                        malformed(&format!(
+                            "transaction {id} succeeded without a tracking number"
+                        ))
+                    })?;
+            let label_url = tx
+                .label_url
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| malformed(&format!("transaction {id} succeeded without a label")))?;
+            Ok(PurchasedLabel {
+                tracking_number,
+                carrier: provider.unwrap_or_else(|| "shippo".to_owned()),
+                label_url,
+                label_format: label_format(tx.label_file_type.as_deref()),
+                carrier_reference: id,
+            })
+        }
+        "ERROR" => Err(CarrierError::Rejected(format!(
+            "Shippo could not buy the label: {}",
+            messages_text(&tx.messages)
+        ))),
+        // Not bought yet, but it may still be: the caller must look the transaction up
+        // rather than buy again.
+        "QUEUED" | "WAITING" => Err(CarrierError::Unavailable(format!(
+            "Shippo is still creating the label (transaction {id}); look it up before buying again"
+        ))),
+        other => Err(malformed(&format!(
+            "transaction {id} has unexpected status {other:?}"
+        ))),
+    }
+}
+
+/// "PDF_4x6" → "PDF", "PNG_2.3x7.5" → "PNG", "ZPLII" → "ZPL"; absent → what was asked for.
+fn label_format(file_type: Option<&str>) -> String {
+    let file_type = file_type.map(str::trim).filter(|t| !t.is_empty());
+    let Some(file_type) = file_type else {
+        return LABEL_FILE_TYPE.to_owned();
+    };
+    let base = file_type
+        .split('_')
+        .next()
+        .unwrap_or(file_type)
+        .to_ascii_uppercase();
+    if base.starts_with("ZPL") {
+        "ZPL".to_owned()
+    } else {
+        base
+    }
+}
+
+fn void_outcome(refund: Refund) -> Result<VoidOutcome, CarrierError> {
+    let status = refund
+        .status
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_uppercase();
+    match status.as_str() {
+        "QUEUED" | "PENDING" => Ok(VoidOutcome::Submitted),
+        "SUCCESS" => Ok(VoidOutcome::Refunded),
+        "ERROR" => Ok(VoidOutcome::Rejected(format!(
+            "Shippo refused the refund: {}",
+            messages_text(&refund.messages)
+        ))),
+        other => Err(malformed(&format!(
+            "refund has unexpected status {other:?}"
+        ))),
+    }
+}
+
+fn tracking(t: Track) -> Tracking {
+    let raw_status = match &t.tracking_status {
+        Value::Object(_) => field(&t.tracking_status, "status"),
+        other => lenient::text(other),
+    }
+    .unwrap_or_else(|| "UNKNOWN".into());
+    Tracking {
+        status: TrackStatus::from_shippo(&raw_status),
+        raw_status,
+        events: t.tracking_history.iter().map(track_event).collect(),
+    }
+}
+
+fn track_event(e: &Value) -> TrackEvent {
+    TrackEvent {
+        status: field(e, "status").unwrap_or_default(),
+        message: field(e, "status_details").unwrap_or_default(),
+        at: field(e, "status_date"),
+    }
+}
+
+/// `detail` of an error body (401, 404), else the raw body (a 400 is a map of field to
+/// messages with no envelope).
+fn error_text(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| field(&v, "detail"))
+        .unwrap_or_else(|| snippet(body))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn label_formats() {
+        assert_eq!(label_format(Some("PDF_4x6")), "PDF");
+        assert_eq!(label_format(Some("PNG_2.3x7.5")), "PNG");
+        assert_eq!(label_format(Some("ZPLII")), "ZPL");
+        assert_eq!(label_format(Some("PDF")), "PDF");
+        assert_eq!(label_format(None), "PDF");
+        assert_eq!(label_format(Some(" ")), "PDF");
+    }
+
+    #[test]
+    fn carrier_tokens() {
+        assert_eq!(carrier_token("USPS"), "usps");
+        assert_eq!(carrier_token(" DHL Express "), "dhl_express");
+    }
+
+    #[test]
+    fn tracking_status_as_string_or_object() {
+        let t: Track = serde_json::from_value(json!({"tracking_status": "TRANSIT"})).unwrap();
+        assert_eq!(tracking(t).status, TrackStatus::InTransit);
+        let t: Track = serde_json::from_value(json!({
+            "tracking_status": {"status": "DELIVERED", "status_details": "x"},
+            "tracking_history": [{"status": "TRANSIT", "status_details": "moving",
+                "status_date": "2016-12-08T15:19:00Z", "location": null}]
+        }))
+        .unwrap();
+        let t = tracking(t);
+        assert_eq!(t.status, TrackStatus::Delivered);
+        assert_eq!(t.raw_status, "DELIVERED");
+        assert_eq!(
+            t.events,
+            vec![TrackEvent {
+                status: "TRANSIT".into(),
+                message: "moving".into(),
+                at: Some("2016-12-08T15:19:00Z".into()),
+            }]
+        );
+        let t: Track = serde_json::from_value(json!({"tracking_status": null})).unwrap();
+        let t = tracking(t);
+        assert_eq!(
+            (t.status, t.raw_status.as_str()),
+            (TrackStatus::Unknown, "UNKNOWN")
+        );
+    }
+
+    #[test]
+    fn messages_in_both_shapes() {
+        let a = rate_error(
+            &json!({"source": "UPS", "code": "carrier_timeout", "text": "UPS did not respond"}),
+        );
+        assert_eq!(
+            (a.carrier.as_str(), a.message.as_str()),
+            ("UPS", "UPS did not respond")
+        );
+        let b = rate_error(&json!({"code": "x", "message": "bad address"}));
+        assert_eq!(
+            (b.carrier.as_str(), b.message.as_str()),
+            ("Shippo", "bad address")
+        );
+        let c = rate_error(&json!("plain"));
+        assert_eq!(c.message, "plain");
+    }
+
+    #[test]
+    fn transaction_rate_as_string_or_object() {
+        let tx: Transaction = serde_json::from_value(json!({
+            "object_id": "t1", "status": "SUCCESS", "rate": {"object_id": "r1", "provider": "USPS"},
+            "tracking_number": "92", "label_url": "https://l", "label_file_type": "PDF_4x6",
+            "messages": [], "tracking_status": {"status": "UNKNOWN"}
+        }))
+        .unwrap();
+        assert_eq!(tx.provider().as_deref(), Some("USPS"));
+        let label = label(tx, Some("USPS".into())).unwrap();
+        assert_eq!(label.label_format, "PDF");
+        assert_eq!(label.carrier_reference, "t1");
+        let tx: Transaction =
+            serde_json::from_value(json!({"object_id": "t1", "status": "SUCCESS", "rate": "r1",
+                "tracking_number": "92", "label_url": "https://l"}))
+            .unwrap();
+        assert_eq!(tx.provider(), None);
+        assert_eq!(label_carrier(tx), "shippo");
+    }
+
+    fn label_carrier(tx: Transaction) -> String {
+        let provider = tx.provider();
+        label(tx, provider).unwrap().carrier
+    }
+
+    #[test]
+    fn failed_purchases_and_refunds() {
+        let tx: Transaction = serde_json::from_value(json!({"object_id": "t1", "status": "ERROR",
+            "messages": [{"source": "USPS", "code": "", "text": "Insufficient postage"}]}))
+        .unwrap();
+        let e = label(tx, None).unwrap_err();
+        assert_eq!(e.code(), "carrier_rejected");
+        assert!(e.to_string().contains("Insufficient postage"), "{e}");
+        let queued: Transaction =
+            serde_json::from_value(json!({"object_id": "t1", "status": "QUEUED"})).unwrap();
+        assert_eq!(
+            label(queued, None).unwrap_err().code(),
+            "carrier_unavailable"
+        );
+
+        let refund =
+            |status: &str| void_outcome(serde_json::from_value(json!({"status": status})).unwrap());
+        assert_eq!(refund("QUEUED"), Ok(VoidOutcome::Submitted));
+        assert_eq!(refund("PENDING"), Ok(VoidOutcome::Submitted));
+        assert_eq!(refund("SUCCESS"), Ok(VoidOutcome::Refunded));
+        assert!(matches!(refund("ERROR"), Ok(VoidOutcome::Rejected(_))));
+        assert!(refund("ODD").is_err());
+    }
+
+    #[test]
+    fn error_bodies() {
+        assert_eq!(
+            error_text(br#"{"detail": "Token does not exist"}"#),
+            "Token does not exist"
+        );
+        assert_eq!(
+            error_text(br#"{"rate": ["This field is required."]}"#),
+            r#"{"rate": ["This field is required."]}"#
+        );
+    }
+}

@@ -1,0 +1,830 @@
+//! Both adapters against the stateful fakes: request shapes, response parsing, fault mapping
+//! and retries, a full rates → buy → track → void round trip, and the key kept out of every
+//! message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use carriers::easypost::EasyPost;
+use carriers::fake::{FakeCarrier, Fault, Recorded};
+use carriers::shippo::Shippo;
+use carriers::{
+    Address, Carrier, CarrierError, Credentials, Parcel, RateRef, Rates, RetryPolicy,
+    ShipmentRequest, TrackStatus, VoidOutcome,
+};
+use domain::money::{Currency, Money};
+use serde_json::json;
+
+const KEY: &str = "test_key_7f3a91c0e5";
+
+fn fast_retry(retries: u32) -> RetryPolicy {
+    RetryPolicy {
+        retries,
+        base: Duration::from_millis(5),
+    }
+}
+
+fn address(name: &str, street: &str, zip: &str) -> Address {
+    Address {
+        name: name.into(),
+        company: None,
+        street1: street.into(),
+        street2: None,
+        city: "San Francisco".into(),
+        state: Some("CA".into()),
+        zip: zip.into(),
+        country: "US".into(),
+        phone: Some("4153334445".into()),
+        email: None,
+    }
+}
+
+/// 1000 g = 35.27 oz; 300 mm = 11.81 in, 200 mm = 7.87 in, 254 mm = exactly 10 in.
+fn shipment() -> ShipmentRequest {
+    ShipmentRequest {
+        from: Address {
+            street2: Some("5th Floor".into()),
+            company: Some("TenantOMS".into()),
+            ..address("Warehouse", "417 Montgomery Street", "94104")
+        },
+        to: address("Dr. Steve Brule", "179 N Harbor Dr", "90277"),
+        parcel: Parcel {
+            weight_grams: 1000,
+            length_mm: 300,
+            width_mm: 200,
+            height_mm: 254,
+        },
+        reference: Some("order-42".into()),
+    }
+}
+
+fn usd(amount: &str) -> Money {
+    Money::parse(amount, Currency::parse("USD").unwrap()).unwrap()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    EasyPost,
+    Shippo,
+}
+
+impl Api {
+    async fn fake(self) -> FakeCarrier {
+        match self {
+            Api::EasyPost => FakeCarrier::easypost(KEY).await,
+            Api::Shippo => FakeCarrier::shippo(KEY).await,
+        }
+    }
+
+    fn client_with(
+        self,
+        base_url: &str,
+        key: &str,
+        retry: RetryPolicy,
+        timeout: Duration,
+    ) -> Box<dyn Carrier> {
+        let credentials = Credentials::new(base_url, key);
+        match self {
+            Api::EasyPost => Box::new(
+                EasyPost::new(credentials)
+                    .with_retry(retry)
+                    .with_timeout(timeout),
+            ),
+            Api::Shippo => Box::new(
+                Shippo::new(credentials)
+                    .with_retry(retry)
+                    .with_timeout(timeout)
+                    .with_label_poll(5, Duration::from_millis(5)),
+            ),
+        }
+    }
+
+    fn client(self, fake: &FakeCarrier) -> Box<dyn Carrier> {
+        self.client_with(&fake.base_url(), KEY, fast_retry(3), Duration::from_secs(5))
+    }
+
+    fn debug_of_client(self, credentials: Credentials) -> String {
+        match self {
+            Api::EasyPost => format!("{:?}", EasyPost::new(credentials)),
+            Api::Shippo => format!("{:?}", Shippo::new(credentials)),
+        }
+    }
+
+    fn is_buy(self, r: &Recorded) -> bool {
+        match self {
+            Api::EasyPost => r.method == "POST" && r.path.ends_with("/buy"),
+            Api::Shippo => r.method == "POST" && r.path == "/transactions",
+        }
+    }
+
+    fn is_rates(self, r: &Recorded) -> bool {
+        let path = match self {
+            Api::EasyPost => "/v2/shipments",
+            Api::Shippo => "/shipments",
+        };
+        r.method == "POST" && r.path == path
+    }
+
+    fn raw(self, status: &str) -> String {
+        match self {
+            Api::EasyPost => status.to_ascii_lowercase(),
+            Api::Shippo => status.to_ascii_uppercase(),
+        }
+    }
+}
+
+fn count(fake: &FakeCarrier, what: impl Fn(&Recorded) -> bool) -> usize {
+    fake.requests().iter().filter(|r| what(r)).count()
+}
+
+async fn quote(carrier: &dyn Carrier) -> Rates {
+    carrier.rates(&shipment()).await.unwrap()
+}
+
+fn cheapest(rates: &Rates) -> RateRef {
+    rates
+        .rates
+        .iter()
+        .find(|r| r.carrier == "USPS")
+        .expect("a USPS rate")
+        .rate
+        .clone()
+}
+
+/// A port nothing listens on.
+fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}")
+}
+
+// ---- Carrier-neutral behaviour, run against both fakes ------------------------------------
+
+async fn rates_parse_exactly(api: Api) {
+    let fake = api.fake().await;
+    let rates = quote(api.client(&fake).as_ref()).await;
+    assert_eq!(rates.rates.len(), 2, "{rates:?}");
+    let usps = rates.rates.iter().find(|r| r.carrier == "USPS").unwrap();
+    assert_eq!(usps.amount, usd("7.58"));
+    assert_eq!(usps.amount.minor(), 758);
+    assert_eq!(usps.service, "Priority");
+    assert_eq!(usps.delivery_days, Some(2));
+    assert!(!usps.rate.rate_id.is_empty());
+    let ups = rates.rates.iter().find(|r| r.carrier == "UPS").unwrap();
+    assert_eq!(
+        ups.amount.minor(),
+        921,
+        "EasyPost's 9.21000 and Shippo's 9.21"
+    );
+    assert_eq!(ups.service, "Ground");
+    assert_eq!(ups.delivery_days, Some(5));
+    assert_eq!(rates.errors.len(), 1, "{:?}", rates.errors);
+    assert_eq!(rates.errors[0].carrier, "FedEx");
+    assert!(!rates.errors[0].message.is_empty());
+}
+
+async fn server_error_on_rates_is_retried(api: Api) {
+    let fake = api.fake().await;
+    fake.fail_next(Fault::ServerError);
+    let rates = quote(api.client(&fake).as_ref()).await;
+    assert_eq!(rates.rates.len(), 2);
+    assert_eq!(count(&fake, |r| api.is_rates(r)), 2);
+}
+
+async fn rate_limit_is_retried_after_retry_after(api: Api) {
+    let fake = api.fake().await;
+    fake.fail_next(Fault::RateLimited {
+        retry_after_secs: 1,
+    });
+    let started = Instant::now();
+    let rates = quote(api.client(&fake).as_ref()).await;
+    assert_eq!(rates.rates.len(), 2);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After honoured: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(count(&fake, |r| api.is_rates(r)), 2);
+}
+
+async fn rate_limit_that_persists_is_reported(api: Api) {
+    let fake = api.fake().await;
+    for _ in 0..3 {
+        fake.fail_next(Fault::RateLimited {
+            retry_after_secs: 0,
+        });
+    }
+    let client = api.client_with(&fake.base_url(), KEY, fast_retry(2), Duration::from_secs(5));
+    let err = client.rates(&shipment()).await.unwrap_err();
+    assert_eq!(
+        err,
+        CarrierError::RateLimited {
+            retry_after_secs: Some(0)
+        }
+    );
+    assert_eq!(err.code(), "rate_limited");
+    assert!(err.is_retryable());
+    assert_eq!(fake.requests().len(), 3);
+}
+
+async fn long_retry_after_is_returned_not_waited(api: Api) {
+    let fake = api.fake().await;
+    fake.fail_next(Fault::RateLimited {
+        retry_after_secs: 120,
+    });
+    let started = Instant::now();
+    let err = api.client(&fake).rates(&shipment()).await.unwrap_err();
+    assert_eq!(
+        err,
+        CarrierError::RateLimited {
+            retry_after_secs: Some(120)
+        }
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(fake.requests().len(), 1);
+}
+
+async fn timeouts_exhaust_the_retries(api: Api) {
+    let fake = api.fake().await;
+    for _ in 0..3 {
+        fake.fail_next(Fault::Timeout);
+    }
+    let client = api.client_with(
+        &fake.base_url(),
+        KEY,
+        fast_retry(2),
+        Duration::from_millis(300),
+    );
+    let err = client.rates(&shipment()).await.unwrap_err();
+    assert!(matches!(err, CarrierError::Unavailable(_)), "{err:?}");
+    assert_eq!(err.code(), "carrier_unavailable");
+    assert!(err.to_string().contains("timed out"), "{err}");
+    assert_eq!(fake.requests().len(), 3, "first attempt and two retries");
+}
+
+async fn malformed_body_is_rejected(api: Api) {
+    let fake = api.fake().await;
+    fake.fail_next(Fault::Malformed);
+    let err = api.client(&fake).rates(&shipment()).await.unwrap_err();
+    assert!(matches!(err, CarrierError::Rejected(_)), "{err:?}");
+    assert_eq!(err.code(), "carrier_rejected");
+    assert!(err.to_string().contains("malformed"), "{err}");
+    assert_eq!(fake.requests().len(), 1, "not retried");
+}
+
+async fn unauthorized_is_not_retried(api: Api) {
+    let fake = api.fake().await;
+    fake.fail_next(Fault::Unauthorized);
+    let err = api.client(&fake).rates(&shipment()).await.unwrap_err();
+    assert!(matches!(err, CarrierError::AuthFailed(_)), "{err:?}");
+    assert_eq!(err.code(), "carrier_auth_failed");
+    assert!(!err.is_retryable());
+    assert_eq!(fake.requests().len(), 1);
+
+    let wrong = api.client_with(
+        &fake.base_url(),
+        "wrong_key_123",
+        fast_retry(3),
+        Duration::from_secs(5),
+    );
+    let err = wrong.rates(&shipment()).await.unwrap_err();
+    assert!(matches!(err, CarrierError::AuthFailed(_)), "{err:?}");
+    let expected = match api {
+        Api::EasyPost => "UNAUTHORIZED",
+        Api::Shippo => "Token does not exist",
+    };
+    assert!(
+        err.to_string().contains(expected),
+        "the carrier's text: {err}"
+    );
+    assert_eq!(fake.requests().len(), 2);
+}
+
+async fn server_error_on_buy_is_not_retried(api: Api) {
+    let fake = api.fake().await;
+    let client = api.client(&fake);
+    let rate = cheapest(&quote(client.as_ref()).await);
+    fake.fail_next(Fault::ServerError);
+    let err = client.buy_label(&rate).await.unwrap_err();
+    assert!(matches!(err, CarrierError::Unavailable(_)), "{err:?}");
+    assert_eq!(
+        count(&fake, |r| api.is_buy(r)),
+        1,
+        "a purchase is never repeated on 5xx"
+    );
+}
+
+async fn timeout_on_buy_is_not_retried(api: Api) {
+    let fake = api.fake().await;
+    let client = api.client_with(
+        &fake.base_url(),
+        KEY,
+        fast_retry(3),
+        Duration::from_millis(300),
+    );
+    let rate = cheapest(&quote(client.as_ref()).await);
+    fake.fail_next(Fault::Timeout);
+    let err = client.buy_label(&rate).await.unwrap_err();
+    assert!(matches!(err, CarrierError::Unavailable(_)), "{err:?}");
+    assert_eq!(count(&fake, |r| api.is_buy(r)), 1);
+}
+
+async fn rate_limit_on_buy_is_retried(api: Api) {
+    let fake = api.fake().await;
+    let client = api.client(&fake);
+    let rate = cheapest(&quote(client.as_ref()).await);
+    fake.fail_next(Fault::RateLimited {
+        retry_after_secs: 0,
+    });
+    let label = client.buy_label(&rate).await.unwrap();
+    assert!(!label.tracking_number.is_empty());
+    assert_eq!(
+        count(&fake, |r| api.is_buy(r)),
+        2,
+        "a 429 means nothing was bought"
+    );
+}
+
+async fn connection_refused_is_unavailable(api: Api) {
+    let client = api.client_with(
+        &closed_port_url(),
+        KEY,
+        fast_retry(2),
+        Duration::from_secs(5),
+    );
+    let rate = RateRef {
+        rate_id: "rate_1".into(),
+        carrier_shipment: Some("shp_1".into()),
+    };
+    let err = client.buy_label(&rate).await.unwrap_err();
+    assert!(matches!(err, CarrierError::Unavailable(_)), "{err:?}");
+    assert!(err.to_string().contains("could not connect"), "{err}");
+    let err = client.verify_credentials().await.unwrap_err();
+    assert_eq!(err.code(), "carrier_unavailable");
+}
+
+async fn unknown_rates_and_numbers_are_rejected(api: Api) {
+    let fake = api.fake().await;
+    let client = api.client(&fake);
+    let rates = quote(client.as_ref()).await;
+    let unknown = RateRef {
+        rate_id: "rate_does_not_exist".into(),
+        ..cheapest(&rates)
+    };
+    let err = client.buy_label(&unknown).await.unwrap_err();
+    assert!(matches!(err, CarrierError::Rejected(_)), "{err:?}");
+    assert!(err.to_string().contains("rate_does_not_exist"), "{err}");
+    let err = client.track("USPS", "NOPE0000").await.unwrap_err();
+    assert!(matches!(err, CarrierError::Rejected(_)), "{err:?}");
+    assert!(err.to_string().contains("404"), "{err}");
+    let err = client.void_label("not_a_reference").await.unwrap_err();
+    assert_eq!(err.code(), "carrier_rejected");
+}
+
+async fn verify_credentials_and_rotation(api: Api) {
+    let fake = api.fake().await;
+    api.client(&fake).verify_credentials().await.unwrap();
+    let expected_path = match api {
+        Api::EasyPost => "/v2/addresses?page_size=1",
+        Api::Shippo => "/addresses?results=1",
+    };
+    let recorded = fake.requests();
+    assert_eq!(recorded[0].method, "GET");
+    assert_eq!(recorded[0].path, expected_path);
+
+    let next = api.client_with(
+        &fake.base_url(),
+        "rotated_key_456",
+        fast_retry(3),
+        Duration::from_secs(5),
+    );
+    let err = next.verify_credentials().await.unwrap_err();
+    assert_eq!(err.code(), "carrier_auth_failed");
+    fake.accept_key("rotated_key_456");
+    next.verify_credentials().await.unwrap();
+    api.client(&fake).verify_credentials().await.unwrap();
+}
+
+async fn tracking_follows_set_tracking(api: Api) {
+    let fake = api.fake().await;
+    let client = api.client(&fake);
+    let label = client
+        .buy_label(&cheapest(&quote(client.as_ref()).await))
+        .await
+        .unwrap();
+    for (raw, want) in [
+        ("in_transit", TrackStatus::InTransit),
+        ("delivered", TrackStatus::Delivered),
+        ("failure", TrackStatus::Failure),
+    ] {
+        let raw = match (api, raw) {
+            (Api::Shippo, "in_transit") => "TRANSIT".to_owned(),
+            _ => api.raw(raw),
+        };
+        fake.set_tracking(&label.tracking_number, &raw);
+        let t = client
+            .track(&label.carrier, &label.tracking_number)
+            .await
+            .unwrap();
+        assert_eq!(t.status, want);
+        assert_eq!(t.raw_status, raw);
+        assert_eq!(t.events.len(), 1);
+        assert_eq!(t.events[0].status, raw);
+        assert!(t.events[0].at.is_some());
+    }
+}
+
+/// The key must appear in no error text or Debug output — even when the carrier echoes it.
+async fn the_key_never_leaks(api: Api) {
+    let secret = "sk_live_never_print_me_Q7";
+    let fake = api.fake().await;
+    fake.accept_key(secret);
+    // No retries: each queued fault is the answer to exactly one call.
+    let client = api.client_with(
+        &fake.base_url(),
+        secret,
+        fast_retry(0),
+        Duration::from_millis(300),
+    );
+    let wrong_secret = "sk_live_wrong_but_secret_Z9";
+    let wrong = api.client_with(
+        &fake.base_url(),
+        wrong_secret,
+        fast_retry(0),
+        Duration::from_millis(300),
+    );
+
+    let mut errors = vec![
+        wrong.rates(&shipment()).await.unwrap_err(),
+        wrong.verify_credentials().await.unwrap_err(),
+    ];
+    let rates = quote(client.as_ref()).await;
+    // The fakes quote an unknown rate id back in their error text: make it the key.
+    let echoed = RateRef {
+        rate_id: secret.into(),
+        ..cheapest(&rates)
+    };
+    errors.push(client.buy_label(&echoed).await.unwrap_err());
+    for fault in [
+        Fault::Unauthorized,
+        Fault::Malformed,
+        Fault::ServerError,
+        Fault::RateLimited {
+            retry_after_secs: 99,
+        },
+        Fault::Timeout,
+    ] {
+        fake.fail_next(fault);
+        errors.push(client.rates(&shipment()).await.unwrap_err());
+    }
+    errors.push(client.track("USPS", "UNKNOWN1").await.unwrap_err());
+    errors.push(
+        api.client_with(
+            &closed_port_url(),
+            secret,
+            fast_retry(0),
+            Duration::from_secs(2),
+        )
+        .verify_credentials()
+        .await
+        .unwrap_err(),
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| matches!(e, CarrierError::AuthFailed(_)))
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| matches!(e, CarrierError::Unavailable(_)))
+    );
+    for e in &errors {
+        for shown in [e.to_string(), format!("{e:?}"), format!("{e:#?}")] {
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(!shown.contains(wrong_secret), "{shown}");
+        }
+    }
+    let credentials = Credentials::new(fake.base_url(), secret);
+    for shown in [
+        format!("{credentials:?}"),
+        format!("{credentials:#?}"),
+        api.debug_of_client(credentials.clone()),
+    ] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+}
+
+macro_rules! for_both_apis {
+    ($($name:ident),* $(,)?) => {
+        mod easypost_api {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Api::EasyPost).await
+                }
+            )*
+        }
+        mod shippo_api {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Api::Shippo).await
+                }
+            )*
+        }
+    };
+}
+
+for_both_apis!(
+    rates_parse_exactly,
+    server_error_on_rates_is_retried,
+    rate_limit_is_retried_after_retry_after,
+    rate_limit_that_persists_is_reported,
+    long_retry_after_is_returned_not_waited,
+    timeouts_exhaust_the_retries,
+    malformed_body_is_rejected,
+    unauthorized_is_not_retried,
+    server_error_on_buy_is_not_retried,
+    timeout_on_buy_is_not_retried,
+    rate_limit_on_buy_is_retried,
+    connection_refused_is_unavailable,
+    unknown_rates_and_numbers_are_rejected,
+    verify_credentials_and_rotation,
+    tracking_follows_set_tracking,
+    the_key_never_leaks,
+);
+
+// ---- EasyPost specifics ------------------------------------------------------------------
+
+#[tokio::test]
+async fn easypost_request_shape() {
+    let fake = FakeCarrier::easypost(KEY).await;
+    quote(Api::EasyPost.client(&fake).as_ref()).await;
+    let recorded = fake.requests();
+    assert_eq!(recorded.len(), 1);
+    let r = &recorded[0];
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.path, "/v2/shipments");
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:"));
+    assert_eq!(
+        r.authorization.as_deref(),
+        Some(format!("Basic {basic}").as_str())
+    );
+    let s = &r.body["shipment"];
+    assert!(s.is_object(), "wrapped in `shipment`: {}", r.body);
+    assert_eq!(
+        s["parcel"],
+        json!({"weight": 35.3, "length": 11.9, "width": 7.9, "height": 10.0}),
+        "ounces and inches, rounded up to a tenth"
+    );
+    assert_eq!(
+        s["to_address"],
+        json!({"name": "Dr. Steve Brule", "street1": "179 N Harbor Dr", "city": "San Francisco",
+            "state": "CA", "zip": "90277", "country": "US", "phone": "4153334445"}),
+        "absent fields left out"
+    );
+    assert_eq!(s["from_address"]["street2"], "5th Floor");
+    assert_eq!(s["from_address"]["company"], "TenantOMS");
+    assert_eq!(s["reference"], "order-42");
+}
+
+#[tokio::test]
+async fn easypost_round_trip() {
+    let fake = FakeCarrier::easypost(KEY).await;
+    let client = Api::EasyPost.client(&fake);
+    let rates = quote(client.as_ref()).await;
+    let rate = cheapest(&rates);
+    let shp = rate
+        .carrier_shipment
+        .clone()
+        .expect("EasyPost rates name their shipment");
+    assert!(shp.starts_with("shp_"), "{shp}");
+    assert!(rate.rate_id.starts_with("rate_"));
+
+    let label = client.buy_label(&rate).await.unwrap();
+    assert!(label.tracking_number.starts_with("EZ"), "{label:?}");
+    assert_eq!(label.carrier, "USPS");
+    assert_eq!(label.label_format, "PNG");
+    assert!(label.label_url.starts_with("https://"));
+    assert_eq!(label.carrier_reference, shp);
+    let buy = fake
+        .requests()
+        .into_iter()
+        .find(|r| Api::EasyPost.is_buy(r))
+        .unwrap();
+    assert_eq!(buy.path, format!("/v2/shipments/{shp}/buy"));
+    assert_eq!(buy.body, json!({"rate": {"id": rate.rate_id}}));
+
+    let t = client
+        .track(&label.carrier, &label.tracking_number)
+        .await
+        .unwrap();
+    assert_eq!(
+        (t.status, t.raw_status.as_str()),
+        (TrackStatus::PreTransit, "pre_transit")
+    );
+    let track = fake.requests().into_iter().last().unwrap();
+    assert_eq!(
+        (track.method.as_str(), track.path.as_str()),
+        ("POST", "/v2/trackers")
+    );
+    assert_eq!(
+        track.body,
+        json!({"tracker": {"tracking_code": label.tracking_number, "carrier": "USPS"}})
+    );
+    fake.set_tracking(&label.tracking_number, "available_for_pickup");
+    let t = client
+        .track(&label.carrier, &label.tracking_number)
+        .await
+        .unwrap();
+    assert_eq!(t.status, TrackStatus::OutForDelivery);
+
+    // Bought once only.
+    let err = client.buy_label(&rate).await.unwrap_err();
+    assert!(err.to_string().contains("SHIPMENT.POSTAGE.EXISTS"), "{err}");
+    assert_eq!(err.code(), "carrier_rejected");
+
+    assert_eq!(
+        client.void_label(&label.carrier_reference).await.unwrap(),
+        VoidOutcome::Submitted
+    );
+    let void = fake.requests().into_iter().last().unwrap();
+    assert_eq!(
+        (void.method.as_str(), void.path.as_str()),
+        ("POST", format!("/v2/shipments/{shp}/refund").as_str())
+    );
+}
+
+#[tokio::test]
+async fn easypost_rate_of_another_shipment_is_rejected() {
+    let fake = FakeCarrier::easypost(KEY).await;
+    let client = Api::EasyPost.client(&fake);
+    let first = cheapest(&quote(client.as_ref()).await);
+    let second = cheapest(&quote(client.as_ref()).await);
+    let mixed = RateRef {
+        rate_id: first.rate_id,
+        carrier_shipment: second.carrier_shipment,
+    };
+    let err = client.buy_label(&mixed).await.unwrap_err();
+    assert!(matches!(err, CarrierError::Rejected(_)), "{err:?}");
+    assert!(err.to_string().contains("422"), "{err}");
+
+    let without_shipment = RateRef {
+        rate_id: second.rate_id,
+        carrier_shipment: None,
+    };
+    let before = fake.requests().len();
+    let err = client.buy_label(&without_shipment).await.unwrap_err();
+    assert_eq!(err.code(), "carrier_rejected");
+    assert_eq!(
+        fake.requests().len(),
+        before,
+        "refused before calling EasyPost"
+    );
+}
+
+// ---- Shippo specifics --------------------------------------------------------------------
+
+#[tokio::test]
+async fn shippo_request_shape() {
+    let fake = FakeCarrier::shippo(KEY).await;
+    quote(Api::Shippo.client(&fake).as_ref()).await;
+    let recorded = fake.requests();
+    assert_eq!(recorded.len(), 1);
+    let r = &recorded[0];
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.path, "/shipments");
+    assert_eq!(
+        r.authorization.as_deref(),
+        Some(format!("ShippoToken {KEY}").as_str())
+    );
+    assert!(r.body.get("shipment").is_none(), "unwrapped: {}", r.body);
+    assert_eq!(r.body["async"], false);
+    assert_eq!(
+        r.body["parcels"],
+        json!([{"length": "300", "width": "200", "height": "254", "distance_unit": "mm",
+            "weight": "1000", "mass_unit": "g"}]),
+        "exact metric values as strings"
+    );
+    assert_eq!(r.body["address_to"]["zip"], "90277");
+    assert!(r.body["address_to"].get("email").is_none());
+    assert_eq!(r.body["address_from"]["street2"], "5th Floor");
+    assert_eq!(r.body["metadata"], "order-42");
+}
+
+#[tokio::test]
+async fn shippo_round_trip() {
+    let fake = FakeCarrier::shippo(KEY).await;
+    let client = Api::Shippo.client(&fake);
+    let rate = cheapest(&quote(client.as_ref()).await);
+
+    let label = client.buy_label(&rate).await.unwrap();
+    assert!(
+        label.tracking_number.chars().all(|c| c.is_ascii_digit()),
+        "{label:?}"
+    );
+    assert_eq!(label.carrier, "USPS", "the provider of the expanded rate");
+    assert_eq!(label.label_format, "PDF");
+    assert!(label.label_url.starts_with("https://"));
+    let buy = fake
+        .requests()
+        .into_iter()
+        .find(|r| Api::Shippo.is_buy(r))
+        .unwrap();
+    assert_eq!(
+        buy.body,
+        json!({"rate": rate.rate_id, "label_file_type": "PDF", "async": false})
+    );
+    assert_eq!(label.carrier_reference.len(), 32);
+
+    let t = client
+        .track(&label.carrier, &label.tracking_number)
+        .await
+        .unwrap();
+    assert_eq!(
+        (t.status, t.raw_status.as_str()),
+        (TrackStatus::PreTransit, "PRE_TRANSIT")
+    );
+    let track = fake.requests().into_iter().last().unwrap();
+    assert_eq!(track.method, "GET");
+    assert_eq!(
+        track.path,
+        format!("/tracks/usps/{}", label.tracking_number)
+    );
+    fake.set_tracking(&label.tracking_number, "RETURNED");
+    let t = client
+        .track(&label.carrier, &label.tracking_number)
+        .await
+        .unwrap();
+    assert_eq!(t.status, TrackStatus::Returned);
+
+    assert_eq!(
+        client.void_label(&label.carrier_reference).await.unwrap(),
+        VoidOutcome::Refunded
+    );
+    let void = fake.requests().into_iter().last().unwrap();
+    assert_eq!(
+        (void.method.as_str(), void.path.as_str()),
+        ("POST", "/refunds")
+    );
+    assert_eq!(
+        void.body,
+        json!({"transaction": label.carrier_reference, "async": false})
+    );
+}
+
+#[tokio::test]
+async fn shippo_queued_purchase_is_polled() {
+    let fake = FakeCarrier::shippo(KEY).await;
+    fake.queue_labels(true);
+    let client = Api::Shippo.client(&fake);
+    let label = client
+        .buy_label(&cheapest(&quote(client.as_ref()).await))
+        .await
+        .unwrap();
+    assert!(!label.tracking_number.is_empty());
+    assert_eq!(label.carrier, "USPS", "remembered from the first answer");
+    let lookups: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/transactions/"))
+        .collect();
+    assert_eq!(lookups.len(), 1);
+    assert_eq!(
+        lookups[0].path,
+        format!("/transactions/{}", label.carrier_reference)
+    );
+}
+
+#[tokio::test]
+async fn shippo_failed_purchase_is_rejected_with_its_messages() {
+    let fake = FakeCarrier::shippo(KEY).await;
+    let client = Api::Shippo.client(&fake);
+    let rate = cheapest(&quote(client.as_ref()).await);
+    client.buy_label(&rate).await.unwrap();
+    // The fake answers a second purchase of one rate with a transaction in status ERROR.
+    let err = client.buy_label(&rate).await.unwrap_err();
+    assert!(matches!(err, CarrierError::Rejected(_)), "{err:?}");
+    assert!(err.to_string().contains("already been purchased"), "{err}");
+}
+
+#[tokio::test]
+async fn shippo_bad_request_body_is_the_message() {
+    let fake = FakeCarrier::shippo(KEY).await;
+    let client = Api::Shippo.client(&fake);
+    let err = client
+        .buy_label(&RateRef {
+            rate_id: "0123".into(),
+            carrier_shipment: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "carrier_rejected");
+    assert!(
+        err.to_string().contains(r#"{"rate":["#),
+        "the raw 400 body: {err}"
+    );
+}
