@@ -5,5 +5,6 @@
 mod commands;
 mod e2e;
 mod events;
+mod gateway;
 mod server;
 mod webhooks;

@@ -9,7 +9,7 @@ use domain::gateway::{CredentialVersion, GatewayMode};
 use domain::ids::{AccountId, CarrierCode};
 use secrecy::SecretString;
 
-use crate::views::UserError;
+use crate::views::{MoneyV, UserError};
 
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Default)]
 pub enum CarrierMode {
@@ -134,4 +134,56 @@ impl CarrierCredentialV {
 pub struct CarrierCredentialPayload {
     pub credential: Option<CarrierCredentialV>,
     pub user_errors: Vec<UserError>,
+}
+
+/// A rate a label can be bought at (`buyShippingLabel(rateId: id)`).
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "ShippingRate")]
+pub struct ShippingRateV {
+    pub id: String,
+    pub carrier: String,
+    pub service: String,
+    pub amount: MoneyV,
+    pub delivery_days: Option<u32>,
+}
+
+/// A carrier that could not rate the shipment, in its own words.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "RateError")]
+pub struct RateErrorV {
+    pub carrier: String,
+    pub message: String,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "ShippingRates")]
+pub struct ShippingRatesV {
+    pub rates: Vec<ShippingRateV>,
+    pub errors: Vec<RateErrorV>,
+}
+
+impl From<&app::shipping::Quote> for ShippingRatesV {
+    fn from(q: &app::shipping::Quote) -> Self {
+        Self {
+            rates: q
+                .rates
+                .iter()
+                .map(|r| ShippingRateV {
+                    id: r.id.clone(),
+                    carrier: r.carrier.clone(),
+                    service: r.service.clone(),
+                    amount: r.amount.into(),
+                    delivery_days: r.delivery_days,
+                })
+                .collect(),
+            errors: q
+                .errors
+                .iter()
+                .map(|(carrier, message)| RateErrorV {
+                    carrier: carrier.clone(),
+                    message: message.clone(),
+                })
+                .collect(),
+        }
+    }
 }

@@ -590,4 +590,61 @@ impl MutationRoot {
             user_errors: Vec::new(),
         })
     }
+
+    /// Buys the label of a rate from `shippingRates`: the shipment moves to LABEL_PURCHASED with
+    /// the carrier's tracking number. Requires an `Idempotency-Key` (a replay never buys twice).
+    async fn buy_shipping_label(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        shipment_id: ID,
+        rate_id: String,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let input = r
+            .keyed("buyShippingLabel")
+            .and_then(|()| order_and(&order_id, None, self::shipment_id(&shipment_id)));
+        let out = r.run(Operation::BuyLabel, input, |(o, s)| {
+            r.app.buy_shipping_label(&r.rc, &r.uow, o, s, &rate_id)
+        });
+        r.order_payload(out.await)
+    }
+
+    /// Voids a label bought here (at the carrier first) and cancels its shipment. Requires an
+    /// `Idempotency-Key`.
+    async fn void_shipping_label(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        shipment_id: ID,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let input = r
+            .keyed("voidShippingLabel")
+            .and_then(|()| order_and(&order_id, None, self::shipment_id(&shipment_id)));
+        let out = r.run(Operation::VoidLabel, input, |(o, s)| {
+            r.app.void_shipping_label(&r.rc, &r.uow, o, s)
+        });
+        r.order_payload(out.await)
+    }
+
+    /// Asks the carrier where a label's parcel is, and applies it as a tracking update would
+    /// (never backwards).
+    async fn track_shipment(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        shipment_id: ID,
+    ) -> async_graphql::Result<TrackingPayload> {
+        let r = Req::of(ctx).await?;
+        let input = order_and(&order_id, None, self::shipment_id(&shipment_id));
+        let out = r.run(Operation::TrackShipment, input, |(o, s)| {
+            r.app.track_shipment(&r.rc, &r.uow, o, s)
+        });
+        payload(out.await, |Tracked { order, ignored }| TrackingPayload {
+            order: Some(r.order_view(&order)),
+            ignored,
+            user_errors: Vec::new(),
+        })
+    }
 }

@@ -261,4 +261,35 @@ impl QueryRoot {
             .map(|v| crate::gateway::CarrierCredentialV::new(v, now))
             .collect())
     }
+
+    /// Rates for a shipment from one of the tenant's gateway accounts, with the credentials in
+    /// force now; carriers that could not rate it are listed in `errors`.
+    async fn shipping_rates(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        shipment_id: ID,
+        gateway: String,
+        account: String,
+    ) -> async_graphql::Result<crate::gateway::ShippingRatesV> {
+        let Req { app, rc, .. } = Req::of(ctx).await?;
+        let parsed = (|| -> app::AppResult<_> {
+            Ok((
+                crate::schema::order_id(&order_id)?,
+                domain::ids::ShipmentId::parse(shipment_id.as_str())
+                    .map_err(|_| app::AppError::NotFound { what: "shipment" })?,
+                domain::ids::CarrierCode::parse(&gateway)?,
+                domain::ids::AccountId::parse(&account)?,
+            ))
+        })();
+        let (o, s, g, a) = app
+            .admit(&rc, domain::access::Operation::GetRates, parsed)
+            .await
+            .map_err(app_error)?;
+        let quote = app
+            .shipping_rates(&rc, o, s, &g, &a)
+            .await
+            .map_err(app_error)?;
+        Ok((&quote).into())
+    }
 }

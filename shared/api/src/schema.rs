@@ -80,6 +80,18 @@ impl Req {
         }
     }
 
+    /// Refuses a mutation that must carry an `Idempotency-Key` (a purchase) when it has none.
+    pub fn keyed(&self, field: &str) -> AppResult<()> {
+        if self.uow.is_deferred() {
+            Ok(())
+        } else {
+            Err(AppError::Invalid {
+                field: "Idempotency-Key".into(),
+                message: format!("{field} requires an Idempotency-Key header"),
+            })
+        }
+    }
+
     /// Runs a use case on parsed input: an input that did not parse is refused only after the
     /// caller's permission for `op` is checked (limits, authentication, permission, input, store).
     pub async fn run<I, T, Fut>(

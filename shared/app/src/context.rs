@@ -86,7 +86,8 @@ impl UnitOfWork {
         }
     }
 
-    pub(crate) fn is_deferred(&self) -> bool {
+    /// Whether the writes wait for a keyed request (one with an `Idempotency-Key`) to commit them.
+    pub fn is_deferred(&self) -> bool {
         self.defer
     }
 

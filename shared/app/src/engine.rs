@@ -43,6 +43,8 @@ pub struct App {
     pub(crate) credentials: CredentialRepository,
     /// Where carrier credential secrets are (none: credentials cannot be managed or used).
     secrets: Option<Arc<dyn SecretStore>>,
+    /// How carriers are reached (none: no carrier calls).
+    pub(crate) connector: Option<Arc<dyn crate::shipping::CarrierConnector>>,
     authorizer: Authorizer,
     ids: Arc<Mutex<dyn IdSource + Send>>,
     clock: Arc<dyn Clock>,
@@ -130,6 +132,7 @@ impl App {
             configs: TenantConfigRepository::new(store.clone()),
             credentials: CredentialRepository::new(store.clone()),
             secrets: None,
+            connector: None,
             idempotency: IdempotencyRepository::new(store),
             authorizer: Authorizer::new(tenant_audit.clone(), ids.clone()),
             tenant_audit,
@@ -141,6 +144,12 @@ impl App {
     /// Where carrier credential secrets are kept.
     pub fn with_secrets(mut self, secrets: Arc<dyn SecretStore>) -> Self {
         self.secrets = Some(secrets);
+        self
+    }
+
+    /// How carriers are reached.
+    pub fn with_connector(mut self, connector: Arc<dyn crate::shipping::CarrierConnector>) -> Self {
+        self.connector = Some(connector);
         self
     }
 
@@ -414,7 +423,14 @@ impl App {
                 Some(after.version()),
                 now,
             )?;
-            let extra = crate::orders::tracking_items(&identity, &stored.order, &after);
+            let mut extra = crate::orders::tracking_items(&identity, &stored.order, &after);
+            if op == Operation::BuyLabel {
+                extra.extend(crate::orders::global_tracking_items(
+                    &identity,
+                    &stored.order,
+                    &after,
+                ));
+            }
             let command = audit.id.to_string();
             let pending = Pending::Update {
                 identity: identity.clone(),

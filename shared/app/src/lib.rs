@@ -18,6 +18,7 @@ pub mod notify;
 pub mod orders;
 pub mod platform;
 pub mod relay;
+pub mod shipping;
 pub mod tenants;
 pub mod wiring;
 

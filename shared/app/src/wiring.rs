@@ -60,6 +60,7 @@ pub fn services(
         clock.clone(),
         DIRECTORY_TTL_SECS,
     ));
+    let verifier_dev_mode = verifier.dev_mode;
     let verifier = Verifier::new(directory.clone(), clock.clone(), verifier)?;
     let webhooks = secrets
         .clone()
@@ -67,7 +68,11 @@ pub fn services(
     let event_sources = Arc::new(EventSourceVerifier::new(directory.clone()));
     let ids: Arc<Mutex<dyn IdSource + Send>> = Arc::new(Mutex::new(SystemIds));
     let shards = Arc::new(DirectoryShards(directory.clone()));
-    let mut app = App::new(store, shards, cursors, ids, clock);
+    // Carrier calls go through the guarded client: outside dev mode, public https only.
+    let outbound = auth::outbound::client(std::time::Duration::from_secs(15), verifier_dev_mode)
+        .map_err(|e| AuthError::Directory(format!("cannot build the carrier client: {e}")))?;
+    let mut app = App::new(store, shards, cursors, ids, clock)
+        .with_connector(Arc::new(crate::shipping::HttpConnector::new(outbound)));
     if let Some(s) = secrets {
         app = app.with_secrets(s);
     }

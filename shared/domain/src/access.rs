@@ -10,11 +10,11 @@ use crate::ids::PlanName;
 
 /// Defines the `Operation` enum with its API names and kinds.
 macro_rules! operations {
-    ($($variant:ident => $name:literal : $kind:ident),+ $(,)?) => {
+    ($($variant:ident => $name:literal $(was $alias:literal)? : $kind:ident),+ $(,)?) => {
         /// Every operation of the API.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         pub enum Operation {
-            $(#[serde(rename = $name)] $variant),+
+            $(#[serde(rename = $name $(, alias = $alias)?)] $variant),+
         }
 
         impl Operation {
@@ -35,7 +35,7 @@ macro_rules! operations {
 
             pub fn parse(s: &str) -> DomainResult<Self> {
                 match s {
-                    $($name => Ok(Operation::$variant),)+
+                    $($name $(| $alias)? => Ok(Operation::$variant),)+
                     _ => Err(DomainError::invalid("operation", format!("unknown operation {s:?}"))),
                 }
             }
@@ -85,8 +85,9 @@ operations! {
     UpdateShipmentTracking => "updateShipmentTracking": Shipment,
     CancelShipment => "cancelShipment": Shipment,
     MarkShipmentDelivered => "markShipmentDelivered": Order,
-    GetRates => "getRates": Shipment,
-    BuyLabel => "buyLabel": Shipment,
+    GetRates => "shippingRates" was "getRates": Shipment,
+    BuyLabel => "buyShippingLabel" was "buyLabel": Shipment,
+    VoidLabel => "voidShippingLabel": Shipment,
     TrackShipment => "trackShipment": Shipment,
     RequestReturn => "requestReturn": Return,
     ApproveReturn => "approveReturn": Return,
@@ -169,10 +170,8 @@ pub fn role_permits(role: Role, op: Operation) -> bool {
         Role::Staff => matches!(kind, K::Read | K::Order | K::Shipment | K::Return),
         Role::Vendor => match kind {
             K::Read => op != Operation::ReadTenantConfig,
-            K::Shipment => !matches!(
-                op,
-                Operation::GetRates | Operation::BuyLabel | Operation::WebhookShipmentTracker
-            ),
+            // Vendors rate, buy, void and track labels of their own shipments.
+            K::Shipment => op != Operation::WebhookShipmentTracker,
             _ => false,
         },
         Role::ReadOnly => kind == K::Read,
@@ -246,6 +245,15 @@ pub fn permitted(plan: &Plan, roles: &BTreeSet<Role>, op: Operation) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renamed_operations_still_read_their_old_names() {
+        // Plans stored before the rename keep working.
+        let old: Operation = serde_json::from_str("\"buyLabel\"").unwrap();
+        assert_eq!(old, Operation::BuyLabel);
+        assert_eq!(serde_json::to_string(&old).unwrap(), "\"buyShippingLabel\"");
+        assert_eq!(Operation::parse("getRates").unwrap(), Operation::GetRates);
+    }
 
     #[test]
     fn names_round_trip_and_platform_stays_out_of_plans() {

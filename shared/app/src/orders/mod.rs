@@ -42,6 +42,30 @@ pub(crate) fn tracking_items(
         .collect()
 }
 
+/// The SaaS-wide tracking items of labels bought through the gateway in this command.
+pub(crate) fn global_tracking_items(
+    identity: &Identity,
+    before: &Order,
+    after: &Order,
+) -> Vec<store::WriteAction> {
+    after
+        .shipments()
+        .iter()
+        .filter(|s| s.status == domain::order::ShipmentStatus::LabelPurchased)
+        .filter(|s| before.shipment(s.id).is_some_and(|b| b.status != s.status))
+        .filter_map(|s| {
+            let (carrier, number) = (s.carrier.as_ref()?, s.tracking_number.as_ref()?);
+            Some(OrderRepository::global_tracking_item(
+                identity.scope(),
+                carrier,
+                number,
+                after.id(),
+                s.id,
+            ))
+        })
+        .collect()
+}
+
 /// A vendor-confined caller acts on its own lines only; other lines are NOT_FOUND.
 pub(crate) fn own_lines<'a>(
     identity: &Identity,

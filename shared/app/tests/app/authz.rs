@@ -51,6 +51,7 @@ fn role_may(role: Role, op: Operation) -> bool {
         CancelShipment,
         GetRates,
         BuyLabel,
+        VoidLabel,
         TrackShipment,
         WebhookShipmentTracker,
     ];
@@ -88,7 +89,8 @@ fn role_may(role: Role, op: Operation) -> bool {
         }
         Role::Staff => in_(&reads) || in_(&orders) || in_(&shipments) || in_(&returns),
         // Vendors: read orders with their lines (not the tenant's settings); create, confirm,
-        // dispatch, track and cancel shipments of their own lines.
+        // dispatch, track and cancel shipments of their own lines, and rate, buy and void their
+        // labels.
         Role::Vendor => {
             (in_(&reads) && op != ReadTenantConfig)
                 || [
@@ -98,6 +100,9 @@ fn role_may(role: Role, op: Operation) -> bool {
                     UpdateShipmentTracking,
                     CancelShipment,
                     TrackShipment,
+                    GetRates,
+                    BuyLabel,
+                    VoidLabel,
                 ]
                 .contains(&op)
         }

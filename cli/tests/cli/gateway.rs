@@ -1,0 +1,334 @@
+//! The shipping gateway end to end against `oms serve` and a fake EasyPost: credentials, rates,
+//! an idempotent purchase, the SaaS-level tracking webhook for its number, a void, a rotation
+//! the carrier sees, polling tracking, and a call before any window is in force.
+
+use carriers::fake::FakeCarrier;
+use serde_json::{Value, json};
+
+use crate::server::{Server, create_order_mutation, oms, oms_with_input, order_input};
+
+const KEY_1: &str = "EZTK-e2e-first-key-000000001111";
+const KEY_2: &str = "EZTK-e2e-second-key-00000002222";
+const SAAS_SECRET: &str = "saas-easypost-webhook-secret-01";
+
+fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A staff mutation's payload, failing on errors.
+async fn mutate(s: &Server, token: &str, call: &str, selection: &str, key: Option<&str>) -> Value {
+    let query =
+        format!("mutation {{ {call} {{ {selection} userErrors {{ code field message }} }} }}");
+    let r = match key {
+        Some(k) => s.gql_keyed(token, k, &query, json!({})).await,
+        None => s.gql(token, &query, json!({})).await,
+    };
+    let field = call.split('(').next().unwrap();
+    let payload = r.data()[field].clone();
+    assert_eq!(payload["userErrors"], json!([]), "{call}: {}", r.raw);
+    payload
+}
+
+/// A confirmed shipment with a package and a pickup address; its id.
+async fn confirmed_shipment(s: &Server, staff: &str, order: &str) -> String {
+    let sh = mutate(
+        s,
+        staff,
+        &format!(
+            r#"createShipment(orderId: "{order}", input: {{lines: [{{sku: "A", quantity: 1}}], package: {{weightGrams: 500, lengthMm: 200, widthMm: 150, heightMm: 100}}, pickup: {{address: {{name: "Warehouse", line1: "417 Montgomery St", city: "San Francisco", region: "CA", postalCode: "94104", country: "US"}}, windowStart: "2030-01-01T09:00:00Z", windowEnd: "2030-01-01T17:00:00Z"}}}})"#
+        ),
+        "shipment { id }",
+        None,
+    )
+    .await;
+    let id = sh["shipment"]["id"].as_str().unwrap().to_owned();
+    mutate(
+        s,
+        staff,
+        &format!(r#"confirmShipment(orderId: "{order}", shipmentId: "{id}")"#),
+        "order { id }",
+        None,
+    )
+    .await;
+    id
+}
+
+fn shipment<'a>(order: &'a Value, id: &str) -> &'a Value {
+    order["shipments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap()
+}
+
+fn easypost_signature(secret: &str, body: &[u8]) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    format!(
+        "hmac-sha256-hex={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
+}
+
+fn buys(fake: &FakeCarrier) -> Vec<carriers::fake::Recorded> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/buy"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_rates_an_idempotent_label_tracking_void_and_rotation() {
+    let fake = FakeCarrier::easypost(KEY_1).await;
+    let dir = tempfile::tempdir().unwrap();
+    ok(oms(dir.path(), &["tenant", "create", "demo"]));
+    let base = fake.base_url();
+    ok(oms(
+        dir.path(),
+        &[
+            "gateway",
+            "set",
+            "--id",
+            "easypost",
+            "--kind",
+            "easypost",
+            "--name",
+            "EasyPost (fake)",
+            "--sandbox-url",
+            &base,
+            "--production-url",
+            &base,
+        ],
+    ));
+    ok(oms_with_input(
+        dir.path(),
+        &[
+            "carrier",
+            "credentials",
+            "add",
+            "--tenant",
+            "demo",
+            "--gateway",
+            "easypost",
+            "--account",
+            "main",
+        ],
+        KEY_1,
+    ));
+    // Another account whose only version starts tomorrow.
+    let tomorrow = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+    let tomorrow = tomorrow
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    ok(oms_with_input(
+        dir.path(),
+        &[
+            "carrier",
+            "credentials",
+            "add",
+            "--tenant",
+            "demo",
+            "--gateway",
+            "easypost",
+            "--account",
+            "later",
+            "--from",
+            &tomorrow,
+        ],
+        KEY_1,
+    ));
+    ok(oms_with_input(
+        dir.path(),
+        &[
+            "webhook",
+            "set",
+            "--saas",
+            "--hook",
+            "shipment-tracker",
+            "--provider",
+            "easypost",
+        ],
+        SAAS_SECRET,
+    ));
+    let s = Server::start_serving(dir, &[]);
+    let staff = s.token("demo", "staff", None);
+    let admin = s.token("demo", "tenant-admin", None);
+
+    let r = s
+        .gql(
+            &staff,
+            &create_order_mutation(),
+            order_input(Some("GW-1"), &[("A", "v1", 3, "10.00")]),
+        )
+        .await;
+    let order = r.data()["createOrder"]["order"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", r.raw))
+        .to_owned();
+    mutate(
+        &s,
+        &staff,
+        &format!(r#"approveOrder(orderId: "{order}")"#),
+        "order { id }",
+        None,
+    )
+    .await;
+    let first = confirmed_shipment(&s, &staff, &order).await;
+
+    // Rates, with the carrier that could not rate listed.
+    let rates_q = |shipment: &str, account: &str| {
+        format!(
+            r#"{{ shippingRates(orderId: "{order}", shipmentId: "{shipment}", gateway: "easypost", account: "{account}") {{ rates {{ id carrier service amount {{ amount currency }} }} errors {{ carrier message }} }} }}"#
+        )
+    };
+    let rates = s.gql(&staff, &rates_q(&first, "main"), json!({})).await;
+    let quoted = rates.data()["shippingRates"]["rates"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", rates.raw))
+        .clone();
+    assert!(quoted.len() >= 2, "{}", rates.raw);
+    assert_eq!(
+        rates.data()["shippingRates"]["errors"][0]["carrier"],
+        "FedEx"
+    );
+    let rate = quoted[0]["id"].as_str().unwrap().to_owned();
+
+    // A purchase needs a key; with one it buys once, and a replay answers the same.
+    let buy =
+        format!(r#"buyShippingLabel(orderId: "{order}", shipmentId: "{first}", rateId: "{rate}")"#);
+    let unkeyed = s
+        .gql(
+            &staff,
+            &format!("mutation {{ {buy} {{ userErrors {{ field }} }} }}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        unkeyed.data()["buyShippingLabel"]["userErrors"][0]["field"][0],
+        "Idempotency-Key",
+        "{}",
+        unkeyed.raw
+    );
+    let selection = "order { shipments { id status trackingNumber carrier label { url format } } }";
+    let bought = mutate(&s, &staff, &buy, selection, Some("buy-1")).await;
+    let replay = mutate(&s, &staff, &buy, selection, Some("buy-1")).await;
+    assert_eq!(bought, replay, "the replay answers the first purchase");
+    assert_eq!(buys(&fake).len(), 1, "bought once");
+    let sh = shipment(&bought["order"], &first).clone();
+    assert_eq!(sh["status"], "LABEL_PURCHASED");
+    assert_eq!(sh["carrier"], "usps");
+    let number = sh["trackingNumber"].as_str().unwrap().to_owned();
+    assert!(sh["label"]["url"].is_string());
+
+    // Void: at the carrier, then the shipment is cancelled.
+    let voided = mutate(
+        &s,
+        &staff,
+        &format!(r#"voidShippingLabel(orderId: "{order}", shipmentId: "{first}")"#),
+        "order { shipments { id status } }",
+        Some("void-1"),
+    )
+    .await;
+    assert_eq!(shipment(&voided["order"], &first)["status"], "CANCELLED");
+    assert!(fake.requests().iter().any(|r| r.path.ends_with("/refund")));
+
+    // Rotate over GraphQL; the next purchase goes out with the new key.
+    fake.accept_key(KEY_2);
+    let rotated = mutate(&s, &admin, &format!(r#"rotateCarrierCredentials(input: {{gateway: "easypost", account: "main", apiKey: "{KEY_2}"}})"#), "credential { fingerprint effective }", None).await;
+    assert_eq!(rotated["credential"]["fingerprint"], "…2222");
+    let second = confirmed_shipment(&s, &staff, &order).await;
+    let rates = s.gql(&staff, &rates_q(&second, "main"), json!({})).await;
+    let rate = rates.data()["shippingRates"]["rates"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", rates.raw))
+        .to_owned();
+    let bought = mutate(
+        &s,
+        &staff,
+        &format!(
+            r#"buyShippingLabel(orderId: "{order}", shipmentId: "{second}", rateId: "{rate}")"#
+        ),
+        selection,
+        Some("buy-2"),
+    )
+    .await;
+    let last = buys(&fake).pop().unwrap();
+    let expected = format!("Basic {}", base64_of(&format!("{KEY_2}:")));
+    assert_eq!(
+        last.authorization.as_deref(),
+        Some(expected.as_str()),
+        "the carrier sees the new key"
+    );
+    let number2 = shipment(&bought["order"], &second)["trackingNumber"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(number, number2);
+
+    // The carrier's webhook on the SaaS-level route finds the tenant by the label's number.
+    let event = json!({"object": "Event", "description": "tracker.updated", "result": {"object": "Tracker", "tracking_code": number2, "carrier": "USPS", "status": "in_transit"}});
+    let body = serde_json::to_vec(&event).unwrap();
+    let (status, answer) = s
+        .post_raw(
+            "/webhooks/shipment-tracker",
+            &[
+                ("content-type", "application/json".into()),
+                ("x-hmac-signature", easypost_signature(SAAS_SECRET, &body)),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let read = s
+        .gql(
+            &staff,
+            &format!(r#"{{ order(id: "{order}") {{ shipments {{ id status }} }} }}"#),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        shipment(&read.data()["order"], &second)["status"],
+        "IN_TRANSIT",
+        "{}",
+        read.raw
+    );
+
+    // Polling: the carrier says delivered; applied as a tracking update.
+    fake.set_tracking(&number2, "delivered");
+    let tracked = mutate(
+        &s,
+        &staff,
+        &format!(r#"trackShipment(orderId: "{order}", shipmentId: "{second}")"#),
+        "order { shipments { id status carrierStatus } } ignored",
+        None,
+    )
+    .await;
+    assert_eq!(tracked["ignored"], false);
+    let sh = shipment(&tracked["order"], &second);
+    assert_eq!(
+        (sh["status"].as_str(), sh["carrierStatus"].as_str()),
+        (Some("DELIVERED"), Some("delivered"))
+    );
+
+    // Before any window of an account is in force: refused, nothing sent.
+    let before = fake.requests().len();
+    let early = s.gql(&staff, &rates_q(&second, "later"), json!({})).await;
+    assert_eq!(
+        early.body["errors"][0]["extensions"]["code"], "CONNECTION_NOT_EFFECTIVE",
+        "{}",
+        early.raw
+    );
+    assert_eq!(fake.requests().len(), before);
+}
+
+fn base64_of(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
