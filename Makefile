@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/tenantoms/target
 JOBS ?= 2
 CARGO ?= cargo
 
-.PHONY: test test-inner test-long tools fmt-check clippy deps-check services-up services-down unit build serve bench lambda clean
+.PHONY: template-check test test-inner test-long tools fmt-check clippy deps-check services-up services-down unit build serve bench lambda clean
 
 SERVICES := scripts/services.sh
 # Exports the endpoints `services.sh start` wrote (read at run time, not when make parses).
@@ -21,7 +21,7 @@ test:
 	exit $$rc
 
 # Services start before clippy, so DynamoDB Local is up by the time the tests are compiled.
-test-inner: tools fmt-check services-up clippy deps-check unit
+test-inner: tools fmt-check services-up template-check clippy deps-check unit
 
 ## test-long: as `make test`, with the long property-test counts against DynamoDB Local
 test-long:
@@ -40,6 +40,10 @@ tools:
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
 	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+
+## template-check: cfn-lint and sam validate --lint on template.yaml (offline; tools in a venv)
+template-check:
+	@scripts/tools.sh check
 
 fmt-check:
 	$(CARGO) fmt --all -- --check

@@ -21,7 +21,7 @@ impl Config {
     /// Reads the environment; a missing or malformed setting is a start-up error naming it.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let common = boot::lambda::FunctionConfig::from_env(&get)?;
-        let introspection = get("OMS_INTROSPECTION").is_some_and(|v| v == "true");
+        let introspection = get(boot::lambda::env::INTROSPECTION).is_some_and(|v| v == "true");
         Ok(Self {
             store: common.store,
             cursor_key: common.cursor_key,

@@ -9,6 +9,51 @@ use store::cursor::{CursorKey, Cursors};
 
 use crate::{BootError, StoreConfig, open_store};
 
+/// The environment variables the functions read (template.yaml sets them; a test holds the
+/// template to these lists).
+pub mod env {
+    /// The table's name.
+    pub const TABLE_NAME: &str = "TABLE_NAME";
+    /// The listing-cursor signing key (base64, at least 32 bytes).
+    pub const CURSOR_KEY: &str = "OMS_CURSOR_KEY";
+    /// Secret names start with this (default `tenantoms`).
+    pub const SECRETS_PREFIX: &str = "OMS_SECRETS_PREFIX";
+    /// The event consumer's dead-letter queue.
+    pub const DEAD_LETTER_QUEUE_URL: &str = "OMS_DEAD_LETTER_QUEUE_URL";
+    /// The bus the outbox relay publishes to.
+    pub const EVENT_BUS: &str = "OMS_EVENT_BUS";
+    /// Log levels (an `EnvFilter`; default `info`).
+    pub const LOG: &str = "OMS_LOG";
+    /// GraphQL introspection (`true` to allow; off by default).
+    pub const INTROSPECTION: &str = "OMS_INTROSPECTION";
+    /// The deployment stage (informational).
+    pub const STAGE: &str = "STAGE";
+
+    /// What each function requires (binary name, variables).
+    pub const REQUIRED: &[(&str, &[&str])] = &[
+        ("graphql", &[TABLE_NAME, CURSOR_KEY]),
+        ("webhook-add-order", &[TABLE_NAME, CURSOR_KEY]),
+        ("webhook-shipment-tracker", &[TABLE_NAME, CURSOR_KEY]),
+        (
+            "event-consumer",
+            &[TABLE_NAME, CURSOR_KEY, DEAD_LETTER_QUEUE_URL],
+        ),
+        ("outbox-relay", &[EVENT_BUS]),
+    ];
+
+    /// Read when set, defaulted otherwise.
+    pub const OPTIONAL: &[&str] = &[SECRETS_PREFIX, LOG, INTROSPECTION, STAGE];
+
+    /// Endpoint overrides for local emulators: never set in a deployment.
+    pub const LOCAL_ONLY: &[&str] = &[
+        "OMS_DYNAMODB_ENDPOINT",
+        "OMS_SECRETS_ENDPOINT",
+        "OMS_SQS_ENDPOINT",
+        "OMS_EVENTBRIDGE_ENDPOINT",
+        "OMS_SECRETS_MASTER_KEY",
+    ];
+}
+
 /// Where secrets are on AWS.
 #[derive(Debug, Clone)]
 pub struct SecretsManagerConfig {
@@ -32,8 +77,8 @@ pub struct FunctionConfig {
 impl FunctionConfig {
     /// Reads the environment; a missing or malformed setting is a start-up error naming it.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let table = get("TABLE_NAME").ok_or("TABLE_NAME is not set")?;
-        let key = get("OMS_CURSOR_KEY")
+        let table = get(env::TABLE_NAME).ok_or("TABLE_NAME is not set")?;
+        let key = get(env::CURSOR_KEY)
             .ok_or("OMS_CURSOR_KEY is not set (base64 of at least 32 random bytes)")?;
         let key = base64::engine::general_purpose::STANDARD
             .decode(key.trim())
@@ -46,7 +91,7 @@ impl FunctionConfig {
             },
             cursor_key,
             secrets: SecretsManagerConfig {
-                prefix: get("OMS_SECRETS_PREFIX").unwrap_or_else(|| "tenantoms".into()),
+                prefix: get(env::SECRETS_PREFIX).unwrap_or_else(|| "tenantoms".into()),
                 endpoint: get("OMS_SECRETS_ENDPOINT"),
             },
         })
@@ -97,7 +142,7 @@ pub async fn webhook_router_from_env() -> Result<axum::Router, String> {
 pub async fn sqs_dead_letters(
     get: impl Fn(&str) -> Option<String>,
 ) -> Result<Arc<bus::SqsDeadLetters>, String> {
-    let queue = get("OMS_DEAD_LETTER_QUEUE_URL").ok_or("OMS_DEAD_LETTER_QUEUE_URL is not set")?;
+    let queue = get(env::DEAD_LETTER_QUEUE_URL).ok_or("OMS_DEAD_LETTER_QUEUE_URL is not set")?;
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(e) = get("OMS_SQS_ENDPOINT") {
         loader = loader.endpoint_url(e);

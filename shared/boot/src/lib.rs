@@ -102,7 +102,7 @@ pub enum LogFormat {
 /// Installs the process's log subscriber once; `OMS_LOG` (an `EnvFilter`) sets levels, default
 /// `info`.
 pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OMS_LOG")
+    let filter = tracing_subscriber::EnvFilter::try_from_env(lambda::env::LOG)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

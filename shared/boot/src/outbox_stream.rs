@@ -11,7 +11,7 @@ use domain::events::DomainEvent;
 use store::dynamo::item_from_stream_image;
 use store::repo::OutboxRepository;
 
-/// Where the relay publishes: the EventBridge bus (`OMS_EVENT_BUS`, default `default`), and an
+/// Where the relay publishes: the EventBridge bus (`OMS_EVENT_BUS`, required), and an
 /// endpoint override (`OMS_EVENTBRIDGE_ENDPOINT`: moto in tests; unset in AWS).
 #[derive(Debug, Clone)]
 pub struct BusConfig {
@@ -21,7 +21,7 @@ pub struct BusConfig {
 
 impl BusConfig {
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let bus = get("OMS_EVENT_BUS").unwrap_or_else(|| "default".into());
+        let bus = get(crate::lambda::env::EVENT_BUS).ok_or("OMS_EVENT_BUS is not set")?;
         if bus.trim().is_empty() {
             return Err("OMS_EVENT_BUS is empty".into());
         }

@@ -39,6 +39,24 @@ struct Shared {
     config: HttpConfig,
 }
 
+/// The GraphQL endpoint.
+pub const GRAPHQL_PATH: &str = "/graphql";
+/// A tenant's signed order intake.
+pub const ADD_ORDER_PATH: &str = "/webhooks/add-order/{tenant}";
+/// A carrier's tracking update for a tenant.
+pub const TENANT_TRACKER_PATH: &str = "/webhooks/shipment-tracker/{tenant}";
+/// A carrier's tracking update signed with the SaaS provider's own secret.
+pub const SAAS_TRACKER_PATH: &str = "/webhooks/shipment-tracker";
+
+/// The routes a deployment serves (method, path): what the HTTP API of `template.yaml` must
+/// route (a test holds it to this list). `/healthz` and the dev JWKS are `oms serve`'s own.
+pub const PUBLIC_ROUTES: [(&str, &str); 4] = [
+    ("POST", GRAPHQL_PATH),
+    ("POST", ADD_ORDER_PATH),
+    ("POST", TENANT_TRACKER_PATH),
+    ("POST", SAAS_TRACKER_PATH),
+];
+
 /// The router, built once.
 pub fn router(api: Arc<ApiState>, config: HttpConfig) -> Router {
     let schema = build_schema(api.clone(), &config.limits);
@@ -51,7 +69,7 @@ pub fn router(api: Arc<ApiState>, config: HttpConfig) -> Router {
         config,
     });
     Router::new()
-        .route("/graphql", post(graphql).get(graphiql))
+        .route(GRAPHQL_PATH, post(graphql).get(graphiql))
         .route(
             "/healthz",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
@@ -67,16 +85,10 @@ pub fn router(api: Arc<ApiState>, config: HttpConfig) -> Router {
 /// the graphql router mount them too).
 pub fn webhook_router(api: Arc<ApiState>) -> Router {
     Router::new()
+        .route(ADD_ORDER_PATH, post(crate::webhooks::add_order))
+        .route(TENANT_TRACKER_PATH, post(crate::webhooks::shipment_tracker))
         .route(
-            "/webhooks/add-order/{tenant}",
-            post(crate::webhooks::add_order),
-        )
-        .route(
-            "/webhooks/shipment-tracker/{tenant}",
-            post(crate::webhooks::shipment_tracker),
-        )
-        .route(
-            "/webhooks/shipment-tracker",
+            SAAS_TRACKER_PATH,
             post(crate::webhooks::saas_shipment_tracker),
         )
         .with_state(api)
