@@ -52,6 +52,27 @@ pub fn platform_over(
     Ok(Platform::new(store, clock, actor, dev))
 }
 
+/// The secret store that goes with the configured store: the local encrypted file beside the
+/// embedded store, Secrets Manager beside a DynamoDB table (`OMS_SECRETS_PREFIX`, default
+/// `tenantoms`; `OMS_SECRETS_ENDPOINT` for an emulator).
+pub async fn open_secrets(
+    config: &StoreConfig,
+    data_dir: &Path,
+) -> Result<Arc<dyn domain::ports::SecretStore>, CliError> {
+    match config {
+        StoreConfig::Embedded { .. } => Ok(boot::open_local_secrets(data_dir)?),
+        StoreConfig::Dynamo { .. } => {
+            let get = |k: &str| std::env::var(k).ok();
+            let config = boot::lambda::SecretsManagerConfig {
+                prefix: get(boot::lambda::env::SECRETS_PREFIX)
+                    .unwrap_or_else(|| "tenantoms".into()),
+                endpoint: get("OMS_SECRETS_ENDPOINT"),
+            };
+            Ok(boot::lambda::open_secrets_manager(&config, Arc::new(SystemClock)).await)
+        }
+    }
+}
+
 /// Mints a dev token (dev mode only; needs no store, so it works while `oms serve` runs).
 pub fn mint_token(
     data_dir: &Path,

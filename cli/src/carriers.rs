@@ -160,7 +160,7 @@ async fn as_tenant_admin(
 ) -> Result<(Arc<app::App>, RequestCtx), CliError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let opened = boot::open_store(store, clock.clone()).await?;
-    let secrets = boot::open_local_secrets(dir)?;
+    let secrets = crate::admin::open_secrets(store, dir).await?;
     let key = CursorKey::load_or_generate(&dir.join("cursor.key"))
         .map_err(|e| CliError::Usage(e.to_string()))?;
     let services = app::services(

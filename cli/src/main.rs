@@ -108,6 +108,9 @@ enum Cmd {
     /// Tenant events: register where a tenant's own events come from.
     #[command(subcommand)]
     Events(EventsCmd),
+    /// The DynamoDB table: `oms table create --dynamodb-table T [--dynamodb-endpoint URL]`.
+    #[command(subcommand)]
+    Table(TableCmd),
     /// The shipping gateway catalogue (platform admin).
     #[command(subcommand)]
     Gateway(carriers::GatewayCmd),
@@ -163,6 +166,13 @@ enum IdpCmd {
         #[arg(long)]
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum TableCmd {
+    /// Create the table (keys, indexes, stream, TTL) as the code and template.yaml define it;
+    /// an existing table is checked and left untouched.
+    Create,
 }
 
 #[derive(Debug, Subcommand)]
@@ -400,6 +410,28 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             );
         }
         Cmd::Webhook(cmd) => webhook(cmd, &store, dev_mode, &cli.data_dir).await?,
+        Cmd::Table(TableCmd::Create) => {
+            let StoreConfig::Dynamo { table, endpoint } = &store else {
+                return Err(CliError::Usage(
+                    "oms table create needs --dynamodb-table (the embedded store needs no table)"
+                        .into(),
+                ));
+            };
+            let clock: std::sync::Arc<dyn domain::Clock> = std::sync::Arc::new(domain::SystemClock);
+            let dynamo = boot::open_dynamo(table, endpoint.as_deref(), clock).await;
+            match dynamo
+                .ensure_table()
+                .await
+                .map_err(|e| CliError::Usage(e.to_string()))?
+            {
+                store::dynamo::TableOutcome::Created => {
+                    println!("created table {table} (3 indexes, stream NEW_IMAGE, TTL on ttl)")
+                }
+                store::dynamo::TableOutcome::AlreadyMatches => {
+                    println!("table {table} already exists and matches; nothing changed")
+                }
+            }
+        }
         Cmd::Gateway(cmd) => carriers::gateway(cmd, &store, dev_mode, &cli.data_dir).await?,
         Cmd::Carrier(cmd) => carriers::carrier(cmd, &store, &cli.data_dir, stdin_text).await?,
         Cmd::Events(EventsCmd::Source(EventSourceCmd::Set {
@@ -432,7 +464,7 @@ async fn webhook(
     use secrecy::SecretString;
     let admin = open_platform(store, dev_mode, data_dir)
         .await?
-        .with_secrets(boot::open_local_secrets(data_dir)?);
+        .with_secrets(admin::open_secrets(store, data_dir).await?);
     match cmd {
         WebhookCmd::Set {
             tenant,

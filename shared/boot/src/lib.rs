@@ -54,15 +54,24 @@ pub async fn open_store(
                 EmbeddedStore::open(&path, clock).map_err(|e| failed(&path, e.to_string()))?;
             Ok(Arc::new(store))
         }
-        StoreConfig::Dynamo { table, endpoint } => {
-            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-            if let Some(e) = endpoint {
-                loader = loader.endpoint_url(e);
-            }
-            let client = aws_sdk_dynamodb::Client::new(&loader.load().await);
-            Ok(Arc::new(DynamoStore::new(client, table, clock)))
-        }
+        StoreConfig::Dynamo { table, endpoint } => Ok(Arc::new(
+            open_dynamo(table, endpoint.as_deref(), clock).await,
+        )),
     }
+}
+
+/// A DynamoDB table (`endpoint` overrides AWS's: DynamoDB Local).
+pub async fn open_dynamo(
+    table: &str,
+    endpoint: Option<&str>,
+    clock: Arc<dyn Clock>,
+) -> DynamoStore {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(e) = endpoint {
+        loader = loader.endpoint_url(e);
+    }
+    let client = aws_sdk_dynamodb::Client::new(&loader.load().await);
+    DynamoStore::new(client, table, clock)
 }
 
 /// The local secret store in `data_dir` (`secrets.json`, master key `secrets.key` beside it,

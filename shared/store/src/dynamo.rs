@@ -10,8 +10,16 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
     KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put,
-    ScalarAttributeType, TransactWriteItem, Update,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    TransactWriteItem, Update,
 };
+
+/// What `ensure_table` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableOutcome {
+    Created,
+    AlreadyMatches,
+}
 
 use crate::error::{CancelReason, StoreError, StoreResult};
 use crate::item::{Item, Key, Value};
@@ -277,7 +285,158 @@ impl DynamoStore {
                         .map_err(|e| StoreError::Invalid(e.to_string()))?,
                 );
         }
-        req.send().await.map_err(sdk_error)?;
+        req.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .map_err(|e| StoreError::Invalid(e.to_string()))?,
+        )
+        .send()
+        .await
+        .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    /// Creates the table as `schema` describes it (indexes, stream, TTL) if it does not exist;
+    /// an existing table must match, or nothing is touched and the differences are named.
+    pub async fn ensure_table(&self) -> StoreResult<TableOutcome> {
+        let described = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await;
+        let table = match described {
+            Ok(d) => d.table,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                self.create_table().await?;
+                self.enable_ttl().await?;
+                return Ok(TableOutcome::Created);
+            }
+            Err(e) => return Err(sdk_error(e)),
+        };
+        let Some(table) = table else {
+            return Err(StoreError::Invalid(
+                "DescribeTable returned no table".into(),
+            ));
+        };
+        let mut differences = Vec::new();
+        let keys = |ks: &[KeySchemaElement]| -> Vec<(String, String)> {
+            ks.iter()
+                .map(|k| {
+                    (
+                        k.attribute_name().to_owned(),
+                        k.key_type().as_str().to_owned(),
+                    )
+                })
+                .collect()
+        };
+        let want_keys = vec![
+            (schema::PK.to_owned(), "HASH".to_owned()),
+            (schema::SK.to_owned(), "RANGE".to_owned()),
+        ];
+        if keys(table.key_schema()) != want_keys {
+            differences.push(format!(
+                "key schema is {:?}, wants {want_keys:?}",
+                keys(table.key_schema())
+            ));
+        }
+        for ix in Index::ALL {
+            let Some(g) = table
+                .global_secondary_indexes()
+                .iter()
+                .find(|g| g.index_name() == Some(ix.name()))
+            else {
+                differences.push(format!("index {} is missing", ix.name()));
+                continue;
+            };
+            let want = vec![
+                (ix.pk_attr().to_owned(), "HASH".to_owned()),
+                (ix.sk_attr().to_owned(), "RANGE".to_owned()),
+            ];
+            if keys(g.key_schema()) != want {
+                differences.push(format!(
+                    "index {} has keys {:?}, wants {want:?}",
+                    ix.name(),
+                    keys(g.key_schema())
+                ));
+            }
+            let projected: Vec<&str> = g
+                .projection()
+                .map(|p| p.non_key_attributes().iter().map(String::as_str).collect())
+                .unwrap_or_default();
+            let mut have = projected.clone();
+            have.sort_unstable();
+            let mut want = ix.projection();
+            want.sort_unstable();
+            if have != want {
+                differences.push(format!(
+                    "index {} projects {projected:?}, wants {:?}",
+                    ix.name(),
+                    ix.projection()
+                ));
+            }
+        }
+        let stream = table
+            .stream_specification()
+            .filter(|s| s.stream_enabled())
+            .and_then(|s| s.stream_view_type())
+            .map(|v| v.as_str().to_owned());
+        if stream.as_deref() != Some("NEW_IMAGE") {
+            differences.push(format!(
+                "stream is {stream:?}, wants NEW_IMAGE (the outbox relay reads it)"
+            ));
+        }
+        let ttl = self
+            .client
+            .describe_time_to_live()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let ttl_attr = ttl
+            .time_to_live_description()
+            .filter(|d| {
+                d.time_to_live_status()
+                    .is_some_and(|s| s.as_str() == "ENABLED")
+            })
+            .and_then(|d| d.attribute_name())
+            .map(str::to_owned);
+        if ttl_attr.as_deref() != Some(schema::TTL) {
+            differences.push(format!(
+                "TTL is {ttl_attr:?}, wants {:?} enabled",
+                schema::TTL
+            ));
+        }
+        if differences.is_empty() {
+            Ok(TableOutcome::AlreadyMatches)
+        } else {
+            Err(StoreError::Invalid(format!(
+                "table {} exists with another definition, left untouched: {}",
+                self.table,
+                differences.join("; ")
+            )))
+        }
+    }
+
+    async fn enable_ttl(&self) -> StoreResult<()> {
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(schema::TTL)
+                    .enabled(true)
+                    .build()
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(sdk_error)?;
         Ok(())
     }
 

@@ -248,3 +248,74 @@ async fn repository_commands_and_queries_cost_one_request_each() {
         .unwrap();
     assert_eq!(counter.take(), ["Query"], "vendor list");
 }
+
+/// `oms table create`: a missing table is created with its indexes, stream and TTL; the same
+/// again changes nothing; a table with another definition is left untouched and its
+/// differences named.
+#[tokio::test]
+async fn ensure_table_creates_checks_and_never_alters() {
+    use store::dynamo::{DynamoStore, TableOutcome, local_config};
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        local_config(&crate::support::dynamodb_endpoint()).build(),
+    );
+    let clock = std::sync::Arc::new(store::ManualClock::at(crate::support::NOW));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let name = format!("oms-ensure-{}-{nanos}", std::process::id());
+    let store = DynamoStore::new(client.clone(), name.clone(), clock.clone());
+    assert_eq!(store.ensure_table().await.unwrap(), TableOutcome::Created);
+    assert_eq!(
+        store.ensure_table().await.unwrap(),
+        TableOutcome::AlreadyMatches
+    );
+
+    // A table made by hand with the keys only.
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let other = format!("oms-other-{}-{nanos}", std::process::id());
+    let mut req = client
+        .create_table()
+        .table_name(&other)
+        .billing_mode(BillingMode::PayPerRequest);
+    for (name, kind) in [("pk", KeyType::Hash), ("sk", KeyType::Range)] {
+        req = req
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(name)
+                    .key_type(kind)
+                    .build()
+                    .unwrap(),
+            );
+    }
+    req.send().await.unwrap();
+    let hand_made = DynamoStore::new(client.clone(), other.clone(), clock);
+    let err = hand_made.ensure_table().await.unwrap_err().to_string();
+    for expected in [
+        "index gsi1 is missing",
+        "index gsi3 is missing",
+        "NEW_IMAGE",
+        "TTL",
+    ] {
+        assert!(err.contains(expected), "{expected} not in: {err}");
+    }
+    let after = client
+        .describe_table()
+        .table_name(&other)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        after.table().unwrap().global_secondary_indexes().is_empty(),
+        "left untouched"
+    );
+}
