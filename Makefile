@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/tenantoms/target
 JOBS ?= 2
 CARGO ?= cargo
 
-.PHONY: template-check test test-inner test-long tools fmt-check clippy deps-check services-up services-down unit build serve bench lambda clean
+.PHONY: template-check lambda-bins test test-inner test-long tools fmt-check clippy deps-check services-up services-down unit build serve bench lambda clean
 
 SERVICES := scripts/services.sh
 # Exports the endpoints `services.sh start` wrote (read at run time, not when make parses).
@@ -21,7 +21,7 @@ test:
 	exit $$rc
 
 # Services start before clippy, so DynamoDB Local is up by the time the tests are compiled.
-test-inner: tools fmt-check services-up template-check clippy deps-check unit
+test-inner: tools fmt-check services-up template-check clippy deps-check lambda-bins unit
 
 ## test-long: as `make test`, with the long property-test counts against DynamoDB Local
 test-long:
@@ -40,6 +40,11 @@ tools:
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
 	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+
+## lambda-bins: the five Lambda binaries in release, for the fake-Runtime-API test (host arch)
+LAMBDA_BINS := graphql webhook-add-order webhook-shipment-tracker event-consumer outbox-relay
+lambda-bins:
+	$(CARGO) build -j$(JOBS) --release $(addprefix -p ,$(LAMBDA_BINS))
 
 ## template-check: cfn-lint and sam validate --lint on template.yaml (offline; tools in a venv)
 template-check:
@@ -75,10 +80,12 @@ build:
 serve:
 	$(CARGO) run -j$(JOBS) --release --bin oms -- serve
 
-## bench: criterion benchmarks (domain; store on the embedded store and on DynamoDB Local)
+## bench: criterion benchmarks (domain; store on the embedded store and on DynamoDB Local), and
+## each release Lambda binary's init time and size (through the fake Runtime API)
 bench:
-	@rc=0; $(MAKE) --no-print-directory services-up && \
-	( $(WITH_SERVICES) $(CARGO) bench -j$(JOBS) -p domain -p store -p auth -p api ) || rc=$$?; \
+	@rc=0; $(MAKE) --no-print-directory services-up lambda-bins && \
+	( $(WITH_SERVICES) $(CARGO) bench -j$(JOBS) -p domain -p store -p auth -p api && \
+	  $(WITH_SERVICES) $(CARGO) test -j$(JOBS) -p oms --test cli lambda -- --nocapture ) || rc=$$?; \
 	$(MAKE) --no-print-directory services-down; exit $$rc
 
 ## lambda: release artifacts for AWS (needs cargo-lambda: pip install cargo-lambda ziglang)

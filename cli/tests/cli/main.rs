@@ -6,5 +6,6 @@ mod commands;
 mod e2e;
 mod events;
 mod gateway;
+mod lambda;
 mod server;
 mod webhooks;

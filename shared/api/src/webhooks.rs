@@ -372,16 +372,19 @@ pub async fn saas_shipment_tracker(
     body: Body,
 ) -> Response {
     let request_id = ulid::Ulid::new().to_string();
+    let started = std::time::Instant::now();
     let answer = match saas_answer(&api, query, &headers, body, &request_id).await {
         Ok(a) => a,
         Err(a) => (a, false),
     };
+    // One structured line per delivery; never a signature, token or body.
     tracing::info!(
         request_id = %request_id,
-        hook = "shipment-tracker",
+        operation = Operation::WebhookShipmentTracker.as_str(),
         route = "saas",
         status = answer.0.status.as_u16(),
         replayed = answer.1,
+        latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "webhook delivery"
     );
     answer.0.into_response(&request_id, answer.1)
@@ -498,16 +501,20 @@ async fn deliver(
     body: Body,
 ) -> Response {
     let request_id = ulid::Ulid::new().to_string();
+    let started = std::time::Instant::now();
     let answer = delivery_answer(api, hook, tenant, query, headers, body, &request_id).await;
     let (answer, replayed) = match answer {
         Ok(a) => a,
         Err(a) => (a, false),
     };
+    // One structured line per delivery; never a signature, token or body.
     tracing::info!(
         request_id = %request_id,
+        tenant,
         hook = hook.as_str(),
         status = answer.status.as_u16(),
         replayed,
+        latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "webhook delivery"
     );
     answer.into_response(&request_id, replayed)

@@ -165,6 +165,11 @@ impl DevIdp {
         Ok(reg)
     }
 
+    /// Signs any claims with the dev key (tests that need another issuer than the dev one).
+    pub fn sign_claims(&self, claims: &serde_json::Value) -> Result<String, DevIdpError> {
+        self.sign(claims)
+    }
+
     fn sign(&self, claims: &serde_json::Value) -> Result<String, DevIdpError> {
         let mut header = Header::new(jsonwebtoken::Algorithm::ES256);
         header.kid = Some(self.kid.clone());
