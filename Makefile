@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/tenantoms/target
 JOBS ?= 2
 CARGO ?= cargo
 
-.PHONY: template-check lambda-bins test test-inner test-long tools fmt-check clippy deps-check services-up services-down unit build serve bench lambda clean
+.PHONY: deploy template-check lambda-bins test test-inner test-long tools fmt-check clippy deps-check services-up services-down unit build serve bench lambda clean
 
 SERVICES := scripts/services.sh
 # Exports the endpoints `services.sh start` wrote (read at run time, not when make parses).
@@ -88,9 +88,15 @@ bench:
 	  $(WITH_SERVICES) $(CARGO) test -j$(JOBS) -p oms --test cli lambda -- --nocapture ) || rc=$$?; \
 	$(MAKE) --no-print-directory services-down; exit $$rc
 
-## lambda: release artifacts for AWS (needs cargo-lambda: pip install cargo-lambda ziglang)
+## lambda: the arm64 artifacts for AWS (cargo-lambda and zig from PyPI into the tools
+## virtualenv, the arm64 target with rustup; both on first use)
 lambda:
-	cargo lambda build --profile lambda --arm64 --workspace
+	@bin=$$(scripts/tools.sh lambda) && PATH="$$bin:$$PATH" \
+		$(CARGO) lambda build --profile lambda --arm64 $(addprefix -p ,$(LAMBDA_BINS))
+
+## deploy: what to run (needs AWS credentials): sam build, then sam deploy --config-env dev|prod
+deploy:
+	@echo "sam build && sam deploy --config-env dev --parameter-overrides Stage=dev CursorKey=\$$(openssl rand -base64 32)"
 
 clean:
 	$(CARGO) clean

@@ -4,6 +4,8 @@
 #
 #   scripts/tools.sh install      install cfn-lint and the SAM CLI if missing
 #   scripts/tools.sh check        cfn-lint template.yaml, then sam validate --lint (both offline)
+#   scripts/tools.sh lambda       cargo-lambda and zig (PyPI), the arm64 Rust target; prints the
+#                                 virtualenv's bin directory to put first on PATH
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,8 +43,23 @@ check() {
     SAM_CLI_TELEMETRY=0 "$VENV/bin/sam" validate --lint --region us-east-1 -t template.yaml
 }
 
+lambda_tools() {
+    install
+    if [[ ! -x $VENV/bin/cargo-lambda ]]; then
+        say "installing cargo-lambda and ziglang (PyPI)"
+        "$VENV/bin/pip" install --quiet --disable-pip-version-check cargo-lambda ziglang \
+            || die "pip install cargo-lambda ziglang failed"
+    fi
+    if ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+        say "adding the aarch64-unknown-linux-gnu target"
+        rustup target add aarch64-unknown-linux-gnu >&2 || die "rustup target add failed"
+    fi
+    echo "$VENV/bin"
+}
+
 case ${1:-} in
     install) install ;;
     check) check ;;
-    *) echo "usage: $0 install|check" >&2; exit 2 ;;
+    lambda) lambda_tools ;;
+    *) echo "usage: $0 install|check|lambda" >&2; exit 2 ;;
 esac

@@ -357,24 +357,9 @@ fn carrier_credentials_from_the_command_line_never_print_a_secret() {
     }
 }
 
-/// DynamoDB Local's endpoint (`make test` starts it).
-fn dynamodb_endpoint() -> String {
-    if let Ok(e) = std::env::var("OMS_DYNAMODB_ENDPOINT") {
-        return e;
-    }
-    let env_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../.services/env");
-    std::fs::read_to_string(env_file)
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("OMS_DYNAMODB_ENDPOINT=").map(str::to_owned))
-        })
-        .expect("DynamoDB Local is not running: run `make test`, or `scripts/services.sh start dynamodb`")
-}
-
 #[test]
 fn table_create_makes_the_table_once_and_then_only_checks_it() {
-    let endpoint = dynamodb_endpoint();
+    let endpoint = crate::server::service_endpoint("OMS_DYNAMODB_ENDPOINT");
     let table = format!("oms-cli-{}", std::process::id());
     let run = || {
         Command::new(env!("CARGO_BIN_EXE_oms"))

@@ -15,19 +15,7 @@ use crate::server::{Server, create_order_mutation, oms, oms_with_input, order_in
 const SECRET: &str = "notify-demo-0123456789";
 
 fn redis_url() -> String {
-    if let Ok(u) = std::env::var("OMS_REDIS_URL") {
-        return u;
-    }
-    let env_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../.services/env");
-    std::fs::read_to_string(env_file)
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("OMS_REDIS_URL=").map(str::to_owned))
-        })
-        .expect(
-            "redis-server is not running: run `make test`, or `scripts/services.sh start redis`",
-        )
+    crate::server::service_endpoint("OMS_REDIS_URL")
 }
 
 /// Runs a mutation and returns its payload, failing on errors.

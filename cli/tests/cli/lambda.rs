@@ -23,22 +23,10 @@ use domain::ids::{Issuer, PlanName, Subject, TenantId};
 use domain::webhook::{WebhookHook, WebhookProvider};
 use serde_json::{Value, json};
 
+use crate::server::service_endpoint;
+
 const ISSUER: &str = "https://idp.lambda-test.example";
 const CURSOR_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
-fn service_endpoint(key: &str) -> String {
-    if let Ok(e) = std::env::var(key) {
-        return e;
-    }
-    let env_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../.services/env");
-    std::fs::read_to_string(env_file)
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_owned))
-        })
-        .unwrap_or_else(|| panic!("{key} is unset: run `make test` (it starts the services)"))
-}
 
 /// Where the release binaries are: beside the debug `oms`, in `release/`.
 fn release_dir() -> PathBuf {

@@ -6,6 +6,25 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
 
+/// A local service's endpoint (`OMS_DYNAMODB_ENDPOINT`, `OMS_MOTO_ENDPOINT`, `OMS_REDIS_URL`):
+/// from the environment, or the `.services/env` that `make test` (`scripts/services.sh start`)
+/// writes. Missing means failing loudly, never skipping.
+pub fn service_endpoint(key: &str) -> String {
+    if let Ok(e) = std::env::var(key) {
+        return e;
+    }
+    let env_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../.services/env");
+    std::fs::read_to_string(env_file)
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_owned))
+        })
+        .unwrap_or_else(|| {
+            panic!("{key} is unset: run `make test`, or `scripts/services.sh start all`")
+        })
+}
+
 pub fn oms(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_oms"))
         .arg("--data-dir")
