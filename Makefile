@@ -80,19 +80,31 @@ build:
 serve:
 	$(CARGO) run -j$(JOBS) --release --bin oms -- serve
 
-## bench: criterion benchmarks (domain; store on the embedded store and on DynamoDB Local), and
-## each release Lambda binary's init time and size (through the fake Runtime API)
+## bench: criterion benchmarks (domain; store on the embedded store and on DynamoDB Local), then
+## each Lambda binary's cold start (init) and stripped size (arm64 too once `make lambda` ran)
 bench:
 	@rc=0; $(MAKE) --no-print-directory services-up lambda-bins && \
 	( $(WITH_SERVICES) $(CARGO) bench -j$(JOBS) -p domain -p store -p auth -p api && \
-	  $(WITH_SERVICES) $(CARGO) test -j$(JOBS) -p oms --test cli lambda -- --nocapture ) || rc=$$?; \
+	  $(CARGO) bench -j$(JOBS) -p oms --bench lambda_init ) || rc=$$?; \
 	$(MAKE) --no-print-directory services-down; exit $$rc
 
-## lambda: the arm64 artifacts for AWS (cargo-lambda and zig from PyPI into the tools
-## virtualenv, the arm64 target with rustup; both on first use)
+## lambda: the deployable arm64 artifacts, by `sam build` itself (it runs `cargo lambda build
+## --release --arm64 --bin <function>` for each function of template.yaml) into .aws-sam/build.
+## The release profile is tuned for size here, and only here (oms and the tests keep the plain
+## release profile), in a target dir of its own so the two never rebuild each other. cargo-lambda
+## and zig come from PyPI into the tools virtualenv, the arm64 target from rustup.
+LAMBDA_TARGET_DIR ?= $(HOME)/.cache/tenantoms/target-lambda
+LAMBDA_PROFILE := CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=s CARGO_PROFILE_RELEASE_PANIC=abort \
+	CARGO_PROFILE_RELEASE_STRIP=symbols
 lambda:
 	@bin=$$(scripts/tools.sh lambda) && PATH="$$bin:$$PATH" \
-		$(CARGO) lambda build --profile lambda --arm64 $(addprefix -p ,$(LAMBDA_BINS))
+		env $(LAMBDA_PROFILE) CARGO_TARGET_DIR=$(LAMBDA_TARGET_DIR) CARGO_BUILD_JOBS=$(JOBS) \
+		SAM_CLI_TELEMETRY=0 sam build
+	@echo "arm64 bootstraps (target <= 10 MB):"; \
+	for f in .aws-sam/build/*Function/bootstrap; do \
+		awk -v n="$$(basename $$(dirname $$f))" -v s="$$(stat -c %s $$f)" 'BEGIN { printf "  %-32s %5.1f MB\n", n, s / 1e6 }'; \
+	done
 
 ## deploy: what to run (needs AWS credentials): sam build, then sam deploy --config-env dev|prod
 deploy:

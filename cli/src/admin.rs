@@ -66,7 +66,7 @@ pub async fn open_secrets(
             let config = boot::lambda::SecretsManagerConfig {
                 prefix: get(boot::lambda::env::SECRETS_PREFIX)
                     .unwrap_or_else(|| "tenantoms".into()),
-                endpoint: get("OMS_SECRETS_ENDPOINT"),
+                endpoint: get(boot::lambda::env::SECRETS_ENDPOINT),
             };
             Ok(boot::lambda::open_secrets_manager(&config, Arc::new(SystemClock)).await)
         }

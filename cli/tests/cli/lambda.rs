@@ -8,20 +8,17 @@
 //! with `cargo build --release -p graphql -p webhook-add-order -p webhook-shipment-tracker
 //! -p event-consumer -p outbox-relay`.
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use app::platform::{Platform, WebhookRequest};
 use auth::dev::{DEV_AUDIENCE, DevIdp};
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
 use domain::access::{Operation, OperationKind};
 use domain::ids::{Issuer, PlanName, Subject, TenantId};
 use domain::webhook::{WebhookHook, WebhookProvider};
 use serde_json::{Value, json};
+use testkit::lambda_runtime::{RunFailure, run_binary};
 
 use crate::server::service_endpoint;
 
@@ -34,165 +31,32 @@ fn release_dir() -> PathBuf {
     oms.parent().unwrap().parent().unwrap().join("release")
 }
 
-/// One invocation the fake runtime hands out, and what came back.
-#[derive(Default)]
-struct Runtime {
-    queue: VecDeque<(String, Value)>,
-    answers: Vec<(String, Result<Value, Value>)>,
-    first_next: Option<Instant>,
-    init_error: Option<Value>,
-}
-
-type Shared = Arc<Mutex<Runtime>>;
-
-async fn next(State(rt): State<Shared>) -> axum::response::Response {
-    let item = {
-        let mut r = rt.lock().unwrap();
-        r.first_next.get_or_insert_with(Instant::now);
-        r.queue.pop_front()
-    };
-    let Some((id, event)) = item else {
-        // Nothing more: hold the request until the test ends (the process is killed).
-        tokio::time::sleep(Duration::from_secs(600)).await;
-        return StatusCode::NO_CONTENT.into_response();
-    };
-    let deadline = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis()
-        + 30_000;
-    (
-        [
-            ("lambda-runtime-aws-request-id", id),
-            ("lambda-runtime-deadline-ms", deadline.to_string()),
-            (
-                "lambda-runtime-invoked-function-arn",
-                "arn:aws:lambda:us-east-1:123456789012:function:test".to_owned(),
-            ),
-            (
-                "lambda-runtime-trace-id",
-                "Root=1-00000000-000000000000000000000000".to_owned(),
-            ),
-            ("content-type", "application/json".to_owned()),
-        ],
-        event.to_string(),
-    )
-        .into_response()
-}
-
-async fn response(State(rt): State<Shared>, Path(id): Path<String>, body: String) -> StatusCode {
-    let v = serde_json::from_str(&body).unwrap_or(Value::String(body));
-    rt.lock().unwrap().answers.push((id, Ok(v)));
-    StatusCode::ACCEPTED
-}
-
-async fn error(State(rt): State<Shared>, Path(id): Path<String>, body: String) -> StatusCode {
-    let v = serde_json::from_str(&body).unwrap_or(Value::String(body));
-    rt.lock().unwrap().answers.push((id, Err(v)));
-    StatusCode::ACCEPTED
-}
-
-async fn init_error(State(rt): State<Shared>, _h: HeaderMap, body: String) -> StatusCode {
-    rt.lock().unwrap().init_error = Some(Value::String(body));
-    StatusCode::ACCEPTED
-}
-
-/// Runs `binary` over `events` and returns each answer in order, with the init time.
+/// Runs the release `binary` over `events`: each answer in order, and the init time (printed
+/// with the binary's size).
 async fn invoke(
     binary: &str,
     env: &[(&str, String)],
     events: Vec<Value>,
 ) -> (Vec<Result<Value, Value>>, Duration) {
-    let rt: Shared = Arc::default();
-    {
-        let mut r = rt.lock().unwrap();
-        for (i, e) in events.iter().enumerate() {
-            r.queue.push_back((format!("req-{i}"), e.clone()));
-        }
-    }
-    let app = axum::Router::new()
-        .route(
-            "/2018-06-01/runtime/invocation/next",
-            axum::routing::get(next),
-        )
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            axum::routing::post(response),
-        )
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/error",
-            axum::routing::post(error),
-        )
-        .route(
-            "/2018-06-01/runtime/init/error",
-            axum::routing::post(init_error),
-        )
-        .with_state(rt.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let path = release_dir().join(binary);
     assert!(
         path.exists(),
         "{} is missing: `make lambda-bins` builds the release binaries",
         path.display()
     );
-    let started = Instant::now();
-    let mut child = std::process::Command::new(&path)
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", binary)
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{binary}"))
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     let wanted = events.len();
-    for _ in 0..600 {
-        let done = {
-            let r = rt.lock().unwrap();
-            assert!(
-                r.init_error.is_none(),
-                "{binary} failed init: {:?}",
-                r.init_error
-            );
-            r.answers.len() >= wanted
-        };
-        if done {
-            break;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{binary} exited: {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    server.abort();
-    let r = rt.lock().unwrap();
-    assert_eq!(
-        r.answers.len(),
-        wanted,
-        "{binary} answered {} of {wanted}",
-        r.answers.len()
-    );
-    let init = r.first_next.map_or(Duration::MAX, |t| t - started);
+    let run = run_binary(&path, env, events)
+        .await
+        .unwrap_or_else(|e| panic!("{binary}: {e:?}"));
+    assert_eq!(run.answers.len(), wanted, "{binary}");
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     println!(
-        "{binary}: init {:.1} ms, binary {:.1} MB",
-        init.as_secs_f64() * 1e3,
+        "{binary}: init {:.1} ms, binary {:.1} MB (unstripped release; `make bench` measures the \
+         deployed ones)",
+        run.init.as_secs_f64() * 1e3,
         size as f64 / 1e6
     );
-    let mut answers: Vec<(String, Result<Value, Value>)> = r.answers.clone();
-    answers.sort_by_key(|(id, _)| id.trim_start_matches("req-").parse::<usize>().unwrap());
-    (answers.into_iter().map(|(_, a)| a).collect(), init)
+    (run.answers, run.init)
 }
 
 fn event(folder: &str, file: &str) -> Value {
@@ -499,5 +363,47 @@ async fn every_event_file_through_the_release_binaries() {
             init < Duration::from_secs(5),
             "{binary} took {init:?} to start"
         );
+    }
+}
+
+/// A function whose configuration is missing or malformed never takes a request: it stops at
+/// init, exiting with one log line that names the variable.
+#[tokio::test]
+async fn a_function_without_its_configuration_stops_at_init_naming_the_setting() {
+    type Case = (&'static str, Vec<(&'static str, String)>, &'static str);
+    let cases: [Case; 3] = [
+        ("graphql", vec![], "TABLE_NAME is not set"),
+        (
+            "event-consumer",
+            vec![
+                ("TABLE_NAME", "t".into()),
+                ("OMS_CURSOR_KEY", CURSOR_KEY.into()),
+            ],
+            "OMS_DEAD_LETTER_QUEUE_URL is not set",
+        ),
+        (
+            "webhook-add-order",
+            vec![
+                ("TABLE_NAME", "t".into()),
+                ("OMS_CURSOR_KEY", "c2hvcnQ=".into()),
+            ],
+            "OMS_CURSOR_KEY is invalid",
+        ),
+    ];
+    for (binary, env, expected) in cases {
+        let failure = run_binary(&release_dir().join(binary), &env, vec![json!({})])
+            .await
+            .unwrap_err();
+        let RunFailure::Exited { status, stderr } = failure else {
+            panic!("{binary}: {failure:?}");
+        };
+        assert!(!status.contains("exit status: 0"), "{binary}: {status}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{binary}: {stderr}");
+        let line: Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(line["level"], "ERROR", "{line}");
+        let message = line["fields"]["message"].as_str().unwrap();
+        assert!(message.contains(expected), "{binary}: {message}");
+        assert_eq!(line["fields"]["function"], binary);
     }
 }

@@ -3,13 +3,15 @@
 //! domain events notified to the tenants that subscribe. `main` only wires; the consumer lives
 //! in `shared/api` (tenant_events), the notifier in `shared/app` (notify).
 
+use boot::lambda::Function;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     boot::init_logging(boot::LogFormat::Lambda);
-    let function = boot::lambda::event_function_from_env().await?;
+    let config = boot::lambda::start(Function::EventConsumer);
+    let function = boot::lambda::event_function(&config).await?;
     let function = &function;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         boot::lambda::handle_event(function, event.payload)

@@ -1,25 +1,12 @@
-//! The graphql Lambda function: reads its configuration, builds the clients and the router once,
-//! and runs the router with lambda_http.
+//! The graphql Lambda function (`POST /graphql`): reads the shared configuration, builds the
+//! clients and the router once, and runs the router with lambda_http.
 
-use std::sync::Arc;
-
-use domain::{Clock, SystemClock};
+use boot::lambda::Function;
 use lambda_http::{Error, run};
-use store::cursor::Cursors;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     boot::init_logging(boot::LogFormat::Lambda);
-    let config = graphql::Config::from_env(|k| std::env::var(k).ok())?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = boot::open_store(&config.store, clock.clone()).await?;
-    let services = app::services(
-        store,
-        clock,
-        config.verifier,
-        Cursors::new(config.cursor_key),
-        // Webhooks are other functions; this one serves GraphQL only.
-        None,
-    )?;
-    run(api::router(api::api_state(services), config.http)).await
+    let config = boot::lambda::start(Function::Graphql);
+    run(boot::lambda::graphql_router(&config).await?).await
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use auth::dev::DevIdp;
+use boot::lambda::{Function, LambdaConfig};
 use domain::access::Role;
 use domain::ids::TenantId;
 use http_body_util::BodyExt;
@@ -17,13 +18,14 @@ async fn router(dir: &std::path::Path) -> (axum::Router, DevIdp) {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store: Arc<dyn ItemStore> = Arc::new(EmbeddedStore::in_memory(clock.clone()).unwrap());
     let idp = DevIdp::load_or_generate(dir).unwrap();
-    let config = graphql::Config::from_env(|k| match k {
+    let config = LambdaConfig::from_env(Function::Graphql, |k| match k {
         "TABLE_NAME" => Some("unused".into()),
         "OMS_CURSOR_KEY" => Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
         _ => None,
     })
     .unwrap();
-    let router = testkit::demo_router(store, clock, &idp, config.http).await;
+    let http = boot::lambda::graphql_http(&config);
+    let router = testkit::demo_router(store, clock, &idp, http).await;
     (router, idp)
 }
 
@@ -115,16 +117,18 @@ async fn events_without_a_valid_token_are_401() {
 }
 
 #[test]
-fn configuration_errors_name_the_setting() {
-    let err = graphql::Config::from_env(|_| None).unwrap_err();
-    assert!(err.contains("TABLE_NAME"), "{err}");
-    let err =
-        graphql::Config::from_env(|k| (k == "TABLE_NAME").then(|| "t".to_owned())).unwrap_err();
-    assert!(err.contains("OMS_CURSOR_KEY"), "{err}");
-    let short = graphql::Config::from_env(|k| match k {
-        "TABLE_NAME" => Some("t".into()),
-        "OMS_CURSOR_KEY" => Some("AAEC".into()),
-        _ => None,
-    });
-    assert!(short.is_err());
+fn introspection_is_off_unless_configured() {
+    let read = |introspection: Option<&str>| {
+        let config = LambdaConfig::from_env(Function::Graphql, |k| match k {
+            "TABLE_NAME" => Some("t".into()),
+            "OMS_CURSOR_KEY" => Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
+            "OMS_INTROSPECTION" => introspection.map(str::to_owned),
+            _ => None,
+        })
+        .unwrap();
+        boot::lambda::graphql_http(&config)
+    };
+    assert!(!read(None).limits.introspection);
+    assert!(read(Some("true")).limits.introspection);
+    assert!(!read(None).graphiql);
 }

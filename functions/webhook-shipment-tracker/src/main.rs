@@ -1,11 +1,13 @@
-//! The `webhook-shipment-tracker` Lambda function (`POST /webhooks/shipment-tracker/{tenant}`): reads its configuration, builds the
+//! The `webhook-shipment-tracker` Lambda function (`POST /webhooks/shipment-tracker[/{tenant}]`): reads the shared configuration, builds the
 //! services once, and serves the shared webhook router with lambda_http. Verification, dedupe
 //! and the use cases live in `shared/`.
 
+use boot::lambda::Function;
 use lambda_http::{Error, run};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     boot::init_logging(boot::LogFormat::Lambda);
-    run(boot::lambda::webhook_router_from_env().await?).await
+    let config = boot::lambda::start(Function::WebhookShipmentTracker);
+    run(boot::lambda::webhook_router(&config).await?).await
 }

@@ -68,9 +68,9 @@ pub fn services(
     let event_sources = Arc::new(EventSourceVerifier::new(directory.clone()));
     let ids: Arc<Mutex<dyn IdSource + Send>> = Arc::new(Mutex::new(SystemIds));
     let shards = Arc::new(DirectoryShards(directory.clone()));
-    // Carrier calls go through the guarded client: outside dev mode, public https only.
-    let outbound = auth::outbound::client(std::time::Duration::from_secs(15), verifier_dev_mode)
-        .map_err(|e| AuthError::Directory(format!("cannot build the carrier client: {e}")))?;
+    // Carrier calls go through the guarded client: outside dev mode, public https only (each
+    // adapter sets its own request timeout).
+    let outbound = auth::outbound::client(verifier_dev_mode).map_err(AuthError::Directory)?;
     let mut app = App::new(store, shards, cursors, ids, clock)
         .with_connector(Arc::new(crate::shipping::HttpConnector::new(outbound)));
     if let Some(s) = secrets {

@@ -43,6 +43,9 @@ pub struct JwksCache {
     fetches: std::sync::atomic::AtomicU64,
 }
 
+/// How long one JWKS fetch may take.
+const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl JwksCache {
     pub fn new(
         clock: Arc<dyn Clock>,
@@ -50,8 +53,7 @@ impl JwksCache {
         cooldown_secs: i64,
         dev_mode: bool,
     ) -> AuthResult<Self> {
-        let http = crate::outbound::client(std::time::Duration::from_secs(5), dev_mode)
-            .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?;
+        let http = crate::outbound::client(dev_mode).map_err(AuthError::KeysUnavailable)?;
         Ok(Self {
             http,
             clock,
@@ -234,7 +236,13 @@ impl JwksCache {
 
     async fn fetch(&self, url: &str) -> Result<JwkSet, String> {
         let url = check_url(url, self.dev_mode)?;
-        let resp = self.http.get(url).send().await.map_err(|e| e.to_string())?;
+        let resp = self
+            .http
+            .get(url)
+            .timeout(FETCH_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         if !resp.status().is_success() {
             return Err(format!("HTTP {}", resp.status()));
         }

@@ -4,7 +4,7 @@
 //! at connect time (`GuardedResolver`), so DNS rebinding between check and connect cannot pass.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use domain::ports::{NotificationSender, OutboundPost, SendError, SendFuture};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -32,17 +32,26 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// An HTTP client for outbound calls: no redirects, a timeout, and (outside dev mode) only
-/// public addresses at connect time.
-pub fn client(timeout: std::time::Duration, dev_mode: bool) -> reqwest::Result<reqwest::Client> {
-    let builder = reqwest::Client::builder()
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none());
-    if dev_mode {
-        builder.build()
-    } else {
-        builder.dns_resolver(Arc::new(GuardedResolver)).build()
-    }
+/// The HTTP client for outbound calls: no redirects and (outside dev mode) only public
+/// addresses at connect time. One per process and mode, shared by every caller (JWKS, carriers,
+/// notifications): building one loads the system's root certificates, which costs milliseconds
+/// of a cold start each time. Callers set their timeout on each request.
+pub fn client(dev_mode: bool) -> Result<reqwest::Client, String> {
+    static GUARDED: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+    static DEV: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+    let cell = if dev_mode { &DEV } else { &GUARDED };
+    cell.get_or_init(|| {
+        let builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+        let builder = if dev_mode {
+            builder
+        } else {
+            builder.dns_resolver(Arc::new(GuardedResolver))
+        };
+        builder
+            .build()
+            .map_err(|e| format!("cannot build the outbound HTTP client: {e}"))
+    })
+    .clone()
 }
 
 /// Checks a URL before it is fetched.
@@ -100,13 +109,15 @@ fn check_ip(ip: IpAddr) -> Result<(), String> {
 /// only public https), every resolved address at connect time, no redirects followed.
 pub struct HttpSender {
     client: reqwest::Client,
+    timeout: std::time::Duration,
     dev_mode: bool,
 }
 
 impl HttpSender {
-    pub fn new(timeout: std::time::Duration, dev_mode: bool) -> reqwest::Result<Self> {
+    pub fn new(timeout: std::time::Duration, dev_mode: bool) -> Result<Self, String> {
         Ok(Self {
-            client: client(timeout, dev_mode)?,
+            client: client(dev_mode)?,
+            timeout,
             dev_mode,
         })
     }
@@ -119,6 +130,7 @@ impl NotificationSender for HttpSender {
             let mut req = self
                 .client
                 .post(url)
+                .timeout(self.timeout)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(request.body.to_vec());
             for (name, value) in &request.headers {

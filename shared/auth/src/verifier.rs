@@ -103,6 +103,12 @@ pub fn check_registration(registration: &IdpRegistration) -> Result<(), String> 
     Compiled::new(registration).map(|_| ())
 }
 
+/// Checks the platform issuer's registration (deployment configuration): it compiles; unlike a
+/// tenant's, it may grant `platform-admin`.
+pub fn check_platform_registration(registration: &IdpRegistration) -> Result<(), String> {
+    Compiled::new(registration).map(|_| ())
+}
+
 fn algorithm(a: TokenAlgorithm) -> Algorithm {
     match a {
         TokenAlgorithm::RS256 => Algorithm::RS256,

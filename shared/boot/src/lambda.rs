@@ -1,60 +1,18 @@
-//! What every Lambda function reads from its environment (template.yaml sets it), and the
-//! services built from it, once per cold start.
+//! The Lambda functions' start-up: one configuration read by all ([`LambdaConfig`]), the AWS
+//! clients built once from one SDK configuration, and each function's service, once per cold
+//! start. The binaries' `main` only wires these to the runtime.
 
 use std::sync::Arc;
 
-use base64::Engine;
 use domain::{Clock, SystemClock};
-use store::cursor::{CursorKey, Cursors};
+use store::cursor::Cursors;
+use store::dynamo::DynamoStore;
 
-use crate::{BootError, StoreConfig, open_store};
+mod config;
 
-/// The environment variables the functions read (template.yaml sets them; a test holds the
-/// template to these lists).
-pub mod env {
-    /// The table's name.
-    pub const TABLE_NAME: &str = "TABLE_NAME";
-    /// The listing-cursor signing key (base64, at least 32 bytes).
-    pub const CURSOR_KEY: &str = "OMS_CURSOR_KEY";
-    /// Secret names start with this (default `tenantoms`).
-    pub const SECRETS_PREFIX: &str = "OMS_SECRETS_PREFIX";
-    /// The event consumer's dead-letter queue.
-    pub const DEAD_LETTER_QUEUE_URL: &str = "OMS_DEAD_LETTER_QUEUE_URL";
-    /// The bus the outbox relay publishes to.
-    pub const EVENT_BUS: &str = "OMS_EVENT_BUS";
-    /// Log levels (an `EnvFilter`; default `info`).
-    pub const LOG: &str = "OMS_LOG";
-    /// GraphQL introspection (`true` to allow; off by default).
-    pub const INTROSPECTION: &str = "OMS_INTROSPECTION";
-    /// The deployment stage (informational).
-    pub const STAGE: &str = "STAGE";
+pub use config::{ConfigError, Endpoints, Function, LambdaConfig, env};
 
-    /// What each function requires (binary name, variables).
-    pub const REQUIRED: &[(&str, &[&str])] = &[
-        ("graphql", &[TABLE_NAME, CURSOR_KEY]),
-        ("webhook-add-order", &[TABLE_NAME, CURSOR_KEY]),
-        ("webhook-shipment-tracker", &[TABLE_NAME, CURSOR_KEY]),
-        (
-            "event-consumer",
-            &[TABLE_NAME, CURSOR_KEY, DEAD_LETTER_QUEUE_URL],
-        ),
-        ("outbox-relay", &[EVENT_BUS]),
-    ];
-
-    /// Read when set, defaulted otherwise.
-    pub const OPTIONAL: &[&str] = &[SECRETS_PREFIX, LOG, INTROSPECTION, STAGE];
-
-    /// Endpoint overrides for local emulators: never set in a deployment.
-    pub const LOCAL_ONLY: &[&str] = &[
-        "OMS_DYNAMODB_ENDPOINT",
-        "OMS_SECRETS_ENDPOINT",
-        "OMS_SQS_ENDPOINT",
-        "OMS_EVENTBRIDGE_ENDPOINT",
-        "OMS_SECRETS_MASTER_KEY",
-    ];
-}
-
-/// Where secrets are on AWS.
+/// Where secrets are on AWS (the CLI beside a DynamoDB table uses it too).
 #[derive(Debug, Clone)]
 pub struct SecretsManagerConfig {
     /// Names start with this (`OMS_SECRETS_PREFIX`, default `tenantoms`).
@@ -63,42 +21,69 @@ pub struct SecretsManagerConfig {
     pub endpoint: Option<String>,
 }
 
-/// A function's configuration.
-#[derive(Debug)]
-pub struct FunctionConfig {
-    /// The table (`TABLE_NAME`), and a DynamoDB endpoint override (`OMS_DYNAMODB_ENDPOINT`,
-    /// DynamoDB Local; unset in AWS).
-    pub store: StoreConfig,
-    /// The listing-cursor signing key (`OMS_CURSOR_KEY`, base64, ≥ 32 bytes).
-    pub cursor_key: CursorKey,
-    pub secrets: SecretsManagerConfig,
-}
-
-impl FunctionConfig {
-    /// Reads the environment; a missing or malformed setting is a start-up error naming it.
-    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let table = get(env::TABLE_NAME).ok_or("TABLE_NAME is not set")?;
-        let key = get(env::CURSOR_KEY)
-            .ok_or("OMS_CURSOR_KEY is not set (base64 of at least 32 random bytes)")?;
-        let key = base64::engine::general_purpose::STANDARD
-            .decode(key.trim())
-            .map_err(|e| format!("OMS_CURSOR_KEY is not base64: {e}"))?;
-        let cursor_key = CursorKey::from_bytes(&key).map_err(|e| format!("OMS_CURSOR_KEY: {e}"))?;
-        Ok(Self {
-            store: StoreConfig::Dynamo {
-                table,
-                endpoint: get("OMS_DYNAMODB_ENDPOINT"),
-            },
-            cursor_key,
-            secrets: SecretsManagerConfig {
-                prefix: get(env::SECRETS_PREFIX).unwrap_or_else(|| "tenantoms".into()),
-                endpoint: get("OMS_SECRETS_ENDPOINT"),
-            },
-        })
+/// Reads the function's configuration at init; on a missing or malformed setting, logs one
+/// line naming it and exits, so the function never takes a request half-configured.
+pub fn start(function: Function) -> LambdaConfig {
+    match LambdaConfig::from_process_env(function) {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(function = function.binary(), "configuration: {e}");
+            std::process::exit(1)
+        }
     }
 }
 
-/// The Secrets Manager secret store.
+/// The AWS clients of one function, all from one loaded SDK configuration (region and
+/// credentials providers; credentials themselves are fetched lazily, on the first call).
+pub struct Aws {
+    sdk: aws_config::SdkConfig,
+    endpoints: Endpoints,
+}
+
+impl Aws {
+    pub async fn load(config: &LambdaConfig) -> Self {
+        Self {
+            sdk: aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .load()
+                .await,
+            endpoints: config.endpoints.clone(),
+        }
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        let mut b = aws_sdk_dynamodb::config::Builder::from(&self.sdk);
+        if let Some(e) = &self.endpoints.dynamodb {
+            b = b.endpoint_url(e);
+        }
+        aws_sdk_dynamodb::Client::from_conf(b.build())
+    }
+
+    pub fn secrets_manager(&self) -> aws_sdk_secretsmanager::Client {
+        let mut b = aws_sdk_secretsmanager::config::Builder::from(&self.sdk);
+        if let Some(e) = &self.endpoints.secrets {
+            b = b.endpoint_url(e);
+        }
+        aws_sdk_secretsmanager::Client::from_conf(b.build())
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        let mut b = aws_sdk_sqs::config::Builder::from(&self.sdk);
+        if let Some(e) = &self.endpoints.sqs {
+            b = b.endpoint_url(e);
+        }
+        aws_sdk_sqs::Client::from_conf(b.build())
+    }
+
+    pub fn eventbridge(&self) -> aws_sdk_eventbridge::Client {
+        let mut b = aws_sdk_eventbridge::config::Builder::from(&self.sdk);
+        if let Some(e) = &self.endpoints.eventbridge {
+            b = b.endpoint_url(e);
+        }
+        aws_sdk_eventbridge::Client::from_conf(b.build())
+    }
+}
+
+/// The Secrets Manager secret store (the CLI's, beside a DynamoDB table).
 pub async fn open_secrets_manager(
     config: &SecretsManagerConfig,
     clock: Arc<dyn Clock>,
@@ -115,40 +100,74 @@ pub async fn open_secrets_manager(
     ))
 }
 
-/// The services of a webhook function: the store, Secrets Manager, the system clock.
-pub async fn webhook_services(config: FunctionConfig) -> Result<app::Services, BootError> {
+/// The shared services of a function over the table and Secrets Manager. The table is opened
+/// as DynamoDB directly (not through [`crate::open_store`]), so the Lambda binaries do not
+/// link the embedded store.
+fn function_services(
+    config: &LambdaConfig,
+    aws: &Aws,
+    verifier: auth::VerifierConfig,
+) -> Result<(app::Services, Arc<dyn domain::ports::SecretStore>), String> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = open_store(&config.store, clock.clone()).await?;
-    let secrets = open_secrets_manager(&config.secrets, clock.clone()).await;
-    app::services(
+    let store = Arc::new(DynamoStore::new(
+        aws.dynamodb(),
+        config.table.clone(),
+        clock.clone(),
+    ));
+    let secrets: Arc<dyn domain::ports::SecretStore> = Arc::new(secrets::SecretsManagerStore::new(
+        aws.secrets_manager(),
+        config.secrets_prefix.clone(),
+        clock.clone(),
+    ));
+    let services = app::services(
         store,
         clock,
-        auth::VerifierConfig::default(),
-        Cursors::new(config.cursor_key),
-        Some(secrets),
+        verifier,
+        Cursors::new(config.cursor_key.clone()),
+        Some(secrets.clone()),
     )
-    .map_err(|e| BootError::Services(e.to_string()))
+    .map_err(|e| format!("cannot build the services: {e}"))?;
+    Ok((services, secrets))
 }
 
-/// A webhook function's router, from its environment.
-pub async fn webhook_router_from_env() -> Result<axum::Router, String> {
-    let config = FunctionConfig::from_env(|k| std::env::var(k).ok())?;
-    let services = webhook_services(config).await.map_err(|e| e.to_string())?;
+/// The `graphql` function's router: GraphQL only (no GraphiQL, introspection as configured),
+/// tenant tokens and, when configured, the platform issuer's.
+pub async fn graphql_router(config: &LambdaConfig) -> Result<axum::Router, String> {
+    let aws = Aws::load(config).await;
+    let verifier = auth::VerifierConfig {
+        platform: config.platform.clone(),
+        ..auth::VerifierConfig::default()
+    };
+    let (services, _) = function_services(config, &aws, verifier)?;
+    Ok(api::router(api::api_state(services), graphql_http(config)))
+}
+
+/// The HTTP settings of the `graphql` function.
+pub fn graphql_http(config: &LambdaConfig) -> api::HttpConfig {
+    api::HttpConfig {
+        limits: api::Limits {
+            introspection: config.introspection,
+            ..api::Limits::production()
+        },
+        graphiql: false,
+        jwks: None,
+    }
+}
+
+/// A webhook function's router.
+pub async fn webhook_router(config: &LambdaConfig) -> Result<axum::Router, String> {
+    let aws = Aws::load(config).await;
+    let (services, _) = function_services(config, &aws, auth::VerifierConfig::default())?;
     Ok(api::webhook_router(api::api_state(services)))
 }
 
-/// The dead-letter queue of the event consumer (`OMS_DEAD_LETTER_QUEUE_URL`), and an SQS
-/// endpoint override (`OMS_SQS_ENDPOINT`: moto in tests; unset in AWS).
-pub async fn sqs_dead_letters(
-    get: impl Fn(&str) -> Option<String>,
-) -> Result<Arc<bus::SqsDeadLetters>, String> {
-    let queue = get(env::DEAD_LETTER_QUEUE_URL).ok_or("OMS_DEAD_LETTER_QUEUE_URL is not set")?;
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(e) = get("OMS_SQS_ENDPOINT") {
-        loader = loader.endpoint_url(e);
-    }
-    let client = aws_sdk_sqs::Client::new(&loader.load().await);
-    Ok(Arc::new(bus::SqsDeadLetters::new(client, queue)))
+/// The `outbox-relay` function's relay: the table's stream to the bus.
+pub async fn outbox_relay(config: &LambdaConfig) -> Result<app::relay::StreamRelay, String> {
+    let bus = config.event_bus.clone().ok_or("OMS_EVENT_BUS is not set")?;
+    let aws = Aws::load(config).await;
+    Ok(app::relay::StreamRelay::new(Arc::new(
+        bus::EventBridgePublisher::new(aws.eventbridge(), bus),
+    )))
 }
 
 /// The `event-consumer` function: tenant events (any registered source) are applied; our own
@@ -158,27 +177,17 @@ pub struct EventFunction {
     pub notifier: app::notify::Notifier,
 }
 
-/// The `event-consumer` function, from its environment.
-pub async fn event_function_from_env() -> Result<EventFunction, String> {
-    let get = |k: &str| std::env::var(k).ok();
-    let config = FunctionConfig::from_env(get)?;
-    let dead_letters = sqs_dead_letters(get).await?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = open_store(&config.store, clock.clone())
-        .await
-        .map_err(|e| e.to_string())?;
-    let secrets = open_secrets_manager(&config.secrets, clock.clone()).await;
-    let services = app::services(
-        store,
-        clock,
-        auth::VerifierConfig::default(),
-        Cursors::new(config.cursor_key),
-        Some(secrets.clone()),
-    )
-    .map_err(|e| e.to_string())?;
+/// The `event-consumer` function.
+pub async fn event_function(config: &LambdaConfig) -> Result<EventFunction, String> {
+    let queue = config
+        .dead_letter_queue
+        .clone()
+        .ok_or("OMS_DEAD_LETTER_QUEUE_URL is not set")?;
+    let aws = Aws::load(config).await;
+    let dead_letters = Arc::new(bus::SqsDeadLetters::new(aws.sqs(), queue));
+    let (services, secrets) = function_services(config, &aws, auth::VerifierConfig::default())?;
     // Production: only public https receivers.
-    let sender = auth::outbound::HttpSender::new(std::time::Duration::from_secs(10), false)
-        .map_err(|e| format!("cannot build the notification client: {e}"))?;
+    let sender = auth::outbound::HttpSender::new(std::time::Duration::from_secs(10), false)?;
     Ok(EventFunction {
         notifier: services.notifier(secrets, Arc::new(sender)),
         tenant_events: api::tenant_events::TenantEventConsumer::new(

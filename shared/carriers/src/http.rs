@@ -10,7 +10,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -117,6 +117,20 @@ impl Failure {
     }
 }
 
+/// The client of adapters not given one: built once per process (building one loads the
+/// system's root certificates), no redirects.
+fn default_client() -> Result<Client, String> {
+    static CLIENT: std::sync::OnceLock<Result<Client, String>> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| error_chain(&e.without_url()))
+        })
+        .clone()
+}
+
 pub(crate) struct Http {
     /// Building a client only fails when the TLS backend cannot start; that is reported on
     /// each call rather than panicking in a constructor.
@@ -141,13 +155,8 @@ impl fmt::Debug for Http {
 
 impl Http {
     pub(crate) fn new(flavour: Flavour, credentials: &Credentials, auth: Auth) -> Self {
-        let client = Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("tenantoms-carriers/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| error_chain(&e.without_url()));
         Self {
-            client,
+            client: default_client(),
             base_url: credentials.base_url.clone(),
             auth,
             flavour,
@@ -292,6 +301,10 @@ impl Http {
         let mut request = client
             .request(method, url)
             .timeout(self.timeout)
+            .header(
+                USER_AGENT,
+                concat!("tenantoms-carriers/", env!("CARGO_PKG_VERSION")),
+            )
             .header(ACCEPT, "application/json");
         for (name, value) in self.flavour.headers {
             request = request.header(*name, *value);

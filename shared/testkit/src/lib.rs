@@ -2,6 +2,8 @@
 //! set-up failure are the point).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod lambda_runtime;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 

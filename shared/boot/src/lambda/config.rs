@@ -1,0 +1,431 @@
+//! The one configuration every Lambda function reads, from the environment variables
+//! template.yaml sets. Read once at init: a missing or malformed setting stops the function
+//! there, with one line naming the variable, never on the first request.
+
+use base64::Engine;
+use domain::access::Role;
+use domain::ids::Issuer;
+use domain::tenant::{AudienceClaim, ClaimMapping, IdpKeys, IdpRegistration, TokenAlgorithm};
+use store::cursor::CursorKey;
+
+/// The environment variables (template.yaml sets them; a test holds the template to these
+/// lists).
+pub mod env {
+    /// The table's name.
+    pub const TABLE_NAME: &str = "TABLE_NAME";
+    /// The listing-cursor signing key (base64, at least 32 bytes).
+    pub const CURSOR_KEY: &str = "OMS_CURSOR_KEY";
+    /// Secret names start with this (default `tenantoms`).
+    pub const SECRETS_PREFIX: &str = "OMS_SECRETS_PREFIX";
+    /// The event consumer's dead-letter queue.
+    pub const DEAD_LETTER_QUEUE_URL: &str = "OMS_DEAD_LETTER_QUEUE_URL";
+    /// The bus the outbox relay publishes to.
+    pub const EVENT_BUS: &str = "OMS_EVENT_BUS";
+    /// Log levels (an `EnvFilter`; default `info`).
+    pub const LOG: &str = "OMS_LOG";
+    /// GraphQL introspection (`true` to allow; off by default).
+    pub const INTROSPECTION: &str = "OMS_INTROSPECTION";
+    /// The deployment stage (`dev`, `staging`, `prod`; default `dev`).
+    pub const STAGE: &str = "STAGE";
+    /// The SaaS provider's own OIDC issuer, whose `platform-admin` role runs platform
+    /// operations over GraphQL (empty or unset: platform operations only from the CLI).
+    pub const PLATFORM_ISSUER: &str = "OMS_PLATFORM_ISSUER";
+    /// The audience platform tokens must carry (required with the issuer).
+    pub const PLATFORM_AUDIENCE: &str = "OMS_PLATFORM_AUDIENCE";
+    /// The issuer's JWKS (default `{issuer}/.well-known/jwks.json`).
+    pub const PLATFORM_JWKS_URL: &str = "OMS_PLATFORM_JWKS_URL";
+    /// The claim that lists the caller's roles, a JMESPath (default `roles`; Cognito:
+    /// `"cognito:groups"`, quoted).
+    pub const PLATFORM_ROLES_CLAIM: &str = "OMS_PLATFORM_ROLES_CLAIM";
+
+    /// Endpoint overrides for local emulators: never set in a deployment.
+    pub const DYNAMODB_ENDPOINT: &str = "OMS_DYNAMODB_ENDPOINT";
+    pub const SECRETS_ENDPOINT: &str = "OMS_SECRETS_ENDPOINT";
+    pub const SQS_ENDPOINT: &str = "OMS_SQS_ENDPOINT";
+    pub const EVENTBRIDGE_ENDPOINT: &str = "OMS_EVENTBRIDGE_ENDPOINT";
+
+    /// What every function requires (one template line, `Globals`, sets them for all).
+    pub const COMMON: &[&str] = &[TABLE_NAME, CURSOR_KEY];
+
+    /// What each function requires (binary name, variables).
+    pub const REQUIRED: &[(&str, &[&str])] = &[
+        ("graphql", COMMON),
+        ("webhook-add-order", COMMON),
+        ("webhook-shipment-tracker", COMMON),
+        (
+            "event-consumer",
+            &[TABLE_NAME, CURSOR_KEY, DEAD_LETTER_QUEUE_URL],
+        ),
+        ("outbox-relay", &[TABLE_NAME, CURSOR_KEY, EVENT_BUS]),
+    ];
+
+    /// Read when set, defaulted otherwise.
+    pub const OPTIONAL: &[&str] = &[
+        SECRETS_PREFIX,
+        LOG,
+        INTROSPECTION,
+        STAGE,
+        PLATFORM_ISSUER,
+        PLATFORM_AUDIENCE,
+        PLATFORM_JWKS_URL,
+        PLATFORM_ROLES_CLAIM,
+    ];
+
+    /// Never set in a deployment (the template test refuses them).
+    pub const LOCAL_ONLY: &[&str] = &[
+        DYNAMODB_ENDPOINT,
+        SECRETS_ENDPOINT,
+        SQS_ENDPOINT,
+        EVENTBRIDGE_ENDPOINT,
+        "OMS_SECRETS_MASTER_KEY",
+    ];
+}
+
+/// The deployed functions, by binary name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Graphql,
+    WebhookAddOrder,
+    WebhookShipmentTracker,
+    EventConsumer,
+    OutboxRelay,
+}
+
+impl Function {
+    pub const ALL: [Function; 5] = [
+        Self::Graphql,
+        Self::WebhookAddOrder,
+        Self::WebhookShipmentTracker,
+        Self::EventConsumer,
+        Self::OutboxRelay,
+    ];
+
+    /// The binary's name (template.yaml's `BuildProperties: Binary`).
+    pub fn binary(self) -> &'static str {
+        match self {
+            Self::Graphql => "graphql",
+            Self::WebhookAddOrder => "webhook-add-order",
+            Self::WebhookShipmentTracker => "webhook-shipment-tracker",
+            Self::EventConsumer => "event-consumer",
+            Self::OutboxRelay => "outbox-relay",
+        }
+    }
+
+    /// The variables this function cannot start without.
+    pub fn required(self) -> &'static [&'static str] {
+        env::REQUIRED
+            .iter()
+            .find(|(b, _)| *b == self.binary())
+            .map_or(env::COMMON, |(_, vars)| vars)
+    }
+}
+
+/// A setting that stops the function at init.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var} is not set ({hint})")]
+    Missing {
+        var: &'static str,
+        hint: &'static str,
+    },
+    #[error("{var} is invalid: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+/// Endpoint overrides for local emulators (unset in AWS).
+#[derive(Debug, Clone, Default)]
+pub struct Endpoints {
+    pub dynamodb: Option<String>,
+    pub secrets: Option<String>,
+    pub sqs: Option<String>,
+    pub eventbridge: Option<String>,
+}
+
+/// What every function reads; the fields a function does not need are still validated when
+/// set, so the same template line means the same thing everywhere.
+#[derive(Debug)]
+pub struct LambdaConfig {
+    pub function: Function,
+    pub stage: String,
+    /// `TABLE_NAME`.
+    pub table: String,
+    /// `OMS_CURSOR_KEY`: base64 of at least 32 bytes.
+    pub cursor_key: CursorKey,
+    /// `OMS_SECRETS_PREFIX` (default `tenantoms`).
+    pub secrets_prefix: String,
+    /// `OMS_LOG` (an `EnvFilter`, default `info`).
+    pub log: String,
+    /// `OMS_EVENT_BUS` (the outbox relay).
+    pub event_bus: Option<String>,
+    /// `OMS_DEAD_LETTER_QUEUE_URL` (the event consumer).
+    pub dead_letter_queue: Option<String>,
+    /// `OMS_INTROSPECTION=true` (graphql).
+    pub introspection: bool,
+    /// The platform issuer (`OMS_PLATFORM_*`), when one is configured.
+    pub platform: Option<IdpRegistration>,
+    pub endpoints: Endpoints,
+}
+
+const CURSOR_HINT: &str = "base64 of at least 32 random bytes: openssl rand -base64 32";
+
+impl LambdaConfig {
+    /// Reads `function`'s configuration through `get` (the environment in a function; a map in
+    /// tests). Empty values count as unset.
+    pub fn from_env(
+        function: Function,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let get = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let required = function.required();
+        let need = |var: &'static str, hint: &'static str| -> Result<Option<String>, ConfigError> {
+            match get(var) {
+                None if required.contains(&var) => Err(ConfigError::Missing { var, hint }),
+                v => Ok(v),
+            }
+        };
+        let table = need(env::TABLE_NAME, "the DynamoDB table's name")?.unwrap_or_default();
+        let cursor_key = cursor_key(get(env::CURSOR_KEY))?;
+        let event_bus = need(env::EVENT_BUS, "the EventBridge bus's name")?;
+        let dead_letter_queue = need(env::DEAD_LETTER_QUEUE_URL, "the dead-letter queue's URL")?;
+        if let Some(url) = &dead_letter_queue {
+            http_url(env::DEAD_LETTER_QUEUE_URL, url)?;
+        }
+        let log = get(env::LOG).unwrap_or_else(|| "info".into());
+        tracing_subscriber::EnvFilter::try_new(&log).map_err(|e| ConfigError::Invalid {
+            var: env::LOG,
+            reason: e.to_string(),
+        })?;
+        let stage = get(env::STAGE).unwrap_or_else(|| "dev".into());
+        let introspection = match get(env::INTROSPECTION).as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: env::INTROSPECTION,
+                    reason: format!("`{other}`, expected true or false"),
+                });
+            }
+        };
+        let endpoints = Endpoints {
+            dynamodb: get(env::DYNAMODB_ENDPOINT),
+            secrets: get(env::SECRETS_ENDPOINT),
+            sqs: get(env::SQS_ENDPOINT),
+            eventbridge: get(env::EVENTBRIDGE_ENDPOINT),
+        };
+        Ok(Self {
+            function,
+            stage,
+            table,
+            cursor_key,
+            secrets_prefix: get(env::SECRETS_PREFIX).unwrap_or_else(|| "tenantoms".into()),
+            log,
+            event_bus,
+            dead_letter_queue,
+            introspection,
+            platform: platform(&get)?,
+            endpoints,
+        })
+    }
+
+    /// The function's own environment.
+    pub fn from_process_env(function: Function) -> Result<Self, ConfigError> {
+        Self::from_env(function, |k| std::env::var(k).ok())
+    }
+}
+
+/// Every function requires the key (the same template line everywhere).
+fn cursor_key(value: Option<String>) -> Result<CursorKey, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        var: env::CURSOR_KEY,
+        reason,
+    };
+    let value = value.ok_or(ConfigError::Missing {
+        var: env::CURSOR_KEY,
+        hint: CURSOR_HINT,
+    })?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&value)
+        .map_err(|e| invalid(format!("not base64 ({e}); {CURSOR_HINT}")))?;
+    CursorKey::from_bytes(&bytes).map_err(|e| invalid(e.to_string()))
+}
+
+fn http_url(var: &'static str, url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            var,
+            reason: format!("`{url}` is not an http(s) URL"),
+        })
+    }
+}
+
+/// The platform issuer's registration: the `platform-admin` role of its roles claim is the
+/// only role it grants.
+fn platform(get: &impl Fn(&str) -> Option<String>) -> Result<Option<IdpRegistration>, ConfigError> {
+    let Some(issuer) = get(env::PLATFORM_ISSUER) else {
+        return Ok(None);
+    };
+    let invalid = |var: &'static str, reason: String| ConfigError::Invalid { var, reason };
+    if !issuer.starts_with("https://") {
+        return Err(invalid(
+            env::PLATFORM_ISSUER,
+            format!("`{issuer}` is not an https URL"),
+        ));
+    }
+    let audience = get(env::PLATFORM_AUDIENCE).ok_or(ConfigError::Missing {
+        var: env::PLATFORM_AUDIENCE,
+        hint: "the audience (client id) platform tokens are issued for",
+    })?;
+    let jwks = get(env::PLATFORM_JWKS_URL)
+        .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
+    if !jwks.starts_with("https://") {
+        return Err(invalid(
+            env::PLATFORM_JWKS_URL,
+            format!("`{jwks}` is not an https URL"),
+        ));
+    }
+    let roles = get(env::PLATFORM_ROLES_CLAIM).unwrap_or_else(|| "roles".into());
+    let issuer =
+        Issuer::parse(&issuer).map_err(|e| invalid(env::PLATFORM_ISSUER, e.to_string()))?;
+    let registration = IdpRegistration {
+        issuer,
+        shared: false,
+        tenant_claim: None,
+        tenant_claim_value: None,
+        audience_claim: AudienceClaim::Aud,
+        audiences: vec![audience],
+        algorithms: vec![TokenAlgorithm::RS256, TokenAlgorithm::ES256],
+        keys: IdpKeys::Jwks { url: jwks },
+        claims: ClaimMapping {
+            roles,
+            ..ClaimMapping::default()
+        },
+        role_map: [(Role::PlatformAdmin.as_str().to_owned(), Role::PlatformAdmin)].into(),
+    };
+    auth::verifier::check_platform_registration(&registration)
+        .map_err(|reason| invalid(env::PLATFORM_ROLES_CLAIM, reason))?;
+    Ok(Some(registration))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    fn read(function: Function, vars: &[(&str, &str)]) -> Result<LambdaConfig, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        LambdaConfig::from_env(function, |k| map.get(k).cloned())
+    }
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![(env::TABLE_NAME, "oms"), (env::CURSOR_KEY, KEY)]
+    }
+
+    #[test]
+    fn every_function_names_what_it_lacks() {
+        for f in Function::ALL {
+            let err = read(f, &[]).unwrap_err();
+            assert_eq!(
+                err,
+                ConfigError::Missing {
+                    var: env::TABLE_NAME,
+                    hint: "the DynamoDB table's name"
+                },
+                "{f:?}"
+            );
+            let err = read(f, &[(env::TABLE_NAME, "oms")]).unwrap_err();
+            assert!(
+                err.to_string().starts_with("OMS_CURSOR_KEY is not set"),
+                "{err}"
+            );
+        }
+        let err = read(Function::EventConsumer, &base()).unwrap_err();
+        assert!(
+            err.to_string().contains("OMS_DEAD_LETTER_QUEUE_URL"),
+            "{err}"
+        );
+        let err = read(Function::OutboxRelay, &base()).unwrap_err();
+        assert!(err.to_string().contains("OMS_EVENT_BUS"), "{err}");
+        assert!(read(Function::Graphql, &base()).is_ok());
+    }
+
+    #[test]
+    fn defaults_and_empty_values() {
+        let mut vars = base();
+        vars.push((env::LOG, "  "));
+        vars.push((env::PLATFORM_ISSUER, ""));
+        let c = read(Function::WebhookAddOrder, &vars).unwrap();
+        assert_eq!(c.table, "oms");
+        assert_eq!(c.secrets_prefix, "tenantoms");
+        assert_eq!(c.log, "info");
+        assert_eq!(c.stage, "dev");
+        assert!(!c.introspection);
+        assert!(c.platform.is_none());
+        assert!(c.endpoints.dynamodb.is_none());
+    }
+
+    #[test]
+    fn malformed_settings_are_refused_with_the_reason() {
+        let with = |extra: (&'static str, &'static str)| {
+            let mut vars = base();
+            vars.push(extra);
+            read(Function::Graphql, &vars).unwrap_err().to_string()
+        };
+        assert!(with((env::CURSOR_KEY, "AAEC")).starts_with("OMS_CURSOR_KEY is invalid"));
+        assert!(with((env::CURSOR_KEY, "not base64!")).contains("not base64"));
+        assert!(with((env::LOG, "info,=[")).starts_with("OMS_LOG is invalid"));
+        assert!(with((env::INTROSPECTION, "yes")).contains("expected true or false"));
+        assert!(with((env::PLATFORM_ISSUER, "http://idp.example")).contains("not an https URL"));
+        assert!(
+            with((env::PLATFORM_ISSUER, "https://idp.example")).contains("OMS_PLATFORM_AUDIENCE")
+        );
+        let mut vars = base();
+        vars.push((env::DEAD_LETTER_QUEUE_URL, "queue"));
+        let err = read(Function::EventConsumer, &vars)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an http(s) URL"), "{err}");
+    }
+
+    #[test]
+    fn the_platform_issuer_grants_platform_admin_only() {
+        let mut vars = base();
+        vars.extend([
+            (env::PLATFORM_ISSUER, "https://login.example.com/"),
+            (env::PLATFORM_AUDIENCE, "oms-admin"),
+            (env::PLATFORM_ROLES_CLAIM, "\"cognito:groups\""),
+        ]);
+        let reg = read(Function::Graphql, &vars).unwrap().platform.unwrap();
+        assert_eq!(
+            reg.keys,
+            IdpKeys::Jwks {
+                url: "https://login.example.com/.well-known/jwks.json".into()
+            }
+        );
+        assert_eq!(reg.audiences, ["oms-admin"]);
+        assert_eq!(reg.claims.roles, "\"cognito:groups\"");
+        assert_eq!(
+            reg.role_map.values().collect::<Vec<_>>(),
+            [&Role::PlatformAdmin]
+        );
+    }
+
+    #[test]
+    fn the_required_lists_name_every_function() {
+        for f in Function::ALL {
+            assert!(env::REQUIRED.iter().any(|(b, _)| *b == f.binary()), "{f:?}");
+        }
+    }
+}
