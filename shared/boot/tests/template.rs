@@ -60,6 +60,16 @@ fn every_binary_is_a_workspace_function_and_every_function_is_deployed() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(deployed, crates, "template functions vs functions/");
+    // cargo-lambda builds each function from its CodeUri: the crate that has the binary.
+    for (binary, (name, r)) in functions(&t) {
+        let code_uri = s(&r["Properties"]["CodeUri"]).unwrap_or_default();
+        assert_eq!(code_uri, format!("functions/{binary}"), "{name}'s CodeUri");
+        let manifest = std::fs::read_to_string(format!("{dir}/{binary}/Cargo.toml")).unwrap();
+        assert!(
+            manifest.contains(&format!("name = \"{binary}\"")),
+            "{name}: functions/{binary} is not the `{binary}` crate"
+        );
+    }
     let required: BTreeSet<String> = env::REQUIRED.iter().map(|(b, _)| (*b).to_owned()).collect();
     assert_eq!(
         required, crates,
