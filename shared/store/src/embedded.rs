@@ -118,15 +118,31 @@ fn scan_bounds(prefix: &[u8], range: &SkRange) -> (Bound<Vec<u8>>, Bound<Vec<u8>
 pub struct EmbeddedStore {
     db: Arc<Database>,
     clock: Arc<dyn Clock>,
-    /// False in memory: there is nothing to make durable, so commits skip the sync protocol.
-    durable: bool,
+    /// The group-commit writer (see [`writer_loop`]).
+    writer: Arc<Writer>,
+}
+
+/// The writer thread's queue; the last clone of the store stops the thread and waits for it,
+/// so the file is closed when the store is gone (a restart in the same process can reopen it).
+struct Writer {
+    queue: Option<std::sync::mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl EmbeddedStore {
     /// Opens (or creates) a store file. A crash leaves the last committed transaction whole.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> StoreResult<Self> {
         let db = Database::create(path).map_err(backend)?;
-        Self::init(db, clock)
+        Self::init(db, clock, true)
     }
 
     /// A store in memory only (tests, benchmarks).
@@ -134,23 +150,28 @@ impl EmbeddedStore {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(backend)?;
-        Ok(Self {
-            durable: false,
-            ..Self::init(db, clock)?
-        })
+        // In memory there is nothing to make durable: commits skip the sync protocol.
+        Self::init(db, clock, false)
     }
 
-    fn init(db: Database, clock: Arc<dyn Clock>) -> StoreResult<Self> {
+    fn init(db: Database, clock: Arc<dyn Clock>, durable: bool) -> StoreResult<Self> {
         let tx = db.begin_write().map_err(backend)?;
         for def in [ITEMS, GSI1, GSI2, GSI3] {
             tx.open_table(def).map_err(backend)?;
         }
         tx.commit().map_err(backend)?;
-        Ok(Self {
-            db: Arc::new(db),
-            clock,
-            durable: true,
-        })
+        let db = Arc::new(db);
+        let (queue, jobs) = std::sync::mpsc::channel();
+        let for_writer = db.clone();
+        let thread = std::thread::Builder::new()
+            .name("oms-store-writer".into())
+            .spawn(move || writer_loop(for_writer, durable, jobs))
+            .map_err(backend)?;
+        let writer = Arc::new(Writer {
+            queue: Some(queue),
+            thread: Some(thread),
+        });
+        Ok(Self { db, clock, writer })
     }
 
     async fn blocking<T, F>(&self, f: F) -> StoreResult<T>
@@ -280,76 +301,163 @@ fn run_query(db: &Database, now: i64, q: &Query) -> StoreResult<Page> {
     Ok(Page { items: out, next })
 }
 
-fn run_transaction(
-    db: &Database,
+/// One item's change, computed before anything is written.
+struct Change {
+    raw_key: Vec<u8>,
+    old: Option<Item>,
+    new: Option<Item>,
+}
+
+/// Checks one transaction's conditions against the current state of `tx` (which holds the
+/// changes of the transactions before it in the batch) and computes its changes, writing
+/// nothing: a transaction that fails here leaves the batch untouched.
+fn plan_transaction(
+    items: &impl ReadableTable<&'static [u8], &'static [u8]>,
     now: i64,
-    durable: bool,
     actions: Vec<WriteAction>,
+) -> StoreResult<Vec<Change>> {
+    let mut current = Vec::with_capacity(actions.len());
+    for (index, action) in actions.iter().enumerate() {
+        let key = action.key()?;
+        let item = read_item(items, &key)?;
+        if let Some(cond) = action.condition()
+            && !cond.holds(item.as_ref(), now)
+        {
+            return Err(StoreError::Cancelled {
+                index,
+                reason: CancelReason::ConditionFailed,
+            });
+        }
+        current.push((key, item));
+    }
+    let mut changes = Vec::with_capacity(actions.len());
+    for (index, (action, (key, old))) in actions.into_iter().zip(current).enumerate() {
+        let new = match action {
+            WriteAction::Check { .. } => continue,
+            WriteAction::Put { item, .. } => Some(item),
+            WriteAction::Update { set, remove, .. } => {
+                let live = old.clone().filter(|i| !i.is_expired(now));
+                let item = apply_update(live, &key, &set, &remove);
+                check_item(&item, Some(index))?;
+                Some(item)
+            }
+            WriteAction::Delete { .. } => None,
+        };
+        changes.push(Change {
+            raw_key: join(&[&key.pk, &key.sk]),
+            old,
+            new,
+        });
+    }
+    Ok(changes)
+}
+
+/// Writes planned changes and their index entries. A failure here is the backend's, and fails
+/// the whole batch.
+fn apply_changes(
+    items: &mut redb::Table<&'static [u8], &'static [u8]>,
+    indexes: &mut [redb::Table<&'static [u8], &'static [u8]>; 3],
+    changes: Vec<Change>,
 ) -> StoreResult<()> {
-    let mut tx = db.begin_write().map_err(backend)?;
-    if !durable {
-        tx.set_durability(redb::Durability::None).map_err(backend)?;
-    }
-    {
-        let mut items = tx.open_table(ITEMS).map_err(backend)?;
-        let mut indexes = [
-            tx.open_table(GSI1).map_err(backend)?,
-            tx.open_table(GSI2).map_err(backend)?,
-            tx.open_table(GSI3).map_err(backend)?,
-        ];
-        // Conditions first: nothing is written unless every one holds.
-        let mut current = Vec::with_capacity(actions.len());
-        for (index, action) in actions.iter().enumerate() {
-            let key = action.key()?;
-            let item = read_item(&items, &key)?;
-            if let Some(cond) = action.condition()
-                && !cond.holds(item.as_ref(), now)
-            {
-                return Err(StoreError::Cancelled {
-                    index,
-                    reason: CancelReason::ConditionFailed,
-                });
+    for change in changes {
+        if let Some(old) = &change.old {
+            for (ix, entry) in index_entries(old)? {
+                indexes[ix as usize]
+                    .remove(entry.as_slice())
+                    .map_err(backend)?;
             }
-            current.push((key, item));
         }
-        for (index, (action, (key, old))) in actions.into_iter().zip(current).enumerate() {
-            let new = match action {
-                WriteAction::Check { .. } => continue,
-                WriteAction::Put { item, .. } => Some(item),
-                WriteAction::Update { set, remove, .. } => {
-                    let live = old.clone().filter(|i| !i.is_expired(now));
-                    let item = apply_update(live, &key, &set, &remove);
-                    check_item(&item, Some(index))?;
-                    Some(item)
-                }
-                WriteAction::Delete { .. } => None,
-            };
-            if let Some(old) = &old {
-                for (ix, entry) in index_entries(old)? {
+        match change.new {
+            Some(item) => {
+                for (ix, entry) in index_entries(&item)? {
                     indexes[ix as usize]
-                        .remove(entry.as_slice())
+                        .insert(entry.as_slice(), [].as_slice())
                         .map_err(backend)?;
                 }
+                items
+                    .insert(change.raw_key.as_slice(), encode(&item)?.as_slice())
+                    .map_err(backend)?;
             }
-            let raw_key = join(&[&key.pk, &key.sk]);
-            match new {
-                Some(item) => {
-                    for (ix, entry) in index_entries(&item)? {
-                        indexes[ix as usize]
-                            .insert(entry.as_slice(), [].as_slice())
-                            .map_err(backend)?;
-                    }
-                    items
-                        .insert(raw_key.as_slice(), encode(&item)?.as_slice())
-                        .map_err(backend)?;
-                }
-                None => {
-                    items.remove(raw_key.as_slice()).map_err(backend)?;
-                }
+            None => {
+                items.remove(change.raw_key.as_slice()).map_err(backend)?;
             }
         }
     }
-    tx.commit().map_err(backend)
+    Ok(())
+}
+
+/// A transaction waiting for the writer, and where its outcome goes.
+struct Job {
+    actions: Vec<WriteAction>,
+    now: i64,
+    done: tokio::sync::oneshot::Sender<StoreResult<()>>,
+}
+
+/// At most this many transactions share one commit.
+const MAX_BATCH: usize = 256;
+
+/// Group commit: one writer thread takes every transaction waiting, applies them in arrival
+/// order in one redb write transaction, each checked against the state the ones before it left
+/// (a transaction whose condition fails is left out alone), and commits them with one fsync.
+/// Every caller is answered only after the commit that made its write durable. redb has one
+/// writer anyway; this makes the fsync, not the writer, what concurrent writes share.
+fn writer_loop(db: Arc<Database>, durable: bool, jobs: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let (outcomes, committed) = commit_batch(&db, durable, &mut batch);
+        for (job, outcome) in batch.into_iter().zip(outcomes) {
+            let outcome = match (&committed, outcome) {
+                (Ok(()), outcome) => outcome,
+                // Nothing of the batch is durable: every caller learns it.
+                (Err(e), _) => Err(StoreError::Backend(e.to_string())),
+            };
+            let _ = job.done.send(outcome);
+        }
+    }
+}
+
+/// Each job's own outcome, and the batch's commit.
+fn commit_batch(
+    db: &Database,
+    durable: bool,
+    batch: &mut [Job],
+) -> (Vec<StoreResult<()>>, StoreResult<()>) {
+    let mut outcomes: Vec<StoreResult<()>> = Vec::with_capacity(batch.len());
+    let result = (|| {
+        let mut tx = db.begin_write().map_err(backend)?;
+        if !durable {
+            tx.set_durability(redb::Durability::None).map_err(backend)?;
+        }
+        {
+            let mut items = tx.open_table(ITEMS).map_err(backend)?;
+            let mut indexes = [
+                tx.open_table(GSI1).map_err(backend)?,
+                tx.open_table(GSI2).map_err(backend)?,
+                tx.open_table(GSI3).map_err(backend)?,
+            ];
+            for job in batch.iter_mut() {
+                let actions = std::mem::take(&mut job.actions);
+                match plan_transaction(&items, job.now, actions) {
+                    Ok(changes) => {
+                        apply_changes(&mut items, &mut indexes, changes)?;
+                        outcomes.push(Ok(()));
+                    }
+                    Err(e) => outcomes.push(Err(e)),
+                }
+            }
+        }
+        tx.commit().map_err(backend)
+    })();
+    outcomes.resize_with(batch.len(), || {
+        Err(StoreError::Backend("the batch was not committed".into()))
+    });
+    (outcomes, result)
 }
 
 #[async_trait]
@@ -358,28 +466,25 @@ impl ItemStore for EmbeddedStore {
         true
     }
 
+    // Point reads run inline: a read transaction and a B-tree lookup take microseconds, less
+    // than the hop to the blocking pool and back that they used to pay. Queries, which may walk
+    // many entries, still go to the blocking pool.
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
         crate::port::check_key(key)?;
-        let key = key.clone();
-        self.blocking(move |db, now| {
-            let tx = db.begin_read().map_err(backend)?;
-            let items = tx.open_table(ITEMS).map_err(backend)?;
-            Ok(read_item(&items, &key)?.filter(|i| !i.is_expired(now)))
-        })
-        .await
+        let now = self.clock.now_secs();
+        let tx = self.db.begin_read().map_err(backend)?;
+        let items = tx.open_table(ITEMS).map_err(backend)?;
+        Ok(read_item(&items, key)?.filter(|i| !i.is_expired(now)))
     }
 
     async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
         check_batch(keys)?;
-        let keys = keys.to_vec();
-        self.blocking(move |db, now| {
-            let tx = db.begin_read().map_err(backend)?;
-            let items = tx.open_table(ITEMS).map_err(backend)?;
-            keys.iter()
-                .map(|k| Ok(read_item(&items, k)?.filter(|i| !i.is_expired(now))))
-                .collect()
-        })
-        .await
+        let now = self.clock.now_secs();
+        let tx = self.db.begin_read().map_err(backend)?;
+        let items = tx.open_table(ITEMS).map_err(backend)?;
+        keys.iter()
+            .map(|k| Ok(read_item(&items, k)?.filter(|i| !i.is_expired(now))))
+            .collect()
     }
 
     async fn query(&self, query: &Query) -> StoreResult<Page> {
@@ -391,8 +496,15 @@ impl ItemStore for EmbeddedStore {
 
     async fn transact_write(&self, actions: Vec<WriteAction>) -> StoreResult<()> {
         check_transaction(&actions)?;
-        let durable = self.durable;
-        self.blocking(move |db, now| run_transaction(db, now, durable, actions))
-            .await
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        let job = Job {
+            actions,
+            now: self.clock.now_secs(),
+            done,
+        };
+        let stopped = || StoreError::Backend("the store's writer has stopped".into());
+        let queue = self.writer.queue.as_ref().ok_or_else(stopped)?;
+        queue.send(job).map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
     }
 }
