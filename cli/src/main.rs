@@ -7,7 +7,7 @@ mod serve;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use domain::access::{Operation, Role};
 use domain::ids::{PlanName, Subject, TenantId, VendorId};
 use domain::tenant::{IdpRegistration, TenantStatus};
@@ -34,6 +34,9 @@ struct Cli {
     /// store); production: none of them (default with DynamoDB).
     #[arg(long, global = true, value_enum, env = "OMS_MODE")]
     mode: Option<Mode>,
+    /// Whether `--dynamodb-endpoint` was typed (not only inherited from the environment).
+    #[arg(skip)]
+    endpoint_typed: bool,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -268,6 +271,24 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             bus,
             redis_prefix,
         } => {
+            // `oms serve` is the local product: embedded store, dev IdP, demo tenant. Flags that
+            // would mean something else are refused, never ignored.
+            // (An endpoint in the environment alone selects nothing: no table, no DynamoDB.)
+            if cli.dynamodb_table.is_some() || cli.endpoint_typed {
+                return Err(CliError::Usage(
+                    "`oms serve` runs on the embedded store only; over DynamoDB, deploy the \
+                     Lambda functions (README: Deploy to AWS) and use `oms --dynamodb-table` \
+                     for administration"
+                        .into(),
+                ));
+            }
+            if cli.mode == Some(Mode::Production) {
+                return Err(CliError::Usage(
+                    "`oms serve` runs in dev mode only (dev IdP, demo tenant, GraphiQL); \
+                     production is the Lambda deployment"
+                        .into(),
+                ));
+            }
             let bus =
                 boot::local_bus::LocalBus::parse(&bus, &redis_prefix).map_err(CliError::Usage)?;
             boot::init_logging(log_format.into());
@@ -535,7 +556,13 @@ async fn webhook(
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    cli.endpoint_typed =
+        matches.value_source("dynamodb_endpoint") == Some(clap::parser::ValueSource::CommandLine);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

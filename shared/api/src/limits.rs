@@ -10,6 +10,8 @@ pub struct Limits {
     pub depth: usize,
     pub complexity: usize,
     pub aliases: usize,
+    /// Directives on one field (`@include`, `@skip`: two make sense; hundreds are an attack).
+    pub directives: usize,
     pub batch: usize,
     pub body_bytes: usize,
     pub timeout: std::time::Duration,
@@ -24,6 +26,7 @@ impl Limits {
             // 250 order summaries with every field and its pageInfo is about 2,500.
             complexity: 5_000,
             aliases: 30,
+            directives: 4,
             batch: 10,
             body_bytes: 64 * 1024,
             timeout: std::time::Duration::from_secs(10),

@@ -159,6 +159,7 @@ fn limited(
     let mut b = builder
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
+        .limit_directives(limits.directives)
         .limit_recursive_depth(32);
     if !limits.introspection {
         b = b.disable_introspection().disable_suggestions();

@@ -14,6 +14,7 @@ use domain::access::Operation;
 use domain::ids::IdempotencyKey;
 use sha2::{Digest, Sha256};
 
+use super::documents::Parsed;
 use super::{BadRequest, Shared, body, execute, json_response};
 use crate::errors::{app_response, auth_response, status_of};
 use crate::schema::RequestState;
@@ -65,7 +66,7 @@ fn rebuild(req: &async_graphql::Request) -> async_graphql::Request {
 /// What the header and the request say, or the response refusing them.
 fn keyed_request(
     requests: Vec<async_graphql::Request>,
-    docs: &[ExecutableDocument],
+    docs: &[Arc<Parsed>],
     key: &str,
 ) -> Result<(async_graphql::Request, Keyed), BadRequest> {
     let (Ok(req), [doc]) = (<[_; 1]>::try_from(requests), docs) else {
@@ -75,7 +76,7 @@ fn keyed_request(
         ));
     };
     let [req] = req;
-    let fields = mutation_fields(doc, req.operation_name.as_deref()).unwrap_or_default();
+    let fields = mutation_fields(&doc.doc, req.operation_name.as_deref()).unwrap_or_default();
     let [field] = fields.as_slice() else {
         return Err(BadRequest::new(
             "IDEMPOTENCY_SINGLE_MUTATION",
@@ -109,7 +110,7 @@ fn keyed_request(
 pub(super) async fn keyed(
     s: &Shared,
     requests: Vec<async_graphql::Request>,
-    docs: Vec<ExecutableDocument>,
+    docs: Vec<Arc<Parsed>>,
     key: &str,
     authorization: Option<String>,
     request_id: &str,
@@ -118,8 +119,11 @@ pub(super) async fn keyed(
         Ok(k) => k,
         Err(bad) => return bad.response(request_id),
     };
+    let [doc] = docs.as_slice() else {
+        return BadRequest::new("IDEMPOTENCY_BATCH", "one request").response(request_id);
+    };
     // Limits before authentication: depth, complexity and the rest of validation first.
-    let checked = s.validator.execute(rebuild(&req)).await;
+    let checked = s.validator.execute(doc.attach(rebuild(&req))).await;
     if !checked.errors.is_empty() {
         let data = serde_json::to_string(&checked.data).unwrap_or_else(|_| "null".into());
         return json_response(
@@ -143,7 +147,7 @@ pub(super) async fn keyed(
             caller: tokio::sync::OnceCell::new_with(Some(Ok(caller.clone()))),
             uow,
         });
-        execute(s, rebuild(&req), state)
+        execute(s, rebuild(&req), doc, state)
     };
     match s.api.app.keyed(&rc, &keyed, run).await {
         Ok(KeyedOutcome::Ran(e)) => json_response(

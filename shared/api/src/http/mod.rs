@@ -3,13 +3,13 @@
 //! (`crate::limits`); an `Idempotency-Key` header hands the request to the keyed path
 //! (`idempotency`).
 
+mod documents;
 mod idempotency;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use app::UnitOfWork;
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection};
 use auth::Caller;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -19,8 +19,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::errors::{error_code, error_response, status_of, with_request_id};
-use crate::limits::{Limits, count_aliases};
+use crate::limits::Limits;
 use crate::schema::{ApiState, OmsSchema, RequestState, build_schema, build_validator};
+use documents::{Documents, Parsed};
 
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -33,6 +34,8 @@ pub struct HttpConfig {
 
 struct Shared {
     schema: OmsSchema,
+    /// Parsed documents, reused across requests.
+    documents: Documents,
     /// Validation only (no resolver runs): keyed requests are checked with it first.
     validator: OmsSchema,
     api: Arc<ApiState>,
@@ -57,6 +60,9 @@ pub const PUBLIC_ROUTES: [(&str, &str); 4] = [
     ("POST", SAAS_TRACKER_PATH),
 ];
 
+/// How many parsed documents a process keeps.
+const DOCUMENT_CACHE: std::num::NonZeroUsize = std::num::NonZeroUsize::new(512).unwrap();
+
 /// The router, built once.
 pub fn router(api: Arc<ApiState>, config: HttpConfig) -> Router {
     let schema = build_schema(api.clone(), &config.limits);
@@ -64,6 +70,7 @@ pub fn router(api: Arc<ApiState>, config: HttpConfig) -> Router {
     let validator = build_validator(&config.limits);
     let shared = Arc::new(Shared {
         schema,
+        documents: Documents::new(DOCUMENT_CACHE),
         validator,
         api,
         config,
@@ -151,10 +158,29 @@ fn json_response(status: StatusCode, body: String, request_id: &str) -> Response
     with_request_id(r, request_id)
 }
 
+/// Whether the request says its body is JSON (`application/json`, any parameters). GraphQL over
+/// HTTP takes nothing else: a `text/plain` or form body is what a cross-site "simple request"
+/// can send without a preflight, so it is refused before it is read.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
 async fn graphql(State(s): State<Arc<Shared>>, headers: HeaderMap, body_stream: Body) -> Response {
     let started = Instant::now();
     let request_id = new_request_id();
     let limits = &s.config.limits;
+    if !is_json(&headers) {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "POST GraphQL requests as Content-Type: application/json",
+            &request_id,
+        );
+    }
     let Ok(bytes) = axum::body::to_bytes(body_stream, limits.body_bytes).await else {
         return error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -174,6 +200,7 @@ async fn graphql(State(s): State<Arc<Shared>>, headers: HeaderMap, body_stream: 
 }
 
 /// A request refused before it runs: 400 with a code.
+#[derive(Debug)]
 pub(crate) struct BadRequest {
     code: &'static str,
     message: String,
@@ -227,25 +254,15 @@ fn parse_requests(
     }
 }
 
-/// Each request's document, parsed and within the alias limit.
+/// Each request's document, parsed (or found parsed) and within the alias limit.
 fn parse_documents(
+    documents: &Documents,
     requests: &[async_graphql::Request],
     limits: &Limits,
-) -> Result<Vec<ExecutableDocument>, BadRequest> {
+) -> Result<Vec<Arc<Parsed>>, BadRequest> {
     requests
         .iter()
-        .map(|r| {
-            let doc = async_graphql::parser::parse_query(&r.query)
-                .map_err(|e| BadRequest::new("GRAPHQL_PARSE_FAILED", e.to_string()))?;
-            let aliases = count_aliases(&doc);
-            if aliases > limits.aliases {
-                return Err(BadRequest::new(
-                    "TOO_MANY_ALIASES",
-                    format!("{aliases} aliases; at most {}", limits.aliases),
-                ));
-            }
-            Ok(doc)
-        })
+        .map(|r| documents.parse(&r.query, limits))
         .collect()
 }
 
@@ -255,7 +272,7 @@ async fn handle(s: &Shared, headers: &HeaderMap, bytes: Bytes, request_id: &str)
         Ok(r) => r,
         Err(bad) => return bad.response(request_id),
     };
-    let docs = match parse_documents(&requests, limits) {
+    let docs = match parse_documents(&s.documents, &requests, limits) {
         Ok(d) => d,
         Err(bad) => return bad.response(request_id),
     };
@@ -268,14 +285,14 @@ async fn handle(s: &Shared, headers: &HeaderMap, bytes: Bytes, request_id: &str)
         return idempotency::keyed(s, requests, docs, key, authorization, request_id).await;
     }
     let mut out = Vec::with_capacity(requests.len());
-    for req in requests {
+    for (req, doc) in requests.into_iter().zip(docs) {
         let state = Arc::new(RequestState {
             request_id: request_id.to_owned(),
             authorization: authorization.clone(),
             caller: Default::default(),
             uow: Arc::new(UnitOfWork::immediate()),
         });
-        out.push(execute(s, req, state).await);
+        out.push(execute(s, req, &doc, state).await);
     }
     match out.as_slice() {
         [one] => json_response(
@@ -307,14 +324,19 @@ impl app::StoredResponse for Executed {
     }
 }
 
-/// Runs one request under the execution timeout.
-async fn execute(s: &Shared, req: async_graphql::Request, state: Arc<RequestState>) -> Executed {
+/// Runs one request (with its parsed document) under the execution timeout.
+async fn execute(
+    s: &Shared,
+    req: async_graphql::Request,
+    doc: &Parsed,
+    state: Arc<RequestState>,
+) -> Executed {
     let started = Instant::now();
     let operation = req
         .operation_name
         .clone()
-        .or_else(|| first_field(&req.query));
-    let req = req.data(state.clone());
+        .or_else(|| doc.first_field.clone());
+    let req = doc.attach(req).data(state.clone());
     let out = match tokio::time::timeout(s.config.limits.timeout, s.schema.execute(req)).await {
         Ok(resp) => Executed {
             status: status_of(&resp.errors),
@@ -353,22 +375,4 @@ async fn execute(s: &Shared, req: async_graphql::Request, state: Arc<RequestStat
         "graphql operation"
     );
     out
-}
-
-/// The first root field of a query (for logs).
-fn first_field(query: &str) -> Option<String> {
-    let doc = async_graphql::parser::parse_query(query).ok()?;
-    let op = match &doc.operations {
-        DocumentOperations::Single(op) => op,
-        DocumentOperations::Multiple(map) => map.values().next()?,
-    };
-    op.node
-        .selection_set
-        .node
-        .items
-        .iter()
-        .find_map(|s| match &s.node {
-            Selection::Field(f) => Some(f.node.name.node.to_string()),
-            _ => None,
-        })
 }
