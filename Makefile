@@ -81,11 +81,14 @@ serve:
 	$(CARGO) run -j$(JOBS) --release --bin oms -- serve
 
 ## bench: criterion benchmarks (domain; store on the embedded store and on DynamoDB Local), then
-## each Lambda binary's cold start (init) and stripped size (arm64 too once `make lambda` ran)
+## each Lambda binary's cold start (init) and stripped size (arm64 too once `make lambda` ran),
+## then load over loopback (scripts/load.sh: oms serve on core 0, wrk on core 1)
 bench:
 	@rc=0; $(MAKE) --no-print-directory services-up lambda-bins && \
 	( $(WITH_SERVICES) $(CARGO) bench -j$(JOBS) -p domain -p store -p auth -p api && \
-	  $(CARGO) bench -j$(JOBS) -p oms --bench lambda_init ) || rc=$$?; \
+	  $(CARGO) bench -j$(JOBS) -p oms --bench lambda_init && \
+	  $(CARGO) build -j$(JOBS) --release --bin oms && \
+	  scripts/load.sh $(CARGO_TARGET_DIR)/release/oms ) || rc=$$?; \
 	$(MAKE) --no-print-directory services-down; exit $$rc
 
 ## lambda: the deployable arm64 artifacts, by `sam build` itself (it runs `cargo lambda build

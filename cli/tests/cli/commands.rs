@@ -393,3 +393,62 @@ fn table_create_makes_the_table_once_and_then_only_checks_it() {
     let embedded = oms(&["table", "create"]);
     assert!(String::from_utf8_lossy(&embedded.stderr).contains("needs --dynamodb-table"));
 }
+
+/// Logs written to a pipe (or a file) are plain text: colour codes only on a terminal.
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oms"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("OMS_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        let done = line.contains("created the demo tenant");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen.iter().any(|l| l.contains("created the demo tenant")),
+        "{seen:?}"
+    );
+    for line in &seen {
+        assert!(!line.contains('\u{1b}'), "a colour code in {line:?}");
+    }
+}
+
+/// `oms serve` is the embedded, dev-mode product: a flag asking for DynamoDB or production
+/// mode is refused with the reason, never silently ignored.
+#[test]
+fn serve_refuses_flags_it_cannot_honour() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    for (args, expected) in [
+        (vec!["--dynamodb-table", "T"], "embedded store only"),
+        (
+            vec!["--dynamodb-endpoint", "http://127.0.0.1:8000"],
+            "embedded store only",
+        ),
+        (vec!["--mode", "production"], "dev mode only"),
+    ] {
+        let mut all = vec!["--data-dir", data_dir];
+        all.extend(args.iter().copied());
+        all.extend(["serve", "--listen", "127.0.0.1:0"]);
+        let out = oms(&all);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}

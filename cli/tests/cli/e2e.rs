@@ -709,6 +709,63 @@ async fn limits_refuse_with_clear_errors() {
         .post(None, None, json!({"query": heavy}).to_string())
         .await;
     assert!(r.raw.contains("too complex"), "{}", r.raw);
+    // The same document again (now parsed once and cached) meets the same limits.
+    let r = s.gql(&staff, &aliases, json!({})).await;
+    assert_eq!((r.status, r.code()), (400, Some("TOO_MANY_ALIASES")));
+    let r = s.gql(&staff, heavy, json!({})).await;
+    assert!(r.raw.contains("too complex"), "{}", r.raw);
+    // Directives on one field are bounded: 500 `@include(if: true)` is refused unrun.
+    let directives = format!(
+        "{{ viewer {} {{ tenant }} }}",
+        "@include(if: true) ".repeat(500)
+    );
+    let r = s.gql(&staff, &directives, json!({})).await;
+    assert!(r.body["data"].is_null(), "{}", r.raw);
+    assert!(r.raw.contains("directives"), "{}", r.raw);
+    let two = "{ viewer @include(if: true) @skip(if: false) { tenant } }";
+    let r = s.gql(&staff, two, json!({})).await;
+    assert_eq!(r.data()["viewer"]["tenant"], "demo", "{}", r.raw);
+    // Only JSON bodies: a text/plain body (a cross-site "simple request") is refused unread.
+    let query = json!({"query": "{ viewer { tenant } }"})
+        .to_string()
+        .into_bytes();
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ] {
+        let (status, body) = s
+            .post_raw(
+                "/graphql",
+                &[
+                    ("authorization", format!("Bearer {staff}")),
+                    ("content-type", content_type.to_owned()),
+                ],
+                query.clone(),
+            )
+            .await;
+        assert_eq!(status, 415, "{content_type}: {body}");
+        assert!(body.contains("UNSUPPORTED_MEDIA_TYPE"), "{body}");
+    }
+    let (status, _) = s
+        .post_raw(
+            "/graphql",
+            &[("authorization", format!("Bearer {staff}"))],
+            query.clone(),
+        )
+        .await;
+    assert_eq!(status, 415, "no content type");
+    let (status, body) = s
+        .post_raw(
+            "/graphql",
+            &[
+                ("authorization", format!("Bearer {staff}")),
+                ("content-type", "application/json; charset=utf-8".to_owned()),
+            ],
+            query,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -7,5 +7,6 @@ mod e2e;
 mod events;
 mod gateway;
 mod lambda;
+mod resilience;
 mod server;
 mod webhooks;

@@ -200,6 +200,16 @@ impl Server {
     }
 
     pub async fn post(&self, token: Option<&str>, key: Option<&str>, body: String) -> Reply {
+        self.try_post(token, key, body).await.unwrap()
+    }
+
+    /// As `post`, with a transport failure (the server gone) as an error.
+    pub async fn try_post(
+        &self,
+        token: Option<&str>,
+        key: Option<&str>,
+        body: String,
+    ) -> reqwest::Result<Reply> {
         let mut req = self
             .http
             .post(&self.url)
@@ -211,11 +221,26 @@ impl Server {
         if let Some(k) = key {
             req = req.header("idempotency-key", k);
         }
-        let resp = req.send().await.unwrap();
+        let resp = req.send().await?;
         let status = resp.status().as_u16();
-        let raw = resp.text().await.unwrap();
+        let raw = resp.text().await?;
         let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
-        Reply { status, body, raw }
+        Ok(Reply { status, body, raw })
+    }
+
+    /// As `gql`, with a transport failure as an error.
+    pub async fn try_gql(
+        &self,
+        token: &str,
+        query: &str,
+        variables: Value,
+    ) -> reqwest::Result<Reply> {
+        self.try_post(
+            Some(token),
+            None,
+            json!({"query": query, "variables": variables}).to_string(),
+        )
+        .await
     }
 
     pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Reply {
