@@ -14,7 +14,7 @@ use auth::Caller;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
@@ -102,21 +102,22 @@ pub fn webhook_router(api: Arc<ApiState>) -> Router {
 }
 
 async fn graphiql(State(s): State<Arc<Shared>>) -> Response {
+    #[cfg(feature = "graphiql")]
     if s.config.graphiql {
-        Html(
+        return axum::response::Html(
             async_graphql::http::GraphiQLSource::build()
                 .endpoint("/graphql")
                 .finish(),
         )
-        .into_response()
-    } else {
-        error_response(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            "GraphiQL is off; POST GraphQL requests to /graphql",
-            &new_request_id(),
-        )
+        .into_response();
     }
+    let _ = &s;
+    error_response(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        "GraphiQL is off; POST GraphQL requests to /graphql",
+        &new_request_id(),
+    )
 }
 
 async fn jwks(State(s): State<Arc<Shared>>) -> Response {
