@@ -185,6 +185,37 @@ pub struct WriteCapacity {
 /// Where transactions' consumed capacity is recorded, when asked for (diagnostics, tests).
 pub type CapacityLog = Arc<std::sync::Mutex<Vec<WriteCapacity>>>;
 
+/// Requests sent and the capacity units they consumed, as DynamoDB reports them
+/// (`ReturnConsumedCapacity`): what the cost report of `make bench` reads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Usage {
+    /// Requests by API name (`GetItem`, `BatchGetItem`, `Query`, `TransactWriteItems`).
+    pub requests: std::collections::BTreeMap<&'static str, u64>,
+    pub read_units: f64,
+    pub write_units: f64,
+}
+
+impl Usage {
+    /// What was used since `before`.
+    pub fn since(&self, before: &Usage) -> Usage {
+        let mut requests = self.requests.clone();
+        for (name, n) in &before.requests {
+            if let Some(m) = requests.get_mut(name) {
+                *m -= n;
+            }
+        }
+        requests.retain(|_, n| *n > 0);
+        Usage {
+            requests,
+            read_units: self.read_units - before.read_units,
+            write_units: self.write_units - before.write_units,
+        }
+    }
+}
+
+/// A running [`Usage`] total.
+pub type UsageMeter = Arc<std::sync::Mutex<Usage>>;
+
 /// The DynamoDB item store.
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -192,6 +223,7 @@ pub struct DynamoStore {
     table: String,
     clock: Arc<dyn Clock>,
     capacity: Option<CapacityLog>,
+    meter: Option<UsageMeter>,
 }
 
 impl DynamoStore {
@@ -201,6 +233,41 @@ impl DynamoStore {
             table: table.into(),
             clock,
             capacity: None,
+            meter: None,
+        }
+    }
+
+    /// Counts every request and the capacity DynamoDB says it consumed into `meter`.
+    pub fn with_usage_meter(mut self, meter: UsageMeter) -> Self {
+        self.meter = Some(meter);
+        self
+    }
+
+    /// `ReturnConsumedCapacity` for a read, when metered.
+    fn read_capacity(&self) -> Option<aws_sdk_dynamodb::types::ReturnConsumedCapacity> {
+        self.meter
+            .as_ref()
+            .map(|_| aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+    }
+
+    fn meter(
+        &self,
+        request: &'static str,
+        consumed: &[&aws_sdk_dynamodb::types::ConsumedCapacity],
+        write: bool,
+    ) {
+        let Some(meter) = &self.meter else { return };
+        let units: f64 = consumed
+            .iter()
+            .map(|c| c.capacity_units().unwrap_or_default())
+            .sum();
+        if let Ok(mut m) = meter.lock() {
+            *m.requests.entry(request).or_default() += 1;
+            if write {
+                m.write_units += units;
+            } else {
+                m.read_units += units;
+            }
         }
     }
 
@@ -564,9 +631,15 @@ impl ItemStore for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(key_map(key)))
             .consistent_read(true)
+            .set_return_consumed_capacity(self.read_capacity())
             .send()
             .await
             .map_err(sdk_error)?;
+        self.meter(
+            "GetItem",
+            &out.consumed_capacity().into_iter().collect::<Vec<_>>(),
+            false,
+        );
         let now = self.clock.now_secs();
         match out.item {
             Some(map) => Ok(Some(from_map(&map)?).filter(|i| !i.is_expired(now))),
@@ -598,9 +671,15 @@ impl ItemStore for DynamoStore {
                 .client
                 .batch_get_item()
                 .request_items(&self.table, req)
+                .set_return_consumed_capacity(self.read_capacity())
                 .send()
                 .await
                 .map_err(sdk_error)?;
+            self.meter(
+                "BatchGetItem",
+                &out.consumed_capacity().iter().collect::<Vec<_>>(),
+                false,
+            );
             for map in out
                 .responses
                 .and_then(|mut r| r.remove(&self.table))
@@ -684,9 +763,15 @@ impl ItemStore for DynamoStore {
             .scan_index_forward(q.forward)
             .limit(i32::try_from(q.limit).unwrap_or(i32::MAX))
             .set_exclusive_start_key(start)
+            .set_return_consumed_capacity(self.read_capacity())
             .send()
             .await
             .map_err(sdk_error)?;
+        self.meter(
+            "Query",
+            &out.consumed_capacity().into_iter().collect::<Vec<_>>(),
+            false,
+        );
         let items = out
             .items
             .unwrap_or_default()
@@ -731,15 +816,19 @@ impl ItemStore for DynamoStore {
             .set_transact_items(Some(items))
             .client_request_token(token)
             .set_return_consumed_capacity(
-                self.capacity
-                    .as_ref()
-                    .map(|_| aws_sdk_dynamodb::types::ReturnConsumedCapacity::Indexes),
+                (self.capacity.is_some() || self.meter.is_some())
+                    .then_some(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Indexes),
             )
             .send()
             .await
         {
             Ok(out) => {
                 self.record_capacity(out.consumed_capacity());
+                self.meter(
+                    "TransactWriteItems",
+                    &out.consumed_capacity().iter().collect::<Vec<_>>(),
+                    true,
+                );
                 Ok(())
             }
             Err(e) => {

@@ -44,6 +44,11 @@ pub fn platform_audit(n: u128) -> AuditRecord {
 
 /// Plan `demo` (every tenant operation) and tenant `demo` signing in with `idp`.
 pub async fn seed_demo(store: Arc<dyn ItemStore>, idp: &DevIdp) {
+    seed_demo_sharded(store, idp, 1).await;
+}
+
+/// As [`seed_demo`], the demo tenant's listings spread over `shards` shards.
+pub async fn seed_demo_sharded(store: Arc<dyn ItemStore>, idp: &DevIdp, shards: u32) {
     let registry = RegistryRepository::new(store);
     let plan = PlanName::parse(DEMO).unwrap();
     registry
@@ -54,7 +59,37 @@ pub async fn seed_demo(store: Arc<dyn ItemStore>, idp: &DevIdp) {
     let mut profile =
         TenantProfile::new(TenantId::parse(DEMO).unwrap(), "Demo", plan, now).unwrap();
     profile.set_idp(idp.registration().unwrap(), now).unwrap();
+    if shards > 1 {
+        profile.grow_shards(shards, now).unwrap();
+    }
     registry.create(&profile, &platform_audit(2)).await.unwrap();
+}
+
+/// As [`demo_router`], the demo tenant's listings spread over `shards` shards.
+pub async fn demo_router_sharded(
+    store: Arc<dyn ItemStore>,
+    clock: Arc<dyn Clock>,
+    idp: &DevIdp,
+    http: HttpConfig,
+    shards: u32,
+) -> axum::Router {
+    seed_demo_sharded(store.clone(), idp, shards).await;
+    router_over(store, clock, http, None)
+}
+
+fn router_over(
+    store: Arc<dyn ItemStore>,
+    clock: Arc<dyn Clock>,
+    http: HttpConfig,
+    secrets: Option<Arc<dyn domain::ports::SecretStore>>,
+) -> axum::Router {
+    let verifier = VerifierConfig {
+        dev_mode: true,
+        ..VerifierConfig::default()
+    };
+    let cursors = Cursors::new(CursorKey::from_bytes(&[3; 32]).unwrap());
+    let services = app::services(store, clock, verifier, cursors, secrets).unwrap();
+    api::router(api::api_state(services), http)
 }
 
 /// The API router over `store` (seeded with the demo tenant), in dev mode, with `http`'s limits.
@@ -76,13 +111,7 @@ pub async fn demo_router_with(
     secrets: Option<Arc<dyn domain::ports::SecretStore>>,
 ) -> axum::Router {
     seed_demo(store.clone(), idp).await;
-    let verifier = VerifierConfig {
-        dev_mode: true,
-        ..VerifierConfig::default()
-    };
-    let cursors = Cursors::new(CursorKey::from_bytes(&[3; 32]).unwrap());
-    let services = app::services(store, clock, verifier, cursors, secrets).unwrap();
-    api::router(api::api_state(services), http)
+    router_over(store, clock, http, secrets)
 }
 
 /// Production limits, no GraphiQL, no JWKS route.
