@@ -14,6 +14,6 @@ pub mod tenant_events;
 pub mod views;
 pub mod webhooks;
 
-pub use http::{HttpConfig, router, webhook_router};
+pub use http::{HttpConfig, graphql_router, router, webhook_router};
 pub use limits::Limits;
 pub use schema::{ApiState, api_state, build_schema, sdl};

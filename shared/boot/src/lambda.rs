@@ -139,7 +139,10 @@ pub async fn graphql_router(config: &LambdaConfig) -> Result<axum::Router, Strin
         ..auth::VerifierConfig::default()
     };
     let (services, _) = function_services(config, &aws, verifier)?;
-    Ok(api::router(api::api_state(services), graphql_http(config)))
+    Ok(api::graphql_router(
+        api::api_state(services),
+        graphql_http(config),
+    ))
 }
 
 /// The HTTP settings of the `graphql` function.

@@ -63,10 +63,16 @@ pub const PUBLIC_ROUTES: [(&str, &str); 4] = [
 /// How many parsed documents a process keeps.
 const DOCUMENT_CACHE: std::num::NonZeroUsize = std::num::NonZeroUsize::new(512).unwrap();
 
-/// The router, built once.
+/// The router, built once: GraphQL and the signed webhooks (`oms serve`).
 pub fn router(api: Arc<ApiState>, config: HttpConfig) -> Router {
+    let hooks = webhook_router(api.clone());
+    graphql_router(api, config).merge(hooks)
+}
+
+/// GraphQL alone, with `/healthz` and the dev JWKS (the graphql Lambda function: the webhooks
+/// are other functions, and their code stays out of this binary).
+pub fn graphql_router(api: Arc<ApiState>, config: HttpConfig) -> Router {
     let schema = build_schema(api.clone(), &config.limits);
-    let api_for_hooks = api.clone();
     let validator = build_validator(&config.limits);
     let shared = Arc::new(Shared {
         schema,
@@ -83,7 +89,6 @@ pub fn router(api: Arc<ApiState>, config: HttpConfig) -> Router {
         )
         .route("/.well-known/jwks.json", get(jwks))
         .with_state(shared)
-        .merge(webhook_router(api_for_hooks))
         // The body limit is checked in the handler, with a GraphQL-shaped error.
         .layer(axum::extract::DefaultBodyLimit::disable())
 }
