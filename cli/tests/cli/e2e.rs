@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::server::{ORDER_FIELDS, Reply, Server, create_order_mutation, order_input};
+use crate::server::{ORDER_FIELDS, Reply, Server, create, create_order_mutation, order_input};
 
 /// Runs `field(args) { order { … } userErrors { … } }` and returns the order, failing on errors.
 async fn run(s: &Server, token: &str, call: &str) -> Value {
@@ -27,24 +27,6 @@ async fn try_run(s: &Server, token: &str, call: &str, extra: &str) -> Reply {
         json!({}),
     )
     .await
-}
-
-async fn create(
-    s: &Server,
-    token: &str,
-    xref: Option<&str>,
-    lines: &[(&str, &str, u32, &str)],
-) -> Value {
-    let r = s
-        .gql(token, &create_order_mutation(), order_input(xref, lines))
-        .await;
-    assert_eq!(
-        r.data()["createOrder"]["userErrors"],
-        json!([]),
-        "{}",
-        r.raw
-    );
-    r.data()["createOrder"]["order"].clone()
 }
 
 fn line<'a>(order: &'a Value, sku: &str) -> &'a Value {

@@ -6,31 +6,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
-use crate::server::{Server, create_order_mutation, order_input};
+use crate::server::{Server, create, create_order_mutation, order_input};
 
 const HOT_ORDERS: usize = 4;
 const CLIENTS: usize = 200;
 const ROUNDS: usize = 4;
-
-async fn create(s: &Server, token: &str, xref: Option<&str>, quantity: u32) -> Value {
-    let r = s
-        .gql(
-            token,
-            &create_order_mutation(),
-            order_input(xref, &[("HOT", "v1", quantity, "1.00")]),
-        )
-        .await;
-    assert_eq!(
-        r.data()["createOrder"]["userErrors"],
-        json!([]),
-        "{}",
-        r.raw
-    );
-    r.data()["createOrder"]["order"].clone()
-}
 
 /// Every audit record of an order.
 async fn audit_count(s: &Server, token: &str, order: &str) -> usize {
@@ -65,12 +48,8 @@ async fn two_hundred_clients_on_hot_orders_lose_no_update() {
     let staff = s.token("demo", "staff", None);
     let mut orders = Vec::new();
     for _ in 0..HOT_ORDERS {
-        orders.push(
-            create(&s, &staff, None, 10_000).await["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        let order = create(&s, &staff, None, &[("HOT", "v1", 10_000, "1.00")]).await;
+        orders.push(order["id"].as_str().unwrap().to_owned());
     }
     let applied: Arc<Vec<AtomicUsize>> =
         Arc::new((0..HOT_ORDERS).map(|_| AtomicUsize::new(0)).collect());

@@ -274,6 +274,25 @@ pub fn create_order_mutation() -> String {
     )
 }
 
+/// Creates an order (failing on any error): the order as the mutation returns it.
+pub async fn create(
+    s: &Server,
+    token: &str,
+    xref: Option<&str>,
+    lines: &[(&str, &str, u32, &str)],
+) -> Value {
+    let r = s
+        .gql(token, &create_order_mutation(), order_input(xref, lines))
+        .await;
+    assert_eq!(
+        r.data()["createOrder"]["userErrors"],
+        json!([]),
+        "{}",
+        r.raw
+    );
+    r.data()["createOrder"]["order"].clone()
+}
+
 /// A create-order input: lines of (sku, vendor, quantity, unit price).
 pub fn order_input(external_ref: Option<&str>, lines: &[(&str, &str, u32, &str)]) -> Value {
     json!({"input": {
