@@ -250,15 +250,15 @@ impl DynamoStore {
             .map(|_| aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
     }
 
-    fn meter(
+    fn meter<'a>(
         &self,
         request: &'static str,
-        consumed: &[&aws_sdk_dynamodb::types::ConsumedCapacity],
+        consumed: impl IntoIterator<Item = &'a aws_sdk_dynamodb::types::ConsumedCapacity>,
         write: bool,
     ) {
         let Some(meter) = &self.meter else { return };
         let units: f64 = consumed
-            .iter()
+            .into_iter()
             .map(|c| c.capacity_units().unwrap_or_default())
             .sum();
         if let Ok(mut m) = meter.lock() {
@@ -635,11 +635,7 @@ impl ItemStore for DynamoStore {
             .send()
             .await
             .map_err(sdk_error)?;
-        self.meter(
-            "GetItem",
-            &out.consumed_capacity().into_iter().collect::<Vec<_>>(),
-            false,
-        );
+        self.meter("GetItem", out.consumed_capacity(), false);
         let now = self.clock.now_secs();
         match out.item {
             Some(map) => Ok(Some(from_map(&map)?).filter(|i| !i.is_expired(now))),
@@ -675,11 +671,7 @@ impl ItemStore for DynamoStore {
                 .send()
                 .await
                 .map_err(sdk_error)?;
-            self.meter(
-                "BatchGetItem",
-                &out.consumed_capacity().iter().collect::<Vec<_>>(),
-                false,
-            );
+            self.meter("BatchGetItem", out.consumed_capacity(), false);
             for map in out
                 .responses
                 .and_then(|mut r| r.remove(&self.table))
@@ -767,11 +759,7 @@ impl ItemStore for DynamoStore {
             .send()
             .await
             .map_err(sdk_error)?;
-        self.meter(
-            "Query",
-            &out.consumed_capacity().into_iter().collect::<Vec<_>>(),
-            false,
-        );
+        self.meter("Query", out.consumed_capacity(), false);
         let items = out
             .items
             .unwrap_or_default()
@@ -824,11 +812,7 @@ impl ItemStore for DynamoStore {
         {
             Ok(out) => {
                 self.record_capacity(out.consumed_capacity());
-                self.meter(
-                    "TransactWriteItems",
-                    &out.consumed_capacity().iter().collect::<Vec<_>>(),
-                    true,
-                );
+                self.meter("TransactWriteItems", out.consumed_capacity(), true);
                 Ok(())
             }
             Err(e) => {
