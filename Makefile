@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/tenantoms/target
 JOBS ?= 2
 CARGO ?= cargo
 
-.PHONY: deploy template-check lambda-bins test test-inner test-long tools fmt-check clippy deps-check services-up services-down unit build serve bench lambda clean
+.PHONY: fuzz deploy template-check lambda-bins test test-inner test-long tools fmt-check clippy deps-check services-up services-down unit build serve bench lambda clean
 
 SERVICES := scripts/services.sh
 # Exports the endpoints `services.sh start` wrote (read at run time, not when make parses).
@@ -75,6 +75,11 @@ unit:
 
 build:
 	$(CARGO) build -j$(JOBS) --workspace
+
+## fuzz: every cargo-fuzz target in fuzz/ for FUZZ_SECONDS (default 600) each; nightly and
+## cargo-fuzz are installed on first use; a crash stops with its reproducer
+fuzz:
+	scripts/fuzz.sh
 
 ## serve: run the product locally (embedded store, dev IdP; no AWS, no Docker)
 serve:
