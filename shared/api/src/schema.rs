@@ -121,6 +121,19 @@ pub fn build_schema(state: Arc<ApiState>, limits: &Limits) -> OmsSchema {
     )
 }
 
+/// The same schema for documents that already passed every validation rule: only the checks
+/// whose outcome can change between requests run again (depth, complexity, directives,
+/// recursion, fragment cycles); variables are still coerced, and refused, as fields read them.
+/// Saves the full rule set (about a tenth of a small read's CPU) on every repeated document.
+pub fn build_fast_schema(state: Arc<ApiState>, limits: &Limits) -> OmsSchema {
+    limited(
+        Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+            .data(state)
+            .validation_mode(async_graphql::ValidationMode::Fast),
+        limits,
+    )
+}
+
 /// The same schema and limits, stopping after validation: parses and validates a request (depth,
 /// complexity, fields, variables) and runs no resolver. A keyed request is checked with it before
 /// its caller is verified or its record read.

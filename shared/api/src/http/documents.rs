@@ -2,9 +2,12 @@
 //! the limits, the log line and execution; and since clients send the same few documents again
 //! and again, parses are kept in a bounded cache keyed by the query text. A hit is held to the
 //! same limits as a miss (the alias count here; depth, complexity and directives in validation,
-//! which runs on every request).
+//! which runs on every request). A document that once ran without any error has passed every
+//! validation rule; from then on it runs with the fast schema, which re-checks only what can
+//! change between requests.
 
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection};
@@ -24,6 +27,8 @@ pub(crate) struct Parsed {
     /// The first root field of the first operation (for the log line).
     pub(crate) first_field: Option<String>,
     aliases: usize,
+    /// Ran once with full validation and no error at all.
+    validated: AtomicBool,
 }
 
 impl Parsed {
@@ -34,6 +39,7 @@ impl Parsed {
             aliases: count_aliases(&doc),
             first_field: first_field(&doc),
             doc,
+            validated: AtomicBool::new(false),
         })
     }
 
@@ -45,6 +51,16 @@ impl Parsed {
             ));
         }
         Ok(())
+    }
+
+    /// Whether this document already passed the full rule set.
+    pub(crate) fn validated(&self) -> bool {
+        self.validated.load(Ordering::Relaxed)
+    }
+
+    /// Records that this document ran under full validation without any error.
+    pub(crate) fn mark_validated(&self) {
+        self.validated.store(true, Ordering::Relaxed);
     }
 
     /// `req` carrying this parse, so that async-graphql does not parse the text again.

@@ -20,7 +20,9 @@ use axum::{Json, Router};
 
 use crate::errors::{error_code, error_response, status_of, with_request_id};
 use crate::limits::Limits;
-use crate::schema::{ApiState, OmsSchema, RequestState, build_schema, build_validator};
+use crate::schema::{
+    ApiState, OmsSchema, RequestState, build_fast_schema, build_schema, build_validator,
+};
 use documents::{Documents, Parsed};
 
 #[derive(Debug, Clone)]
@@ -34,6 +36,8 @@ pub struct HttpConfig {
 
 struct Shared {
     schema: OmsSchema,
+    /// The schema for documents that already passed full validation once (`Parsed::validated`).
+    fast: OmsSchema,
     /// Parsed documents, reused across requests.
     documents: Documents,
     /// Validation only (no resolver runs): keyed requests are checked with it first.
@@ -73,9 +77,11 @@ pub fn router(api: Arc<ApiState>, config: HttpConfig) -> Router {
 /// are other functions, and their code stays out of this binary).
 pub fn graphql_router(api: Arc<ApiState>, config: HttpConfig) -> Router {
     let schema = build_schema(api.clone(), &config.limits);
+    let fast = build_fast_schema(api.clone(), &config.limits);
     let validator = build_validator(&config.limits);
     let shared = Arc::new(Shared {
         schema,
+        fast,
         documents: Documents::new(DOCUMENT_CACHE),
         validator,
         api,
@@ -343,12 +349,18 @@ async fn execute(
         .clone()
         .or_else(|| doc.first_field.clone());
     let req = doc.attach(req).data(state.clone());
-    let out = match tokio::time::timeout(s.config.limits.timeout, s.schema.execute(req)).await {
-        Ok(resp) => Executed {
-            status: status_of(&resp.errors),
-            data: serde_json::to_string(&resp.data).unwrap_or_else(|_| "null".into()),
-            errors: resp.errors,
-        },
+    let schema = if doc.validated() { &s.fast } else { &s.schema };
+    let out = match tokio::time::timeout(s.config.limits.timeout, schema.execute(req)).await {
+        Ok(resp) => {
+            if resp.errors.is_empty() {
+                doc.mark_validated();
+            }
+            Executed {
+                status: status_of(&resp.errors),
+                data: serde_json::to_string(&resp.data).unwrap_or_else(|_| "null".into()),
+                errors: resp.errors,
+            }
+        }
         Err(_) => {
             let mut e = async_graphql::ServerError::new("the request took too long", None);
             let mut ext = async_graphql::ErrorExtensionValues::default();

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod credentials;
+mod documents;
 mod errors;
 mod idempotency;
 mod listing;
