@@ -94,22 +94,29 @@ pub fn time_sk_bounds(at: Timestamp) -> (String, String) {
     (format!("{t}#"), format!("{t}#~"))
 }
 
-/// A vendor's index item of one order.
+/// A vendor's index item of one order, on the order's write shard.
 pub fn vendor_order(
     tenant: &TenantId,
     vendor: &VendorId,
+    shard: u32,
     created_at: Timestamp,
     order: OrderId,
 ) -> Key {
     key(
-        vendor_orders(tenant, vendor),
+        vendor_orders(tenant, vendor, shard),
         order_time_sk(created_at, order),
     )
 }
 
-/// The partition of a vendor's orders (unsharded).
-pub fn vendor_orders(tenant: &TenantId, vendor: &VendorId) -> String {
-    format!("T#{tenant}#V#{vendor}#")
+/// The partition of a vendor's orders on one write shard (one vendor of a large tenant would
+/// otherwise be one hot partition). Shard 0 keeps the key vendor items had before listings were
+/// sharded, so existing items stay listed.
+pub fn vendor_orders(tenant: &TenantId, vendor: &VendorId, shard: u32) -> String {
+    if shard == 0 {
+        format!("T#{tenant}#V#{vendor}#")
+    } else {
+        format!("T#{tenant}#V#{vendor}#{shard:04}#")
+    }
 }
 
 /// External reference → order.
@@ -312,6 +319,11 @@ mod tests {
         )));
         assert!(outbox(&t("a"), id, 9).sk < outbox(&t("a"), id, 10).sk);
         assert_eq!(tenant_config_version(&t("a"), 3).sk, "V#0000000003");
+        let v = |s: &str| VendorId::parse(s).unwrap();
+        assert_eq!(vendor_orders(&t("a"), &v("v"), 0), "T#a#V#v#");
+        assert_eq!(vendor_orders(&t("a"), &v("v"), 1), "T#a#V#v#0001#");
+        // No vendor id can look like another's shard suffix.
+        assert!(VendorId::parse("v#0001").is_err());
         let ts = Timestamp::parse_rfc3339("2026-11-24T10:00:00Z").unwrap();
         assert_eq!(
             order_time_sk(ts, id),

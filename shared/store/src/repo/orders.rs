@@ -215,10 +215,16 @@ impl OrderRepository {
         Ok(item)
     }
 
-    fn vendor_item(order: &Order, vendor: &VendorId, lines: &[VendorLine]) -> RepoResult<Item> {
+    fn vendor_item(
+        order: &Order,
+        shard: u32,
+        vendor: &VendorId,
+        lines: &[VendorLine],
+    ) -> RepoResult<Item> {
         let mut item = Item::with_key(&keys::vendor_order(
             order.tenant(),
             vendor,
+            shard,
             order.created_at(),
             order.id(),
         ));
@@ -300,7 +306,9 @@ impl OrderRepository {
             roles.push(Role::ExternalRef);
         }
         for (vendor, lines) in vendor_lines(order) {
-            actions.push(WriteAction::put(Self::vendor_item(order, &vendor, &lines)?));
+            actions.push(WriteAction::put(Self::vendor_item(
+                order, shard, &vendor, &lines,
+            )?));
             roles.push(Role::Other);
         }
         let pointers = self.store.needs_outbox_pointers();
@@ -352,7 +360,12 @@ impl OrderRepository {
             let unchanged =
                 before.order.status() == after.status() && old_lines.get(&vendor) == Some(&lines);
             if !unchanged {
-                actions.push(WriteAction::put(Self::vendor_item(after, &vendor, &lines)?));
+                actions.push(WriteAction::put(Self::vendor_item(
+                    after,
+                    before.shard,
+                    &vendor,
+                    &lines,
+                )?));
                 roles.push(Role::Other);
             }
         }
@@ -518,7 +531,6 @@ impl OrderRepository {
         })
     }
 
-    /// A page of one vendor's orders, newest first (one `Query`).
     /// A page of one vendor's orders, newest first, within a creation window and, for
     /// `ByStatus`, of one status (the vendor items carry it; a page may then hold fewer than
     /// `first` rows while more follow). `ChangedSince` is not a vendor listing: the vendor items
@@ -533,6 +545,7 @@ impl OrderRepository {
         /// Raw pages read at most to find rows of the asked status.
         const MAX_PAGES: usize = 10;
         let tenant = scope.tenant();
+        let shards = self.shards.shard_count(tenant).await?;
         let opt = |t: Option<Timestamp>| t.map_or_else(String::new, |t| t.fixed_width());
         let (from, to, status) = match listing {
             OrderListing::ByCreated { from, to } => (*from, *to, None),
@@ -545,7 +558,9 @@ impl OrderRepository {
         };
         let listing = Listing {
             index: None,
-            partitions: vec![keys::vendor_orders(tenant, vendor)],
+            partitions: (0..shards)
+                .map(|s| keys::vendor_orders(tenant, vendor, s))
+                .collect(),
             range: time_range(from, to),
             forward: false,
             id: format!(

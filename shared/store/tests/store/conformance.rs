@@ -669,8 +669,8 @@ pub async fn key_prefixes_do_not_match_longer_ids(b: &Backend) {
     let ab = TenantId::parse("ab").unwrap();
     let abc = TenantId::parse("abc").unwrap();
     let v = VendorId::parse("v").unwrap();
-    let pab = store::keys::vendor_orders(&ab, &v);
-    let pabc = store::keys::vendor_orders(&abc, &v);
+    let pab = store::keys::vendor_orders(&ab, &v, 0);
+    let pabc = store::keys::vendor_orders(&abc, &v, 0);
     put(b, item(&pab, "1")).await;
     put(b, item(&pabc, "1")).await;
     assert_eq!(

@@ -246,7 +246,7 @@ async fn repository_commands_and_queries_cost_one_request_each() {
         )
         .await
         .unwrap();
-    assert_eq!(counter.take(), ["Query"], "vendor list");
+    assert_eq!(counter.take(), ["Query"; 4], "vendor list over 4 shards");
 }
 
 /// `oms table create`: a missing table is created with its indexes, stream and TTL; the same
