@@ -85,15 +85,18 @@ fuzz:
 serve:
 	$(CARGO) run -j$(JOBS) --release --bin oms -- serve
 
-## bench: criterion benchmarks (domain; store on the embedded store and on DynamoDB Local), then
-## each Lambda binary's cold start (init) and stripped size (arm64 too once `make lambda` ran),
-## then load over loopback (scripts/load.sh: oms serve on core 0, wrk on core 1)
+## bench: criterion micro-benchmarks (domain, store on the embedded store and on DynamoDB Local,
+## auth, api) and the API's DynamoDB cost and scale model, each Lambda binary's cold start and
+## size, load over loopback (scripts/load.sh: oms serve on core 0, wrk and oha on core 1); ends
+## with one table and target/bench/report.json (scripts/bench-report.py)
+CRITERION_ARGS ?= --warm-up-time 1 --measurement-time 3
 bench:
 	@rc=0; $(MAKE) --no-print-directory services-up lambda-bins && \
-	( $(WITH_SERVICES) $(CARGO) bench -j$(JOBS) -p domain -p store -p auth -p api && \
+	( $(WITH_SERVICES) $(CARGO) bench -j$(JOBS) -p domain -p store -p auth -p api --benches -- $(CRITERION_ARGS) && \
 	  $(CARGO) bench -j$(JOBS) -p oms --bench lambda_init && \
 	  $(CARGO) build -j$(JOBS) --release --bin oms && \
-	  scripts/load.sh $(CARGO_TARGET_DIR)/release/oms ) || rc=$$?; \
+	  scripts/load.sh $(CARGO_TARGET_DIR)/release/oms && \
+	  scripts/bench-report.py $(CARGO_TARGET_DIR)/criterion target/bench ) || rc=$$?; \
 	$(MAKE) --no-print-directory services-down; exit $$rc
 
 ## lambda: the deployable arm64 artifacts, by `sam build` itself (it runs `cargo lambda build

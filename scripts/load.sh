@@ -6,7 +6,10 @@
 #   createOrder    a 2-line order created per request
 #   mix            80 % order(id), 20 % createOrder
 # at 1, 16 and 64 connections. Prints one table (throughput, p50, p99, errors: non-200 answers
-# and GraphQL errors) and writes it as JSON to $OMS_BENCH_DIR/load.json (default target/bench).
+# and GraphQL errors); then order(id) once more at half of its peak throughput, open loop (oha
+# from crates.io, installed if missing: requests leave at a fixed rate whatever the latency, and
+# latencies are corrected for coordinated omission), for the p99 at half of peak. Writes it all
+# as JSON to $OMS_BENCH_DIR/load.json (default target/bench).
 #
 #   scripts/load.sh <path to the release oms binary>
 set -euo pipefail
@@ -28,6 +31,10 @@ if ! command -v wrk >/dev/null 2>&1; then
         sudo apt-get install -y -qq wrk >/dev/null
     fi
     command -v wrk >/dev/null || die "wrk could not be installed"
+fi
+if ! command -v oha >/dev/null 2>&1; then
+    say "installing oha (cargo install oha --locked; a few minutes, once)"
+    cargo install oha --locked -j"${JOBS:-2}" >/dev/null 2>&1 || die "oha could not be installed"
 fi
 command -v taskset >/dev/null || die "taskset not found (util-linux)"
 [[ $(nproc) -ge 2 ]] || die "needs 2 cores: the server and the load generator each get one"
@@ -117,7 +124,27 @@ for workload in order create mix; do
     done
 done
 echo "]" >>"$WORK/rows.json"
+
+# order(id) at half of its peak, open loop: the p99 a service sees when it is not saturated.
+PEAK=$(grep -o '"workload":"order","connections":[0-9]*,"rps":[0-9.]*' "$WORK/rows.json" | sed 's/.*"rps"://' | sort -g | tail -1)
+RATE=$(awk -v p="$PEAK" 'BEGIN{printf "%d", p/2}')
+printf '{"query":"%s"}' "$READ" >"$WORK/read.json"
+taskset -c 1 oha --no-tui --output-format json -z "${DURATION}s" -c 16 -q "$RATE" --latency-correction \
+    -m POST -T application/json -H "authorization: Bearer $TOKEN" -D "$WORK/read.json" "$URL" \
+    >"$WORK/half.json" 2>"$WORK/half.err" || die "oha failed: $(cat "$WORK/half.err")"
+HALF=$(python3 - "$WORK/half.json" "$RATE" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+codes = r.get("statusCodeDistribution", {})
+errors = sum(n for c, n in codes.items() if c != "200") + sum(r.get("errorDistribution", {}).values())
+p = r["latencyPercentiles"]
+print(json.dumps({"rate": float(sys.argv[2]), "connections": 16, "rps": r["summary"]["requestsPerSec"],
+                  "p50_ms": p["p50"] * 1e3, "p99_ms": p["p99"] * 1e3, "errors": errors}))
+PY
+) || die "could not read oha's report"
+python3 -c 'import json,sys; h=json.loads(sys.argv[1]); print("order(id) at half of peak (%.0f req/s offered): p50 %.2f ms, p99 %.2f ms, %d errors" % (h["rate"], h["p50_ms"], h["p99_ms"], h["errors"]))' "$HALF"
+
 rss_kb=$(grep VmHWM "/proc/$SERVER_PID/status" | grep -o '[0-9]*')
 echo "peak RSS of oms serve: $((rss_kb / 1024)) MB"
-printf '{"runs":%s,"peak_rss_mb":%s,"seconds_per_run":%s}\n' "$(cat "$WORK/rows.json")" "$((rss_kb / 1024))" "$DURATION" >"$OUT_DIR/load.json"
+printf '{"runs":%s,"half_peak":%s,"peak_rss_mb":%s,"seconds_per_run":%s}\n' "$(cat "$WORK/rows.json")" "$HALF" "$((rss_kb / 1024))" "$DURATION" >"$OUT_DIR/load.json"
 echo "written: $OUT_DIR/load.json"

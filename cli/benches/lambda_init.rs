@@ -83,6 +83,7 @@ async fn main() {
     ];
     println!("Lambda init (process start -> first `next`), {RUNS} cold starts each:");
     let mut failed = false;
+    let mut rows = Vec::new();
     for binary in BINARIES {
         let path = release_dir().join(binary);
         if !path.exists() {
@@ -107,6 +108,7 @@ async fn main() {
         let p50 = ms(inits[RUNS / 2]);
         let p90 = ms(inits[RUNS * 9 / 10]);
         failed |= p50 > TARGET_INIT_MS;
+        rows.push(serde_json::json!({"function": binary, "init_p50_ms": p50, "init_p90_ms": p90}));
         println!(
             "  {binary:<26} min {:6.1} ms  p50 {p50:6.1} ms  p90 {p90:6.1} ms  [{}]",
             ms(inits[0]),
@@ -114,11 +116,13 @@ async fn main() {
         );
     }
     println!("Stripped sizes (target <= {TARGET_SIZE_MB} MB):");
-    for binary in BINARIES {
+    for (binary, row) in BINARIES.iter().zip(rows.iter_mut()) {
         let host = stripped_size(&release_dir().join(binary)).map_or(0.0, mb);
         let arm = arm64_artifact(binary)
             .and_then(|p| std::fs::metadata(p).ok())
             .map(|m| mb(m.len()));
+        row["host_stripped_mb"] = serde_json::json!(host);
+        row["arm64_mb"] = serde_json::json!(arm);
         match arm {
             Some(arm) => {
                 failed |= arm > TARGET_SIZE_MB;
@@ -134,5 +138,16 @@ async fn main() {
     }
     if failed {
         println!("Some figures are over target (see above).");
+    }
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    let written = std::fs::create_dir_all(&out).and_then(|()| {
+        std::fs::write(
+            out.join("lambda.json"),
+            serde_json::json!({"runs": RUNS, "functions": rows}).to_string(),
+        )
+    });
+    if let Err(e) = written {
+        eprintln!("could not write target/bench/lambda.json: {e}");
+        std::process::exit(2);
     }
 }

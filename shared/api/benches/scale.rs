@@ -193,11 +193,13 @@ async fn main() {
         "shards", "shared WU/w", "hottest shared partition keys of the largest tenant", "WCU/s"
     );
     let mut needed = None;
+    let mut rows = Vec::new();
     for shards in [1u32, 2, 4, 8, 16, 32] {
         let (units, writes) = sample(shards).await;
         let per_write: f64 = units.values().sum::<f64>() / writes as f64;
         if units.is_empty() {
             println!("  {shards:>6}  no key is shared by two orders");
+            rows.push(json!({"shards": shards, "hottest_wcu_per_s": 0.0}));
             needed.get_or_insert(shards);
             continue;
         }
@@ -209,6 +211,10 @@ async fn main() {
         let ((kind, key), rate) = hot[0];
         let shown = format!("{kind} {key}");
         println!("  {shards:>6}  {per_write:>10.1}  {shown:<58} {rate:>9.0}");
+        rows.push(
+            json!({"shards": shards, "shared_write_units_per_write": per_write,
+                         "hottest_key": shown, "hottest_wcu_per_s": rate}),
+        );
         for ((kind, key), rate) in hot.iter().skip(1).take(3) {
             println!(
                 "  {:>6}  {:>10}  {:<58} {rate:>9.0}",
@@ -221,6 +227,18 @@ async fn main() {
             needed = Some(shards);
         }
     }
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(
+        out.join("scale.json"),
+        serde_json::to_string_pretty(&json!({
+            "tenants": TENANTS, "largest_tenant_writes_per_s": LARGEST_TENANT_WRITES,
+            "partition_limit_wcu_per_s": PARTITION_LIMIT, "total_writes_per_s": total,
+            "by_shards": rows, "shards_needed": needed,
+        }))
+        .unwrap(),
+    )
+    .unwrap();
     match needed {
         Some(s) => println!(
             "  the largest tenant needs {s} listing shards to keep every key under {PARTITION_LIMIT:.0} WCU/s"
