@@ -704,6 +704,16 @@ async fn limits_refuse_with_clear_errors() {
     let r = s.gql(&staff, &directives, json!({})).await;
     assert!(r.body["data"].is_null(), "{}", r.raw);
     assert!(r.raw.contains("directives"), "{}", r.raw);
+    // Tokens per document are bounded before parsing: 15,000 one-letter fields fit the body
+    // limit (30 KB) and are refused unparsed.
+    let tokens = format!("{{ {} }}", "a ".repeat(15_000));
+    let r = s.gql(&staff, &tokens, json!({})).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, Some("TOO_MANY_TOKENS")),
+        "{}",
+        r.raw
+    );
     let two = "{ viewer @include(if: true) @skip(if: false) { tenant } }";
     let r = s.gql(&staff, two, json!({})).await;
     assert_eq!(r.data()["viewer"]["tenant"], "demo", "{}", r.raw);

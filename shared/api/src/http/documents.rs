@@ -14,7 +14,7 @@ use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selec
 use lru::LruCache;
 
 use super::BadRequest;
-use crate::limits::{Limits, count_aliases};
+use crate::limits::{Limits, count_aliases, count_tokens};
 
 /// Documents longer than this are parsed every time (they are rare, and would crowd out the
 /// ones that repeat).
@@ -27,15 +27,25 @@ pub(crate) struct Parsed {
     /// The first root field of the first operation (for the log line).
     pub(crate) first_field: Option<String>,
     aliases: usize,
+    tokens: usize,
     /// Ran once with full validation and no error at all.
     validated: AtomicBool,
 }
 
 impl Parsed {
-    fn new(query: &str) -> Result<Self, BadRequest> {
+    fn new(query: &str, limits: &Limits) -> Result<Self, BadRequest> {
+        // Counted before parsing: the bound is what keeps a parse cheap.
+        let tokens = count_tokens(query, limits.tokens);
+        if tokens > limits.tokens {
+            return Err(BadRequest::new(
+                "TOO_MANY_TOKENS",
+                format!("more than {} tokens in the document", limits.tokens),
+            ));
+        }
         let doc = async_graphql::parser::parse_query(query)
             .map_err(|e| BadRequest::new("GRAPHQL_PARSE_FAILED", e.to_string()))?;
         Ok(Self {
+            tokens,
             aliases: count_aliases(&doc),
             first_field: first_field(&doc),
             doc,
@@ -44,6 +54,15 @@ impl Parsed {
     }
 
     fn check(&self, limits: &Limits) -> Result<(), BadRequest> {
+        if self.tokens > limits.tokens {
+            return Err(BadRequest::new(
+                "TOO_MANY_TOKENS",
+                format!(
+                    "{} tokens in the document; at most {}",
+                    self.tokens, limits.tokens
+                ),
+            ));
+        }
         if self.aliases > limits.aliases {
             return Err(BadRequest::new(
                 "TOO_MANY_ALIASES",
@@ -109,7 +128,7 @@ impl Documents {
         let parsed = match hit {
             Some(p) => p,
             None => {
-                let p = Arc::new(Parsed::new(query)?);
+                let p = Arc::new(Parsed::new(query, limits)?);
                 if query.len() <= MAX_CACHED_TEXT
                     && let Ok(mut c) = self.cache.lock()
                 {
