@@ -92,7 +92,7 @@ serve:
 CRITERION_ARGS ?= --warm-up-time 1 --measurement-time 3
 bench:
 	@rc=0; $(MAKE) --no-print-directory services-up lambda-bins && \
-	( $(WITH_SERVICES) $(CARGO) bench -j$(JOBS) -p domain -p store -p auth -p api --benches -- $(CRITERION_ARGS) && \
+	( $(WITH_SERVICES) $(CARGO) bench -j$(JOBS) -p domain -p store -p auth -p api --bench '*' -- $(CRITERION_ARGS) && \
 	  $(CARGO) bench -j$(JOBS) -p oms --bench lambda_init && \
 	  $(CARGO) build -j$(JOBS) --release --bin oms && \
 	  scripts/load.sh $(CARGO_TARGET_DIR)/release/oms && \
