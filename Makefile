@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/tenantoms/target
 JOBS ?= 2
 CARGO ?= cargo
 
-.PHONY: fuzz deploy template-check lambda-bins test test-inner test-long tools fmt-check clippy deps-check services-up services-down unit build serve bench lambda clean
+.PHONY: fuzz schema-check deploy template-check lambda-bins test test-inner test-long tools fmt-check clippy deps-check services-up services-down unit build serve bench lambda clean
 
 SERVICES := scripts/services.sh
 # Exports the endpoints `services.sh start` wrote (read at run time, not when make parses).
@@ -21,7 +21,7 @@ test:
 	exit $$rc
 
 # Services start before clippy, so DynamoDB Local is up by the time the tests are compiled.
-test-inner: tools fmt-check services-up template-check clippy deps-check lambda-bins unit
+test-inner: tools fmt-check services-up template-check schema-check clippy deps-check lambda-bins unit
 
 ## test-long: as `make test`, with the long property-test counts against DynamoDB Local
 test-long:
@@ -49,6 +49,11 @@ lambda-bins:
 ## template-check: cfn-lint and sam validate --lint on template.yaml (offline; tools in a venv)
 template-check:
 	@scripts/tools.sh check
+
+## schema-check: schema.graphql against schema/released.graphql (GraphQL Inspector, npm): a
+## breaking change fails unless the released schema is updated in the same change
+schema-check:
+	@scripts/schema-check.sh
 
 fmt-check:
 	$(CARGO) fmt --all -- --check

@@ -3,7 +3,7 @@
 
 use app::AppResult;
 use app::gateway::{CredentialSecrets, NewCredentials};
-use async_graphql::{Enum, InputObject, SimpleObject};
+use async_graphql::{Enum, ID, InputObject, SimpleObject};
 use domain::Timestamp;
 use domain::gateway::{CredentialVersion, GatewayMode};
 use domain::ids::{AccountId, CarrierCode};
@@ -86,7 +86,7 @@ impl CarrierCredentialsInput {
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(name = "CarrierCredential")]
 pub struct CarrierCredentialV {
-    pub id: String,
+    pub id: ID,
     pub gateway: String,
     pub account: String,
     /// SANDBOX or PRODUCTION.
@@ -110,7 +110,7 @@ pub struct CarrierCredentialV {
 impl CarrierCredentialV {
     pub fn new(v: &CredentialVersion, now: Timestamp) -> Self {
         Self {
-            id: v.id.to_string(),
+            id: v.id.to_string().into(),
             gateway: v.gateway.to_string(),
             account: v.account.to_string(),
             mode: v.mode.as_str().to_uppercase(),
@@ -140,7 +140,7 @@ pub struct CarrierCredentialPayload {
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(name = "ShippingRate")]
 pub struct ShippingRateV {
-    pub id: String,
+    pub id: ID,
     pub carrier: String,
     pub service: String,
     pub amount: MoneyV,
@@ -169,7 +169,7 @@ impl From<&app::shipping::Quote> for ShippingRatesV {
                 .rates
                 .iter()
                 .map(|r| ShippingRateV {
-                    id: r.id.clone(),
+                    id: r.id.clone().into(),
                     carrier: r.carrier.clone(),
                     service: r.service.clone(),
                     amount: r.amount.into(),

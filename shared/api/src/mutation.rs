@@ -165,7 +165,8 @@ async fn return_step(
 
 pub struct MutationRoot;
 
-#[Object]
+/// The root of changes (named `Mutation`, as client generators and schema registries expect).
+#[Object(name = "Mutation")]
 impl MutationRoot {
     async fn create_order(
         &self,

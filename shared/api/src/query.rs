@@ -27,7 +27,8 @@ fn time(field: &str, s: &Option<String>) -> Result<Option<Timestamp>, AppError> 
 
 pub struct QueryRoot;
 
-#[Object]
+/// The root of reads (named `Query`, as client generators and schema registries expect).
+#[Object(name = "Query")]
 impl QueryRoot {
     /// Who is calling: tenant, subject, roles and what the plan and roles permit.
     async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
@@ -122,7 +123,7 @@ impl QueryRoot {
                 p.orders
                     .iter()
                     .map(|o| OrderSummary {
-                        id: o.id.to_string(),
+                        id: o.id.to_string().into(),
                         status: o.status.into(),
                         created_at: o.created_at.to_rfc3339(),
                         updated_at: o.updated_at.map(|t| t.to_rfc3339()),
@@ -138,7 +139,7 @@ impl QueryRoot {
                 p.orders
                     .iter()
                     .map(|o| OrderSummary {
-                        id: o.id.to_string(),
+                        id: o.id.to_string().into(),
                         status: o.status.into(),
                         created_at: o.created_at.to_rfc3339(),
                         updated_at: None,

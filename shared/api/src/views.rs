@@ -2,7 +2,7 @@
 //! DESIGN.md §5 applied (a vendor sees its own lines only; totals over other vendors' lines are
 //! hidden; customer name and destination stay visible).
 
-use async_graphql::{Enum, SimpleObject};
+use async_graphql::{Enum, ID, SimpleObject};
 use auth::Identity;
 use domain::Money;
 use domain::access::Operation;
@@ -97,6 +97,7 @@ mirror_enum!(
 
 /// An amount: a decimal string in the currency's minor-unit precision.
 #[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "Money")]
 pub struct MoneyV {
     pub amount: String,
     pub currency: String,
@@ -207,7 +208,7 @@ pub struct LabelV {
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(name = "Shipment")]
 pub struct ShipmentV {
-    pub id: String,
+    pub id: ID,
     pub status: ShipmentStatus,
     pub lines: Vec<LineQuantityV>,
     pub destination: AddressV,
@@ -228,7 +229,7 @@ pub struct ShipmentV {
 impl From<&Shipment> for ShipmentV {
     fn from(s: &Shipment) -> Self {
         ShipmentV {
-            id: s.id.to_string(),
+            id: s.id.to_string().into(),
             status: s.status.into(),
             lines: s.lines.iter().map(LineQuantityV::from).collect(),
             destination: (&s.destination).into(),
@@ -262,11 +263,11 @@ impl From<&Shipment> for ShipmentV {
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(name = "Return")]
 pub struct ReturnV {
-    pub id: String,
+    pub id: ID,
     pub status: ReturnStatus,
     pub lines: Vec<LineQuantityV>,
     pub reason: String,
-    pub refund_id: Option<String>,
+    pub refund_id: Option<ID>,
     pub requested_at: String,
     pub updated_at: String,
 }
@@ -274,11 +275,11 @@ pub struct ReturnV {
 impl From<&Return> for ReturnV {
     fn from(r: &Return) -> Self {
         ReturnV {
-            id: r.id.to_string(),
+            id: r.id.to_string().into(),
             status: r.status.into(),
             lines: r.lines.iter().map(LineQuantityV::from).collect(),
             reason: r.reason.clone(),
-            refund_id: r.refund_id.map(|i| i.to_string()),
+            refund_id: r.refund_id.map(|i| i.to_string().into()),
             requested_at: r.requested_at.to_rfc3339(),
             updated_at: r.updated_at.to_rfc3339(),
         }
@@ -288,10 +289,10 @@ impl From<&Return> for ReturnV {
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(name = "Refund")]
 pub struct RefundV {
-    pub id: String,
+    pub id: ID,
     pub amount: MoneyV,
     pub reason: String,
-    pub return_id: Option<String>,
+    pub return_id: Option<ID>,
     pub gross: Option<MoneyV>,
     pub fee: Option<MoneyV>,
     /// The tenant config version the refund was computed with.
@@ -322,7 +323,7 @@ pub struct ReviewV {
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(name = "Order")]
 pub struct OrderV {
-    pub id: String,
+    pub id: ID,
     pub external_ref: Option<String>,
     pub status: OrderStatus,
     /// Rises by one with every change; pass it as `expectedVersion` to refuse stale writes.
@@ -373,7 +374,7 @@ impl OrderV {
         let whole = o.lines().iter().all(|l| mine(&l.sku));
         let shown = |m: Money| whole.then(|| m.into());
         OrderV {
-            id: o.id().to_string(),
+            id: o.id().to_string().into(),
             external_ref: o.external_ref().map(ToString::to_string),
             status: o.status().into(),
             version: o.version(),
@@ -422,10 +423,10 @@ impl OrderV {
                 o.refunds()
                     .iter()
                     .map(|r| RefundV {
-                        id: r.id.to_string(),
+                        id: r.id.to_string().into(),
                         amount: r.amount.into(),
                         reason: r.reason.clone(),
-                        return_id: r.return_id.map(|i| i.to_string()),
+                        return_id: r.return_id.map(|i| i.to_string().into()),
                         gross: r.gross.map(Into::into),
                         fee: r.fee.map(Into::into),
                         config_version: r.config_version,
@@ -444,7 +445,7 @@ impl OrderV {
 /// A row of a listing (the indexes' summary).
 #[derive(SimpleObject, Clone, Debug)]
 pub struct OrderSummary {
-    pub id: String,
+    pub id: ID,
     pub status: OrderStatus,
     pub created_at: String,
     /// Set in the `updatedAfter` listing (the change index); null in the others, whose indexes
@@ -483,13 +484,13 @@ pub struct OrderConnection {
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(name = "AuditRecord")]
 pub struct AuditRecordV {
-    pub id: String,
+    pub id: ID,
     pub actor: String,
     pub action: String,
     pub target_kind: String,
-    pub target_id: String,
+    pub target_id: ID,
     pub at: String,
-    pub request_id: String,
+    pub request_id: ID,
     /// SUCCESS, DENIED or FAILED.
     pub outcome: String,
     pub reason: Option<String>,
@@ -504,13 +505,13 @@ impl From<&AuditRecord> for AuditRecordV {
             AuditOutcome::Failed { reason } => ("FAILED".to_owned(), Some(reason.clone())),
         };
         AuditRecordV {
-            id: a.id.to_string(),
+            id: a.id.to_string().into(),
             actor: a.actor.subject.to_string(),
             action: a.action.clone(),
             target_kind: a.target.kind.clone(),
-            target_id: a.target.id.clone(),
+            target_id: a.target.id.clone().into(),
             at: a.at.to_rfc3339(),
-            request_id: a.request_id.clone(),
+            request_id: a.request_id.clone().into(),
             outcome,
             reason,
             version: a.version,

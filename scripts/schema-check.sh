@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# schema-check.sh: schema.graphql against the last released schema (schema/released.graphql)
+# with GraphQL Inspector (npm @graphql-inspector/cli, installed on first use under
+# ${OMS_TOOLS_CACHE:-~/.cache/tenantoms/tools}/node). A breaking change (a removed field, a
+# changed argument type, …) fails `make test` unless schema/released.graphql is updated in the
+# same change, which is a release decision; deprecate (@deprecated) rather than remove.
+#
+#   scripts/schema-check.sh [old.graphql new.graphql]
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+NODE_DIR="${OMS_TOOLS_CACHE:-$HOME/.cache/tenantoms/tools}/node"
+PKG='@graphql-inspector/cli@7.0.0'
+OLD="${1:-$ROOT/schema/released.graphql}"
+NEW="${2:-$ROOT/schema.graphql}"
+
+die() { echo "schema-check: error: $*" >&2; exit 1; }
+
+command -v npm >/dev/null 2>&1 || die "npm not found (apt-get install -y npm; services.sh installs it too)"
+INSPECTOR="$NODE_DIR/node_modules/.bin/graphql-inspector"
+if [[ ! -x $INSPECTOR ]]; then
+    echo "schema-check: installing $PKG into $NODE_DIR"
+    mkdir -p "$NODE_DIR"
+    npm install --prefix "$NODE_DIR" --no-audit --no-fund --no-save --loglevel=error "$PKG" \
+        || die "npm install $PKG failed"
+fi
+echo "+ graphql-inspector diff ${OLD#"$ROOT"/} ${NEW#"$ROOT"/}"
+"$INSPECTOR" diff "$OLD" "$NEW"
