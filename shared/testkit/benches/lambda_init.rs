@@ -5,7 +5,8 @@
 //! binaries' stripped sizes (target ≤ 10 MB): the host release build, and the arm64 artifacts
 //! when `make lambda` has built them.
 //!
-//! `make bench` runs it after building the release binaries.
+//! `make bench` runs it after building the release binaries (`make lambda-bins`). It lives in the
+//! test kit, so that it builds in the same `cargo bench` as the other benches (one feature set).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -23,9 +24,12 @@ const BINARIES: [&str; 5] = [
     "outbox-relay",
 ];
 
+/// `target/release`: this bench runs from `target/release/deps`.
 fn release_dir() -> PathBuf {
-    let oms = PathBuf::from(env!("CARGO_BIN_EXE_oms"));
-    oms.parent().map(Path::to_path_buf).unwrap_or_default()
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent().map(Path::to_path_buf))
+        .unwrap_or_default()
 }
 
 /// Size after `strip`, of a copy (the release profile keeps symbols for backtraces).
@@ -59,7 +63,7 @@ fn arm64_artifact(binary: &str) -> Option<PathBuf> {
         "outbox-relay" => "OutboxRelayFunction",
         _ => return None,
     };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let path = root.join(".aws-sam/build").join(logical).join("bootstrap");
     path.exists().then_some(path)
 }
@@ -139,7 +143,7 @@ async fn main() {
     if failed {
         println!("Some figures are over target (see above).");
     }
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
     let written = std::fs::create_dir_all(&out).and_then(|()| {
         std::fs::write(
             out.join("lambda.json"),
