@@ -116,12 +116,23 @@ async fn a_vendor_reads_only_its_own_actions_in_an_orders_audit_log() {
             .map(|n| n["action"].as_str().unwrap().to_owned())
             .collect()
     };
-    let (_, all, _) = post(staff, log.clone()).await;
+    let (_, all, _) = post(staff.clone(), log.clone()).await;
     assert_eq!(
         actions(&all),
         ["createOrder", "approveOrder", "createShipment"],
         "{all}"
     );
-    let (_, mine, _) = post(v1, log).await;
+    let (_, mine, _) = post(v1.clone(), log).await;
     assert_eq!(actions(&mine), ["createShipment"], "{mine}");
+    // An order that does not exist is NOT_FOUND for staff (read without the order) and vendors.
+    let missing =
+        r#"{ orderAuditLog(orderId: "01J00000000000000000000000") { nodes { action } } }"#;
+    for who in [staff, v1] {
+        let (_, body, text) = post(who, missing.to_owned()).await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "NOT_FOUND",
+            "{text}"
+        );
+        assert!(body["data"].is_null(), "{text}");
+    }
 }
