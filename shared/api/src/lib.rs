@@ -2,6 +2,7 @@
 //! and `oms serve`. Resolvers parse, call one use case of `app`, and render views; errors meet the
 //! wire in `errors` only.
 
+pub mod connection;
 pub mod errors;
 pub mod gateway;
 pub mod http;

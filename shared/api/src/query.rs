@@ -7,11 +7,11 @@ use domain::Timestamp;
 use domain::access::{Operation, permitted};
 use domain::ids::{ExternalRef, VendorId};
 
+use crate::connection::{AuditConnection, OrderConnection};
 use crate::errors::{app_error, coded};
 use crate::schema::{Req, order_id, order_id as order_id_of};
 use crate::views::{
-    AuditConnection, AuditRecordV, MoneyV, OrderConnection, OrderEdge, OrderStatus, OrderSummary,
-    OrderV, PageInfo, TenantConfigV, Viewer,
+    AuditRecordV, MoneyV, OrderStatus, OrderSummary, OrderV, TenantConfigV, Viewer,
 };
 
 fn time(field: &str, s: &Option<String>) -> Result<Option<Timestamp>, AppError> {
@@ -114,58 +114,37 @@ impl QueryRoot {
             .transpose()
             .map_err(|e| coded("INVALID_INPUT", e.to_string()))?;
         let page = PageRequest { first, after };
-        let (nodes, end_cursor) = match app
-            .orders(&rc, listing, vendor, &page)
-            .await
-            .map_err(app_error)?
-        {
-            Listed::Tenant(p) => (
-                p.orders
-                    .iter()
-                    .map(|o| OrderSummary {
-                        id: o.id.to_string().into(),
-                        status: o.status.into(),
-                        created_at: o.created_at.to_rfc3339(),
-                        updated_at: o.updated_at.map(|t| t.to_rfc3339()),
-                        total: Some(MoneyV::from(o.total)),
-                        customer_name: Some(o.customer_name.clone()),
-                        external_ref: o.external_ref.as_ref().map(ToString::to_string),
-                        version: None,
-                    })
-                    .collect::<Vec<_>>(),
-                p.end_cursor,
-            ),
-            Listed::Vendor(p) => (
-                p.orders
-                    .iter()
-                    .map(|o| OrderSummary {
-                        id: o.id.to_string().into(),
-                        status: o.status.into(),
-                        created_at: o.created_at.to_rfc3339(),
-                        updated_at: None,
-                        total: None,
-                        customer_name: None,
-                        external_ref: None,
-                        version: None,
-                    })
-                    .collect(),
-                p.end_cursor,
-            ),
-        };
-        Ok(OrderConnection {
-            edges: nodes
-                .iter()
-                .map(|n| OrderEdge {
-                    cursor: None,
-                    node: n.clone(),
-                })
-                .collect(),
-            nodes,
-            page_info: PageInfo {
-                has_next_page: end_cursor.is_some(),
-                end_cursor,
+        let after = page.after.as_deref();
+        Ok(
+            match app
+                .orders(&rc, listing, vendor, &page)
+                .await
+                .map_err(app_error)?
+            {
+                Listed::Tenant(p) => OrderConnection::of(p, after, |o| OrderSummary {
+                    id: o.id.to_string().into(),
+                    status: o.status.into(),
+                    created_at: o.created_at.to_rfc3339(),
+                    updated_at: o.updated_at.map(|t| t.to_rfc3339()),
+                    total: Some(MoneyV::from(o.total)),
+                    customer_name: Some(o.customer_name.clone()),
+                    external_ref: o.external_ref.as_ref().map(ToString::to_string),
+                    version: None,
+                }),
+                // A vendor's rows carry neither totals nor customers: they are the vendor's
+                // lines of orders that may hold other vendors' lines too.
+                Listed::Vendor(p) => OrderConnection::of(p, after, |o| OrderSummary {
+                    id: o.id.to_string().into(),
+                    status: o.status.into(),
+                    created_at: o.created_at.to_rfc3339(),
+                    updated_at: None,
+                    total: None,
+                    customer_name: None,
+                    external_ref: None,
+                    version: None,
+                }),
             },
-        })
+        )
     }
 
     /// An order's audit records, oldest first.
@@ -179,17 +158,14 @@ impl QueryRoot {
     ) -> async_graphql::Result<AuditConnection> {
         let Req { app, rc, .. } = Req::of(ctx).await?;
         let id = order_id_of(&order_id).map_err(app_error)?;
-        let (records, end_cursor) = app
-            .order_audit_log(&rc, id, &PageRequest { first, after })
+        let page = PageRequest { first, after };
+        let records = app
+            .order_audit_log(&rc, id, &page)
             .await
             .map_err(app_error)?;
-        Ok(AuditConnection {
-            nodes: records.iter().map(AuditRecordV::from).collect(),
-            page_info: PageInfo {
-                has_next_page: end_cursor.is_some(),
-                end_cursor,
-            },
-        })
+        Ok(AuditConnection::of(records, page.after.as_deref(), |r| {
+            AuditRecordV::from(r)
+        }))
     }
 
     /// Tenant-level actions and denials (configuration, credentials, refused requests) between
@@ -211,22 +187,15 @@ impl QueryRoot {
         let from = time("from", &from)
             .map_err(app_error)?
             .unwrap_or_else(|| to.plus_seconds(-7 * 86_400));
-        let (records, end_cursor) = app
-            .tenant_audit_log(&rc, from, to, &PageRequest { first, after })
+        let page = PageRequest { first, after };
+        let mut records = app
+            .tenant_audit_log(&rc, from, to, &page)
             .await
             .map_err(app_error)?;
-        let nodes = records
-            .iter()
-            .filter(|r| actor.as_ref().is_none_or(|a| r.actor.subject.as_str() == a))
-            .map(AuditRecordV::from)
-            .collect();
-        Ok(AuditConnection {
-            nodes,
-            page_info: PageInfo {
-                has_next_page: end_cursor.is_some(),
-                end_cursor,
-            },
-        })
+        records.retain(|r| actor.as_ref().is_none_or(|a| r.actor.subject.as_str() == a));
+        Ok(AuditConnection::of(records, page.after.as_deref(), |r| {
+            AuditRecordV::from(r)
+        }))
     }
 
     /// The tenant's business rules: the current version, or an earlier one.

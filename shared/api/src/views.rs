@@ -462,26 +462,6 @@ pub struct OrderSummary {
 }
 
 #[derive(SimpleObject, Clone, Debug)]
-pub struct PageInfo {
-    pub has_next_page: bool,
-    pub end_cursor: Option<String>,
-}
-
-#[derive(SimpleObject, Clone, Debug)]
-pub struct OrderEdge {
-    pub cursor: Option<String>,
-    pub node: OrderSummary,
-}
-
-/// A Relay connection of orders.
-#[derive(SimpleObject, Clone, Debug)]
-pub struct OrderConnection {
-    pub edges: Vec<OrderEdge>,
-    pub nodes: Vec<OrderSummary>,
-    pub page_info: PageInfo,
-}
-
-#[derive(SimpleObject, Clone, Debug)]
 #[graphql(name = "AuditRecord")]
 pub struct AuditRecordV {
     pub id: ID,
@@ -517,12 +497,6 @@ impl From<&AuditRecord> for AuditRecordV {
             version: a.version,
         }
     }
-}
-
-#[derive(SimpleObject, Clone, Debug)]
-pub struct AuditConnection {
-    pub nodes: Vec<AuditRecordV>,
-    pub page_info: PageInfo,
 }
 
 #[derive(SimpleObject, Clone, Debug)]

@@ -35,8 +35,9 @@ pub use wiring::{Services, services};
 
 /// The listing types the edges pass to and get from the order queries.
 pub mod listing {
+    pub use store::cursor::RowCursor;
     pub use store::repo::{
-        MAX_PAGE_SIZE, OrderListing, OrderPage, OrderSummary, PageRequest, VendorOrderPage,
+        MAX_PAGE_SIZE, OrderListing, OrderPage, OrderSummary, Page, PageRequest, VendorOrderPage,
         VendorOrderSummary,
     };
 }

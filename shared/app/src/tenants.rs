@@ -4,7 +4,7 @@ use domain::Timestamp;
 use domain::access::Operation;
 use domain::audit::AuditRecord;
 use domain::config::TenantConfig;
-use store::repo::PageRequest;
+use store::repo::{Page, PageRequest};
 
 use crate::authz::Target;
 use crate::context::{Pending, RequestCtx, UnitOfWork};
@@ -14,14 +14,15 @@ use crate::error::{AppError, AppResult};
 impl App {
     /// The tenant audit between `from` and `to` (inclusive), newest first, a day partition at a
     /// time (one query per shard per day read). The cursor is `{day}.{day cursor}`; the day
-    /// cursor is signed and bound to the tenant, and the day must lie within the range.
+    /// cursor is signed and bound to the tenant, and the day must lie within the range. Each
+    /// row's cursor is its day's row cursor behind the same `{day}.`.
     pub async fn tenant_audit_log(
         &self,
         rc: &RequestCtx,
         from: Timestamp,
         to: Timestamp,
         page: &PageRequest,
-    ) -> AppResult<(Vec<AuditRecord>, Option<String>)> {
+    ) -> AppResult<Page<AuditRecord>> {
         const MAX_DAYS: i64 = 31;
         let op = Operation::ReadAuditLog;
         let identity = rc.identity(op)?;
@@ -48,13 +49,13 @@ impl App {
                 (day, (rest != "-").then(|| rest.to_owned()))
             }
         };
-        let mut out = Vec::new();
+        let mut out = Page::empty();
         loop {
             let want = page
                 .first
-                .saturating_sub(u32::try_from(out.len()).unwrap_or(u32::MAX))
+                .saturating_sub(u32::try_from(out.rows.len()).unwrap_or(u32::MAX))
                 .max(1);
-            let (records, next) = self
+            let mut got = self
                 .tenant_audit
                 .list_day(
                     identity.scope(),
@@ -65,19 +66,31 @@ impl App {
                     },
                 )
                 .await?;
-            out.extend(records.into_iter().filter(|r| r.at >= from && r.at <= to));
-            let full = out.len() >= page.first as usize;
+            got.retain(|r| r.at >= from && r.at <= to);
+            let day_prefix = format!("{}.", day.day());
+            let next = got.end_cursor.take();
+            got.cursors = got
+                .cursors
+                .into_iter()
+                .map(|c| c.prefixed(&day_prefix))
+                .collect();
+            out.extend(got);
+            let full = out.rows.len() >= page.first as usize;
             match next {
-                Some(n) if full => return Ok((out, Some(format!("{}.{n}", day.day())))),
+                Some(n) if full => {
+                    out.end_cursor = Some(format!("{day_prefix}{n}"));
+                    return Ok(out);
+                }
                 Some(n) => inner = Some(n),
                 None => {
                     let previous = day.plus_seconds(-86_400);
                     if previous.day() < from.day() {
-                        return Ok((out, None));
+                        return Ok(out);
                     }
                     day = previous;
                     if full {
-                        return Ok((out, Some(format!("{}.-", day.day()))));
+                        out.end_cursor = Some(format!("{}.-", day.day()));
+                        return Ok(out);
                     }
                 }
             }

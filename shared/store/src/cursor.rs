@@ -16,7 +16,7 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// The server key cursors are signed with. Never logged (Debug prints nothing of it).
 #[derive(Clone)]
-pub struct CursorKey(Vec<u8>);
+pub struct CursorKey(std::sync::Arc<[u8]>);
 
 impl std::fmt::Debug for CursorKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -34,7 +34,7 @@ impl CursorKey {
                 "cursor key must be at least {KEY_LEN} bytes"
             )));
         }
-        Ok(Self(bytes.to_vec()))
+        Ok(Self(bytes.into()))
     }
 
     /// The local key in `path`, generated (random, 32 bytes, mode 0600) on first use.
@@ -56,7 +56,7 @@ impl CursorKey {
                 let mut file = opts.open(path).map_err(io)?;
                 std::io::Write::write_all(&mut file, &bytes).map_err(io)?;
                 file.sync_all().map_err(io)?;
-                Ok(Self(bytes.to_vec()))
+                Ok(Self(bytes.as_slice().into()))
             }
             Err(e) => Err(io(e)),
         }
@@ -87,6 +87,44 @@ pub struct CursorState {
     /// The last sort key returned (bounds shards added after the cursor was issued).
     pub last_sort_key: Option<String>,
     pub shards: Vec<ShardPosition>,
+}
+
+/// The position after one row of a page, signed only when a client asks for it (most clients
+/// read `nodes` or the end cursor; signing every row of a 250-row page would cost more than the
+/// page's query on the embedded store).
+#[derive(Debug, Clone)]
+pub struct RowCursor {
+    signer: Cursors,
+    state: CursorState,
+    /// Prepended to the signed cursor (`{prefix}{cursor}`): listings that wrap a store listing
+    /// (the tenant audit log's day) add their own part.
+    prefix: String,
+}
+
+impl RowCursor {
+    pub(crate) fn new(signer: Cursors, state: CursorState) -> Self {
+        Self {
+            signer,
+            state,
+            prefix: String::new(),
+        }
+    }
+
+    /// The same position, with `prefix` before the signed part.
+    #[must_use]
+    pub fn prefixed(mut self, prefix: &str) -> Self {
+        self.prefix.insert_str(0, prefix);
+        self
+    }
+
+    /// The opaque cursor a client sends back as `after`.
+    pub fn encode(&self) -> StoreResult<String> {
+        Ok(format!(
+            "{}{}",
+            self.prefix,
+            self.signer.encode(&self.state)?
+        ))
+    }
 }
 
 /// Signs and verifies cursors.
@@ -179,6 +217,7 @@ mod tests {
         let a = CursorKey::load_or_generate(&path).unwrap();
         let b = CursorKey::load_or_generate(&path).unwrap();
         assert_eq!(a.0, b.0);
+        assert_eq!(a.0.len(), 32);
         assert_eq!(format!("{a:?}"), "CursorKey(..)");
     }
 }

@@ -4,7 +4,7 @@ use domain::access::Operation;
 use domain::audit::AuditRecord;
 use domain::ids::{ExternalRef, OrderId, VendorId};
 use domain::order::Order;
-use store::repo::{OrderListing, OrderPage, PageRequest, VendorOrderPage};
+use store::repo::{OrderListing, OrderPage, Page, PageRequest, VendorOrderPage};
 
 use crate::authz::Target;
 use crate::context::RequestCtx;
@@ -61,10 +61,7 @@ impl App {
                 (Some(mine), None) => Some(mine.clone()),
                 (Some(mine), Some(asked)) if &asked == mine => Some(asked),
                 _ => {
-                    return Ok(Listed::Vendor(VendorOrderPage {
-                        orders: Vec::new(),
-                        end_cursor: None,
-                    }));
+                    return Ok(Listed::Vendor(VendorOrderPage::empty()));
                 }
             }
         } else {
@@ -95,7 +92,7 @@ impl App {
         rc: &RequestCtx,
         id: OrderId,
         page: &PageRequest,
-    ) -> AppResult<(Vec<AuditRecord>, Option<String>)> {
+    ) -> AppResult<Page<AuditRecord>> {
         let op = Operation::ReadOrderAuditLog;
         let identity = rc.identity(op)?;
         if !identity.confined_for(op) {
@@ -103,15 +100,15 @@ impl App {
             // first (one Query instead of a GetItem and a Query): every order has the record of
             // its creation, so a first page without records means there is no such order.
             self.check(rc, op, Target::Tenant).await?;
-            let (records, end_cursor) = self.orders.audit_log(identity.scope(), id, page).await?;
-            if records.is_empty() && page.after.is_none() {
+            let records = self.orders.audit_log(identity.scope(), id, page).await?;
+            if records.rows.is_empty() && page.after.is_none() {
                 return Err(AppError::NotFound { what: "order" });
             }
-            return Ok((records, end_cursor));
+            return Ok(records);
         }
         // A vendor sees the log of an order with its lines only: that takes the order.
         let (stored, _) = self.load_for(rc, op, id, false).await?;
-        let (mut records, end_cursor) = self
+        let mut records = self
             .orders
             .audit_log(identity.scope(), stored.order.id(), page)
             .await?;
@@ -121,6 +118,6 @@ impl App {
         if identity.confined_for(op) {
             records.retain(|r| &r.actor.subject == identity.subject());
         }
-        Ok((records, end_cursor))
+        Ok(records)
     }
 }

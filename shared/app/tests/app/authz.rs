@@ -460,14 +460,15 @@ async fn verified_callers_denials_are_audited_and_suspension_refuses_everything(
             operation: "approveOrder"
         })
     );
-    let (records, _) = audit
+    let records = audit
         .list_day(
             &TenantScope::for_tests("acme"),
             now,
             &PageRequest::first(10),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .rows;
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].action, "approveOrder");
     assert_eq!(records[0].request_id, "req-2");

@@ -228,7 +228,7 @@ async fn run_scenario(as_conflict: bool) {
     assert_eq!(now.refunds().len(), 1, "one refund");
     assert_eq!(now.shipments().len(), 1, "one shipment");
     assert_eq!(now.version(), 5, "create, approve, paid, refund, shipment");
-    let (audit, _) = app
+    let audit = app
         .order_audit_log(
             &rc,
             order.id(),
@@ -239,7 +239,7 @@ async fn run_scenario(as_conflict: bool) {
         )
         .await
         .unwrap();
-    let count = |action: &str| audit.iter().filter(|r| r.action == action).count();
+    let count = |action: &str| audit.rows.iter().filter(|r| r.action == action).count();
     assert_eq!(count("createOrder"), 1);
     assert_eq!(count("refundOrder"), 1, "one audit record of the refund");
     assert_eq!(count("createShipment"), 1);

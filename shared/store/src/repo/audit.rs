@@ -12,7 +12,7 @@ use crate::keys;
 use crate::port::{Condition, ItemStore, SkRange, WriteAction};
 use crate::scope::{ShardCounts, TenantScope};
 
-use super::listing::{Listing, PageRequest, read_page};
+use super::listing::{Listing, Page, PageRequest, read_page};
 use super::{RepoError, RepoResult, from_json, to_json};
 
 #[derive(Clone)]
@@ -67,7 +67,7 @@ impl TenantAuditRepository {
         scope: &TenantScope,
         day: Timestamp,
         page: &PageRequest,
-    ) -> RepoResult<(Vec<AuditRecord>, Option<String>)> {
+    ) -> RepoResult<Page<AuditRecord>> {
         let shards = self.shards.shard_count(scope.tenant()).await?;
         let listing = Listing {
             index: None,
@@ -79,12 +79,8 @@ impl TenantAuditRepository {
             id: format!("tenant-audit:{}", day.day()),
             tenant: scope.tenant().as_str(),
         };
-        let raw = read_page(self.store.as_ref(), &self.cursors, &listing, page).await?;
-        let records = raw
-            .items
-            .iter()
-            .map(|i| from_json(i.require_s("data")?))
-            .collect::<RepoResult<_>>()?;
-        Ok((records, raw.end_cursor))
+        read_page(self.store.as_ref(), &self.cursors, &listing, page)
+            .await?
+            .try_map(|i| from_json(i.require_s("data")?))
     }
 }

@@ -1,7 +1,7 @@
 //! Listings over write-sharded partitions: one query per shard, merged by sort key, with a signed
 //! cursor that carries each shard's position.
 
-use crate::cursor::{CursorState, Cursors, ShardPosition};
+use crate::cursor::{CursorState, Cursors, RowCursor, ShardPosition};
 use crate::error::StoreResult;
 use crate::item::Item;
 use crate::port::{Continuation, ItemStore, Query, SkRange};
@@ -46,11 +46,59 @@ pub(crate) struct Listing<'a> {
     pub tenant: &'a str,
 }
 
-/// A page of raw items and the cursor for the next one.
-pub(crate) struct RawPage {
-    pub items: Vec<Item>,
+/// A page of rows, each with the cursor of the position after it (Relay's edge cursor), and
+/// the cursor of the next page when there is one.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    /// `cursors[i]` resumes after `rows[i]`.
+    pub cursors: Vec<RowCursor>,
+    /// Present exactly when more rows may follow.
     pub end_cursor: Option<String>,
 }
+
+impl<T> Page<T> {
+    pub fn empty() -> Self {
+        Self {
+            rows: Vec::new(),
+            cursors: Vec::new(),
+            end_cursor: None,
+        }
+    }
+
+    /// Each row with its cursor.
+    pub fn iter(&self) -> impl Iterator<Item = (&T, &RowCursor)> {
+        self.rows.iter().zip(&self.cursors)
+    }
+
+    /// Each row mapped, its cursor kept.
+    pub fn try_map<U, E>(self, f: impl FnMut(&T) -> Result<U, E>) -> Result<Page<U>, E> {
+        Ok(Page {
+            rows: self.rows.iter().map(f).collect::<Result<_, _>>()?,
+            cursors: self.cursors,
+            end_cursor: self.end_cursor,
+        })
+    }
+
+    /// Keeps the rows `keep` accepts, with their cursors.
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        let (rows, cursors) = std::mem::take(&mut self.rows)
+            .into_iter()
+            .zip(std::mem::take(&mut self.cursors))
+            .filter(|(r, _)| keep(r))
+            .unzip();
+        self.rows = rows;
+        self.cursors = cursors;
+    }
+
+    /// Appends another page's rows (its end cursor is the caller's to decide).
+    pub fn extend(&mut self, other: Page<T>) {
+        self.rows.extend(other.rows);
+        self.cursors.extend(other.cursors);
+    }
+}
+
+pub(crate) type RawPage = Page<Item>;
 
 fn sort_key(index: Option<Index>, item: &Item) -> StoreResult<String> {
     Ok(Continuation::after(index, item)?.sort_key().to_owned())
@@ -121,6 +169,7 @@ pub(crate) async fn read_page(
         available_per_shard[*shard] += 1;
     }
     let mut items = Vec::with_capacity(page.first as usize);
+    let mut row_states = Vec::with_capacity(page.first as usize);
     let last = state.last_sort_key.clone();
     for (sk, shard, item) in candidates {
         if items.len() == page.first as usize {
@@ -137,6 +186,7 @@ pub(crate) async fn read_page(
         }
         state.last_sort_key = Some(sk);
         items.push(item);
+        row_states.push(state.clone());
     }
     for shard in 0..shards {
         if exhausted_after_page[shard] && taken_per_shard[shard] == available_per_shard[shard] {
@@ -149,5 +199,16 @@ pub(crate) async fn read_page(
     } else {
         None
     };
-    Ok(RawPage { items, end_cursor })
+    // The last row's position is the page's final state: it knows which shards are exhausted.
+    if let Some(last) = row_states.last_mut() {
+        *last = state;
+    }
+    Ok(RawPage {
+        rows: items,
+        cursors: row_states
+            .into_iter()
+            .map(|s| RowCursor::new(cursors.clone(), s))
+            .collect(),
+        end_cursor,
+    })
 }

@@ -20,7 +20,7 @@ pub use domain::tenant::IssuerRow;
 pub use idempotency::{
     DELIVERY_TTL_SECS, IDEMPOTENCY_TTL_SECS, IdempotencyRecord, IdempotencyRepository,
 };
-pub use listing::{MAX_PAGE_SIZE, PageRequest};
+pub use listing::{MAX_PAGE_SIZE, Page, PageRequest};
 pub use orders::{
     CommandWrite, OrderListing, OrderPage, OrderRepository, OrderSummary, StoredOrder, VendorLine,
     VendorOrderPage, VendorOrderSummary, shard_of,

@@ -20,7 +20,7 @@ use crate::schema::{self, Index};
 use crate::scope::{ShardCounts, TenantScope};
 
 use super::idempotency::IdempotencyRecord;
-use super::listing::{Listing, PageRequest, read_page};
+use super::listing::{Listing, Page, PageRequest, read_page};
 use super::{RepoError, RepoResult, Role, from_json, map_cancel, to_json};
 
 /// How long outbox items live after the relay could have published them.
@@ -80,11 +80,7 @@ pub struct OrderSummary {
     pub external_ref: Option<ExternalRef>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderPage {
-    pub orders: Vec<OrderSummary>,
-    pub end_cursor: Option<String>,
-}
+pub type OrderPage = Page<OrderSummary>;
 
 /// One of a vendor's lines on an order, as the vendor's index item keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,11 +99,7 @@ pub struct VendorOrderSummary {
     pub lines: Vec<VendorLine>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VendorOrderPage {
-    pub orders: Vec<VendorOrderSummary>,
-    pub end_cursor: Option<String>,
-}
+pub type VendorOrderPage = Page<VendorOrderSummary>;
 
 /// Which orders a listing shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -520,15 +512,9 @@ impl OrderRepository {
             id,
             tenant: tenant.as_str(),
         };
-        let raw = read_page(self.store.as_ref(), &self.cursors, &listing, page).await?;
-        Ok(OrderPage {
-            orders: raw
-                .items
-                .iter()
-                .map(Self::summary)
-                .collect::<RepoResult<_>>()?,
-            end_cursor: raw.end_cursor,
-        })
+        read_page(self.store.as_ref(), &self.cursors, &listing, page)
+            .await?
+            .try_map(Self::summary)
     }
 
     /// A page of one vendor's orders, newest first, within a creation window and, for
@@ -572,32 +558,35 @@ impl OrderRepository {
             tenant: tenant.as_str(),
         };
         let corrupt = |e: domain::DomainError| RepoError::Corrupt(e.to_string());
-        let mut orders = Vec::new();
+        let row = |item: &Item| -> RepoResult<VendorOrderSummary> {
+            Ok(VendorOrderSummary {
+                id: OrderId::parse(item.require_s("order_id")?).map_err(corrupt)?,
+                status: OrderStatus::parse(item.require_s("status")?)
+                    .ok_or_else(|| RepoError::Corrupt("unknown status".into()))?,
+                created_at: Timestamp::parse_rfc3339(item.require_s("created_at")?)
+                    .map_err(corrupt)?,
+                lines: from_json(item.require_s("lines")?)?,
+            })
+        };
+        let mut out = VendorOrderPage::empty();
         let mut next = page.clone();
         for _ in 0..MAX_PAGES {
-            let raw = read_page(self.store.as_ref(), &self.cursors, &listing, &next).await?;
-            for item in &raw.items {
-                let row = VendorOrderSummary {
-                    id: OrderId::parse(item.require_s("order_id")?).map_err(corrupt)?,
-                    status: OrderStatus::parse(item.require_s("status")?)
-                        .ok_or_else(|| RepoError::Corrupt("unknown status".into()))?,
-                    created_at: Timestamp::parse_rfc3339(item.require_s("created_at")?)
-                        .map_err(corrupt)?,
-                    lines: from_json(item.require_s("lines")?)?,
-                };
-                if status.is_none_or(|s| s == row.status) {
-                    orders.push(row);
+            let mut got = read_page(self.store.as_ref(), &self.cursors, &listing, &next)
+                .await?
+                .try_map(row)?;
+            got.retain(|r| status.is_none_or(|s| s == r.status));
+            let end_cursor = got.end_cursor.take();
+            out.extend(got);
+            match end_cursor {
+                Some(c) if out.rows.is_empty() => next.after = Some(c),
+                end_cursor => {
+                    out.end_cursor = end_cursor;
+                    return Ok(out);
                 }
             }
-            match raw.end_cursor {
-                Some(c) if orders.is_empty() => next.after = Some(c),
-                end_cursor => return Ok(VendorOrderPage { orders, end_cursor }),
-            }
         }
-        Ok(VendorOrderPage {
-            orders,
-            end_cursor: next.after,
-        })
+        out.end_cursor = next.after;
+        Ok(out)
     }
 
     /// A page of an order's audit records, oldest first.
@@ -606,7 +595,7 @@ impl OrderRepository {
         scope: &TenantScope,
         id: OrderId,
         page: &PageRequest,
-    ) -> RepoResult<(Vec<AuditRecord>, Option<String>)> {
+    ) -> RepoResult<Page<AuditRecord>> {
         let (pk, prefix) = keys::order_audit_prefix(scope.tenant(), id);
         let listing = Listing {
             index: None,
@@ -616,13 +605,9 @@ impl OrderRepository {
             id: format!("order-audit:{id}"),
             tenant: scope.tenant().as_str(),
         };
-        let raw = read_page(self.store.as_ref(), &self.cursors, &listing, page).await?;
-        let records = raw
-            .items
-            .iter()
-            .map(|i| from_json(i.require_s("data")?))
-            .collect::<RepoResult<_>>()?;
-        Ok((records, raw.end_cursor))
+        read_page(self.store.as_ref(), &self.cursors, &listing, page)
+            .await?
+            .try_map(|i| from_json(i.require_s("data")?))
     }
 
     /// The events of the command that took the order to `version` (the outbox item).

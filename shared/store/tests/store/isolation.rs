@@ -116,7 +116,7 @@ async fn list_all(
             .list(scope, listing, &page)
             .await
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
-        out.extend(got.orders.iter().map(|o| o.id));
+        out.extend(got.rows.iter().map(|o| o.id));
         match got.end_cursor {
             Some(c) => page.after = Some(c),
             None => return Ok(out),
@@ -318,7 +318,7 @@ impl Case<'_> {
                     )
                     .await
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
-                let mut got: Vec<OrderId> = page.orders.iter().map(|o| o.id).collect();
+                let mut got: Vec<OrderId> = page.rows.iter().map(|o| o.id).collect();
                 got.sort();
                 prop_assert_eq!(
                     got,

@@ -66,11 +66,12 @@ pub async fn create_load_and_update_with_everything_in_one_transaction(b: &Backe
         OrderStatus::Confirmed
     );
     assert_eq!(r.orders.count_side_items(&scope, id).await.unwrap(), (2, 2));
-    let (log, _) = r
+    let log = r
         .orders
         .audit_log(&scope, id, &PageRequest::first(10))
         .await
-        .unwrap();
+        .unwrap()
+        .rows;
     assert_eq!(
         log.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(),
         ["createOrder", "approveOrder"]
@@ -121,9 +122,9 @@ pub async fn create_load_and_update_with_everything_in_one_transaction(b: &Backe
         )
         .await
         .unwrap();
-    assert_eq!(page.orders.len(), 1);
-    assert_eq!(page.orders[0].status, OrderStatus::Confirmed);
-    assert_eq!(page.orders[0].lines[0].sku, "B");
+    assert_eq!(page.rows.len(), 1);
+    assert_eq!(page.rows[0].status, OrderStatus::Confirmed);
+    assert_eq!(page.rows[0].lines[0].sku, "B");
 }
 
 pub async fn external_refs_are_unique_per_tenant(b: &Backend) {
@@ -316,13 +317,13 @@ async fn read_all(
         let (ids, end_cursor): (Vec<String>, _) = match vendor {
             None => {
                 let got = r.orders.list(scope, listing, &page).await.unwrap();
-                let ids = got.orders.iter().map(|o| o.id.to_string()).collect();
+                let ids = got.rows.iter().map(|o| o.id.to_string()).collect();
                 (ids, got.end_cursor)
             }
             Some(v) => {
                 let got = r.orders.list_by_vendor(scope, v, listing, &page).await;
                 let got = got.unwrap();
-                let ids = got.orders.iter().map(|o| o.id.to_string()).collect();
+                let ids = got.rows.iter().map(|o| o.id.to_string()).collect();
                 (ids, got.end_cursor)
             }
         };
@@ -335,6 +336,39 @@ async fn read_all(
     }
     pages.retain(|p: &Vec<String>| !p.is_empty());
     pages
+}
+
+/// Reads the listing in pages of 4 and, from each row's own cursor, the next 3 rows: they are
+/// the 3 rows that follow it in `expected`.
+async fn every_row_cursor_resumes_after_its_row(
+    r: &Repos,
+    scope: &TenantScope,
+    listing: &OrderListing,
+    expected: &[String],
+) {
+    let mut page = PageRequest::first(4);
+    let mut seen = 0;
+    loop {
+        let got = r.orders.list(scope, listing, &page).await.unwrap();
+        assert_eq!(got.rows.len(), got.cursors.len());
+        for (row, cursor) in got.iter() {
+            assert_eq!(row.id.to_string(), expected[seen]);
+            seen += 1;
+            let next = PageRequest {
+                first: 3,
+                after: Some(cursor.encode().unwrap()),
+            };
+            let after = r.orders.list(scope, listing, &next).await.unwrap();
+            let ids: Vec<String> = after.rows.iter().map(|o| o.id.to_string()).collect();
+            let want = &expected[seen..(seen + 3).min(expected.len())];
+            assert_eq!(ids, want, "after row {seen}");
+        }
+        match got.end_cursor {
+            Some(c) => page.after = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected.len());
 }
 
 pub async fn listings_are_the_same_over_1_and_4_shards(b: &Backend) {
@@ -384,6 +418,11 @@ pub async fn listings_are_the_same_over_1_and_4_shards(b: &Backend) {
         assert_eq!(v1, v4, "vendor listing, page size {first}");
         assert_eq!(v1, vg, "vendor listing, page size {first} after growth");
         assert_eq!(v1.concat(), expected);
+    }
+    // Every row's own cursor resumes right after that row (Relay's edge cursors), on one shard,
+    // four, and shards grown while orders were written.
+    for (r, scope) in [(&one, &scope1), (&four, &scope4), (&grow, &scope_grow)] {
+        every_row_cursor_resumes_after_its_row(r, scope, &by_created, &expected).await;
     }
     // Over 4 shards, the vendor's items really are spread: more than one partition holds some.
     let vendor = VendorId::parse("v2").unwrap();
@@ -442,12 +481,12 @@ pub async fn status_and_change_listings(b: &Backend) {
     let mut want: Vec<_> = ids[2..5].iter().map(|s| s.order.id()).collect();
     want.reverse();
     assert_eq!(
-        confirmed.orders.iter().map(|o| o.id).collect::<Vec<_>>(),
+        confirmed.rows.iter().map(|o| o.id).collect::<Vec<_>>(),
         want
     );
     assert!(
         confirmed
-            .orders
+            .rows
             .iter()
             // The status index carries the summary, not the per-command fields (version, update
             // time): those would make every command rewrite it.
@@ -466,7 +505,7 @@ pub async fn status_and_change_listings(b: &Backend) {
         )
         .await
         .unwrap();
-    assert_eq!(pending.orders.len(), 4);
+    assert_eq!(pending.rows.len(), 4);
     let changed = r
         .orders
         .list(
@@ -479,7 +518,7 @@ pub async fn status_and_change_listings(b: &Backend) {
         .await
         .unwrap();
     assert_eq!(
-        changed.orders.iter().map(|o| o.id).collect::<Vec<_>>(),
+        changed.rows.iter().map(|o| o.id).collect::<Vec<_>>(),
         ids[2..4].iter().map(|s| s.order.id()).collect::<Vec<_>>()
     );
     // A creation-time window.
@@ -493,12 +532,12 @@ pub async fn status_and_change_listings(b: &Backend) {
         .await
         .unwrap();
     assert_eq!(
-        got.orders.iter().map(|o| o.id).collect::<Vec<_>>(),
+        got.rows.iter().map(|o| o.id).collect::<Vec<_>>(),
         vec![ids[3].order.id(), ids[2].order.id(), ids[1].order.id()]
     );
     // Summaries carry the money and customer.
-    assert_eq!(got.orders[0].total.to_decimal_string(), "39.96");
-    assert_eq!(got.orders[0].customer_name, "Ana Díaz");
+    assert_eq!(got.rows[0].total.to_decimal_string(), "39.96");
+    assert_eq!(got.rows[0].customer_name, "Ana Díaz");
 }
 
 pub async fn cursors_are_bound_to_tenant_and_listing(b: &Backend) {
@@ -639,16 +678,16 @@ pub async fn tenant_audit_lists_a_day_over_shards(b: &Backend) {
     let mut got = Vec::new();
     let mut page = PageRequest::first(3);
     loop {
-        let (records, cursor) = r.audit.list_day(&scope, g.now, &page).await.unwrap();
-        got.extend(records);
-        match cursor {
+        let records = r.audit.list_day(&scope, g.now, &page).await.unwrap();
+        got.extend(records.rows);
+        match records.end_cursor {
             Some(c) => page.after = Some(c),
             None => break,
         }
     }
     written.reverse();
     assert_eq!(got, written);
-    let (none, _) = r
+    let none = r
         .audit
         .list_day(
             &TenantScope::for_tests("other"),
@@ -657,7 +696,7 @@ pub async fn tenant_audit_lists_a_day_over_shards(b: &Backend) {
         )
         .await
         .unwrap();
-    assert!(none.is_empty());
+    assert!(none.rows.is_empty() && none.end_cursor.is_none());
     // A record of another tenant is refused.
     let mut foreign = written[0].clone();
     foreign.tenant = Some(domain::ids::TenantId::parse("other").unwrap());
