@@ -2,15 +2,16 @@
 
 mod admin;
 mod carriers;
+mod remote;
 mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use domain::access::{Operation, Role};
+use domain::access::Role;
 use domain::ids::{PlanName, Subject, TenantId, VendorId};
-use domain::tenant::{IdpRegistration, TenantStatus};
+use domain::tenant::TenantStatus;
 
 use app::platform::DEMO_PLAN;
 use boot::StoreConfig;
@@ -334,105 +335,31 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             println!("{token}");
         }
         Cmd::Tenant(cmd) => {
-            let admin = open_platform(&store, dev_mode, &cli.data_dir).await?;
-            match cmd {
-                TenantCmd::Create {
-                    id,
-                    name,
-                    plan,
-                    shards,
-                } => {
-                    let id = tenant_id(&id)?;
-                    let name = name.unwrap_or_else(|| id.to_string());
-                    let p = admin
-                        .create_tenant(&id, &name, &PlanName::parse(&plan)?, shards)
-                        .await?;
-                    println!(
-                        "created tenant {} ({}) on plan {}, {} shard(s)",
-                        p.id, p.name, p.plan, p.shards
-                    );
-                    if dev_mode {
-                        println!("get a token: oms token --tenant {} --role staff", p.id);
-                    }
-                }
-                TenantCmd::List => {
-                    let all = admin.list().await?;
-                    if all.is_empty() {
-                        println!("no tenants yet; add one with `oms tenant create <id>`");
-                    }
-                    for p in all {
-                        println!(
-                            "{}\t{:?}\tplan={}\tshards={}\t{}",
-                            p.id, p.status, p.plan, p.shards, p.name
-                        );
-                    }
-                }
-                TenantCmd::Show { id } => {
-                    let p = admin.show(&tenant_id(&id)?).await?;
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&p)
-                            .map_err(|e| CliError::Usage(e.to_string()))?
-                    );
-                }
-                TenantCmd::Suspend { id } => {
-                    let p = admin
-                        .set_status(&tenant_id(&id)?, TenantStatus::Suspended)
-                        .await?;
-                    println!(
-                        "suspended tenant {}: its users' requests are refused within a minute",
-                        p.id
-                    );
-                }
-                TenantCmd::Activate { id } => {
-                    let p = admin
-                        .set_status(&tenant_id(&id)?, TenantStatus::Active)
-                        .await?;
-                    println!("activated tenant {}", p.id);
-                }
-            }
+            let admin = admin::admin(&store, dev_mode, &cli.data_dir).await?;
+            tenant(cmd, &admin, dev_mode).await?;
         }
         Cmd::Plan(PlanCmd::Set {
             name,
             all,
             operations,
         }) => {
-            let admin = open_platform(&store, dev_mode, &cli.data_dir).await?;
-            let ops: Vec<Operation> = if all {
-                Operation::ALL
-                    .iter()
-                    .copied()
-                    .filter(|o| o.kind() != domain::access::OperationKind::Platform)
-                    .collect()
-            } else if operations.is_empty() {
-                return Err(CliError::Usage(
-                    "give --all or --operations op1,op2,…".into(),
-                ));
-            } else {
-                operations
-                    .iter()
-                    .map(|o| Operation::parse(o.trim()))
-                    .collect::<Result<_, _>>()?
-            };
-            let plan = admin.set_plan(&PlanName::parse(&name)?, ops).await?;
-            println!(
-                "plan {} permits {} operations",
-                plan.name,
-                plan.operations.len()
-            );
+            let admin = admin::admin(&store, dev_mode, &cli.data_dir).await?;
+            let (name, count) = admin.set_plan(&name, all, &operations).await?;
+            println!("plan {name} permits {count} operations");
         }
         Cmd::Idp(IdpCmd::Set { tenant, file }) => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
-            let registration: IdpRegistration = serde_json::from_str(&text).map_err(|e| {
+            let registration: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
                 CliError::Usage(format!("{}: not an IdP registration: {e}", file.display()))
             })?;
-            let admin = open_platform(&store, dev_mode, &cli.data_dir).await?;
-            let p = admin.set_idp(&tenant_id(&tenant)?, registration).await?;
+            let admin = admin::admin(&store, dev_mode, &cli.data_dir).await?;
+            let t = admin
+                .set_idp(&tenant_id(&tenant)?, registration, &file)
+                .await?;
             println!(
                 "tenant {} now accepts tokens from {} issuer(s)",
-                p.id,
-                p.idps.len()
+                t.id, t.idps
             );
         }
         Cmd::Webhook(cmd) => webhook(cmd, &store, dev_mode, &cli.data_dir).await?,
@@ -478,6 +405,60 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `oms tenant …`, over the store or through the running server.
+async fn tenant(cmd: TenantCmd, admin: &admin::Admin, dev_mode: bool) -> Result<(), CliError> {
+    match cmd {
+        TenantCmd::Create {
+            id,
+            name,
+            plan,
+            shards,
+        } => {
+            let id = tenant_id(&id)?;
+            let name = name.unwrap_or_else(|| id.to_string());
+            let t = admin
+                .create_tenant(&id, &name, &PlanName::parse(&plan)?, shards)
+                .await?;
+            println!(
+                "created tenant {} ({}) on plan {}, {} shard(s)",
+                t.id, t.name, t.plan, t.shards
+            );
+            if dev_mode {
+                println!("get a token: oms token --tenant {} --role staff", t.id);
+            }
+        }
+        TenantCmd::List => {
+            let all = admin.tenants().await?;
+            if all.is_empty() {
+                println!("no tenants yet; add one with `oms tenant create <id>`");
+            }
+            for t in all {
+                println!(
+                    "{}\t{}\tplan={}\tshards={}\t{}",
+                    t.id, t.status, t.plan, t.shards, t.name
+                );
+            }
+        }
+        TenantCmd::Show { id } => println!("{}", admin.show(&tenant_id(&id)?).await?),
+        TenantCmd::Suspend { id } => {
+            let t = admin
+                .set_status(&tenant_id(&id)?, TenantStatus::Suspended)
+                .await?;
+            println!(
+                "suspended tenant {}: its users' requests are refused within a minute",
+                t.id
+            );
+        }
+        TenantCmd::Activate { id } => {
+            let t = admin
+                .set_status(&tenant_id(&id)?, TenantStatus::Active)
+                .await?;
+            println!("activated tenant {}", t.id);
+        }
+    }
+    Ok(())
 }
 
 async fn webhook(

@@ -51,8 +51,12 @@ pub async fn serve(data_dir: &Path, listen: &str, bus: &LocalBus) -> Result<(), 
         platform: Some(idp.platform_registration()?),
         ..VerifierConfig::default()
     };
-    let services = app::services(store, clock, config, cursors, Some(secrets.clone()))
+    let mut services = app::services(store, clock, config, cursors, Some(secrets.clone()))
         .map_err(|e| CliError::Usage(e.to_string()))?;
+    // Tenants created through the platform API get the dev IdP, as with `oms tenant create`.
+    services.platform = services.platform.clone().with_dev(app::platform::DevSetup {
+        data_dir: data_dir.to_path_buf(),
+    });
     // Notifications to tenants' URLs; dev mode, so loopback receivers are allowed.
     let sender = auth::outbound::HttpSender::new(std::time::Duration::from_secs(10), true)
         .map_err(|e| CliError::Usage(format!("cannot build the notification client: {e}")))?;
@@ -77,6 +81,8 @@ pub async fn serve(data_dir: &Path, listen: &str, bus: &LocalBus) -> Result<(), 
     let addr: SocketAddr = listener
         .local_addr()
         .map_err(|e| CliError::Usage(e.to_string()))?;
+    // `oms tenant|plan|idp` run meanwhile reach the platform API through this announcement.
+    let announced = crate::remote::announce(data_dir, addr)?;
     println!(
         "TenantOMS is running (embedded store in {}).",
         data_dir.display()
@@ -103,6 +109,7 @@ pub async fn serve(data_dir: &Path, listen: &str, bus: &LocalBus) -> Result<(), 
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| CliError::Usage(format!("server error: {e}")));
+    drop(announced);
     events.stop().await;
     served?;
     println!("stopped.");

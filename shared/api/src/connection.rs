@@ -10,6 +10,7 @@ use app::listing::{Page, RowCursor};
 use async_graphql::SimpleObject;
 
 use crate::errors::coded;
+use crate::platform::TenantV;
 use crate::views::{AuditRecordV, OrderSummary};
 
 /// The cursor of one edge: a store position, signed when a client selects it.
@@ -120,7 +121,6 @@ macro_rules! connection {
             }
 
             /// Edges made by the caller, and the cursor of the next page if there is one.
-            #[allow(dead_code)]
             pub fn made(edges: Vec<($node, String)>, after: Option<&str>, next: Option<String>) -> Self {
                 Self {
                     edges: edges
@@ -149,4 +149,10 @@ connection!(
     AuditConnection,
     AuditEdge,
     AuditRecordV
+);
+connection!(
+    /// A Relay connection of tenants (platform admins only).
+    TenantConnection,
+    TenantEdge,
+    TenantV
 );

@@ -9,6 +9,7 @@ pub mod http;
 pub mod inputs;
 pub mod limits;
 pub mod mutation;
+pub mod platform;
 pub mod query;
 pub mod schema;
 pub mod tenant_events;

@@ -51,7 +51,7 @@ pub struct TenantConfigPayload {
 }
 
 /// A payload that can carry user errors instead of its result.
-trait WithUserErrors: Default {
+pub(crate) trait WithUserErrors: Default {
     fn user_errors(user_errors: Vec<UserError>) -> Self;
 }
 
@@ -75,7 +75,7 @@ with_user_errors!(
 );
 
 /// The payload of a use case's result: its view, or its user errors.
-fn payload<T, P: WithUserErrors>(
+pub(crate) fn payload<T, P: WithUserErrors>(
     result: AppResult<T>,
     view: impl FnOnce(T) -> P,
 ) -> async_graphql::Result<P> {
@@ -163,10 +163,11 @@ async fn return_step(
     r.order_payload(out.await)
 }
 
+#[derive(Default)]
 pub struct MutationRoot;
 
-/// The root of changes (named `Mutation`, as client generators and schema registries expect).
-#[Object(name = "Mutation")]
+/// The tenants' changes: merged with the platform admin's into the root `Mutation`.
+#[Object(name = "TenantMutation")]
 impl MutationRoot {
     async fn create_order(
         &self,

@@ -25,10 +25,11 @@ fn time(field: &str, s: &Option<String>) -> Result<Option<Timestamp>, AppError> 
         .transpose()
 }
 
+#[derive(Default)]
 pub struct QueryRoot;
 
-/// The root of reads (named `Query`, as client generators and schema registries expect).
-#[Object(name = "Query")]
+/// The tenants' reads: merged with the platform admin's into the root `Query`.
+#[Object(name = "TenantQuery")]
 impl QueryRoot {
     /// Who is calling: tenant, subject, roles and what the plan and roles permit.
     async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Viewer> {

@@ -17,7 +17,7 @@ use crate::limits::Limits;
 use crate::mutation::MutationRoot;
 use crate::query::QueryRoot;
 
-pub type OmsSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type OmsSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// What every request shares: the use cases and the verifier.
 pub struct ApiState {
@@ -25,6 +25,8 @@ pub struct ApiState {
     pub verifier: Arc<Verifier>,
     /// Signed webhooks (absent without a secret store: the routes answer 503).
     pub webhooks: Option<Arc<auth::webhook::WebhookVerifier>>,
+    /// The platform admin's use cases (platform tokens only).
+    pub platform: app::platform::PlatformHost,
 }
 
 impl From<Services> for ApiState {
@@ -33,9 +35,21 @@ impl From<Services> for ApiState {
             app: s.app,
             verifier: s.verifier,
             webhooks: s.webhooks,
+            platform: s.platform,
         }
     }
 }
+
+/// The root of reads: the tenants' users' and, for platform tokens only, the platform admin's.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct Query(QueryRoot, crate::platform::PlatformQuery);
+
+/// The root of changes: the tenants' users' and, for platform tokens only, the platform
+/// admin's.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct Mutation(MutationRoot, crate::platform::PlatformMutation);
 
 /// The API state over the services the wiring built.
 pub fn api_state(services: Services) -> Arc<ApiState> {
@@ -116,7 +130,7 @@ pub(crate) fn order_id(id: &ID) -> Result<OrderId, AppError> {
 /// Builds the schema once.
 pub fn build_schema(state: Arc<ApiState>, limits: &Limits) -> OmsSchema {
     limited(
-        Schema::build(QueryRoot, MutationRoot, EmptySubscription).data(state),
+        Schema::build(Query::default(), Mutation::default(), EmptySubscription).data(state),
         limits,
     )
 }
@@ -127,7 +141,7 @@ pub fn build_schema(state: Arc<ApiState>, limits: &Limits) -> OmsSchema {
 /// Saves the full rule set (about a tenth of a small read's CPU) on every repeated document.
 pub fn build_fast_schema(state: Arc<ApiState>, limits: &Limits) -> OmsSchema {
     limited(
-        Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        Schema::build(Query::default(), Mutation::default(), EmptySubscription)
             .data(state)
             .validation_mode(async_graphql::ValidationMode::Fast),
         limits,
@@ -139,7 +153,8 @@ pub fn build_fast_schema(state: Arc<ApiState>, limits: &Limits) -> OmsSchema {
 /// its caller is verified or its record read.
 pub fn build_validator(limits: &Limits) -> OmsSchema {
     limited(
-        Schema::build(QueryRoot, MutationRoot, EmptySubscription).extension(ValidateOnly),
+        Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+            .extension(ValidateOnly),
         limits,
     )
 }
@@ -166,7 +181,7 @@ impl Extension for ValidateOnly {
 }
 
 fn limited(
-    builder: async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription>,
+    builder: async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription>,
     limits: &Limits,
 ) -> OmsSchema {
     let mut b = builder
@@ -182,7 +197,7 @@ fn limited(
 
 /// The SDL (`oms schema`, `schema.graphql`).
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .finish()
         .sdl()
 }

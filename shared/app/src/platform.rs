@@ -14,7 +14,7 @@ use domain::ids::{AuditId, PlanName, Subject, TenantId};
 use domain::ports::SecretStore;
 use domain::tenant::{EventSource, IdpRegistration, TenantProfile, TenantStatus};
 use domain::webhook::{DEFAULT_MAX_AGE_SECONDS, WebhookHook, WebhookProvider, WebhookSetting};
-use domain::{Clock, DomainError};
+use domain::{Clock, DomainError, Timestamp};
 use secrecy::SecretString;
 use store::ItemStore;
 use store::repo::{CredentialRepository, RegistryRepository, RepoError, StoredProfile};
@@ -27,6 +27,12 @@ pub enum PlatformError {
     /// The request cannot be carried out as asked; the message says what to do instead.
     #[error("{0}")]
     Refused(String),
+    /// The tenant or plan named does not exist.
+    #[error("{message}")]
+    Missing { what: &'static str, message: String },
+    /// It exists already.
+    #[error("{0}")]
+    Exists(String),
     #[error("invalid input: {0}")]
     Invalid(#[from] DomainError),
     #[error("{0}")]
@@ -54,6 +60,15 @@ impl From<RepoError> for PlatformError {
 
 pub type PlatformResult<T> = Result<T, PlatformError>;
 
+fn missing_plan(plan: &PlanName) -> PlatformError {
+    PlatformError::Missing {
+        what: "plan",
+        message: format!(
+            "no plan {plan}; create it first (setPlan, or `oms plan set {plan} --all`)"
+        ),
+    }
+}
+
 /// Dev mode: the demo plan is created on demand and the dev IdP (its key in `data_dir`) is
 /// registered for every new tenant.
 #[derive(Debug, Clone)]
@@ -69,6 +84,32 @@ pub struct Platform {
     actor: Subject,
     dev: Option<DevSetup>,
     secrets: Option<Arc<dyn SecretStore>>,
+    /// The request the audit records name (the CLI's own run otherwise).
+    request_id: Option<String>,
+    /// Told of every change: the caches of the process serving requests forget what they
+    /// hold, so a suspension, a new tenant or plan applies at once there (other processes:
+    /// within the directory's TTL).
+    on_change: Option<Arc<auth::Verifier>>,
+}
+
+/// The largest page of tenants or SaaS audit records.
+pub const MAX_PLATFORM_PAGE: u32 = 250;
+
+/// A page of a platform listing; `next` is the `after` of the following page.
+#[derive(Debug, Clone)]
+pub struct PlatformPage<T> {
+    /// Each row with the cursor that resumes after it.
+    pub rows: Vec<(T, String)>,
+    pub next: Option<String>,
+}
+
+fn check_first(first: u32) -> PlatformResult<usize> {
+    if first == 0 || first > MAX_PLATFORM_PAGE {
+        return Err(PlatformError::Refused(format!(
+            "first must be between 1 and {MAX_PLATFORM_PAGE}"
+        )));
+    }
+    Ok(first as usize)
 }
 
 /// A hook's new settings.
@@ -95,7 +136,27 @@ impl Platform {
             actor,
             dev,
             secrets: None,
+            request_id: None,
+            on_change: None,
         }
+    }
+
+    /// Changes apply at once to `verifier` (and its directory), the one serving requests.
+    pub fn with_verifier(mut self, verifier: Arc<auth::Verifier>) -> Self {
+        self.on_change = Some(verifier);
+        self
+    }
+
+    fn changed(&self) {
+        if let Some(v) = &self.on_change {
+            v.forget();
+        }
+    }
+
+    /// Audit records name `request_id` (an API request) instead of a CLI run.
+    pub fn with_request_id(mut self, request_id: &str) -> Self {
+        self.request_id = Some(request_id.to_owned());
+        self
     }
 
     /// Where webhook secrets go (`set_webhook`, `webhook_secret`).
@@ -136,6 +197,7 @@ impl Platform {
         p.updated_at = self.clock.now();
         let audit = self.audit(Operation::SetWebhook, "tenant", id.as_str(), Some(id));
         self.registry.update(&stored, &p, &audit).await?;
+        self.changed();
         Ok(p)
     }
 
@@ -246,14 +308,20 @@ impl Platform {
             },
             tenant.cloned(),
             self.clock.now(),
-            format!("cli-{}", ulid::Ulid::new()),
+            self.request_id
+                .clone()
+                .unwrap_or_else(|| format!("cli-{}", ulid::Ulid::new())),
         )
     }
 
     async fn profile(&self, tenant: &TenantId) -> PlatformResult<StoredProfile> {
-        self.registry.get(tenant).await?.ok_or_else(|| {
-            PlatformError::Refused(format!("no tenant {tenant}; see `oms tenant list`"))
-        })
+        self.registry
+            .get(tenant)
+            .await?
+            .ok_or_else(|| PlatformError::Missing {
+                what: "tenant",
+                message: format!("no tenant {tenant}"),
+            })
     }
 
     pub async fn set_plan(
@@ -264,6 +332,7 @@ impl Platform {
         let plan = Plan::new(name.clone(), operations)?;
         let audit = self.audit(Operation::SetPlan, "plan", name.as_str(), None);
         self.registry.put_plan(&plan, &audit).await?;
+        self.changed();
         Ok(plan)
     }
 
@@ -283,15 +352,11 @@ impl Platform {
                     .put_plan(&Plan::everything(plan.clone()), &audit)
                     .await?;
             } else {
-                return Err(PlatformError::Refused(format!(
-                    "no plan {plan}; create it first with `oms plan set {plan} --all`"
-                )));
+                return Err(missing_plan(plan));
             }
         }
         if self.registry.get(id).await?.is_some() {
-            return Err(PlatformError::Refused(format!(
-                "tenant {id} already exists"
-            )));
+            return Err(PlatformError::Exists(format!("tenant {id} already exists")));
         }
         let at = self.clock.now();
         let mut profile = TenantProfile::new(id.clone(), name, plan.clone(), at)?;
@@ -304,6 +369,7 @@ impl Platform {
         }
         let audit = self.audit(Operation::CreateTenant, "tenant", id.as_str(), Some(id));
         self.registry.create(&profile, &audit).await?;
+        self.changed();
         Ok(profile)
     }
 
@@ -317,9 +383,42 @@ impl Platform {
         let mut p = stored.profile.clone();
         p.status = status;
         p.updated_at = self.clock.now();
-        let audit = self.audit(Operation::SuspendTenant, "tenant", id.as_str(), Some(id));
+        let op = match status {
+            TenantStatus::Suspended => Operation::SuspendTenant,
+            TenantStatus::Active => Operation::ActivateTenant,
+        };
+        let audit = self.audit(op, "tenant", id.as_str(), Some(id));
         self.registry.update(&stored, &p, &audit).await?;
+        self.changed();
         Ok(p)
+    }
+
+    /// Moves a tenant to another plan (its users' permissions change within the directory's
+    /// TTL).
+    pub async fn set_tenant_plan(
+        &self,
+        id: &TenantId,
+        plan: &PlanName,
+    ) -> PlatformResult<TenantProfile> {
+        if self.registry.plan(plan).await?.is_none() {
+            return Err(missing_plan(plan));
+        }
+        let stored = self.profile(id).await?;
+        let mut p = stored.profile.clone();
+        p.plan = plan.clone();
+        p.updated_at = self.clock.now();
+        let audit = self.audit(Operation::SetTenantPlan, "tenant", id.as_str(), Some(id));
+        self.registry.update(&stored, &p, &audit).await?;
+        self.changed();
+        Ok(p)
+    }
+
+    /// A plan as stored.
+    pub async fn plan(&self, name: &PlanName) -> PlatformResult<Plan> {
+        self.registry
+            .plan(name)
+            .await?
+            .ok_or_else(|| missing_plan(name))
     }
 
     /// Registers (or replaces) one of the tenant's identity providers.
@@ -339,6 +438,7 @@ impl Platform {
         p.set_idp(registration, self.clock.now())?;
         let audit = self.audit(Operation::SetIdp, "tenant", id.as_str(), Some(id));
         self.registry.update(&stored, &p, &audit).await?;
+        self.changed();
         Ok(p)
     }
 
@@ -354,8 +454,176 @@ impl Platform {
         Ok(out)
     }
 
+    /// Tenants in id order, `first` after the tenant id `after` (the cursor is the id: the
+    /// platform admin sees every tenant anyway).
+    pub async fn tenants_page(
+        &self,
+        first: u32,
+        after: Option<&str>,
+    ) -> PlatformResult<PlatformPage<TenantProfile>> {
+        let first = check_first(first)?;
+        let after = after
+            .map(|a| {
+                TenantId::parse(a).map_err(|_| PlatformError::Refused("invalid cursor".into()))
+            })
+            .transpose()?;
+        let ids = self.registry.list().await?;
+        let mut rest = ids
+            .into_iter()
+            .filter(|id| after.as_ref().is_none_or(|a| id.as_str() > a.as_str()));
+        let mut rows = Vec::new();
+        for id in rest.by_ref().take(first) {
+            let profile = self.profile(&id).await?.profile;
+            rows.push((profile, id.to_string()));
+        }
+        let next = match rest.next() {
+            Some(_) => rows.last().map(|(_, c)| c.clone()),
+            None => None,
+        };
+        Ok(PlatformPage { rows, next })
+    }
+
+    /// The SaaS audit between `from` and `to` (inclusive, at most 31 days), newest first, a day
+    /// partition at a time. The cursor is `{day}.{record id}` of the last row.
+    pub async fn saas_audit_page(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        first: u32,
+        after: Option<&str>,
+    ) -> PlatformResult<PlatformPage<AuditRecord>> {
+        const MAX_DAYS: i64 = 31;
+        let first = check_first(first)?;
+        if to < from || to.unix_seconds() - from.unix_seconds() > MAX_DAYS * 86_400 {
+            return Err(PlatformError::Refused(format!(
+                "from must be before to, at most {MAX_DAYS} days apart"
+            )));
+        }
+        let bad_cursor = || PlatformError::Refused("invalid cursor".into());
+        let (mut day, mut after) = match after {
+            None => (to, None),
+            Some(c) => {
+                let (d, id) = c.split_once('.').ok_or_else(bad_cursor)?;
+                let day = Timestamp::parse_rfc3339(&format!("{d}T12:00:00Z"))
+                    .map_err(|_| bad_cursor())?;
+                if day.day() < from.day() || day.day() > to.day() {
+                    return Err(bad_cursor());
+                }
+                (day, Some(AuditId::parse(id).map_err(|_| bad_cursor())?))
+            }
+        };
+        let mut rows: Vec<(AuditRecord, String)> = Vec::new();
+        loop {
+            let mut records = self.registry.saas_audit(day).await?;
+            // Stored oldest first (by id): newest first, after the cursor's record on its day.
+            records.reverse();
+            for r in records {
+                let unseen = after.as_ref().is_none_or(|a| r.id.ulid() < a.ulid());
+                if !(unseen && r.at >= from && r.at <= to) {
+                    continue;
+                }
+                if rows.len() == first {
+                    let next = rows.last().map(|(_, c)| c.clone());
+                    return Ok(PlatformPage { rows, next });
+                }
+                let cursor = format!("{}.{}", day.day(), r.id);
+                rows.push((r, cursor));
+            }
+            after = None;
+            let previous = day.plus_seconds(-86_400);
+            if previous.day() < from.day() {
+                return Ok(PlatformPage { rows, next: None });
+            }
+            day = previous;
+        }
+    }
+
     /// Whether a tenant exists (`oms serve` creates the demo tenant on first start).
     pub async fn exists(&self, id: &TenantId) -> PlatformResult<bool> {
         Ok(self.registry.get(id).await?.is_some())
+    }
+}
+
+/// Where API requests reach the platform use cases: the store they run over and, in dev mode,
+/// the dev IdP that new tenants get (as with `oms tenant create`).
+#[derive(Clone)]
+pub struct PlatformHost {
+    store: Arc<dyn ItemStore>,
+    clock: Arc<dyn Clock>,
+    dev: Option<DevSetup>,
+    verifier: Arc<auth::Verifier>,
+}
+
+impl PlatformHost {
+    /// The platform use cases over `store`; `verifier` (with its directory) forgets its cached
+    /// tenants and tokens on every change.
+    pub fn new(
+        store: Arc<dyn ItemStore>,
+        clock: Arc<dyn Clock>,
+        verifier: Arc<auth::Verifier>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            dev: None,
+            verifier,
+        }
+    }
+
+    /// Dev mode: the demo plan on demand and the dev IdP registered for new tenants.
+    pub fn with_dev(mut self, dev: DevSetup) -> Self {
+        self.dev = Some(dev);
+        self
+    }
+
+    /// The use cases as `rc`'s platform admin, once `op` is allowed: a tenant's token is
+    /// FORBIDDEN (the denial audited in its tenant's log), and platform tokens reach nothing
+    /// else (every tenant use case refuses them).
+    pub async fn admit(
+        &self,
+        app: &crate::App,
+        rc: &crate::RequestCtx,
+        op: Operation,
+    ) -> crate::AppResult<Platform> {
+        app.check(rc, op, crate::Target::Platform).await?;
+        match &rc.caller {
+            auth::Caller::Platform(admin) => Ok(Platform::new(
+                self.store.clone(),
+                self.clock.clone(),
+                admin.subject().clone(),
+                self.dev.clone(),
+            )
+            .with_request_id(&rc.request_id)
+            .with_verifier(self.verifier.clone())),
+            auth::Caller::Tenant(_) => Err(crate::AppError::Forbidden {
+                operation: op.as_str(),
+            }),
+        }
+    }
+}
+
+impl From<PlatformError> for crate::AppError {
+    fn from(e: PlatformError) -> Self {
+        use crate::AppError;
+        match e {
+            PlatformError::Refused(message) => AppError::Invalid {
+                field: "input".into(),
+                message,
+            },
+            PlatformError::Invalid(e) => AppError::from(e),
+            // A plan is named by the request's input; a tenant is the request's target.
+            PlatformError::Missing {
+                what: "plan",
+                message,
+            } => AppError::Invalid {
+                field: "plan".into(),
+                message,
+            },
+            PlatformError::Missing { what, .. } => AppError::NotFound { what },
+            PlatformError::Exists(message) => AppError::Conflict(message),
+            PlatformError::Store(e) => AppError::from(e),
+            PlatformError::Dev(e) => AppError::internal(&e.to_string()),
+            PlatformError::Secrets(e) => AppError::internal(&e.to_string()),
+        }
     }
 }

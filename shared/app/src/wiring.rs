@@ -33,6 +33,8 @@ pub struct Services {
     pub event_sources: Arc<EventSourceVerifier>,
     /// The cached tenant directory the verifiers read.
     pub directory: Arc<dyn Directory>,
+    /// The platform admin's use cases, for platform tokens.
+    pub platform: crate::platform::PlatformHost,
 }
 
 impl Services {
@@ -71,6 +73,9 @@ pub fn services(
     // Carrier calls go through the guarded client: outside dev mode, public https only (each
     // adapter sets its own request timeout).
     let outbound = auth::outbound::client(verifier_dev_mode).map_err(AuthError::Directory)?;
+    let verifier = Arc::new(verifier);
+    let platform =
+        crate::platform::PlatformHost::new(store.clone(), clock.clone(), verifier.clone());
     let mut app = App::new(store, shards, cursors, ids, clock)
         .with_connector(Arc::new(crate::shipping::HttpConnector::new(outbound)));
     if let Some(s) = secrets {
@@ -78,9 +83,10 @@ pub fn services(
     }
     Ok(Services {
         app: Arc::new(app),
-        verifier: Arc::new(verifier),
+        verifier,
         webhooks,
         event_sources,
         directory,
+        platform,
     })
 }

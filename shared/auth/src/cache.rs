@@ -86,6 +86,13 @@ impl TokenCache {
         }
     }
 
+    /// Forgets every token (the registry changed: a suspension applies to the next request).
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.map.lock() {
+            map.clear();
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.map.lock().map_or(0, |m| m.len())
     }

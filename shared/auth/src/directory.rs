@@ -27,6 +27,9 @@ pub trait Directory: Send + Sync {
     async fn saas_webhook(&self, hook: WebhookHook) -> AuthResult<Option<Arc<WebhookSetting>>>;
     /// The tenant that registered an event source.
     async fn event_source_tenant(&self, source: &EventSource) -> AuthResult<Option<Arc<TenantId>>>;
+    /// Forgets every cached record: the registry changed in this process (the platform API),
+    /// so the change applies here at once rather than within the TTL.
+    fn forget(&self) {}
 }
 
 /// Most entries per positive cache. Real issuers, tenants and plans are few; when the bound is
@@ -54,6 +57,12 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlMap<K, V> {
         map.get(k)
             .filter(|(at, _)| now - at < ttl)
             .map(|(_, v)| v.clone())
+    }
+
+    fn clear(&self) {
+        if let Ok(mut map) = self.map.lock() {
+            map.clear();
+        }
     }
 
     fn put(&self, k: K, v: V, now: i64, ttl: i64) {
@@ -94,6 +103,12 @@ impl NegativeCache {
     fn put(&self, issuer: Issuer, now: i64) {
         if let Ok(mut l) = self.lru.lock() {
             l.put(issuer, now);
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut l) = self.lru.lock() {
+            l.clear();
         }
     }
 }
@@ -193,6 +208,15 @@ impl Directory for CachedDirectory {
             self.registry.saas_webhook(hook)
         })
         .await
+    }
+
+    fn forget(&self) {
+        self.issuers.clear();
+        self.unknown_issuers.clear();
+        self.tenants.clear();
+        self.plans.clear();
+        self.saas_webhooks.clear();
+        self.event_sources.clear();
     }
 
     async fn event_source_tenant(&self, source: &EventSource) -> AuthResult<Option<Arc<TenantId>>> {

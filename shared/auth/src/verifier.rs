@@ -181,6 +181,13 @@ impl Verifier {
         &self.cache
     }
 
+    /// The registry changed in this process (the platform API): verified tokens and directory
+    /// records are read again, so a suspension or a new tenant applies to the next request.
+    pub fn forget(&self) {
+        self.cache.clear();
+        self.directory.forget();
+    }
+
     /// Verifies the `Authorization` header's bearer token.
     pub async fn verify(&self, authorization: Option<&str>) -> AuthResult<Caller> {
         let token = bearer(authorization)?;

@@ -35,6 +35,12 @@ pub enum BootError {
         "cannot open the store at {path}: {reason} (is `oms serve` running on this data directory?)"
     )]
     OpenStore { path: String, reason: String },
+    /// Another process (a running `oms serve`) holds the embedded store.
+    #[error(
+        "the store at {path} is held by another process (a running `oms serve`?): stop it \
+         first (`oms tenant`, `oms plan` and `oms idp` go through a running server)"
+    )]
+    StoreInUse { path: String },
 }
 
 /// Opens the configured store, reading `clock` for expiry.
@@ -50,8 +56,12 @@ pub async fn open_store(
             };
             std::fs::create_dir_all(data_dir).map_err(|e| failed(data_dir, e.to_string()))?;
             let path = data_dir.join("store.redb");
-            let store =
-                EmbeddedStore::open(&path, clock).map_err(|e| failed(&path, e.to_string()))?;
+            let store = EmbeddedStore::open(&path, clock).map_err(|e| match e {
+                store::StoreError::InUse => BootError::StoreInUse {
+                    path: path.display().to_string(),
+                },
+                e => failed(&path, e.to_string()),
+            })?;
             Ok(Arc::new(store))
         }
         StoreConfig::Dynamo { table, endpoint } => Ok(Arc::new(

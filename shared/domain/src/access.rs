@@ -106,8 +106,11 @@ operations! {
     ListTenants => "listTenants": Platform,
     ShowTenant => "showTenant": Platform,
     SuspendTenant => "suspendTenant": Platform,
+    ActivateTenant => "activateTenant": Platform,
+    SetTenantPlan => "setTenantPlan": Platform,
     SetPlan => "setPlan": Platform,
     SetIdp => "setIdp": Platform,
+    ReadSaasAudit => "saasAudit": Platform,
     SetWebhook => "setWebhook": Platform,
     SetEventSource => "setEventSource": Platform,
     SetGateway => "setGateway": Platform,
@@ -234,6 +237,33 @@ impl Plan {
 
     pub fn permits(&self, op: Operation) -> bool {
         self.operations.contains(&op)
+    }
+
+    /// The operations a plan request names: every tenant operation (`all`), or the listed
+    /// API names; exactly one of the two. (`Plan::new` refuses platform operations.)
+    pub fn requested_operations(
+        all: bool,
+        names: &[impl AsRef<str>],
+    ) -> DomainResult<Vec<Operation>> {
+        match (all, names.is_empty()) {
+            (true, true) => Ok(Operation::ALL
+                .iter()
+                .copied()
+                .filter(|o| o.kind() != OperationKind::Platform)
+                .collect()),
+            (true, false) => Err(DomainError::invalid(
+                "plan.operations",
+                "give every operation (all) or a list of operations, not both",
+            )),
+            (false, true) => Err(DomainError::invalid(
+                "plan.operations",
+                "give every operation (all) or a list of operations",
+            )),
+            (false, false) => names
+                .iter()
+                .map(|n| Operation::parse(n.as_ref().trim()))
+                .collect(),
+        }
     }
 }
 

@@ -152,7 +152,10 @@ impl Drop for Writer {
 impl EmbeddedStore {
     /// Opens (or creates) a store file. A crash leaves the last committed transaction whole.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> StoreResult<Self> {
-        let db = Database::create(path).map_err(backend)?;
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse,
+            other => backend(other),
+        })?;
         Self::init(db, clock, true)
     }
 

@@ -32,6 +32,10 @@ pub enum StoreError {
     #[error("invalid request: {0}")]
     Invalid(String),
 
+    /// Another process holds the embedded store file (a running `oms serve`).
+    #[error("the store is open in another process")]
+    InUse,
+
     #[error("the backend is throttling requests; retry later")]
     Throttled,
 

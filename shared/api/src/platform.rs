@@ -1,0 +1,374 @@
+//! The platform admin's API: onboarding, suspending and re-planning tenants, plans, IdP
+//! registrations and the SaaS audit, for the platform issuer's tokens only. Every resolver is
+//! admitted first (a tenant's token is FORBIDDEN, audited in its tenant's log), then runs the
+//! same use case `oms tenant …`, `oms plan …` and `oms idp …` run. Nothing here reads tenant
+//! data, and platform tokens reach no tenant use case.
+
+use app::AppError;
+use app::platform::{Platform, PlatformPage};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use domain::Timestamp;
+use domain::access::{Operation, Plan};
+use domain::ids::{PlanName, TenantId};
+use domain::tenant::{IdpRegistration, TenantProfile, TenantStatus};
+
+use crate::connection::{AuditConnection, TenantConnection};
+use crate::errors::app_error;
+use crate::mutation::{WithUserErrors, payload};
+use crate::schema::{ApiState, Req};
+use crate::views::{AuditRecordV, UserError};
+
+/// A tenant as the platform admin sees it: its profile, never its data.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "Tenant")]
+pub struct TenantV {
+    pub id: ID,
+    pub name: String,
+    pub status: TenantStatusV,
+    pub plan: String,
+    /// Write shards of the tenant's listings (only ever grows).
+    pub shards: u32,
+    /// The identity providers whose tokens the tenant's users sign in with.
+    pub idps: Vec<TenantIdpV>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "TenantStatus")]
+pub enum TenantStatusV {
+    Active,
+    /// Every request of the tenant's users is refused.
+    Suspended,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "TenantIdp")]
+pub struct TenantIdpV {
+    pub issuer: String,
+    /// A shared issuer serves several tenants; a claim in the token names the tenant.
+    pub shared: bool,
+    pub audiences: Vec<String>,
+}
+
+impl From<&TenantProfile> for TenantV {
+    fn from(p: &TenantProfile) -> Self {
+        TenantV {
+            id: p.id.to_string().into(),
+            name: p.name.clone(),
+            status: match p.status {
+                TenantStatus::Active => TenantStatusV::Active,
+                TenantStatus::Suspended => TenantStatusV::Suspended,
+            },
+            plan: p.plan.to_string(),
+            shards: p.shards,
+            idps: p
+                .idps
+                .iter()
+                .map(|i| TenantIdpV {
+                    issuer: i.issuer.to_string(),
+                    shared: i.shared,
+                    audiences: i.audiences.clone(),
+                })
+                .collect(),
+            created_at: p.created_at.to_rfc3339(),
+            updated_at: p.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "Plan")]
+pub struct PlanV {
+    pub name: String,
+    /// The operations the plan permits (a user may run those its roles allow too).
+    pub operations: Vec<String>,
+}
+
+impl From<&Plan> for PlanV {
+    fn from(p: &Plan) -> Self {
+        PlanV {
+            name: p.name.to_string(),
+            operations: p.operations.iter().map(|o| o.as_str().to_owned()).collect(),
+        }
+    }
+}
+
+#[derive(SimpleObject, Default)]
+pub struct TenantPayload {
+    pub tenant: Option<TenantV>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct PlanPayload {
+    pub plan: Option<PlanV>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl WithUserErrors for TenantPayload {
+    fn user_errors(user_errors: Vec<UserError>) -> Self {
+        Self {
+            user_errors,
+            ..Self::default()
+        }
+    }
+}
+
+impl WithUserErrors for PlanPayload {
+    fn user_errors(user_errors: Vec<UserError>) -> Self {
+        Self {
+            user_errors,
+            ..Self::default()
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateTenantInput {
+    /// Lowercase letters, digits and dashes.
+    pub id: ID,
+    /// Defaults to the id.
+    pub name: Option<String>,
+    pub plan: String,
+    /// Write shards of the tenant's listings (may only grow later).
+    #[graphql(default = 1)]
+    pub shards: u32,
+}
+
+/// The platform use cases for this request's platform admin, once `op` is allowed.
+async fn admitted(ctx: &Context<'_>, op: Operation) -> async_graphql::Result<(Platform, Req)> {
+    let r = Req::of(ctx).await?;
+    let api = ctx.data::<std::sync::Arc<ApiState>>()?;
+    let platform = api
+        .platform
+        .admit(&r.app, &r.rc, op)
+        .await
+        .map_err(app_error)?;
+    Ok((platform, r))
+}
+
+fn tenant_id(id: &str) -> Result<TenantId, AppError> {
+    TenantId::parse(id).map_err(AppError::from)
+}
+
+fn tenant_payload(result: Result<TenantProfile, AppError>) -> async_graphql::Result<TenantPayload> {
+    payload(result, |p| TenantPayload {
+        tenant: Some((&p).into()),
+        user_errors: Vec::new(),
+    })
+}
+
+fn time(field: &str, s: Option<&str>) -> Result<Option<Timestamp>, AppError> {
+    s.map(|t| {
+        Timestamp::parse_rfc3339(t).map_err(|e| AppError::Invalid {
+            field: field.into(),
+            message: e.to_string(),
+        })
+    })
+    .transpose()
+}
+
+/// The platform admin's reads.
+#[derive(Default)]
+pub struct PlatformQuery;
+
+#[Object]
+impl PlatformQuery {
+    /// Every tenant, in id order (platform admins only).
+    #[graphql(complexity = "(first as usize).max(1) * child_complexity")]
+    async fn tenants(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: u32,
+        after: Option<String>,
+    ) -> async_graphql::Result<TenantConnection> {
+        let (platform, _) = admitted(ctx, Operation::ListTenants).await?;
+        let page = platform
+            .tenants_page(first, after.as_deref())
+            .await
+            .map_err(|e| app_error(e.into()))?;
+        Ok(made(
+            page,
+            after.as_deref(),
+            |p| TenantV::from(p),
+            TenantConnection::made,
+        ))
+    }
+
+    /// One tenant's profile, or null if there is none (platform admins only).
+    async fn tenant(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<TenantV>> {
+        let (platform, _) = admitted(ctx, Operation::ShowTenant).await?;
+        let id = tenant_id(&id).map_err(app_error)?;
+        match platform.show(&id).await.map_err(AppError::from) {
+            Ok(p) => Ok(Some((&p).into())),
+            Err(AppError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(app_error(e)),
+        }
+    }
+
+    /// The platform admins' actions between `from` and `to` (RFC 3339; default the last 7
+    /// days, at most 31), newest first (platform admins only).
+    #[graphql(complexity = "(first as usize).max(1) * child_complexity")]
+    async fn saas_audit(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<String>,
+        to: Option<String>,
+        #[graphql(default = 50)] first: u32,
+        after: Option<String>,
+    ) -> async_graphql::Result<AuditConnection> {
+        let (platform, r) = admitted(ctx, Operation::ReadSaasAudit).await?;
+        let to = time("to", to.as_deref())
+            .map_err(app_error)?
+            .unwrap_or_else(|| r.app.now());
+        let from = time("from", from.as_deref())
+            .map_err(app_error)?
+            .unwrap_or_else(|| to.plus_seconds(-7 * 86_400));
+        let page = platform
+            .saas_audit_page(from, to, first, after.as_deref())
+            .await
+            .map_err(|e| app_error(e.into()))?;
+        Ok(made(
+            page,
+            after.as_deref(),
+            |r| AuditRecordV::from(r),
+            AuditConnection::made,
+        ))
+    }
+}
+
+fn made<R, N, C>(
+    page: PlatformPage<R>,
+    after: Option<&str>,
+    view: impl Fn(&R) -> N,
+    connection: impl FnOnce(Vec<(N, String)>, Option<&str>, Option<String>) -> C,
+) -> C {
+    let edges = page
+        .rows
+        .iter()
+        .map(|(row, cursor)| (view(row), cursor.clone()))
+        .collect();
+    connection(edges, after, page.next)
+}
+
+/// The platform admin's changes.
+#[derive(Default)]
+pub struct PlatformMutation;
+
+#[Object]
+impl PlatformMutation {
+    /// Onboards a tenant on a plan (platform admins only). Its users sign in once an IdP is
+    /// registered for it (`setTenantIdp`; in dev mode the dev IdP is registered already).
+    async fn create_tenant(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTenantInput,
+    ) -> async_graphql::Result<TenantPayload> {
+        let (platform, _) = admitted(ctx, Operation::CreateTenant).await?;
+        let out = async {
+            let id = tenant_id(&input.id)?;
+            let plan = PlanName::parse(&input.plan)?;
+            let name = input.name.clone().unwrap_or_else(|| id.to_string());
+            Ok(platform
+                .create_tenant(&id, &name, &plan, input.shards)
+                .await?)
+        };
+        tenant_payload(out.await)
+    }
+
+    /// Refuses every request of the tenant's users (within the directory's minute).
+    async fn suspend_tenant(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<TenantPayload> {
+        self.set_status(ctx, id, TenantStatus::Suspended).await
+    }
+
+    /// Lifts a suspension.
+    async fn activate_tenant(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<TenantPayload> {
+        self.set_status(ctx, id, TenantStatus::Active).await
+    }
+
+    /// Moves a tenant to another plan.
+    async fn set_tenant_plan(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        plan: String,
+    ) -> async_graphql::Result<TenantPayload> {
+        let (platform, _) = admitted(ctx, Operation::SetTenantPlan).await?;
+        let out = async {
+            let (id, plan) = (tenant_id(&id)?, PlanName::parse(&plan)?);
+            Ok(platform.set_tenant_plan(&id, &plan).await?)
+        };
+        tenant_payload(out.await)
+    }
+
+    /// Creates or replaces a plan: `all` permits every tenant operation, or list them in
+    /// `operations` (`createOrder`, `approveOrder`, …).
+    async fn set_plan(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        #[graphql(default)] all: bool,
+        #[graphql(default)] operations: Vec<String>,
+    ) -> async_graphql::Result<PlanPayload> {
+        let (platform, _) = admitted(ctx, Operation::SetPlan).await?;
+        let out = async {
+            let name = PlanName::parse(&name)?;
+            let ops = Plan::requested_operations(all, &operations)?;
+            Ok(platform.set_plan(&name, ops).await?)
+        };
+        payload(out.await, |p: Plan| PlanPayload {
+            plan: Some((&p).into()),
+            user_errors: Vec::new(),
+        })
+    }
+
+    /// Registers (or replaces, by issuer) one of a tenant's identity providers. `registration`
+    /// is the JSON `oms idp set --file` reads (issuer, audiences, keys, claims, role map).
+    async fn set_tenant_idp(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        registration: async_graphql::Json<serde_json::Value>,
+    ) -> async_graphql::Result<TenantPayload> {
+        let (platform, _) = admitted(ctx, Operation::SetIdp).await?;
+        let out = async {
+            let id = tenant_id(&id)?;
+            let registration: IdpRegistration =
+                serde_json::from_value(registration.0).map_err(|e| AppError::Invalid {
+                    field: "registration".into(),
+                    message: format!("not an IdP registration: {e}"),
+                })?;
+            Ok(platform.set_idp(&id, registration).await?)
+        };
+        tenant_payload(out.await)
+    }
+}
+
+impl PlatformMutation {
+    async fn set_status(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        status: TenantStatus,
+    ) -> async_graphql::Result<TenantPayload> {
+        let op = match status {
+            TenantStatus::Suspended => Operation::SuspendTenant,
+            TenantStatus::Active => Operation::ActivateTenant,
+        };
+        let (platform, _) = admitted(ctx, op).await?;
+        let out = async {
+            let id = tenant_id(&id)?;
+            Ok(platform.set_status(&id, status).await?)
+        };
+        tenant_payload(out.await)
+    }
+}
