@@ -51,9 +51,11 @@ template-check:
 	@scripts/tools.sh check
 
 ## schema-check: schema.graphql against schema/released.graphql (GraphQL Inspector, npm): a
-## breaking change fails unless the released schema is updated in the same change
+## breaking change fails unless the released schema is updated in the same change; the
+## self-test proves the check refuses a removed field and a changed argument type
 schema-check:
 	@scripts/schema-check.sh
+	@scripts/schema-check.sh --self-test
 
 fmt-check:
 	$(CARGO) fmt --all -- --check

@@ -6,6 +6,8 @@
 # same change, which is a release decision; deprecate (@deprecated) rather than remove.
 #
 #   scripts/schema-check.sh [old.graphql new.graphql]
+#   scripts/schema-check.sh --self-test   # proves the check: a removed field and a changed
+#                                         # argument type fail, an added optional field passes
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,5 +26,25 @@ if [[ ! -x $INSPECTOR ]]; then
     npm install --prefix "$NODE_DIR" --no-audit --no-fund --no-save --loglevel=error "$PKG" \
         || die "npm install $PKG failed"
 fi
+
+if [[ ${1:-} == --self-test ]]; then
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    base="$ROOT/schema.graphql"
+    # Each variant of the current schema, and whether the check must pass (0) or fail (1).
+    variant() { # name sed-expression expected
+        sed "$2" "$base" >"$tmp/$1.graphql"
+        cmp -s "$base" "$tmp/$1.graphql" && die "self-test: $1 changed nothing (stale pattern)"
+        local got=0
+        "$INSPECTOR" diff "$base" "$tmp/$1.graphql" >"$tmp/$1.log" 2>&1 || got=1
+        [[ $got == "$3" ]] || { cat "$tmp/$1.log" >&2; die "self-test: $1 exited $got, expected $3"; }
+        echo "schema-check self-test: $1: $( [[ $3 == 1 ]] && echo refused || echo accepted ), as it must be"
+    }
+    variant removed-field '/^type Money {/,/^}/{/^\tcurrency: /d}' 1
+    variant changed-argument 's/^\torder(id: ID!): Order!/\torder(id: Int!): Order!/' 1
+    variant added-optional-field 's/^type Viewer {/type Viewer {\n\tlocale: String/' 0
+    exit 0
+fi
+
 echo "+ graphql-inspector diff ${OLD#"$ROOT"/} ${NEW#"$ROOT"/}"
 "$INSPECTOR" diff "$OLD" "$NEW"
