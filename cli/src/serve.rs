@@ -105,6 +105,13 @@ pub async fn serve(data_dir: &Path, listen: &str, bus: &LocalBus) -> Result<(), 
         ),
     }
     println!("Ctrl-C stops it; requests in flight finish first.");
+    // Responses go out as soon as they are written: without TCP_NODELAY a response written in
+    // two parts waits for the client's delayed ACK (40 ms on Linux) behind Nagle's algorithm.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown())
         .await

@@ -38,17 +38,21 @@ impl OutboxRelay {
     }
 
     /// Publishes up to `limit` pending outbox items, oldest first, and stops at the first the
-    /// bus does not take (so nothing overtakes it).
+    /// bus does not take (so nothing overtakes it). The pointers of the items published go in
+    /// one transaction at the end of the pass (one commit per pass, not per item: a crash in
+    /// between publishes them again, which at-least-once delivery allows).
     pub async fn pass(&self, limit: u32) -> AppResult<RelayPass> {
         let mut pass = RelayPass::default();
+        let mut done = Vec::new();
         for item in self.outbox.pending(limit).await? {
             if !publish_all(self.publisher.as_ref(), &item.events).await {
                 pass.blocked = true;
-                return Ok(pass);
+                break;
             }
-            self.outbox.published(&item.pointer).await?;
-            pass.published += 1;
+            done.push(item.pointer);
         }
+        self.outbox.published(&done).await?;
+        pass.published = done.len();
         Ok(pass)
     }
 

@@ -149,13 +149,20 @@ impl Drop for Writer {
     }
 }
 
+/// redb's page cache. Its default (1 GiB) made `oms serve` hold 1.4 GB after a load test of
+/// 200k orders; a quarter of that keeps every hot page of a local deployment.
+const CACHE_BYTES: usize = 256 * 1024 * 1024;
+
 impl EmbeddedStore {
     /// Opens (or creates) a store file. A crash leaves the last committed transaction whole.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> StoreResult<Self> {
-        let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse,
-            other => backend(other),
-        })?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse,
+                other => backend(other),
+            })?;
         Self::init(db, clock, true)
     }
 

@@ -8,7 +8,7 @@ use domain::events::DomainEvent;
 
 use crate::item::{Item, Key};
 use crate::keys;
-use crate::port::{ItemStore, Query, WriteAction};
+use crate::port::{ItemStore, MAX_TRANSACTION_ACTIONS, Query, WriteAction};
 
 use super::{RepoResult, from_json};
 
@@ -71,14 +71,22 @@ impl OutboxRepository {
         Ok(Some(from_json(item.require_s("events")?)?))
     }
 
-    /// The pointer's events are published: it goes.
-    pub async fn published(&self, pointer: &Key) -> RepoResult<()> {
-        Ok(self
-            .store
-            .transact_write(vec![WriteAction::Delete {
-                key: pointer.clone(),
-                condition: None,
-            }])
-            .await?)
+    /// These pointers' events are published: they go, in as few transactions as the
+    /// transaction size allows.
+    pub async fn published(&self, pointers: &[Key]) -> RepoResult<()> {
+        for chunk in pointers.chunks(MAX_TRANSACTION_ACTIONS) {
+            self.store
+                .transact_write(
+                    chunk
+                        .iter()
+                        .map(|key| WriteAction::Delete {
+                            key: key.clone(),
+                            condition: None,
+                        })
+                        .collect(),
+                )
+                .await?;
+        }
+        Ok(())
     }
 }
