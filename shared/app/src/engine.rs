@@ -10,7 +10,7 @@ use domain::audit::{AuditOutcome, AuditRecord, AuditTarget};
 use domain::clock::Ctx;
 use domain::config::TenantConfig;
 use domain::events::DomainEvent;
-use domain::ids::{AuditId, OrderId};
+use domain::ids::{AuditId, ExternalRef, OrderId, TenantId};
 use domain::order::Order;
 use domain::ports::SecretStore;
 use domain::{Clock, DomainResult, IdSource, Timestamp};
@@ -48,6 +48,42 @@ pub struct App {
     authorizer: Authorizer,
     ids: Arc<Mutex<dyn IdSource + Send>>,
     clock: Arc<dyn Clock>,
+    /// Which order each recently looked-up external reference names.
+    pub(crate) external_refs: ExternalRefs,
+}
+
+/// Which order an external reference names, remembered per tenant (bounded, least recently
+/// used out first). An order's reference never changes and a reference names one order, so a
+/// remembered answer stays true; a repeated `orderByExternalRef` then costs the order's read
+/// alone instead of the reference's and the order's. An entry whose order is gone (expired) or
+/// names another reference is forgotten and looked up again.
+pub(crate) struct ExternalRefs(Mutex<lru::LruCache<(TenantId, ExternalRef), OrderId>>);
+
+impl ExternalRefs {
+    const CAPACITY: usize = 10_000;
+
+    fn new() -> Self {
+        let cap =
+            std::num::NonZeroUsize::new(Self::CAPACITY).unwrap_or(std::num::NonZeroUsize::MIN);
+        Self(Mutex::new(lru::LruCache::new(cap)))
+    }
+
+    pub(crate) fn get(&self, tenant: &TenantId, r: &ExternalRef) -> Option<OrderId> {
+        let key = (tenant.clone(), r.clone());
+        self.0.lock().ok()?.get(&key).copied()
+    }
+
+    pub(crate) fn put(&self, tenant: &TenantId, r: &ExternalRef, id: OrderId) {
+        if let Ok(mut c) = self.0.lock() {
+            c.put((tenant.clone(), r.clone()), id);
+        }
+    }
+
+    pub(crate) fn forget(&self, tenant: &TenantId, r: &ExternalRef) {
+        if let Ok(mut c) = self.0.lock() {
+            c.pop(&(tenant.clone(), r.clone()));
+        }
+    }
 }
 
 /// Which order a command runs on, and the version the caller expects it at (no retry then).
@@ -138,6 +174,7 @@ impl App {
             tenant_audit,
             ids,
             clock,
+            external_refs: ExternalRefs::new(),
         }
     }
 

@@ -203,6 +203,7 @@ pub struct FailingStore {
     inner: Arc<dyn ItemStore>,
     failing: AtomicBool,
     writes: std::sync::atomic::AtomicUsize,
+    gets: std::sync::atomic::AtomicUsize,
 }
 
 /// What a failing store's errors say: internal detail a response must not carry.
@@ -214,7 +215,13 @@ impl FailingStore {
             inner,
             failing: AtomicBool::new(false),
             writes: std::sync::atomic::AtomicUsize::new(0),
+            gets: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// How many single-item reads (GetItem) went through this store.
+    pub fn gets(&self) -> usize {
+        self.gets.load(Ordering::SeqCst)
     }
 
     /// How many transactions were committed through this store.
@@ -243,6 +250,7 @@ impl ItemStore for FailingStore {
 
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
         self.check()?;
+        self.gets.fetch_add(1, Ordering::SeqCst);
         self.inner.get(key).await
     }
 

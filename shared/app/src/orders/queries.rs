@@ -35,12 +35,24 @@ impl App {
         let op = Operation::ReadOrderByExternalRef;
         let identity = rc.identity(op)?;
         self.check(rc, op, Target::Tenant).await?;
+        let tenant = identity.tenant();
+        if let Some(id) = self.external_refs.get(tenant, r) {
+            match self.load_for(rc, op, id, false).await {
+                Ok((stored, _)) if stored.order.external_ref() == Some(r) => {
+                    return Ok(stored.order);
+                }
+                Ok(_) | Err(AppError::NotFound { .. }) => self.external_refs.forget(tenant, r),
+                Err(e) => return Err(e),
+            }
+        }
         let id = self
             .orders
             .id_by_external_ref(identity.scope(), r)
             .await?
             .ok_or(AppError::NotFound { what: "order" })?;
-        Ok(self.load_for(rc, op, id, false).await?.0.order)
+        let order = self.load_for(rc, op, id, false).await?.0.order;
+        self.external_refs.put(tenant, r, id);
+        Ok(order)
     }
 
     /// A listing. Vendor-confined callers always get their own vendor listing.
