@@ -86,6 +86,9 @@ pub struct Platform {
     secrets: Option<Arc<dyn SecretStore>>,
     /// The request the audit records name (the CLI's own run otherwise).
     request_id: Option<String>,
+    /// Audit ids from the clock, increasing within a millisecond: a day of the SaaS audit
+    /// lists in the order the actions happened.
+    ids: std::sync::Mutex<ulid::Generator>,
     /// Told of every change: the caches of the process serving requests forget what they
     /// hold, so a suspension, a new tenant or plan applies at once there (other processes:
     /// within the directory's TTL).
@@ -137,8 +140,21 @@ impl Platform {
             dev,
             secrets: None,
             request_id: None,
+            ids: std::sync::Mutex::new(ulid::Generator::new()),
             on_change: None,
         }
+    }
+
+    fn next_audit_id(&self) -> ulid::Ulid {
+        let at = std::time::UNIX_EPOCH
+            + std::time::Duration::from_millis(
+                u64::try_from(self.clock.now().unix_millis()).unwrap_or_default(),
+            );
+        self.ids
+            .lock()
+            .ok()
+            .and_then(|mut g| g.generate_from_datetime(at).ok())
+            .unwrap_or_else(|| ulid::Ulid::from_datetime(at))
     }
 
     /// Changes apply at once to `verifier` (and its directory), the one serving requests.
@@ -299,7 +315,7 @@ impl Platform {
         tenant: Option<&TenantId>,
     ) -> AuditRecord {
         AuditRecord::platform_action(
-            AuditId::from_ulid(ulid::Ulid::new()),
+            AuditId::from_ulid(self.next_audit_id()),
             self.actor.clone(),
             action.as_str(),
             AuditTarget {

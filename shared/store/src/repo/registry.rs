@@ -352,16 +352,20 @@ impl RegistryRepository {
         }
     }
 
-    /// One day of the SaaS audit, oldest first.
+    /// One day of the SaaS audit, oldest first (one query per thousand records).
     pub async fn saas_audit(&self, day: Timestamp) -> RepoResult<Vec<AuditRecord>> {
-        let page = self
-            .store
-            .query(&Query::partition(keys::saas_audit_day(day), 1_000))
-            .await?;
-        page.items
-            .iter()
-            .map(|i| from_json(i.require_s("data")?))
-            .collect()
+        let mut q = Query::partition(keys::saas_audit_day(day), 1_000);
+        let mut out = Vec::new();
+        loop {
+            let page = self.store.query(&q).await?;
+            for item in &page.items {
+                out.push(from_json(item.require_s("data")?)?);
+            }
+            match page.next {
+                Some(n) => q.start = Some(n),
+                None => return Ok(out),
+            }
+        }
     }
 }
 
