@@ -7,6 +7,7 @@
 //! - [`idempotency`]: keyed operations (run once per key, replayed after);
 //! - [`authz`]: plan ∩ role, scopes, audited denials; [`engine`]: load, command, commit.
 
+mod audit_days;
 pub mod authz;
 pub mod context;
 pub mod directory;

@@ -508,23 +508,16 @@ impl Platform {
         first: u32,
         after: Option<&str>,
     ) -> PlatformResult<PlatformPage<AuditRecord>> {
-        const MAX_DAYS: i64 = 31;
         let first = check_first(first)?;
-        if to < from || to.unix_seconds() - from.unix_seconds() > MAX_DAYS * 86_400 {
-            return Err(PlatformError::Refused(format!(
-                "from must be before to, at most {MAX_DAYS} days apart"
-            )));
+        if !crate::audit_days::range_ok(from, to) {
+            return Err(PlatformError::Refused(crate::audit_days::range_message()));
         }
         let bad_cursor = || PlatformError::Refused("invalid cursor".into());
         let (mut day, mut after) = match after {
             None => (to, None),
             Some(c) => {
-                let (d, id) = c.split_once('.').ok_or_else(bad_cursor)?;
-                let day = Timestamp::parse_rfc3339(&format!("{d}T12:00:00Z"))
-                    .map_err(|_| bad_cursor())?;
-                if day.day() < from.day() || day.day() > to.day() {
-                    return Err(bad_cursor());
-                }
+                let (day, id) =
+                    crate::audit_days::split_cursor(c, from, to).ok_or_else(bad_cursor)?;
                 (day, Some(AuditId::parse(id).map_err(|_| bad_cursor())?))
             }
         };

@@ -23,14 +23,13 @@ impl App {
         to: Timestamp,
         page: &PageRequest,
     ) -> AppResult<Page<AuditRecord>> {
-        const MAX_DAYS: i64 = 31;
         let op = Operation::ReadAuditLog;
         let identity = rc.identity(op)?;
         self.check(rc, op, Target::Tenant).await?;
-        if to < from || to.unix_seconds() - from.unix_seconds() > MAX_DAYS * 86_400 {
+        if !crate::audit_days::range_ok(from, to) {
             return Err(AppError::Invalid {
                 field: "from".into(),
-                message: format!("from must be before to, at most {MAX_DAYS} days apart"),
+                message: crate::audit_days::range_message(),
             });
         }
         let bad_cursor = || AppError::Invalid {
@@ -40,12 +39,8 @@ impl App {
         let (mut day, mut inner) = match &page.after {
             None => (to, None),
             Some(c) => {
-                let (d, rest) = c.split_once('.').ok_or_else(bad_cursor)?;
-                let day = Timestamp::parse_rfc3339(&format!("{d}T12:00:00Z"))
-                    .map_err(|_| bad_cursor())?;
-                if day.day() < from.day() || day.day() > to.day() {
-                    return Err(bad_cursor());
-                }
+                let (day, rest) =
+                    crate::audit_days::split_cursor(c, from, to).ok_or_else(bad_cursor)?;
                 (day, (rest != "-").then(|| rest.to_owned()))
             }
         };
