@@ -127,7 +127,9 @@ say("")
 if scale:
     say(f"scale model ({scale['tenants']} tenants, Zipf(1), largest at {scale['largest_tenant_writes_per_s']:.0f} order writes/s)")
     for r in scale["by_shards"]:
-        say(f"  {r['shards']:>3} shards: hottest key {r.get('hottest_key', '-')} at {r['hottest_wcu_per_s']:.0f} WCU/s")
+        sampled = r.get("sampled_hottest_key_wcu_per_s")
+        note = f" (sample's hottest key {sampled:.0f})" if sampled is not None else ""
+        say(f"  {r['shards']:>3} shards: hottest key {r.get('hottest_key', '-')} at {r['hottest_wcu_per_s']:.0f} WCU/s{note}")
     needed = scale["shards_needed"]
     say(f"  shards needed to keep every key under {scale['partition_limit_wcu_per_s']:.0f} WCU/s: {needed if needed else 'none of those tried'}")
     report["checks"].append({"check": "scale: a shard count keeps every key under the partition limit",
