@@ -55,15 +55,18 @@ pub(crate) trait WithUserErrors: Default {
     fn user_errors(user_errors: Vec<UserError>) -> Self;
 }
 
+/// Implements [`WithUserErrors`] for payloads whose other fields default.
 macro_rules! with_user_errors {
     ($($t:ty),+) => {$(
-        impl WithUserErrors for $t {
-            fn user_errors(user_errors: Vec<UserError>) -> Self {
+        impl $crate::mutation::WithUserErrors for $t {
+            fn user_errors(user_errors: Vec<$crate::views::UserError>) -> Self {
                 Self { user_errors, ..Self::default() }
             }
         }
     )+};
 }
+
+pub(crate) use with_user_errors;
 
 with_user_errors!(
     CarrierCredentialPayload,

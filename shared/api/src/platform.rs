@@ -7,14 +7,13 @@
 use app::AppError;
 use app::platform::{Platform, PlatformPage};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use domain::Timestamp;
 use domain::access::{Operation, Plan};
 use domain::ids::{PlanName, TenantId};
 use domain::tenant::{IdpRegistration, TenantProfile, TenantStatus};
 
 use crate::connection::{AuditConnection, TenantConnection};
 use crate::errors::app_error;
-use crate::mutation::{WithUserErrors, payload};
+use crate::mutation::payload;
 use crate::schema::{ApiState, Req};
 use crate::views::{AuditRecordV, UserError};
 
@@ -106,23 +105,7 @@ pub struct PlanPayload {
     pub user_errors: Vec<UserError>,
 }
 
-impl WithUserErrors for TenantPayload {
-    fn user_errors(user_errors: Vec<UserError>) -> Self {
-        Self {
-            user_errors,
-            ..Self::default()
-        }
-    }
-}
-
-impl WithUserErrors for PlanPayload {
-    fn user_errors(user_errors: Vec<UserError>) -> Self {
-        Self {
-            user_errors,
-            ..Self::default()
-        }
-    }
-}
+crate::mutation::with_user_errors!(TenantPayload, PlanPayload);
 
 #[derive(InputObject)]
 pub struct CreateTenantInput {
@@ -157,16 +140,6 @@ fn tenant_payload(result: Result<TenantProfile, AppError>) -> async_graphql::Res
         tenant: Some((&p).into()),
         user_errors: Vec::new(),
     })
-}
-
-fn time(field: &str, s: Option<&str>) -> Result<Option<Timestamp>, AppError> {
-    s.map(|t| {
-        Timestamp::parse_rfc3339(t).map_err(|e| AppError::Invalid {
-            field: field.into(),
-            message: e.to_string(),
-        })
-    })
-    .transpose()
 }
 
 /// The platform admin's reads.
@@ -219,12 +192,8 @@ impl PlatformQuery {
         after: Option<String>,
     ) -> async_graphql::Result<AuditConnection> {
         let (platform, r) = admitted(ctx, Operation::ReadSaasAudit).await?;
-        let to = time("to", to.as_deref())
-            .map_err(app_error)?
-            .unwrap_or_else(|| r.app.now());
-        let from = time("from", from.as_deref())
-            .map_err(app_error)?
-            .unwrap_or_else(|| to.plus_seconds(-7 * 86_400));
+        let (from, to) = crate::query::audit_range(from.as_deref(), to.as_deref(), r.app.now())
+            .map_err(app_error)?;
         let page = platform
             .saas_audit_page(from, to, first, after.as_deref())
             .await

@@ -15,14 +15,29 @@ use crate::views::{
 };
 
 fn time(field: &str, s: &Option<String>) -> Result<Option<Timestamp>, AppError> {
-    s.as_deref()
-        .map(|t| {
-            Timestamp::parse_rfc3339(t).map_err(|e| AppError::Invalid {
-                field: field.into(),
-                message: e.to_string(),
-            })
+    time_arg(field, s.as_deref())
+}
+
+/// An RFC 3339 argument, refused as `field` when it does not parse.
+fn time_arg(field: &str, s: Option<&str>) -> Result<Option<Timestamp>, AppError> {
+    s.map(|t| {
+        Timestamp::parse_rfc3339(t).map_err(|e| AppError::Invalid {
+            field: field.into(),
+            message: e.to_string(),
         })
-        .transpose()
+    })
+    .transpose()
+}
+
+/// An audit log's range: `to` defaults to `now`, `from` to 7 days before `to`.
+pub(crate) fn audit_range(
+    from: Option<&str>,
+    to: Option<&str>,
+    now: Timestamp,
+) -> Result<(Timestamp, Timestamp), AppError> {
+    let to = time_arg("to", to)?.unwrap_or(now);
+    let from = time_arg("from", from)?.unwrap_or_else(|| to.plus_seconds(-7 * 86_400));
+    Ok((from, to))
 }
 
 #[derive(Default)]
@@ -182,12 +197,8 @@ impl QueryRoot {
         after: Option<String>,
     ) -> async_graphql::Result<AuditConnection> {
         let Req { app, rc, .. } = Req::of(ctx).await?;
-        let to = time("to", &to)
-            .map_err(app_error)?
-            .unwrap_or_else(|| app.now());
-        let from = time("from", &from)
-            .map_err(app_error)?
-            .unwrap_or_else(|| to.plus_seconds(-7 * 86_400));
+        let (from, to) =
+            audit_range(from.as_deref(), to.as_deref(), app.now()).map_err(app_error)?;
         let page = PageRequest { first, after };
         let mut records = app
             .tenant_audit_log(&rc, from, to, &page)

@@ -11,30 +11,37 @@ use domain::{Clock, ManualClock};
 use store::ItemStore;
 use store::embedded::EmbeddedStore;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dedicated_issuer_serves_one_tenant() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(1_795_478_400));
+/// The platform use cases over a fresh in-memory store read at `clock`, as `cli:test`.
+fn platform_at(clock: Arc<dyn Clock>, dev: Option<DevSetup>) -> Platform {
     let store: Arc<dyn ItemStore> = Arc::new(EmbeddedStore::in_memory(clock.clone()).unwrap());
-    let platform = Arc::new(Platform::new(
-        store,
-        clock,
-        Subject::parse("cli:test").unwrap(),
-        Some(DevSetup {
-            data_dir: dir.path().to_path_buf(),
-        }),
-    ));
-    let gold = PlanName::parse("gold").unwrap();
+    Platform::new(store, clock, Subject::parse("cli:test").unwrap(), dev)
+}
+
+/// Plan `name`, permitting every tenant operation.
+async fn set_full_plan(platform: &Platform, name: &PlanName) {
     platform
         .set_plan(
-            &gold,
-            Plan::everything(gold.clone())
+            name,
+            Plan::everything(name.clone())
                 .operations
                 .into_iter()
                 .collect(),
         )
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dedicated_issuer_serves_one_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Arc::new(platform_at(
+        Arc::new(ManualClock::at(1_795_478_400)),
+        Some(DevSetup {
+            data_dir: dir.path().to_path_buf(),
+        }),
+    ));
+    let gold = PlanName::parse("gold").unwrap();
+    set_full_plan(&platform, &gold).await;
     let idp = DevIdp::load_or_generate(dir.path()).unwrap();
     let mut dedicated = idp.registration().unwrap();
     dedicated.issuer = Issuer::parse("https://idp.acme.example/realms/acme").unwrap();
@@ -98,28 +105,12 @@ async fn the_saas_audit_and_the_tenant_list_page_by_cursor() {
     const DAY: i64 = 86_400;
     let start = 1_795_478_400; // midnight UTC
     let clock = ManualClock::at(start + 3_600);
-    let store: Arc<dyn ItemStore> =
-        Arc::new(EmbeddedStore::in_memory(Arc::new(clock.clone())).unwrap());
-    let platform = Platform::new(
-        store,
-        Arc::new(clock.clone()),
-        Subject::parse("cli:test").unwrap(),
-        None,
-    );
+    let platform = platform_at(Arc::new(clock.clone()), None);
     let gold = PlanName::parse("gold").unwrap();
     let mut written = Vec::new();
     for (day, tenants) in [(0, ["c", "a"]), (1, ["e", "b"]), (2, ["d", "f"])] {
         clock.set(start + day * DAY + 3_600);
-        platform
-            .set_plan(
-                &gold,
-                Plan::everything(gold.clone())
-                    .operations
-                    .into_iter()
-                    .collect(),
-            )
-            .await
-            .unwrap();
+        set_full_plan(&platform, &gold).await;
         written.push(("setPlan".to_owned(), "gold".to_owned()));
         for t in tenants {
             clock.advance(60);
