@@ -2,7 +2,7 @@
 //! each to a stable code (`DomainError::code`) at the edge.
 
 use crate::money::{Currency, Money};
-use crate::order::{Command, OrderStatus};
+use crate::order::{CarrierAction, Command, OrderStatus};
 
 /// What kind of object a transition was refused on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -82,6 +82,22 @@ pub enum DomainError {
 
     #[error("the command would leave nothing due on the order; cancel the order instead")]
     NothingLeftDue,
+
+    /// A label purchase or void is in flight for the shipment; nothing else moves it until its
+    /// outcome is committed (or looked up at the carrier).
+    #[error("a label {} is in progress for this shipment", action_noun(*.action))]
+    CarrierCallInProgress { action: CarrierAction },
+
+    /// The intent a carrier outcome was to be committed against is no longer on the shipment.
+    #[error("the shipment's carrier call {intent} is no longer open")]
+    IntentClosed { intent: String },
+}
+
+fn action_noun(a: CarrierAction) -> &'static str {
+    match a {
+        CarrierAction::Purchase => "purchase",
+        CarrierAction::Void => "void",
+    }
 }
 
 impl DomainError {
@@ -109,6 +125,13 @@ impl DomainError {
             DomainError::OpenReturn => "OPEN_RETURN",
             DomainError::PaymentNotSettled { .. } => "PAYMENT_NOT_SETTLED",
             DomainError::NothingLeftDue => "NOTHING_LEFT_DUE",
+            DomainError::CarrierCallInProgress {
+                action: CarrierAction::Purchase,
+            } => "PURCHASE_IN_PROGRESS",
+            DomainError::CarrierCallInProgress {
+                action: CarrierAction::Void,
+            } => "VOID_IN_PROGRESS",
+            DomainError::IntentClosed { .. } => "INTENT_CLOSED",
         }
     }
 

@@ -10,7 +10,8 @@ use crate::ids::{
 };
 use crate::money::Money;
 use crate::order::{
-    Command, LineQuantity, OrderStatus, PaymentStatus, ReturnStatus, ShipmentStatus,
+    CarrierAction, Command, IntentOutcome, LineQuantity, OrderStatus, PaymentStatus, ReturnStatus,
+    ShipmentStatus,
 };
 
 /// The schema version of the event envelope and payloads. Bump on a breaking change.
@@ -105,6 +106,21 @@ pub enum EventPayload {
         carrier: Option<CarrierCode>,
         tracking_number: Option<TrackingNumber>,
     },
+    /// A label purchase or void was recorded as an intent, before the carrier is called.
+    #[serde(rename_all = "camelCase")]
+    CarrierCallStarted {
+        shipment_id: ShipmentId,
+        intent_id: String,
+        action: CarrierAction,
+    },
+    /// What became of the intent (`UNKNOWN`: left open for a person to reconcile).
+    #[serde(rename_all = "camelCase")]
+    CarrierCallOutcome {
+        shipment_id: ShipmentId,
+        intent_id: String,
+        action: CarrierAction,
+        outcome: IntentOutcome,
+    },
     #[serde(rename_all = "camelCase")]
     ReturnRequested {
         return_id: ReturnId,
@@ -128,7 +144,7 @@ pub enum EventPayload {
 
 impl EventPayload {
     /// Every event type name, as `eventType` carries it.
-    pub const TYPES: [&'static str; 16] = [
+    pub const TYPES: [&'static str; 18] = [
         "OrderCreated",
         "OrderReviewerAssigned",
         "OrderApproved",
@@ -142,6 +158,8 @@ impl EventPayload {
         "ShipmentCreated",
         "ShipmentStatusChanged",
         "ShipmentTrackingUpdated",
+        "CarrierCallStarted",
+        "CarrierCallOutcome",
         "ReturnRequested",
         "ReturnStatusChanged",
         "RefundIssued",
@@ -162,6 +180,8 @@ impl EventPayload {
             EventPayload::ShipmentCreated { .. } => "ShipmentCreated",
             EventPayload::ShipmentStatusChanged { .. } => "ShipmentStatusChanged",
             EventPayload::ShipmentTrackingUpdated { .. } => "ShipmentTrackingUpdated",
+            EventPayload::CarrierCallStarted { .. } => "CarrierCallStarted",
+            EventPayload::CarrierCallOutcome { .. } => "CarrierCallOutcome",
             EventPayload::ReturnRequested { .. } => "ReturnRequested",
             EventPayload::ReturnStatusChanged { .. } => "ReturnStatusChanged",
             EventPayload::RefundIssued { .. } => "RefundIssued",

@@ -9,7 +9,7 @@ use crate::ids::{
     CarrierCode, Quantity, RefundId, ReturnId, ShipmentId, Sku, Subject, TrackingNumber, VendorId,
 };
 use crate::money::Money;
-use crate::order::{PaymentStatus, ReturnStatus, ShipmentStatus};
+use crate::order::{CarrierAction, IntentState, PaymentStatus, ReturnStatus, ShipmentStatus};
 
 /// Bounds of DESIGN.md §3 that keep an order item well under DynamoDB's 400 KB.
 pub const MAX_LINES: usize = 250;
@@ -211,8 +211,45 @@ pub struct Shipment {
     /// The carrier's own status behind the last move a tracking update made (raw, as sent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carrier_status: Option<String>,
+    /// A carrier call in flight for this shipment (a label purchase or a void): recorded before
+    /// the call, closed when its outcome is committed. While it is open, nothing else moves the
+    /// shipment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<CarrierIntent>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// A carrier call that costs money or cannot be undone, recorded on its shipment before it is
+/// made (DESIGN.md §2 rule 9). `reference` is what identifies the call at the carrier, opaque
+/// here (the application encodes the gateway account, the carrier's shipment or rate id, or the
+/// label to void), so a lost outcome can be looked up there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CarrierIntent {
+    /// The attempt: a ULID, unique per call.
+    pub id: String,
+    pub action: CarrierAction,
+    pub reference: String,
+    /// The idempotency key of the request that opened it (its retries complete it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub state: IntentState,
+    pub opened_at: Timestamp,
+}
+
+/// How an intent was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum IntentOutcome {
+    /// The carrier did it; the outcome is on the shipment.
+    Completed,
+    /// The carrier refused it (nothing was bought or voided).
+    Refused,
+    /// The carrier never did it and no call can still be in flight.
+    Abandoned,
+    /// The carrier cannot tell (it offers no lookup): the intent stays, `UNKNOWN`, for a person.
+    Unknown,
 }
 
 impl Shipment {

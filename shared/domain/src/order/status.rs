@@ -98,6 +98,23 @@ str_enum!(
 );
 
 str_enum!(
+    /// What a carrier intent does.
+    CarrierAction {
+        Purchase => "PURCHASE",
+        Void => "VOID",
+    }
+);
+
+str_enum!(
+    /// Whether an intent's outcome can still be learnt from the carrier (`Open`), or only by a
+    /// person (`Unknown`: the carrier offers no lookup; never re-bought, never auto-voided).
+    IntentState {
+        Open => "OPEN",
+        Unknown => "UNKNOWN",
+    }
+);
+
+str_enum!(
     /// Every command on an order, named as the API names it.
     Command {
         CreateOrder => "createOrder",
@@ -110,6 +127,7 @@ str_enum!(
         CreateShipment => "createShipment",
         ConfirmShipment => "confirmShipment",
         PurchaseLabel => "purchaseLabel",
+        VoidLabel => "voidShippingLabel",
         DispatchShipment => "dispatchShipment",
         UpdateShipmentTracking => "updateShipmentTracking",
         CancelShipment => "cancelShipment",
@@ -201,6 +219,7 @@ pub fn command_allowed(command: Command, status: OrderStatus) -> bool {
         C::CreateShipment
         | C::ConfirmShipment
         | C::PurchaseLabel
+        | C::VoidLabel
         | C::DispatchShipment
         | C::UpdateShipmentTracking
         | C::CancelShipment

@@ -27,13 +27,15 @@ fn type_of(p: &EventPayload) -> &'static str {
         EventPayload::ShipmentCreated { .. } => "ShipmentCreated",
         EventPayload::ShipmentStatusChanged { .. } => "ShipmentStatusChanged",
         EventPayload::ShipmentTrackingUpdated { .. } => "ShipmentTrackingUpdated",
+        EventPayload::CarrierCallStarted { .. } => "CarrierCallStarted",
+        EventPayload::CarrierCallOutcome { .. } => "CarrierCallOutcome",
         EventPayload::ReturnRequested { .. } => "ReturnRequested",
         EventPayload::ReturnStatusChanged { .. } => "ReturnStatusChanged",
         EventPayload::RefundIssued { .. } => "RefundIssued",
     }
 }
 
-const ALL_TYPES: usize = 16;
+const ALL_TYPES: usize = 18;
 
 /// The first event of each type that a full life cycle (and a rejected and a cancelled order)
 /// emits, deterministic (fixed ids and clock).
@@ -69,6 +71,7 @@ fn examples() -> BTreeMap<&'static str, DomainEvent> {
         .unwrap();
     all.extend(ev);
     all.extend(o.confirm_shipment(&mut w.ctx(), sid).unwrap());
+    all.extend(purchase_label(&mut w, &mut o, sid, "1Z999AA10123456784").unwrap());
     all.extend(
         o.dispatch_shipment(
             &mut w.ctx(),

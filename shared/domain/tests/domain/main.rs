@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod events_doc;
+mod intents;
 mod lifecycle;
 mod properties;
 mod support;

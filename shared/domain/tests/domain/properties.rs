@@ -7,7 +7,9 @@ use domain::ids::{
     CarrierCode, ExternalRef, IdempotencyKey, Quantity, Sku, Subject, TenantId, TrackingNumber,
     VendorId,
 };
-use domain::order::{LineQuantity, Order, OrderStatus, ReturnStatus, TrackingStatus, roll_up};
+use domain::order::{
+    CarrierAction, LineQuantity, Order, OrderStatus, ReturnStatus, TrackingStatus, roll_up,
+};
 use domain::{Currency, DomainError, Money};
 use proptest::prelude::*;
 
@@ -74,7 +76,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => line_qtys().prop_map(Op::CancelLines),
         3 => Just(Op::MarkPaid),
         6 => line_qtys().prop_map(Op::CreateShipment),
-        8 => (0usize..6, 0u8..5).prop_map(|(idx, kind)| Op::Shipment { idx, kind }),
+        8 => (0usize..6, 0u8..7).prop_map(|(idx, kind)| Op::Shipment { idx, kind }),
         8 => (0usize..6, prop::sample::select(TrackingStatus::ALL.to_vec())).prop_map(|(idx, status)| Op::Track { idx, status }),
         4 => line_qtys().prop_map(Op::RequestReturn),
         4 => (0usize..4, 0u8..3).prop_map(|(idx, kind)| Op::Return { idx, kind }),
@@ -117,6 +119,13 @@ fn cfg(currency: Currency, bps: u32, cap: Option<i64>) -> TenantConfig {
     .with_version(1)
 }
 
+/// The id of the shipment's open intent ("none" when it has none: the command is then refused).
+fn intent_of(o: &Order, id: domain::ids::ShipmentId) -> String {
+    o.shipment(id)
+        .and_then(|s| s.intent.as_ref())
+        .map_or_else(|| "none".to_owned(), |i| i.id.clone())
+}
+
 /// Applies one op: the events it emitted, or the domain's refusal.
 fn apply(w: &mut World, o: &mut Order, op: &Op) -> Result<Vec<DomainEvent>, DomainError> {
     let cur = o.currency();
@@ -151,9 +160,18 @@ fn apply(w: &mut World, o: &mut Order, op: &Op) -> Result<Vec<DomainEvent>, Doma
             };
             match kind {
                 0 => o.confirm_shipment(&mut w.ctx(), id)?,
-                1 => o.record_label(
+                1 => {
+                    o.open_carrier_intent(&mut w.ctx(), id, CarrierAction::Purchase, "rate", None)?
+                        .1
+                }
+                5 => {
+                    o.open_carrier_intent(&mut w.ctx(), id, CarrierAction::Void, "label", None)?
+                        .1
+                }
+                4 => o.record_label(
                     &mut w.ctx(),
                     id,
+                    &intent_of(o, id),
                     CarrierCode::parse("ups").unwrap(),
                     TrackingNumber::parse("1Z1").unwrap(),
                     domain::order::Label {
@@ -164,6 +182,7 @@ fn apply(w: &mut World, o: &mut Order, op: &Op) -> Result<Vec<DomainEvent>, Doma
                 )?,
                 2 => o.dispatch_shipment(&mut w.ctx(), id, None, None)?,
                 3 => o.mark_shipment_delivered(&mut w.ctx(), id)?,
+                6 => o.record_void(&mut w.ctx(), id, &intent_of(o, id))?,
                 _ => o.cancel_shipment(&mut w.ctx(), id)?,
             }
         }

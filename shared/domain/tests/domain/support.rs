@@ -9,7 +9,8 @@ use domain::ids::{
     VendorId,
 };
 use domain::order::{
-    Label, LineQuantity, NewLine, NewOrder, NewShipment, Order, OrderStatus, ShippingMode,
+    CarrierAction, Label, LineQuantity, NewLine, NewOrder, NewShipment, Order, OrderStatus,
+    ShippingMode,
     TrackingStatus, TrackingUpdate,
 };
 use domain::{Currency, Money, Timestamp};
@@ -181,10 +182,15 @@ pub fn tracking(status: TrackingStatus) -> TrackingUpdate {
     }
 }
 
+/// A label bought through a purchase intent, as the gateway buys one.
 pub fn buy_label(w: &mut World, o: &mut Order, id: ShipmentId) {
+    let (intent, _) = o
+        .open_carrier_intent(&mut w.ctx(), id, CarrierAction::Purchase, "rate", None)
+        .unwrap();
     o.record_label(
         &mut w.ctx(),
         id,
+        &intent,
         CarrierCode::parse("usps").unwrap(),
         TrackingNumber::parse("9400100000000000000000").unwrap(),
         Label {
@@ -194,6 +200,30 @@ pub fn buy_label(w: &mut World, o: &mut Order, id: ShipmentId) {
         "shp_123",
     )
     .unwrap();
+}
+
+/// A purchase intent opened and its label recorded: the events of both commands.
+pub fn purchase_label(
+    w: &mut World,
+    o: &mut Order,
+    id: ShipmentId,
+    number: &str,
+) -> Result<Vec<domain::events::DomainEvent>, domain::DomainError> {
+    let (intent, mut events) =
+        o.open_carrier_intent(&mut w.ctx(), id, CarrierAction::Purchase, "rate", None)?;
+    events.extend(o.record_label(
+        &mut w.ctx(),
+        id,
+        &intent,
+        CarrierCode::parse("ups").unwrap(),
+        TrackingNumber::parse(number).unwrap(),
+        Label {
+            url: "https://l.example/1.pdf".into(),
+            format: "PDF".into(),
+        },
+        "ref",
+    )?);
+    Ok(events)
 }
 
 /// The standard order brought into `status` through real commands.

@@ -39,6 +39,7 @@ fn expected_allowed(c: Command, s: OrderStatus) -> bool {
         C::CreateShipment
         | C::ConfirmShipment
         | C::PurchaseLabel
+        | C::VoidLabel
         | C::DispatchShipment
         | C::UpdateShipmentTracking
         | C::CancelShipment
@@ -95,16 +96,21 @@ fn run(w: &mut World, o: &mut Order, c: Command) -> Result<(), DomainError> {
             .map(drop),
         C::ConfirmShipment => o.confirm_shipment(&mut w.ctx(), sid()?).map(drop),
         C::PurchaseLabel => o
-            .record_label(
+            .open_carrier_intent(
                 &mut w.ctx(),
                 sid()?,
-                domain::ids::CarrierCode::parse("usps").unwrap(),
-                domain::ids::TrackingNumber::parse("1Z").unwrap(),
-                domain::order::Label {
-                    url: "https://l.example/1.pdf".into(),
-                    format: "PDF".into(),
-                },
-                "ref",
+                domain::order::CarrierAction::Purchase,
+                "rate",
+                None,
+            )
+            .map(drop),
+        C::VoidLabel => o
+            .open_carrier_intent(
+                &mut w.ctx(),
+                sid()?,
+                domain::order::CarrierAction::Void,
+                "label",
+                None,
             )
             .map(drop),
         C::DispatchShipment => o
@@ -427,19 +433,7 @@ fn shipment_table_with_tracking() {
             let before = o.clone();
             let result: Result<bool, DomainError> = match mv {
                 ShipMv::Confirm => o.confirm_shipment(&mut w.ctx(), id).map(|_| true),
-                ShipMv::PurchaseLabel => o
-                    .record_label(
-                        &mut w.ctx(),
-                        id,
-                        domain::ids::CarrierCode::parse("ups").unwrap(),
-                        domain::ids::TrackingNumber::parse("1Z999").unwrap(),
-                        domain::order::Label {
-                            url: "https://l.example/x.pdf".into(),
-                            format: "PDF".into(),
-                        },
-                        "ref-1",
-                    )
-                    .map(|_| true),
+                ShipMv::PurchaseLabel => purchase_label(&mut w, &mut o, id, "1Z999").map(|_| true),
                 ShipMv::Dispatch => o
                     .dispatch_shipment(&mut w.ctx(), id, None, None)
                     .map(|_| true),
@@ -453,7 +447,9 @@ fn shipment_table_with_tracking() {
                 (Some(to), _) => {
                     assert_eq!(result, Ok(true), "{mv:?} from {from}");
                     assert_eq!(o.shipment(id).unwrap().status, to, "{mv:?} from {from}");
-                    assert_eq!(o.version(), before.version() + 1);
+                    // A purchase is two commands: the intent, then the label against it.
+                    let commands = if mv == ShipMv::PurchaseLabel { 2 } else { 1 };
+                    assert_eq!(o.version(), before.version() + commands);
                 }
                 (None, ShipMv::Track(_)) => {
                     // Backwards, out of a terminal state, or pre_transit: ignored, nothing changes.

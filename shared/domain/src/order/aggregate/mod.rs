@@ -4,6 +4,7 @@
 //! refused command leaves the order exactly as it was. A successful command raises `version` by
 //! one and stamps that version on every event it emits.
 
+mod intents;
 mod lifecycle;
 mod returns;
 mod runner;

@@ -116,6 +116,13 @@ impl Order {
         out: &mut Vec<EventPayload>,
     ) -> DomainResult<()> {
         let shipment = &mut self.shipments[idx];
+        if let Some(intent) = &shipment.intent
+            && !matches!(cause, Command::PurchaseLabel | Command::VoidLabel)
+        {
+            return Err(DomainError::CarrierCallInProgress {
+                action: intent.action,
+            });
+        }
         let from = shipment.status;
         let to = shipment_transition(from, mv).ok_or(DomainError::InvalidTransition {
             entity: Entity::Shipment,

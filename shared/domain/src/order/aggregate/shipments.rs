@@ -51,6 +51,7 @@ impl Order {
                 label: None,
                 carrier_reference: None,
                 carrier_status: None,
+                intent: None,
                 created_at: ctx.now,
                 updated_at: ctx.now,
             });
@@ -132,34 +133,6 @@ impl Order {
         })
     }
 
-    /// A label was bought from the carrier: CONFIRMED → LABEL_PURCHASED, with its details.
-    pub fn record_label(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        id: ShipmentId,
-        carrier: CarrierCode,
-        tracking_number: TrackingNumber,
-        label: Label,
-        carrier_reference: &str,
-    ) -> DomainResult<Vec<DomainEvent>> {
-        let carrier_reference = required_text("carrierReference", carrier_reference)?;
-        self.run(ctx, Command::PurchaseLabel, |o, ctx, out| {
-            let idx = o.shipment_index(id)?;
-            o.move_shipment(
-                ctx.now,
-                idx,
-                ShipmentMove::PurchaseLabel,
-                Command::PurchaseLabel,
-                out,
-            )?;
-            let s = &mut o.shipments[idx];
-            s.label = Some(label);
-            s.carrier_reference = Some(carrier_reference);
-            o.record_tracking_details(idx, Some(carrier), Some(tracking_number), out);
-            Ok(())
-        })
-    }
-
     /// Sets carrier and tracking number where they are new; emits an event only on a change.
     pub(super) fn record_tracking_details(
         &mut self,
@@ -198,7 +171,8 @@ impl Order {
     ) -> DomainResult<TrackingOutcome> {
         let events = self.run(ctx, Command::UpdateShipmentTracking, |o, ctx, out| {
             let idx = o.shipment_index(id)?;
-            if o.shipments[idx].status.is_terminal() {
+            // A label purchase or void in flight owns the shipment until its outcome is in.
+            if o.shipments[idx].status.is_terminal() || o.shipments[idx].intent.is_some() {
                 return Ok(());
             }
             let applicable = ShipmentMove::from_tracking(update.status)

@@ -1,0 +1,214 @@
+//! Carrier intents: a label purchase or void is recorded on its shipment before the carrier is
+//! called, and its outcome is committed against that intent. While an intent is open nothing
+//! else moves the shipment, so a second purchase, a cancellation or a dispatch cannot race the
+//! call, and a crash between the call and the commit leaves a record of what to look up.
+
+use super::*;
+use crate::order::model::{CarrierIntent, IntentOutcome};
+use crate::order::status::{CarrierAction, IntentState};
+
+/// The shipment status an action starts from.
+fn starts_from(action: CarrierAction) -> ShipmentStatus {
+    match action {
+        CarrierAction::Purchase => ShipmentStatus::Confirmed,
+        CarrierAction::Void => ShipmentStatus::LabelPurchased,
+    }
+}
+
+fn command_of(action: CarrierAction) -> Command {
+    match action {
+        CarrierAction::Purchase => Command::PurchaseLabel,
+        CarrierAction::Void => Command::VoidLabel,
+    }
+}
+
+impl Order {
+    /// Records that a carrier call is about to be made: a purchase needs a CONFIRMED shipment, a
+    /// void a LABEL_PURCHASED one, and neither may start while another intent is open.
+    /// `reference` is what identifies the call at the carrier; the new intent's id is returned.
+    pub fn open_carrier_intent(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ShipmentId,
+        action: CarrierAction,
+        reference: &str,
+        key: Option<&str>,
+    ) -> DomainResult<(String, Vec<DomainEvent>)> {
+        let reference = required_text("reference", reference)?;
+        let intent_id = ctx.ids.next_ulid().to_string();
+        let events = self.run(ctx, command_of(action), |o, ctx, out| {
+            let idx = o.shipment_index(id)?;
+            let s = &mut o.shipments[idx];
+            if let Some(open) = &s.intent {
+                return Err(DomainError::CarrierCallInProgress {
+                    action: open.action,
+                });
+            }
+            let from = starts_from(action);
+            if s.status != from {
+                return Err(DomainError::InvalidTransition {
+                    entity: Entity::Shipment,
+                    from: s.status.as_str(),
+                    to: command_of(action).as_str(),
+                });
+            }
+            s.intent = Some(CarrierIntent {
+                id: intent_id.clone(),
+                action,
+                reference,
+                key: key.map(str::to_owned),
+                state: IntentState::Open,
+                opened_at: ctx.now,
+            });
+            s.updated_at = ctx.now;
+            out.push(EventPayload::CarrierCallStarted {
+                shipment_id: id,
+                intent_id: intent_id.clone(),
+                action,
+            });
+            Ok(())
+        })?;
+        Ok((intent_id, events))
+    }
+
+    /// The index of the shipment whose open intent is `intent`, of `action`.
+    fn intent_index(
+        &self,
+        id: ShipmentId,
+        intent: &str,
+        action: CarrierAction,
+    ) -> DomainResult<usize> {
+        let idx = self.shipment_index(id)?;
+        match &self.shipments[idx].intent {
+            Some(i) if i.id == intent && i.action == action => Ok(idx),
+            _ => Err(DomainError::IntentClosed {
+                intent: intent.to_owned(),
+            }),
+        }
+    }
+
+    /// Closes an intent whose call did not happen: the carrier refused it, or it never happened
+    /// and cannot still happen. A later purchase or void may start.
+    pub fn close_carrier_intent(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ShipmentId,
+        intent: &str,
+        action: CarrierAction,
+        outcome: IntentOutcome,
+    ) -> DomainResult<Vec<DomainEvent>> {
+        if matches!(outcome, IntentOutcome::Completed | IntentOutcome::Unknown) {
+            return Err(DomainError::invalid(
+                "outcome",
+                "an intent is closed as refused or abandoned; a completed one by its outcome",
+            ));
+        }
+        self.run(ctx, command_of(action), |o, ctx, out| {
+            let idx = o.intent_index(id, intent, action)?;
+            o.shipments[idx].intent = None;
+            o.shipments[idx].updated_at = ctx.now;
+            out.push(EventPayload::CarrierCallOutcome {
+                shipment_id: id,
+                intent_id: intent.to_owned(),
+                action,
+                outcome,
+            });
+            Ok(())
+        })
+    }
+
+    /// The carrier cannot tell what became of the call: the intent stays, `UNKNOWN`, so nothing
+    /// buys or voids again and a person reconciles it.
+    pub fn mark_intent_unknown(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ShipmentId,
+        intent: &str,
+        action: CarrierAction,
+    ) -> DomainResult<Vec<DomainEvent>> {
+        self.run(ctx, command_of(action), |o, ctx, out| {
+            let idx = o.intent_index(id, intent, action)?;
+            let s = &mut o.shipments[idx];
+            if s.intent.as_ref().map(|i| i.state) == Some(IntentState::Unknown) {
+                return Ok(());
+            }
+            if let Some(i) = s.intent.as_mut() {
+                i.state = IntentState::Unknown;
+            }
+            s.updated_at = ctx.now;
+            out.push(EventPayload::CarrierCallOutcome {
+                shipment_id: id,
+                intent_id: intent.to_owned(),
+                action,
+                outcome: IntentOutcome::Unknown,
+            });
+            Ok(())
+        })
+    }
+
+    /// A label was bought under the purchase intent `intent`: CONFIRMED → LABEL_PURCHASED, with
+    /// its details, and the intent closed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_label(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ShipmentId,
+        intent: &str,
+        carrier: CarrierCode,
+        tracking_number: TrackingNumber,
+        label: Label,
+        carrier_reference: &str,
+    ) -> DomainResult<Vec<DomainEvent>> {
+        let carrier_reference = required_text("carrierReference", carrier_reference)?;
+        self.run(ctx, Command::PurchaseLabel, |o, ctx, out| {
+            let idx = o.intent_index(id, intent, CarrierAction::Purchase)?;
+            o.move_shipment(
+                ctx.now,
+                idx,
+                ShipmentMove::PurchaseLabel,
+                Command::PurchaseLabel,
+                out,
+            )?;
+            let s = &mut o.shipments[idx];
+            s.intent = None;
+            s.label = Some(label);
+            s.carrier_reference = Some(carrier_reference);
+            o.record_tracking_details(idx, Some(carrier), Some(tracking_number), out);
+            out.push(EventPayload::CarrierCallOutcome {
+                shipment_id: id,
+                intent_id: intent.to_owned(),
+                action: CarrierAction::Purchase,
+                outcome: IntentOutcome::Completed,
+            });
+            Ok(())
+        })
+    }
+
+    /// The label was voided at the carrier under the void intent `intent`: the shipment is
+    /// cancelled (its quantities are free again) and the intent closed.
+    pub fn record_void(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ShipmentId,
+        intent: &str,
+    ) -> DomainResult<Vec<DomainEvent>> {
+        self.run(ctx, Command::VoidLabel, |o, ctx, out| {
+            let idx = o.intent_index(id, intent, CarrierAction::Void)?;
+            o.move_shipment(
+                ctx.now,
+                idx,
+                ShipmentMove::Cancel,
+                Command::VoidLabel,
+                out,
+            )?;
+            o.shipments[idx].intent = None;
+            out.push(EventPayload::CarrierCallOutcome {
+                shipment_id: id,
+                intent_id: intent.to_owned(),
+                action: CarrierAction::Void,
+                outcome: IntentOutcome::Completed,
+            });
+            Ok(())
+        })
+    }
+}
