@@ -11,8 +11,9 @@ use crate::http::{Auth, Call, Flavour, Http, snippet};
 use crate::lenient::{self, field};
 use crate::model::{address_json, parse_amount};
 use crate::{
-    Carrier, CarrierError, Credentials, Parcel, PurchasedLabel, Rate, RateError, RateRef, Rates,
-    RetryPolicy, ShipmentRequest, TrackEvent, TrackStatus, Tracking, VoidOutcome,
+    Carrier, CarrierError, Credentials, Parcel, PurchaseLookup, PurchasedLabel, Rate, RateError,
+    RateRef, Rates, RetryPolicy, ShipmentRequest, TrackEvent, TrackStatus, Tracking, VoidLookup,
+    VoidOutcome,
 };
 
 const NAME: &str = "EasyPost";
@@ -73,15 +74,7 @@ impl Carrier for EasyPost {
     }
 
     async fn buy_label(&self, rate: &RateRef) -> Result<PurchasedLabel, CarrierError> {
-        let shipment_id = rate
-            .carrier_shipment
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| {
-                CarrierError::Rejected(
-                    "an EasyPost rate is bought through its shipment id, which is missing".into(),
-                )
-            })?;
+        let shipment_id = shipment_id_of(rate)?;
         let body = json!({ "rate": { "id": rate.rate_id } });
         let bought: Shipment = self
             .http
@@ -96,15 +89,46 @@ impl Carrier for EasyPost {
 
     async fn void_label(&self, carrier_reference: &str) -> Result<VoidOutcome, CarrierError> {
         non_empty(carrier_reference, "shipment id")?;
+        // An empty JSON object, as EasyPost's own clients send.
         let refunded: Shipment = self
             .http
             .post(
                 &["v2", "shipments", carrier_reference, "refund"],
-                None,
+                Some(&json!({})),
                 Call::NonIdempotent,
             )
             .await?;
         void_outcome(refunded.refund_status.as_deref())
+    }
+
+    /// `GET /v2/shipments/{id}`: a shipment is bought once it has a tracking code (EasyPost
+    /// buys a shipment at most once, so its id names the purchase).
+    async fn find_purchase(&self, rate: &RateRef) -> Result<PurchaseLookup, CarrierError> {
+        let shipment_id = shipment_id_of(rate)?;
+        let shipment: Shipment = self
+            .http
+            .get(&["v2", "shipments", shipment_id], None)
+            .await?;
+        if shipment.tracking_code.as_deref().is_none_or(str::is_empty) {
+            return Ok(PurchaseLookup::NotBought);
+        }
+        label(shipment_id, shipment).map(PurchaseLookup::Bought)
+    }
+
+    /// `GET /v2/shipments/{id}`: its `refund_status` once a refund was asked for.
+    async fn find_void(&self, carrier_reference: &str) -> Result<VoidLookup, CarrierError> {
+        non_empty(carrier_reference, "shipment id")?;
+        let shipment: Shipment = self
+            .http
+            .get(&["v2", "shipments", carrier_reference], None)
+            .await?;
+        Ok(match shipment.refund_status.as_deref() {
+            None | Some("") => VoidLookup::NotVoided,
+            Some(status) => match void_outcome(Some(status))? {
+                VoidOutcome::Rejected(_) => VoidLookup::NotVoided,
+                done => VoidLookup::Voided(done),
+            },
+        })
     }
 
     async fn track(&self, carrier: &str, tracking_number: &str) -> Result<Tracking, CarrierError> {
@@ -131,6 +155,18 @@ impl Carrier for EasyPost {
             .await?;
         Ok(())
     }
+}
+
+/// The EasyPost shipment a rate belongs to: what buys it, and what names the purchase.
+fn shipment_id_of(rate: &RateRef) -> Result<&str, CarrierError> {
+    rate.carrier_shipment
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| {
+            CarrierError::Rejected(
+                "an EasyPost rate is bought through its shipment id, which is missing".into(),
+            )
+        })
 }
 
 fn non_empty(value: &str, what: &str) -> Result<(), CarrierError> {
@@ -247,7 +283,7 @@ struct Tracker {
 }
 
 fn malformed(what: &str) -> CarrierError {
-    CarrierError::Rejected(format!("malformed {NAME} response: {what}"))
+    CarrierError::Malformed(format!("{NAME}: {what}"))
 }
 
 fn rates(shipment: Shipment) -> Result<Rates, CarrierError> {

@@ -11,6 +11,10 @@ pub enum CarrierError {
     /// a body we cannot read.
     #[error("carrier rejected the request: {0}")]
     Rejected(String),
+    /// The carrier answered 2xx with a body we cannot read, or one that lacks what the call
+    /// must return: it may have done what was asked (a purchase), so this is no refusal.
+    #[error("malformed carrier response: {0}")]
+    Malformed(String),
     /// The carrier could not be reached or failed (5xx, timeouts, connection errors).
     #[error("carrier unavailable: {0}")]
     Unavailable(String),
@@ -36,12 +40,26 @@ impl CarrierError {
     pub fn code(&self) -> &'static str {
         match self {
             CarrierError::AuthFailed(_) => "carrier_auth_failed",
-            CarrierError::Rejected(_) => "carrier_rejected",
+            CarrierError::Rejected(_) | CarrierError::Malformed(_) => "carrier_rejected",
             CarrierError::Unavailable(_) => "carrier_unavailable",
             CarrierError::RateLimited { .. } => "rate_limited",
             CarrierError::NotSupported(_) => "not_supported",
             CarrierError::ConnectionNotEffective(_) => "connection_not_effective",
         }
+    }
+
+    /// Whether the carrier certainly did not do what was asked (it refused, or the call was
+    /// never made): a purchase or void that failed so can be closed. Timeouts, 5xx and answers
+    /// we cannot read are not refusals: the carrier may have done it, so it is looked up.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            CarrierError::AuthFailed(_)
+                | CarrierError::Rejected(_)
+                | CarrierError::RateLimited { .. }
+                | CarrierError::NotSupported(_)
+                | CarrierError::ConnectionNotEffective(_)
+        )
     }
 
     /// Whether the same call may succeed later. (A caller retrying a purchase must first check
@@ -72,6 +90,11 @@ mod tests {
                 false,
             ),
             (
+                CarrierError::Malformed("x".into()),
+                "carrier_rejected",
+                false,
+            ),
+            (
                 CarrierError::Unavailable("x".into()),
                 "carrier_unavailable",
                 true,
@@ -98,6 +121,26 @@ mod tests {
             assert_eq!(e.code(), code);
             assert_eq!(e.is_retryable(), retryable, "{e}");
         }
+    }
+
+    #[test]
+    fn only_certain_failures_are_refusals() {
+        let refusals = [
+            CarrierError::AuthFailed("x".into()),
+            CarrierError::Rejected("x".into()),
+            CarrierError::RateLimited {
+                retry_after_secs: None,
+            },
+            CarrierError::NotSupported("x".into()),
+            CarrierError::ConnectionNotEffective("x".into()),
+        ];
+        assert!(refusals.iter().all(CarrierError::is_refusal));
+        // The carrier may have done it: looked up, never closed as refused.
+        let unknown = [
+            CarrierError::Unavailable("x".into()),
+            CarrierError::Malformed("x".into()),
+        ];
+        assert!(!unknown.iter().any(CarrierError::is_refusal));
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub enum Fault {
     Malformed,
     /// 401 with the carrier's error body, whatever the key.
     Unauthorized,
+    /// The request is carried out (a label sold, a refund taken), then no answer for longer
+    /// than the client waits: the outcome is known only to the carrier.
+    DoThenStall,
 }
 
 /// One request the fake received.
@@ -132,6 +135,29 @@ impl FakeCarrier {
         lock(&self.shared.books)
             .tracking
             .insert(tracking_number.to_owned(), raw_status.to_owned());
+    }
+
+    /// How many labels were sold (each purchase the carrier carried out, refunded or not).
+    pub fn labels_sold(&self) -> usize {
+        lock(&self.shared.books).labels.len()
+    }
+
+    /// How many labels were refunded (voided).
+    pub fn labels_refunded(&self) -> usize {
+        lock(&self.shared.books)
+            .labels
+            .values()
+            .filter(|l| l.refunded)
+            .count()
+    }
+
+    /// The tracking numbers of the labels sold, in no particular order.
+    pub fn sold_tracking_numbers(&self) -> Vec<String> {
+        lock(&self.shared.books)
+            .labels
+            .values()
+            .map(|l| l.tracking_number.clone())
+            .collect()
     }
 
     /// Shippo flavour: purchases answer `QUEUED` and are done at their first lookup, as
@@ -236,6 +262,7 @@ impl Shared {
             )
                 .into_response(),
             Fault::Unauthorized => self.unauthorized(false),
+            Fault::DoThenStall => self.server_error(),
         }
     }
 
@@ -274,7 +301,8 @@ async fn handle(
         body: body.clone(),
     });
     let fault = lock(&shared.faults).pop_front();
-    if let Some(fault) = fault {
+    let stall = fault == Some(Fault::DoThenStall);
+    if let Some(fault) = fault.filter(|f| *f != Fault::DoThenStall) {
         return shared.fault(fault).await;
     }
     if !shared.authorized(authorization.as_deref()) {
@@ -282,11 +310,18 @@ async fn handle(
     }
     let segments: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
     let queue_labels = shared.queue_labels.load(Ordering::SeqCst);
-    let mut books = lock(&shared.books);
-    match shared.flavour {
-        Flavour::EasyPost => books.easypost(&method, &segments, &body),
-        Flavour::Shippo => books.shippo(&method, &segments, &body, queue_labels),
+    let response = {
+        let mut books = lock(&shared.books);
+        match shared.flavour {
+            Flavour::EasyPost => books.easypost(&method, &segments, &body),
+            Flavour::Shippo => books.shippo(&method, &segments, uri.query(), &body, queue_labels),
+        }
+    };
+    if stall {
+        tokio::time::sleep(TIMEOUT_FAULT_SLEEP).await;
+        return shared.server_error();
     }
+    response
 }
 
 /// A service the fakes quote.
@@ -411,6 +446,7 @@ impl Books {
             ("POST", ["v2", "shipments"]) => self.ep_create(body),
             ("POST", ["v2", "shipments", id, "buy"]) => self.ep_buy(id, body),
             ("POST", ["v2", "shipments", id, "refund"]) => self.ep_refund(id),
+            ("GET", ["v2", "shipments", id]) => self.ep_shipment_get(id),
             ("POST", ["v2", "trackers"]) => self.ep_track(body),
             ("GET", ["v2", "addresses"]) => (
                 StatusCode::OK,
@@ -484,6 +520,17 @@ impl Books {
             },
         );
         (StatusCode::OK, Json(self.ep_bought(shipment, None))).into_response()
+    }
+
+    fn ep_shipment_get(&self, shipment: &str) -> Response {
+        if !self.shipments.contains(shipment) {
+            return ep_not_found();
+        }
+        let out = match self.labels.get(shipment) {
+            Some(label) => self.ep_bought(shipment, label.refunded.then_some("submitted")),
+            None => ep_shipment(shipment, &Value::Null),
+        };
+        (StatusCode::OK, Json(out)).into_response()
     }
 
     fn ep_refund(&mut self, shipment: &str) -> Response {
@@ -568,12 +615,14 @@ impl Books {
         &mut self,
         method: &Method,
         segments: &[&str],
+        query: Option<&str>,
         body: &Value,
         queue_labels: bool,
     ) -> Response {
         match (method.as_str(), segments) {
             ("POST", ["shipments"]) => self.sh_create(body),
             ("POST", ["transactions"]) => self.sh_buy(body, queue_labels),
+            ("GET", ["transactions"]) => self.sh_transactions(query),
             ("GET", ["transactions", id]) => self.sh_transaction(id),
             ("POST", ["refunds"]) => self.sh_refund(body),
             ("GET", ["tracks", carrier, number]) => self.sh_track(carrier, number),
@@ -663,6 +712,28 @@ impl Books {
             });
         }
         (StatusCode::CREATED, Json(out)).into_response()
+    }
+
+    /// `GET /transactions?rate=…`: the transactions of one rate (all of them without a filter).
+    fn sh_transactions(&mut self, query: Option<&str>) -> Response {
+        let rate = query
+            .unwrap_or_default()
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("rate="))
+            .map(str::to_owned);
+        let mut ids: Vec<String> = self
+            .labels
+            .iter()
+            .filter(|(_, l)| rate.as_ref().is_none_or(|r| &l.rate_id == r))
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.sort();
+        let results: Vec<Value> = ids
+            .iter()
+            .map(|id| self.sh_transaction_json(id, "PDF_4x6"))
+            .collect();
+        let out = json!({"next": null, "previous": null, "results": results});
+        (StatusCode::OK, Json(out)).into_response()
     }
 
     fn sh_transaction(&mut self, id: &str) -> Response {

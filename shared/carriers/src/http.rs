@@ -377,10 +377,10 @@ impl Http {
         }
     }
 
-    /// A 2xx body as `T`; one that does not parse is a malformed answer (`Rejected`).
+    /// A 2xx body as `T`; one that does not parse is a malformed answer (`Malformed`).
     pub(crate) fn parse<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, CarrierError> {
         serde_json::from_slice(body).map_err(|e| {
-            CarrierError::Rejected(format!(
+            CarrierError::Malformed(format!(
                 "malformed {} response ({e}): {}",
                 self.flavour.name,
                 self.redact(snippet(body))

@@ -33,4 +33,22 @@ pub trait Carrier: Send + Sync {
     async fn track(&self, carrier: &str, tracking_number: &str) -> Result<Tracking, CarrierError>;
     /// A cheap authenticated call that proves the credentials work.
     async fn verify_credentials(&self) -> Result<(), CarrierError>;
+
+    /// What became of a purchase of `rate` whose answer was lost (a timeout, a crash before the
+    /// commit): looked up at the carrier, never bought again. A carrier without a lookup
+    /// answers `NotSupported`, and the purchase stays for a person to reconcile.
+    async fn find_purchase(&self, rate: &RateRef) -> Result<PurchaseLookup, CarrierError> {
+        let _ = rate;
+        Err(CarrierError::NotSupported(
+            "this carrier offers no purchase lookup".into(),
+        ))
+    }
+
+    /// What became of a void of the label `carrier_reference` whose answer was lost.
+    async fn find_void(&self, carrier_reference: &str) -> Result<VoidLookup, CarrierError> {
+        let _ = carrier_reference;
+        Err(CarrierError::NotSupported(
+            "this carrier offers no refund lookup".into(),
+        ))
+    }
 }

@@ -105,6 +105,28 @@ pub enum VoidOutcome {
     Rejected(String),
 }
 
+/// What a purchase lookup found at the carrier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PurchaseLookup {
+    /// The label was bought: here it is.
+    Bought(PurchasedLabel),
+    /// The carrier has no purchase of this rate.
+    NotBought,
+    /// The carrier is still creating the label (Shippo's queued transactions).
+    Pending,
+}
+
+/// What a void lookup found at the carrier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoidLookup {
+    /// The void was accepted (`Submitted`) or done (`Refunded`).
+    Voided(VoidOutcome),
+    /// No void of this label is known (or it was rejected).
+    NotVoided,
+}
+
 /// A tracking status normalised across carriers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

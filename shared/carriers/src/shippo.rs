@@ -11,8 +11,9 @@ use crate::http::{Auth, Call, Flavour, Http, snippet};
 use crate::lenient::{self, field};
 use crate::model::{address_json, parse_amount};
 use crate::{
-    Carrier, CarrierError, Credentials, PurchasedLabel, Rate, RateError, RateRef, Rates,
-    RetryPolicy, ShipmentRequest, TrackEvent, TrackStatus, Tracking, VoidOutcome,
+    Carrier, CarrierError, Credentials, PurchaseLookup, PurchasedLabel, Rate, RateError, RateRef,
+    Rates, RetryPolicy, ShipmentRequest, TrackEvent, TrackStatus, Tracking, VoidLookup,
+    VoidOutcome,
 };
 
 const NAME: &str = "Shippo";
@@ -152,6 +153,64 @@ impl Carrier for Shippo {
         let _: Value = self.http.get(&["addresses"], Some("results=1")).await?;
         Ok(())
     }
+
+    /// `GET /transactions?rate={rate}`: the rate's transactions; a successful one is the label,
+    /// a queued one is still being made (a rate is bought at most once).
+    async fn find_purchase(&self, rate: &RateRef) -> Result<PurchaseLookup, CarrierError> {
+        non_empty(&rate.rate_id, "rate id")?;
+        // Form-encoded by the URL library (a rate id is the carrier's text, not ours).
+        let query = reqwest::Url::parse_with_params("http://q.invalid/", [("rate", &rate.rate_id)])
+            .ok()
+            .and_then(|u| u.query().map(str::to_owned))
+            .ok_or_else(|| malformed("a rate id that cannot be sent"))?;
+        let page: TransactionPage = self.http.get(&["transactions"], Some(&query)).await?;
+        let mut pending = false;
+        for tx in page.results {
+            // The filter is the carrier's; a transaction of another rate is not ours.
+            let of_rate = match &tx.rate {
+                Value::String(id) => id == &rate.rate_id,
+                other => field(other, "object_id").is_none_or(|id| id == rate.rate_id),
+            };
+            if !of_rate {
+                continue;
+            }
+            match tx.status().as_str() {
+                "SUCCESS" => {
+                    let provider = tx.provider();
+                    return label(tx, provider).map(PurchaseLookup::Bought);
+                }
+                "QUEUED" | "WAITING" => pending = true,
+                _ => {}
+            }
+        }
+        Ok(if pending {
+            PurchaseLookup::Pending
+        } else {
+            PurchaseLookup::NotBought
+        })
+    }
+
+    /// `GET /transactions/{id}`: its status says whether a refund was asked for.
+    async fn find_void(&self, carrier_reference: &str) -> Result<VoidLookup, CarrierError> {
+        non_empty(carrier_reference, "transaction id")?;
+        let tx: Transaction = self
+            .http
+            .get(&["transactions", carrier_reference], None)
+            .await?;
+        Ok(match tx.status().as_str() {
+            "REFUNDED" => VoidLookup::Voided(VoidOutcome::Refunded),
+            "REFUNDPENDING" => VoidLookup::Voided(VoidOutcome::Submitted),
+            _ => VoidLookup::NotVoided,
+        })
+    }
+}
+
+/// A page of `GET /transactions`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TransactionPage {
+    #[serde(deserialize_with = "lenient::list")]
+    results: Vec<Transaction>,
 }
 
 fn non_empty(value: &str, what: &str) -> Result<(), CarrierError> {
@@ -291,7 +350,7 @@ struct Track {
 }
 
 fn malformed(what: &str) -> CarrierError {
-    CarrierError::Rejected(format!("malformed {NAME} response: {what}"))
+    CarrierError::Malformed(format!("{NAME}: {what}"))
 }
 
 fn rates(shipment: ShShipment) -> Result<Rates, CarrierError> {
