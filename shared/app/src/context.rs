@@ -71,6 +71,9 @@ pub enum Pending {
 #[derive(Debug, Default)]
 pub struct UnitOfWork {
     defer: bool,
+    /// The request's idempotency key, when it has one (a carrier intent remembers it, so the
+    /// request's retries complete what the first attempt started).
+    key: Option<String>,
     pending: Mutex<Option<Pending>>,
 }
 
@@ -84,6 +87,20 @@ impl UnitOfWork {
             defer: true,
             ..Self::default()
         }
+    }
+
+    /// Deferred, for the request with idempotency key `key`.
+    pub fn keyed(key: &str) -> Self {
+        Self {
+            defer: true,
+            key: Some(key.to_owned()),
+            ..Self::default()
+        }
+    }
+
+    /// The request's idempotency key, if it has one.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
     }
 
     /// Whether the writes wait for a keyed request (one with an `Idempotency-Key`) to commit them.

@@ -50,6 +50,10 @@ pub struct App {
     clock: Arc<dyn Clock>,
     /// Which order each recently looked-up external reference names.
     pub(crate) external_refs: ExternalRefs,
+    /// Signs the opaque tokens the API hands out (rate ids).
+    pub(crate) signer: Cursors,
+    /// Carrier outcomes received but perhaps not yet committed.
+    pub(crate) outcomes: crate::shipping::CarrierOutcomes,
 }
 
 /// Which order an external reference names, remembered per tenant (bounded, least recently
@@ -164,6 +168,8 @@ impl App {
         let tenant_audit =
             TenantAuditRepository::new(store.clone(), shards.clone(), cursors.clone());
         Self {
+            signer: cursors.clone(),
+            outcomes: crate::shipping::CarrierOutcomes::new(),
             orders: OrderRepository::new(store.clone(), shards, cursors),
             configs: TenantConfigRepository::new(store.clone()),
             credentials: CredentialRepository::new(store.clone()),

@@ -85,7 +85,7 @@ impl App {
             return self.replay(rc, keyed, rec);
         }
         for _ in 0..KEYED_RETRIES {
-            let uow = Arc::new(UnitOfWork::deferred());
+            let uow = Arc::new(UnitOfWork::keyed(keyed.key.as_str()));
             let response = run(uow.clone()).await;
             let Some(pending) = uow.take_pending() else {
                 // Nothing to write (a refusal or a user error). If a concurrent duplicate of this

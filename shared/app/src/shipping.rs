@@ -2,25 +2,39 @@
 //! each with the tenant's credentials in force at the time of the call, through one carrier
 //! interface (`carriers::Carrier`).
 //!
-//! A purchase talks to the carrier between loading the order and committing: the carrier is
-//! called once, then the command records the label (the retry of a lost optimistic-lock race
-//! only records it again on the fresh order, it never buys again). The label's tracking number
-//! goes into the tenant's tracking index and the SaaS-wide one in the same transaction, so
-//! carrier webhooks find the shipment on either route.
+//! A purchase or a void costs money or cannot be undone, so it follows DESIGN.md §2 rule 9: an
+//! intent is committed on the shipment before the carrier is called (a racing second call finds
+//! it and never reaches the carrier), and the carrier's answer is committed against it. When
+//! the answer is lost (a timeout, a failed commit, a killed process) the next operation on the
+//! shipment — the same request retried, another buy, or `oms labels reconcile` — looks the
+//! call up at the carrier and completes it; nothing is bought or voided twice, and a label the
+//! shipment can no longer take is voided and audited. The label's tracking number goes into the
+//! tenant's tracking index and the SaaS-wide one in the completing transaction, so carrier
+//! webhooks find the shipment on either route.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use auth::Identity;
 use base64::Engine;
-use carriers::{Carrier, CarrierError, Credentials, RateRef, ShipmentRequest, TrackStatus};
-use domain::Money;
+use carriers::{
+    Carrier, CarrierError, Credentials, PurchaseLookup, PurchasedLabel, RateRef, ShipmentRequest,
+    TrackStatus, VoidLookup,
+};
 use domain::access::Operation;
+use domain::audit::{AuditOutcome, AuditTarget};
 use domain::gateway::{CarrierKind, GatewayAuthType};
-use domain::ids::{AccountId, CarrierCode, OrderId, ShipmentId, TrackingNumber};
-use domain::order::{Label, Order, Shipment, ShipmentStatus, TrackingStatus, TrackingUpdate};
+use domain::ids::{AccountId, AuditId, CarrierCode, OrderId, ShipmentId, TrackingNumber};
+use domain::order::{
+    CarrierAction, CarrierIntent, IntentOutcome, IntentState, Label, Order, Shipment,
+    ShipmentStatus, TrackingStatus, TrackingUpdate,
+};
+use domain::{DomainError, Money};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
+use store::repo::StoredOrder;
 
-use crate::context::{RequestCtx, UnitOfWork};
+use crate::authz::{Audited, user_audit};
+use crate::context::{Pending, RequestCtx, UnitOfWork};
 use crate::engine::{App, Change, CommandSpec, OrderRef};
 use crate::error::{AppError, AppResult};
 use crate::gateway::EffectiveCredentials;
@@ -35,11 +49,22 @@ pub trait CarrierConnector: Send + Sync {
 /// guarded outbound client.
 pub struct HttpConnector {
     client: reqwest::Client,
+    /// The time one carrier request may take (the adapters' default, 10 s, when unset).
+    timeout: Option<std::time::Duration>,
 }
 
 impl HttpConnector {
     pub fn new(client: reqwest::Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            timeout: None,
+        }
+    }
+
+    /// One carrier request's time limit (tests shorten it).
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 }
 
@@ -59,12 +84,22 @@ impl CarrierConnector for HttpConnector {
         })?;
         let credentials = Credentials::new(c.version.base_url.clone(), key.expose_secret());
         Ok(match c.gateway.kind {
-            CarrierKind::Easypost => Box::new(
-                carriers::easypost::EasyPost::new(credentials).with_client(self.client.clone()),
-            ),
-            CarrierKind::Shippo => Box::new(
-                carriers::shippo::Shippo::new(credentials).with_client(self.client.clone()),
-            ),
+            CarrierKind::Easypost => {
+                let mut a =
+                    carriers::easypost::EasyPost::new(credentials).with_client(self.client.clone());
+                if let Some(t) = self.timeout {
+                    a = a.with_timeout(t);
+                }
+                Box::new(a)
+            }
+            CarrierKind::Shippo => {
+                let mut a =
+                    carriers::shippo::Shippo::new(credentials).with_client(self.client.clone());
+                if let Some(t) = self.timeout {
+                    a = a.with_timeout(t);
+                }
+                Box::new(a)
+            }
         })
     }
 }
@@ -94,13 +129,98 @@ pub struct Quote {
     pub errors: Vec<(String, String)>,
 }
 
-/// What a rate id carries: which account quoted it, and the carrier's own reference.
+/// How long an intent may stay open before a lookup that finds nothing closes it: longer than
+/// any carrier call can take (a purchase is never retried in-flight; one attempt times out at
+/// 10 s), so no call of its can still land after.
+pub const INTENT_SETTLE_SECS: i64 = 60;
+
+/// How many times a purchase or void reloads the order after losing a race.
+const RETRIES: usize = 3;
+
+/// What a rate id carries: which account quoted it, and the carrier's own reference. Sealed
+/// with the server key for one tenant, order and shipment (`rate_purpose`), so a rate id of
+/// another shipment, or one a client made up, is refused before any carrier call.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct RateToken {
     g: CarrierCode,
     a: AccountId,
     s: Option<String>,
     r: String,
+}
+
+impl RateToken {
+    fn rate_ref(&self) -> RateRef {
+        RateRef {
+            rate_id: self.r.clone(),
+            carrier_shipment: self.s.clone(),
+        }
+    }
+}
+
+/// What a rate id is sealed for.
+fn rate_purpose(identity: &Identity, order: OrderId, shipment: ShipmentId) -> String {
+    format!("rate:{}:{order}:{shipment}", identity.tenant())
+}
+
+/// The operation an intent's commands are audited as.
+fn intent_operation(action: CarrierAction) -> Operation {
+    match action {
+        CarrierAction::Purchase => Operation::BuyLabel,
+        CarrierAction::Void => Operation::VoidLabel,
+    }
+}
+
+/// A call whose outcome the carrier did not tell and its lookup could not either.
+fn outcome_unknown(e: &CarrierError, what: &str) -> AppError {
+    AppError::Carrier {
+        code: "carrier_unavailable",
+        message: format!(
+            "{e}; the {what}'s outcome is not known yet: it is looked up at the carrier by the next \
+             operation on this shipment (or `oms labels reconcile`), never made twice"
+        ),
+    }
+}
+
+/// What became of an intent found on a shipment.
+pub(crate) enum Settled {
+    /// Its outcome is committed: the order after.
+    Completed(Order),
+    /// The call never happened and cannot any more: the intent is closed.
+    Closed,
+    /// It may still be in flight (or only a person can tell).
+    InFlight,
+}
+
+/// A carrier outcome this process received, by intent id.
+#[derive(Debug, Clone)]
+pub(crate) enum Outcome {
+    Bought(PurchasedLabel),
+    Voided,
+}
+
+/// The carrier outcomes this process received, kept until they are committed (bounded, least
+/// recently used out first): a commit that fails is completed from here on the request's retry,
+/// without asking the carrier. Another process looks the call up instead.
+pub(crate) struct CarrierOutcomes(Mutex<lru::LruCache<String, Outcome>>);
+
+impl CarrierOutcomes {
+    const CAPACITY: usize = 1_000;
+
+    pub(crate) fn new() -> Self {
+        let cap =
+            std::num::NonZeroUsize::new(Self::CAPACITY).unwrap_or(std::num::NonZeroUsize::MIN);
+        Self(Mutex::new(lru::LruCache::new(cap)))
+    }
+
+    fn get(&self, intent: &str) -> Option<Outcome> {
+        self.0.lock().ok()?.get(intent).cloned()
+    }
+
+    fn put(&self, intent: &str, outcome: Outcome) {
+        if let Ok(mut c) = self.0.lock() {
+            c.put(intent.to_owned(), outcome);
+        }
+    }
 }
 
 /// What a bought label's carrier reference carries: the account, and the carrier's reference.
@@ -223,6 +343,7 @@ impl App {
         let req = request(&stored.order, s)?;
         let carrier = self.carrier_for(rc, op, gateway, account).await?;
         let rates = carrier.rates(&req).await.map_err(carrier_error)?;
+        let purpose = rate_purpose(identity, order, shipment);
         let quoted = rates
             .rates
             .into_iter()
@@ -233,8 +354,13 @@ impl App {
                     s: r.rate.carrier_shipment.clone(),
                     r: r.rate.rate_id.clone(),
                 };
+                let body = serde_json::to_vec(&token)
+                    .map_err(|_| AppError::internal("cannot encode a rate"))?;
                 Ok(QuotedRate {
-                    id: encode(&token)?,
+                    id: self
+                        .signer
+                        .seal(&purpose, &body)
+                        .map_err(|_| AppError::internal("cannot sign a rate id"))?,
                     carrier: r.carrier,
                     service: r.service,
                     amount: r.amount,
@@ -252,8 +378,11 @@ impl App {
         })
     }
 
-    /// Buys the label of a quoted rate: the shipment moves to LABEL_PURCHASED with its tracking
-    /// number, which both tracking indexes learn in the same transaction.
+    /// Buys the label of a quoted rate, exactly once: the purchase is recorded as an intent on
+    /// the shipment (committed at once) before the carrier is called, and the label committed
+    /// against it. A second buy, whatever its key, finds the intent and answers
+    /// `PURCHASE_IN_PROGRESS` — or, for the same key, the first buy's answer — without calling
+    /// the carrier. A purchase whose answer was lost is looked up at the carrier, never re-bought.
     pub async fn buy_shipping_label(
         &self,
         rc: &RequestCtx,
@@ -263,52 +392,549 @@ impl App {
         rate_id: &str,
     ) -> AppResult<Order> {
         let op = Operation::BuyLabel;
-        let token: RateToken = decode("rateId", rate_id)?;
-        let (stored, _) = self.load_for(rc, op, order.id, false).await?;
-        let identity = rc.identity(op)?;
-        own_shipment(identity, op, &stored.order, shipment)?;
-        if shipment_of(&stored.order, shipment)?.status != ShipmentStatus::Confirmed {
-            return Err(AppError::Invalid {
-                field: "shipmentId".into(),
-                message: "a label is bought for a CONFIRMED shipment".into(),
-            });
+        let identity = rc.identity(op)?.clone();
+        let token = self.open_rate(&identity, order.id, shipment, rate_id)?;
+        for _ in 0..RETRIES {
+            let (stored, _) = self.load_for(rc, op, order.id, false).await?;
+            own_shipment(&identity, op, &stored.order, shipment)?;
+            let s = shipment_of(&stored.order, shipment)?;
+            if let Some(intent) = s.intent.clone() {
+                let ours = intent.key.is_some() && intent.key.as_deref() == uow.key();
+                match self
+                    .settle(rc, uow, &identity, order.id, shipment, &intent, ours)
+                    .await?
+                {
+                    Settled::Completed(o) if ours => return Ok(o),
+                    Settled::Completed(_) | Settled::Closed => continue,
+                    Settled::InFlight => {
+                        return Err(AppError::Rule(DomainError::CarrierCallInProgress {
+                            action: intent.action,
+                        }));
+                    }
+                }
+            }
+            if s.status != ShipmentStatus::Confirmed {
+                // This very request's purchase, completed by whoever settled it: its answer.
+                if uow.key().is_some() && s.label_key.as_deref() == uow.key() {
+                    return Ok(stored.order);
+                }
+                return Err(AppError::Invalid {
+                    field: "shipmentId".into(),
+                    message: "a label is bought for a CONFIRMED shipment".into(),
+                });
+            }
+            let carrier = self.carrier_for(rc, op, &token.g, &token.a).await?;
+            let Some(intent) = self
+                .open_intent(
+                    rc,
+                    &identity,
+                    stored,
+                    shipment,
+                    CarrierAction::Purchase,
+                    &encode(&token)?,
+                    uow.key(),
+                )
+                .await?
+            else {
+                continue;
+            };
+            let rate = token.rate_ref();
+            let bought = match carrier.buy_label(&rate).await {
+                Ok(label) => label,
+                Err(e) if e.is_refusal() => {
+                    tracing::info!(order = %order.id, %shipment, code = e.code(), "label purchase refused by the carrier");
+                    self.close_intent(
+                        rc,
+                        &identity,
+                        order.id,
+                        shipment,
+                        &intent,
+                        CarrierAction::Purchase,
+                        IntentOutcome::Refused,
+                    )
+                    .await?;
+                    return Err(carrier_error(e));
+                }
+                Err(e) => match carrier.find_purchase(&rate).await {
+                    Ok(PurchaseLookup::Bought(label)) => label,
+                    _ => return Err(outcome_unknown(&e, "purchase")),
+                },
+            };
+            self.outcomes.put(&intent, Outcome::Bought(bought.clone()));
+            return self
+                .complete_purchase(
+                    rc, uow, &identity, order.id, shipment, &intent, &token, bought,
+                )
+                .await;
         }
-        let carrier = self.carrier_for(rc, op, &token.g, &token.a).await?;
-        let label = carrier
-            .buy_label(&RateRef {
-                rate_id: token.r.clone(),
-                carrier_shipment: token.s.clone(),
+        Err(AppError::Conflict("the order kept changing; retry".into()))
+    }
+
+    /// Voids the label at the carrier, exactly once, then cancels the shipment (its quantities
+    /// are free again): intent, carrier call, commit, as for a purchase. A carrier that refuses
+    /// the void leaves everything as it was.
+    pub async fn void_shipping_label(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        order: OrderRef,
+        shipment: ShipmentId,
+    ) -> AppResult<Order> {
+        let op = Operation::VoidLabel;
+        let identity = rc.identity(op)?.clone();
+        for _ in 0..RETRIES {
+            let (stored, _) = self.load_for(rc, op, order.id, false).await?;
+            own_shipment(&identity, op, &stored.order, shipment)?;
+            let s = shipment_of(&stored.order, shipment)?;
+            if let Some(intent) = s.intent.clone() {
+                let ours = intent.key.is_some() && intent.key.as_deref() == uow.key();
+                match self
+                    .settle(rc, uow, &identity, order.id, shipment, &intent, ours)
+                    .await?
+                {
+                    Settled::Completed(o) if ours => return Ok(o),
+                    Settled::Completed(_) | Settled::Closed => continue,
+                    Settled::InFlight => {
+                        return Err(AppError::Rule(DomainError::CarrierCallInProgress {
+                            action: intent.action,
+                        }));
+                    }
+                }
+            }
+            if s.status != ShipmentStatus::LabelPurchased {
+                if uow.key().is_some() && s.void_key.as_deref() == uow.key() {
+                    return Ok(stored.order);
+                }
+                return Err(AppError::Invalid {
+                    field: "shipmentId".into(),
+                    message: "only a label not yet in transit can be voided".into(),
+                });
+            }
+            let label = Self::label_ref(s)?;
+            let reference = s.carrier_reference.clone().unwrap_or_default();
+            let carrier = self.carrier_for(rc, op, &label.g, &label.a).await?;
+            let Some(intent) = self
+                .open_intent(
+                    rc,
+                    &identity,
+                    stored,
+                    shipment,
+                    CarrierAction::Void,
+                    &reference,
+                    uow.key(),
+                )
+                .await?
+            else {
+                continue;
+            };
+            let refusal = match carrier.void_label(&label.r).await {
+                Ok(carriers::VoidOutcome::Submitted | carriers::VoidOutcome::Refunded) => None,
+                Ok(carriers::VoidOutcome::Rejected(why)) => Some(CarrierError::Rejected(why)),
+                Err(e) if e.is_refusal() => Some(e),
+                Err(e) => match carrier.find_void(&label.r).await {
+                    Ok(VoidLookup::Voided(_)) => None,
+                    _ => return Err(outcome_unknown(&e, "void")),
+                },
+            };
+            if let Some(e) = refusal {
+                self.close_intent(
+                    rc,
+                    &identity,
+                    order.id,
+                    shipment,
+                    &intent,
+                    CarrierAction::Void,
+                    IntentOutcome::Refused,
+                )
+                .await?;
+                return Err(carrier_error(e));
+            }
+            self.outcomes.put(&intent, Outcome::Voided);
+            return self
+                .complete_void(rc, uow, &identity, order.id, shipment, &intent)
+                .await;
+        }
+        Err(AppError::Conflict("the order kept changing; retry".into()))
+    }
+
+    /// Records a carrier intent on the shipment and commits it at once (not in the request's
+    /// deferred unit of work: the intent must stand before the carrier is called). `None` when
+    /// another command changed the order meanwhile (the caller reloads and looks again).
+    #[allow(clippy::too_many_arguments)]
+    async fn open_intent(
+        &self,
+        rc: &RequestCtx,
+        identity: &Identity,
+        stored: StoredOrder,
+        shipment: ShipmentId,
+        action: CarrierAction,
+        reference: &str,
+        key: Option<&str>,
+    ) -> AppResult<Option<String>> {
+        let now = self.now();
+        let mut after = stored.order.clone();
+        let (intent, events) = self.with_ctx(now, |ctx| {
+            after
+                .open_carrier_intent(ctx, shipment, action, reference, key)
+                .map_err(AppError::from)
+        })?;
+        let op = intent_operation(action);
+        let audit = self.audit(
+            rc,
+            identity,
+            op,
+            ("order", after.id().to_string()),
+            Some(after.version()),
+            now,
+        )?;
+        let pending = Pending::Update {
+            identity: identity.clone(),
+            before: Box::new(stored),
+            after: Box::new(after),
+            events,
+            audit,
+            extra: Vec::new(),
+        };
+        match self.commit(&pending, None).await {
+            Ok(()) => Ok(Some(intent)),
+            Err(AppError::Conflict(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Closes an intent whose call did not happen (refused, or abandoned), committed at once.
+    #[allow(clippy::too_many_arguments)]
+    async fn close_intent(
+        &self,
+        rc: &RequestCtx,
+        identity: &Identity,
+        order: OrderId,
+        shipment: ShipmentId,
+        intent: &str,
+        action: CarrierAction,
+        outcome: IntentOutcome,
+    ) -> AppResult<()> {
+        let spec = CommandSpec::new(intent_operation(action), OrderRef::new(order, None));
+        let result = self
+            .order_command(rc, &UnitOfWork::immediate(), spec, |o, env| {
+                own_shipment(env.identity, env.op, o, shipment)?;
+                Ok(Change::events(o.close_carrier_intent(
+                    env.ctx, shipment, intent, action, outcome,
+                )?))
             })
-            .await
-            .map_err(carrier_error)?;
+            .await;
+        let _ = identity;
+        match result {
+            Ok(_) => Ok(()),
+            // Closed meanwhile (a concurrent settle): nothing left to close.
+            Err(AppError::Rule(DomainError::IntentClosed { .. })) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Commits a bought label against its purchase intent (in the request's unit of work: a
+    /// keyed request stores its answer with it). If the intent is gone and the shipment does not
+    /// hold this label, nothing can take it any more: it is voided at the carrier and audited.
+    #[allow(clippy::too_many_arguments)]
+    async fn complete_purchase(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        identity: &Identity,
+        order: OrderId,
+        shipment: ShipmentId,
+        intent: &str,
+        token: &RateToken,
+        label: PurchasedLabel,
+    ) -> AppResult<Order> {
         // The same code a carrier's webhook names it by, so both find the label.
         let carrier_code =
             domain::webhook::carrier_code_of(&label.carrier).map_err(AppError::from)?;
         let number = TrackingNumber::parse(&label.tracking_number).map_err(AppError::from)?;
         let reference = encode(&LabelRef {
-            g: token.g,
-            a: token.a,
+            g: token.g.clone(),
+            a: token.a.clone(),
             r: label.carrier_reference.clone(),
         })?;
         let printed = Label {
             url: label.label_url.clone(),
             format: label.label_format.clone(),
         };
-        tracing::info!(order = %order.id, %shipment, carrier = %carrier_code, "label bought");
-        let spec = CommandSpec::new(op, order);
-        self.order_command(rc, uow, spec, |o, env| {
-            own_shipment(env.identity, env.op, o, shipment)?;
-            Ok(Change::events(o.record_label(
-                env.ctx,
-                shipment,
-                carrier_code.clone(),
-                number.clone(),
-                printed.clone(),
-                &reference,
-            )?))
-        })
-        .await
-        .map(|(o, ())| o)
+        let spec = CommandSpec::new(Operation::BuyLabel, OrderRef::new(order, None));
+        let result = self
+            .order_command(rc, uow, spec, |o, env| {
+                own_shipment(env.identity, env.op, o, shipment)?;
+                Ok(Change::events(o.record_label(
+                    env.ctx,
+                    shipment,
+                    intent,
+                    carrier_code.clone(),
+                    number.clone(),
+                    printed.clone(),
+                    &reference,
+                )?))
+            })
+            .await;
+        match result {
+            Ok((o, ())) => {
+                tracing::info!(order = %order, %shipment, carrier = %carrier_code, "label bought");
+                Ok(o)
+            }
+            Err(AppError::Rule(DomainError::IntentClosed { .. })) => {
+                let stored = self.orders.load(identity.scope(), order).await?;
+                let holds = stored
+                    .as_ref()
+                    .and_then(|s| s.order.shipment(shipment))
+                    .is_some_and(|s| s.carrier_reference.as_deref() == Some(reference.as_str()));
+                match stored {
+                    Some(s) if holds => Ok(s.order),
+                    _ => {
+                        self.void_orphan(rc, identity, order, shipment, token, &label)
+                            .await;
+                        Err(AppError::Conflict(
+                            "the shipment can no longer take this label: it was voided".into(),
+                        ))
+                    }
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Commits a void against its intent: the shipment is cancelled.
+    async fn complete_void(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        identity: &Identity,
+        order: OrderId,
+        shipment: ShipmentId,
+        intent: &str,
+    ) -> AppResult<Order> {
+        let spec = CommandSpec::new(Operation::VoidLabel, OrderRef::new(order, None));
+        let result = self
+            .order_command(rc, uow, spec, |o, env| {
+                own_shipment(env.identity, env.op, o, shipment)?;
+                Ok(Change::events(o.record_void(env.ctx, shipment, intent)?))
+            })
+            .await;
+        match result {
+            Ok((o, ())) => Ok(o),
+            // Completed meanwhile by a concurrent settle: the shipment is cancelled.
+            Err(AppError::Rule(DomainError::IntentClosed { .. })) => self
+                .orders
+                .load(identity.scope(), order)
+                .await?
+                .map(|s| s.order)
+                .ok_or(AppError::NotFound { what: "order" }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A label bought for a shipment that can no longer take it: voided at the carrier, and the
+    /// tenant's audit says so (a void that fails is audited as failed, for a person).
+    async fn void_orphan(
+        &self,
+        rc: &RequestCtx,
+        identity: &Identity,
+        order: OrderId,
+        shipment: ShipmentId,
+        token: &RateToken,
+        label: &PurchasedLabel,
+    ) {
+        let voided = match self
+            .carrier_for(rc, Operation::BuyLabel, &token.g, &token.a)
+            .await
+        {
+            Ok(carrier) => carrier
+                .void_label(&label.carrier_reference)
+                .await
+                .map_err(carrier_error),
+            Err(e) => Err(e),
+        };
+        let outcome = match &voided {
+            Ok(carriers::VoidOutcome::Submitted | carriers::VoidOutcome::Refunded) => {
+                AuditOutcome::Success
+            }
+            Ok(carriers::VoidOutcome::Rejected(why)) => AuditOutcome::Failed {
+                reason: format!(
+                    "the orphaned label {} could not be voided: {why}",
+                    label.tracking_number
+                ),
+            },
+            Err(e) => AuditOutcome::Failed {
+                reason: format!(
+                    "the orphaned label {} could not be voided: {}",
+                    label.tracking_number,
+                    e.code()
+                ),
+            },
+        };
+        tracing::warn!(%order, %shipment, ok = matches!(outcome, AuditOutcome::Success), "orphaned label voided");
+        let what = Audited {
+            op: Operation::VoidLabel,
+            target: AuditTarget {
+                kind: "shipment".into(),
+                id: format!("{order}/{shipment}"),
+            },
+            outcome,
+            version: None,
+        };
+        let record = match self.next_id() {
+            Ok(id) => user_audit(
+                AuditId::from_ulid(id),
+                identity,
+                what,
+                self.now(),
+                &rc.request_id,
+            ),
+            Err(_) => return,
+        };
+        if let Err(e) = self.tenant_audit.append(identity.scope(), &record).await {
+            tracing::error!(error = %e, %order, %shipment, "the orphaned label's audit record was not written");
+        }
+    }
+
+    /// Settles an intent found on a shipment: its outcome from this process's memory or the
+    /// carrier's lookup, committed; or closed when the carrier never did it and no call can
+    /// still be in flight; or left in flight.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn settle(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        identity: &Identity,
+        order: OrderId,
+        shipment: ShipmentId,
+        intent: &CarrierIntent,
+        ours: bool,
+    ) -> AppResult<Settled> {
+        let stale =
+            self.now().unix_seconds() - intent.opened_at.unix_seconds() >= INTENT_SETTLE_SECS;
+        // Another request's call still within its window is in flight: that request commits
+        // its own outcome. Only its own retries, or anyone once the window is past, settle it.
+        if intent.state == IntentState::Unknown || !(ours || stale) {
+            return Ok(Settled::InFlight);
+        }
+        // Only the request that opened it commits in its own unit of work (its answer is stored
+        // with it); anyone else's settlement commits at once.
+        let immediate = UnitOfWork::immediate();
+        let commit_in = if ours { uow } else { &immediate };
+        match intent.action {
+            CarrierAction::Purchase => {
+                let token: RateToken = decode("intent", &intent.reference)?;
+                let found = match self.outcomes.get(&intent.id) {
+                    Some(Outcome::Bought(label)) => Ok(PurchaseLookup::Bought(label)),
+                    _ => match self
+                        .carrier_for(rc, Operation::BuyLabel, &token.g, &token.a)
+                        .await
+                    {
+                        Ok(c) => c.find_purchase(&token.rate_ref()).await,
+                        Err(e) => return Err(e),
+                    },
+                };
+                match found {
+                    Ok(PurchaseLookup::Bought(label)) => Ok(Settled::Completed(
+                        self.complete_purchase(
+                            rc, commit_in, identity, order, shipment, &intent.id, &token, label,
+                        )
+                        .await?,
+                    )),
+                    Ok(PurchaseLookup::NotBought) if stale => {
+                        self.close_intent(
+                            rc,
+                            identity,
+                            order,
+                            shipment,
+                            &intent.id,
+                            CarrierAction::Purchase,
+                            IntentOutcome::Abandoned,
+                        )
+                        .await?;
+                        Ok(Settled::Closed)
+                    }
+                    Ok(PurchaseLookup::NotBought | PurchaseLookup::Pending) => {
+                        Ok(Settled::InFlight)
+                    }
+                    Err(CarrierError::NotSupported(_)) => {
+                        self.mark_unknown(rc, order, shipment, &intent.id, CarrierAction::Purchase)
+                            .await?;
+                        Ok(Settled::InFlight)
+                    }
+                    Err(e) => {
+                        tracing::warn!(%order, %shipment, code = e.code(), "purchase lookup failed");
+                        Ok(Settled::InFlight)
+                    }
+                }
+            }
+            CarrierAction::Void => {
+                let label: LabelRef = decode("intent", &intent.reference)?;
+                let found = match self.outcomes.get(&intent.id) {
+                    Some(Outcome::Voided) => {
+                        Ok(VoidLookup::Voided(carriers::VoidOutcome::Submitted))
+                    }
+                    _ => match self
+                        .carrier_for(rc, Operation::VoidLabel, &label.g, &label.a)
+                        .await
+                    {
+                        Ok(c) => c.find_void(&label.r).await,
+                        Err(e) => return Err(e),
+                    },
+                };
+                match found {
+                    Ok(VoidLookup::Voided(_)) => Ok(Settled::Completed(
+                        self.complete_void(rc, commit_in, identity, order, shipment, &intent.id)
+                            .await?,
+                    )),
+                    Ok(VoidLookup::NotVoided) if stale => {
+                        self.close_intent(
+                            rc,
+                            identity,
+                            order,
+                            shipment,
+                            &intent.id,
+                            CarrierAction::Void,
+                            IntentOutcome::Abandoned,
+                        )
+                        .await?;
+                        Ok(Settled::Closed)
+                    }
+                    Ok(VoidLookup::NotVoided) => Ok(Settled::InFlight),
+                    Err(CarrierError::NotSupported(_)) => {
+                        self.mark_unknown(rc, order, shipment, &intent.id, CarrierAction::Void)
+                            .await?;
+                        Ok(Settled::InFlight)
+                    }
+                    Err(e) => {
+                        tracing::warn!(%order, %shipment, code = e.code(), "void lookup failed");
+                        Ok(Settled::InFlight)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The carrier cannot tell: the intent stays, UNKNOWN, for a person.
+    async fn mark_unknown(
+        &self,
+        rc: &RequestCtx,
+        order: OrderId,
+        shipment: ShipmentId,
+        intent: &str,
+        action: CarrierAction,
+    ) -> AppResult<()> {
+        let spec = CommandSpec::new(intent_operation(action), OrderRef::new(order, None));
+        match self
+            .order_command(rc, &UnitOfWork::immediate(), spec, |o, env| {
+                Ok(Change::events(
+                    o.mark_intent_unknown(env.ctx, shipment, intent, action)?,
+                ))
+            })
+            .await
+        {
+            Ok(_) | Err(AppError::Rule(DomainError::IntentClosed { .. })) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// The gateway account and carrier reference of a label bought here.
@@ -323,40 +949,23 @@ impl App {
         decode("shipmentId", reference)
     }
 
-    /// Voids the label at the carrier, then cancels the shipment (its quantities are free
-    /// again). A carrier that refuses the void leaves everything as it was.
-    pub async fn void_shipping_label(
+    /// A rate id as `shippingRates` issued it for this very tenant, order and shipment.
+    fn open_rate(
         &self,
-        rc: &RequestCtx,
-        uow: &UnitOfWork,
-        order: OrderRef,
+        identity: &Identity,
+        order: OrderId,
         shipment: ShipmentId,
-    ) -> AppResult<Order> {
-        let op = Operation::VoidLabel;
-        let (stored, _) = self.load_for(rc, op, order.id, false).await?;
-        let identity = rc.identity(op)?;
-        own_shipment(identity, op, &stored.order, shipment)?;
-        let s = shipment_of(&stored.order, shipment)?;
-        if s.status != ShipmentStatus::LabelPurchased {
-            return Err(AppError::Invalid {
-                field: "shipmentId".into(),
-                message: "only a label not yet in transit can be voided".into(),
-            });
-        }
-        let label = Self::label_ref(s)?;
-        let carrier = self.carrier_for(rc, op, &label.g, &label.a).await?;
-        match carrier.void_label(&label.r).await.map_err(carrier_error)? {
-            carriers::VoidOutcome::Rejected(why) => {
-                return Err(carrier_error(CarrierError::Rejected(why)));
-            }
-            carriers::VoidOutcome::Submitted | carriers::VoidOutcome::Refunded => {}
-        }
-        let spec = CommandSpec::new(op, order);
-        self.order_command(rc, uow, spec, |o, env| {
-            Ok(Change::events(o.cancel_shipment(env.ctx, shipment)?))
-        })
-        .await
-        .map(|(o, ())| o)
+        rate_id: &str,
+    ) -> AppResult<RateToken> {
+        let invalid = || AppError::Invalid {
+            field: "rateId".into(),
+            message: "not a rate quoted for this shipment".into(),
+        };
+        let body = self
+            .signer
+            .open(&rate_purpose(identity, order, shipment), rate_id)
+            .ok_or_else(invalid)?;
+        serde_json::from_slice(&body).map_err(|_| invalid())
     }
 
     /// Polls the carrier for a label's tracking and applies it through the same command as a

@@ -151,6 +151,37 @@ impl Cursors {
         ))
     }
 
+    /// Seals `body` for `purpose` (`base64url(body) . base64url(hmac(purpose, body))`): an
+    /// opaque token the API hands out and takes back (rate ids), bound to what `purpose` names.
+    pub fn seal(&self, purpose: &str, body: &[u8]) -> StoreResult<String> {
+        let mut mac = self.key.mac()?;
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(body);
+        let tag = mac.finalize().into_bytes();
+        Ok(format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(body),
+            URL_SAFE_NO_PAD.encode(tag)
+        ))
+    }
+
+    /// The body of a token sealed for exactly `purpose` (constant-time check), else `None`.
+    pub fn open(&self, purpose: &str, token: &str) -> Option<Vec<u8>> {
+        if token.len() > 16 * 1024 {
+            return None;
+        }
+        let (body, tag) = token.split_once('.')?;
+        let body = URL_SAFE_NO_PAD.decode(body).ok()?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        let mut mac = self.key.mac().ok()?;
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(&body);
+        mac.verify_slice(&tag).ok()?;
+        Some(body)
+    }
+
     /// Verifies the signature (constant time), the tenant and the listing.
     pub fn decode(&self, cursor: &str, tenant: &str, listing: &str) -> StoreResult<CursorState> {
         let invalid = || StoreError::Invalid("invalid cursor".into());
@@ -186,6 +217,21 @@ mod tests {
             last_sort_key: Some("x".into()),
             shards: vec![ShardPosition::Start, ShardPosition::Done],
         }
+    }
+
+    #[test]
+    fn sealed_tokens_open_only_for_their_purpose_and_key() {
+        let c = cursors(1);
+        let t = c.seal("rate:a:o1:s1", b"{\"r\":1}").unwrap();
+        assert_eq!(c.open("rate:a:o1:s1", &t).unwrap(), b"{\"r\":1}");
+        assert!(c.open("rate:b:o1:s1", &t).is_none());
+        assert!(c.open("rate:a:o1:s2", &t).is_none());
+        assert!(cursors(2).open("rate:a:o1:s1", &t).is_none());
+        let (body, tag) = t.split_once('.').unwrap();
+        let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(b"{\"r\":2}"));
+        assert!(c.open("rate:a:o1:s1", &forged).is_none());
+        assert!(c.open("rate:a:o1:s1", body).is_none());
+        assert!(c.open("rate:a:o1:s1", "").is_none());
     }
 
     #[test]

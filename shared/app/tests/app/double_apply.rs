@@ -71,7 +71,7 @@ impl Intercept for DropOneCommitResponse {
     }
 }
 
-fn endpoint() -> String {
+pub(crate) fn endpoint() -> String {
     std::env::var("OMS_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
         let env_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.services/env");
         std::fs::read_to_string(env_file)

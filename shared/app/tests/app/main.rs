@@ -3,5 +3,6 @@
 
 mod authz;
 mod double_apply;
+mod labels;
 mod platform;
 mod relay;

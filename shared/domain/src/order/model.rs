@@ -216,6 +216,13 @@ pub struct Shipment {
     /// shipment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<CarrierIntent>,
+    /// The idempotency key of the request whose intent bought the label, and of the one whose
+    /// intent voided it: a retry of that request answers as the first one did, whoever
+    /// completed the intent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub void_key: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

@@ -51,19 +51,41 @@ fn an_open_purchase_blocks_every_other_move_of_its_shipment() {
     let mut w = World::new();
     let (mut o, id) = confirmed(&mut w);
     let (intent, events) = o
-        .open_carrier_intent(&mut w.ctx(), id, CarrierAction::Purchase, "rate-1", Some("k1"))
+        .open_carrier_intent(
+            &mut w.ctx(),
+            id,
+            CarrierAction::Purchase,
+            "rate-1",
+            Some("k1"),
+        )
         .unwrap();
     assert_eq!(events.len(), 1);
     let s = o.shipment(id).unwrap();
     assert_eq!(s.status, ShipmentStatus::Confirmed);
     let open = s.intent.clone().unwrap();
     assert_eq!(
-        (open.id.as_str(), open.action, open.state, open.key.as_deref()),
-        (intent.as_str(), CarrierAction::Purchase, IntentState::Open, Some("k1"))
+        (
+            open.id.as_str(),
+            open.action,
+            open.state,
+            open.key.as_deref()
+        ),
+        (
+            intent.as_str(),
+            CarrierAction::Purchase,
+            IntentState::Open,
+            Some("k1")
+        )
     );
     let before = o.clone();
     in_progress(
-        o.open_carrier_intent(&mut w.ctx(), id, CarrierAction::Purchase, "rate-2", Some("k2")),
+        o.open_carrier_intent(
+            &mut w.ctx(),
+            id,
+            CarrierAction::Purchase,
+            "rate-2",
+            Some("k2"),
+        ),
         CarrierAction::Purchase,
     );
     in_progress(o.cancel_shipment(&mut w.ctx(), id), CarrierAction::Purchase);
@@ -71,7 +93,10 @@ fn an_open_purchase_blocks_every_other_move_of_its_shipment() {
         o.dispatch_shipment(&mut w.ctx(), id, None, None),
         CarrierAction::Purchase,
     );
-    in_progress(o.mark_shipment_delivered(&mut w.ctx(), id), CarrierAction::Purchase);
+    in_progress(
+        o.mark_shipment_delivered(&mut w.ctx(), id),
+        CarrierAction::Purchase,
+    );
     in_progress(o.cancel(&mut w.ctx(), None), CarrierAction::Purchase);
     // A carrier's tracking update cannot move it either: ignored, nothing changes.
     assert!(matches!(

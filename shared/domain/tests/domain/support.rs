@@ -10,8 +10,7 @@ use domain::ids::{
 };
 use domain::order::{
     CarrierAction, Label, LineQuantity, NewLine, NewOrder, NewShipment, Order, OrderStatus,
-    ShippingMode,
-    TrackingStatus, TrackingUpdate,
+    ShippingMode, TrackingStatus, TrackingUpdate,
 };
 use domain::{Currency, Money, Timestamp};
 

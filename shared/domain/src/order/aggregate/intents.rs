@@ -170,7 +170,7 @@ impl Order {
                 out,
             )?;
             let s = &mut o.shipments[idx];
-            s.intent = None;
+            s.label_key = s.intent.take().and_then(|i| i.key);
             s.label = Some(label);
             s.carrier_reference = Some(carrier_reference);
             o.record_tracking_details(idx, Some(carrier), Some(tracking_number), out);
@@ -194,14 +194,9 @@ impl Order {
     ) -> DomainResult<Vec<DomainEvent>> {
         self.run(ctx, Command::VoidLabel, |o, ctx, out| {
             let idx = o.intent_index(id, intent, CarrierAction::Void)?;
-            o.move_shipment(
-                ctx.now,
-                idx,
-                ShipmentMove::Cancel,
-                Command::VoidLabel,
-                out,
-            )?;
-            o.shipments[idx].intent = None;
+            o.move_shipment(ctx.now, idx, ShipmentMove::Cancel, Command::VoidLabel, out)?;
+            let s = &mut o.shipments[idx];
+            s.void_key = s.intent.take().and_then(|i| i.key);
             out.push(EventPayload::CarrierCallOutcome {
                 shipment_id: id,
                 intent_id: intent.to_owned(),

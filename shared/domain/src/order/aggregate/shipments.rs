@@ -52,6 +52,8 @@ impl Order {
                 carrier_reference: None,
                 carrier_status: None,
                 intent: None,
+                label_key: None,
+                void_key: None,
                 created_at: ctx.now,
                 updated_at: ctx.now,
             });

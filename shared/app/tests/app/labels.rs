@@ -1,0 +1,714 @@
+//! The money path under faults, on both store backends (the embedded store and DynamoDB
+//! Local), against the stateful fake EasyPost, which counts what it sells and refunds:
+//!
+//! (a) the commit after a successful buy fails once; the client retries with the same key
+//!     (in the same process, which remembers the answer, and in a fresh one, which looks the
+//!     purchase up at the carrier);
+//! (b) two buys with different keys and rate ids from two `shippingRates` calls race (100 runs);
+//! (c) the request is aborted between the carrier's sale and the commit; a fresh `App` over the
+//!     same table retries the same key;
+//! (d) the carrier sells and never answers;
+//! (e) the carrier refuses (4xx); a buy with another key then succeeds;
+//! (f) (a)–(d) for voids.
+//!
+//! Every run checks: the carrier sold exactly one label (voided at most once), the shipment
+//! holds it, and no sold label is held by no shipment.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::shipping::{HttpConnector, INTENT_SETTLE_SECS};
+use app::{
+    App, AppError, Keyed, KeyedOutcome, OrderRef, RequestCtx, StoredResponse, SystemIds, UnitOfWork,
+};
+use async_trait::async_trait;
+use auth::{Caller, Identity};
+use carriers::fake::{FakeCarrier, Fault};
+use domain::access::{Operation, Plan, Role};
+use domain::contact::Address;
+use domain::gateway::{CarrierKind, GatewayAuthType, GatewayConfig, GatewayMode};
+use domain::ids::{AccountId, CarrierCode, IdempotencyKey, OrderId, PlanName, ShipmentId, Subject};
+use domain::order::{
+    LineQuantity, NewShipment, Order, Package, Pickup, ShipmentStatus, ShippingMode,
+};
+use domain::{IdSource, ManualClock, Timestamp};
+use store::cursor::{CursorKey, Cursors};
+use store::dynamo::{DynamoStore, local_config};
+use store::{FixedShards, ItemStore, Key, Page, Query, StoreError, StoreResult, WriteAction};
+
+use crate::double_apply::{endpoint, new_order};
+
+const KEY: &str = "EZTK-fault-suite-key-0000000001";
+
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Embedded,
+    Dynamo,
+}
+
+/// Passes everything through, but fails the transaction that comes after `skip` more have
+/// passed, once (a commit that fails: the backend is unreachable at that moment).
+struct FaultyStore {
+    inner: Arc<dyn ItemStore>,
+    fail_after: Mutex<Option<usize>>,
+    failed: AtomicUsize,
+}
+
+impl FaultyStore {
+    fn fail_write_after(&self, skip: usize) {
+        *self.fail_after.lock().unwrap() = Some(skip);
+    }
+}
+
+#[async_trait]
+impl ItemStore for FaultyStore {
+    fn needs_outbox_pointers(&self) -> bool {
+        self.inner.needs_outbox_pointers()
+    }
+    async fn get(&self, key: &Key) -> StoreResult<Option<store::Item>> {
+        self.inner.get(key).await
+    }
+    async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<store::Item>>> {
+        self.inner.batch_get(keys).await
+    }
+    async fn query(&self, query: &Query) -> StoreResult<Page> {
+        self.inner.query(query).await
+    }
+    async fn transact_write(&self, actions: Vec<WriteAction>) -> StoreResult<()> {
+        let fail = {
+            let mut slot = self.fail_after.lock().unwrap();
+            match *slot {
+                Some(0) => {
+                    *slot = None;
+                    true
+                }
+                Some(n) => {
+                    *slot = Some(n - 1);
+                    false
+                }
+                None => false,
+            }
+        };
+        if fail {
+            self.failed.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::Backend("injected: the commit failed".into()));
+        }
+        self.inner.transact_write(actions).await
+    }
+}
+
+/// One tenant with EasyPost credentials against a fake, and a confirmed shipment.
+struct Harness {
+    store: Arc<FaultyStore>,
+    clock: ManualClock,
+    secrets: Arc<dyn domain::ports::SecretStore>,
+    app: Arc<App>,
+    rc: RequestCtx,
+    fake: FakeCarrier,
+    gateway: CarrierCode,
+    account: AccountId,
+    order: OrderId,
+    shipment: ShipmentId,
+    _dir: tempfile::TempDir,
+}
+
+static TABLES: AtomicUsize = AtomicUsize::new(0);
+
+async fn inner_store(backend: Backend, clock: &ManualClock) -> Arc<dyn ItemStore> {
+    match backend {
+        Backend::Embedded => {
+            Arc::new(store::embedded::EmbeddedStore::in_memory(Arc::new(clock.clone())).unwrap())
+        }
+        Backend::Dynamo => {
+            let conf = local_config(&endpoint()).build();
+            let table = format!(
+                "oms-labels-{}-{}",
+                std::process::id(),
+                TABLES.fetch_add(1, Ordering::SeqCst)
+            );
+            let dynamo = DynamoStore::new(
+                aws_sdk_dynamodb::Client::from_conf(conf),
+                table,
+                Arc::new(clock.clone()),
+            );
+            dynamo.create_table().await.unwrap();
+            Arc::new(dynamo)
+        }
+    }
+}
+
+fn build_app(
+    h_store: Arc<FaultyStore>,
+    clock: &ManualClock,
+    secrets: Arc<dyn domain::ports::SecretStore>,
+) -> Arc<App> {
+    let ids: Arc<Mutex<dyn IdSource + Send>> = Arc::new(Mutex::new(SystemIds));
+    let connector =
+        HttpConnector::new(reqwest::Client::new()).with_timeout(Duration::from_millis(800));
+    Arc::new(
+        App::new(
+            h_store,
+            Arc::new(FixedShards::new(1)),
+            Cursors::new(CursorKey::from_bytes(&[7; 32]).unwrap()),
+            ids,
+            Arc::new(clock.clone()),
+        )
+        .with_secrets(secrets)
+        .with_connector(Arc::new(connector)),
+    )
+}
+
+fn ctx(roles: &[Role]) -> RequestCtx {
+    let plan = Plan::everything(PlanName::parse("gold").unwrap());
+    RequestCtx {
+        caller: Caller::Tenant(Identity::for_tests("acme", "staff-1", roles, None, plan)),
+        request_id: "r-1".into(),
+    }
+}
+
+impl Harness {
+    async fn new(backend: Backend) -> Self {
+        let clock = ManualClock::at(1_795_478_400);
+        let store = Arc::new(FaultyStore {
+            inner: inner_store(backend, &clock).await,
+            fail_after: Mutex::new(None),
+            failed: AtomicUsize::new(0),
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let secrets: Arc<dyn domain::ports::SecretStore> =
+            Arc::new(secrets::local::LocalSecretStore::open(dir.path(), Some(&[3; 32])).unwrap());
+        let app = build_app(store.clone(), &clock, secrets.clone());
+        let fake = FakeCarrier::easypost(KEY).await;
+        let gateway = CarrierCode::parse("easypost").unwrap();
+        let account = AccountId::parse("main").unwrap();
+        let platform = app::platform::Platform::new(
+            store.clone(),
+            Arc::new(clock.clone()),
+            Subject::parse("ops").unwrap(),
+            None,
+        );
+        platform
+            .set_gateway(GatewayConfig {
+                id: gateway.clone(),
+                name: "EasyPost (fake)".into(),
+                kind: CarrierKind::Easypost,
+                sandbox_url: fake.base_url(),
+                production_url: fake.base_url(),
+                auth_type: GatewayAuthType::ApiKey,
+            })
+            .await
+            .unwrap();
+        app.add_carrier_credentials(
+            &ctx(&[Role::TenantAdmin]),
+            app::gateway::NewCredentials {
+                gateway: gateway.clone(),
+                account: account.clone(),
+                mode: GatewayMode::Sandbox,
+                base_url: None,
+                username: None,
+                client_id: None,
+                token_url: None,
+                description: None,
+                from: None,
+                thru: None,
+                secrets: app::gateway::CredentialSecrets {
+                    api_key: Some(KEY.to_owned().into()),
+                    ..Default::default()
+                },
+            },
+        )
+        .await
+        .unwrap();
+        let mut h = Self {
+            store,
+            clock,
+            secrets,
+            app,
+            rc: ctx(&[Role::Staff]),
+            fake,
+            gateway,
+            account,
+            order: OrderId::from_ulid(ulid::Ulid::nil()),
+            shipment: ShipmentId::from_ulid(ulid::Ulid::nil()),
+            _dir: dir,
+        };
+        h.next_shipment(0).await;
+        h
+    }
+
+    /// A new order with a confirmed, packed shipment; the harness works on it from now on.
+    async fn next_shipment(&mut self, n: usize) {
+        let uow = UnitOfWork::immediate();
+        let order = self
+            .app
+            .create_order(&self.rc, &uow, new_order(&format!("ext-{n}")))
+            .await
+            .unwrap();
+        let on = OrderRef::new(order.id(), None);
+        self.app
+            .approve_order(&self.rc, &uow, on, None)
+            .await
+            .unwrap();
+        let from = Address::new(
+            "Warehouse",
+            "417 Montgomery St",
+            None,
+            "San Francisco",
+            Some("CA"),
+            "94104",
+            "US",
+            None,
+        )
+        .unwrap();
+        let new = NewShipment {
+            lines: vec![LineQuantity::new(
+                domain::ids::Sku::parse("A").unwrap(),
+                domain::ids::Quantity::new(1).unwrap(),
+            )],
+            destination: None,
+            package: Some(Package::new(500, 200, 150, 100).unwrap()),
+            mode: ShippingMode::Ground,
+            carrier: None,
+            pickup: Some(
+                Pickup::new(
+                    from,
+                    Timestamp::parse_rfc3339("2030-01-01T09:00:00Z").unwrap(),
+                    Timestamp::parse_rfc3339("2030-01-01T17:00:00Z").unwrap(),
+                )
+                .unwrap(),
+            ),
+            instructions: None,
+        };
+        let (_, shipment) = self
+            .app
+            .create_shipment(&self.rc, &uow, on, new)
+            .await
+            .unwrap();
+        self.app
+            .move_shipment(&self.rc, &uow, on, shipment, app::ShipmentStep::Confirm)
+            .await
+            .unwrap();
+        self.order = order.id();
+        self.shipment = shipment;
+    }
+
+    /// A fresh `App` over the same table (another process, or this one restarted).
+    fn restart(&mut self) {
+        self.app = build_app(self.store.clone(), &self.clock, self.secrets.clone());
+    }
+
+    async fn rate(&self) -> String {
+        let quote = self
+            .app
+            .shipping_rates(
+                &self.rc,
+                self.order,
+                self.shipment,
+                &self.gateway,
+                &self.account,
+            )
+            .await
+            .unwrap();
+        quote.rates[0].id.clone()
+    }
+
+    async fn order(&self) -> Order {
+        self.app.order(&self.rc, self.order).await.unwrap()
+    }
+
+    async fn shipment_status(&self) -> ShipmentStatus {
+        self.order().await.shipment(self.shipment).unwrap().status
+    }
+
+    /// The carrier sold `sold` labels so far, voided `voided`; every sold label that is not
+    /// voided is held by exactly one shipment of the tenant's (the current one last).
+    async fn assert_books(&self, sold: usize, voided: usize) {
+        assert_eq!(self.fake.labels_sold(), sold, "labels sold");
+        assert_eq!(self.fake.labels_refunded(), voided, "labels voided");
+        let order = self.order().await;
+        let s = order.shipment(self.shipment).unwrap();
+        assert!(s.intent.is_none(), "no intent is left open: {:?}", s.intent);
+        if voided == 0 {
+            let held = s.tracking_number.as_ref().map(|n| n.as_str().to_owned());
+            assert!(
+                held.as_ref()
+                    .is_some_and(|n| self.fake.sold_tracking_numbers().contains(n)),
+                "the shipment holds a label the carrier sold: {held:?}"
+            );
+        }
+    }
+}
+
+/// A response for the keyed path: the order's tracking number, or the error's code.
+struct Answer(Result<Order, AppError>, String);
+
+impl StoredResponse for Answer {
+    fn stored(&self) -> &str {
+        &self.1
+    }
+}
+
+fn answer(r: Result<Order, AppError>) -> Answer {
+    let text = match &r {
+        Ok(o) => format!("ok v{}", o.version()),
+        Err(e) => format!("error {}", e.code()),
+    };
+    Answer(r, text)
+}
+
+/// What a keyed call came to: `Ok` (ran or replayed), or the error's code.
+fn code(out: &Result<KeyedOutcome<Answer>, AppError>) -> String {
+    match out {
+        Ok(KeyedOutcome::Ran(Answer(Ok(_), _))) => "ok".into(),
+        Ok(KeyedOutcome::Replayed(text)) if text.starts_with("ok") => "ok".into(),
+        Ok(KeyedOutcome::Replayed(text)) => text.clone(),
+        Ok(KeyedOutcome::Ran(Answer(Err(e), _))) | Err(e) => e.code().into(),
+    }
+}
+
+async fn buy(
+    app: &App,
+    rc: &RequestCtx,
+    order: OrderId,
+    shipment: ShipmentId,
+    rate: &str,
+    key: &str,
+) -> Result<KeyedOutcome<Answer>, AppError> {
+    let keyed = Keyed {
+        key: IdempotencyKey::parse(key).unwrap(),
+        operation: Operation::BuyLabel,
+        request_hash: format!("buy:{order}:{shipment}:{rate}"),
+    };
+    app.keyed(rc, &keyed, |uow| async move {
+        answer(
+            app.buy_shipping_label(rc, &uow, OrderRef::new(order, None), shipment, rate)
+                .await,
+        )
+    })
+    .await
+}
+
+async fn void(
+    app: &App,
+    rc: &RequestCtx,
+    order: OrderId,
+    shipment: ShipmentId,
+    key: &str,
+) -> Result<KeyedOutcome<Answer>, AppError> {
+    let keyed = Keyed {
+        key: IdempotencyKey::parse(key).unwrap(),
+        operation: Operation::VoidLabel,
+        request_hash: format!("void:{order}:{shipment}"),
+    };
+    app.keyed(rc, &keyed, |uow| async move {
+        answer(
+            app.void_shipping_label(rc, &uow, OrderRef::new(order, None), shipment)
+                .await,
+        )
+    })
+    .await
+}
+
+impl Harness {
+    async fn buy(&self, rate: &str, key: &str) -> String {
+        code(&buy(&self.app, &self.rc, self.order, self.shipment, rate, key).await)
+    }
+
+    async fn void(&self, key: &str) -> String {
+        code(&void(&self.app, &self.rc, self.order, self.shipment, key).await)
+    }
+}
+
+// ---- (a) the commit after a successful buy fails once, the same key is retried ------------
+
+async fn commit_fails_once_then_the_same_key(backend: Backend, restart: bool) {
+    let mut h = Harness::new(backend).await;
+    let rate = h.rate().await;
+    // The intent's commit passes, the label's commit fails.
+    h.store.fail_write_after(1);
+    assert_eq!(h.buy(&rate, "buy-1").await, "INTERNAL");
+    assert_eq!(h.store.failed.load(Ordering::SeqCst), 1);
+    assert_eq!(h.fake.labels_sold(), 1, "the carrier sold it");
+    assert_eq!(h.shipment_status().await, ShipmentStatus::Confirmed);
+    if restart {
+        h.restart();
+    }
+    assert_eq!(h.buy(&rate, "buy-1").await, "ok");
+    assert_eq!(h.shipment_status().await, ShipmentStatus::LabelPurchased);
+    // Once committed, the key replays.
+    assert_eq!(h.buy(&rate, "buy-1").await, "ok");
+    let buys = h
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/buy"))
+        .count();
+    assert_eq!(buys, 1, "the carrier's buy endpoint was called once");
+    h.assert_books(1, 0).await;
+}
+
+/// Exactly one of two racing calls succeeded; the other's code.
+fn one_ok(codes: &[String; 2], run: usize) -> &str {
+    assert_eq!(
+        codes.iter().filter(|c| *c == "ok").count(),
+        1,
+        "run {run}: exactly one call succeeds: {codes:?}"
+    );
+    codes
+        .iter()
+        .find(|c| *c != "ok")
+        .map(String::as_str)
+        .unwrap()
+}
+
+// ---- (b) two buys with different keys and rate ids race --------------------------------
+
+async fn racing_buys(backend: Backend, runs: usize) {
+    let mut h = Harness::new(backend).await;
+    for run in 0..runs {
+        if run > 0 {
+            h.next_shipment(run).await;
+        }
+        let (r1, r2) = (h.rate().await, h.rate().await);
+        let (ka, kb) = (format!("race-{run}-a"), format!("race-{run}-b"));
+        assert_ne!(r1, r2);
+        let (a, b) = tokio::join!(
+            buy(&h.app, &h.rc, h.order, h.shipment, &r1, &ka),
+            buy(&h.app, &h.rc, h.order, h.shipment, &r2, &kb),
+        );
+        let codes = [code(&a), code(&b)];
+        let other = one_ok(&codes, run);
+        assert!(
+            ["PURCHASE_IN_PROGRESS", "INVALID_INPUT"].contains(&other),
+            "run {run}: the other is refused before the carrier: {codes:?}"
+        );
+        h.assert_books(run + 1, 0).await;
+    }
+}
+
+// ---- (c) the request dies between the carrier's sale and the commit ---------------------
+
+async fn aborted_after_the_sale(backend: Backend) {
+    let mut h = Harness::new(backend).await;
+    let rate = h.rate().await;
+    // The carrier sells, then holds its answer; the request is aborted meanwhile.
+    h.fake.fail_next(Fault::DoThenStall);
+    let (app, rc, order, shipment, r) = (
+        h.app.clone(),
+        h.rc.clone(),
+        h.order,
+        h.shipment,
+        rate.clone(),
+    );
+    let task = tokio::spawn(async move {
+        buy(&app, &rc, order, shipment, &r, "buy-c")
+            .await
+            .map(|_| ())
+    });
+    while h.fake.labels_sold() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    h.restart();
+    assert_eq!(h.buy(&rate, "buy-c").await, "ok");
+    h.assert_books(1, 0).await;
+}
+
+// ---- (d) the carrier sells and never answers ----------------------------------------------
+
+async fn sold_without_an_answer(backend: Backend) {
+    let h = Harness::new(backend).await;
+    let rate = h.rate().await;
+    h.fake.fail_next(Fault::DoThenStall);
+    // The client times out, looks the purchase up, and finds the label.
+    assert_eq!(h.buy(&rate, "buy-d").await, "ok");
+    assert_eq!(h.shipment_status().await, ShipmentStatus::LabelPurchased);
+    h.assert_books(1, 0).await;
+}
+
+// ---- (e) a refusal closes the intent; another key then buys --------------------------------
+
+async fn refused_then_another_key(backend: Backend) {
+    let h = Harness::new(backend).await;
+    let rate = h.rate().await;
+    h.fake.fail_next(Fault::Unauthorized);
+    assert_eq!(h.buy(&rate, "buy-e1").await, "CARRIER_AUTH_FAILED");
+    assert!(
+        h.order()
+            .await
+            .shipment(h.shipment)
+            .unwrap()
+            .intent
+            .is_none()
+    );
+    assert_eq!(h.fake.labels_sold(), 0);
+    assert_eq!(h.buy(&rate, "buy-e2").await, "ok");
+    h.assert_books(1, 0).await;
+}
+
+// ---- an unknown outcome blocks until the carrier's answer is known, then settles ----------
+
+async fn unknown_outcome_settles_after_the_window(backend: Backend) {
+    let h = Harness::new(backend).await;
+    let rate = h.rate().await;
+    // A 500: maybe sold, maybe not; the lookup says not (yet).
+    h.fake.fail_next(Fault::ServerError);
+    assert_eq!(h.buy(&rate, "buy-u1").await, "CARRIER_UNAVAILABLE");
+    let s = h.order().await.shipment(h.shipment).unwrap().clone();
+    assert!(s.intent.is_some(), "the intent stays open");
+    // Another buy within the window: in progress, the carrier's buy endpoint is not called.
+    assert_eq!(h.buy(&rate, "buy-u2").await, "PURCHASE_IN_PROGRESS");
+    // So is a cancellation or a dispatch.
+    let uow = UnitOfWork::immediate();
+    let on = OrderRef::new(h.order, None);
+    let cancel = h
+        .app
+        .move_shipment(&h.rc, &uow, on, h.shipment, app::ShipmentStep::Cancel)
+        .await;
+    assert_eq!(cancel.unwrap_err().code(), "PURCHASE_IN_PROGRESS");
+    let dispatch = h
+        .app
+        .dispatch_shipment(&h.rc, &uow, on, h.shipment, None, None)
+        .await;
+    assert_eq!(dispatch.unwrap_err().code(), "PURCHASE_IN_PROGRESS");
+    let buys = |h: &Harness| {
+        h.fake
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/buy"))
+            .count()
+    };
+    assert_eq!(buys(&h), 1);
+    // Past the window, a lookup that still finds nothing closes it, and the buy goes ahead.
+    h.clock.advance(INTENT_SETTLE_SECS);
+    assert_eq!(h.buy(&rate, "buy-u3").await, "ok");
+    assert_eq!(buys(&h), 2);
+    h.assert_books(1, 0).await;
+}
+
+// ---- (f) voids: (a)–(d) -------------------------------------------------------------------
+
+/// A harness whose shipment holds a bought label.
+async fn bought(backend: Backend) -> Harness {
+    let h = Harness::new(backend).await;
+    let rate = h.rate().await;
+    assert_eq!(h.buy(&rate, "buy-f").await, "ok");
+    h
+}
+
+fn refund_calls(h: &Harness) -> usize {
+    h.fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/refund"))
+        .count()
+}
+
+async fn void_commit_fails_once(backend: Backend, restart: bool) {
+    let mut h = bought(backend).await;
+    h.store.fail_write_after(1);
+    assert_eq!(h.void("void-a").await, "INTERNAL");
+    assert_eq!(h.fake.labels_refunded(), 1);
+    if restart {
+        h.restart();
+    }
+    assert_eq!(h.void("void-a").await, "ok");
+    assert_eq!(h.void("void-a").await, "ok");
+    assert_eq!(h.shipment_status().await, ShipmentStatus::Cancelled);
+    assert_eq!(refund_calls(&h), 1);
+    h.assert_books(1, 1).await;
+}
+
+async fn racing_voids(backend: Backend, runs: usize) {
+    let mut h = Harness::new(backend).await;
+    for run in 0..runs {
+        if run > 0 {
+            h.next_shipment(run).await;
+        }
+        let rate = h.rate().await;
+        assert_eq!(h.buy(&rate, &format!("vbuy-{run}")).await, "ok");
+        let (ka, kb) = (format!("vrace-{run}-a"), format!("vrace-{run}-b"));
+        let (a, b) = tokio::join!(
+            void(&h.app, &h.rc, h.order, h.shipment, &ka),
+            void(&h.app, &h.rc, h.order, h.shipment, &kb),
+        );
+        let codes = [code(&a), code(&b)];
+        let other = one_ok(&codes, run);
+        assert!(
+            ["VOID_IN_PROGRESS", "INVALID_INPUT"].contains(&other),
+            "run {run}: {codes:?}"
+        );
+        assert_eq!(
+            refund_calls(&h),
+            run + 1,
+            "run {run}: one void reached the carrier"
+        );
+        h.assert_books(run + 1, run + 1).await;
+    }
+}
+
+async fn void_aborted_after_the_refund(backend: Backend) {
+    let mut h = bought(backend).await;
+    h.fake.fail_next(Fault::DoThenStall);
+    let (app, rc, order, shipment) = (h.app.clone(), h.rc.clone(), h.order, h.shipment);
+    let task =
+        tokio::spawn(async move { void(&app, &rc, order, shipment, "void-c").await.map(|_| ()) });
+    while h.fake.labels_refunded() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    h.restart();
+    assert_eq!(h.void("void-c").await, "ok");
+    assert_eq!(h.shipment_status().await, ShipmentStatus::Cancelled);
+    assert_eq!(refund_calls(&h), 1);
+    h.assert_books(1, 1).await;
+}
+
+async fn voided_without_an_answer(backend: Backend) {
+    let h = bought(backend).await;
+    h.fake.fail_next(Fault::DoThenStall);
+    assert_eq!(h.void("void-d").await, "ok");
+    assert_eq!(h.shipment_status().await, ShipmentStatus::Cancelled);
+    assert_eq!(refund_calls(&h), 1);
+    h.assert_books(1, 1).await;
+}
+
+/// Every scenario on both backends.
+macro_rules! on_both {
+    ($($name:ident($b:ident) => $body:expr;)+) => {
+        mod embedded {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let $b = Backend::Embedded;
+                $body.await;
+            })+
+        }
+        mod dynamodb_local {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let $b = Backend::Dynamo;
+                $body.await;
+            })+
+        }
+    };
+}
+
+on_both! {
+    a_commit_fails_once_then_the_same_key_in_process(b) => commit_fails_once_then_the_same_key(b, false);
+    a_commit_fails_once_then_the_same_key_after_a_restart(b) => commit_fails_once_then_the_same_key(b, true);
+    b_two_buys_race_100_runs(b) => racing_buys(b, 100);
+    c_aborted_between_the_sale_and_the_commit(b) => aborted_after_the_sale(b);
+    d_sold_without_an_answer(b) => sold_without_an_answer(b);
+    e_refused_then_another_key(b) => refused_then_another_key(b);
+    an_unknown_outcome_settles_after_the_window(b) => unknown_outcome_settles_after_the_window(b);
+    f_void_commit_fails_once_in_process(b) => void_commit_fails_once(b, false);
+    f_void_commit_fails_once_after_a_restart(b) => void_commit_fails_once(b, true);
+    f_two_voids_race_100_runs(b) => racing_voids(b, 100);
+    f_void_aborted_between_the_refund_and_the_commit(b) => void_aborted_after_the_refund(b);
+    f_voided_without_an_answer(b) => voided_without_an_answer(b);
+}
