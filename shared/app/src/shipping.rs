@@ -184,7 +184,7 @@ fn outcome_unknown(e: &CarrierError, what: &str) -> AppError {
 /// What became of an intent found on a shipment.
 pub(crate) enum Settled {
     /// Its outcome is committed: the order after.
-    Completed(Order),
+    Completed(Box<Order>),
     /// The call never happened and cannot any more: the intent is closed.
     Closed,
     /// It may still be in flight (or only a person can tell).
@@ -404,7 +404,7 @@ impl App {
                     .settle(rc, uow, &identity, order.id, shipment, &intent, ours)
                     .await?
                 {
-                    Settled::Completed(o) if ours => return Ok(o),
+                    Settled::Completed(o) if ours => return Ok(*o),
                     Settled::Completed(_) | Settled::Closed => continue,
                     Settled::InFlight => {
                         return Err(AppError::Rule(DomainError::CarrierCallInProgress {
@@ -445,7 +445,6 @@ impl App {
                     tracing::info!(order = %order.id, %shipment, code = e.code(), "label purchase refused by the carrier");
                     self.close_intent(
                         rc,
-                        &identity,
                         order.id,
                         shipment,
                         &intent,
@@ -492,7 +491,7 @@ impl App {
                     .settle(rc, uow, &identity, order.id, shipment, &intent, ours)
                     .await?
                 {
-                    Settled::Completed(o) if ours => return Ok(o),
+                    Settled::Completed(o) if ours => return Ok(*o),
                     Settled::Completed(_) | Settled::Closed => continue,
                     Settled::InFlight => {
                         return Err(AppError::Rule(DomainError::CarrierCallInProgress {
@@ -539,7 +538,6 @@ impl App {
             if let Some(e) = refusal {
                 self.close_intent(
                     rc,
-                    &identity,
                     order.id,
                     shipment,
                     &intent,
@@ -607,7 +605,6 @@ impl App {
     async fn close_intent(
         &self,
         rc: &RequestCtx,
-        identity: &Identity,
         order: OrderId,
         shipment: ShipmentId,
         intent: &str,
@@ -623,7 +620,6 @@ impl App {
                 )?))
             })
             .await;
-        let _ = identity;
         match result {
             Ok(_) => Ok(()),
             // Closed meanwhile (a concurrent settle): nothing left to close.
@@ -834,16 +830,15 @@ impl App {
                     },
                 };
                 match found {
-                    Ok(PurchaseLookup::Bought(label)) => Ok(Settled::Completed(
+                    Ok(PurchaseLookup::Bought(label)) => Ok(Settled::Completed(Box::new(
                         self.complete_purchase(
                             rc, commit_in, identity, order, shipment, &intent.id, &token, label,
                         )
                         .await?,
-                    )),
+                    ))),
                     Ok(PurchaseLookup::NotBought) if stale => {
                         self.close_intent(
                             rc,
-                            identity,
                             order,
                             shipment,
                             &intent.id,
@@ -882,14 +877,13 @@ impl App {
                     },
                 };
                 match found {
-                    Ok(VoidLookup::Voided(_)) => Ok(Settled::Completed(
+                    Ok(VoidLookup::Voided(_)) => Ok(Settled::Completed(Box::new(
                         self.complete_void(rc, commit_in, identity, order, shipment, &intent.id)
                             .await?,
-                    )),
+                    ))),
                     Ok(VoidLookup::NotVoided) if stale => {
                         self.close_intent(
                             rc,
-                            identity,
                             order,
                             shipment,
                             &intent.id,
