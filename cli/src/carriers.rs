@@ -108,6 +108,68 @@ pub enum CarrierCmd {
     Credentials(CredentialsCmd),
 }
 
+#[derive(Debug, Subcommand)]
+pub enum LabelsCmd {
+    /// List the label purchases and voids whose outcome is not committed (open carrier
+    /// intents), and with `--lookup` ask the carrier what became of each and settle it:
+    /// completed onto the shipment, closed when the carrier never did it, or left for a person
+    /// when the carrier cannot tell (UNKNOWN).
+    Reconcile {
+        /// Only these tenants (default: every tenant).
+        #[arg(long)]
+        tenant: Vec<String>,
+        /// Look each intent up at the carrier and settle it.
+        #[arg(long)]
+        lookup: bool,
+    },
+}
+
+/// `oms labels reconcile`.
+pub async fn labels(
+    cmd: LabelsCmd,
+    store: &StoreConfig,
+    dev_mode: bool,
+    dir: &Path,
+) -> Result<(), CliError> {
+    let LabelsCmd::Reconcile { tenant, lookup } = cmd;
+    let tenants = if tenant.is_empty() {
+        let all = crate::admin::admin(store, dev_mode, dir)
+            .await?
+            .tenants()
+            .await?;
+        all.into_iter().map(|t| t.id.to_string()).collect()
+    } else {
+        tenant
+    };
+    let mut open = 0;
+    for t in &tenants {
+        let (app, rc) = as_tenant_admin(store, dir, t).await?;
+        let now = app.now();
+        for r in app.reconcile_labels(&rc, lookup).await.map_err(app_error)? {
+            open += 1;
+            let age = now.unix_seconds() - r.intent.opened_at.unix_seconds();
+            println!(
+                "{t}\torder={}\tshipment={}\t{}\t{}\tage={age}s\tkey={}{}",
+                r.order,
+                r.shipment,
+                r.intent.action.as_str(),
+                r.intent.state.as_str(),
+                r.intent.key.as_deref().unwrap_or("-"),
+                r.settled.map(|s| format!("\t{s}")).unwrap_or_default(),
+            );
+        }
+    }
+    if open == 0 {
+        println!(
+            "no open label purchases or voids in {} tenant(s)",
+            tenants.len()
+        );
+    } else if !lookup {
+        println!("{open} open; `oms labels reconcile --lookup` asks the carriers and settles them");
+    }
+    Ok(())
+}
+
 pub async fn gateway(
     cmd: GatewayCmd,
     store: &StoreConfig,

@@ -126,6 +126,9 @@ enum Cmd {
     /// A tenant's carrier credentials: versions with validity windows, secrets from stdin.
     #[command(subcommand)]
     Carrier(carriers::CarrierCmd),
+    /// Label purchases and voids whose outcome is not committed: list and settle them.
+    #[command(subcommand)]
+    Labels(carriers::LabelsCmd),
     /// Print the version of this build.
     Version,
 }
@@ -387,6 +390,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Cmd::Gateway(cmd) => carriers::gateway(cmd, &store, dev_mode, &cli.data_dir).await?,
         Cmd::Carrier(cmd) => carriers::carrier(cmd, &store, &cli.data_dir, stdin_text).await?,
+        Cmd::Labels(cmd) => carriers::labels(cmd, &store, dev_mode, &cli.data_dir).await?,
         Cmd::Events(EventsCmd::Source(EventSourceCmd::Set {
             tenant,
             account,

@@ -84,9 +84,9 @@ fn buys(fake: &FakeCarrier) -> Vec<carriers::fake::Recorded> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn credentials_rates_an_idempotent_label_tracking_void_and_rotation() {
-    let fake = FakeCarrier::easypost(KEY_1).await;
+/// A data dir with tenant `demo`, the gateway `easypost` at `fake`, the account `main` (in force
+/// now, `KEY_1`) and `later` (from tomorrow), and the SaaS-level EasyPost tracking hook.
+fn gateway_setup(fake: &FakeCarrier) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     ok(oms(dir.path(), &["tenant", "create", "demo"]));
     let base = fake.base_url();
@@ -157,6 +157,13 @@ async fn credentials_rates_an_idempotent_label_tracking_void_and_rotation() {
         ],
         SAAS_SECRET,
     ));
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_rates_an_idempotent_label_tracking_void_and_rotation() {
+    let fake = FakeCarrier::easypost(KEY_1).await;
+    let dir = gateway_setup(&fake);
     let s = Server::start_serving(dir, &[]);
     let staff = s.token("demo", "staff", None);
     let admin = s.token("demo", "tenant-admin", None);
@@ -331,4 +338,119 @@ async fn credentials_rates_an_idempotent_label_tracking_void_and_rotation() {
 fn base64_of(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// The process dies between the carrier's sale and the commit (SIGKILL of `oms serve`, embedded
+/// store): the purchase intent is on disk, the same key retried on the restarted server looks
+/// the purchase up at the carrier and completes it. One label sold, the shipment holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_between_the_sale_and_the_commit_buys_once() {
+    let fake = FakeCarrier::easypost(KEY_1).await;
+    let s = Server::start_serving(gateway_setup(&fake), &[]);
+    let staff = s.token("demo", "staff", None);
+    let r = s
+        .gql(
+            &staff,
+            &create_order_mutation(),
+            order_input(Some("KILL-1"), &[("A", "v1", 1, "10.00")]),
+        )
+        .await;
+    let order = r.data()["createOrder"]["order"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", r.raw))
+        .to_owned();
+    mutate(
+        &s,
+        &staff,
+        &format!(r#"approveOrder(orderId: "{order}")"#),
+        "order { id }",
+        None,
+    )
+    .await;
+    let sid = confirmed_shipment(&s, &staff, &order).await;
+    let rates = s
+        .gql(
+            &staff,
+            &format!(
+                r#"{{ shippingRates(orderId: "{order}", shipmentId: "{sid}", gateway: "easypost", account: "main") {{ rates {{ id }} }} }}"#
+            ),
+            json!({}),
+        )
+        .await;
+    let rate = rates.data()["shippingRates"]["rates"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", rates.raw))
+        .to_owned();
+    let buy =
+        format!(r#"buyShippingLabel(orderId: "{order}", shipmentId: "{sid}", rateId: "{rate}")"#);
+    let query = format!(
+        "mutation {{ {buy} {{ order {{ shipments {{ id status trackingNumber }} }} userErrors {{ code message }} }} }}"
+    );
+    // The carrier sells, then holds its answer; the server is killed meanwhile.
+    fake.fail_next(carriers::fake::Fault::DoThenStall);
+    let s = std::sync::Arc::new(s);
+    let pending = {
+        let (s, staff, query) = (s.clone(), staff.clone(), query.clone());
+        let body = json!({"query": query, "variables": {}}).to_string();
+        tokio::spawn(async move { s.try_post(Some(&staff), Some("buy-kill-1"), body).await })
+    };
+    let started = std::time::Instant::now();
+    while fake.labels_sold() == 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the carrier never sold"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &s.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        pending.await.unwrap().is_err(),
+        "the killed server answered nothing"
+    );
+    let mut s = std::sync::Arc::into_inner(s).expect("the request has finished");
+    s.wait();
+    // The purchase is on disk as an open intent, for a person or the next request.
+    let listed = ok(oms(s.dir.path(), &["labels", "reconcile"]));
+    assert!(
+        listed.contains(&format!(
+            "demo\torder={order}\tshipment={sid}\tPURCHASE\tOPEN"
+        )) && listed.contains("key=buy-kill-1")
+            && listed.contains("1 open"),
+        "{listed}"
+    );
+    let again = Server::restart(s);
+    let staff = again.token("demo", "staff", None);
+    let r = again
+        .gql_keyed(&staff, "buy-kill-1", &query, json!({}))
+        .await;
+    let payload = &r.data()["buyShippingLabel"];
+    assert_eq!(payload["userErrors"], json!([]), "{}", r.raw);
+    let held = shipment(&payload["order"], &sid)["trackingNumber"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", r.raw))
+        .to_owned();
+    assert_eq!(
+        shipment(&payload["order"], &sid)["status"],
+        "LABEL_PURCHASED"
+    );
+    assert_eq!(fake.labels_sold(), 1, "one label sold");
+    assert_eq!(
+        fake.sold_tracking_numbers(),
+        vec![held],
+        "the shipment holds it"
+    );
+    assert_eq!(
+        buys(&fake).len(),
+        1,
+        "the carrier's buy endpoint was called once"
+    );
+    // The same key again: the stored answer.
+    let replay = again
+        .gql_keyed(&staff, "buy-kill-1", &query, json!({}))
+        .await;
+    assert_eq!(replay.data(), r.data(), "{}", replay.raw);
 }

@@ -149,7 +149,7 @@ async fn the_admin_cli_onboards_suspends_and_replans_through_the_running_server(
         ("setPlan", "gold"),
         ("createTenant", "beta"),
         ("suspendTenant", "acme"),
-        ("setIdp", "beta"),
+        ("setTenantIdp", "beta"),
     ] {
         assert!(
             actions.contains(&(action.to_owned(), target.to_owned())),

@@ -467,6 +467,11 @@ impl App {
                 now,
             )?;
             let mut extra = crate::orders::tracking_items(&identity, &stored.order, &after);
+            extra.extend(crate::orders::intent_items(
+                &identity,
+                &stored.order,
+                &after,
+            ));
             if op == Operation::BuyLabel {
                 extra.extend(crate::orders::global_tracking_items(
                     &identity,

@@ -181,6 +181,16 @@ fn outcome_unknown(e: &CarrierError, what: &str) -> AppError {
     }
 }
 
+/// An open carrier intent, as `oms labels reconcile` reports it.
+#[derive(Debug, Clone)]
+pub struct IntentReport {
+    pub order: OrderId,
+    pub shipment: ShipmentId,
+    pub intent: CarrierIntent,
+    /// What the lookup did (when one was asked for).
+    pub settled: Option<String>,
+}
+
 /// What became of an intent found on a shipment.
 pub(crate) enum Settled {
     /// Its outcome is committed: the order after.
@@ -585,13 +595,14 @@ impl App {
             Some(after.version()),
             now,
         )?;
+        let extra = crate::orders::intent_items(identity, &stored.order, &after);
         let pending = Pending::Update {
             identity: identity.clone(),
             before: Box::new(stored),
             after: Box::new(after),
             events,
             audit,
-            extra: Vec::new(),
+            extra,
         };
         match self.commit(&pending, None).await {
             Ok(()) => Ok(Some(intent)),
@@ -906,6 +917,62 @@ impl App {
                 }
             }
         }
+    }
+
+    /// The tenant's open carrier intents (label purchases and voids whose outcome is not
+    /// committed), each looked up at the carrier and settled when `lookup` is set: completed
+    /// when the carrier did it, closed when it did not (and no call can still land), left for a
+    /// person when the carrier cannot tell (`UNKNOWN`).
+    pub async fn reconcile_labels(
+        &self,
+        rc: &RequestCtx,
+        lookup: bool,
+    ) -> AppResult<Vec<IntentReport>> {
+        let op = Operation::BuyLabel;
+        let identity = rc.identity(op)?.clone();
+        let mut out = Vec::new();
+        for (order, shipment) in self.orders.open_intents(identity.scope()).await? {
+            let Some(stored) = self.orders.load(identity.scope(), order).await? else {
+                continue;
+            };
+            let Some(intent) = stored
+                .order
+                .shipment(shipment)
+                .and_then(|s| s.intent.clone())
+            else {
+                continue;
+            };
+            let mut report = IntentReport {
+                order,
+                shipment,
+                intent: intent.clone(),
+                settled: None,
+            };
+            if lookup {
+                let settled = self
+                    .settle(
+                        rc,
+                        &UnitOfWork::immediate(),
+                        &identity,
+                        order,
+                        shipment,
+                        &intent,
+                        true,
+                    )
+                    .await;
+                report.settled = Some(match settled {
+                    Ok(Settled::Completed(_)) => "completed".to_owned(),
+                    Ok(Settled::Closed) => "closed: the carrier never did it".to_owned(),
+                    Ok(Settled::InFlight) if intent.state == IntentState::Unknown => {
+                        "unknown: the carrier offers no lookup; a person decides".to_owned()
+                    }
+                    Ok(Settled::InFlight) => "in flight: the carrier has no outcome yet".to_owned(),
+                    Err(e) => format!("not settled: {}: {e}", e.code()),
+                });
+            }
+            out.push(report);
+        }
+        Ok(out)
     }
 
     /// The carrier cannot tell: the intent stays, UNKNOWN, for a person.

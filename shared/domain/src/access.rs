@@ -99,17 +99,17 @@ operations! {
     WebhookShipmentTracker => "webhookShipmentTracker": Shipment,
     ConsumeTenantEvents => "tenantEvents": Order,
     UpdateTenantConfig => "updateTenantConfig": TenantAdmin,
-    RegisterCarrierCredential => "registerCarrierCredential": TenantAdmin,
-    RotateCarrierCredential => "rotateCarrierCredential": TenantAdmin,
-    ExpireCarrierCredential => "expireCarrierCredential": TenantAdmin,
+    RegisterCarrierCredential => "addCarrierCredentials" was "registerCarrierCredential": TenantAdmin,
+    RotateCarrierCredential => "rotateCarrierCredentials" was "rotateCarrierCredential": TenantAdmin,
+    ExpireCarrierCredential => "expireCarrierCredentials" was "expireCarrierCredential": TenantAdmin,
     CreateTenant => "createTenant": Platform,
-    ListTenants => "listTenants": Platform,
-    ShowTenant => "showTenant": Platform,
+    ListTenants => "tenants" was "listTenants": Platform,
+    ShowTenant => "tenant" was "showTenant": Platform,
     SuspendTenant => "suspendTenant": Platform,
     ActivateTenant => "activateTenant": Platform,
     SetTenantPlan => "setTenantPlan": Platform,
     SetPlan => "setPlan": Platform,
-    SetIdp => "setIdp": Platform,
+    SetIdp => "setTenantIdp" was "setIdp": Platform,
     ReadSaasAudit => "saasAudit": Platform,
     SetWebhook => "setWebhook": Platform,
     SetEventSource => "setEventSource": Platform,
@@ -283,6 +283,31 @@ mod tests {
         assert_eq!(old, Operation::BuyLabel);
         assert_eq!(serde_json::to_string(&old).unwrap(), "\"buyShippingLabel\"");
         assert_eq!(Operation::parse("getRates").unwrap(), Operation::GetRates);
+        for (old, now) in [
+            (
+                "registerCarrierCredential",
+                Operation::RegisterCarrierCredential,
+            ),
+            (
+                "rotateCarrierCredential",
+                Operation::RotateCarrierCredential,
+            ),
+            (
+                "expireCarrierCredential",
+                Operation::ExpireCarrierCredential,
+            ),
+            ("listTenants", Operation::ListTenants),
+            ("showTenant", Operation::ShowTenant),
+            ("setIdp", Operation::SetIdp),
+        ] {
+            let read: Operation = serde_json::from_str(&format!("\"{old}\"")).unwrap();
+            assert_eq!((read, Operation::parse(old).unwrap()), (now, now), "{old}");
+        }
+        assert_eq!(
+            Operation::RegisterCarrierCredential.as_str(),
+            "addCarrierCredentials"
+        );
+        assert_eq!(Operation::SetIdp.as_str(), "setTenantIdp");
     }
 
     #[test]

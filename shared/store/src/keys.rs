@@ -7,7 +7,7 @@
 use domain::Timestamp;
 use domain::ids::{
     AccountId, AuditId, CarrierCode, DeliveryId, ExternalRef, IdempotencyKey, Issuer,
-    OperationName, OrderId, PlanName, Subject, TenantId, TrackingNumber, VendorId,
+    OperationName, OrderId, PlanName, ShipmentId, Subject, TenantId, TrackingNumber, VendorId,
 };
 use domain::order::OrderStatus;
 
@@ -142,6 +142,17 @@ pub fn idempotency(
 /// A tenant's tracking number → shipment.
 pub fn tenant_tracking(tenant: &TenantId, carrier: &CarrierCode, number: &TrackingNumber) -> Key {
     key(format!("T#{tenant}#TRACK#{carrier}#{number}#"), "TRACK")
+}
+
+/// The partition of a tenant's open carrier intents (label purchases and voids in flight):
+/// what `oms labels reconcile` lists without reading every order.
+pub fn open_intents(tenant: &TenantId) -> String {
+    format!("T#{tenant}#INTENTS#")
+}
+
+/// One shipment's open carrier intent, in its tenant's intent partition.
+pub fn open_intent(tenant: &TenantId, order: OrderId, shipment: ShipmentId) -> Key {
+    key(open_intents(tenant), format!("{order}#{shipment}"))
 }
 
 /// The SaaS provider's own webhook settings, per hook (SaaS-level carrier webhooks).

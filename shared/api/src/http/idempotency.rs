@@ -43,6 +43,28 @@ fn mutation_fields(doc: &ExecutableDocument, operation_name: Option<&str>) -> Op
     )
 }
 
+/// Whether a keyed run of `op` stores its answer with its writes. Every order, shipment, return
+/// and tenant-config mutation commits through the request's unit of work and does; carrier
+/// credentials (their version chain commits in its own transaction, with its secret) and the
+/// platform's tenant catalogue do not, and refuse a key rather than pretend to honour it.
+pub(crate) fn honours_key(op: Operation) -> bool {
+    use domain::access::OperationKind;
+    !matches!(
+        op,
+        Operation::RegisterCarrierCredential
+            | Operation::RotateCarrierCredential
+            | Operation::ExpireCarrierCredential
+    ) && op.kind() != OperationKind::Platform
+}
+
+/// The tenant a log line names (never a token).
+fn caller_tenant(caller: &auth::Caller) -> String {
+    match caller {
+        auth::Caller::Tenant(id) => id.tenant().to_string(),
+        auth::Caller::Platform(_) => "(platform)".to_owned(),
+    }
+}
+
 /// The request's fingerprint: query, operation name and variables.
 fn request_hash(req: &async_graphql::Request) -> String {
     let mut h = Sha256::new();
@@ -95,6 +117,15 @@ fn keyed_request(
             format!("unknown mutation {field}"),
         ));
     };
+    if !honours_key(operation) {
+        return Err(BadRequest::new(
+            "IDEMPOTENCY_NOT_SUPPORTED",
+            format!(
+                "{field} does not take an Idempotency-Key: send it without one (it is safe to \
+                 repeat: a repeat is refused or changes nothing twice)"
+            ),
+        ));
+    }
     let request_hash = request_hash(&req);
     Ok((
         req,
@@ -155,11 +186,21 @@ pub(super) async fn keyed(
             body(&e.data, &e.errors, request_id, false),
             request_id,
         ),
-        Ok(KeyedOutcome::Replayed(data)) => json_response(
-            StatusCode::OK,
-            body(&data, &[], request_id, true),
-            request_id,
-        ),
+        Ok(KeyedOutcome::Replayed(data)) => {
+            tracing::info!(
+                request_id = %request_id,
+                tenant = %caller_tenant(&caller),
+                operation = keyed.operation.as_str(),
+                outcome = "ok",
+                replayed = true,
+                "graphql operation"
+            );
+            json_response(
+                StatusCode::OK,
+                body(&data, &[], request_id, true),
+                request_id,
+            )
+        }
         Err(e) => app_response(&e, request_id),
     }
 }

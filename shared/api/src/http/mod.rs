@@ -322,6 +322,23 @@ async fn handle(s: &Shared, headers: &HeaderMap, bytes: Bytes, request_id: &str)
     }
 }
 
+/// The code of the first `userErrors` entry of a mutation's payload, if any: a refused command
+/// is logged as what refused it, not as `ok`. The data is parsed only when it has one.
+fn user_error_code(data: &str) -> Option<String> {
+    if !data.contains("\"userErrors\":[{") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(data).ok()?;
+    value.as_object()?.values().find_map(|payload| {
+        payload
+            .get("userErrors")?
+            .get(0)?
+            .get("code")?
+            .as_str()
+            .map(str::to_owned)
+    })
+}
+
 /// One executed GraphQL request.
 struct Executed {
     status: StatusCode,
@@ -383,6 +400,7 @@ async fn execute(
         .errors
         .first()
         .and_then(error_code)
+        .or_else(|| user_error_code(&out.data))
         .unwrap_or_else(|| "ok".to_owned());
     tracing::info!(
         request_id = %state.request_id,
@@ -393,4 +411,22 @@ async fn execute(
         "graphql operation"
     );
     out
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::user_error_code;
+
+    #[test]
+    fn a_user_error_is_the_outcome() {
+        let refused = r#"{"buyShippingLabel":{"order":null,"userErrors":[{"code":"PURCHASE_IN_PROGRESS","field":null,"message":"m"}]}}"#;
+        assert_eq!(
+            user_error_code(refused).as_deref(),
+            Some("PURCHASE_IN_PROGRESS")
+        );
+        let fine = r#"{"createOrder":{"order":{"id":"o"},"userErrors":[]}}"#;
+        assert_eq!(user_error_code(fine), None);
+        assert_eq!(user_error_code(r#"{"order":{"id":"o"}}"#), None);
+        assert_eq!(user_error_code("null"), None);
+    }
 }

@@ -170,9 +170,9 @@ async fn credentials_are_versioned_windowed_and_their_secrets_never_shown() {
         .filter_map(|n| n["action"].as_str())
         .collect();
     for a in [
-        "registerCarrierCredential",
-        "rotateCarrierCredential",
-        "expireCarrierCredential",
+        "addCarrierCredentials",
+        "rotateCarrierCredentials",
+        "expireCarrierCredentials",
     ] {
         assert!(actions.contains(&a), "{a} audited: {actions:?}");
     }

@@ -42,6 +42,25 @@ pub(crate) fn tracking_items(
         .collect()
 }
 
+/// The open-intent index items of shipments whose carrier intent opened or closed in this
+/// command (the index `oms labels reconcile` reads).
+pub(crate) fn intent_items(
+    identity: &Identity,
+    before: &Order,
+    after: &Order,
+) -> Vec<store::WriteAction> {
+    after
+        .shipments()
+        .iter()
+        .filter_map(|s| {
+            let was = before.shipment(s.id).is_some_and(|b| b.intent.is_some());
+            let is = s.intent.is_some();
+            (was != is)
+                .then(|| OrderRepository::intent_item(identity.scope(), after.id(), s.id, is))
+        })
+        .collect()
+}
+
 /// The SaaS-wide tracking items of labels bought through the gateway in this command.
 pub(crate) fn global_tracking_items(
     identity: &Identity,

@@ -516,6 +516,51 @@ async fn aborted_after_the_sale(backend: Backend) {
     h.assert_books(1, 0).await;
 }
 
+/// The same abort, settled by `oms labels reconcile` instead of the request's retry: the open
+/// intent is listed, a lookup completes it, and the list is empty after.
+async fn reconciled_after_an_abort(backend: Backend) {
+    let mut h = Harness::new(backend).await;
+    let rate = h.rate().await;
+    h.fake.fail_next(Fault::DoThenStall);
+    let (app, rc, order, shipment, r) = (
+        h.app.clone(),
+        h.rc.clone(),
+        h.order,
+        h.shipment,
+        rate.clone(),
+    );
+    let task = tokio::spawn(async move {
+        buy(&app, &rc, order, shipment, &r, "buy-r")
+            .await
+            .map(|_| ())
+    });
+    while h.fake.labels_sold() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    h.restart();
+    let admin = ctx(&[Role::TenantAdmin]);
+    let listed = h.app.reconcile_labels(&admin, false).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].order, listed[0].shipment), (h.order, h.shipment));
+    assert_eq!(listed[0].intent.key.as_deref(), Some("buy-r"));
+    assert!(listed[0].settled.is_none());
+    let settled = h.app.reconcile_labels(&admin, true).await.unwrap();
+    assert_eq!(settled[0].settled.as_deref(), Some("completed"));
+    assert!(
+        h.app
+            .reconcile_labels(&admin, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(h.shipment_status().await, ShipmentStatus::LabelPurchased);
+    // The request's own retry then answers as the first buy would have.
+    assert_eq!(h.buy(&rate, "buy-r").await, "ok");
+    h.assert_books(1, 0).await;
+}
+
 // ---- (d) the carrier sells and never answers ----------------------------------------------
 
 async fn sold_without_an_answer(backend: Backend) {
@@ -703,6 +748,7 @@ on_both! {
     a_commit_fails_once_then_the_same_key_after_a_restart(b) => commit_fails_once_then_the_same_key(b, true);
     b_two_buys_race_100_runs(b) => racing_buys(b, 100);
     c_aborted_between_the_sale_and_the_commit(b) => aborted_after_the_sale(b);
+    c_reconciled_after_an_abort(b) => reconciled_after_an_abort(b);
     d_sold_without_an_answer(b) => sold_without_an_answer(b);
     e_refused_then_another_key(b) => refused_then_another_key(b);
     an_unknown_outcome_settles_after_the_window(b) => unknown_outcome_settles_after_the_window(b);

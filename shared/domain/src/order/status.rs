@@ -5,11 +5,11 @@ use serde::{Deserialize, Serialize};
 
 /// Defines a fieldless enum with `ALL`, `as_str` (its API spelling) and `Display`.
 macro_rules! str_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal $(was $alias:literal)?),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         pub enum $name {
-            $(#[serde(rename = $text)] $variant),+
+            $(#[serde(rename = $text $(, alias = $alias)?)] $variant),+
         }
 
         impl $name {
@@ -23,7 +23,7 @@ macro_rules! str_enum {
 
             pub fn parse(s: &str) -> Option<Self> {
                 match s {
-                    $($text => Some($name::$variant),)+
+                    $($text $(| $alias)? => Some($name::$variant),)+
                     _ => None,
                 }
             }
@@ -126,7 +126,7 @@ str_enum!(
         MarkOrderPaid => "markOrderPaid",
         CreateShipment => "createShipment",
         ConfirmShipment => "confirmShipment",
-        PurchaseLabel => "purchaseLabel",
+        PurchaseLabel => "buyShippingLabel" was "purchaseLabel",
         VoidLabel => "voidShippingLabel",
         DispatchShipment => "dispatchShipment",
         UpdateShipmentTracking => "updateShipmentTracking",

@@ -215,3 +215,20 @@ fn a_void_needs_a_bought_label_and_cancels_the_shipment_against_its_intent() {
     assert_eq!(s.status, ShipmentStatus::Cancelled);
     assert!(s.intent.is_none());
 }
+
+#[test]
+fn the_purchase_command_is_named_as_the_api_names_it_and_old_events_still_read() {
+    use domain::order::Command;
+    assert_eq!(Command::PurchaseLabel.as_str(), "buyShippingLabel");
+    assert_eq!(Command::VoidLabel.as_str(), "voidShippingLabel");
+    let old: Command = serde_json::from_str("\"purchaseLabel\"").unwrap();
+    assert_eq!(old, Command::PurchaseLabel);
+    assert_eq!(
+        Command::parse("purchaseLabel"),
+        Some(Command::PurchaseLabel)
+    );
+    assert_eq!(
+        serde_json::to_string(&Command::PurchaseLabel).unwrap(),
+        "\"buyShippingLabel\""
+    );
+}

@@ -10,7 +10,7 @@ use domain::ids::{
 };
 use domain::order::{
     CarrierAction, Label, LineQuantity, NewLine, NewOrder, NewShipment, Order, OrderStatus,
-    ShippingMode, TrackingStatus, TrackingUpdate,
+    ShipmentStatus, ShippingMode, TrackingOutcome, TrackingStatus, TrackingUpdate,
 };
 use domain::{Currency, Money, Timestamp};
 
@@ -292,5 +292,46 @@ pub fn return_in(w: &mut World, status: domain::order::ReturnStatus) -> (Order, 
         }
     }
     assert_eq!(o.return_(id).unwrap().status, status);
+    (o, id)
+}
+
+/// A fresh order's one shipment, brought into `status` through real commands.
+pub fn shipment_in(w: &mut World, status: ShipmentStatus) -> (Order, ShipmentId) {
+    use ShipmentStatus::*;
+    let mut o = order_in(w, OrderStatus::Confirmed);
+    let (id, _) = o
+        .create_shipment(&mut w.ctx(), new_shipment(vec![lq("A", 1)]))
+        .unwrap();
+    let track = |w: &mut World, o: &mut Order, t| {
+        assert!(matches!(
+            o.update_tracking(&mut w.ctx(), id, tracking(t)).unwrap(),
+            TrackingOutcome::Applied(_)
+        ));
+    };
+    if status != Pending && status != Cancelled {
+        o.confirm_shipment(&mut w.ctx(), id).unwrap();
+    }
+    match status {
+        Pending | Confirmed => {}
+        Cancelled => {
+            o.cancel_shipment(&mut w.ctx(), id).unwrap();
+        }
+        LabelPurchased | Failed | Returned => {
+            buy_label(w, &mut o, id);
+            if status == Failed {
+                track(w, &mut o, TrackingStatus::Failure);
+            } else if status == Returned {
+                track(w, &mut o, TrackingStatus::Returned);
+            }
+        }
+        InTransit => {
+            o.dispatch_shipment(&mut w.ctx(), id, None, None).unwrap();
+        }
+        OutForDelivery => track(w, &mut o, TrackingStatus::OutForDelivery),
+        Delivered => {
+            o.mark_shipment_delivered(&mut w.ctx(), id).unwrap();
+        }
+    }
+    assert_eq!(o.shipment(id).unwrap().status, status);
     (o, id)
 }

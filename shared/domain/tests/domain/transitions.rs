@@ -376,45 +376,6 @@ fn expected_shipment(from: ShipmentStatus, mv: ShipMv) -> Option<ShipmentStatus>
 }
 
 /// A CONFIRMED standard order with one shipment of A×1 brought into `status`.
-fn shipment_in(w: &mut World, status: ShipmentStatus) -> (Order, domain::ids::ShipmentId) {
-    use ShipmentStatus::*;
-    let mut o = order_in(w, OrderStatus::Confirmed);
-    let (id, _) = o
-        .create_shipment(&mut w.ctx(), new_shipment(vec![lq("A", 1)]))
-        .unwrap();
-    let track = |w: &mut World, o: &mut Order, t| {
-        assert!(matches!(
-            o.update_tracking(&mut w.ctx(), id, tracking(t)).unwrap(),
-            TrackingOutcome::Applied(_)
-        ));
-    };
-    if status != Pending && status != Cancelled {
-        o.confirm_shipment(&mut w.ctx(), id).unwrap();
-    }
-    match status {
-        Pending | Confirmed => {}
-        Cancelled => {
-            o.cancel_shipment(&mut w.ctx(), id).unwrap();
-        }
-        LabelPurchased | Failed | Returned => {
-            buy_label(w, &mut o, id);
-            if status == Failed {
-                track(w, &mut o, TrackingStatus::Failure);
-            } else if status == Returned {
-                track(w, &mut o, TrackingStatus::Returned);
-            }
-        }
-        InTransit => {
-            o.dispatch_shipment(&mut w.ctx(), id, None, None).unwrap();
-        }
-        OutForDelivery => track(w, &mut o, TrackingStatus::OutForDelivery),
-        Delivered => {
-            o.mark_shipment_delivered(&mut w.ctx(), id).unwrap();
-        }
-    }
-    assert_eq!(o.shipment(id).unwrap().status, status);
-    (o, id)
-}
 
 #[test]
 fn shipment_table_with_tracking() {

@@ -658,6 +658,53 @@ impl OrderRepository {
         WriteAction::put(item)
     }
 
+    /// The index item of a shipment's open carrier intent (written with the intent, deleted with
+    /// its outcome), as an action of the command's transaction.
+    pub fn intent_item(
+        scope: &TenantScope,
+        order: OrderId,
+        shipment: domain::ids::ShipmentId,
+        open: bool,
+    ) -> WriteAction {
+        let key = keys::open_intent(scope.tenant(), order, shipment);
+        if open {
+            let mut item = Item::with_key(&key);
+            item.set("order_id", order.to_string())
+                .set("shipment_id", shipment.to_string());
+            WriteAction::put(item)
+        } else {
+            WriteAction::Delete {
+                key,
+                condition: None,
+            }
+        }
+    }
+
+    /// The shipments of the tenant with an open carrier intent: (order, shipment), in order.
+    pub async fn open_intents(
+        &self,
+        scope: &TenantScope,
+    ) -> RepoResult<Vec<(OrderId, domain::ids::ShipmentId)>> {
+        let mut q = Query::partition(keys::open_intents(scope.tenant()), 1_000);
+        let mut out = Vec::new();
+        let corrupt = |e: domain::DomainError| RepoError::Corrupt(e.to_string());
+        loop {
+            let page = self.store.query(&q).await?;
+            for item in &page.items {
+                out.push((
+                    OrderId::parse(item.require_s("order_id")?).map_err(corrupt)?,
+                    domain::ids::ShipmentId::parse(item.require_s("shipment_id")?)
+                        .map_err(corrupt)?,
+                ));
+            }
+            match page.next {
+                Some(n) => q.start = Some(n),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
     /// The tenant whose gateway-bought label carries this tracking number, if any.
     pub async fn tenant_by_global_tracking(
         &self,
