@@ -264,14 +264,62 @@ async fn timeouts_exhaust_the_retries(api: Api) {
     assert_eq!(fake.requests().len(), 3, "first attempt and two retries");
 }
 
-async fn malformed_body_is_rejected(api: Api) {
+/// An answer we cannot read is reported as the carrier's, but it is no refusal: the carrier may
+/// have done what was asked, so a purchase that gets one is looked up, not closed.
+async fn malformed_body_is_not_a_refusal(api: Api) {
     let fake = api.fake().await;
     fake.fail_next(Fault::Malformed);
     let err = api.client(&fake).rates(&shipment()).await.unwrap_err();
-    assert!(matches!(err, CarrierError::Rejected(_)), "{err:?}");
+    assert!(matches!(err, CarrierError::Malformed(_)), "{err:?}");
     assert_eq!(err.code(), "carrier_rejected");
+    assert!(!err.is_refusal());
     assert!(err.to_string().contains("malformed"), "{err}");
     assert_eq!(fake.requests().len(), 1, "not retried");
+}
+
+/// A purchase and a void whose answers were lost are found by the lookups, which never buy or
+/// void: nothing before the purchase, the label after it (the same one), the void after it.
+async fn lookups_find_purchases_and_voids(api: Api) {
+    let fake = api.fake().await;
+    let client = api.client(&fake);
+    let rates = quote(client.as_ref()).await;
+    let rate = cheapest(&rates);
+    assert_eq!(
+        client.find_purchase(&rate).await.unwrap(),
+        carriers::PurchaseLookup::NotBought
+    );
+    // Sold, and the answer lost (the client gives up before the fake answers).
+    fake.fail_next(Fault::DoThenStall);
+    let short = api.client_with(
+        &fake.base_url(),
+        KEY,
+        fast_retry(0),
+        Duration::from_millis(300),
+    );
+    let lost = short.buy_label(&rate).await.unwrap_err();
+    assert!(!lost.is_refusal(), "{lost:?}");
+    assert_eq!(fake.labels_sold(), 1);
+    let carriers::PurchaseLookup::Bought(label) = client.find_purchase(&rate).await.unwrap() else {
+        panic!("the purchase is found");
+    };
+    assert_eq!(
+        fake.sold_tracking_numbers(),
+        vec![label.tracking_number.clone()]
+    );
+    assert_eq!(fake.labels_sold(), 1, "a lookup buys nothing");
+    assert_eq!(
+        client.find_void(&label.carrier_reference).await.unwrap(),
+        carriers::VoidLookup::NotVoided
+    );
+    fake.fail_next(Fault::DoThenStall);
+    assert!(short.void_label(&label.carrier_reference).await.is_err());
+    assert_eq!(fake.labels_refunded(), 1);
+    assert!(matches!(
+        client.find_void(&label.carrier_reference).await.unwrap(),
+        carriers::VoidLookup::Voided(_)
+    ));
+    let buys = fake.requests().iter().filter(|r| api.is_buy(r)).count();
+    assert_eq!(buys, 1, "the lookups called no buy endpoint");
 }
 
 async fn unauthorized_is_not_retried(api: Api) {
@@ -545,7 +593,8 @@ for_both_apis!(
     rate_limit_that_persists_is_reported,
     long_retry_after_is_returned_not_waited,
     timeouts_exhaust_the_retries,
-    malformed_body_is_rejected,
+    malformed_body_is_not_a_refusal,
+    lookups_find_purchases_and_voids,
     unauthorized_is_not_retried,
     server_error_on_buy_is_not_retried,
     timeout_on_buy_is_not_retried,
@@ -656,6 +705,8 @@ async fn easypost_round_trip() {
         (void.method.as_str(), void.path.as_str()),
         ("POST", format!("/v2/shipments/{shp}/refund").as_str())
     );
+    // An empty JSON object, as EasyPost's own clients send.
+    assert_eq!(void.body, json!({}));
 }
 
 #[tokio::test]
