@@ -6,7 +6,8 @@
 //! called once, then the command records the label (the retry of a lost optimistic-lock race
 //! only records it again on the fresh order, it never buys again). The label's tracking number
 //! goes into the tenant's tracking index and the SaaS-wide one in the same transaction, so
-//! carrier webhooks find the shipment on either route.
+//! carrier webhooks find the shipment on either route — unless another shipment already holds
+//! the number there: the label is recorded without that entry, and the tenant audit says so.
 
 use std::sync::Arc;
 

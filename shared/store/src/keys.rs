@@ -7,7 +7,7 @@
 use domain::Timestamp;
 use domain::ids::{
     AccountId, AuditId, CarrierCode, DeliveryId, ExternalRef, IdempotencyKey, Issuer,
-    OperationName, OrderId, PlanName, Subject, TenantId, TrackingNumber, VendorId,
+    OperationName, OrderId, PlanName, ShipmentId, Subject, TenantId, TrackingNumber, VendorId,
 };
 use domain::order::OrderStatus;
 
@@ -142,6 +142,12 @@ pub fn idempotency(
 /// A tenant's tracking number → shipment.
 pub fn tenant_tracking(tenant: &TenantId, carrier: &CarrierCode, number: &TrackingNumber) -> Key {
     key(format!("T#{tenant}#TRACK#{carrier}#{number}#"), "TRACK")
+}
+
+/// Who holds a tracking number in either tracking index: one comparable value (tenant, order,
+/// shipment), so a claim's condition is "absent, or owner = mine".
+pub fn tracking_owner(tenant: &TenantId, order: OrderId, shipment: ShipmentId) -> String {
+    format!("{tenant}#{order}#{shipment}")
 }
 
 /// The SaaS provider's own webhook settings, per hook (SaaS-level carrier webhooks).
