@@ -11,7 +11,7 @@ const KEY_1: &str = "EZTK-e2e-first-key-000000001111";
 const KEY_2: &str = "EZTK-e2e-second-key-00000002222";
 const SAAS_SECRET: &str = "saas-easypost-webhook-secret-01";
 
-fn ok(out: std::process::Output) -> String {
+pub(crate) fn ok(out: std::process::Output) -> String {
     assert!(
         out.status.success(),
         "{}",
@@ -21,7 +21,13 @@ fn ok(out: std::process::Output) -> String {
 }
 
 /// A staff mutation's payload, failing on errors.
-async fn mutate(s: &Server, token: &str, call: &str, selection: &str, key: Option<&str>) -> Value {
+pub(crate) async fn mutate(
+    s: &Server,
+    token: &str,
+    call: &str,
+    selection: &str,
+    key: Option<&str>,
+) -> Value {
     let query =
         format!("mutation {{ {call} {{ {selection} userErrors {{ code field message }} }} }}");
     let r = match key {
@@ -35,7 +41,7 @@ async fn mutate(s: &Server, token: &str, call: &str, selection: &str, key: Optio
 }
 
 /// A confirmed shipment with a package and a pickup address; its id.
-async fn confirmed_shipment(s: &Server, staff: &str, order: &str) -> String {
+pub(crate) async fn confirmed_shipment(s: &Server, staff: &str, order: &str) -> String {
     let sh = mutate(
         s,
         staff,
@@ -58,7 +64,7 @@ async fn confirmed_shipment(s: &Server, staff: &str, order: &str) -> String {
     id
 }
 
-fn shipment<'a>(order: &'a Value, id: &str) -> &'a Value {
+pub(crate) fn shipment<'a>(order: &'a Value, id: &str) -> &'a Value {
     order["shipments"]
         .as_array()
         .unwrap()
@@ -67,7 +73,7 @@ fn shipment<'a>(order: &'a Value, id: &str) -> &'a Value {
         .unwrap()
 }
 
-fn easypost_signature(secret: &str, body: &[u8]) -> String {
+pub(crate) fn easypost_signature(secret: &str, body: &[u8]) -> String {
     use hmac::{KeyInit, Mac};
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);

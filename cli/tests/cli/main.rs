@@ -11,4 +11,5 @@ mod platform;
 mod readme;
 mod resilience;
 mod server;
+mod tracking;
 mod webhooks;

@@ -75,6 +75,7 @@ pub fn rest_status(e: &AppError) -> StatusCode {
         AppError::Rule(_) | AppError::Invalid { .. } | AppError::ExternalRefTaken(_) => {
             StatusCode::BAD_REQUEST
         }
+        AppError::TrackingNumberTaken { .. } => StatusCode::CONFLICT,
         AppError::Conflict(_) | AppError::IdempotencyMismatch | AppError::IdempotencyRace => {
             StatusCode::CONFLICT
         }

@@ -319,6 +319,8 @@ impl MutationRoot {
         shipment_step(ctx, &order_id, &shipment_id, expected_version, step).await
     }
 
+    /// On its way, optionally with its carrier (any case; stored lower-case) and tracking number.
+    /// A number another shipment of the tenant holds is refused: `TRACKING_NUMBER_TAKEN`.
     async fn dispatch_shipment(
         &self,
         ctx: &Context<'_>,
@@ -340,6 +342,8 @@ impl MutationRoot {
         r.order_payload(out.await)
     }
 
+    /// A tracking status, optionally with a new carrier (any case; stored lower-case) and tracking
+    /// number. A number another shipment of the tenant holds is refused: `TRACKING_NUMBER_TAKEN`.
     #[allow(clippy::too_many_arguments)]
     async fn update_shipment_tracking(
         &self,
@@ -598,6 +602,8 @@ impl MutationRoot {
 
     /// Buys the label of a rate from `shippingRates`: the shipment moves to LABEL_PURCHASED with
     /// the carrier's tracking number. Requires an `Idempotency-Key` (a replay never buys twice).
+    /// A number another shipment already holds in a tracking index is recorded on the label but
+    /// not in that index; the tenant audit says so (`TRACKING_NUMBER_TAKEN`).
     async fn buy_shipping_label(
         &self,
         ctx: &Context<'_>,

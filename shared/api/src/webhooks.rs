@@ -13,8 +13,8 @@
 use std::sync::Arc;
 
 use app::{
-    AddedOrder, App, AppError, Keyed, KeyedOutcome, RequestCtx, StoredResponse, TrackingApplied,
-    TrackingReport, UnitOfWork,
+    AddedOrder, App, AppError, GatewayLabel, Keyed, KeyedOutcome, RequestCtx, StoredResponse,
+    TrackingApplied, TrackingReport, UnitOfWork,
 };
 use auth::Caller;
 use auth::webhook::{Delivery, WebhookRefusal, read_tracking};
@@ -219,6 +219,9 @@ enum Intake {
     Tracking {
         provider: WebhookProvider,
         tracking_reference: Option<String>,
+        /// On the SaaS-level route: the shipment the global index names (the tenant's own
+        /// tracking items are not asked).
+        label: Option<GatewayLabel>,
     },
 }
 
@@ -246,12 +249,17 @@ impl Intake {
             Intake::Tracking {
                 provider,
                 tracking_reference,
+                label,
             } => {
                 let report = match parse_tracking(*provider, tracking_reference.as_deref(), bytes) {
                     Ok(r) => r,
                     Err(a) => return a,
                 };
-                match app.webhook_tracking(rc, uow, report).await {
+                let applied = match label {
+                    Some(label) => app.gateway_tracking(rc, uow, report, label).await,
+                    None => app.webhook_tracking(rc, uow, report).await,
+                };
+                match applied {
                     Ok(t) => tracked(&t),
                     Err(e) => Answer::of_app_error(&e),
                 }
@@ -362,9 +370,10 @@ pub async fn shipment_tracker(
 }
 
 /// `POST /webhooks/shipment-tracker`: a carrier's update signed with the SaaS provider's own
-/// secret; the tenant is found through the global index of labels bought through the gateway.
-/// A number not in it (one a user typed in) is found only through its tenant's route, and is
-/// acknowledged here as ignored.
+/// secret; the tenant and the shipment are those the global index of labels bought through the
+/// gateway names (its item has one owner; no tenant's own tracking item is asked). A number not
+/// in it (one a user typed in) is found only through its tenant's route, and is acknowledged
+/// here as ignored.
 pub async fn saas_shipment_tracker(
     State(api): State<Arc<ApiState>>,
     Query(query): Query<TokenQuery>,
@@ -413,15 +422,18 @@ async fn saas_answer(
         .await
         .map_err(|r| refusal(&r))?;
     let report = parse_tracking(saas.provider, None, &bytes)?;
-    let tenant = api
+    let label = api
         .app
-        .tenant_of_gateway_label(&report.carrier, &report.number)
+        .gateway_label(&report.carrier, &report.number)
         .await
         .map_err(|e| Answer::of_app_error(&e))?;
-    let Some(tenant) = tenant else {
+    let Some(label) = label else {
         return Ok((tracked(&TrackingApplied::UnknownNumber), false));
     };
-    let identity = saas.identity_for(&tenant).await.map_err(|r| refusal(&r))?;
+    let identity = saas
+        .identity_for(&label.tenant)
+        .await
+        .map_err(|r| refusal(&r))?;
     let rc = RequestCtx {
         caller: Caller::Tenant(identity),
         request_id: request_id.to_owned(),
@@ -430,6 +442,7 @@ async fn saas_answer(
     let intake = Intake::Tracking {
         provider: saas.provider,
         tracking_reference: None,
+        label: Some(label),
     };
     keyed_run(api, &rc, key, &intake, &bytes).await
 }
@@ -551,6 +564,7 @@ async fn delivery_answer(
         WebhookHook::ShipmentTracker => Intake::Tracking {
             provider: verified.provider,
             tracking_reference: verified.tracking_reference,
+            label: None,
         },
         WebhookHook::Notifications => return Err(unknown()),
     };

@@ -54,7 +54,11 @@ pub enum Pending {
         after: Box<Order>,
         events: Vec<DomainEvent>,
         audit: AuditRecord,
-        /// Further items of the command (tracking numbers).
+        /// The shipments' claims on tracking numbers.
+        tracking: Vec<store::repo::TrackingClaim>,
+        /// Where those numbers come from: what a number held by another shipment does.
+        numbers: NumberSource,
+        /// Further items of the command (the open-intent index).
         extra: Vec<store::WriteAction>,
     },
     Config {
@@ -63,6 +67,31 @@ pub enum Pending {
         new: TenantConfig,
         audit: AuditRecord,
     },
+}
+
+/// Where a command's tracking numbers come from, which decides what a number another shipment
+/// holds does to the command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberSource {
+    /// Typed by a user (`dispatchShipment`, `updateShipmentTracking`): the command is refused
+    /// with `TRACKING_NUMBER_TAKEN` and writes nothing.
+    User,
+    /// A carrier's answer (a bought label, a carrier's tracking report): what happened at the
+    /// carrier is recorded all the same, without the index entry another shipment holds, and the
+    /// tenant audit says so.
+    Carrier,
+}
+
+impl NumberSource {
+    /// Where the tracking numbers of `op` come from.
+    pub fn of(op: Operation) -> Self {
+        match op {
+            Operation::BuyLabel | Operation::TrackShipment | Operation::WebhookShipmentTracker => {
+                NumberSource::Carrier
+            }
+            _ => NumberSource::User,
+        }
+    }
 }
 
 /// Collects a request's writes. A keyed request (idempotency key, webhook delivery id) defers its

@@ -17,12 +17,13 @@ use domain::{Clock, DomainResult, IdSource, Timestamp};
 use store::cursor::Cursors;
 use store::repo::{
     CommandWrite, CredentialRepository, IdempotencyRecord, IdempotencyRepository, OrderRepository,
-    StoredOrder, TenantAuditRepository, TenantConfigRepository,
+    RepoError, StoredOrder, TenantAuditRepository, TenantConfigRepository, TrackingClaim,
+    TrackingIndex,
 };
 use store::{ItemStore, ShardCounts};
 
 use crate::authz::{Audited, Authorizer, Target, user_audit};
-use crate::context::{Pending, RequestCtx, UnitOfWork};
+use crate::context::{NumberSource, Pending, RequestCtx, UnitOfWork};
 use crate::error::{AppError, AppResult};
 
 /// ULIDs from the system clock and a CSPRNG.
@@ -254,6 +255,37 @@ impl App {
         ))
     }
 
+    /// The tenant audit record of a carrier's tracking number left out of an index because
+    /// another shipment holds it: the command's own record (actor, action, request), about the
+    /// shipment. It never names the holder (in the SaaS-wide index, another tenant's).
+    fn number_held(&self, command: &AuditRecord, claim: &TrackingClaim) -> AppResult<AuditRecord> {
+        let (index, effect) = match claim.index {
+            TrackingIndex::Global => (
+                "the SaaS-wide tracking index",
+                "carrier updates on the SaaS-level route will not find this shipment",
+            ),
+            TrackingIndex::Tenant => (
+                "this tenant's tracking index",
+                "carrier updates on the tenant's route find the other shipment",
+            ),
+        };
+        Ok(AuditRecord {
+            id: AuditId::from_ulid(self.next_id()?),
+            target: AuditTarget {
+                kind: "shipment".into(),
+                id: claim.shipment.to_string(),
+            },
+            outcome: AuditOutcome::Failed {
+                reason: format!(
+                    "TRACKING_NUMBER_TAKEN: {} tracking number {} is held by another shipment in {index}; order {} records it without that entry, so {effect}",
+                    claim.carrier, claim.number, claim.order
+                ),
+            },
+            version: None,
+            ..command.clone()
+        })
+    }
+
     /// Plan and role first (no store access for a forbidden operation), audited when refused.
     pub async fn check(&self, rc: &RequestCtx, op: Operation, target: Target<'_>) -> AppResult<()> {
         self.authorizer
@@ -297,7 +329,7 @@ impl App {
                     events,
                     audit: Some(audit),
                     idempotency,
-                    extra: Vec::new(),
+                    ..CommandWrite::default()
                 };
                 self.orders.create(identity.scope(), order, write).await?;
             }
@@ -307,17 +339,46 @@ impl App {
                 after,
                 events,
                 audit,
+                tracking,
+                numbers,
                 extra,
             } => {
-                let write = CommandWrite {
-                    events,
-                    audit: Some(audit),
-                    idempotency,
-                    extra: extra.clone(),
-                };
-                self.orders
-                    .update(identity.scope(), before, after, write)
-                    .await?;
+                let mut tracking = tracking.clone();
+                // Tenant audit records of claims left out, in the same transaction.
+                let mut held = Vec::new();
+                loop {
+                    let write = CommandWrite {
+                        events,
+                        audit: Some(audit),
+                        idempotency,
+                        extra: extra.iter().chain(&held).cloned().collect(),
+                        tracking: tracking.clone(),
+                    };
+                    match self
+                        .orders
+                        .update(identity.scope(), before, after, write)
+                        .await
+                    {
+                        Ok(_) => break,
+                        // What the carrier did is recorded all the same; only the index entry
+                        // another shipment holds is left out. Each round drops one claim.
+                        Err(RepoError::TrackingNumberTaken(claim))
+                            if *numbers == NumberSource::Carrier =>
+                        {
+                            let Some(at) = tracking.iter().position(|c| *c == *claim) else {
+                                return Err(AppError::from(RepoError::TrackingNumberTaken(claim)));
+                            };
+                            tracking.remove(at);
+                            let record = self.number_held(audit, &claim)?;
+                            held.push(
+                                self.tenant_audit
+                                    .put_action(identity.scope(), &record)
+                                    .await?,
+                            );
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
             }
             Pending::Config {
                 identity,
@@ -466,18 +527,10 @@ impl App {
                 Some(after.version()),
                 now,
             )?;
-            let mut extra = crate::orders::tracking_items(&identity, &stored.order, &after);
-            extra.extend(crate::orders::intent_items(
-                &identity,
-                &stored.order,
-                &after,
-            ));
+            let mut tracking = crate::orders::tracking_items(&stored.order, &after);
+            let extra = crate::orders::intent_items(&identity, &stored.order, &after);
             if op == Operation::BuyLabel {
-                extra.extend(crate::orders::global_tracking_items(
-                    &identity,
-                    &stored.order,
-                    &after,
-                ));
+                tracking.extend(crate::orders::global_tracking_items(&stored.order, &after));
             }
             let command = audit.id.to_string();
             let pending = Pending::Update {
@@ -486,6 +539,8 @@ impl App {
                 after: Box::new(after.clone()),
                 events: change.events,
                 audit,
+                tracking,
+                numbers: NumberSource::of(op),
                 extra,
             };
             match self.submit(uow, pending).await {

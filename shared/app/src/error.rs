@@ -83,6 +83,9 @@ pub enum AppError {
     IdempotencyRace,
     #[error("the external reference {0} already names another order")]
     ExternalRefTaken(String),
+    /// A tracking number typed in that another shipment of the tenant already holds.
+    #[error("{carrier} tracking number {number} is held by another shipment")]
+    TrackingNumberTaken { carrier: String, number: String },
     /// A carrier call failed, or could not be made (`connection_not_effective`, …): a stable
     /// code and the carrier's own words (never a secret).
     #[error("{code}: {message}")]
@@ -104,6 +107,7 @@ impl AppError {
             AppError::IdempotencyMismatch => "IDEMPOTENCY_KEY_REUSED",
             AppError::IdempotencyRace => "CONFLICT",
             AppError::ExternalRefTaken(_) => "EXTERNAL_REF_TAKEN",
+            AppError::TrackingNumberTaken { .. } => "TRACKING_NUMBER_TAKEN",
             AppError::Carrier { code, .. } => match *code {
                 "connection_not_effective" => "CONNECTION_NOT_EFFECTIVE",
                 "carrier_auth_failed" => "CARRIER_AUTH_FAILED",
@@ -123,6 +127,7 @@ impl AppError {
             AppError::Rule(_)
                 | AppError::Invalid { .. }
                 | AppError::ExternalRefTaken(_)
+                | AppError::TrackingNumberTaken { .. }
                 | AppError::Carrier { .. }
         )
     }
@@ -132,6 +137,7 @@ impl AppError {
             AppError::Rule(e) => e.field().map(str::to_owned),
             AppError::Invalid { field, .. } => Some(field.clone()),
             AppError::ExternalRefTaken(_) => Some("externalRef".into()),
+            AppError::TrackingNumberTaken { .. } => Some("trackingNumber".into()),
             _ => None,
         }
     }
@@ -166,6 +172,10 @@ impl From<RepoError> for AppError {
             }
             RepoError::AlreadyExists => AppError::Conflict("the order already exists".into()),
             RepoError::ExternalRefTaken(r) => AppError::ExternalRefTaken(r),
+            RepoError::TrackingNumberTaken(claim) => AppError::TrackingNumberTaken {
+                carrier: claim.carrier.to_string(),
+                number: claim.number.to_string(),
+            },
             RepoError::InvalidCursor => AppError::Invalid {
                 field: "after".into(),
                 message: "invalid cursor".into(),

@@ -24,7 +24,7 @@ pub mod tenants;
 pub mod wiring;
 
 pub use authz::{Authorizer, AuthzError, Target, authorize};
-pub use context::{Pending, RequestCtx, UnitOfWork};
+pub use context::{NumberSource, Pending, RequestCtx, UnitOfWork};
 pub use engine::{App, OrderRef, SystemIds};
 pub use error::{AppError, AppResult, Cause};
 pub use idempotency::{Keyed, KeyedOutcome, StoredResponse};
@@ -32,6 +32,7 @@ pub use orders::{
     AddedOrder, Listed, ReturnStep, ShipmentStep, Tracked, TrackingApplied, TrackingChange,
     TrackingReport,
 };
+pub use store::repo::GatewayLabel;
 pub use wiring::{Services, services};
 
 /// The listing types the edges pass to and get from the order queries.

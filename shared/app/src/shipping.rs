@@ -10,7 +10,8 @@
 //! call up at the carrier and completes it; nothing is bought or voided twice, and a label the
 //! shipment can no longer take is voided and audited. The label's tracking number goes into the
 //! tenant's tracking index and the SaaS-wide one in the completing transaction, so carrier
-//! webhooks find the shipment on either route.
+//! webhooks find the shipment on either route — unless another shipment already holds the
+//! number there: the label is recorded without that entry, and the tenant audit says so.
 
 use std::sync::{Arc, Mutex};
 
@@ -602,6 +603,8 @@ impl App {
             after: Box::new(after),
             events,
             audit,
+            tracking: Vec::new(),
+            numbers: crate::context::NumberSource::of(op),
             extra,
         };
         match self.commit(&pending, None).await {

@@ -165,6 +165,12 @@ impl FakeCarrier {
     pub fn queue_labels(&self, on: bool) {
         self.shared.queue_labels.store(on, Ordering::SeqCst);
     }
+
+    /// The next label bought carries this tracking number (then numbering goes on as before):
+    /// how a test makes two carriers answer the same number.
+    pub fn set_next_tracking_number(&self, tracking_number: &str) {
+        lock(&self.shared.books).next_tracking_number = Some(tracking_number.to_owned());
+    }
 }
 
 /// What a fake carrier shares with its handler.
@@ -383,6 +389,8 @@ struct Books {
     bought_rates: HashSet<String>,
     /// Tracking number → raw status.
     tracking: HashMap<String, String>,
+    /// The number the next bought label gets, when a test set one.
+    next_tracking_number: Option<String>,
 }
 
 impl Books {
@@ -507,7 +515,10 @@ impl Books {
                 "Postage already exists for this shipment.",
             );
         }
-        let tracking_number = format!("EZ{}", 4_000_000_000 + self.next_id());
+        let tracking_number = match self.next_tracking_number.take() {
+            Some(n) => n,
+            None => format!("EZ{}", 4_000_000_000 + self.next_id()),
+        };
         self.tracking
             .insert(tracking_number.clone(), "pre_transit".into());
         self.labels.insert(
@@ -689,7 +700,10 @@ impl Books {
             });
             return (StatusCode::CREATED, Json(out)).into_response();
         }
-        let tracking_number = format!("9400{:018}", self.next_id());
+        let tracking_number = match self.next_tracking_number.take() {
+            Some(n) => n,
+            None => format!("9400{:018}", self.next_id()),
+        };
         self.tracking
             .insert(tracking_number.clone(), "PRE_TRANSIT".into());
         self.labels.insert(

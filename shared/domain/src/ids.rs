@@ -48,18 +48,24 @@ pub fn check_key_text(field: &'static str, s: &str, max: usize) -> DomainResult<
 
 /// Defines a key-bound text newtype: `$name::parse(&str)`, `as_str`, `Display`, `FromStr`, serde
 /// as a plain string that is validated on the way in.
+/// With `normalize`, input is first brought to its one stored form (`parse` then checks that).
 macro_rules! key_text {
     ($(#[$meta:meta])* $name:ident, $field:literal, $max:expr, $extra:expr) => {
+        key_text!($(#[$meta])* $name, $field, $max, $extra, normalize = str::to_owned);
+    };
+    ($(#[$meta:meta])* $name:ident, $field:literal, $max:expr, $extra:expr, normalize = $norm:expr) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(String);
 
         impl $name {
             pub fn parse(s: &str) -> DomainResult<Self> {
-                check_key_text($field, s, $max)?;
+                let normalize: fn(&str) -> String = $norm;
+                let s = normalize(s);
+                check_key_text($field, &s, $max)?;
                 let extra: fn(&str) -> Result<(), &'static str> = $extra;
-                extra(s).map_err(|reason| DomainError::invalid($field, reason))?;
-                Ok(Self(s.to_owned()))
+                extra(&s).map_err(|reason| DomainError::invalid($field, reason))?;
+                Ok(Self(s))
             }
 
             pub fn as_str(&self) -> &str {
@@ -156,8 +162,9 @@ key_text!(
     TrackingNumber, "trackingNumber", MAX_ID_LEN, printable_ascii
 );
 key_text!(
-    /// A carrier code (`usps`, `ups`, `dhl_express`, …).
-    CarrierCode, "carrier", MAX_ID_LEN, slug
+    /// A carrier code (`usps`, `ups`, `dhl_express`, …). Carriers write their names in any case
+    /// ("FedEx", "USPS"): any case is accepted and stored lower-case, so one carrier is one code.
+    CarrierCode, "carrier", MAX_ID_LEN, slug, normalize = str::to_ascii_lowercase
 );
 
 key_text!(
@@ -338,6 +345,41 @@ mod tests {
         assert!(OrderId::parse("not-a-ulid").is_err());
         let json = serde_json::to_string(&id).unwrap();
         assert_eq!(serde_json::from_str::<OrderId>(&json).unwrap(), id);
+    }
+
+    #[test]
+    fn carrier_codes_take_any_case_and_are_stored_lower_case() {
+        assert_eq!(CarrierCode::parse("FedEx").unwrap().as_str(), "fedex");
+        assert_eq!(CarrierCode::parse("USPS").unwrap().as_str(), "usps");
+        assert_eq!(
+            CarrierCode::parse("DHL_Express").unwrap(),
+            CarrierCode::parse("dhl_express").unwrap()
+        );
+        let json: CarrierCode = serde_json::from_str("\"UPS\"").unwrap();
+        assert_eq!(json.as_str(), "ups");
+        for bad in ["", "Fed Ex", "fed#ex", "-fedex", " usps"] {
+            assert!(CarrierCode::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        // Other slugs keep refusing upper case.
+        assert!(TenantId::parse("Acme").is_err());
+    }
+
+    proptest::proptest! {
+        /// Any casing of a carrier code parses to the same, lower-case code.
+        #[test]
+        fn any_casing_of_a_carrier_code_is_the_same_code(
+            code in "[a-z0-9][a-z0-9_-]{0,30}",
+            upper in proptest::collection::vec(proptest::bool::ANY, 31),
+        ) {
+            let cased: String = code
+                .chars()
+                .zip(upper.iter().chain(std::iter::repeat(&false)))
+                .map(|(c, up)| if *up { c.to_ascii_uppercase() } else { c })
+                .collect();
+            let parsed = CarrierCode::parse(&cased).unwrap();
+            proptest::prop_assert_eq!(parsed.as_str(), code.as_str());
+            proptest::prop_assert_eq!(parsed, CarrierCode::parse(&code).unwrap());
+        }
     }
 
     #[test]

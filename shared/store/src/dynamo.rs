@@ -170,6 +170,15 @@ impl Expr {
                 let val = self.value(":cval", to_attr(v));
                 format!("{a} = {val} AND {}", self.live(now))
             }
+            Condition::AbsentOrAttributeEquals(attr, v) => {
+                // Absent or expired (as `Absent`), or whatever its TTL, the claimant's own.
+                let pk = self.name("#pk", schema::PK);
+                let ttl = self.name("#ttl", schema::TTL);
+                let now = self.value(":now", AttributeValue::N(now.to_string()));
+                let a = self.name("#cattr", attr);
+                let val = self.value(":cval", to_attr(v));
+                format!("attribute_not_exists({pk}) OR {ttl} < {now} OR {a} = {val}")
+            }
         }
     }
 }

@@ -155,6 +155,12 @@ pub fn open_intent(tenant: &TenantId, order: OrderId, shipment: ShipmentId) -> K
     key(open_intents(tenant), format!("{order}#{shipment}"))
 }
 
+/// Who holds a tracking number in either tracking index: one comparable value (tenant, order,
+/// shipment), so a claim's condition is "absent, or owner = mine".
+pub fn tracking_owner(tenant: &TenantId, order: OrderId, shipment: ShipmentId) -> String {
+    format!("{tenant}#{order}#{shipment}")
+}
+
 /// The SaaS provider's own webhook settings, per hook (SaaS-level carrier webhooks).
 pub fn saas_webhook(hook: WebhookHook) -> Key {
     key(

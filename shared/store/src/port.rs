@@ -115,6 +115,9 @@ pub enum Condition {
     VersionEquals(i64),
     /// A live item has the attribute with exactly this value.
     AttributeEquals(String, Value),
+    /// No live item has this key, or the live one has the attribute with exactly this value
+    /// (a claim: new, or already this claimant's).
+    AbsentOrAttributeEquals(String, Value),
 }
 
 impl Condition {
@@ -127,6 +130,9 @@ impl Condition {
             Condition::VersionEquals(v) => live.and_then(|i| i.n(schema::VERSION)) == Some(*v),
             Condition::AttributeEquals(name, value) => {
                 live.and_then(|i| i.get(name)) == Some(value)
+            }
+            Condition::AbsentOrAttributeEquals(name, value) => {
+                live.is_none_or(|i| i.get(name) == Some(value))
             }
         }
     }

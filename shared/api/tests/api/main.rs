@@ -10,6 +10,7 @@ mod idempotency;
 mod listing;
 mod notifications;
 mod order;
+mod tracking_owner;
 mod webhook_add_order;
 mod webhook_saas;
 mod webhook_tracker;

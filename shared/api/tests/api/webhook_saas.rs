@@ -131,3 +131,78 @@ async fn without_a_saas_hook_the_route_does_not_exist() {
     let (status, _, text) = env.post(PATH, &headers(&env.secret, &body), body).await;
     assert_eq!(status, 404, "{text}");
 }
+
+async fn shipment_status(env: &WebhookEnv, order: &str, shipment: &str) -> String {
+    let now = env
+        .graphql(&format!(
+            r#"{{ order(id: "{order}") {{ shipments {{ id status }} }} }}"#
+        ))
+        .await;
+    now["data"]["order"]["shipments"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{now}"))
+        .iter()
+        .find(|s| s["id"] == shipment)
+        .map(|s| s["status"].as_str().unwrap().to_owned())
+        .unwrap()
+}
+
+/// The SaaS-level route reads who owns a number from the global item only: another tenant's
+/// tenant item for the same number, and the tenant's own tenant item naming another shipment,
+/// have no say.
+#[tokio::test]
+async fn the_saas_route_follows_the_global_item_alone() {
+    let saas = secrecy::SecretString::from("whsec-saas-easypost-0001".to_owned());
+    let env = saas_env(&saas).await;
+    // The label's shipment, and another shipment of the tenant whose typed number is the same.
+    let (order, shipment) = env.dispatched_by("usps", "GW-OTHER-0001").await;
+    let (typed_order, typed_shipment) = env.dispatched_by("usps", "GW-0100").await;
+    gateway_label(&env, &order, &shipment, "GW-0100").await;
+    // Another tenant's own tracking item for the number.
+    let theirs = OrderRepository::tracking_item(
+        &TenantScope::for_tests("other"),
+        &CarrierCode::parse("usps").unwrap(),
+        &TrackingNumber::parse("GW-0100").unwrap(),
+        OrderId::from_ulid(ulid::Ulid::from(7_u128)),
+        ShipmentId::from_ulid(ulid::Ulid::from(8_u128)),
+    );
+    let store: Arc<dyn ItemStore> = env.store.clone();
+    store.transact_write(vec![theirs]).await.unwrap();
+
+    let body = event("GW-0100", "out_for_delivery");
+    let (status, _, text) = env.post(PATH, &headers(&saas, &body), body).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains(&shipment), "{text}");
+    assert_eq!(
+        shipment_status(&env, &order, &shipment).await,
+        "OUT_FOR_DELIVERY"
+    );
+    assert_eq!(
+        shipment_status(&env, &typed_order, &typed_shipment).await,
+        "IN_TRANSIT",
+        "the tenant item's shipment is not the label's"
+    );
+}
+
+/// A number only another tenant's tenant item knows (typed in there) is not attributable on the
+/// SaaS-level route: `200`, ignored, nothing written.
+#[tokio::test]
+async fn a_number_only_a_tenant_item_knows_is_ignored_on_the_saas_route() {
+    let saas = secrecy::SecretString::from("whsec-saas-easypost-0001".to_owned());
+    let env = saas_env(&saas).await;
+    let theirs = OrderRepository::tracking_item(
+        &TenantScope::for_tests("other"),
+        &CarrierCode::parse("usps").unwrap(),
+        &TrackingNumber::parse("GW-0200").unwrap(),
+        OrderId::from_ulid(ulid::Ulid::from(7_u128)),
+        ShipmentId::from_ulid(ulid::Ulid::from(8_u128)),
+    );
+    let store: Arc<dyn ItemStore> = env.store.clone();
+    store.transact_write(vec![theirs]).await.unwrap();
+    let before = env.store.writes();
+    let body = event("GW-0200", "delivered");
+    let (status, _, text) = env.post(PATH, &headers(&saas, &body), body).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("\"ignored\":true"), "{text}");
+    assert_eq!(env.store.writes(), before, "nothing written");
+}

@@ -10,8 +10,8 @@ mod shipments;
 use auth::Identity;
 use domain::access::Operation;
 use domain::ids::{ShipmentId, Sku};
-use domain::order::Order;
-use store::repo::OrderRepository;
+use domain::order::{Order, Shipment};
+use store::repo::{TrackingClaim, TrackingIndex};
 
 use crate::error::{AppError, AppResult};
 
@@ -20,23 +20,21 @@ pub use queries::Listed;
 pub use returns::ReturnStep;
 pub use shipments::{ShipmentStep, Tracked, TrackingApplied, TrackingChange, TrackingReport};
 
-/// Tracking-number items for shipments whose carrier and tracking number changed.
-pub(crate) fn tracking_items(
-    identity: &Identity,
-    before: &Order,
-    after: &Order,
-) -> Vec<store::WriteAction> {
-    after
-        .shipments()
-        .iter()
+/// The claims on tracking numbers a command's shipments make in one index: every shipment
+/// whose carrier and tracking number are set and were not set so before the command.
+fn claims_of<'a>(
+    index: TrackingIndex,
+    after: &'a Order,
+    shipments: impl Iterator<Item = &'a Shipment>,
+) -> Vec<TrackingClaim> {
+    shipments
         .filter_map(|s| {
-            let (carrier, number) = (s.carrier.as_ref()?, s.tracking_number.as_ref()?);
-            let old = before.shipment(s.id);
-            let unchanged = old.is_some_and(|o| {
-                o.carrier.as_ref() == Some(carrier) && o.tracking_number.as_ref() == Some(number)
-            });
-            (!unchanged).then(|| {
-                OrderRepository::tracking_item(identity.scope(), carrier, number, after.id(), s.id)
+            Some(TrackingClaim {
+                index,
+                carrier: s.carrier.clone()?,
+                number: s.tracking_number.clone()?,
+                order: after.id(),
+                shipment: s.id,
             })
         })
         .collect()
@@ -55,34 +53,31 @@ pub(crate) fn intent_items(
         .filter_map(|s| {
             let was = before.shipment(s.id).is_some_and(|b| b.intent.is_some());
             let is = s.intent.is_some();
-            (was != is)
-                .then(|| OrderRepository::intent_item(identity.scope(), after.id(), s.id, is))
+            (was != is).then(|| {
+                store::repo::OrderRepository::intent_item(identity.scope(), after.id(), s.id, is)
+            })
         })
         .collect()
 }
 
-/// The SaaS-wide tracking items of labels bought through the gateway in this command.
-pub(crate) fn global_tracking_items(
-    identity: &Identity,
-    before: &Order,
-    after: &Order,
-) -> Vec<store::WriteAction> {
-    after
+/// Tenant tracking-index claims for shipments whose carrier and tracking number changed.
+pub(crate) fn tracking_items(before: &Order, after: &Order) -> Vec<TrackingClaim> {
+    let changed = after.shipments().iter().filter(|s| {
+        !before
+            .shipment(s.id)
+            .is_some_and(|o| o.carrier == s.carrier && o.tracking_number == s.tracking_number)
+    });
+    claims_of(TrackingIndex::Tenant, after, changed)
+}
+
+/// SaaS-wide tracking-index claims of labels bought through the gateway in this command.
+pub(crate) fn global_tracking_items(before: &Order, after: &Order) -> Vec<TrackingClaim> {
+    let bought = after
         .shipments()
         .iter()
         .filter(|s| s.status == domain::order::ShipmentStatus::LabelPurchased)
-        .filter(|s| before.shipment(s.id).is_some_and(|b| b.status != s.status))
-        .filter_map(|s| {
-            let (carrier, number) = (s.carrier.as_ref()?, s.tracking_number.as_ref()?);
-            Some(OrderRepository::global_tracking_item(
-                identity.scope(),
-                carrier,
-                number,
-                after.id(),
-                s.id,
-            ))
-        })
-        .collect()
+        .filter(|s| before.shipment(s.id).is_some_and(|b| b.status != s.status));
+    claims_of(TrackingIndex::Global, after, bought)
 }
 
 /// A vendor-confined caller acts on its own lines only; other lines are NOT_FOUND.

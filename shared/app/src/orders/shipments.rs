@@ -2,8 +2,10 @@
 //! shipments of its own lines only.
 
 use domain::access::Operation;
-use domain::ids::{CarrierCode, ShipmentId, TrackingNumber};
+use domain::ids::{CarrierCode, OrderId, ShipmentId, TrackingNumber};
 use domain::order::{NewShipment, Order, TrackingOutcome, TrackingUpdate};
+
+use store::repo::GatewayLabel;
 
 use super::{own_lines, own_shipment};
 use crate::context::{RequestCtx, UnitOfWork};
@@ -180,6 +182,39 @@ impl App {
         else {
             return Ok(TrackingApplied::UnknownNumber);
         };
+        self.apply_report(rc, uow, report, order_id, shipment).await
+    }
+
+    /// A carrier's tracking report on the SaaS-level route, for the shipment the global index
+    /// names (`gateway_label`): the tenant's own tracking items have no say here. A label of
+    /// another tenant than the caller's is not this caller's to move: unknown.
+    pub async fn gateway_tracking(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        report: TrackingReport,
+        label: &GatewayLabel,
+    ) -> AppResult<TrackingApplied> {
+        let op = Operation::WebhookShipmentTracker;
+        let identity = rc.identity(op)?.clone();
+        self.check(rc, op, crate::authz::Target::Tenant).await?;
+        if identity.tenant() != &label.tenant {
+            return Ok(TrackingApplied::UnknownNumber);
+        }
+        self.apply_report(rc, uow, report, label.order, label.shipment)
+            .await
+    }
+
+    /// Applies a carrier's report to a shipment found by its tracking number.
+    async fn apply_report(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        report: TrackingReport,
+        order_id: OrderId,
+        shipment: ShipmentId,
+    ) -> AppResult<TrackingApplied> {
+        let op = Operation::WebhookShipmentTracker;
         let Some(status) = report.status else {
             return Ok(TrackingApplied::Unmapped);
         };
@@ -212,16 +247,14 @@ impl App {
         })
     }
 
-    /// The tenant whose gateway-bought label carries this tracking number (SaaS-level carrier
-    /// webhooks find their tenant this way; a number a user typed in is never in this index).
-    pub async fn tenant_of_gateway_label(
+    /// The shipment whose gateway-bought label carries this tracking number (SaaS-level carrier
+    /// webhooks find their tenant and shipment this way, from the SaaS-wide index alone; a
+    /// number a user typed in is never in it).
+    pub async fn gateway_label(
         &self,
         carrier: &CarrierCode,
         number: &TrackingNumber,
-    ) -> AppResult<Option<domain::ids::TenantId>> {
-        Ok(self
-            .orders
-            .tenant_by_global_tracking(carrier, number)
-            .await?)
+    ) -> AppResult<Option<GatewayLabel>> {
+        Ok(self.orders.gateway_label(carrier, number).await?)
     }
 }

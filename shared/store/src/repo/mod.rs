@@ -22,8 +22,9 @@ pub use idempotency::{
 };
 pub use listing::{MAX_PAGE_SIZE, Page, PageRequest};
 pub use orders::{
-    CommandWrite, OrderListing, OrderPage, OrderRepository, OrderSummary, StoredOrder, VendorLine,
-    VendorOrderPage, VendorOrderSummary, shard_of,
+    CommandWrite, GatewayLabel, OrderListing, OrderPage, OrderRepository, OrderSummary,
+    StoredOrder, TrackingClaim, TrackingIndex, VendorLine, VendorOrderPage, VendorOrderSummary,
+    shard_of,
 };
 pub use outbox::{OutboxRepository, PendingEvents};
 pub use registry::{RegistryRepository, StoredProfile};
@@ -39,6 +40,11 @@ pub enum RepoError {
     AlreadyExists,
     #[error("external reference {0} already names another order")]
     ExternalRefTaken(String),
+    /// Another shipment holds the claimed tracking number in its index: not a version conflict
+    /// (running the command again cannot change it). Carries the claim that failed, never who
+    /// holds the number.
+    #[error("{} tracking number {} is held by another shipment", .0.carrier, .0.number)]
+    TrackingNumberTaken(Box<TrackingClaim>),
     #[error("the idempotency key was used meanwhile")]
     IdempotencyKeyUsed,
     /// A dedicated issuer belongs to another tenant, or a shared one would become dedicated.
@@ -79,20 +85,24 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> RepoResul
 }
 
 /// What a failed transaction's action means, by the role the repository gave it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Role {
-    Order { expected: Option<u64> },
+    Order {
+        expected: Option<u64>,
+    },
     ExternalRef,
     Idempotency,
     IssuerClaim,
     SourceClaim,
+    /// A shipment's claim on a tracking number (new, or already its own).
+    Tracking(Box<TrackingClaim>),
     Other,
 }
 
 /// Maps a transaction's failure to the repository error of the action that failed.
 pub(crate) fn map_cancel(e: StoreError, roles: &[Role], external_ref: Option<&str>) -> RepoError {
     if let StoreError::Cancelled { index, reason } = &e {
-        let role = roles.get(*index).copied().unwrap_or(Role::Other);
+        let role = roles.get(*index).cloned().unwrap_or(Role::Other);
         match (role, reason) {
             (
                 Role::Order { expected: Some(v) },
@@ -114,6 +124,9 @@ pub(crate) fn map_cancel(e: StoreError, roles: &[Role], external_ref: Option<&st
             }
             (Role::SourceClaim, CancelReason::ConditionFailed) => {
                 return RepoError::EventSourceTaken(external_ref.unwrap_or_default().to_owned());
+            }
+            (Role::Tracking(claim), CancelReason::ConditionFailed) => {
+                return RepoError::TrackingNumberTaken(claim);
             }
             _ => {}
         }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use domain::audit::AuditRecord;
 use domain::config::TenantConfig;
 use domain::events::DomainEvent;
-use domain::ids::{ExternalRef, OrderId, VendorId};
+use domain::ids::{
+    CarrierCode, ExternalRef, OrderId, ShipmentId, TenantId, TrackingNumber, VendorId,
+};
 use domain::order::{Order, OrderStatus};
 use domain::{Money, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -62,9 +64,44 @@ pub struct CommandWrite<'a> {
     pub events: &'a [DomainEvent],
     pub audit: Option<&'a AuditRecord>,
     pub idempotency: Option<&'a IdempotencyRecord>,
-    /// Further items of the same command (tracking numbers, …), written in the same transaction.
+    /// Further items of the same command, written in the same transaction.
     pub extra: Vec<WriteAction>,
+    /// The shipments' claims on tracking numbers, in the same transaction: one another shipment
+    /// holds fails it with [`RepoError::TrackingNumberTaken`] naming that claim.
+    pub tracking: Vec<TrackingClaim>,
 }
+
+/// Which tracking-number index a claim is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackingIndex {
+    /// `T#{tenant}#TRACK#…`: the tenant's carrier webhooks (every tracking number of the tenant).
+    Tenant,
+    /// `TRACK#…`: SaaS-level carrier webhooks (only labels bought through the gateway).
+    Global,
+}
+
+/// A shipment's claim on a tracking number in one index. It is written only when the number is
+/// new there (absent or expired) or already this shipment's: a number has one owner, and
+/// nobody's later label or typing moves another shipment's carrier updates to theirs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackingClaim {
+    pub index: TrackingIndex,
+    pub carrier: CarrierCode,
+    pub number: TrackingNumber,
+    pub order: OrderId,
+    pub shipment: ShipmentId,
+}
+
+/// The shipment whose gateway-bought label carries a tracking number (the global index's answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayLabel {
+    pub tenant: TenantId,
+    pub order: OrderId,
+    pub shipment: ShipmentId,
+}
+
+/// The attribute every tracking item's condition compares: `keys::tracking_owner`.
+const OWNER: &str = "owner";
 
 /// The summary a listing shows (the indexes' projection).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,6 +308,10 @@ impl OrderRepository {
         for extra in write.extra {
             actions.push(extra);
             roles.push(Role::Other);
+        }
+        for claim in write.tracking {
+            actions.push(Self::claim_action(tenant, &claim));
+            roles.push(Role::Tracking(Box::new(claim)));
         }
         Ok(())
     }
@@ -627,35 +668,61 @@ impl OrderRepository {
         }
     }
 
+    /// The conditional put of a claim: the item names its owner (tenant, order, shipment) and is
+    /// written only if absent, expired, or already that owner's.
+    fn claim_action(tenant: &TenantId, claim: &TrackingClaim) -> WriteAction {
+        let key = match claim.index {
+            TrackingIndex::Tenant => keys::tenant_tracking(tenant, &claim.carrier, &claim.number),
+            TrackingIndex::Global => keys::global_tracking(&claim.carrier, &claim.number),
+        };
+        let owner = keys::tracking_owner(tenant, claim.order, claim.shipment);
+        let mut item = Item::with_key(&key);
+        item.set(OWNER, owner.as_str())
+            .set("tenant", tenant.as_str())
+            .set("order_id", claim.order.to_string())
+            .set("shipment_id", claim.shipment.to_string());
+        WriteAction::put_if(
+            item,
+            Condition::AbsentOrAttributeEquals(OWNER.into(), owner.into()),
+        )
+    }
+
     /// The tenant-scoped tracking-number item of a shipment (for carrier webhooks), as an action
-    /// of the command's transaction.
+    /// of a transaction; conditional like every claim.
     pub fn tracking_item(
         scope: &TenantScope,
-        carrier: &domain::ids::CarrierCode,
-        number: &domain::ids::TrackingNumber,
+        carrier: &CarrierCode,
+        number: &TrackingNumber,
         order: OrderId,
-        shipment: domain::ids::ShipmentId,
+        shipment: ShipmentId,
     ) -> WriteAction {
-        let mut item = Item::with_key(&keys::tenant_tracking(scope.tenant(), carrier, number));
-        item.set("order_id", order.to_string())
-            .set("shipment_id", shipment.to_string());
-        WriteAction::put(item)
+        let claim = TrackingClaim {
+            index: TrackingIndex::Tenant,
+            carrier: carrier.clone(),
+            number: number.clone(),
+            order,
+            shipment,
+        };
+        Self::claim_action(scope.tenant(), &claim)
     }
 
     /// The SaaS-wide item of a tracking number bought through the gateway (never one a user
-    /// typed in): goes into the label purchase's transaction.
+    /// typed in), as an action of a transaction; conditional like every claim.
     pub fn global_tracking_item(
         scope: &TenantScope,
-        carrier: &domain::ids::CarrierCode,
-        number: &domain::ids::TrackingNumber,
+        carrier: &CarrierCode,
+        number: &TrackingNumber,
         order: OrderId,
-        shipment: domain::ids::ShipmentId,
+        shipment: ShipmentId,
     ) -> WriteAction {
-        let mut item = Item::with_key(&keys::global_tracking(carrier, number));
-        item.set("tenant", scope.tenant().as_str())
-            .set("order_id", order.to_string())
-            .set("shipment_id", shipment.to_string());
-        WriteAction::put(item)
+        let claim = TrackingClaim {
+            index: TrackingIndex::Global,
+            carrier: carrier.clone(),
+            number: number.clone(),
+            order,
+            shipment,
+        };
+        Self::claim_action(scope.tenant(), &claim)
     }
 
     /// The index item of a shipment's open carrier intent (written with the intent, deleted with
@@ -705,12 +772,13 @@ impl OrderRepository {
         Ok(out)
     }
 
-    /// The tenant whose gateway-bought label carries this tracking number, if any.
-    pub async fn tenant_by_global_tracking(
+    /// The shipment whose gateway-bought label carries this tracking number, if any: read from
+    /// the global item alone (no tenant's own tracking item has a say).
+    pub async fn gateway_label(
         &self,
-        carrier: &domain::ids::CarrierCode,
-        number: &domain::ids::TrackingNumber,
-    ) -> RepoResult<Option<domain::ids::TenantId>> {
+        carrier: &CarrierCode,
+        number: &TrackingNumber,
+    ) -> RepoResult<Option<GatewayLabel>> {
         let Some(item) = self
             .store
             .get(&keys::global_tracking(carrier, number))
@@ -718,9 +786,12 @@ impl OrderRepository {
         else {
             return Ok(None);
         };
-        domain::ids::TenantId::parse(item.require_s("tenant")?)
-            .map(Some)
-            .map_err(|e| RepoError::Corrupt(e.to_string()))
+        let corrupt = |e: domain::DomainError| RepoError::Corrupt(e.to_string());
+        Ok(Some(GatewayLabel {
+            tenant: TenantId::parse(item.require_s("tenant")?).map_err(corrupt)?,
+            order: OrderId::parse(item.require_s("order_id")?).map_err(corrupt)?,
+            shipment: ShipmentId::parse(item.require_s("shipment_id")?).map_err(corrupt)?,
+        }))
     }
 
     /// The shipment a tenant's tracking number names, if any (one `GetItem`).

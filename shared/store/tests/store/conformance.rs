@@ -722,6 +722,133 @@ pub async fn invalid_requests_are_refused(b: &Backend) {
     ));
 }
 
+/// `AbsentOrAttributeEquals`: a claim holds on a new key, on an expired item and on the
+/// claimant's own item, and fails on anyone else's live item (or one without the attribute).
+pub async fn absent_or_attribute_equals_claims_once(b: &Backend) {
+    let claim =
+        |owner: &str| Condition::AbsentOrAttributeEquals("owner".into(), Value::S(owner.into()));
+    let owned = |sk: &str, owner: &str| {
+        let mut i = item("P#claim#", sk);
+        i.set("owner", owner);
+        i
+    };
+    let owner_of = |sk: &'static str| async move {
+        b.store
+            .get(&key("P#claim#", sk))
+            .await
+            .unwrap()
+            .and_then(|i| i.s("owner").map(str::to_owned))
+    };
+    // New: A claims it.
+    b.store
+        .transact_write(vec![WriteAction::put_if(owned("N", "a"), claim("a"))])
+        .await
+        .unwrap();
+    assert_eq!(owner_of("N").await.as_deref(), Some("a"));
+    // A again: its own, so it holds (and the put rewrites it).
+    let mut again = owned("N", "a");
+    again.set("note", "again");
+    b.store
+        .transact_write(vec![WriteAction::put_if(again, claim("a"))])
+        .await
+        .unwrap();
+    // B: held by A, refused; nothing of B's transaction is written.
+    let err = b
+        .store
+        .transact_write(vec![
+            WriteAction::put(item("P#claim#", "SIDE")),
+            WriteAction::put_if(owned("N", "b"), claim("b")),
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(err, cancelled(1));
+    assert_eq!(owner_of("N").await.as_deref(), Some("a"));
+    assert_eq!(b.store.get(&key("P#claim#", "SIDE")).await.unwrap(), None);
+    // The same condition on an update, a delete and a check.
+    let update = |owner: &str| WriteAction::Update {
+        key: key("P#claim#", "N"),
+        set: vec![("owner".into(), Value::S(owner.into()))],
+        remove: vec![],
+        condition: Some(claim(owner)),
+    };
+    assert_eq!(
+        b.store.transact_write(vec![update("b")]).await.unwrap_err(),
+        cancelled(0)
+    );
+    b.store.transact_write(vec![update("a")]).await.unwrap();
+    let check = |sk: &str, owner: &str| WriteAction::Check {
+        key: key("P#claim#", sk),
+        condition: claim(owner),
+    };
+    b.store
+        .transact_write(vec![check("NEVER", "b")])
+        .await
+        .unwrap();
+    assert_eq!(
+        b.store
+            .transact_write(vec![check("N", "b")])
+            .await
+            .unwrap_err(),
+        cancelled(0)
+    );
+    assert_eq!(
+        b.store
+            .transact_write(vec![WriteAction::Delete {
+                key: key("P#claim#", "N"),
+                condition: Some(claim("b")),
+            }])
+            .await
+            .unwrap_err(),
+        cancelled(0)
+    );
+    // A live item without the attribute is nobody's to claim.
+    put(b, item("P#claim#", "BARE")).await;
+    assert_eq!(
+        b.store
+            .transact_write(vec![WriteAction::put_if(owned("BARE", "b"), claim("b"))])
+            .await
+            .unwrap_err(),
+        cancelled(0)
+    );
+    // Another value type never equals the string.
+    let mut numbered = item("P#claim#", "NUM");
+    numbered.set("owner", 7_i64);
+    put(b, numbered).await;
+    assert_eq!(
+        b.store
+            .transact_write(vec![check("NUM", "7")])
+            .await
+            .unwrap_err(),
+        cancelled(0)
+    );
+    // Expired counts as absent: B claims A's expired item (whatever its owner) …
+    let mut dying = owned("EXP", "a");
+    dying.set("ttl", NOW + 5);
+    put(b, dying).await;
+    assert_eq!(
+        b.store
+            .transact_write(vec![WriteAction::put_if(owned("EXP", "b"), claim("b"))])
+            .await
+            .unwrap_err(),
+        cancelled(0),
+        "still live"
+    );
+    b.clock.advance(6);
+    b.store
+        .transact_write(vec![WriteAction::put_if(owned("EXP", "b"), claim("b"))])
+        .await
+        .unwrap();
+    assert_eq!(owner_of("EXP").await.as_deref(), Some("b"));
+    // … and A's item stays A's however long it lives without a TTL.
+    assert_eq!(
+        b.store
+            .transact_write(vec![WriteAction::put_if(owned("N", "b"), claim("b"))])
+            .await
+            .unwrap_err(),
+        cancelled(0)
+    );
+}
+
 both_backends!(
     every_value_type_round_trips,
     put_if_absent_refuses_an_existing_item,
@@ -735,6 +862,7 @@ both_backends!(
     pagination_never_skips_or_repeats,
     index_queries_project_and_follow_updates,
     expired_items_are_absent_everywhere,
+    absent_or_attribute_equals_claims_once,
     dynamodb_limits_are_refused_alike,
     key_prefixes_do_not_match_longer_ids,
     invalid_requests_are_refused,

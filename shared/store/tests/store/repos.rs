@@ -3,11 +3,17 @@
 use std::sync::Arc;
 
 use domain::config::TenantConfig;
-use domain::ids::{ExternalRef, IdempotencyKey, OperationName, Subject, VendorId};
+use domain::ids::{
+    CarrierCode, ExternalRef, IdempotencyKey, OperationName, ShipmentId, Subject, TrackingNumber,
+    VendorId,
+};
 use domain::order::OrderStatus;
 use domain::{Currency, Money};
 use store::TenantScope;
-use store::repo::{CommandWrite, IdempotencyRecord, OrderListing, PageRequest, RepoError};
+use store::repo::{
+    CommandWrite, IdempotencyRecord, OrderListing, PageRequest, RepoError, TrackingClaim,
+    TrackingIndex,
+};
 
 use crate::support::{Backend, Gen, Repos, repos};
 
@@ -706,6 +712,171 @@ pub async fn tenant_audit_lists_a_day_over_shards(b: &Backend) {
     );
 }
 
+/// Approves `stored` with `claims` in the same transaction.
+async fn approve_claiming(
+    r: &Repos,
+    g: &mut Gen,
+    scope: &TenantScope,
+    stored: &store::repo::StoredOrder,
+    claims: Vec<TrackingClaim>,
+) -> Result<store::repo::StoredOrder, RepoError> {
+    let mut after = stored.order.clone();
+    let events = after.approve(&mut g.tick(), &staff(), None).unwrap();
+    let id = stored.order.id().to_string();
+    let audit = g.audit(scope, "approveOrder", &id, 2);
+    r.orders
+        .update(
+            scope,
+            stored,
+            &after,
+            CommandWrite {
+                events: &events,
+                audit: Some(&audit),
+                tracking: claims,
+                ..Default::default()
+            },
+        )
+        .await
+}
+
+/// A tracking number has one owner per index: a claim of another shipment of the same tenant
+/// (tenant index) or of any tenant (SaaS-wide index) is `TrackingNumberTaken`, not a version
+/// conflict, and its transaction writes nothing; the owner may claim it again; another
+/// tenant's own index is separate.
+pub async fn tracking_numbers_have_one_owner(b: &Backend) {
+    let r = repos(b, 1);
+    let (acme, beta) = (
+        TenantScope::for_tests("acme"),
+        TenantScope::for_tests("beta"),
+    );
+    let mut g = Gen::new();
+    let usps = CarrierCode::parse("usps").unwrap();
+    let number = TrackingNumber::parse("EZ-SAME-1").unwrap();
+    let claim = |index, stored: &store::repo::StoredOrder, shipment: u128| TrackingClaim {
+        index,
+        carrier: usps.clone(),
+        number: number.clone(),
+        order: stored.order.id(),
+        shipment: ShipmentId::from_ulid(ulid::Ulid::from(shipment)),
+    };
+    let first = g.saved(&r, &acme, None).await;
+    let mine = [
+        claim(TrackingIndex::Tenant, &first, 1),
+        claim(TrackingIndex::Global, &first, 1),
+    ];
+    approve_claiming(&r, &mut g, &acme, &first, mine.to_vec())
+        .await
+        .unwrap();
+    let owner = Some((first.order.id(), mine[0].shipment));
+    assert_eq!(
+        r.orders
+            .shipment_by_tracking(&acme, &usps, &number)
+            .await
+            .unwrap(),
+        owner
+    );
+
+    // Another shipment of the same tenant: refused in the tenant index, nothing written.
+    let second = g.saved(&r, &acme, None).await;
+    for theirs in [
+        claim(TrackingIndex::Tenant, &second, 2),
+        claim(TrackingIndex::Global, &second, 2),
+    ] {
+        let err = approve_claiming(&r, &mut g, &acme, &second, vec![theirs.clone()])
+            .await
+            .unwrap_err();
+        assert_eq!(err, RepoError::TrackingNumberTaken(Box::new(theirs)));
+        let now = r
+            .orders
+            .load(&acme, second.order.id())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(now.order.version(), 1, "nothing written");
+        assert_eq!(
+            r.orders
+                .count_side_items(&acme, second.order.id())
+                .await
+                .unwrap(),
+            (1, 1)
+        );
+    }
+
+    // Another tenant: its own index is its own; the SaaS-wide one is held.
+    let foreign = g.saved(&r, &beta, None).await;
+    let err = approve_claiming(
+        &r,
+        &mut g,
+        &beta,
+        &foreign,
+        vec![
+            claim(TrackingIndex::Tenant, &foreign, 3),
+            claim(TrackingIndex::Global, &foreign, 3),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err,
+        RepoError::TrackingNumberTaken(Box::new(claim(TrackingIndex::Global, &foreign, 3)))
+    );
+    let foreign = approve_claiming(
+        &r,
+        &mut g,
+        &beta,
+        &foreign,
+        vec![claim(TrackingIndex::Tenant, &foreign, 3)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.orders
+            .shipment_by_tracking(&beta, &usps, &number)
+            .await
+            .unwrap(),
+        Some((
+            foreign.order.id(),
+            ShipmentId::from_ulid(ulid::Ulid::from(3_u128))
+        ))
+    );
+    let label = r
+        .orders
+        .gateway_label(&usps, &number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (label.tenant.as_str(), label.order, label.shipment),
+        ("acme", first.order.id(), mine[1].shipment),
+        "the SaaS-wide entry stays the first label's"
+    );
+    assert_eq!(
+        r.orders
+            .shipment_by_tracking(&acme, &usps, &number)
+            .await
+            .unwrap(),
+        owner
+    );
+
+    // The owner claims it again (a later command of the same shipment): it holds.
+    let again = r
+        .orders
+        .load(&acme, first.order.id())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut after = again.order.clone();
+    let events = after.cancel(&mut g.tick(), None).unwrap();
+    let audit = g.audit(&acme, "cancelOrder", &first.order.id().to_string(), 3);
+    let write = CommandWrite {
+        events: &events,
+        audit: Some(&audit),
+        tracking: mine.to_vec(),
+        ..Default::default()
+    };
+    r.orders.update(&acme, &again, &after, write).await.unwrap();
+}
+
 both_backends!(
     create_load_and_update_with_everything_in_one_transaction,
     external_refs_are_unique_per_tenant,
@@ -716,4 +887,5 @@ both_backends!(
     cursors_are_bound_to_tenant_and_listing,
     concurrent_conflicting_updates_apply_exactly_once_each,
     tenant_audit_lists_a_day_over_shards,
+    tracking_numbers_have_one_owner,
 );
