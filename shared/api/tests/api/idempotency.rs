@@ -12,7 +12,7 @@ use store::embedded::EmbeddedStore;
 const CREATE: &str = r#"mutation { createOrder(input: {currency: "USD", customer: {name: "Ana", email: "ana@example.com"}, destination: {name: "Ana", line1: "1 Main St", city: "Springfield", postalCode: "62701", country: "US"}, lines: [{sku: "A", vendor: "v1", quantity: 4, unitPrice: "10.00"}]}) { order { id } userErrors { code } } }"#;
 
 /// The `data` member of a response body, as the bytes the server sent.
-fn data_bytes(text: &str) -> &str {
+pub(crate) fn data_bytes(text: &str) -> &str {
     let rest = text
         .strip_prefix("{\"data\":")
         .unwrap_or_else(|| panic!("{text}"));

@@ -5,6 +5,7 @@ mod connections;
 mod credentials;
 mod documents;
 mod errors;
+mod every_mutation_keyed;
 mod external_ref;
 mod idempotency;
 mod listing;
