@@ -1,8 +1,7 @@
 //! Carrier credentials over GraphQL: add, list, rotate, expire; windows refused when they meet;
 //! tenant-admin only; and no plaintext secret in any response, log line, error or on disk.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use domain::access::Role;
 use domain::gateway::{CarrierKind, GatewayAuthType, GatewayConfig};
@@ -12,27 +11,6 @@ use testkit::WebhookEnv;
 const KEY_1: &str = "EZTK-first-secret-0123456789abcd";
 const KEY_2: &str = "EZTK-second-secret-9876543210wxyz";
 const PASSWORD: &str = "p4ssw0rd-never-shown-anywhere";
-
-/// Every log line written while the test runs.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 async fn env() -> WebhookEnv {
     let env = WebhookEnv::build(Arc::new(domain::SystemClock), &[]).await;
@@ -58,12 +36,7 @@ fn add(key: &str, extra: &str) -> String {
 
 #[tokio::test]
 async fn credentials_are_versioned_windowed_and_their_secrets_never_shown() {
-    let logs = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    crate::logs::capture();
 
     let env = env().await;
     let mut seen: Vec<String> = Vec::new();
@@ -177,8 +150,11 @@ async fn credentials_are_versioned_windowed_and_their_secrets_never_shown() {
         assert!(actions.contains(&a), "{a} audited: {actions:?}");
     }
     let on_disk = std::fs::read_to_string(env.dir.path().join("secrets.json")).unwrap();
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(!logs.is_empty(), "the test captured the log");
+    let logs = crate::logs::captured();
+    assert!(
+        logs.contains("addCarrierCredentials"),
+        "the test captured the log"
+    );
     for secret in [KEY_1, KEY_2, PASSWORD] {
         for (what, text) in [("logs", &logs), ("secrets file", &on_disk)] {
             assert!(!text.contains(secret), "{what} contain a secret");

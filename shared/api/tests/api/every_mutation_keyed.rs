@@ -464,9 +464,11 @@ impl Env {
             }
             CarrierInTransit => self.fake.set_tracking(f.tracking(), "in_transit"),
             Dispatch => {
+                // Each shipment its own number: a number is held by one shipment only.
                 let args = format!(
-                    r#"({}, carrier: "fedex", trackingNumber: "794600000009")"#,
-                    f.on_shipment()
+                    r#"({}, carrier: "fedex", trackingNumber: "DSP{}")"#,
+                    f.on_shipment(),
+                    f.shipment()
                 );
                 run("dispatchShipment", args, "order { id }").await;
             }

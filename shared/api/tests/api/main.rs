@@ -9,6 +9,7 @@ mod every_mutation_keyed;
 mod external_ref;
 mod idempotency;
 mod listing;
+mod logs;
 mod notifications;
 mod order;
 mod tracking_owner;

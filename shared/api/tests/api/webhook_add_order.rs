@@ -236,31 +236,7 @@ async fn a_repeat_of_an_external_reference_returns_the_existing_order() {
 #[tokio::test(flavor = "current_thread")]
 async fn no_secret_in_any_log_line() {
     use secrecy::ExposeSecret;
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    // Global, not per thread: the binary's other tests run on other threads at the same time,
-    // and a thread-local subscriber can miss callsites they registered first. Their lines land
-    // here too, which only widens what is checked.
-    tracing::subscriber::set_global_default(subscriber).unwrap();
-    tracing::callsite::rebuild_interest_cache();
+    crate::logs::capture();
 
     let env = WebhookEnv::new().await;
     let t = now(&env);
@@ -275,7 +251,7 @@ async fn no_secret_in_any_log_line() {
     ] {
         env.post(PATH, &headers, body.clone()).await;
     }
-    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let logs = crate::logs::captured();
     assert!(
         logs.contains("webhook delivery"),
         "nothing was logged: {logs}"
