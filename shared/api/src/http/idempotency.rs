@@ -189,9 +189,9 @@ pub(super) async fn keyed(
         Ok(KeyedOutcome::Replayed(data)) => {
             tracing::info!(
                 request_id = %request_id,
-                tenant = %caller_tenant(&caller),
+                tenant = caller_tenant(&caller).as_str(),
                 operation = keyed.operation.as_str(),
-                outcome = "ok",
+                outcome = %"ok",
                 replayed = true,
                 "graphql operation"
             );

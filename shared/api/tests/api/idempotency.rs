@@ -134,3 +134,68 @@ async fn twenty_concurrent_duplicates_all_get_the_one_stored_response() {
         "{order}"
     );
 }
+
+/// The operation log says how each request ended: a refused command by its user error's code
+/// (not `ok`), and a replay as a replay.
+#[tokio::test]
+async fn the_operation_log_names_user_errors_and_replays() {
+    crate::logs::capture();
+    let env = testkit::DemoEnv::new().await;
+    let token = env.token(Role::Staff);
+    let key = format!("log-{}", ulid::Ulid::new());
+    for _ in 0..2 {
+        let (status, _, text) = testkit::post_graphql(
+            &env.router,
+            &token,
+            &[("idempotency-key", key.as_str())],
+            serde_json::json!({ "query": CREATE }),
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+    }
+    // A command the order's status refuses: a user error, logged as its code.
+    let (_, created, _) = testkit::post_graphql(
+        &env.router,
+        &token,
+        &[],
+        serde_json::json!({ "query": CREATE }),
+    )
+    .await;
+    let id = created["data"]["createOrder"]["order"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let complete = format!(
+        r#"mutation {{ completeOrder(orderId: "{id}") {{ order {{ id }} userErrors {{ code }} }} }}"#
+    );
+    let (_, refused, _) = testkit::post_graphql(
+        &env.router,
+        &token,
+        &[],
+        serde_json::json!({ "query": complete }),
+    )
+    .await;
+    let code = refused["data"]["completeOrder"]["userErrors"][0]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{refused}"))
+        .to_owned();
+    let logs = crate::logs::captured();
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("graphql operation"))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("operation=\"createOrder\"") && l.contains("replayed=true")),
+        "the replay is logged as one: {lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("operation=completeOrder")
+                || l.contains("operation=\"completeOrder\""))
+            && lines.iter().any(|l| l.contains(&format!("outcome={code}"))),
+        "the refusal is logged with its code {code}: {lines:#?}"
+    );
+}

@@ -29,6 +29,7 @@ pub fn capture() {
         let writer = buf.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
         tracing::subscriber::set_global_default(subscriber).unwrap();
