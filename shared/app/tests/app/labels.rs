@@ -758,3 +758,30 @@ on_both! {
     f_void_aborted_between_the_refund_and_the_commit(b) => void_aborted_after_the_refund(b);
     f_voided_without_an_answer(b) => voided_without_an_answer(b);
 }
+
+/// A rate id is what `shippingRates` sealed for one tenant, order and shipment: another
+/// shipment's rate id, or one a client made up in the old unsigned shape, is refused before
+/// any carrier call.
+#[tokio::test]
+async fn rate_ids_are_sealed_for_their_shipment() {
+    use base64::Engine;
+    let mut h = Harness::new(Backend::Embedded).await;
+    let first = h.rate().await;
+    h.next_shipment(1).await;
+    assert_eq!(h.buy(&first, "rate-1").await, "INVALID_INPUT");
+    let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        serde_json::json!({"g": "easypost", "a": "main", "s": "shp_1", "r": "rate_1"}).to_string(),
+    );
+    assert_eq!(h.buy(&forged, "rate-2").await, "INVALID_INPUT");
+    let (body, tag) = first.split_once('.').unwrap();
+    let tampered = format!("{body}x.{tag}");
+    assert_eq!(h.buy(&tampered, "rate-3").await, "INVALID_INPUT");
+    assert!(
+        !h.fake.requests().iter().any(|r| r.path.ends_with("/buy")),
+        "no refused rate id reached the carrier"
+    );
+    // Its own shipment's rate id buys.
+    let own = h.rate().await;
+    assert_eq!(h.buy(&own, "rate-4").await, "ok");
+    h.assert_books(1, 0).await;
+}
