@@ -2,6 +2,9 @@
 //! redirect would carry the key to wherever it points), bounded retries with exponential
 //! backoff, status-first error mapping, and the API key kept out of every message.
 //!
+//! Error text comes only from the carrier's parsed error fields; a body that is not one of its
+//! error shapes (an HTML page of some proxy or internal host) is never quoted.
+//!
 //! Retries: idempotent calls are retried on 429, 408, 5xx, timeouts and connection errors.
 //! Purchases and voids are retried only when the carrier cannot have acted: on 429 and when
 //! the connection was never made. A 5xx or a timeout may come after the carrier bought the
@@ -25,8 +28,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 /// Carrier responses are a few KB; anything far larger is not one of them.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-/// How much of an unreadable body an error message quotes.
-const SNIPPET_CHARS: usize = 500;
+/// The most of a carrier's own error text a message carries.
+const MAX_ERROR_CHARS: usize = 500;
 /// Keys shorter than this are not scrubbed from messages (it would mangle ordinary text); real
 /// keys are far longer.
 const MIN_REDACTED_KEY: usize = 6;
@@ -85,8 +88,9 @@ impl Auth {
 pub(crate) struct Flavour {
     /// Its name in messages ("EasyPost").
     pub name: &'static str,
-    /// The carrier's own text out of an error body.
-    pub error_text: fn(&[u8]) -> String,
+    /// The carrier's own text out of an error body, from its parsed error fields only; `None`
+    /// when the body is not one of the carrier's error shapes.
+    pub error_text: fn(&[u8]) -> Option<String>,
     /// Headers sent on every call (e.g. a pinned API version).
     pub headers: &'static [(&'static str, &'static str)],
 }
@@ -348,19 +352,27 @@ impl Http {
         }
     }
 
-    /// A non-2xx answer, classified by status; the carrier's text is the detail.
+    /// A non-2xx answer, classified by status; the carrier's parsed error text is the detail,
+    /// and a body that is not one of its error shapes is never quoted.
     fn status_failure(
         &self,
         status: StatusCode,
         retry_after: Option<Duration>,
         body: &[u8],
     ) -> Failure {
-        let detail = self.redact((self.flavour.error_text)(body));
-        let message = format!(
-            "{} answered {}: {detail}",
-            self.flavour.name,
-            status.as_u16()
-        );
+        let message = match (self.flavour.error_text)(body) {
+            Some(detail) => format!(
+                "{} answered {}: {}",
+                self.flavour.name,
+                status.as_u16(),
+                self.redact(bounded(&detail))
+            ),
+            None => format!(
+                "{}: unreadable answer (HTTP {})",
+                self.flavour.name,
+                status.as_u16()
+            ),
+        };
         match status.as_u16() {
             401 | 403 => Failure::final_(CarrierError::AuthFailed(message)),
             429 => Failure {
@@ -377,13 +389,15 @@ impl Http {
         }
     }
 
-    /// A 2xx body as `T`; one that does not parse is a malformed answer (`Rejected`).
+    /// A 2xx body as `T`; one that does not parse is a malformed answer (`Rejected`), told by
+    /// where it stops parsing — never by quoting it (the parser's own message can quote it).
     pub(crate) fn parse<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, CarrierError> {
         serde_json::from_slice(body).map_err(|e| {
             CarrierError::Rejected(format!(
-                "malformed {} response ({e}): {}",
+                "malformed {} response (unreadable at line {}, column {})",
                 self.flavour.name,
-                self.redact(snippet(body))
+                e.line(),
+                e.column()
             ))
         })
     }
@@ -441,11 +455,10 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// At most [`SNIPPET_CHARS`] characters of a body, lossily decoded.
-pub(crate) fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
+/// At most [`MAX_ERROR_CHARS`] characters of a carrier's error text.
+fn bounded(text: &str) -> String {
     let text = text.trim();
-    match text.char_indices().nth(SNIPPET_CHARS) {
+    match text.char_indices().nth(MAX_ERROR_CHARS) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
     }
@@ -456,11 +469,17 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
+    /// The carrier's error text: the body, when it is JSON with a `message`.
+    fn error_text(body: &[u8]) -> Option<String> {
+        let v: Value = serde_json::from_slice(body).ok()?;
+        v.get("message")?.as_str().map(str::to_owned)
+    }
+
     fn http(base: &str, key: &str) -> Http {
         Http::new(
             Flavour {
                 name: "Test",
-                error_text: snippet,
+                error_text,
                 headers: &[],
             },
             &Credentials::new(base, key),
@@ -536,7 +555,7 @@ mod tests {
         let f = h.status_failure(
             StatusCode::UNAUTHORIZED,
             None,
-            b"key secret-key is not valid",
+            br#"{"message": "key secret-key is not valid"}"#,
         );
         assert_eq!(f.error.code(), "carrier_auth_failed");
         assert!(!f.error.to_string().contains("secret-key"), "{}", f.error);
@@ -563,9 +582,49 @@ mod tests {
     }
 
     #[test]
-    fn snippets_are_bounded() {
-        let long = "é".repeat(SNIPPET_CHARS + 10);
-        assert_eq!(snippet(long.as_bytes()).chars().count(), SNIPPET_CHARS + 1);
-        assert_eq!(snippet(b"  short "), "short");
+    fn error_texts_are_bounded() {
+        let long = "é".repeat(MAX_ERROR_CHARS + 10);
+        assert_eq!(bounded(&long).chars().count(), MAX_ERROR_CHARS + 1);
+        assert_eq!(bounded("  short "), "short");
+    }
+
+    /// An answer that is not the carrier's error shape — an internal host's HTML page, a
+    /// proxy's text — is never quoted, whatever its status; a 2xx body that does not parse
+    /// neither.
+    #[test]
+    fn unparsed_bodies_are_never_quoted() {
+        let h = http("https://api.example.com", "secret-key");
+        let page = b"<html><title>Jenkins</title>internal-build-token=abc123</html>";
+        for status in [400, 401, 404, 429, 500, 502] {
+            let f = h.status_failure(StatusCode::from_u16(status).unwrap(), None, page);
+            let text = f.error.to_string();
+            assert!(
+                !text.contains("Jenkins") && !text.contains("abc123"),
+                "{text}"
+            );
+            if status != 429 {
+                assert!(
+                    text.ends_with(&format!("Test: unreadable answer (HTTP {status})")),
+                    "{text}"
+                );
+            }
+        }
+        let f = h.status_failure(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            br#"{"message": "zip is invalid"}"#,
+        );
+        assert_eq!(
+            f.error.to_string(),
+            "carrier rejected the request: Test answered 422: zip is invalid"
+        );
+        let e = h
+            .parse::<Vec<u32>>(br#"["internal-build-token=abc123"]"#)
+            .unwrap_err();
+        assert!(!e.to_string().contains("abc123"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "carrier rejected the request: malformed Test response (unreadable at line 1, column 30)"
+        );
     }
 }
