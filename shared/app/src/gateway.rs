@@ -344,7 +344,7 @@ impl App {
             created_by: identity.subject().clone(),
             created_at: now,
         };
-        domain::gateway::check_version(&version).map_err(AppError::from)?;
+        domain::gateway::check_version(&version, &self.outbound).map_err(AppError::from)?;
         Ok(version)
     }
 

@@ -32,7 +32,7 @@ pub use orders::{
     AddedOrder, Listed, ReturnStep, ShipmentStep, Tracked, TrackingApplied, TrackingChange,
     TrackingReport,
 };
-pub use wiring::{Services, services};
+pub use wiring::{Services, services, services_with_outbound};
 
 /// The listing types the edges pass to and get from the order queries.
 pub mod listing {

@@ -32,14 +32,16 @@ pub trait CarrierConnector: Send + Sync {
 }
 
 /// The connector over HTTP: EasyPost or Shippo by the gateway's kind, every call through the
-/// guarded outbound client.
+/// guarded outbound client and every request's URL checked against its policy first.
 pub struct HttpConnector {
     client: reqwest::Client,
+    policy: domain::outbound::OutboundPolicy,
 }
 
 impl HttpConnector {
-    pub fn new(client: reqwest::Client) -> Self {
-        Self { client }
+    /// `client` must be the outbound client built for `policy` (`auth::outbound::client`).
+    pub fn new(client: reqwest::Client, policy: domain::outbound::OutboundPolicy) -> Self {
+        Self { client, policy }
     }
 }
 
@@ -60,10 +62,14 @@ impl CarrierConnector for HttpConnector {
         let credentials = Credentials::new(c.version.base_url.clone(), key.expose_secret());
         Ok(match c.gateway.kind {
             CarrierKind::Easypost => Box::new(
-                carriers::easypost::EasyPost::new(credentials).with_client(self.client.clone()),
+                carriers::easypost::EasyPost::new(credentials)
+                    .with_client(self.client.clone())
+                    .with_policy(self.policy.clone()),
             ),
             CarrierKind::Shippo => Box::new(
-                carriers::shippo::Shippo::new(credentials).with_client(self.client.clone()),
+                carriers::shippo::Shippo::new(credentials)
+                    .with_client(self.client.clone())
+                    .with_policy(self.policy.clone()),
             ),
         })
     }

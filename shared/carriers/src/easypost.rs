@@ -56,6 +56,13 @@ impl EasyPost {
         self.http.set_client(client);
         self
     }
+
+    /// Where calls may go: every request's URL is checked against `policy` before anything is
+    /// sent (default: public https only). Give the policy the client was built with.
+    pub fn with_policy(mut self, policy: domain::outbound::OutboundPolicy) -> Self {
+        self.http.set_policy(policy);
+        self
+    }
 }
 
 #[async_trait::async_trait]

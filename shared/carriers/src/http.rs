@@ -1,6 +1,7 @@
 //! The one request helper both adapters use: a client with a timeout and no redirects (a
-//! redirect would carry the key to wherever it points), bounded retries with exponential
-//! backoff, status-first error mapping, and the API key kept out of every message.
+//! redirect would carry the key to wherever it points), every request's URL checked against
+//! the outbound policy before anything is sent, bounded retries with exponential backoff,
+//! status-first error mapping, and the API key kept out of every message.
 //!
 //! Error text comes only from the carrier's parsed error fields; a body that is not one of its
 //! error shapes (an HTML page of some proxy or internal host) is never quoted.
@@ -13,6 +14,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use domain::outbound::{NO_PUBLIC_ADDRESS, OutboundPolicy};
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
@@ -139,6 +141,8 @@ pub(crate) struct Http {
     /// Building a client only fails when the TLS backend cannot start; that is reported on
     /// each call rather than panicking in a constructor.
     client: Result<Client, String>,
+    /// Where requests may go; checked on every request's URL before it is sent.
+    policy: OutboundPolicy,
     base_url: String,
     auth: Auth,
     flavour: Flavour,
@@ -151,6 +155,7 @@ impl fmt::Debug for Http {
         f.debug_struct("Http")
             .field("carrier", &self.flavour.name)
             .field("base_url", &self.base_url)
+            .field("policy", &self.policy)
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
             .finish_non_exhaustive()
@@ -158,9 +163,11 @@ impl fmt::Debug for Http {
 }
 
 impl Http {
+    /// Under the production policy (public https only) until given another.
     pub(crate) fn new(flavour: Flavour, credentials: &Credentials, auth: Auth) -> Self {
         Self {
             client: default_client(),
+            policy: OutboundPolicy::production(),
             base_url: credentials.base_url.clone(),
             auth,
             flavour,
@@ -181,6 +188,10 @@ impl Http {
     /// redirects).
     pub(crate) fn set_client(&mut self, client: Client) {
         self.client = Ok(client);
+    }
+
+    pub(crate) fn set_policy(&mut self, policy: OutboundPolicy) {
+        self.policy = policy;
     }
 
     /// A GET, retried freely, its body parsed as `T`.
@@ -227,6 +238,15 @@ impl Http {
         body: Option<&Value>,
         call: Call,
     ) -> Result<Vec<u8>, CarrierError> {
+        // Refused before any connection: the URL may have been written into the store without
+        // the checks of the use case that sets it, and an IP-literal host never reaches the
+        // client's resolver, where names are checked.
+        self.policy.permits(&url).map_err(|why| {
+            CarrierError::Rejected(format!(
+                "the {} base URL is not allowed: it {why}",
+                self.flavour.name
+            ))
+        })?;
         let mut retry = 0;
         loop {
             let failure = match self.attempt(method.clone(), url.clone(), body).await {
@@ -335,14 +355,23 @@ impl Http {
 
     /// A request that got no (complete) answer.
     fn transport(&self, e: reqwest::Error) -> Failure {
-        let (kind, what) = if e.is_connect() {
+        let (connect, timeout) = (e.is_connect(), e.is_timeout());
+        let detail = self.redact(error_chain(&e.without_url()));
+        // The outbound client's connect-time check refused every address the host resolves
+        // to: final, like a URL refused before sending.
+        if detail.contains(NO_PUBLIC_ADDRESS) {
+            return Failure::final_(CarrierError::Rejected(format!(
+                "the {} base URL is not allowed: its host {NO_PUBLIC_ADDRESS}",
+                self.flavour.name
+            )));
+        }
+        let (kind, what) = if connect {
             (Kind::NotSent, "could not connect")
-        } else if e.is_timeout() {
+        } else if timeout {
             (Kind::Transient, "timed out")
         } else {
             (Kind::Transient, "failed")
         };
-        let detail = self.redact(error_chain(&e.without_url()));
         Failure {
             error: CarrierError::Unavailable(format!(
                 "{} request {what}: {detail}",
@@ -625,6 +654,36 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "carrier rejected the request: malformed Test response (unreadable at line 1, column 30)"
+        );
+    }
+
+    /// A URL the policy refuses is refused before the client is used at all.
+    #[tokio::test]
+    async fn refused_urls_are_never_requested() {
+        for base in [
+            "http://api.example.com",
+            "https://127.0.0.1:9001",
+            "https://10.0.0.1",
+            "https://169.254.169.254",
+            "https://[::1]:8443",
+            "https://localhost",
+        ] {
+            let mut h = http(base, "secret-key");
+            h.client = Err("no client: nothing may be sent".into());
+            let e = h
+                .get::<Value>(&["v2", "addresses"], None)
+                .await
+                .unwrap_err();
+            assert_eq!(e.code(), "carrier_rejected", "{base}: {e}");
+            assert!(e.to_string().contains("not allowed"), "{base}: {e}");
+        }
+        let mut h = http("http://127.0.0.1:9001", "secret-key");
+        h.set_policy(OutboundPolicy::dev());
+        h.client = Err("no client".into());
+        let e = h.get::<Value>(&["x"], None).await.unwrap_err();
+        assert!(
+            e.to_string().contains("no client"),
+            "dev mode lets it through: {e}"
         );
     }
 }

@@ -72,6 +72,13 @@ impl Shippo {
         self
     }
 
+    /// Where calls may go: every request's URL is checked against `policy` before anything is
+    /// sent (default: public https only). Give the policy the client was built with.
+    pub fn with_policy(mut self, policy: domain::outbound::OutboundPolicy) -> Self {
+        self.http.set_policy(policy);
+        self
+    }
+
     /// How often, and how far apart, a purchase Shippo queued is looked up again
     /// (default 10 × 500 ms).
     pub fn with_label_poll(mut self, attempts: u32, interval: Duration) -> Self {

@@ -3,5 +3,7 @@
 
 mod authz;
 mod double_apply;
+mod gateway_env;
+mod outbound;
 mod platform;
 mod relay;
