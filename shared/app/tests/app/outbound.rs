@@ -47,7 +47,7 @@ fn invalid_field(e: &AppError) -> &str {
 #[tokio::test]
 async fn carrier_urls_to_internal_hosts_are_refused_when_set() {
     let (_dir, secrets) = local_secrets();
-    let env = GatewayEnv::new(OutboundPolicy::production(), secrets, None).await;
+    let env = GatewayEnv::new(OutboundPolicy::production(), secrets.clone(), None).await;
     let internal = [
         "http://127.0.0.1:9001",
         "https://10.0.0.1",
@@ -105,6 +105,7 @@ async fn carrier_urls_to_internal_hosts_are_refused_when_set() {
         [first],
         "nothing of the refused changes was written"
     );
+    assert_eq!(secrets.len().await, 1, "nor any secret of theirs stored");
 }
 
 #[tokio::test]
