@@ -13,6 +13,7 @@ use clap::Subcommand;
 use domain::Timestamp;
 use domain::gateway::{CarrierKind, GatewayAuthType, GatewayConfig, GatewayMode};
 use domain::ids::{AccountId, CarrierCode, CredentialId, TenantId};
+use domain::outbound::OutboundPolicy;
 use domain::{Clock, SystemClock};
 use secrecy::SecretString;
 use store::cursor::{CursorKey, Cursors};
@@ -129,6 +130,7 @@ pub async fn labels(
     cmd: LabelsCmd,
     store: &StoreConfig,
     dev_mode: bool,
+    outbound: &OutboundPolicy,
     dir: &Path,
 ) -> Result<(), CliError> {
     let LabelsCmd::Reconcile { tenant, lookup } = cmd;
@@ -143,7 +145,7 @@ pub async fn labels(
     };
     let mut open = 0;
     for t in &tenants {
-        let (app, rc) = as_tenant_admin(store, dir, t).await?;
+        let (app, rc) = as_tenant_admin(store, outbound, dir, t).await?;
         let now = app.now();
         for r in app.reconcile_labels(&rc, lookup).await.map_err(app_error)? {
             open += 1;
@@ -174,9 +176,12 @@ pub async fn gateway(
     cmd: GatewayCmd,
     store: &StoreConfig,
     dev: bool,
+    outbound: &OutboundPolicy,
     dir: &Path,
 ) -> Result<(), CliError> {
-    let admin = open_platform(store, dev, dir).await?;
+    let admin = open_platform(store, dev, dir)
+        .await?
+        .with_outbound(outbound.clone());
     match cmd {
         GatewayCmd::Set {
             id,
@@ -214,9 +219,11 @@ pub async fn gateway(
     Ok(())
 }
 
-/// The use cases over the configured store, acting as the named tenant's admin.
+/// The use cases over the configured store, acting as the named tenant's admin, outbound URLs
+/// under `outbound`.
 async fn as_tenant_admin(
     store: &StoreConfig,
+    outbound: &OutboundPolicy,
     dir: &Path,
     tenant: &str,
 ) -> Result<(Arc<app::App>, RequestCtx), CliError> {
@@ -225,12 +232,13 @@ async fn as_tenant_admin(
     let secrets = crate::admin::open_secrets(store, dir).await?;
     let key = CursorKey::load_or_generate(&dir.join("cursor.key"))
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    let services = app::services(
+    let services = app::services_with_outbound(
         opened,
         clock,
         auth::VerifierConfig::default(),
         Cursors::new(key),
         Some(secrets),
+        outbound.clone(),
     )
     .map_err(|e| CliError::Usage(e.to_string()))?;
     let tenant = TenantId::parse(tenant)?;
@@ -333,6 +341,7 @@ fn show(v: &domain::gateway::CredentialVersion, now: Timestamp) -> String {
 pub async fn carrier(
     cmd: CarrierCmd,
     store: &StoreConfig,
+    outbound: &OutboundPolicy,
     dir: &Path,
     stdin: impl FnOnce() -> Result<String, CliError>,
 ) -> Result<(), CliError> {
@@ -340,7 +349,7 @@ pub async fn carrier(
     match cmd {
         CredentialsCmd::Add(a) => {
             let new = new_version(&a, secrets_from(&stdin()?)?)?;
-            let (app, rc) = as_tenant_admin(store, dir, &a.tenant).await?;
+            let (app, rc) = as_tenant_admin(store, outbound, dir, &a.tenant).await?;
             let v = app
                 .add_carrier_credentials(&rc, new)
                 .await
@@ -349,7 +358,7 @@ pub async fn carrier(
         }
         CredentialsCmd::Rotate(a) => {
             let new = new_version(&a, secrets_from(&stdin()?)?)?;
-            let (app, rc) = as_tenant_admin(store, dir, &a.tenant).await?;
+            let (app, rc) = as_tenant_admin(store, outbound, dir, &a.tenant).await?;
             let v = app
                 .rotate_carrier_credentials(&rc, new)
                 .await
@@ -365,7 +374,7 @@ pub async fn carrier(
         } => {
             let (gateway, account) = (CarrierCode::parse(&gateway)?, AccountId::parse(&account)?);
             let (id, at) = (CredentialId::parse(&id)?, time(at.as_deref())?);
-            let (app, rc) = as_tenant_admin(store, dir, &tenant).await?;
+            let (app, rc) = as_tenant_admin(store, outbound, dir, &tenant).await?;
             let v = app
                 .expire_carrier_credentials(&rc, &gateway, &account, id, at)
                 .await
@@ -374,7 +383,7 @@ pub async fn carrier(
         }
         CredentialsCmd::List { tenant, gateway } => {
             let gateway = gateway.as_deref().map(CarrierCode::parse).transpose()?;
-            let (app, rc) = as_tenant_admin(store, dir, &tenant).await?;
+            let (app, rc) = as_tenant_admin(store, outbound, dir, &tenant).await?;
             let now = app.now();
             for v in app
                 .carrier_credentials(&rc, gateway.as_ref())

@@ -40,6 +40,10 @@ struct Cli {
     /// store); production: none of them (default with DynamoDB).
     #[arg(long, global = true, value_enum, env = "OMS_MODE")]
     mode: Option<Mode>,
+    /// host:port targets (comma-separated) that carrier and catalogue URLs may name although
+    /// they are not public https (outside dev mode only public https is allowed otherwise).
+    #[arg(long, global = true, env = "OMS_OUTBOUND_ALLOW")]
+    outbound_allow: Option<String>,
     /// Whether `--dynamodb-endpoint` was typed (not only inherited from the environment).
     #[arg(skip)]
     endpoint_typed: bool,
@@ -272,6 +276,11 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Some(m) => m == Mode::Dev,
         None => cli.dynamodb_table.is_none(),
     };
+    let outbound = domain::outbound::OutboundPolicy::for_mode(dev_mode).allowing(
+        domain::outbound::OutboundPolicy::parse_allow_list(
+            cli.outbound_allow.as_deref().unwrap_or_default(),
+        )?,
+    );
     match cli.command {
         Cmd::Version => println!("oms {}", env!("CARGO_PKG_VERSION")),
         Cmd::Serve {
@@ -388,9 +397,15 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 }
             }
         }
-        Cmd::Gateway(cmd) => carriers::gateway(cmd, &store, dev_mode, &cli.data_dir).await?,
-        Cmd::Carrier(cmd) => carriers::carrier(cmd, &store, &cli.data_dir, stdin_text).await?,
-        Cmd::Labels(cmd) => carriers::labels(cmd, &store, dev_mode, &cli.data_dir).await?,
+        Cmd::Gateway(cmd) => {
+            carriers::gateway(cmd, &store, dev_mode, &outbound, &cli.data_dir).await?
+        }
+        Cmd::Carrier(cmd) => {
+            carriers::carrier(cmd, &store, &outbound, &cli.data_dir, stdin_text).await?
+        }
+        Cmd::Labels(cmd) => {
+            carriers::labels(cmd, &store, dev_mode, &outbound, &cli.data_dir).await?
+        }
         Cmd::Events(EventsCmd::Source(EventSourceCmd::Set {
             tenant,
             account,

@@ -46,6 +46,9 @@ pub struct App {
     secrets: Option<Arc<dyn SecretStore>>,
     /// How carriers are reached (none: no carrier calls).
     pub(crate) connector: Option<Arc<dyn crate::shipping::CarrierConnector>>,
+    /// Which URLs tenants may set for outbound calls (carrier base and token URLs,
+    /// notification URLs); production's by default.
+    pub(crate) outbound: domain::outbound::OutboundPolicy,
     authorizer: Authorizer,
     ids: Arc<Mutex<dyn IdSource + Send>>,
     clock: Arc<dyn Clock>,
@@ -176,6 +179,7 @@ impl App {
             credentials: CredentialRepository::new(store.clone()),
             secrets: None,
             connector: None,
+            outbound: domain::outbound::OutboundPolicy::production(),
             idempotency: IdempotencyRepository::new(store),
             authorizer: Authorizer::new(tenant_audit.clone(), ids.clone()),
             tenant_audit,
@@ -194,6 +198,12 @@ impl App {
     /// How carriers are reached.
     pub fn with_connector(mut self, connector: Arc<dyn crate::shipping::CarrierConnector>) -> Self {
         self.connector = Some(connector);
+        self
+    }
+
+    /// Which URLs tenants may set for outbound calls.
+    pub fn with_outbound(mut self, policy: domain::outbound::OutboundPolicy) -> Self {
+        self.outbound = policy;
         self
     }
 

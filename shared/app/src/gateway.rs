@@ -5,14 +5,20 @@
 //! `carrier:{gateway}:{account}:{version id}`: the secret store binds tenant and purpose into
 //! the encryption, so a ciphertext moved to another record does not open. The version keeps
 //! the reference and a fingerprint; no read, log or error ever carries a secret.
+//!
+//! A change is checked whole first — catalogue, URLs under the outbound policy, window, overlap
+//! with the chain as read — and only then is its secret stored; when the change then does not
+//! land (a concurrent change won, the store refused it), the secret is deleted in the same call,
+//! so no refused change leaves a secret behind.
 
 use domain::Timestamp;
 use domain::access::Operation;
 use domain::gateway::{CredentialVersion, GatewayConfig, GatewayMode, effective_at, fingerprint};
 use domain::ids::{AccountId, CarrierCode, CredentialId};
+use domain::webhook::SecretRef;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use store::repo::ChainError;
+use store::repo::{ChainError, CredentialRepository};
 
 use crate::authz::Target;
 use crate::context::RequestCtx;
@@ -171,12 +177,15 @@ impl App {
             .credentials
             .chain(identity.scope(), &new.gateway, &new.account)
             .await?;
-        let version = self.new_version(rc, &new).await?;
-        let audit = self.credential_audit(rc, op, &version).await?;
-        self.credentials
+        let draft = self.draft_version(rc, &new).await?;
+        CredentialRepository::check_add(identity.scope(), &chain, &draft).map_err(chain_error)?;
+        let audit = self.credential_audit(rc, op, &draft).await?;
+        let version = self.store_secret(rc, draft, &new.secrets).await?;
+        let committed = self
+            .credentials
             .add(identity.scope(), &chain, &version, audit)
-            .await
-            .map_err(chain_error)?;
+            .await;
+        self.landed_or_forgotten(rc, &version, committed).await?;
         Ok(version)
     }
 
@@ -200,12 +209,16 @@ impl App {
                 field: "account".into(),
                 message: "no open version to rotate; add one".into(),
             })?;
-        let version = self.new_version(rc, &new).await?;
-        let audit = self.credential_audit(rc, op, &version).await?;
-        self.credentials
-            .rotate(identity.scope(), &chain, &previous, &version, audit)
-            .await
+        let draft = self.draft_version(rc, &new).await?;
+        CredentialRepository::check_rotate(identity.scope(), &chain, &previous, &draft)
             .map_err(chain_error)?;
+        let audit = self.credential_audit(rc, op, &draft).await?;
+        let version = self.store_secret(rc, draft, &new.secrets).await?;
+        let committed = self
+            .credentials
+            .rotate(identity.scope(), &chain, &previous, &version, audit)
+            .await;
+        self.landed_or_forgotten(rc, &version, committed).await?;
         Ok(version)
     }
 
@@ -285,8 +298,9 @@ impl App {
         })
     }
 
-    /// Builds a new version (its secrets stored first) from `new`.
-    async fn new_version(
+    /// A new version from `new`, every field checked — the URLs under the outbound policy —
+    /// but its secrets not stored yet (its secret reference is empty).
+    async fn draft_version(
         &self,
         rc: &RequestCtx,
         new: &NewCredentials,
@@ -315,18 +329,8 @@ impl App {
             .base_url
             .clone()
             .unwrap_or_else(|| gateway.base_url(new.mode).to_owned());
-        let id = CredentialId::from_ulid(self.next_id()?);
-        let secret = self
-            .secrets()?
-            .put(
-                identity.tenant(),
-                &secret_purpose(&new.gateway, &new.account, id),
-                &new.secrets.seal()?,
-            )
-            .await
-            .map_err(|e| AppError::internal(&format!("credential secrets: {e}")))?;
         let version = CredentialVersion {
-            id,
+            id: CredentialId::from_ulid(self.next_id()?),
             tenant: identity.tenant().clone(),
             gateway: new.gateway.clone(),
             account: new.account.clone(),
@@ -336,7 +340,10 @@ impl App {
             username: new.username.clone(),
             client_id: new.client_id.clone(),
             token_url: new.token_url.clone(),
-            secret,
+            secret: SecretRef {
+                id: String::new(),
+                version: None,
+            },
             fingerprint,
             from,
             thru: new.thru,
@@ -344,8 +351,76 @@ impl App {
             created_by: identity.subject().clone(),
             created_at: now,
         };
-        domain::gateway::check_version(&version).map_err(AppError::from)?;
+        domain::gateway::check_version(&version, &self.outbound).map_err(AppError::from)?;
         Ok(version)
+    }
+
+    /// Stores the secrets of a checked draft: the version, with its secret reference.
+    async fn store_secret(
+        &self,
+        rc: &RequestCtx,
+        mut draft: CredentialVersion,
+        secrets: &CredentialSecrets,
+    ) -> AppResult<CredentialVersion> {
+        let identity = rc.identity(Operation::RegisterCarrierCredential)?;
+        draft.secret = self
+            .secrets()?
+            .put(
+                identity.tenant(),
+                &secret_purpose(&draft.gateway, &draft.account, draft.id),
+                &secrets.seal()?,
+            )
+            .await
+            .map_err(|e| AppError::internal(&format!("credential secrets: {e}")))?;
+        Ok(draft)
+    }
+
+    /// The outcome of writing `version`, whose secret is stored: on a failure, whether the
+    /// write landed anyway (a lost answer, a retried commit refused by its own first attempt)
+    /// is read back. One that did not land has its secret deleted before the error is
+    /// returned; one that did is a success. When that cannot be told, the secret is kept (a
+    /// version without its secret would be worse than a secret without a version) and logged.
+    async fn landed_or_forgotten(
+        &self,
+        rc: &RequestCtx,
+        version: &CredentialVersion,
+        committed: Result<(), ChainError>,
+    ) -> AppResult<()> {
+        let Err(refused) = committed else {
+            return Ok(());
+        };
+        let identity = rc.identity(Operation::RegisterCarrierCredential)?;
+        match self
+            .credentials
+            .chain(identity.scope(), &version.gateway, &version.account)
+            .await
+        {
+            Ok(chain) if chain.find(version.id).is_some() => return Ok(()),
+            Ok(_) => {
+                let purpose = secret_purpose(&version.gateway, &version.account, version.id);
+                if let Err(e) = self
+                    .secrets()?
+                    .delete(identity.tenant(), &purpose, &version.secret)
+                    .await
+                {
+                    tracing::error!(
+                        tenant = %identity.tenant(),
+                        credential = %version.id,
+                        secret = %version.secret.id,
+                        error = %e,
+                        "the secret of a refused credential change could not be deleted"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(
+                tenant = %identity.tenant(),
+                credential = %version.id,
+                secret = %version.secret.id,
+                error = %e,
+                "a credential change failed and whether it landed cannot be read; its secret is kept"
+            ),
+        }
+        Err(chain_error(refused))
     }
 
     async fn credential_audit(

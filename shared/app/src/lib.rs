@@ -33,7 +33,7 @@ pub use orders::{
     TrackingReport,
 };
 pub use store::repo::GatewayLabel;
-pub use wiring::{Services, services};
+pub use wiring::{Services, services, services_with_outbound};
 
 /// The listing types the edges pass to and get from the order queries.
 pub mod listing {

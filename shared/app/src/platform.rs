@@ -11,6 +11,7 @@ use domain::access::{Operation, Plan};
 use domain::audit::{AuditRecord, AuditTarget};
 use domain::gateway::GatewayConfig;
 use domain::ids::{AuditId, PlanName, Subject, TenantId};
+use domain::outbound::OutboundPolicy;
 use domain::ports::SecretStore;
 use domain::tenant::{EventSource, IdpRegistration, TenantProfile, TenantStatus};
 use domain::webhook::{DEFAULT_MAX_AGE_SECONDS, WebhookHook, WebhookProvider, WebhookSetting};
@@ -84,6 +85,8 @@ pub struct Platform {
     actor: Subject,
     dev: Option<DevSetup>,
     secrets: Option<Arc<dyn SecretStore>>,
+    /// Which URLs the catalogue may set (production's by default).
+    outbound: OutboundPolicy,
     /// The request the audit records name (the CLI's own run otherwise).
     request_id: Option<String>,
     /// Audit ids from the clock, increasing within a millisecond: a day of the SaaS audit
@@ -139,6 +142,7 @@ impl Platform {
             actor,
             dev,
             secrets: None,
+            outbound: OutboundPolicy::production(),
             request_id: None,
             ids: std::sync::Mutex::new(ulid::Generator::new()),
             on_change: None,
@@ -172,6 +176,12 @@ impl Platform {
     /// Audit records name `request_id` (an API request) instead of a CLI run.
     pub fn with_request_id(mut self, request_id: &str) -> Self {
         self.request_id = Some(request_id.to_owned());
+        self
+    }
+
+    /// Which URLs the gateway catalogue may set.
+    pub fn with_outbound(mut self, policy: OutboundPolicy) -> Self {
+        self.outbound = policy;
         self
     }
 
@@ -272,7 +282,7 @@ impl Platform {
 
     /// Adds or replaces a gateway of the catalogue (the carriers tenants may use).
     pub async fn set_gateway(&self, gateway: GatewayConfig) -> PlatformResult<GatewayConfig> {
-        gateway.validate()?;
+        gateway.validate(&self.outbound)?;
         let audit = self.audit(Operation::SetGateway, "gateway", gateway.id.as_str(), None);
         self.gateways.put_gateway(&gateway, &audit).await?;
         Ok(gateway)
@@ -561,6 +571,7 @@ pub struct PlatformHost {
     clock: Arc<dyn Clock>,
     dev: Option<DevSetup>,
     verifier: Arc<auth::Verifier>,
+    outbound: OutboundPolicy,
 }
 
 impl PlatformHost {
@@ -576,7 +587,14 @@ impl PlatformHost {
             clock,
             dev: None,
             verifier,
+            outbound: OutboundPolicy::production(),
         }
+    }
+
+    /// Which URLs the gateway catalogue may set.
+    pub fn with_outbound(mut self, policy: OutboundPolicy) -> Self {
+        self.outbound = policy;
+        self
     }
 
     /// Dev mode: the demo plan on demand and the dev IdP registered for new tenants.
@@ -603,7 +621,8 @@ impl PlatformHost {
                 self.dev.clone(),
             )
             .with_request_id(&rc.request_id)
-            .with_verifier(self.verifier.clone())),
+            .with_verifier(self.verifier.clone())
+            .with_outbound(self.outbound.clone())),
             auth::Caller::Tenant(_) => Err(crate::AppError::Forbidden {
                 operation: op.as_str(),
             }),

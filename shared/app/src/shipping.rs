@@ -47,17 +47,20 @@ pub trait CarrierConnector: Send + Sync {
 }
 
 /// The connector over HTTP: EasyPost or Shippo by the gateway's kind, every call through the
-/// guarded outbound client.
+/// guarded outbound client and every request's URL checked against its policy first.
 pub struct HttpConnector {
     client: reqwest::Client,
+    policy: domain::outbound::OutboundPolicy,
     /// The time one carrier request may take (the adapters' default, 10 s, when unset).
     timeout: Option<std::time::Duration>,
 }
 
 impl HttpConnector {
-    pub fn new(client: reqwest::Client) -> Self {
+    /// `client` must be the outbound client built for `policy` (`auth::outbound::client`).
+    pub fn new(client: reqwest::Client, policy: domain::outbound::OutboundPolicy) -> Self {
         Self {
             client,
+            policy,
             timeout: None,
         }
     }
@@ -86,16 +89,18 @@ impl CarrierConnector for HttpConnector {
         let credentials = Credentials::new(c.version.base_url.clone(), key.expose_secret());
         Ok(match c.gateway.kind {
             CarrierKind::Easypost => {
-                let mut a =
-                    carriers::easypost::EasyPost::new(credentials).with_client(self.client.clone());
+                let mut a = carriers::easypost::EasyPost::new(credentials)
+                    .with_client(self.client.clone())
+                    .with_policy(self.policy.clone());
                 if let Some(t) = self.timeout {
                     a = a.with_timeout(t);
                 }
                 Box::new(a)
             }
             CarrierKind::Shippo => {
-                let mut a =
-                    carriers::shippo::Shippo::new(credentials).with_client(self.client.clone());
+                let mut a = carriers::shippo::Shippo::new(credentials)
+                    .with_client(self.client.clone())
+                    .with_policy(self.policy.clone());
                 if let Some(t) = self.timeout {
                     a = a.with_timeout(t);
                 }

@@ -121,6 +121,9 @@ impl App {
         let op = Operation::UpdateTenantConfig;
         let identity = rc.identity(op)?.clone();
         self.check(rc, op, Target::Tenant).await?;
+        if let Some(url) = config.notification_url() {
+            self.outbound.check("notificationUrl", url.as_str())?;
+        }
         let current = self.configs.current(identity.scope()).await?;
         let new = config.with_version(current.version() + 1);
         let now = self.now();

@@ -8,6 +8,7 @@ use auth::directory::Directory;
 use auth::service::EventSourceVerifier;
 use auth::webhook::WebhookVerifier;
 use auth::{AuthError, Verifier, VerifierConfig};
+use domain::outbound::OutboundPolicy;
 use domain::ports::{NotificationSender, SecretStore};
 
 use crate::notify::Notifier;
@@ -49,6 +50,7 @@ impl Services {
 }
 
 /// The services over `store`, all reading `clock`; webhooks verify with `secrets`' secrets.
+/// Outbound URLs under the policy of the verifier's mode, with no allow-list.
 pub fn services(
     store: Arc<dyn ItemStore>,
     clock: Arc<dyn Clock>,
@@ -56,13 +58,27 @@ pub fn services(
     cursors: Cursors,
     secrets: Option<Arc<dyn SecretStore>>,
 ) -> Result<Services, AuthError> {
+    let outbound = OutboundPolicy::for_mode(verifier.dev_mode);
+    services_with_outbound(store, clock, verifier, cursors, secrets, outbound)
+}
+
+/// As [`services`], every URL a tenant or the catalogue sets (carrier base and token URLs, the
+/// catalogue's, notification URLs) checked against `outbound` when it is set, and carrier calls
+/// made through the outbound client of that policy, which checks it again on every request.
+pub fn services_with_outbound(
+    store: Arc<dyn ItemStore>,
+    clock: Arc<dyn Clock>,
+    verifier: VerifierConfig,
+    cursors: Cursors,
+    secrets: Option<Arc<dyn SecretStore>>,
+    outbound: OutboundPolicy,
+) -> Result<Services, AuthError> {
     let source = Arc::new(RegistryRepository::new(store.clone()));
     let directory = Arc::new(CachedDirectory::new(
         source,
         clock.clone(),
         DIRECTORY_TTL_SECS,
     ));
-    let verifier_dev_mode = verifier.dev_mode;
     let verifier = Verifier::new(directory.clone(), clock.clone(), verifier)?;
     let webhooks = secrets
         .clone()
@@ -72,12 +88,15 @@ pub fn services(
     let shards = Arc::new(DirectoryShards(directory.clone()));
     // Carrier calls go through the guarded client: outside dev mode, public https only (each
     // adapter sets its own request timeout).
-    let outbound = auth::outbound::client(verifier_dev_mode).map_err(AuthError::Directory)?;
+    let client = auth::outbound::client(&outbound).map_err(AuthError::Directory)?;
     let verifier = Arc::new(verifier);
     let platform =
-        crate::platform::PlatformHost::new(store.clone(), clock.clone(), verifier.clone());
+        crate::platform::PlatformHost::new(store.clone(), clock.clone(), verifier.clone())
+            .with_outbound(outbound.clone());
+    let connector = crate::shipping::HttpConnector::new(client, outbound.clone());
     let mut app = App::new(store, shards, cursors, ids, clock)
-        .with_connector(Arc::new(crate::shipping::HttpConnector::new(outbound)));
+        .with_connector(Arc::new(connector))
+        .with_outbound(outbound);
     if let Some(s) = secrets {
         app = app.with_secrets(s);
     }

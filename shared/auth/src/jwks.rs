@@ -53,7 +53,8 @@ impl JwksCache {
         cooldown_secs: i64,
         dev_mode: bool,
     ) -> AuthResult<Self> {
-        let http = crate::outbound::client(dev_mode).map_err(AuthError::KeysUnavailable)?;
+        let http = crate::outbound::client(&domain::outbound::OutboundPolicy::for_mode(dev_mode))
+            .map_err(AuthError::KeysUnavailable)?;
         Ok(Self {
             http,
             clock,

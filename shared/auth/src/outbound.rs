@@ -1,30 +1,63 @@
-//! The guard on URLs the service fetches (JWKS now; notification and carrier URLs later): outside
-//! dev mode only https, and never loopback, private, link-local or metadata addresses — checked
-//! on the URL's literal host before the request and again on every address a name resolves to,
-//! at connect time (`GuardedResolver`), so DNS rebinding between check and connect cannot pass.
+//! The guard on URLs the service fetches — JWKS, tenants' notification URLs, carriers' base
+//! URLs — under one [`OutboundPolicy`] (`domain::outbound`): outside dev mode only https, and
+//! never loopback, private, link-local, metadata or other non-public addresses, unless the
+//! deployment's allow-list names the target. Checked on the URL before every request (an
+//! IP-literal host never reaches a resolver, so this is where it is refused) and again on every
+//! address a name resolves to, at connect time ([`GuardedResolver`]), so DNS rebinding between
+//! check and connect cannot pass. No redirects are followed.
 
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, OnceLock};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
+pub use domain::outbound::NO_PUBLIC_ADDRESS;
+use domain::outbound::{OutboundPolicy, non_public};
 use domain::ports::{NotificationSender, OutboundPost, SendError, SendFuture};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-/// Resolves names for outbound clients and keeps only public addresses; a name that resolves to
-/// nothing public fails to connect.
+/// The system's resolver (`getaddrinfo` through tokio).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct GuardedResolver;
+pub struct SystemResolver;
+
+impl Resolve for SystemResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            let addrs: Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// Resolves names through `inner` and keeps only public addresses (all of them for a name the
+/// allow-list opens); a name that resolves to nothing public fails to connect.
+pub struct GuardedResolver {
+    inner: Arc<dyn Resolve>,
+    policy: Arc<OutboundPolicy>,
+}
+
+impl GuardedResolver {
+    pub fn new(inner: Arc<dyn Resolve>, policy: OutboundPolicy) -> Self {
+        Self {
+            inner,
+            policy: Arc::new(policy),
+        }
+    }
+}
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_owned();
+        let allowed = self.policy.allows_name(&host);
+        let resolving = self.inner.resolve(name);
         Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let all: Vec<SocketAddr> = resolving.await?.collect();
             let public: Vec<SocketAddr> = all
                 .into_iter()
-                .filter(|a| check_ip(a.ip()).is_ok())
+                .filter(|a| allowed || non_public(a.ip()).is_none())
                 .collect();
             if public.is_empty() {
-                return Err(format!("{host} resolves to no public address").into());
+                return Err(format!("{host} {NO_PUBLIC_ADDRESS}").into());
             }
             let addrs: Addrs = Box::new(public.into_iter());
             Ok(addrs)
@@ -32,77 +65,58 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// The HTTP client for outbound calls: no redirects and (outside dev mode) only public
-/// addresses at connect time. One per process and mode, shared by every caller (JWKS, carriers,
-/// notifications): building one loads the system's root certificates, which costs milliseconds
-/// of a cold start each time. Callers set their timeout on each request.
-pub fn client(dev_mode: bool) -> Result<reqwest::Client, String> {
-    static GUARDED: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
-    static DEV: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
-    let cell = if dev_mode { &DEV } else { &GUARDED };
-    cell.get_or_init(|| {
-        let builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
-        let builder = if dev_mode {
-            builder
-        } else {
-            builder.dns_resolver(Arc::new(GuardedResolver))
+/// The outbound client's configuration under `policy`, names resolved by `resolver` (the
+/// system's when `None`; tests inject one): no redirects, and outside dev mode every resolved
+/// address checked ([`GuardedResolver`]) and no proxy from the environment (a proxy would
+/// resolve the target itself, past the check). Requests must still be checked with
+/// [`OutboundPolicy::permits`] first: IP-literal hosts are never resolved.
+pub fn builder(
+    policy: &OutboundPolicy,
+    resolver: Option<Arc<dyn Resolve>>,
+) -> reqwest::ClientBuilder {
+    let builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    if policy.dev_mode() {
+        return match resolver {
+            Some(r) => builder.dns_resolver(r),
+            None => builder,
         };
-        builder
-            .build()
-            .map_err(|e| format!("cannot build the outbound HTTP client: {e}"))
-    })
-    .clone()
+    }
+    let inner = resolver.unwrap_or_else(|| Arc::new(SystemResolver));
+    builder
+        .no_proxy()
+        .dns_resolver(Arc::new(GuardedResolver::new(inner, policy.clone())))
 }
 
-/// Checks a URL before it is fetched.
-pub fn check_url(url: &str, dev_mode: bool) -> Result<reqwest::Url, String> {
+/// The HTTP client for outbound calls under `policy` (see [`builder`]). One per process and
+/// policy, shared by every caller (JWKS, carriers, notifications): building one loads the
+/// system's root certificates, which costs milliseconds of a cold start each time. Callers set
+/// their timeout on each request.
+pub fn client(policy: &OutboundPolicy) -> Result<reqwest::Client, String> {
+    type Built = Vec<(OutboundPolicy, Result<reqwest::Client, String>)>;
+    static CLIENTS: Mutex<Built> = Mutex::new(Vec::new());
+    let mut clients = CLIENTS
+        .lock()
+        .map_err(|_| "the outbound client cache is poisoned".to_owned())?;
+    if let Some((_, built)) = clients.iter().find(|(p, _)| p == policy) {
+        return built.clone();
+    }
+    let built = builder(policy, None)
+        .build()
+        .map_err(|e| format!("cannot build the outbound HTTP client: {e}"));
+    clients.push((policy.clone(), built.clone()));
+    built
+}
+
+/// Checks a URL before it is fetched under `policy`.
+pub fn check(policy: &OutboundPolicy, url: &str) -> Result<reqwest::Url, String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
-    if dev_mode {
-        return match parsed.scheme() {
-            "http" | "https" => Ok(parsed),
-            other => Err(format!("scheme {other} is not allowed")),
-        };
-    }
-    if parsed.scheme() != "https" {
-        return Err("only https URLs are allowed".into());
-    }
-    match parsed.host() {
-        Some(url::Host::Domain(d)) => {
-            let d = d.to_ascii_lowercase();
-            if d == "localhost" || d.ends_with(".localhost") || d.ends_with(".internal") {
-                return Err(format!("host {d} is not allowed"));
-            }
-        }
-        Some(url::Host::Ipv4(ip)) => check_ip(IpAddr::V4(ip))?,
-        Some(url::Host::Ipv6(ip)) => check_ip(IpAddr::V6(ip))?,
-        None => return Err("URL has no host".into()),
-    }
+    policy.permits(&parsed)?;
     Ok(parsed)
 }
 
-fn check_ip(ip: IpAddr) -> Result<(), String> {
-    let bad = match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xC0) == 64 // carrier-grade NAT
-        }
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
-                || (v6.segments()[0] & 0xffc0) == 0xfe80 // link local
-                || v6.to_ipv4_mapped().is_some_and(|v4| check_ip(IpAddr::V4(v4)).is_err())
-        }
-    };
-    if bad {
-        Err(format!("address {ip} is not allowed"))
-    } else {
-        Ok(())
-    }
+/// Checks a URL before it is fetched, under the policy of the mode (no allow-list).
+pub fn check_url(url: &str, dev_mode: bool) -> Result<reqwest::Url, String> {
+    check(&OutboundPolicy::for_mode(dev_mode), url)
 }
 
 /// Posts notifications with the guarded client: the URL is checked first (outside dev mode
@@ -110,15 +124,23 @@ fn check_ip(ip: IpAddr) -> Result<(), String> {
 pub struct HttpSender {
     client: reqwest::Client,
     timeout: std::time::Duration,
-    dev_mode: bool,
+    policy: OutboundPolicy,
 }
 
 impl HttpSender {
+    /// Under the policy of the mode (no allow-list).
     pub fn new(timeout: std::time::Duration, dev_mode: bool) -> Result<Self, String> {
+        Self::with_policy(timeout, OutboundPolicy::for_mode(dev_mode))
+    }
+
+    pub fn with_policy(
+        timeout: std::time::Duration,
+        policy: OutboundPolicy,
+    ) -> Result<Self, String> {
         Ok(Self {
-            client: client(dev_mode)?,
+            client: client(&policy)?,
             timeout,
-            dev_mode,
+            policy,
         })
     }
 }
@@ -126,7 +148,7 @@ impl HttpSender {
 impl NotificationSender for HttpSender {
     fn post<'a>(&'a self, request: OutboundPost<'a>) -> SendFuture<'a> {
         Box::pin(async move {
-            let url = check_url(request.url, self.dev_mode).map_err(SendError::Refused)?;
+            let url = check(&self.policy, request.url).map_err(SendError::Refused)?;
             let mut req = self
                 .client
                 .post(url)
@@ -139,7 +161,7 @@ impl NotificationSender for HttpSender {
             let response = req.send().await.map_err(|e| {
                 // The guarded resolver's refusal is final; anything else may pass later.
                 let text = format!("{e:?}");
-                if text.contains("no public address") {
+                if text.contains(NO_PUBLIC_ADDRESS) {
                     SendError::Refused("the host resolves to no public address".into())
                 } else {
                     SendError::Failed(e.without_url().to_string())
@@ -170,9 +192,16 @@ mod tests {
     /// file's `localhost` entry, as a rebinding record would) is refused at resolution.
     #[tokio::test]
     async fn resolved_private_addresses_are_refused() {
+        let guarded = GuardedResolver::new(Arc::new(SystemResolver), OutboundPolicy::production());
         let name: Name = "localhost".parse().unwrap();
-        let err = GuardedResolver.resolve(name).await.err().unwrap();
-        assert!(err.to_string().contains("no public address"), "{err}");
+        let err = guarded.resolve(name).await.err().unwrap();
+        assert!(err.to_string().contains(NO_PUBLIC_ADDRESS), "{err}");
+        // Unless the allow-list names it.
+        let allowed = OutboundPolicy::production()
+            .allowing(OutboundPolicy::parse_allow_list("localhost:9001").unwrap());
+        let guarded = GuardedResolver::new(Arc::new(SystemResolver), allowed);
+        let name: Name = "localhost".parse().unwrap();
+        assert!(guarded.resolve(name).await.is_ok());
     }
 
     #[test]

@@ -119,12 +119,13 @@ fn function_services(
         config.secrets_prefix.clone(),
         clock.clone(),
     ));
-    let services = app::services(
+    let services = app::services_with_outbound(
         store,
         clock,
         verifier,
         Cursors::new(config.cursor_key.clone()),
         Some(secrets.clone()),
+        config.outbound.clone(),
     )
     .map_err(|e| format!("cannot build the services: {e}"))?;
     Ok((services, secrets))
@@ -189,8 +190,11 @@ pub async fn event_function(config: &LambdaConfig) -> Result<EventFunction, Stri
     let aws = Aws::load(config).await;
     let dead_letters = Arc::new(bus::SqsDeadLetters::new(aws.sqs(), queue));
     let (services, secrets) = function_services(config, &aws, auth::VerifierConfig::default())?;
-    // Production: only public https receivers.
-    let sender = auth::outbound::HttpSender::new(std::time::Duration::from_secs(10), false)?;
+    // Production: only public https receivers (and the allow-list's targets).
+    let sender = auth::outbound::HttpSender::with_policy(
+        std::time::Duration::from_secs(10),
+        config.outbound.clone(),
+    )?;
     Ok(EventFunction {
         notifier: services.notifier(secrets, Arc::new(sender)),
         tenant_events: api::tenant_events::TenantEventConsumer::new(

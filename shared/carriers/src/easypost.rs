@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::http::{Auth, Call, Flavour, Http, snippet};
+use crate::http::{Auth, Call, Flavour, Http};
 use crate::lenient::{self, field};
 use crate::model::{address_json, parse_amount};
 use crate::{
@@ -55,6 +55,13 @@ impl EasyPost {
     /// dev mode, public addresses only).
     pub fn with_client(mut self, client: reqwest::Client) -> Self {
         self.http.set_client(client);
+        self
+    }
+
+    /// Where calls may go: every request's URL is checked against `policy` before anything is
+    /// sent (default: public https only). Give the policy the client was built with.
+    pub fn with_policy(mut self, policy: domain::outbound::OutboundPolicy) -> Self {
+        self.http.set_policy(policy);
         self
     }
 }
@@ -431,15 +438,13 @@ fn track_event(d: &Value) -> TrackEvent {
     }
 }
 
-/// `error.code: error.message (field: message; …)` out of an EasyPost error body, else the
-/// body itself.
-fn error_text(body: &[u8]) -> String {
-    let Some(error) = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("error").cloned())
-    else {
-        return snippet(body);
-    };
+/// `error.code: error.message (field: message; …)` out of an EasyPost error body; `None` when
+/// the body is not one (it is never quoted).
+fn error_text(body: &[u8]) -> Option<String> {
+    let error = serde_json::from_slice::<Value>(body)
+        .ok()?
+        .get("error")?
+        .clone();
     let head: Vec<String> = [field(&error, "code"), field(&error, "message")]
         .into_iter()
         .flatten()
@@ -453,11 +458,7 @@ fn error_text(body: &[u8]) -> String {
     if !details.is_empty() {
         text = format!("{text} ({})", details.join("; "));
     }
-    if text.trim().is_empty() {
-        snippet(body)
-    } else {
-        text
-    }
+    (!text.trim().is_empty()).then_some(text)
 }
 
 /// One of `error.errors[]`: a `{"field", "message"}` object or a plain string.
@@ -542,11 +543,16 @@ mod tests {
             "errors":[{"field":"street1","message":"House number is missing","suggestion":null},
             "plain string"]}}"#;
         assert_eq!(
-            error_text(body),
-            "ADDRESS.VERIFY.FAILURE: Address not found (street1: House number is missing; plain string)"
+            error_text(body).as_deref(),
+            Some(
+                "ADDRESS.VERIFY.FAILURE: Address not found (street1: House number is missing; plain string)"
+            )
         );
-        assert_eq!(error_text(b"Bad Gateway"), "Bad Gateway");
-        assert_eq!(error_text(br#"{"error":{}}"#), r#"{"error":{}}"#);
+        // Not EasyPost's error shape: nothing of it is quoted.
+        assert_eq!(error_text(b"Bad Gateway"), None);
+        assert_eq!(error_text(b"<html>internal host</html>"), None);
+        assert_eq!(error_text(br#"{"error":{}}"#), None);
+        assert_eq!(error_text(br#"{"token":"internal"}"#), None);
     }
 
     #[test]

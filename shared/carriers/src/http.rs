@@ -1,6 +1,10 @@
 //! The one request helper both adapters use: a client with a timeout and no redirects (a
-//! redirect would carry the key to wherever it points), bounded retries with exponential
-//! backoff, status-first error mapping, and the API key kept out of every message.
+//! redirect would carry the key to wherever it points), every request's URL checked against
+//! the outbound policy before anything is sent, bounded retries with exponential backoff,
+//! status-first error mapping, and the API key kept out of every message.
+//!
+//! Error text comes only from the carrier's parsed error fields; a body that is not one of its
+//! error shapes (an HTML page of some proxy or internal host) is never quoted.
 //!
 //! Retries: idempotent calls are retried on 429, 408, 5xx, timeouts and connection errors.
 //! Purchases and voids are retried only when the carrier cannot have acted: on 429 and when
@@ -10,6 +14,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use domain::outbound::{NO_PUBLIC_ADDRESS, OutboundPolicy};
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
@@ -25,8 +30,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 /// Carrier responses are a few KB; anything far larger is not one of them.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-/// How much of an unreadable body an error message quotes.
-const SNIPPET_CHARS: usize = 500;
+/// The most of a carrier's own error text a message carries.
+const MAX_ERROR_CHARS: usize = 500;
 /// Keys shorter than this are not scrubbed from messages (it would mangle ordinary text); real
 /// keys are far longer.
 const MIN_REDACTED_KEY: usize = 6;
@@ -85,8 +90,9 @@ impl Auth {
 pub(crate) struct Flavour {
     /// Its name in messages ("EasyPost").
     pub name: &'static str,
-    /// The carrier's own text out of an error body.
-    pub error_text: fn(&[u8]) -> String,
+    /// The carrier's own text out of an error body, from its parsed error fields only; `None`
+    /// when the body is not one of the carrier's error shapes.
+    pub error_text: fn(&[u8]) -> Option<String>,
     /// Headers sent on every call (e.g. a pinned API version).
     pub headers: &'static [(&'static str, &'static str)],
 }
@@ -135,6 +141,8 @@ pub(crate) struct Http {
     /// Building a client only fails when the TLS backend cannot start; that is reported on
     /// each call rather than panicking in a constructor.
     client: Result<Client, String>,
+    /// Where requests may go; checked on every request's URL before it is sent.
+    policy: OutboundPolicy,
     base_url: String,
     auth: Auth,
     flavour: Flavour,
@@ -147,6 +155,7 @@ impl fmt::Debug for Http {
         f.debug_struct("Http")
             .field("carrier", &self.flavour.name)
             .field("base_url", &self.base_url)
+            .field("policy", &self.policy)
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
             .finish_non_exhaustive()
@@ -154,9 +163,11 @@ impl fmt::Debug for Http {
 }
 
 impl Http {
+    /// Under the production policy (public https only) until given another.
     pub(crate) fn new(flavour: Flavour, credentials: &Credentials, auth: Auth) -> Self {
         Self {
             client: default_client(),
+            policy: OutboundPolicy::production(),
             base_url: credentials.base_url.clone(),
             auth,
             flavour,
@@ -177,6 +188,10 @@ impl Http {
     /// redirects).
     pub(crate) fn set_client(&mut self, client: Client) {
         self.client = Ok(client);
+    }
+
+    pub(crate) fn set_policy(&mut self, policy: OutboundPolicy) {
+        self.policy = policy;
     }
 
     /// A GET, retried freely, its body parsed as `T`.
@@ -223,6 +238,15 @@ impl Http {
         body: Option<&Value>,
         call: Call,
     ) -> Result<Vec<u8>, CarrierError> {
+        // Refused before any connection: the URL may have been written into the store without
+        // the checks of the use case that sets it, and an IP-literal host never reaches the
+        // client's resolver, where names are checked.
+        self.policy.permits(&url).map_err(|why| {
+            CarrierError::Rejected(format!(
+                "the {} base URL is not allowed: it {why}",
+                self.flavour.name
+            ))
+        })?;
         let mut retry = 0;
         loop {
             let failure = match self.attempt(method.clone(), url.clone(), body).await {
@@ -331,14 +355,23 @@ impl Http {
 
     /// A request that got no (complete) answer.
     fn transport(&self, e: reqwest::Error) -> Failure {
-        let (kind, what) = if e.is_connect() {
+        let (connect, timeout) = (e.is_connect(), e.is_timeout());
+        let detail = self.redact(error_chain(&e.without_url()));
+        // The outbound client's connect-time check refused every address the host resolves
+        // to: final, like a URL refused before sending.
+        if detail.contains(NO_PUBLIC_ADDRESS) {
+            return Failure::final_(CarrierError::Rejected(format!(
+                "the {} base URL is not allowed: its host {NO_PUBLIC_ADDRESS}",
+                self.flavour.name
+            )));
+        }
+        let (kind, what) = if connect {
             (Kind::NotSent, "could not connect")
-        } else if e.is_timeout() {
+        } else if timeout {
             (Kind::Transient, "timed out")
         } else {
             (Kind::Transient, "failed")
         };
-        let detail = self.redact(error_chain(&e.without_url()));
         Failure {
             error: CarrierError::Unavailable(format!(
                 "{} request {what}: {detail}",
@@ -348,19 +381,27 @@ impl Http {
         }
     }
 
-    /// A non-2xx answer, classified by status; the carrier's text is the detail.
+    /// A non-2xx answer, classified by status; the carrier's parsed error text is the detail,
+    /// and a body that is not one of its error shapes is never quoted.
     fn status_failure(
         &self,
         status: StatusCode,
         retry_after: Option<Duration>,
         body: &[u8],
     ) -> Failure {
-        let detail = self.redact((self.flavour.error_text)(body));
-        let message = format!(
-            "{} answered {}: {detail}",
-            self.flavour.name,
-            status.as_u16()
-        );
+        let message = match (self.flavour.error_text)(body) {
+            Some(detail) => format!(
+                "{} answered {}: {}",
+                self.flavour.name,
+                status.as_u16(),
+                self.redact(bounded(&detail))
+            ),
+            None => format!(
+                "{}: unreadable answer (HTTP {})",
+                self.flavour.name,
+                status.as_u16()
+            ),
+        };
         match status.as_u16() {
             401 | 403 => Failure::final_(CarrierError::AuthFailed(message)),
             429 => Failure {
@@ -377,13 +418,15 @@ impl Http {
         }
     }
 
-    /// A 2xx body as `T`; one that does not parse is a malformed answer (`Malformed`).
+    /// A 2xx body as `T`; one that does not parse is a malformed answer (`Malformed`), told by
+    /// where it stops parsing — never by quoting it (the parser's own message can quote it).
     pub(crate) fn parse<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, CarrierError> {
         serde_json::from_slice(body).map_err(|e| {
             CarrierError::Malformed(format!(
-                "malformed {} response ({e}): {}",
+                "malformed {} response (unreadable at line {}, column {})",
                 self.flavour.name,
-                self.redact(snippet(body))
+                e.line(),
+                e.column()
             ))
         })
     }
@@ -441,11 +484,10 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// At most [`SNIPPET_CHARS`] characters of a body, lossily decoded.
-pub(crate) fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
+/// At most [`MAX_ERROR_CHARS`] characters of a carrier's error text.
+fn bounded(text: &str) -> String {
     let text = text.trim();
-    match text.char_indices().nth(SNIPPET_CHARS) {
+    match text.char_indices().nth(MAX_ERROR_CHARS) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
     }
@@ -456,11 +498,17 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
+    /// The carrier's error text: the body, when it is JSON with a `message`.
+    fn error_text(body: &[u8]) -> Option<String> {
+        let v: Value = serde_json::from_slice(body).ok()?;
+        v.get("message")?.as_str().map(str::to_owned)
+    }
+
     fn http(base: &str, key: &str) -> Http {
         Http::new(
             Flavour {
                 name: "Test",
-                error_text: snippet,
+                error_text,
                 headers: &[],
             },
             &Credentials::new(base, key),
@@ -536,7 +584,7 @@ mod tests {
         let f = h.status_failure(
             StatusCode::UNAUTHORIZED,
             None,
-            b"key secret-key is not valid",
+            br#"{"message": "key secret-key is not valid"}"#,
         );
         assert_eq!(f.error.code(), "carrier_auth_failed");
         assert!(!f.error.to_string().contains("secret-key"), "{}", f.error);
@@ -563,9 +611,79 @@ mod tests {
     }
 
     #[test]
-    fn snippets_are_bounded() {
-        let long = "é".repeat(SNIPPET_CHARS + 10);
-        assert_eq!(snippet(long.as_bytes()).chars().count(), SNIPPET_CHARS + 1);
-        assert_eq!(snippet(b"  short "), "short");
+    fn error_texts_are_bounded() {
+        let long = "é".repeat(MAX_ERROR_CHARS + 10);
+        assert_eq!(bounded(&long).chars().count(), MAX_ERROR_CHARS + 1);
+        assert_eq!(bounded("  short "), "short");
+    }
+
+    /// An answer that is not the carrier's error shape — an internal host's HTML page, a
+    /// proxy's text — is never quoted, whatever its status; a 2xx body that does not parse
+    /// neither.
+    #[test]
+    fn unparsed_bodies_are_never_quoted() {
+        let h = http("https://api.example.com", "secret-key");
+        let page = b"<html><title>Jenkins</title>internal-build-token=abc123</html>";
+        for status in [400, 401, 404, 429, 500, 502] {
+            let f = h.status_failure(StatusCode::from_u16(status).unwrap(), None, page);
+            let text = f.error.to_string();
+            assert!(
+                !text.contains("Jenkins") && !text.contains("abc123"),
+                "{text}"
+            );
+            if status != 429 {
+                assert!(
+                    text.ends_with(&format!("Test: unreadable answer (HTTP {status})")),
+                    "{text}"
+                );
+            }
+        }
+        let f = h.status_failure(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            br#"{"message": "zip is invalid"}"#,
+        );
+        assert_eq!(
+            f.error.to_string(),
+            "carrier rejected the request: Test answered 422: zip is invalid"
+        );
+        let e = h
+            .parse::<Vec<u32>>(br#"["internal-build-token=abc123"]"#)
+            .unwrap_err();
+        assert!(!e.to_string().contains("abc123"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "carrier rejected the request: malformed Test response (unreadable at line 1, column 30)"
+        );
+    }
+
+    /// A URL the policy refuses is refused before the client is used at all.
+    #[tokio::test]
+    async fn refused_urls_are_never_requested() {
+        for base in [
+            "http://api.example.com",
+            "https://127.0.0.1:9001",
+            "https://10.0.0.1",
+            "https://169.254.169.254",
+            "https://[::1]:8443",
+            "https://localhost",
+        ] {
+            let mut h = http(base, "secret-key");
+            h.client = Err("no client: nothing may be sent".into());
+            let e = h
+                .get::<Value>(&["v2", "addresses"], None)
+                .await
+                .unwrap_err();
+            assert_eq!(e.code(), "carrier_rejected", "{base}: {e}");
+            assert!(e.to_string().contains("not allowed"), "{base}: {e}");
+        }
+        let mut h = http("http://127.0.0.1:9001", "secret-key");
+        h.set_policy(OutboundPolicy::dev());
+        h.client = Err("no client".into());
+        let e = h.get::<Value>(&["x"], None).await.unwrap_err();
+        assert!(
+            e.to_string().contains("no client"),
+            "dev mode lets it through: {e}"
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::http::{Auth, Call, Flavour, Http, snippet};
+use crate::http::{Auth, Call, Flavour, Http};
 use crate::lenient::{self, field};
 use crate::model::{address_json, parse_amount};
 use crate::{
@@ -70,6 +70,13 @@ impl Shippo {
     /// dev mode, public addresses only).
     pub fn with_client(mut self, client: reqwest::Client) -> Self {
         self.http.set_client(client);
+        self
+    }
+
+    /// Where calls may go: every request's URL is checked against `policy` before anything is
+    /// sent (default: public https only). Give the policy the client was built with.
+    pub fn with_policy(mut self, policy: domain::outbound::OutboundPolicy) -> Self {
+        self.http.set_policy(policy);
         self
     }
 
@@ -507,13 +514,47 @@ fn track_event(e: &Value) -> TrackEvent {
     }
 }
 
-/// `detail` of an error body (401, 404), else the raw body (a 400 is a map of field to
-/// messages with no envelope).
-fn error_text(body: &[u8]) -> String {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| field(&v, "detail"))
-        .unwrap_or_else(|| snippet(body))
+/// `detail` of an error body (401, 404), else its field errors (a 400 is a map of field to a
+/// list of messages, nested for nested objects, with no envelope): `field: message; …`.
+/// `None` when the body is neither (it is never quoted).
+fn error_text(body: &[u8]) -> Option<String> {
+    let v = serde_json::from_slice::<Value>(body).ok()?;
+    if let Some(detail) = field(&v, "detail") {
+        return Some(detail);
+    }
+    let mut errors = Vec::new();
+    field_errors(&v, "", 0, &mut errors);
+    (!errors.is_empty()).then(|| errors.join("; "))
+}
+
+/// The `field: messages` of a Shippo field-error map: lists of texts, under keys, in objects
+/// nested at most three deep. Anything else is not part of one.
+fn field_errors(v: &Value, path: &str, depth: usize, out: &mut Vec<String>) {
+    let Some(map) = v.as_object() else {
+        return;
+    };
+    for (key, value) in map {
+        let name = match (path, key.as_str()) {
+            (_, "__all__" | "non_field_errors") => path.to_owned(),
+            ("", k) => k.to_owned(),
+            (p, k) => format!("{p}.{k}"),
+        };
+        match value {
+            Value::Array(items) => {
+                let texts: Vec<String> = items.iter().filter_map(lenient::text).collect();
+                if !texts.is_empty() {
+                    let texts = texts.join(", ");
+                    out.push(if name.is_empty() {
+                        texts
+                    } else {
+                        format!("{name}: {texts}")
+                    });
+                }
+            }
+            Value::Object(_) if depth < 3 => field_errors(value, &name, depth + 1, out),
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]
@@ -529,6 +570,34 @@ mod tests {
         assert_eq!(label_format(Some("PDF")), "PDF");
         assert_eq!(label_format(None), "PDF");
         assert_eq!(label_format(Some(" ")), "PDF");
+    }
+
+    #[test]
+    fn error_bodies() {
+        let text = |v: Value| error_text(v.to_string().as_bytes());
+        assert_eq!(
+            text(json!({"detail": "Token does not exist"})),
+            Some("Token does not exist".into())
+        );
+        assert_eq!(
+            text(json!({"rate": ["This field is required."]})),
+            Some("rate: This field is required.".into())
+        );
+        assert_eq!(
+            text(
+                json!({"address_to": {"zip": ["Enter a valid zip."]}, "__all__": ["Bad parcel."]})
+            ),
+            Some("Bad parcel.; address_to.zip: Enter a valid zip.".into())
+        );
+        assert_eq!(
+            text(json!({"parcels": ["This field is required.", "Too heavy."]})),
+            Some("parcels: This field is required., Too heavy.".into())
+        );
+        // Not an error shape: nothing of it is quoted.
+        assert_eq!(text(json!({"token": "internal-secret"})), None);
+        assert_eq!(text(json!(["a", "b"])), None);
+        assert_eq!(error_text(b"<html>internal</html>"), None);
+        assert_eq!(error_text(b""), None);
     }
 
     #[test]
@@ -631,17 +700,5 @@ mod tests {
         assert_eq!(refund("SUCCESS"), Ok(VoidOutcome::Refunded));
         assert!(matches!(refund("ERROR"), Ok(VoidOutcome::Rejected(_))));
         assert!(refund("ODD").is_err());
-    }
-
-    #[test]
-    fn error_bodies() {
-        assert_eq!(
-            error_text(br#"{"detail": "Token does not exist"}"#),
-            "Token does not exist"
-        );
-        assert_eq!(
-            error_text(br#"{"rate": ["This field is required."]}"#),
-            r#"{"rate": ["This field is required."]}"#
-        );
     }
 }

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DomainError, DomainResult};
 use crate::money::{Currency, Money};
 
-/// An outbound notification URL (http or https; the outbound layer adds the SSRF guard).
+/// An outbound notification URL (http or https; the outbound policy — `crate::outbound` —
+/// is applied when a tenant sets it and again on every send).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct NotificationUrl(String);

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{AccountId, CarrierCode, CredentialId, Subject, TenantId};
+use crate::outbound::OutboundPolicy;
 use crate::webhook::SecretRef;
 
 /// Which API a gateway speaks.
@@ -113,9 +114,10 @@ pub struct GatewayConfig {
 }
 
 impl GatewayConfig {
-    pub fn validate(&self) -> DomainResult<()> {
-        check_url("sandboxUrl", &self.sandbox_url)?;
-        check_url("productionUrl", &self.production_url)?;
+    /// Its URLs are ones `outbound` lets calls go to; its name is short.
+    pub fn validate(&self, outbound: &OutboundPolicy) -> DomainResult<()> {
+        outbound.check("sandboxUrl", &self.sandbox_url)?;
+        outbound.check("productionUrl", &self.production_url)?;
         if self.name.trim().is_empty() || self.name.len() > 200 {
             return Err(DomainError::invalid("name", "1 to 200 characters"));
         }
@@ -127,17 +129,6 @@ impl GatewayConfig {
             GatewayMode::Sandbox => &self.sandbox_url,
             GatewayMode::Production => &self.production_url,
         }
-    }
-}
-
-fn check_url(field: &'static str, url: &str) -> DomainResult<()> {
-    let ok = (url.starts_with("https://") || url.starts_with("http://"))
-        && url.len() <= 2048
-        && !url.contains(char::is_whitespace);
-    if ok {
-        Ok(())
-    } else {
-        Err(DomainError::invalid(field, "must be an http(s) URL"))
     }
 }
 
@@ -194,11 +185,11 @@ impl CredentialVersion {
     }
 }
 
-/// A version's own fields: an http(s) base URL, short texts.
-pub fn check_version(v: &CredentialVersion) -> DomainResult<()> {
-    check_url("baseUrl", &v.base_url)?;
+/// A version's own fields: base and token URLs that `outbound` lets calls go to, short texts.
+pub fn check_version(v: &CredentialVersion, outbound: &OutboundPolicy) -> DomainResult<()> {
+    outbound.check("baseUrl", &v.base_url)?;
     if let Some(t) = &v.token_url {
-        check_url("tokenUrl", t)?;
+        outbound.check("tokenUrl", t)?;
     }
     for (field, value) in [
         ("username", &v.username),

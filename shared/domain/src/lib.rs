@@ -15,6 +15,7 @@ pub mod gateway;
 pub mod ids;
 pub mod money;
 pub mod order;
+pub mod outbound;
 pub mod ports;
 pub mod scope;
 pub mod tenant;

@@ -67,6 +67,17 @@ pub trait SecretStore: Send + Sync {
         purpose: &'a str,
         reference: &'a SecretRef,
     ) -> SecretFuture<'a, SecretString>;
+
+    /// Deletes the secret `reference` names, at once and for good (no recovery window): what
+    /// a change that stored a secret and then failed calls, so that no secret outlives the
+    /// change it was stored for. Deleting a secret that is not there is not an error. Like
+    /// `get`, a reference presented for another tenant or purpose is refused.
+    fn delete<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        purpose: &'a str,
+        reference: &'a SecretRef,
+    ) -> SecretFuture<'a, ()>;
 }
 
 /// Why events could not be published at all (per-event failures are in [`Published`]).

@@ -116,6 +116,40 @@ impl SecretsManagerStore {
         self.cache.lock().await.insert(key, (now, secret.clone()));
         Ok(secret)
     }
+
+    /// `DeleteSecret` without a recovery window: the secret is gone at once (its name could
+    /// not be reused during a window, and nothing should read it again anyway).
+    async fn delete_secret(
+        &self,
+        tenant: &TenantId,
+        purpose: &str,
+        reference: &SecretRef,
+    ) -> Result<(), SecretError> {
+        if !reference.id.starts_with(&self.path(tenant, purpose)) {
+            return Err(SecretError::Sealed);
+        }
+        self.cache
+            .lock()
+            .await
+            .retain(|(name, _), _| name != &reference.id);
+        match self
+            .client
+            .delete_secret()
+            .secret_id(&reference.id)
+            .force_delete_without_recovery(true)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
 }
 
 impl SecretStore for SecretsManagerStore {
@@ -135,5 +169,14 @@ impl SecretStore for SecretsManagerStore {
         reference: &'a SecretRef,
     ) -> SecretFuture<'a, SecretString> {
         Box::pin(self.get_secret(tenant, purpose, reference))
+    }
+
+    fn delete<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        purpose: &'a str,
+        reference: &'a SecretRef,
+    ) -> SecretFuture<'a, ()> {
+        Box::pin(self.delete_secret(tenant, purpose, reference))
     }
 }

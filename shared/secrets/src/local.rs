@@ -193,6 +193,33 @@ impl LocalSecretStore {
             .map(SecretString::from)
             .map_err(|_| SecretError::Sealed)
     }
+
+    /// Removes the record, once its data key opens under this tenant and purpose (a reference
+    /// presented for another is refused, as a read is).
+    async fn delete_sealed(
+        &self,
+        tenant: &TenantId,
+        purpose: &str,
+        reference: &SecretRef,
+    ) -> Result<(), SecretError> {
+        let mut all = self.sealed.lock().await;
+        let Some(sealed) = all.get(&reference.id) else {
+            return Ok(());
+        };
+        let aad = aad(tenant, purpose, &reference.id);
+        open(&self.master, &aad, &sealed.wrapped_key, &sealed.key_nonce)?;
+        all.remove(&reference.id);
+        self.write(&all)
+    }
+
+    /// How many secrets the file holds.
+    pub async fn len(&self) -> usize {
+        self.sealed.lock().await.len()
+    }
+
+    pub async fn is_empty(&self) -> bool {
+        self.len().await == 0
+    }
 }
 
 impl SecretStore for LocalSecretStore {
@@ -212,6 +239,15 @@ impl SecretStore for LocalSecretStore {
         reference: &'a SecretRef,
     ) -> SecretFuture<'a, SecretString> {
         Box::pin(self.get_sealed(tenant, purpose, reference))
+    }
+
+    fn delete<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        purpose: &'a str,
+        reference: &'a SecretRef,
+    ) -> SecretFuture<'a, ()> {
+        Box::pin(self.delete_sealed(tenant, purpose, reference))
     }
 }
 
@@ -246,6 +282,35 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(back.expose_secret(), "whsec-very-secret-value");
+    }
+
+    #[tokio::test]
+    async fn delete_removes_only_the_secret_of_its_tenant_and_purpose() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalSecretStore::open(dir.path(), None).unwrap();
+        let secret = SecretString::from("s3cr3t".to_owned());
+        let acme = tenant("acme");
+        let r = store.put(&acme, "carrier:x", &secret).await.unwrap();
+        let kept = store.put(&acme, "carrier:x", &secret).await.unwrap();
+        assert!(matches!(
+            store.delete(&tenant("other"), "carrier:x", &r).await,
+            Err(SecretError::Sealed)
+        ));
+        assert!(matches!(
+            store.delete(&acme, "carrier:y", &r).await,
+            Err(SecretError::Sealed)
+        ));
+        assert_eq!(store.len().await, 2);
+        store.delete(&acme, "carrier:x", &r).await.unwrap();
+        store.delete(&acme, "carrier:x", &r).await.unwrap();
+        assert!(matches!(
+            store.get(&acme, "carrier:x", &r).await,
+            Err(SecretError::NotFound)
+        ));
+        // On disk too, and the other secret still opens.
+        let reopened = LocalSecretStore::open(dir.path(), None).unwrap();
+        assert_eq!(reopened.len().await, 1);
+        assert!(reopened.get(&acme, "carrier:x", &kept).await.is_ok());
     }
 
     #[tokio::test]

@@ -23,7 +23,7 @@ fn endpoint() -> String {
         .expect("moto is not running: run `make test`, or `scripts/services.sh start moto`")
 }
 
-fn store(prefix: &str) -> SecretsManagerStore {
+fn client() -> aws_sdk_secretsmanager::Client {
     let conf = aws_sdk_secretsmanager::Config::builder()
         .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
         .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
@@ -32,11 +32,36 @@ fn store(prefix: &str) -> SecretsManagerStore {
         ))
         .endpoint_url(endpoint())
         .build();
-    SecretsManagerStore::new(
-        aws_sdk_secretsmanager::Client::from_conf(conf),
-        prefix,
-        Arc::new(ManualClock::at(1_795_478_400)),
-    )
+    aws_sdk_secretsmanager::Client::from_conf(conf)
+}
+
+/// The names of the secrets listed under `prefix`, every page.
+async fn names_under(prefix: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let page = client()
+            .list_secrets()
+            .set_next_token(next.take())
+            .send()
+            .await
+            .unwrap();
+        names.extend(
+            page.secret_list()
+                .iter()
+                .filter_map(|s| s.name())
+                .filter(|n| n.starts_with(prefix))
+                .map(str::to_owned),
+        );
+        match page.next_token() {
+            Some(t) if !t.is_empty() => next = Some(t.to_owned()),
+            _ => return names,
+        }
+    }
+}
+
+fn store(prefix: &str) -> SecretsManagerStore {
+    SecretsManagerStore::new(client(), prefix, Arc::new(ManualClock::at(1_795_478_400)))
 }
 
 #[tokio::test]
@@ -71,4 +96,32 @@ async fn round_trip_rotation_and_a_moved_reference() {
         sm.get(&acme, "webhook:add-order", &gone).await,
         Err(SecretError::NotFound)
     ));
+}
+
+/// A secret deleted for good: gone from the listing at once (no recovery window), absent to a
+/// read; deleting it again is no error; another tenant's reference is refused without a call.
+#[tokio::test]
+async fn delete_removes_the_secret_at_once() {
+    let prefix = format!("tenantoms/test-{}", ulid::Ulid::new());
+    let sm = store(&prefix);
+    let acme = TenantId::parse("acme").unwrap();
+    let purpose = "carrier:easypost:main:01J0000000000000000000000";
+    let secret = SecretString::from("EZTK-to-be-deleted-0123456789".to_owned());
+    let kept = sm.put(&acme, purpose, &secret).await.unwrap();
+    let r = sm.put(&acme, purpose, &secret).await.unwrap();
+    // Read once, so the cache holds it: a delete must not leave it readable from there.
+    sm.get(&acme, purpose, &r).await.unwrap();
+    let other = TenantId::parse("other").unwrap();
+    assert!(matches!(
+        sm.delete(&other, purpose, &r).await,
+        Err(SecretError::Sealed)
+    ));
+    sm.delete(&acme, purpose, &r).await.unwrap();
+    assert!(matches!(
+        sm.get(&acme, purpose, &r).await,
+        Err(SecretError::NotFound)
+    ));
+    sm.delete(&acme, purpose, &r).await.unwrap();
+    assert_eq!(names_under(&prefix).await, vec![kept.id.clone()]);
+    assert!(sm.get(&acme, purpose, &kept).await.is_ok());
 }

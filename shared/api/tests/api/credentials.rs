@@ -198,3 +198,65 @@ async fn a_credential_ciphertext_moved_to_another_version_does_not_open() {
         "another tenant"
     );
 }
+
+/// Outside dev mode — the outbound policy's, whatever the verifier's (dev tokens sign in here)
+/// — `addCarrierCredentials` refuses a base URL to an internal host, naming the field, and
+/// stores no secret for it.
+#[tokio::test]
+async fn internal_carrier_urls_are_refused_over_graphql() {
+    use store::cursor::{CursorKey, Cursors};
+    let env = env().await;
+    let services = app::services_with_outbound(
+        env.store.clone(),
+        env.clock.clone(),
+        auth::VerifierConfig {
+            dev_mode: true,
+            ..auth::VerifierConfig::default()
+        },
+        Cursors::new(CursorKey::from_bytes(&[7; 32]).unwrap()),
+        Some(env.secrets()),
+        domain::outbound::OutboundPolicy::production(),
+    )
+    .unwrap();
+    let router = api::router(api::api_state(services), testkit::production_http());
+    let token = testkit::demo_token(&env.idp, env.clock.as_ref(), Role::TenantAdmin);
+    // The local store's file: one entry per secret (none yet: no file).
+    let secrets_on_disk = || match std::fs::read_to_string(env.dir.path().join("secrets.json")) {
+        Ok(text) => serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text)
+            .unwrap()
+            .len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => panic!("{e}"),
+    };
+    let before = secrets_on_disk();
+    for url in [
+        "http://127.0.0.1:9001",
+        "https://10.0.0.1",
+        "https://169.254.169.254",
+        "https://[::1]:9001",
+    ] {
+        let query = add(KEY_1, &format!(r#", baseUrl: "{url}""#));
+        let (_, body, _) =
+            testkit::post_graphql(&router, &token, &[], serde_json::json!({ "query": query }))
+                .await;
+        let payload = &body["data"]["addCarrierCredentials"];
+        assert!(payload["credential"].is_null(), "{url}: {body}");
+        let e = &payload["userErrors"][0];
+        assert_eq!(e["code"], "INVALID_INPUT", "{url}: {body}");
+        assert_eq!(e["field"][0], "baseUrl", "{url}: {body}");
+    }
+    assert_eq!(
+        secrets_on_disk(),
+        before,
+        "no secret stored for a refused add"
+    );
+    let query = add(KEY_1, r#", baseUrl: "https://api.easypost.com/v2""#);
+    let (_, body, _) =
+        testkit::post_graphql(&router, &token, &[], serde_json::json!({ "query": query })).await;
+    assert_eq!(
+        body["data"]["addCarrierCredentials"]["userErrors"],
+        serde_json::json!([]),
+        "{body}"
+    );
+    assert_eq!(secrets_on_disk(), before + 1);
+}

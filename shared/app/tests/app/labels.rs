@@ -144,8 +144,10 @@ fn build_app(
     secrets: Arc<dyn domain::ports::SecretStore>,
 ) -> Arc<App> {
     let ids: Arc<Mutex<dyn IdSource + Send>> = Arc::new(Mutex::new(SystemIds));
-    let connector =
-        HttpConnector::new(reqwest::Client::new()).with_timeout(Duration::from_millis(800));
+    // The fake carrier listens on 127.0.0.1 over http: dev mode's policy lets it in.
+    let policy = domain::outbound::OutboundPolicy::dev();
+    let connector = HttpConnector::new(reqwest::Client::new(), policy.clone())
+        .with_timeout(Duration::from_millis(800));
     Arc::new(
         App::new(
             h_store,
@@ -155,6 +157,7 @@ fn build_app(
             Arc::new(clock.clone()),
         )
         .with_secrets(secrets)
+        .with_outbound(policy)
         .with_connector(Arc::new(connector)),
     )
 }
@@ -187,7 +190,8 @@ impl Harness {
             Arc::new(clock.clone()),
             Subject::parse("ops").unwrap(),
             None,
-        );
+        )
+        .with_outbound(domain::outbound::OutboundPolicy::dev());
         platform
             .set_gateway(GatewayConfig {
                 id: gateway.clone(),

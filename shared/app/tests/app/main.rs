@@ -2,7 +2,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod authz;
+mod credential_secrets;
 mod double_apply;
+mod gateway_env;
 mod labels;
+mod outbound;
 mod platform;
 mod relay;

@@ -5,6 +5,7 @@
 use base64::Engine;
 use domain::access::Role;
 use domain::ids::Issuer;
+use domain::outbound::OutboundPolicy;
 use domain::tenant::{AudienceClaim, ClaimMapping, IdpKeys, IdpRegistration, TokenAlgorithm};
 use store::cursor::CursorKey;
 
@@ -37,6 +38,10 @@ pub mod env {
     /// The claim that lists the caller's roles, a JMESPath (default `roles`; Cognito:
     /// `"cognito:groups"`, quoted).
     pub const PLATFORM_ROLES_CLAIM: &str = "OMS_PLATFORM_ROLES_CLAIM";
+    /// The outbound allow-list: `host:port` targets (commas or spaces between them) that
+    /// carrier and notification URLs may name although they are not public https (e.g. a
+    /// carrier proxy inside the VPC). Empty or unset: public https only.
+    pub const OUTBOUND_ALLOW: &str = "OMS_OUTBOUND_ALLOW";
 
     /// Endpoint overrides for local emulators: never set in a deployment.
     pub const DYNAMODB_ENDPOINT: &str = "OMS_DYNAMODB_ENDPOINT";
@@ -69,6 +74,7 @@ pub mod env {
         PLATFORM_AUDIENCE,
         PLATFORM_JWKS_URL,
         PLATFORM_ROLES_CLAIM,
+        OUTBOUND_ALLOW,
     ];
 
     /// Never set in a deployment (the template test refuses them).
@@ -163,6 +169,8 @@ pub struct LambdaConfig {
     pub introspection: bool,
     /// The platform issuer (`OMS_PLATFORM_*`), when one is configured.
     pub platform: Option<IdpRegistration>,
+    /// Where outbound calls may go: public https, and the targets of `OMS_OUTBOUND_ALLOW`.
+    pub outbound: OutboundPolicy,
     pub endpoints: Endpoints,
 }
 
@@ -210,6 +218,11 @@ impl LambdaConfig {
                 });
             }
         };
+        let allow = OutboundPolicy::parse_allow_list(&get(env::OUTBOUND_ALLOW).unwrap_or_default())
+            .map_err(|e| ConfigError::Invalid {
+                var: env::OUTBOUND_ALLOW,
+                reason: e.to_string(),
+            })?;
         let endpoints = Endpoints {
             dynamodb: get(env::DYNAMODB_ENDPOINT),
             secrets: get(env::SECRETS_ENDPOINT),
@@ -227,6 +240,7 @@ impl LambdaConfig {
             dead_letter_queue,
             introspection,
             platform: platform(&get)?,
+            outbound: OutboundPolicy::production().allowing(allow),
             endpoints,
         })
     }
@@ -374,6 +388,24 @@ mod tests {
         assert!(!c.introspection);
         assert!(c.platform.is_none());
         assert!(c.endpoints.dynamodb.is_none());
+        assert_eq!(c.outbound, OutboundPolicy::production());
+    }
+
+    #[test]
+    fn the_outbound_allow_list_is_read() {
+        let mut vars = base();
+        vars.push((
+            env::OUTBOUND_ALLOW,
+            "127.0.0.1:9001, carrier-proxy.internal:8443",
+        ));
+        let c = read(Function::Graphql, &vars).unwrap();
+        assert!(!c.outbound.dev_mode());
+        let allowed: Vec<String> = c.outbound.allowed().iter().map(|t| t.to_string()).collect();
+        assert_eq!(allowed, ["127.0.0.1:9001", "carrier-proxy.internal:8443"]);
+        let mut vars = base();
+        vars.push((env::OUTBOUND_ALLOW, "127.0.0.1"));
+        let err = read(Function::Graphql, &vars).unwrap_err().to_string();
+        assert!(err.starts_with("OMS_OUTBOUND_ALLOW is invalid"), "{err}");
     }
 
     #[test]

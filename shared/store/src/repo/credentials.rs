@@ -153,6 +153,18 @@ impl CredentialRepository {
         }
     }
 
+    /// Why [`CredentialRepository::add`] would refuse `version` on `chain` as read, if it
+    /// would (a caller checks before it does anything that must be undone on a refusal).
+    pub fn check_add(
+        scope: &TenantScope,
+        chain: &Chain,
+        version: &CredentialVersion,
+    ) -> Result<(), ChainError> {
+        Self::check_tenant(scope, version)?;
+        check_no_overlap(&chain.versions, version.from, version.thru)?;
+        Ok(())
+    }
+
     /// Adds `version` to the chain read as `chain` — now or scheduled, its window may meet
     /// no other — with `audit` in the same transaction.
     pub async fn add(
@@ -162,8 +174,7 @@ impl CredentialRepository {
         version: &CredentialVersion,
         audit: WriteAction,
     ) -> Result<(), ChainError> {
-        Self::check_tenant(scope, version)?;
-        check_no_overlap(&chain.versions, version.from, version.thru)?;
+        Self::check_add(scope, chain, version)?;
         let mut account = Item::with_key(&keys::carrier_account(
             scope.tenant(),
             &version.gateway,
@@ -181,6 +192,30 @@ impl CredentialRepository {
         .await
     }
 
+    /// Why [`CredentialRepository::rotate`] would refuse to rotate `previous` to `next` on
+    /// `chain` as read, if it would.
+    pub fn check_rotate(
+        scope: &TenantScope,
+        chain: &Chain,
+        previous: &CredentialVersion,
+        next: &CredentialVersion,
+    ) -> Result<(), ChainError> {
+        Self::check_tenant(scope, next)?;
+        if open_version(&chain.versions).map(|v| v.id) != Some(previous.id) {
+            return Err(ChainError::Changed);
+        }
+        Self::closing(scope, chain, previous, next.from)?;
+        // The previous version closes at T, so the new one may meet no other from T on.
+        let others: Vec<CredentialVersion> = chain
+            .versions
+            .iter()
+            .filter(|v| v.id != previous.id)
+            .cloned()
+            .collect();
+        check_no_overlap(&others, next.from, next.thru)?;
+        Ok(())
+    }
+
     /// Rotation: `next` (from T) is written and `previous` (the open version, as stored) gets
     /// `thru` = T, in one transaction conditioned on the chain and on `previous` still open.
     pub async fn rotate(
@@ -191,19 +226,8 @@ impl CredentialRepository {
         next: &CredentialVersion,
         audit: WriteAction,
     ) -> Result<(), ChainError> {
-        Self::check_tenant(scope, next)?;
-        if open_version(&chain.versions).map(|v| v.id) != Some(previous.id) {
-            return Err(ChainError::Changed);
-        }
+        Self::check_rotate(scope, chain, previous, next)?;
         let closed = Self::closing(scope, chain, previous, next.from)?;
-        // The previous version closes at T, so the new one may meet no other from T on.
-        let others: Vec<CredentialVersion> = chain
-            .versions
-            .iter()
-            .filter(|v| v.id != previous.id)
-            .cloned()
-            .collect();
-        check_no_overlap(&others, next.from, next.thru)?;
         self.commit(vec![
             Self::head(scope, next, chain),
             closed,
