@@ -346,6 +346,48 @@ fn base64_of(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
+/// An approved order of the tenant's staff with a confirmed shipment: (order, shipment).
+pub(crate) async fn confirmed(s: &Server, staff: &str) -> (String, String) {
+    let r = s
+        .gql(
+            staff,
+            &create_order_mutation(),
+            order_input(None, &[("A", "v1", 1, "10.00")]),
+        )
+        .await;
+    let order = r.data()["createOrder"]["order"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", r.raw))
+        .to_owned();
+    mutate(
+        s,
+        staff,
+        &format!(r#"approveOrder(orderId: "{order}")"#),
+        "order { id }",
+        None,
+    )
+    .await;
+    let id = confirmed_shipment(s, staff, &order).await;
+    (order, id)
+}
+
+/// The id of the first rate `shippingRates` quotes for the shipment (account `main`).
+pub(crate) async fn first_rate(s: &Server, staff: &str, order: &str, shipment: &str) -> String {
+    let rates = s
+        .gql(
+            staff,
+            &format!(
+                r#"{{ shippingRates(orderId: "{order}", shipmentId: "{shipment}", gateway: "easypost", account: "main") {{ rates {{ id }} }} }}"#
+            ),
+            json!({}),
+        )
+        .await;
+    rates.data()["shippingRates"]["rates"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", rates.raw))
+        .to_owned()
+}
+
 /// The process dies between the carrier's sale and the commit (SIGKILL of `oms serve`, embedded
 /// store): the purchase intent is on disk, the same key retried on the restarted server looks
 /// the purchase up at the carrier and completes it. One label sold, the shipment holds it.
@@ -354,39 +396,8 @@ async fn a_sigkill_between_the_sale_and_the_commit_buys_once() {
     let fake = FakeCarrier::easypost(KEY_1).await;
     let s = Server::start_serving(gateway_setup(&fake), &[]);
     let staff = s.token("demo", "staff", None);
-    let r = s
-        .gql(
-            &staff,
-            &create_order_mutation(),
-            order_input(Some("KILL-1"), &[("A", "v1", 1, "10.00")]),
-        )
-        .await;
-    let order = r.data()["createOrder"]["order"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{}", r.raw))
-        .to_owned();
-    mutate(
-        &s,
-        &staff,
-        &format!(r#"approveOrder(orderId: "{order}")"#),
-        "order { id }",
-        None,
-    )
-    .await;
-    let sid = confirmed_shipment(&s, &staff, &order).await;
-    let rates = s
-        .gql(
-            &staff,
-            &format!(
-                r#"{{ shippingRates(orderId: "{order}", shipmentId: "{sid}", gateway: "easypost", account: "main") {{ rates {{ id }} }} }}"#
-            ),
-            json!({}),
-        )
-        .await;
-    let rate = rates.data()["shippingRates"]["rates"][0]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{}", rates.raw))
-        .to_owned();
+    let (order, sid) = confirmed(&s, &staff).await;
+    let rate = first_rate(&s, &staff, &order, &sid).await;
     let buy =
         format!(r#"buyShippingLabel(orderId: "{order}", shipmentId: "{sid}", rateId: "{rate}")"#);
     let query = format!(

@@ -6,8 +6,8 @@
 use carriers::fake::FakeCarrier;
 use serde_json::{Value, json};
 
-use crate::gateway::{confirmed_shipment, easypost_signature, mutate, ok, shipment};
-use crate::server::{Server, create_order_mutation, oms, oms_with_input, order_input};
+use crate::gateway::{confirmed, easypost_signature, first_rate, mutate, ok, shipment};
+use crate::server::{Server, oms, oms_with_input};
 
 const KEY: &str = "EZTK-e2e-track-owner-0000003333";
 const SAAS_SECRET: &str = "saas-easypost-webhook-secret-02";
@@ -15,46 +15,9 @@ const BETA_SECRET: &str = "beta-easypost-webhook-secret-03";
 /// What both tenants' carrier answers carry.
 const SAME: &str = "EZ9999000001";
 
-/// An approved order of the tenant's staff with a confirmed shipment: (order, shipment).
-async fn confirmed(s: &Server, staff: &str) -> (String, String) {
-    let r = s
-        .gql(
-            staff,
-            &create_order_mutation(),
-            order_input(None, &[("A", "v1", 1, "10.00")]),
-        )
-        .await;
-    let order = r.data()["createOrder"]["order"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{}", r.raw))
-        .to_owned();
-    mutate(
-        s,
-        staff,
-        &format!(r#"approveOrder(orderId: "{order}")"#),
-        "order { id }",
-        None,
-    )
-    .await;
-    let id = confirmed_shipment(s, staff, &order).await;
-    (order, id)
-}
-
 /// Buys the first quoted rate's label with an idempotency key: the shipment as bought.
 async fn buy(s: &Server, staff: &str, (order, id): &(String, String), key: &str) -> Value {
-    let rates = s
-        .gql(
-            staff,
-            &format!(
-                r#"{{ shippingRates(orderId: "{order}", shipmentId: "{id}", gateway: "easypost", account: "main") {{ rates {{ id }} }} }}"#
-            ),
-            json!({}),
-        )
-        .await;
-    let rate = rates.data()["shippingRates"]["rates"][0]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{}", rates.raw))
-        .to_owned();
+    let rate = first_rate(s, staff, order, id).await;
     let bought = mutate(
         s,
         staff,

@@ -415,18 +415,12 @@ impl App {
             own_shipment(&identity, op, &stored.order, shipment)?;
             let s = shipment_of(&stored.order, shipment)?;
             if let Some(intent) = s.intent.clone() {
-                let ours = intent.key.is_some() && intent.key.as_deref() == uow.key();
                 match self
-                    .settle(rc, uow, &identity, order.id, shipment, &intent, ours)
+                    .settle_in_the_way(rc, uow, &identity, order.id, shipment, &intent)
                     .await?
                 {
-                    Settled::Completed(o) if ours => return Ok(*o),
-                    Settled::Completed(_) | Settled::Closed => continue,
-                    Settled::InFlight => {
-                        return Err(AppError::Rule(DomainError::CarrierCallInProgress {
-                            action: intent.action,
-                        }));
-                    }
+                    Some(answer) => return Ok(answer),
+                    None => continue,
                 }
             }
             if s.status != ShipmentStatus::Confirmed {
@@ -502,18 +496,12 @@ impl App {
             own_shipment(&identity, op, &stored.order, shipment)?;
             let s = shipment_of(&stored.order, shipment)?;
             if let Some(intent) = s.intent.clone() {
-                let ours = intent.key.is_some() && intent.key.as_deref() == uow.key();
                 match self
-                    .settle(rc, uow, &identity, order.id, shipment, &intent, ours)
+                    .settle_in_the_way(rc, uow, &identity, order.id, shipment, &intent)
                     .await?
                 {
-                    Settled::Completed(o) if ours => return Ok(*o),
-                    Settled::Completed(_) | Settled::Closed => continue,
-                    Settled::InFlight => {
-                        return Err(AppError::Rule(DomainError::CarrierCallInProgress {
-                            action: intent.action,
-                        }));
-                    }
+                    Some(answer) => return Ok(answer),
+                    None => continue,
                 }
             }
             if s.status != ShipmentStatus::LabelPurchased {
@@ -569,6 +557,32 @@ impl App {
                 .await;
         }
         Err(AppError::Conflict("the order kept changing; retry".into()))
+    }
+
+    /// An intent found on the shipment a purchase or void is about to start on: settled first.
+    /// `Some(order)` when it was this very request's (same key) and is now complete: its answer;
+    /// `None` when it is out of the way (reload and look again); `PURCHASE_IN_PROGRESS` or
+    /// `VOID_IN_PROGRESS` while it may still be in flight.
+    async fn settle_in_the_way(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        identity: &Identity,
+        order: OrderId,
+        shipment: ShipmentId,
+        intent: &CarrierIntent,
+    ) -> AppResult<Option<Order>> {
+        let ours = intent.key.is_some() && intent.key.as_deref() == uow.key();
+        match self
+            .settle(rc, uow, identity, order, shipment, intent, ours)
+            .await?
+        {
+            Settled::Completed(o) if ours => Ok(Some(*o)),
+            Settled::Completed(_) | Settled::Closed => Ok(None),
+            Settled::InFlight => Err(AppError::Rule(DomainError::CarrierCallInProgress {
+                action: intent.action,
+            })),
+        }
     }
 
     /// Records a carrier intent on the shipment and commits it at once (not in the request's

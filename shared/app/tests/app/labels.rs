@@ -424,6 +424,31 @@ impl Harness {
     }
 }
 
+impl Harness {
+    /// Buys with `rate` (or voids, without one) under `key`: the carrier does it and holds its
+    /// answer, the request is aborted meanwhile, and a fresh `App` takes over the same table.
+    async fn abort_mid_call(&mut self, rate: Option<&str>, key: &str) {
+        self.fake.fail_next(Fault::DoThenStall);
+        let (app, rc, order, shipment) =
+            (self.app.clone(), self.rc.clone(), self.order, self.shipment);
+        let (rate, key) = (rate.map(str::to_owned), key.to_owned());
+        let books = |f: &FakeCarrier| (f.labels_sold(), f.labels_refunded());
+        let before = books(&self.fake);
+        let task = tokio::spawn(async move {
+            match rate {
+                Some(r) => buy(&app, &rc, order, shipment, &r, &key).await.map(|_| ()),
+                None => void(&app, &rc, order, shipment, &key).await.map(|_| ()),
+            }
+        });
+        while books(&self.fake) == before {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        task.abort();
+        assert!(task.await.unwrap_err().is_cancelled());
+        self.restart();
+    }
+}
+
 // ---- (a) the commit after a successful buy fails once, the same key is retried ------------
 
 async fn commit_fails_once_then_the_same_key(backend: Backend, restart: bool) {
@@ -497,25 +522,7 @@ async fn aborted_after_the_sale(backend: Backend) {
     let mut h = Harness::new(backend).await;
     let rate = h.rate().await;
     // The carrier sells, then holds its answer; the request is aborted meanwhile.
-    h.fake.fail_next(Fault::DoThenStall);
-    let (app, rc, order, shipment, r) = (
-        h.app.clone(),
-        h.rc.clone(),
-        h.order,
-        h.shipment,
-        rate.clone(),
-    );
-    let task = tokio::spawn(async move {
-        buy(&app, &rc, order, shipment, &r, "buy-c")
-            .await
-            .map(|_| ())
-    });
-    while h.fake.labels_sold() == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    task.abort();
-    assert!(task.await.unwrap_err().is_cancelled());
-    h.restart();
+    h.abort_mid_call(Some(&rate), "buy-c").await;
     assert_eq!(h.buy(&rate, "buy-c").await, "ok");
     h.assert_books(1, 0).await;
 }
@@ -525,25 +532,7 @@ async fn aborted_after_the_sale(backend: Backend) {
 async fn reconciled_after_an_abort(backend: Backend) {
     let mut h = Harness::new(backend).await;
     let rate = h.rate().await;
-    h.fake.fail_next(Fault::DoThenStall);
-    let (app, rc, order, shipment, r) = (
-        h.app.clone(),
-        h.rc.clone(),
-        h.order,
-        h.shipment,
-        rate.clone(),
-    );
-    let task = tokio::spawn(async move {
-        buy(&app, &rc, order, shipment, &r, "buy-r")
-            .await
-            .map(|_| ())
-    });
-    while h.fake.labels_sold() == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    task.abort();
-    assert!(task.await.unwrap_err().is_cancelled());
-    h.restart();
+    h.abort_mid_call(Some(&rate), "buy-r").await;
     let admin = ctx(&[Role::TenantAdmin]);
     let listed = h.app.reconcile_labels(&admin, false).await.unwrap();
     assert_eq!(listed.len(), 1);
@@ -700,16 +689,7 @@ async fn racing_voids(backend: Backend, runs: usize) {
 
 async fn void_aborted_after_the_refund(backend: Backend) {
     let mut h = bought(backend).await;
-    h.fake.fail_next(Fault::DoThenStall);
-    let (app, rc, order, shipment) = (h.app.clone(), h.rc.clone(), h.order, h.shipment);
-    let task =
-        tokio::spawn(async move { void(&app, &rc, order, shipment, "void-c").await.map(|_| ()) });
-    while h.fake.labels_refunded() == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    task.abort();
-    assert!(task.await.unwrap_err().is_cancelled());
-    h.restart();
+    h.abort_mid_call(None, "void-c").await;
     assert_eq!(h.void("void-c").await, "ok");
     assert_eq!(h.shipment_status().await, ShipmentStatus::Cancelled);
     assert_eq!(refund_calls(&h), 1);
