@@ -197,6 +197,16 @@ pub struct IntentReport {
     pub settled: Option<String>,
 }
 
+/// Where a purchase or void stands before it starts (`App::start_call`).
+enum Start {
+    /// This very request's call is done: its answer.
+    Answer(Box<Order>),
+    /// The order changed under it: load it again.
+    Again,
+    /// Call the carrier.
+    Go(Box<StoredOrder>),
+}
+
 /// What became of an intent found on a shipment.
 pub(crate) enum Settled {
     /// Its outcome is committed: the order after.
@@ -411,28 +421,21 @@ impl App {
         let identity = rc.identity(op)?.clone();
         let token = self.open_rate(&identity, order.id, shipment, rate_id)?;
         for _ in 0..RETRIES {
-            let (stored, _) = self.load_for(rc, op, order.id, false).await?;
-            own_shipment(&identity, op, &stored.order, shipment)?;
-            let s = shipment_of(&stored.order, shipment)?;
-            if let Some(intent) = s.intent.clone() {
-                match self
-                    .settle_in_the_way(rc, uow, &identity, order.id, shipment, &intent)
-                    .await?
-                {
-                    Some(answer) => return Ok(answer),
-                    None => continue,
-                }
-            }
-            if s.status != ShipmentStatus::Confirmed {
-                // This very request's purchase, completed by whoever settled it: its answer.
-                if uow.key().is_some() && s.label_key.as_deref() == uow.key() {
-                    return Ok(stored.order);
-                }
-                return Err(AppError::Invalid {
-                    field: "shipmentId".into(),
-                    message: "a label is bought for a CONFIRMED shipment".into(),
-                });
-            }
+            let stored = match self
+                .start_call(
+                    rc,
+                    uow,
+                    &identity,
+                    order.id,
+                    shipment,
+                    CarrierAction::Purchase,
+                )
+                .await?
+            {
+                Start::Answer(o) => return Ok(*o),
+                Start::Again => continue,
+                Start::Go(stored) => *stored,
+            };
             let carrier = self.carrier_for(rc, op, &token.g, &token.a).await?;
             let Some(intent) = self
                 .open_intent(
@@ -492,27 +495,15 @@ impl App {
         let op = Operation::VoidLabel;
         let identity = rc.identity(op)?.clone();
         for _ in 0..RETRIES {
-            let (stored, _) = self.load_for(rc, op, order.id, false).await?;
-            own_shipment(&identity, op, &stored.order, shipment)?;
+            let stored = match self
+                .start_call(rc, uow, &identity, order.id, shipment, CarrierAction::Void)
+                .await?
+            {
+                Start::Answer(o) => return Ok(*o),
+                Start::Again => continue,
+                Start::Go(stored) => *stored,
+            };
             let s = shipment_of(&stored.order, shipment)?;
-            if let Some(intent) = s.intent.clone() {
-                match self
-                    .settle_in_the_way(rc, uow, &identity, order.id, shipment, &intent)
-                    .await?
-                {
-                    Some(answer) => return Ok(answer),
-                    None => continue,
-                }
-            }
-            if s.status != ShipmentStatus::LabelPurchased {
-                if uow.key().is_some() && s.void_key.as_deref() == uow.key() {
-                    return Ok(stored.order);
-                }
-                return Err(AppError::Invalid {
-                    field: "shipmentId".into(),
-                    message: "only a label not yet in transit can be voided".into(),
-                });
-            }
             let label = Self::label_ref(s)?;
             let reference = s.carrier_reference.clone().unwrap_or_default();
             let carrier = self.carrier_for(rc, op, &label.g, &label.a).await?;
@@ -559,30 +550,59 @@ impl App {
         Err(AppError::Conflict("the order kept changing; retry".into()))
     }
 
-    /// An intent found on the shipment a purchase or void is about to start on: settled first.
-    /// `Some(order)` when it was this very request's (same key) and is now complete: its answer;
-    /// `None` when it is out of the way (reload and look again); `PURCHASE_IN_PROGRESS` or
-    /// `VOID_IN_PROGRESS` while it may still be in flight.
-    async fn settle_in_the_way(
+    /// Where a purchase or void stands before it starts: the order loaded for the caller; an
+    /// intent already on the shipment settled first (`Again`: reload and look again; in flight:
+    /// `PURCHASE_IN_PROGRESS` or `VOID_IN_PROGRESS`); this very request's call, completed by
+    /// whoever settled it, answered as it would have been (`Answer`); a shipment in the wrong
+    /// state refused; otherwise `Go` with the order as loaded.
+    async fn start_call(
         &self,
         rc: &RequestCtx,
         uow: &UnitOfWork,
         identity: &Identity,
         order: OrderId,
         shipment: ShipmentId,
-        intent: &CarrierIntent,
-    ) -> AppResult<Option<Order>> {
-        let ours = intent.key.is_some() && intent.key.as_deref() == uow.key();
-        match self
-            .settle(rc, uow, identity, order, shipment, intent, ours)
-            .await?
-        {
-            Settled::Completed(o) if ours => Ok(Some(*o)),
-            Settled::Completed(_) | Settled::Closed => Ok(None),
-            Settled::InFlight => Err(AppError::Rule(DomainError::CarrierCallInProgress {
-                action: intent.action,
-            })),
+        action: CarrierAction,
+    ) -> AppResult<Start> {
+        let op = intent_operation(action);
+        let (stored, _) = self.load_for(rc, op, order, false).await?;
+        own_shipment(identity, op, &stored.order, shipment)?;
+        let s = shipment_of(&stored.order, shipment)?;
+        if let Some(intent) = s.intent.clone() {
+            let ours = intent.key.is_some() && intent.key.as_deref() == uow.key();
+            return match self
+                .settle(rc, uow, identity, order, shipment, &intent, ours)
+                .await?
+            {
+                Settled::Completed(o) if ours => Ok(Start::Answer(o)),
+                Settled::Completed(_) | Settled::Closed => Ok(Start::Again),
+                Settled::InFlight => Err(AppError::Rule(DomainError::CarrierCallInProgress {
+                    action: intent.action,
+                })),
+            };
         }
+        let (from, done_key, refusal) = match action {
+            CarrierAction::Purchase => (
+                ShipmentStatus::Confirmed,
+                &s.label_key,
+                "a label is bought for a CONFIRMED shipment",
+            ),
+            CarrierAction::Void => (
+                ShipmentStatus::LabelPurchased,
+                &s.void_key,
+                "only a label not yet in transit can be voided",
+            ),
+        };
+        if s.status == from {
+            return Ok(Start::Go(Box::new(stored)));
+        }
+        if uow.key().is_some() && done_key.as_deref() == uow.key() {
+            return Ok(Start::Answer(Box::new(stored.order)));
+        }
+        Err(AppError::Invalid {
+            field: "shipmentId".into(),
+            message: refusal.into(),
+        })
     }
 
     /// Records a carrier intent on the shipment and commits it at once (not in the request's
