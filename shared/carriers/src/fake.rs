@@ -42,6 +42,9 @@ pub enum Fault {
     /// The request is carried out (a label sold, a refund taken), then no answer for longer
     /// than the client waits: the outcome is known only to the carrier.
     DoThenStall,
+    /// The request waits this long before the carrier carries it out and answers (a slow
+    /// carrier: meanwhile, a lookup finds nothing).
+    DelayThenDo(Duration),
 }
 
 /// One request the fake received.
@@ -268,7 +271,7 @@ impl Shared {
             )
                 .into_response(),
             Fault::Unauthorized => self.unauthorized(false),
-            Fault::DoThenStall => self.server_error(),
+            Fault::DoThenStall | Fault::DelayThenDo(_) => self.server_error(),
         }
     }
 
@@ -308,7 +311,9 @@ async fn handle(
     });
     let fault = lock(&shared.faults).pop_front();
     let stall = fault == Some(Fault::DoThenStall);
-    if let Some(fault) = fault.filter(|f| *f != Fault::DoThenStall) {
+    if let Some(Fault::DelayThenDo(delay)) = fault {
+        tokio::time::sleep(delay).await;
+    } else if let Some(fault) = fault.filter(|f| *f != Fault::DoThenStall) {
         return shared.fault(fault).await;
     }
     if !shared.authorized(authorization.as_deref()) {

@@ -32,7 +32,7 @@ use domain::ids::{AccountId, CarrierCode, IdempotencyKey, OrderId, PlanName, Shi
 use domain::order::{
     LineQuantity, NewShipment, Order, Package, Pickup, ShipmentStatus, ShippingMode,
 };
-use domain::{IdSource, ManualClock, Timestamp};
+use domain::{Clock, IdSource, ManualClock, Timestamp};
 use store::cursor::{CursorKey, Cursors};
 use store::dynamo::{DynamoStore, local_config};
 use store::{FixedShards, ItemStore, Key, Page, Query, StoreError, StoreResult, WriteAction};
@@ -705,6 +705,71 @@ async fn voided_without_an_answer(backend: Backend) {
     h.assert_books(1, 1).await;
 }
 
+// ---- a label the shipment can no longer take is voided and audited -----------------------
+
+/// A slow carrier: the first buy's intent is abandoned as stale while its call is still in
+/// flight (a lookup then finds nothing), a second buy takes the shipment; when the first call
+/// finally sells, its label has no home: it is voided at the carrier and the tenant audit says so.
+async fn a_late_label_with_no_home_is_voided(backend: Backend) {
+    let h = Harness::new(backend).await;
+    let (late_rate, rate) = (h.rate().await, h.rate().await);
+    h.fake
+        .fail_next(Fault::DelayThenDo(Duration::from_millis(400)));
+    let late = buy(&h.app, &h.rc, h.order, h.shipment, &late_rate, "buy-late");
+    let other = async {
+        // The first buy's intent is open and its call in flight; the clock passes the window.
+        while h
+            .order()
+            .await
+            .shipment(h.shipment)
+            .unwrap()
+            .intent
+            .is_none()
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        h.clock.advance(INTENT_SETTLE_SECS);
+        buy(&h.app, &h.rc, h.order, h.shipment, &rate, "buy-other").await
+    };
+    let (late, other) = tokio::join!(late, other);
+    assert_eq!(code(&other), "ok");
+    assert_eq!(
+        code(&late),
+        "CONFLICT",
+        "the late label is not the shipment's"
+    );
+    assert_eq!(h.fake.labels_sold(), 2);
+    assert_eq!(h.fake.labels_refunded(), 1, "the late label was voided");
+    let held = h
+        .order()
+        .await
+        .shipment(h.shipment)
+        .unwrap()
+        .tracking_number
+        .clone()
+        .unwrap();
+    let sold = h.fake.sold_tracking_numbers();
+    assert!(sold.contains(&held.as_str().to_owned()));
+    let now = h.clock.now();
+    let audit = h
+        .app
+        .tenant_audit_log(
+            &ctx(&[Role::TenantAdmin]),
+            now.plus_seconds(-86_400),
+            now,
+            &app::listing::PageRequest::first(50),
+        )
+        .await
+        .unwrap();
+    assert!(
+        audit.rows.iter().any(|r| r.action == "voidShippingLabel"
+            && r.target.id == format!("{}/{}", h.order, h.shipment)
+            && matches!(r.outcome, domain::audit::AuditOutcome::Success)),
+        "the void of the orphaned label is in the tenant audit: {:?}",
+        audit.rows
+    );
+}
+
 /// Every scenario on both backends.
 macro_rules! on_both {
     ($($name:ident($b:ident) => $body:expr;)+) => {
@@ -741,6 +806,7 @@ on_both! {
     f_two_voids_race_100_runs(b) => racing_voids(b, 100);
     f_void_aborted_between_the_refund_and_the_commit(b) => void_aborted_after_the_refund(b);
     f_voided_without_an_answer(b) => voided_without_an_answer(b);
+    g_a_late_label_with_no_home_is_voided(b) => a_late_label_with_no_home_is_voided(b);
 }
 
 /// A rate id is what `shippingRates` sealed for one tenant, order and shipment: another
