@@ -41,10 +41,11 @@ tools:
 	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
 
-## lambda-bins: the five Lambda binaries in release, for the fake-Runtime-API test (host arch)
-LAMBDA_BINS := graphql webhook-add-order webhook-shipment-tracker event-consumer outbox-relay
+## lambda-bins: the Lambda binaries for the fake-Runtime-API tests (host arch), in the
+## lambda-host profile: release with panic = "abort", as deployed
+LAMBDA_BINS := graphql webhook-add-order webhook-shipment-tracker event-consumer outbox-relay notifier
 lambda-bins:
-	$(CARGO) build -j$(JOBS) --release $(addprefix -p ,$(LAMBDA_BINS))
+	$(CARGO) build -j$(JOBS) --profile lambda-host $(addprefix -p ,$(LAMBDA_BINS))
 
 ## template-check: cfn-lint and sam validate --lint on template.yaml (offline; tools in a venv)
 template-check:

@@ -57,20 +57,18 @@ pub fn platform_over(
 }
 
 /// The secret store that goes with the configured store: the local encrypted file beside the
-/// embedded store, Secrets Manager beside a DynamoDB table (`OMS_SECRETS_PREFIX`, default
-/// `tenantoms`; `OMS_SECRETS_ENDPOINT` for an emulator).
+/// embedded store, Secrets Manager beside a DynamoDB table (under the stage's prefix;
+/// `OMS_SECRETS_ENDPOINT` for an emulator).
 pub async fn open_secrets(
     config: &StoreConfig,
     data_dir: &Path,
 ) -> Result<Arc<dyn domain::ports::SecretStore>, CliError> {
     match config {
         StoreConfig::Embedded { .. } => Ok(boot::open_local_secrets(data_dir)?),
-        StoreConfig::Dynamo { .. } => {
-            let get = |k: &str| std::env::var(k).ok();
+        StoreConfig::Dynamo { secrets_prefix, .. } => {
             let config = boot::lambda::SecretsManagerConfig {
-                prefix: get(boot::lambda::env::SECRETS_PREFIX)
-                    .unwrap_or_else(|| "tenantoms".into()),
-                endpoint: get(boot::lambda::env::SECRETS_ENDPOINT),
+                prefix: secrets_prefix.clone(),
+                endpoint: std::env::var(boot::lambda::env::SECRETS_ENDPOINT).ok(),
             };
             Ok(boot::lambda::open_secrets_manager(&config, Arc::new(SystemClock)).await)
         }

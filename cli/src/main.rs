@@ -36,6 +36,10 @@ struct Cli {
     /// DynamoDB endpoint override (DynamoDB Local).
     #[arg(long, global = true, env = "OMS_DYNAMODB_ENDPOINT")]
     dynamodb_endpoint: Option<String>,
+    /// The deployment stage beside the DynamoDB table (the template's `Stage`): its secrets are
+    /// under `tenantoms/{stage}/` unless `OMS_SECRETS_PREFIX` names another prefix.
+    #[arg(long, global = true, default_value = "dev", env = "OMS_STAGE")]
+    stage: String,
     /// dev: the local dev IdP, demo plan and http JWKS are allowed (default with the embedded
     /// store); production: none of them (default with DynamoDB).
     #[arg(long, global = true, value_enum, env = "OMS_MODE")]
@@ -133,6 +137,9 @@ enum Cmd {
     /// Label purchases and voids whose outcome is not committed: list and settle them.
     #[command(subcommand)]
     Labels(carriers::LabelsCmd),
+    /// The outbox relay's dead letters on AWS: publish again what can now be read.
+    #[command(subcommand)]
+    Outbox(OutboxCmd),
     /// Print the version of this build.
     Version,
 }
@@ -196,6 +203,29 @@ enum EventsCmd {
     /// Event sources (the AWS account and `source` a tenant's events carry).
     #[command(subcommand)]
     Source(EventSourceCmd),
+    /// Print the event bus's resource policy for every registered source (JSON): each tenant
+    /// account may put only its own sources, nobody ours. Apply it with `aws events
+    /// put-permission --event-bus-name NAME --policy "$(oms … events bus-policy --bus-arn ARN)"`.
+    BusPolicy {
+        /// The bus's ARN (the stack's `EventBusArn` output).
+        #[arg(long)]
+        bus_arn: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OutboxCmd {
+    /// Read the relay's dead-letter queue with this build's code: each record that can now be
+    /// read and published is published and deleted; the rest stay in the queue, listed with
+    /// why. Exits 1 when any stays. Endpoints: `OMS_SQS_ENDPOINT`, `OMS_EVENTBRIDGE_ENDPOINT`.
+    Redrive {
+        /// The relay's dead-letter queue (the stack's `OutboxRelayDeadLetterQueue` output).
+        #[arg(long, env = "OMS_OUTBOX_DLQ_URL")]
+        queue_url: String,
+        /// The bus to publish to (the stack's `EventBusName` output).
+        #[arg(long, env = "OMS_EVENT_BUS")]
+        event_bus: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -267,6 +297,11 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Some(table) => StoreConfig::Dynamo {
             table: table.clone(),
             endpoint: cli.dynamodb_endpoint.clone(),
+            secrets_prefix: match std::env::var(boot::lambda::env::SECRETS_PREFIX) {
+                Ok(prefix) if !prefix.trim().is_empty() => prefix.trim().to_owned(),
+                _ => boot::lambda::secrets_prefix(&cli.stage)
+                    .map_err(|e| CliError::Usage(format!("--stage {e}")))?,
+            },
         },
         None => StoreConfig::Embedded {
             data_dir: cli.data_dir.clone(),
@@ -376,7 +411,10 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Cmd::Webhook(cmd) => webhook(cmd, &store, dev_mode, &cli.data_dir).await?,
         Cmd::Table(TableCmd::Create) => {
-            let StoreConfig::Dynamo { table, endpoint } = &store else {
+            let StoreConfig::Dynamo {
+                table, endpoint, ..
+            } = &store
+            else {
                 return Err(CliError::Usage(
                     "oms table create needs --dynamodb-table (the embedded store needs no table)"
                         .into(),
@@ -420,6 +458,55 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 "tenant {} now takes events from {source} ({} source(s) registered)",
                 p.id,
                 p.event_sources.len()
+            );
+        }
+        Cmd::Outbox(OutboxCmd::Redrive {
+            queue_url,
+            event_bus,
+        }) => {
+            eprintln!("redrive: reading {queue_url} …");
+            let report = boot::outbox_stream::redrive_queue(
+                &queue_url,
+                &event_bus,
+                boot::lambda::Endpoints::from_process_env(),
+            )
+            .await
+            .map_err(|e| CliError::Usage(format!("redrive stopped: {e}")))?;
+            println!(
+                "redrive: {} published to {event_bus}, {} left in the queue",
+                report.published,
+                report.left.len()
+            );
+            for left in &report.left {
+                println!("  {} ({}): {}", left.message_id, left.reason, left.why);
+            }
+            if !report.left.is_empty() {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Cmd::Events(EventsCmd::BusPolicy { bus_arn }) => {
+            if !bus_arn.starts_with("arn:") || !bus_arn.contains(":event-bus/") {
+                return Err(CliError::Usage(format!(
+                    "--bus-arn `{bus_arn}` is not an event bus ARN (arn:aws:events:REGION:ACCOUNT:event-bus/NAME)"
+                )));
+            }
+            let admin = open_platform(&store, dev_mode, &cli.data_dir).await?;
+            let sources: Vec<domain::tenant::EventSource> = admin
+                .list()
+                .await?
+                .into_iter()
+                .flat_map(|p| p.event_sources)
+                .collect();
+            let policy = app::platform::event_bus_policy(&bus_arn, &sources);
+            eprintln!(
+                "{} source(s) of {} account(s)",
+                sources.len(),
+                policy["Statement"].as_array().map_or(0, Vec::len)
+            );
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&policy)
+                    .map_err(|e| CliError::Usage(e.to_string()))?
             );
         }
     }

@@ -4,9 +4,9 @@
 //! EventBridge. Each response is checked; the time from process start to the first `next`
 //! request (init) is printed with the binary's size.
 //!
-//! `make test` builds the release binaries first (`make lambda-bins`); run by hand, build them
-//! with `cargo build --release -p graphql -p webhook-add-order -p webhook-shipment-tracker
-//! -p event-consumer -p outbox-relay`.
+//! `make test` builds the binaries first (`make lambda-bins`); run by hand, build them with
+//! `cargo build --profile lambda-host -p graphql -p webhook-add-order -p webhook-shipment-tracker
+//! -p event-consumer -p outbox-relay -p notifier`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,10 +25,11 @@ use crate::server::service_endpoint;
 const ISSUER: &str = "https://idp.lambda-test.example";
 const CURSOR_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
-/// Where the release binaries are: beside the debug `oms`, in `release/`.
-fn release_dir() -> PathBuf {
+/// Where the Lambda binaries are: beside the debug `oms`, in `lambda-host/` (the release
+/// profile with `panic = "abort"`, as deployed; `make lambda-bins` builds them).
+pub(crate) fn release_dir() -> PathBuf {
     let oms = PathBuf::from(env!("CARGO_BIN_EXE_oms"));
-    oms.parent().unwrap().parent().unwrap().join("release")
+    oms.parent().unwrap().parent().unwrap().join("lambda-host")
 }
 
 /// Runs the release `binary` over `events`: each answer in order, and the init time (printed
@@ -41,7 +42,7 @@ async fn invoke(
     let path = release_dir().join(binary);
     assert!(
         path.exists(),
-        "{} is missing: `make lambda-bins` builds the release binaries",
+        "{} is missing: `make lambda-bins` builds the Lambda binaries",
         path.display()
     );
     let wanted = events.len();
@@ -86,17 +87,24 @@ fn status(a: &Result<Value, Value>) -> u64 {
 }
 
 /// The deployment the binaries run over: a fresh table on DynamoDB Local, secrets on moto.
-struct Deployment {
-    env: Vec<(&'static str, String)>,
+pub(crate) struct Deployment {
+    pub(crate) env: Vec<(&'static str, String)>,
     idp: DevIdp,
     _dir: tempfile::TempDir,
+    /// The table, the secrets and the platform use cases over them (to set tenants up).
+    pub(crate) store: Arc<dyn store::ItemStore>,
+    pub(crate) secrets: Arc<dyn domain::ports::SecretStore>,
+    pub(crate) platform: Platform,
+    pub(crate) sqs: aws_sdk_sqs::Client,
 }
 
-async fn deployment() -> Deployment {
+pub(crate) async fn deployment() -> Deployment {
     let dynamodb = service_endpoint("OMS_DYNAMODB_ENDPOINT");
     let moto = service_endpoint("OMS_MOTO_ENDPOINT");
-    let table = format!("oms-lambda-{}", std::process::id());
-    let prefix = format!("lambda-test-{}", std::process::id());
+    // One deployment per test: tests of this binary run at once.
+    let tag = ulid::Ulid::new().to_string().to_lowercase();
+    let table = format!("oms-lambda-{tag}");
+    let prefix = format!("lambda-test-{tag}");
     let clock: Arc<dyn domain::Clock> = Arc::new(domain::SystemClock);
     let dynamo = store::dynamo::DynamoStore::new(
         store::dynamo::local_client(&dynamodb),
@@ -120,8 +128,13 @@ async fn deployment() -> Deployment {
         prefix.clone(),
         clock.clone(),
     ));
-    let platform = Platform::new(store, clock, Subject::parse("cli:test").unwrap(), None)
-        .with_secrets(secrets);
+    let platform = Platform::new(
+        store.clone(),
+        clock,
+        Subject::parse("cli:test").unwrap(),
+        None,
+    )
+    .with_secrets(secrets.clone());
     let plan = PlanName::parse("standard").unwrap();
     let ops = Operation::ALL
         .iter()
@@ -200,7 +213,7 @@ async fn deployment() -> Deployment {
     );
     let dlq = sqs
         .create_queue()
-        .queue_name(format!("oms-lambda-dlq-{}", std::process::id()))
+        .queue_name(format!("oms-lambda-dlq-{tag}"))
         .send()
         .await
         .unwrap()
@@ -216,12 +229,17 @@ async fn deployment() -> Deployment {
             ("OMS_SECRETS_ENDPOINT", moto.clone()),
             ("OMS_SQS_ENDPOINT", moto.clone()),
             ("OMS_EVENTBRIDGE_ENDPOINT", moto),
-            ("OMS_DEAD_LETTER_QUEUE_URL", dlq),
+            ("OMS_DEAD_LETTER_QUEUE_URL", dlq.clone()),
+            ("OMS_NOTIFICATIONS_QUEUE_URL", dlq),
             ("OMS_EVENT_BUS", "default".into()),
             ("OMS_LOG", "warn".into()),
         ],
         idp,
         _dir: dir,
+        store,
+        secrets,
+        platform,
+        sqs,
     }
 }
 
@@ -319,7 +337,8 @@ async fn every_event_file_through_the_release_binaries() {
 
     // event-consumer: a domain event for notifications, then tenant events.
     let files = [
-        ("order-created.json", "skipped"),
+        ("order-created.json", "dead_lettered"),
+        ("order-created-forged.json", "dead_lettered"),
         ("order-submitted.json", "applied"),
         ("order-submitted.json", "duplicate"),
         ("shipment-requested.json", "dead_lettered"),
@@ -337,7 +356,8 @@ async fn every_event_file_through_the_release_binaries() {
         assert_eq!(a.as_ref().unwrap()["outcome"], *want, "{file}: {a:?}");
     }
 
-    // outbox-relay: published to moto's EventBridge; the unreadable record is named.
+    // outbox-relay: published to moto's EventBridge; the unreadable record is dead-lettered
+    // and the shard moves on.
     let (answers, init) = invoke(
         "outbox-relay",
         &d.env,
@@ -348,21 +368,125 @@ async fn every_event_file_through_the_release_binaries() {
     )
     .await;
     inits.push(("outbox-relay", init));
-    assert_eq!(
-        answers[0].as_ref().unwrap()["batchItemFailures"],
-        json!([]),
-        "{answers:?}"
-    );
-    assert_eq!(
-        answers[1].as_ref().unwrap()["batchItemFailures"][0]["itemIdentifier"],
-        "1600"
-    );
+    for a in &answers {
+        assert_eq!(
+            a.as_ref().unwrap()["batchItemFailures"],
+            json!([]),
+            "{answers:?}"
+        );
+    }
+
+    // notifier: our event from this account (demo subscribes to nothing: skipped, done), and
+    // one put by another account (dead-lettered as forged, done).
+    let (answers, init) = invoke(
+        "notifier",
+        &d.env,
+        vec![
+            event("notifier", "notification.json"),
+            event("notifier", "notification-forged.json"),
+        ],
+    )
+    .await;
+    inits.push(("notifier", init));
+    for a in &answers {
+        assert_eq!(
+            a.as_ref().unwrap()["batchItemFailures"],
+            json!([]),
+            "{answers:?}"
+        );
+    }
 
     for (binary, init) in inits {
         assert!(
             init < Duration::from_secs(5),
             "{binary} took {init:?} to start"
         );
+    }
+}
+
+/// Every function, built with `panic = "abort"`, fed what is not its event: `{}`, `[]`, `null`,
+/// text that is not JSON and an HTTP event whose base64 body does not decode. Each gets an
+/// answer (HTTP functions 400 problem+json; event functions dead-letter it and succeed; text
+/// that is not JSON an invocation error from the runtime) and the process lives on to serve a
+/// real event after them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_payload_brings_a_function_down() {
+    let d = deployment().await;
+    let mut bad_base64 = event("webhook-add-order", "add-order-unknown-tenant.json");
+    bad_base64["isBase64Encoded"] = json!(true);
+    bad_base64["body"] = json!("%%% not base64 %%%");
+    let junk = [
+        "{}".to_owned(),
+        "[]".to_owned(),
+        "null".to_owned(),
+        "this is not JSON".to_owned(),
+        bad_base64.to_string(),
+    ];
+    let real = [
+        (
+            "graphql",
+            event("webhook-add-order", "add-order-unknown-tenant.json"),
+        ),
+        (
+            "webhook-add-order",
+            event("webhook-add-order", "add-order-unknown-tenant.json"),
+        ),
+        (
+            "webhook-shipment-tracker",
+            event("webhook-shipment-tracker", "easypost-unknown-tenant.json"),
+        ),
+        (
+            "event-consumer",
+            event("event-consumer", "order-created.json"),
+        ),
+        ("outbox-relay", event("outbox-relay", "stream-batch.json")),
+        ("notifier", event("notifier", "notification.json")),
+    ];
+    for (binary, last) in real {
+        let mut payloads = junk.to_vec();
+        payloads.push(last.to_string());
+        let run = testkit::lambda_runtime::run_binary_raw(
+            &release_dir().join(binary),
+            &d.env,
+            payloads.clone(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{binary} did not live through the junk: {e:?}"));
+        assert_eq!(run.answers.len(), payloads.len(), "{binary}");
+        let http = binary == "graphql" || binary.starts_with("webhook-");
+        for (payload, answer) in payloads[..junk.len()].iter().zip(&run.answers) {
+            if payload == "this is not JSON" {
+                assert!(answer.is_err(), "{binary}: {answer:?}");
+                continue;
+            }
+            let answer = answer
+                .as_ref()
+                .unwrap_or_else(|e| panic!("{binary} {payload}: {e}"));
+            if http {
+                assert_eq!(answer["statusCode"], 400, "{binary} {payload}: {answer}");
+                assert_eq!(
+                    answer["headers"]["content-type"], "application/problem+json",
+                    "{binary}"
+                );
+            } else if binary == "outbox-relay" || binary == "notifier" {
+                assert_eq!(answer["batchItemFailures"], json!([]), "{binary} {payload}");
+            } else {
+                assert_eq!(
+                    answer["outcome"], "dead_lettered",
+                    "{binary} {payload}: {answer}"
+                );
+            }
+        }
+        let last = run.answers.last().unwrap().as_ref().unwrap();
+        match binary {
+            // The graphql route is not this event's: the router answers, not the edge.
+            "graphql" => assert_eq!(last["statusCode"], 404, "{last}"),
+            "webhook-add-order" | "webhook-shipment-tracker" => {
+                assert_eq!(last["statusCode"], 404, "{binary}: {last}");
+            }
+            "event-consumer" => assert_eq!(last["reason"], "forged_source", "{last}"),
+            _ => assert_eq!(last["batchItemFailures"], json!([]), "{last}"),
+        }
     }
 }
 

@@ -7,6 +7,7 @@ mod e2e;
 mod events;
 mod gateway;
 mod lambda;
+mod notifier;
 mod platform;
 mod readme;
 mod resilience;

@@ -1,7 +1,8 @@
 //! The `event-consumer` Lambda function (EventBridge events in): tenant events applied through
-//! the shared use cases, once per event id, poison events to the dead-letter queue; our own
-//! domain events notified to the tenants that subscribe. `main` only wires; the consumer lives
-//! in `shared/api` (tenant_events), the notifier in `shared/app` (notify).
+//! the shared use cases, once per event id, poison events to the dead-letter queue, and any
+//! event claiming a reserved source (ours, `aws.*`) dead-lettered as forged (our own events go
+//! to the `notifier` function). `main` only wires; the consumer lives in `shared/api`
+//! (tenant_events).
 
 use boot::lambda::Function;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};

@@ -42,6 +42,7 @@ fn every_event_file_is_tested_here() {
         files,
         [
             "order-cancelled.json",
+            "order-created-forged.json",
             "order-created.json",
             "order-submitted-malformed.json",
             "order-submitted-unregistered-source.json",
@@ -51,31 +52,86 @@ fn every_event_file_is_tested_here() {
     );
 }
 
-/// The function as it runs: tenant events and notifications (dev-mode sender).
+/// The function as it runs: tenant events in, reserved sources refused.
 fn function(env: &WebhookEnv) -> (boot::lambda::EventFunction, Arc<bus::DeadLetterLog>) {
     let (tenant_events, dead) = env.event_consumer();
-    let sender = auth::outbound::HttpSender::new(std::time::Duration::from_secs(2), true).unwrap();
-    let notifier = env.services().notifier(env.secrets(), Arc::new(sender));
     let function = boot::lambda::EventFunction {
         tenant_events,
-        notifier,
+        dead_letters: dead.clone(),
     };
     (function, dead)
 }
 
+/// Our own events never reach the intake, whoever put them: the notifications rule takes them
+/// to the notifier; one here was put by someone else on the bus (from another account: the
+/// forged sample; or from ours, past the rules). Dead-lettered `forged_source`, nothing written,
+/// nothing posted to the tenant (who subscribes).
 #[tokio::test]
-async fn our_own_domain_event_goes_to_the_notifier_not_the_intake() {
+async fn our_source_is_dead_lettered_as_forged_and_nothing_is_posted() {
     let env = env().await;
+    let posts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = posts.clone();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { axum::http::StatusCode::NO_CONTENT }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+    env.set_hook(
+        domain::webhook::WebhookHook::Notifications,
+        domain::webhook::WebhookProvider::Oms,
+        &secrecy::SecretString::from("notify-demo-0123456789".to_owned()),
+    )
+    .await;
+    let set = env
+        .graphql_as(
+            "demo",
+            domain::access::Role::TenantAdmin,
+            &format!(
+                r#"mutation {{ updateTenantConfig(input: {{ restockingFeeBps: 0, notificationUrl: "{url}" }}) {{ userErrors {{ code message }} }} }}"#
+            ),
+        )
+        .await;
+    assert_eq!(
+        set["data"]["updateTenantConfig"]["userErrors"],
+        serde_json::json!([]),
+        "{set}"
+    );
     let (function, dead) = function(&env);
     let before = env.store.writes();
-    let out = boot::lambda::handle_event(&function, event("order-created.json"))
-        .await
-        .unwrap();
-    // The demo tenant has no notification URL: nothing to send, nothing written.
-    assert_eq!(out["outcome"], "skipped", "{out}");
-    assert_eq!(out["reason"], "not subscribed", "{out}");
-    assert_eq!(env.store.writes(), before);
-    assert!(dead.letters().is_empty());
+    let mut aws = event("order-submitted.json");
+    aws["source"] = serde_json::json!("aws.s3");
+    for e in [
+        event("order-created-forged.json"),
+        event("order-created.json"),
+        aws,
+    ] {
+        let out = boot::lambda::handle_event(&function, e.clone())
+            .await
+            .unwrap();
+        assert_eq!(out["outcome"], "dead_lettered", "{e}: {out}");
+        assert_eq!(out["reason"], "forged_source", "{e}: {out}");
+    }
+    assert_eq!(env.store.writes(), before, "nothing written");
+    let letters = dead.letters();
+    assert_eq!(letters.len(), 3);
+    assert!(letters.iter().all(|l| l.reason == "forged_source"));
+    assert!(letters[0].detail.contains("999999999999"), "{letters:?}");
+    assert_eq!(
+        letters[0].event_id.as_deref(),
+        Some("5d2a9c41-7e3b-4f60-8a1d-2b9c0e7f4a13")
+    );
+    assert!(letters[2].detail.contains("aws.s3"), "{letters:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        posts.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing posted"
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! Handler tests: API Gateway HTTP API v2 events from `events/graphql/` through the function's
-//! router (lambda_http's own event parsing), with a fresh dev token in place of `<token>`.
+//! router (the functions' own edge, boot::http_edge), with a fresh dev token in place of `<token>`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -29,16 +29,19 @@ async fn router(dir: &std::path::Path) -> (axum::Router, DevIdp) {
     (router, idp)
 }
 
-/// An event file as lambda_http parses it, with `<token>` replaced by a real one.
-fn event(name: &str, token: &str) -> lambda_http::Request {
+/// An event file as the function's edge reads it, with `<token>` replaced by a real one.
+fn event(name: &str, token: &str) -> axum::http::Request<axum::body::Body> {
     let path = format!("{}/../../events/graphql/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(path)
         .unwrap()
         .replace("<token>", token);
-    lambda_http::request::from_str(&text).unwrap()
+    boot::http_edge::request(serde_json::from_str(&text).unwrap()).unwrap()
 }
 
-async fn call(router: axum::Router, req: lambda_http::Request) -> (u16, serde_json::Value) {
+async fn call(
+    router: axum::Router,
+    req: axum::http::Request<axum::body::Body>,
+) -> (u16, serde_json::Value) {
     let resp = router.oneshot(req).await.unwrap();
     let status = resp.status().as_u16();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();

@@ -1,8 +1,8 @@
 //! The `outbox-relay` Lambda function: the table's stream (NEW_IMAGE) in, every new outbox
 //! item's events to EventBridge, `batchItemFailures` naming the first record that did not go out
-//! (`FunctionResponseTypes: ReportBatchItemFailures`). The relay lives in `shared/`.
+//! (`FunctionResponseTypes: ReportBatchItemFailures`); what cannot go out for good goes to the
+//! dead-letter queue whole. The relay lives in `shared/`.
 
-use aws_lambda_events::event::dynamodb::Event;
 use boot::lambda::Function;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
@@ -12,8 +12,14 @@ async fn main() -> Result<(), Error> {
     let config = boot::lambda::start(Function::OutboxRelay);
     let relay = boot::lambda::outbox_relay(&config).await?;
     let relay = &relay;
-    run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, Error>(boot::outbox_stream::relay_batch(relay, event.payload).await)
-    }))
+    // The payload is read by the relay itself: one that is not a stream batch is dead-lettered
+    // and the invocation succeeds, never an error the stream would retry for a day.
+    run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            boot::outbox_stream::relay_batch(relay, event.payload)
+                .await
+                .map_err(Error::from)
+        },
+    ))
     .await
 }

@@ -655,3 +655,39 @@ impl From<PlatformError> for crate::AppError {
         }
     }
 }
+
+/// The event bus's resource policy for the registered sources: each account may put events on
+/// the bus only with the sources registered to it (EventBridge checks `events:source`), one
+/// statement per account; no account may put ours (`tenantoms`) or any other. The SaaS
+/// provider's own account is not named: its functions put events through their IAM roles.
+/// Applied with `aws events put-permission --event-bus-name … --policy "$(oms events
+/// bus-policy --bus-arn …)"` (README: Tenant events).
+pub fn event_bus_policy(
+    bus_arn: &str,
+    sources: &[domain::tenant::EventSource],
+) -> serde_json::Value {
+    let mut by_account: std::collections::BTreeMap<&str, Vec<&str>> =
+        std::collections::BTreeMap::new();
+    for s in sources {
+        by_account
+            .entry(s.account.as_str())
+            .or_default()
+            .push(s.source.as_str());
+    }
+    let statements: Vec<serde_json::Value> = by_account
+        .into_iter()
+        .map(|(account, mut sources)| {
+            sources.sort_unstable();
+            sources.dedup();
+            serde_json::json!({
+                "Sid": format!("TenantAccount{account}"),
+                "Effect": "Allow",
+                "Principal": { "AWS": account },
+                "Action": "events:PutEvents",
+                "Resource": bus_arn,
+                "Condition": { "StringEquals": { "events:source": sources } },
+            })
+        })
+        .collect();
+    serde_json::json!({ "Version": "2012-10-17", "Statement": statements })
+}

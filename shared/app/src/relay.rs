@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use domain::events::DomainEvent;
-use domain::ports::EventPublisher;
+use domain::ports::{DeadLetter, DeadLetters, EventPublisher};
 use store::ItemStore;
 use store::repo::OutboxRepository;
 
@@ -92,7 +92,7 @@ async fn publish_all(publisher: &dyn EventPublisher, events: &[DomainEvent]) -> 
         return true;
     }
     match publisher.publish(events).await {
-        Ok(p) => p.failed.is_empty(),
+        Ok(p) => p.all(),
         Err(e) => {
             tracing::warn!(error = %e, "the bus refused a publish; retrying later");
             false
@@ -100,38 +100,88 @@ async fn publish_all(publisher: &dyn EventPublisher, events: &[DomainEvent]) -> 
     }
 }
 
-/// One record of the table's stream, as the relay sees it: its position in the stream and the
-/// events of the outbox item it carries (`Err` when the record cannot be read).
+/// One record of the table's stream, as the relay sees it: its position in the stream, the
+/// events of the outbox item it carries (`Err` when the record cannot be read), and the record
+/// as received (what a dead letter keeps, so that `oms outbox redrive` can read it again).
 pub struct StreamedOutbox<P> {
     pub position: P,
     pub events: Result<Vec<DomainEvent>, String>,
+    pub record: String,
+}
+
+/// The dead-letter reasons of the relay.
+pub mod reasons {
+    /// The record could not be read as an outbox item (its image is kept).
+    pub const UNREADABLE_RECORD: &str = "unreadable_record";
+    /// The bus refused one of the record's events for good (too large, malformed).
+    pub const REJECTED_BY_BUS: &str = "rejected_by_bus";
+    /// The invocation's payload was not a stream batch.
+    pub const MALFORMED_PAYLOAD: &str = "malformed_payload";
 }
 
 /// The relay on AWS: the table's stream (new outbox items, in commit order per order) in, the
-/// bus out. The stream retries a batch from the position it is given back, so the relay stops
-/// at the first record it cannot publish and nothing overtakes it.
+/// bus out. A record that cannot be read, or whose events the bus refuses for good, goes to the
+/// dead-letter queue with the whole record and is passed: one bad record never holds back the
+/// shard (nor the other tenants' events behind it). Only a failure that may pass (the bus or
+/// the queue unreachable, entries the bus was too busy to take) stops the batch there: the
+/// stream retries from that record, so nothing overtakes it.
 pub struct StreamRelay {
     publisher: Arc<dyn EventPublisher>,
+    dead_letters: Arc<dyn DeadLetters>,
 }
 
 impl StreamRelay {
-    pub fn new(publisher: Arc<dyn EventPublisher>) -> Self {
-        Self { publisher }
+    pub fn new(publisher: Arc<dyn EventPublisher>, dead_letters: Arc<dyn DeadLetters>) -> Self {
+        Self {
+            publisher,
+            dead_letters,
+        }
+    }
+
+    /// Keeps `letter` in the relay's dead-letter queue.
+    pub async fn park(&self, letter: &DeadLetter) -> Result<(), domain::ports::PublishError> {
+        self.dead_letters.dead_letter(letter).await
     }
 
     /// Publishes the records in order; the position of the first that did not go out (it and
-    /// every later record are retried), or `None` when all did.
-    pub async fn relay<P>(&self, records: Vec<StreamedOutbox<P>>) -> Option<P> {
+    /// every later record are retried), or `None` when all went out or to the dead letters.
+    pub async fn relay<P: std::fmt::Display>(&self, records: Vec<StreamedOutbox<P>>) -> Option<P> {
         for record in records {
-            let taken = match &record.events {
-                Ok(events) => publish_all(self.publisher.as_ref(), events).await,
-                Err(why) => {
-                    tracing::error!(error = %why, "an outbox record cannot be read; retried, then dead-lettered");
-                    false
-                }
+            let parked = match &record.events {
+                Ok(events) if events.is_empty() => None,
+                Ok(events) => match self.publisher.publish(events).await {
+                    Ok(p) if p.failed.is_empty() && p.rejected.is_empty() => None,
+                    Ok(p) if p.failed.is_empty() => Some((
+                        reasons::REJECTED_BY_BUS,
+                        p.rejected
+                            .iter()
+                            .map(|r| format!("event {}: {}", events[r.index].event_id, r.reason))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    )),
+                    Ok(p) => {
+                        tracing::warn!(failed = p.failed.len(), position = %record.position, "the bus did not take every event; the stream retries from here");
+                        return Some(record.position);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, position = %record.position, "the bus refused a publish; the stream retries from here");
+                        return Some(record.position);
+                    }
+                },
+                Err(why) => Some((reasons::UNREADABLE_RECORD, why.clone())),
             };
-            if !taken {
-                return Some(record.position);
+            if let Some((reason, why)) = parked {
+                let letter = DeadLetter {
+                    reason: reason.to_owned(),
+                    detail: format!("stream record {}: {why}", record.position),
+                    event_id: None,
+                    body: record.record.clone(),
+                };
+                if let Err(e) = self.dead_letters.dead_letter(&letter).await {
+                    tracing::error!(error = %e, position = %record.position, "a record could not be dead-lettered; the stream retries from here");
+                    return Some(record.position);
+                }
+                tracing::error!(reason, detail = %letter.detail, "an outbox record was dead-lettered; `oms outbox redrive` publishes it once it can be");
             }
         }
         None

@@ -10,12 +10,14 @@ use store::dynamo::DynamoStore;
 
 mod config;
 
-pub use config::{ConfigError, Endpoints, Function, LambdaConfig, env};
+pub use config::{
+    ConfigError, Endpoints, Function, LambdaConfig, NotifyConfig, env, secrets_prefix,
+};
 
 /// Where secrets are on AWS (the CLI beside a DynamoDB table uses it too).
 #[derive(Debug, Clone)]
 pub struct SecretsManagerConfig {
-    /// Names start with this (`OMS_SECRETS_PREFIX`, default `tenantoms`).
+    /// Names start with this (`OMS_SECRETS_PREFIX`, default `tenantoms/{stage}`).
     pub prefix: String,
     /// An endpoint override (`OMS_SECRETS_ENDPOINT`: moto in tests; unset in AWS).
     pub endpoint: Option<String>,
@@ -42,11 +44,16 @@ pub struct Aws {
 
 impl Aws {
     pub async fn load(config: &LambdaConfig) -> Self {
+        Self::load_with(config.endpoints.clone()).await
+    }
+
+    /// The clients with these endpoint overrides (the CLI's, from `OMS_*_ENDPOINT`).
+    pub async fn load_with(endpoints: Endpoints) -> Self {
         Self {
             sdk: aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .load()
                 .await,
-            endpoints: config.endpoints.clone(),
+            endpoints,
         }
     }
 
@@ -165,20 +172,27 @@ pub async fn webhook_router(config: &LambdaConfig) -> Result<axum::Router, Strin
     Ok(api::webhook_router(api::api_state(services)))
 }
 
-/// The `outbox-relay` function's relay: the table's stream to the bus.
+/// The `outbox-relay` function's relay: the table's stream to the bus, what cannot go out for
+/// good to its dead-letter queue.
 pub async fn outbox_relay(config: &LambdaConfig) -> Result<app::relay::StreamRelay, String> {
     let bus = config.event_bus.clone().ok_or("OMS_EVENT_BUS is not set")?;
+    let queue = config
+        .dead_letter_queue
+        .clone()
+        .ok_or("OMS_DEAD_LETTER_QUEUE_URL is not set")?;
     let aws = Aws::load(config).await;
-    Ok(app::relay::StreamRelay::new(Arc::new(
-        bus::EventBridgePublisher::new(aws.eventbridge(), bus),
-    )))
+    Ok(app::relay::StreamRelay::new(
+        Arc::new(bus::EventBridgePublisher::new(aws.eventbridge(), bus)),
+        Arc::new(bus::SqsDeadLetters::new(aws.sqs(), queue)),
+    ))
 }
 
-/// The `event-consumer` function: tenant events (any registered source) are applied; our own
-/// domain events (source `tenantoms`, from the notifications rule) are notified to tenants.
+/// The `event-consumer` function: tenant events (any registered source) are applied; an event
+/// that claims a reserved source (`tenantoms`, `aws.*`) is forged here: our own events reach
+/// the notifier only, through the notifications queue.
 pub struct EventFunction {
     pub tenant_events: api::tenant_events::TenantEventConsumer,
-    pub notifier: app::notify::Notifier,
+    pub dead_letters: Arc<dyn domain::ports::DeadLetters>,
 }
 
 /// The `event-consumer` function.
@@ -189,20 +203,98 @@ pub async fn event_function(config: &LambdaConfig) -> Result<EventFunction, Stri
         .ok_or("OMS_DEAD_LETTER_QUEUE_URL is not set")?;
     let aws = Aws::load(config).await;
     let dead_letters = Arc::new(bus::SqsDeadLetters::new(aws.sqs(), queue));
-    let (services, secrets) = function_services(config, &aws, auth::VerifierConfig::default())?;
-    // Production: only public https receivers (and the allow-list's targets).
-    let sender = auth::outbound::HttpSender::with_policy(
-        std::time::Duration::from_secs(10),
-        config.outbound.clone(),
-    )?;
+    let (services, _) = function_services(config, &aws, auth::VerifierConfig::default())?;
     Ok(EventFunction {
-        notifier: services.notifier(secrets, Arc::new(sender)),
         tenant_events: api::tenant_events::TenantEventConsumer::new(
             services.app,
             services.event_sources,
-            dead_letters,
+            dead_letters.clone(),
         ),
+        dead_letters,
     })
+}
+
+/// The `notifier` function: our domain events from the notifications queue, one delivery
+/// attempt each (a 5 s timeout), retried by the queue with backoff, circuit-broken per endpoint.
+pub async fn notifier_function(
+    config: &LambdaConfig,
+) -> Result<crate::notifier::NotifierFunction, String> {
+    let queue = config
+        .notifications_queue
+        .clone()
+        .ok_or("OMS_NOTIFICATIONS_QUEUE_URL is not set")?;
+    let dead = config
+        .dead_letter_queue
+        .clone()
+        .ok_or("OMS_DEAD_LETTER_QUEUE_URL is not set")?;
+    let aws = Aws::load(config).await;
+    let (services, secrets) = function_services(config, &aws, auth::VerifierConfig::default())?;
+    // Production: only public https receivers (and the allow-list's targets).
+    let sender = auth::outbound::HttpSender::with_policy(
+        crate::notifier::ATTEMPT_TIMEOUT,
+        config.outbound.clone(),
+    )?;
+    let notifier = Arc::new(services.notifier(secrets, Arc::new(sender)));
+    let policy = app::notify::RetryPolicy {
+        attempts: config.notify.max_attempts,
+        base: std::time::Duration::from_secs(u64::from(config.notify.backoff_secs)),
+        max: app::notify::MAX_BACKOFF,
+    };
+    Ok(crate::notifier::NotifierFunction {
+        queued: app::notify::QueuedNotifier::new(notifier, app::notify::Breaker::default(), policy),
+        queue: bus::SqsQueue::new(aws.sqs(), queue),
+        dead_letters: Arc::new(bus::SqsDeadLetters::new(aws.sqs(), dead)),
+    })
+}
+
+/// The account a function runs in, from its ARN (`arn:aws:lambda:{region}:{account}:function:…`).
+pub fn account_of(function_arn: &str) -> Option<&str> {
+    function_arn
+        .split(':')
+        .nth(4)
+        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The dead-letter reason of an event that claims a source it may not use.
+pub const FORGED_SOURCE: &str = "forged_source";
+
+/// Why an event is not one of our own domain events, if it is not: our source (`tenantoms`),
+/// put by this function's own account (EventBridge sets `account` to the putter's, which the
+/// putter cannot choose). The notifier takes only these.
+pub fn not_ours(event: &serde_json::Value, function_arn: &str) -> Option<String> {
+    let source = event["source"].as_str().unwrap_or_default();
+    if source != domain::events::EVENT_SOURCE {
+        return Some(format!(
+            "source `{source}` is not ours (`{}`)",
+            domain::events::EVENT_SOURCE
+        ));
+    }
+    let from = event["account"].as_str().unwrap_or_default();
+    match account_of(function_arn) {
+        Some(own) if own == from => None,
+        Some(own) => Some(format!(
+            "source `{source}` put by account `{from}`, not by this deployment's ({own})"
+        )),
+        None => Some(format!(
+            "source `{source}`: this function's own account is unknown, so no event can prove it is ours"
+        )),
+    }
+}
+
+/// Why a tenant event claims a source it may not: `aws.*` (no AWS service event is routed
+/// here) or ours (our events go to the notifier, never to the intake).
+fn forged(event: &serde_json::Value) -> Option<String> {
+    let source = event["source"].as_str().unwrap_or_default();
+    if source.starts_with("aws.") {
+        return Some(format!("source `{source}` is reserved to AWS services"));
+    }
+    if source == domain::events::EVENT_SOURCE {
+        let from = event["account"].as_str().unwrap_or_default();
+        return Some(format!(
+            "source `{source}` (account `{from}`) is ours: our events reach the notifier only, never the event consumer"
+        ));
+    }
+    None
 }
 
 /// One EventBridge invocation: the outcome as JSON, or an error (a failure of the system) so
@@ -213,25 +305,20 @@ pub async fn handle_event(
     event: serde_json::Value,
 ) -> Result<serde_json::Value, api::tenant_events::Retry> {
     use api::tenant_events::{Consumed, Retry};
-    use app::notify::Notified;
-    if event["source"] == domain::events::EVENT_SOURCE {
-        let domain_event: domain::events::DomainEvent =
-            serde_json::from_value(event["detail"].clone())
-                .map_err(|e| Retry(format!("not one of our domain events: {e}")))?;
-        let outcome = function
-            .notifier
-            .notify(&domain_event)
+    if let Some(why) = forged(&event) {
+        tracing::warn!(reason = FORGED_SOURCE, detail = %why, "an event with a reserved source was dead-lettered");
+        let letter = domain::ports::DeadLetter {
+            reason: FORGED_SOURCE.to_owned(),
+            detail: why,
+            event_id: event["id"].as_str().map(str::to_owned),
+            body: event.to_string(),
+        };
+        function
+            .dead_letters
+            .dead_letter(&letter)
             .await
             .map_err(|e| Retry(e.to_string()))?;
-        return Ok(match outcome {
-            Notified::Delivered { attempts } => {
-                serde_json::json!({ "outcome": "notified", "attempts": attempts })
-            }
-            Notified::Skipped(why) => serde_json::json!({ "outcome": "skipped", "reason": why }),
-            Notified::GaveUp { attempts, .. } => {
-                serde_json::json!({ "outcome": "gave_up", "attempts": attempts })
-            }
-        });
+        return Ok(serde_json::json!({ "outcome": "dead_lettered", "reason": FORGED_SOURCE }));
     }
     let outcome = function.tenant_events.consume(&event.to_string()).await?;
     Ok(match outcome {
@@ -241,4 +328,33 @@ pub async fn handle_event(
             serde_json::json!({ "outcome": "dead_lettered", "reason": reason })
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:notifier";
+
+    fn event(source: &str, account: &str) -> serde_json::Value {
+        serde_json::json!({ "source": source, "account": account })
+    }
+
+    #[test]
+    fn only_our_own_account_may_use_our_source() {
+        assert_eq!(account_of(ARN), Some("123456789012"));
+        assert_eq!(account_of("arn:aws:lambda:us-east-1::function:x"), None);
+        assert!(not_ours(&event("tenantoms", "123456789012"), ARN).is_none());
+        let why = not_ours(&event("tenantoms", "999999999999"), ARN).unwrap_or_default();
+        assert!(why.contains("999999999999"), "{why}");
+        assert!(not_ours(&event("com.acme.orders", "123456789012"), ARN).is_some());
+        assert!(not_ours(&event("tenantoms", "123456789012"), "not an arn").is_some());
+    }
+
+    #[test]
+    fn the_intake_takes_no_reserved_source() {
+        assert!(forged(&event("com.acme.orders", "999999999999")).is_none());
+        assert!(forged(&event("tenantoms", "123456789012")).is_some());
+        assert!(forged(&event("aws.s3", "123456789012")).is_some());
+    }
 }

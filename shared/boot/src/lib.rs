@@ -1,8 +1,10 @@
 //! Start-up, written once: logging for a Lambda function or the CLI, and the store a process
 //! runs over, from configuration (an embedded file in a data directory, or a DynamoDB table).
 
+pub mod http_edge;
 pub mod lambda;
 pub mod local_bus;
+pub mod notifier;
 pub mod outbox_stream;
 
 use std::path::PathBuf;
@@ -22,6 +24,9 @@ pub enum StoreConfig {
     Dynamo {
         table: String,
         endpoint: Option<String>,
+        /// The stage's secrets beside the table: Secrets Manager names start with this
+        /// (`tenantoms/{stage}` unless `OMS_SECRETS_PREFIX` says otherwise).
+        secrets_prefix: String,
     },
 }
 
@@ -64,7 +69,9 @@ pub async fn open_store(
             })?;
             Ok(Arc::new(store))
         }
-        StoreConfig::Dynamo { table, endpoint } => Ok(Arc::new(
+        StoreConfig::Dynamo {
+            table, endpoint, ..
+        } => Ok(Arc::new(
             open_dynamo(table, endpoint.as_deref(), clock).await,
         )),
     }

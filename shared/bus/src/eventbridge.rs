@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use domain::events::DomainEvent;
-use domain::ports::{EventPublisher, PublishError, PublishFuture, Published};
+use domain::ports::{EventPublisher, PublishError, PublishFuture, Published, Rejected};
 
 /// The `source` of every event we publish.
 pub const SOURCE: &str = "tenantoms";
@@ -16,6 +16,9 @@ pub const MAX_ENTRIES: usize = 10;
 pub const MAX_BATCH_BYTES: usize = 256 * 1024;
 /// How many times entries that failed are sent again before they are reported back.
 pub const RETRIES: u32 = 3;
+/// The entry error codes worth sending again (EventBridge's own: the bus was busy or failed);
+/// any other code refuses the entry for good.
+pub const RETRYABLE: &[&str] = &["InternalFailure", "ThrottlingException"];
 
 pub struct EventBridgePublisher {
     client: Client,
@@ -78,8 +81,9 @@ impl EventBridgePublisher {
         Ok(Entry { index, entry, size })
     }
 
-    /// Sends one batch; returns the entries that failed.
-    async fn send(&self, batch: Vec<Entry>) -> Result<Vec<Entry>, PublishError> {
+    /// Sends one batch; returns the entries that failed and may be sent again, and those the
+    /// bus refused for good.
+    async fn send(&self, batch: Vec<Entry>) -> Result<(Vec<Entry>, Vec<Rejected>), PublishError> {
         let out = self
             .client
             .put_events()
@@ -88,29 +92,52 @@ impl EventBridgePublisher {
             .await
             .map_err(|e| PublishError::Bus(format!("{e:?}")))?;
         if out.failed_entry_count() == 0 {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         // Results come in the order of the entries sent; a failed one carries an error code.
         let results = out.entries();
-        Ok(batch
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| results.get(*i).is_none_or(|r| r.error_code().is_some()))
-            .map(|(_, e)| e)
-            .collect())
+        let mut again = Vec::new();
+        let mut refused = Vec::new();
+        for (i, e) in batch.into_iter().enumerate() {
+            match results.get(i).map(|r| (r.error_code(), r.error_message())) {
+                Some((None, _)) => {}
+                Some((Some(code), message)) if !RETRYABLE.contains(&code) => {
+                    refused.push(Rejected {
+                        index: e.index,
+                        reason: format!("{code}: {}", message.unwrap_or("refused by the bus")),
+                    });
+                }
+                _ => again.push(e),
+            }
+        }
+        Ok((again, refused))
     }
 
     async fn publish_all(&self, events: &[DomainEvent]) -> Result<Published, PublishError> {
-        let mut pending = events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| self.entry(i, e))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut rejected = Vec::new();
+        let mut pending = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            let entry = self.entry(i, e)?;
+            // EventBridge refuses an entry over 256 KB whatever the batch: never send it.
+            if entry.size > MAX_BATCH_BYTES {
+                rejected.push(Rejected {
+                    index: i,
+                    reason: format!(
+                        "entry_too_large: {} bytes, EventBridge takes {MAX_BATCH_BYTES} at most",
+                        entry.size
+                    ),
+                });
+            } else {
+                pending.push(entry);
+            }
+        }
         let mut attempt = 0;
         while !pending.is_empty() {
             let mut failed = Vec::new();
             for batch in batches(pending) {
-                failed.extend(self.send(batch).await?);
+                let (again, refused) = self.send(batch).await?;
+                failed.extend(again);
+                rejected.extend(refused);
             }
             pending = failed;
             if pending.is_empty() || attempt == RETRIES {
@@ -124,8 +151,10 @@ impl EventBridgePublisher {
             );
             tokio::time::sleep(self.backoff * 2u32.pow(attempt - 1)).await;
         }
+        rejected.sort_by_key(|r| r.index);
         Ok(Published {
             failed: pending.iter().map(|e| e.index).collect(),
+            rejected,
         })
     }
 }

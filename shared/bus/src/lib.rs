@@ -4,7 +4,7 @@
 //!   failed retried on their own (a few times, with backoff), the rest reported back.
 //! - [`memory`]: in-process (tests, and the default bus of `oms serve`).
 //! - [`redis`]: Redis Streams (`oms serve --bus redis://…`): publisher, consumer groups, dead letters.
-//! - [`sqs`]: dead letters of the event consumer on AWS.
+//! - [`sqs`]: dead letters on AWS, and a queue as its consumer sees it (redrive, notifier).
 
 pub mod eventbridge;
 pub mod memory;
@@ -13,4 +13,4 @@ pub mod sqs;
 
 pub use eventbridge::EventBridgePublisher;
 pub use memory::{DeadLetterLog, FlakyBus, InProcessBus};
-pub use sqs::SqsDeadLetters;
+pub use sqs::{SqsDeadLetters, SqsQueue};

@@ -57,10 +57,12 @@ fn is_put_events(cfg: &ConfigBag) -> bool {
         .is_some_and(|m| m.name() == "PutEvents")
 }
 
-/// Counts the entries of every `PutEvents` request, and fails entry 1 of the first response.
+/// Counts the entries of every `PutEvents` request, and fails entry 1 of the first response
+/// with `code` (`InternalFailure` when none).
 #[derive(Debug, Default, Clone)]
 struct FailOnce {
     sent: Arc<Mutex<Vec<usize>>>,
+    code: Option<&'static str>,
 }
 
 impl Intercept for FailOnce {
@@ -95,7 +97,10 @@ impl Intercept for FailOnce {
             let entries: Vec<serde_json::Value> = (0..n)
                 .map(|i| {
                     if i == 1 {
-                        serde_json::json!({"ErrorCode": "InternalFailure", "ErrorMessage": "injected"})
+                        serde_json::json!({
+                            "ErrorCode": self.code.unwrap_or("InternalFailure"),
+                            "ErrorMessage": "injected"
+                        })
                     } else {
                         serde_json::json!({"EventId": format!("ok-{i}")})
                     }
@@ -276,4 +281,43 @@ async fn a_partial_failure_sends_again_only_the_failed_entries() {
         [3, 1],
         "the first call sent 3 entries; the retry only the one that failed"
     );
+}
+
+#[tokio::test]
+async fn an_entry_refused_for_good_is_reported_and_never_sent_again() {
+    let name = format!("oms-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let probe = FailOnce {
+        code: Some("MalformedDetail"),
+        ..FailOnce::default()
+    };
+    let eb = eventbridge(Some(probe.clone()));
+    eb.create_event_bus().name(&name).send().await.unwrap();
+    let publisher = EventBridgePublisher::new(eb, &name).with_backoff(Duration::from_millis(1));
+    let outcome = publisher.publish(&events(3)).await.unwrap();
+    assert!(outcome.failed.is_empty(), "{outcome:?}");
+    assert_eq!(outcome.rejected.len(), 1, "{outcome:?}");
+    assert_eq!(outcome.rejected[0].index, 1);
+    assert_eq!(outcome.rejected[0].reason, "MalformedDetail: injected");
+    assert_eq!(*probe.sent.lock().unwrap(), [3], "nothing was sent again");
+}
+
+#[tokio::test]
+async fn an_event_over_256_kb_is_refused_without_a_call() {
+    let name = format!("oms-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let probe = FailOnce::default();
+    let eb = eventbridge(Some(probe.clone()));
+    let publisher = EventBridgePublisher::new(eb, &name);
+    let mut big = events(1);
+    let mut detail = serde_json::to_value(&big[0]).unwrap();
+    let line = detail["payload"]["lines"][0].clone();
+    detail["payload"]["lines"] = serde_json::Value::Array(vec![line; 10_000]);
+    big[0] = serde_json::from_value(detail).unwrap();
+    assert!(serde_json::to_string(&big[0]).unwrap().len() > 256 * 1024);
+    let outcome = publisher.publish(&big).await.unwrap();
+    assert_eq!(outcome.rejected.len(), 1, "{outcome:?}");
+    assert!(
+        outcome.rejected[0].reason.starts_with("entry_too_large"),
+        "{outcome:?}"
+    );
+    assert!(probe.sent.lock().unwrap().is_empty(), "no call was made");
 }

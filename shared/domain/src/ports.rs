@@ -87,11 +87,27 @@ pub enum PublishError {
     Bus(String),
 }
 
-/// What a publish call did: the events that could not be published after the adapter's own
-/// retries (indexes into the slice given), to be tried again later.
+/// What a publish call did, by index into the slice given: the events that could not be
+/// published after the adapter's own retries (to be tried again later), and those the bus
+/// refused for good (too large, malformed: trying again cannot help).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Published {
     pub failed: Vec<usize>,
+    pub rejected: Vec<Rejected>,
+}
+
+impl Published {
+    /// Every event went out.
+    pub fn all(&self) -> bool {
+        self.failed.is_empty() && self.rejected.is_empty()
+    }
+}
+
+/// An event the bus refused for good, and why (the bus's own code and message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub index: usize,
+    pub reason: String,
 }
 
 /// The future a publisher returns.

@@ -16,20 +16,23 @@ use testkit::lambda_runtime::run_binary;
 const RUNS: usize = 15;
 const TARGET_INIT_MS: f64 = 25.0;
 const TARGET_SIZE_MB: f64 = 10.0;
-const BINARIES: [&str; 5] = [
+const BINARIES: [&str; 6] = [
     "graphql",
     "webhook-add-order",
     "webhook-shipment-tracker",
     "event-consumer",
     "outbox-relay",
+    "notifier",
 ];
 
-/// `target/release`: this bench runs from `target/release/deps`.
+/// `target/lambda-host`, where `make lambda-bins` builds the binaries (the release profile with
+/// `panic = "abort"`, as deployed): this bench runs from `target/release/deps`.
 fn release_dir() -> PathBuf {
     std::env::current_exe()
         .ok()
-        .and_then(|exe| exe.parent()?.parent().map(Path::to_path_buf))
+        .and_then(|exe| exe.parent()?.parent()?.parent().map(Path::to_path_buf))
         .unwrap_or_default()
+        .join("lambda-host")
 }
 
 /// Size after `strip`, of a copy (the release profile keeps symbols for backtraces).
@@ -61,6 +64,7 @@ fn arm64_artifact(binary: &str) -> Option<PathBuf> {
         "webhook-shipment-tracker" => "WebhookShipmentTrackerFunction",
         "event-consumer" => "EventConsumerFunction",
         "outbox-relay" => "OutboxRelayFunction",
+        "notifier" => "NotifierFunction",
         _ => return None,
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -78,6 +82,10 @@ async fn main() {
             "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_owned(),
         ),
         ("OMS_DEAD_LETTER_QUEUE_URL", format!("{closed}/queue/dlq")),
+        (
+            "OMS_NOTIFICATIONS_QUEUE_URL",
+            format!("{closed}/queue/notifications"),
+        ),
         ("OMS_EVENT_BUS", "bench".to_owned()),
         ("OMS_DYNAMODB_ENDPOINT", closed.clone()),
         ("OMS_SECRETS_ENDPOINT", closed.clone()),

@@ -15,7 +15,8 @@ use serde_json::Value;
 
 #[derive(Default)]
 struct Runtime {
-    queue: VecDeque<(String, Value)>,
+    /// Each event's request id and payload, as bytes go out (not necessarily JSON).
+    queue: VecDeque<(String, String)>,
     answers: Vec<(String, Result<Value, Value>)>,
     first_next: Option<Instant>,
     init_error: Option<String>,
@@ -56,7 +57,7 @@ async fn next(State(rt): State<Shared>) -> axum::response::Response {
             ),
             ("content-type", "application/json".to_owned()),
         ],
-        event.to_string(),
+        event,
     )
         .into_response()
 }
@@ -111,6 +112,16 @@ pub async fn run_binary(
     path: &Path,
     env: &[(&str, String)],
     events: Vec<Value>,
+) -> Result<Invocations, RunFailure> {
+    run_binary_raw(path, env, events.iter().map(Value::to_string).collect()).await
+}
+
+/// As [`run_binary`], each payload handed over as it is written (a payload that is not JSON
+/// reaches the function as Lambda would hand it).
+pub async fn run_binary_raw(
+    path: &Path,
+    env: &[(&str, String)],
+    events: Vec<String>,
 ) -> Result<Invocations, RunFailure> {
     let rt: Shared = Arc::default();
     {
@@ -218,4 +229,169 @@ pub async fn run_binary(
         answers: answers.into_iter().map(|(_, a)| a).collect(),
         init,
     })
+}
+
+/// A Lambda binary kept running against its own fake Runtime API, invoked one event at a time
+/// as Lambda invokes an execution environment: [`Lambda::invoke`] hands it the next event and
+/// waits for its answer. The process is killed when the value is dropped.
+pub struct Lambda {
+    events: tokio::sync::mpsc::Sender<(String, String)>,
+    answers: Arc<Mutex<std::collections::HashMap<String, Result<Value, Value>>>>,
+    child: std::process::Child,
+    server: tokio::task::JoinHandle<()>,
+    next_id: std::sync::atomic::AtomicUsize,
+    name: String,
+}
+
+#[derive(Clone)]
+struct Live {
+    events: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<(String, String)>>>,
+    answers: Arc<Mutex<std::collections::HashMap<String, Result<Value, Value>>>>,
+    arn: String,
+}
+
+async fn live_next(State(rt): State<Live>) -> axum::response::Response {
+    let Some((id, event)) = rt.events.lock().await.recv().await else {
+        return StatusCode::GONE.into_response();
+    };
+    let deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+        + 30_000;
+    (
+        [
+            ("lambda-runtime-aws-request-id", id),
+            ("lambda-runtime-deadline-ms", deadline.to_string()),
+            ("lambda-runtime-invoked-function-arn", rt.arn.clone()),
+            (
+                "lambda-runtime-trace-id",
+                "Root=1-00000000-000000000000000000000000".to_owned(),
+            ),
+            ("content-type", "application/json".to_owned()),
+        ],
+        event,
+    )
+        .into_response()
+}
+
+async fn live_response(
+    State(rt): State<Live>,
+    UrlPath(id): UrlPath<String>,
+    body: String,
+) -> StatusCode {
+    if let Ok(mut a) = rt.answers.lock() {
+        a.insert(id, Ok(parse(body)));
+    }
+    StatusCode::ACCEPTED
+}
+
+async fn live_error(
+    State(rt): State<Live>,
+    UrlPath(id): UrlPath<String>,
+    body: String,
+) -> StatusCode {
+    if let Ok(mut a) = rt.answers.lock() {
+        a.insert(id, Err(parse(body)));
+    }
+    StatusCode::ACCEPTED
+}
+
+impl Lambda {
+    /// Starts the binary at `path` with `env`, its function ARN in account `123456789012`.
+    pub async fn start(path: &Path, env: &[(&str, String)]) -> Result<Self, RunFailure> {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let live = Live {
+            events: Arc::new(tokio::sync::Mutex::new(rx)),
+            answers: Arc::default(),
+            arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
+        };
+        let answers = live.answers.clone();
+        let app = axum::Router::new()
+            .route(
+                "/2018-06-01/runtime/invocation/next",
+                axum::routing::get(live_next),
+            )
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                axum::routing::post(live_response),
+            )
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/error",
+                axum::routing::post(live_error),
+            )
+            .with_state(live);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| RunFailure::InitError(format!("cannot listen: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| RunFailure::InitError(e.to_string()))?;
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let child = std::process::Command::new(path)
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", &name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .map_err(|e| RunFailure::InitError(format!("cannot start {}: {e}", path.display())))?;
+        Ok(Self {
+            events: tx,
+            answers,
+            child,
+            server,
+            next_id: std::sync::atomic::AtomicUsize::new(0),
+            name,
+        })
+    }
+
+    /// Hands the process `event` and waits (up to `within`) for its answer: `Ok` a response,
+    /// `Err` an invocation error.
+    pub async fn invoke(&mut self, event: &Value, within: Duration) -> Result<Value, Value> {
+        let n = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let id = format!("{}-{n}", self.name);
+        let deadline = Instant::now() + within;
+        let sent = self.events.send((id.clone(), event.to_string())).await;
+        if sent.is_err() {
+            return Err(Value::String("the fake Runtime API is gone".into()));
+        }
+        loop {
+            if let Some(answer) = self.answers.lock().ok().and_then(|mut a| a.remove(&id)) {
+                return answer;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(Value::String(format!("{} exited: {status}", self.name)));
+            }
+            if Instant::now() > deadline {
+                return Err(Value::String(format!(
+                    "{} did not answer in {within:?}",
+                    self.name
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+}
+
+impl Drop for Lambda {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.server.abort();
+    }
 }

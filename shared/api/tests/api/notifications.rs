@@ -262,3 +262,109 @@ async fn one_tenants_dead_endpoint_never_delays_another_tenants_notifications() 
         "other's notification waited for demo's {demo_attempts} attempts"
     );
 }
+
+/// The notifier on AWS makes one attempt per queued message: a failure comes back with its
+/// backoff, the last is given up into the audit with no wait (the queue's redrive policy then
+/// dead-letters it), and a delivery is done.
+#[tokio::test]
+async fn a_queued_notification_backs_off_then_its_last_attempt_is_audited() {
+    use app::notify::{Breaker, QueuedNotifier, Settled};
+    let (url, got) = receiver(u32::MAX).await;
+    let (env, _) = env(&[("demo", &url)]).await;
+    let events = order_events(&env, "demo", "Q-1").await;
+    let policy = RetryPolicy {
+        attempts: 3,
+        base: Duration::from_secs(30),
+        max: Duration::from_secs(600),
+    };
+    let queued = QueuedNotifier::new(
+        Arc::new(notifier(&env, true, policy)),
+        Breaker::default(),
+        policy,
+    );
+    for receive in 1..=2 {
+        let settled = queued.attempt(&events[0], receive).await.unwrap();
+        let Settled::Retry { after, last, .. } = &settled else {
+            panic!("{settled:?}");
+        };
+        assert!(!last);
+        // Half the step fixed, half random: 15-30 s, then 30-60 s.
+        let step = 30 * 2u64.pow(receive - 1);
+        assert!(
+            (step / 2..=step).contains(&after.as_secs()),
+            "{receive}: {after:?}"
+        );
+    }
+    let settled = queued.attempt(&events[0], 3).await.unwrap();
+    assert!(
+        matches!(&settled, Settled::Retry { after, last: true, reason } if after.is_zero() && reason.contains("503")),
+        "{settled:?}"
+    );
+    assert_eq!(got.lock().unwrap().len(), 3, "one call per attempt");
+    let log = env
+        .graphql_as(
+            "demo",
+            Role::TenantAdmin,
+            r#"{ auditLog(first: 50) { nodes { action outcome reason } } }"#,
+        )
+        .await;
+    let failed: Vec<&serde_json::Value> = log["data"]["auditLog"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["action"] == "notify" && n["outcome"] == "FAILED")
+        .collect();
+    assert_eq!(failed.len(), 1, "{log}");
+    assert!(
+        failed[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("after 3 attempt(s)"),
+        "{log}"
+    );
+}
+
+/// After five failures in a row an endpoint's circuit opens: its messages keep coming back at
+/// their backoff without a call, while another tenant's endpoint is called as ever; a success
+/// after the circuit's time closes it.
+#[tokio::test]
+async fn an_endpoint_that_keeps_failing_is_not_called_while_its_circuit_is_open() {
+    use app::notify::{Breaker, QueuedNotifier, Settled};
+    let (dead, dead_got) = receiver(u32::MAX).await;
+    let (live, live_got) = receiver(0).await;
+    let (env, _) = env(&[("demo", &dead), ("other", &live)]).await;
+    let demo = order_events(&env, "demo", "Q-2").await;
+    let other = order_events(&env, "other", "Q-3").await;
+    let policy = RetryPolicy {
+        attempts: 100,
+        base: Duration::from_secs(1),
+        max: Duration::from_secs(60),
+    };
+    let queued = QueuedNotifier::new(
+        Arc::new(notifier(&env, true, policy)),
+        Breaker::new(5, Duration::from_millis(300)),
+        policy,
+    );
+    for _ in 0..5 {
+        let s = queued.attempt(&demo[0], 1).await.unwrap();
+        assert!(matches!(s, Settled::Retry { .. }), "{s:?}");
+    }
+    assert_eq!(dead_got.lock().unwrap().len(), 5);
+    for _ in 0..20 {
+        let s = queued.attempt(&demo[0], 2).await.unwrap();
+        assert!(
+            matches!(&s, Settled::Retry { reason, last: false, .. } if reason.contains("circuit is open")),
+            "{s:?}"
+        );
+    }
+    assert_eq!(dead_got.lock().unwrap().len(), 5, "no call while open");
+    let s = queued.attempt(&other[0], 1).await.unwrap();
+    assert_eq!(s, Settled::Done(Notified::Delivered { attempts: 1 }));
+    assert_eq!(live_got.lock().unwrap().len(), 1);
+    // After the open time one call goes through (and fails again here: open again).
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let _ = queued.attempt(&demo[0], 3).await.unwrap();
+    assert_eq!(dead_got.lock().unwrap().len(), 6);
+    let _ = queued.attempt(&demo[0], 4).await.unwrap();
+    assert_eq!(dead_got.lock().unwrap().len(), 6, "open again at once");
+}

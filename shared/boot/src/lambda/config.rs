@@ -16,12 +16,18 @@ pub mod env {
     pub const TABLE_NAME: &str = "TABLE_NAME";
     /// The listing-cursor signing key (base64, at least 32 bytes).
     pub const CURSOR_KEY: &str = "OMS_CURSOR_KEY";
-    /// Secret names start with this (default `tenantoms`).
+    /// Secret names start with this (default `tenantoms/{stage}`: see [`super::secrets_prefix`]).
     pub const SECRETS_PREFIX: &str = "OMS_SECRETS_PREFIX";
-    /// The event consumer's dead-letter queue.
+    /// The function's dead-letter queue (the event consumer's; the outbox relay's).
     pub const DEAD_LETTER_QUEUE_URL: &str = "OMS_DEAD_LETTER_QUEUE_URL";
     /// The bus the outbox relay publishes to.
     pub const EVENT_BUS: &str = "OMS_EVENT_BUS";
+    /// The queue the notifier consumes (it sets each failed message's backoff there).
+    pub const NOTIFICATIONS_QUEUE_URL: &str = "OMS_NOTIFICATIONS_QUEUE_URL";
+    /// Attempts per notification: the notifications queue's `maxReceiveCount` (default 8).
+    pub const NOTIFY_MAX_ATTEMPTS: &str = "OMS_NOTIFY_MAX_ATTEMPTS";
+    /// The first retry's wait in seconds, doubling after each (default 30, at most 12 h).
+    pub const NOTIFY_BACKOFF_SECS: &str = "OMS_NOTIFY_BACKOFF_SECS";
     /// Log levels (an `EnvFilter`; default `info`).
     pub const LOG: &str = "OMS_LOG";
     /// GraphQL introspection (`true` to allow; off by default).
@@ -61,7 +67,19 @@ pub mod env {
             "event-consumer",
             &[TABLE_NAME, CURSOR_KEY, DEAD_LETTER_QUEUE_URL],
         ),
-        ("outbox-relay", &[TABLE_NAME, CURSOR_KEY, EVENT_BUS]),
+        (
+            "outbox-relay",
+            &[TABLE_NAME, CURSOR_KEY, EVENT_BUS, DEAD_LETTER_QUEUE_URL],
+        ),
+        (
+            "notifier",
+            &[
+                TABLE_NAME,
+                CURSOR_KEY,
+                NOTIFICATIONS_QUEUE_URL,
+                DEAD_LETTER_QUEUE_URL,
+            ],
+        ),
     ];
 
     /// Read when set, defaulted otherwise.
@@ -75,6 +93,8 @@ pub mod env {
         PLATFORM_JWKS_URL,
         PLATFORM_ROLES_CLAIM,
         OUTBOUND_ALLOW,
+        NOTIFY_MAX_ATTEMPTS,
+        NOTIFY_BACKOFF_SECS,
     ];
 
     /// Never set in a deployment (the template test refuses them).
@@ -95,15 +115,17 @@ pub enum Function {
     WebhookShipmentTracker,
     EventConsumer,
     OutboxRelay,
+    Notifier,
 }
 
 impl Function {
-    pub const ALL: [Function; 5] = [
+    pub const ALL: [Function; 6] = [
         Self::Graphql,
         Self::WebhookAddOrder,
         Self::WebhookShipmentTracker,
         Self::EventConsumer,
         Self::OutboxRelay,
+        Self::Notifier,
     ];
 
     /// The binary's name (template.yaml's `BuildProperties: Binary`).
@@ -114,6 +136,7 @@ impl Function {
             Self::WebhookShipmentTracker => "webhook-shipment-tracker",
             Self::EventConsumer => "event-consumer",
             Self::OutboxRelay => "outbox-relay",
+            Self::Notifier => "notifier",
         }
     }
 
@@ -147,6 +170,24 @@ pub struct Endpoints {
     pub eventbridge: Option<String>,
 }
 
+impl Endpoints {
+    /// The `OMS_*_ENDPOINT` overrides `get` has (empty ones count as unset).
+    pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Self {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        Self {
+            dynamodb: get(env::DYNAMODB_ENDPOINT),
+            secrets: get(env::SECRETS_ENDPOINT),
+            sqs: get(env::SQS_ENDPOINT),
+            eventbridge: get(env::EVENTBRIDGE_ENDPOINT),
+        }
+    }
+
+    /// The process's own.
+    pub fn from_process_env() -> Self {
+        Self::from_env(&|k| std::env::var(k).ok())
+    }
+}
+
 /// What every function reads; the fields a function does not need are still validated when
 /// set, so the same template line means the same thing everywhere.
 #[derive(Debug)]
@@ -157,14 +198,18 @@ pub struct LambdaConfig {
     pub table: String,
     /// `OMS_CURSOR_KEY`: base64 of at least 32 bytes.
     pub cursor_key: CursorKey,
-    /// `OMS_SECRETS_PREFIX` (default `tenantoms`).
+    /// `OMS_SECRETS_PREFIX` (default `tenantoms/{stage}`).
     pub secrets_prefix: String,
     /// `OMS_LOG` (an `EnvFilter`, default `info`).
     pub log: String,
     /// `OMS_EVENT_BUS` (the outbox relay).
     pub event_bus: Option<String>,
-    /// `OMS_DEAD_LETTER_QUEUE_URL` (the event consumer).
+    /// `OMS_DEAD_LETTER_QUEUE_URL` (the event consumer, the outbox relay).
     pub dead_letter_queue: Option<String>,
+    /// `OMS_NOTIFICATIONS_QUEUE_URL` (the notifier).
+    pub notifications_queue: Option<String>,
+    /// The notifier's attempts and backoff.
+    pub notify: NotifyConfig,
     /// `OMS_INTROSPECTION=true` (graphql).
     pub introspection: bool,
     /// The platform issuer (`OMS_PLATFORM_*`), when one is configured.
@@ -172,6 +217,38 @@ pub struct LambdaConfig {
     /// Where outbound calls may go: public https, and the targets of `OMS_OUTBOUND_ALLOW`.
     pub outbound: OutboundPolicy,
     pub endpoints: Endpoints,
+}
+
+/// How the notifier retries (through the queue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotifyConfig {
+    /// `OMS_NOTIFY_MAX_ATTEMPTS`: the queue's `maxReceiveCount`.
+    pub max_attempts: u32,
+    /// `OMS_NOTIFY_BACKOFF_SECS`: the first retry's wait.
+    pub backoff_secs: u32,
+}
+
+/// A whole number setting within `range`, `default` when unset.
+fn number(
+    get: &dyn Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, ConfigError> {
+    let Some(text) = get(var) else {
+        return Ok(default);
+    };
+    text.parse::<u32>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| ConfigError::Invalid {
+            var,
+            reason: format!(
+                "`{text}`, expected a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        })
 }
 
 const CURSOR_HINT: &str = "base64 of at least 32 random bytes: openssl rand -base64 32";
@@ -202,12 +279,27 @@ impl LambdaConfig {
         if let Some(url) = &dead_letter_queue {
             http_url(env::DEAD_LETTER_QUEUE_URL, url)?;
         }
+        let notifications_queue = need(
+            env::NOTIFICATIONS_QUEUE_URL,
+            "the notifications queue's URL",
+        )?;
+        if let Some(url) = &notifications_queue {
+            http_url(env::NOTIFICATIONS_QUEUE_URL, url)?;
+        }
+        let notify = NotifyConfig {
+            max_attempts: number(&get, env::NOTIFY_MAX_ATTEMPTS, 8, 1..=1_000)?,
+            backoff_secs: number(&get, env::NOTIFY_BACKOFF_SECS, 30, 1..=43_200)?,
+        };
         let log = get(env::LOG).unwrap_or_else(|| "info".into());
         tracing_subscriber::EnvFilter::try_new(&log).map_err(|e| ConfigError::Invalid {
             var: env::LOG,
             reason: e.to_string(),
         })?;
         let stage = get(env::STAGE).unwrap_or_else(|| "dev".into());
+        let stage_prefix = secrets_prefix(&stage).map_err(|reason| ConfigError::Invalid {
+            var: env::STAGE,
+            reason,
+        })?;
         let introspection = match get(env::INTROSPECTION).as_deref() {
             None | Some("false") => false,
             Some("true") => true,
@@ -223,21 +315,18 @@ impl LambdaConfig {
                 var: env::OUTBOUND_ALLOW,
                 reason: e.to_string(),
             })?;
-        let endpoints = Endpoints {
-            dynamodb: get(env::DYNAMODB_ENDPOINT),
-            secrets: get(env::SECRETS_ENDPOINT),
-            sqs: get(env::SQS_ENDPOINT),
-            eventbridge: get(env::EVENTBRIDGE_ENDPOINT),
-        };
+        let endpoints = Endpoints::from_env(&get);
         Ok(Self {
             function,
             stage,
             table,
             cursor_key,
-            secrets_prefix: get(env::SECRETS_PREFIX).unwrap_or_else(|| "tenantoms".into()),
+            secrets_prefix: get(env::SECRETS_PREFIX).unwrap_or(stage_prefix),
             log,
             event_bus,
             dead_letter_queue,
+            notifications_queue,
+            notify,
             introspection,
             platform: platform(&get)?,
             outbound: OutboundPolicy::production().allowing(allow),
@@ -248,6 +337,25 @@ impl LambdaConfig {
     /// The function's own environment.
     pub fn from_process_env(function: Function) -> Result<Self, ConfigError> {
         Self::from_env(function, |k| std::env::var(k).ok())
+    }
+}
+
+/// The secrets of one stage are named under `tenantoms/{stage}/`, so that each stage's
+/// functions can be granted `secret:tenantoms/{stage}/*` and no other stage's secrets, also
+/// when two stages share an account and a region. A stage is lower-case letters, digits and
+/// `-` (the template allows `dev`, `staging`, `prod`).
+pub fn secrets_prefix(stage: &str) -> Result<String, String> {
+    let valid = !stage.is_empty()
+        && stage.len() <= 32
+        && stage
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid {
+        Ok(format!("tenantoms/{stage}"))
+    } else {
+        Err(format!(
+            "`{stage}`: a stage is 1-32 lower-case letters, digits and `-` (dev, staging, prod)"
+        ))
     }
 }
 
@@ -382,13 +490,33 @@ mod tests {
         vars.push((env::PLATFORM_ISSUER, ""));
         let c = read(Function::WebhookAddOrder, &vars).unwrap();
         assert_eq!(c.table, "oms");
-        assert_eq!(c.secrets_prefix, "tenantoms");
+        assert_eq!(c.secrets_prefix, "tenantoms/dev");
         assert_eq!(c.log, "info");
         assert_eq!(c.stage, "dev");
         assert!(!c.introspection);
         assert!(c.platform.is_none());
         assert!(c.endpoints.dynamodb.is_none());
         assert_eq!(c.outbound, OutboundPolicy::production());
+    }
+
+    #[test]
+    fn the_secrets_prefix_follows_the_stage() {
+        let mut vars = base();
+        vars.push((env::STAGE, "prod"));
+        let c = read(Function::Graphql, &vars).unwrap();
+        assert_eq!(c.secrets_prefix, "tenantoms/prod");
+        vars.push((env::SECRETS_PREFIX, "acme-oms/prod"));
+        let c = read(Function::Graphql, &vars).unwrap();
+        assert_eq!(c.secrets_prefix, "acme-oms/prod", "an explicit prefix wins");
+        for bad in ["Prod", "prod/../dev", "dev*", "a b"] {
+            let mut vars = base();
+            vars.push((env::STAGE, bad));
+            let err = read(Function::Graphql, &vars).unwrap_err();
+            assert!(
+                err.to_string().starts_with("STAGE is invalid"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -25,8 +25,10 @@ use super::idempotency::IdempotencyRecord;
 use super::listing::{Listing, Page, PageRequest, read_page};
 use super::{RepoError, RepoResult, Role, from_json, map_cancel, to_json};
 
-/// How long outbox items live after the relay could have published them.
-const OUTBOX_TTL_SECS: i64 = 7 * 24 * 3600;
+/// How long outbox items live after the relay could have published them: longer than the
+/// relay's dead-letter queue keeps a message (14 days), so that a dead letter can always be
+/// checked against its item.
+pub const OUTBOX_TTL_SECS: i64 = 15 * 24 * 3600;
 
 /// The write shard an order lands on: its id's random bits modulo the tenant's shard count at
 /// creation. The order keeps it for life.
