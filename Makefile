@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/tenantoms/target
 JOBS ?= 2
 CARGO ?= cargo
 
-.PHONY: fuzz schema-check deploy template-check lambda-bins test test-inner test-long tools fmt-check clippy deps-check services-up services-down unit build serve bench lambda clean
+.PHONY: lambda-local lambda-local-check fuzz schema-check deploy template-check lambda-bins test test-inner test-long tools fmt-check clippy deps-check services-up services-down unit build serve bench lambda clean
 
 SERVICES := scripts/services.sh
 # Exports the endpoints `services.sh start` wrote (read at run time, not when make parses).
@@ -21,7 +21,7 @@ test:
 	exit $$rc
 
 # Services start before clippy, so DynamoDB Local is up by the time the tests are compiled.
-test-inner: tools fmt-check services-up template-check schema-check clippy deps-check lambda-bins unit
+test-inner: tools fmt-check services-up template-check schema-check clippy deps-check lambda-bins unit lambda-local-check
 
 ## test-long: as `make test`, with the long property-test counts against DynamoDB Local
 test-long:
@@ -83,6 +83,16 @@ unit:
 
 build:
 	$(CARGO) build -j$(JOBS) --workspace
+
+## lambda-local: the six functions on this machine under `cargo lambda watch`, over DynamoDB Local
+## and moto, their environment in .lambda-local/env; invoke with scripts/invoke.sh
+## (events/README.md). Ctrl-C stops it; `make services-down` stops the emulators.
+lambda-local: services-up
+	@JOBS=$(JOBS) scripts/lambda-local.sh
+
+## lambda-local-check: events/README.md's local invokes, word for word, each answer checked
+lambda-local-check:
+	@$(WITH_SERVICES) JOBS=$(JOBS) scripts/lambda-local-check.sh
 
 ## fuzz: every cargo-fuzz target in fuzz/ for FUZZ_SECONDS (default 600) each; nightly and
 ## cargo-fuzz are installed on first use; a crash stops with its reproducer

@@ -6,6 +6,7 @@
 #   scripts/tools.sh check        cfn-lint template.yaml, then sam validate --lint (both offline)
 #   scripts/tools.sh lambda       cargo-lambda and zig (PyPI), the arm64 Rust target; prints the
 #                                 virtualenv's bin directory to put first on PATH
+#   scripts/tools.sh watch        cargo-lambda only (`make lambda-local`); prints the same
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,7 +15,7 @@ VENV="$CACHE_DIR/venv"
 CFN_LINT_SPEC='cfn-lint==1.*'
 SAM_SPEC='aws-sam-cli==1.*'
 
-say() { echo "tools: $*"; }
+say() { echo "tools: $*" >&2; }
 die() { echo "tools: error: $*" >&2; exit 1; }
 
 install() {
@@ -57,9 +58,20 @@ lambda_tools() {
     echo "$VENV/bin"
 }
 
+watch_tools() {
+    install
+    if [[ ! -x $VENV/bin/cargo-lambda ]]; then
+        say "installing cargo-lambda (PyPI)"
+        "$VENV/bin/pip" install --quiet --disable-pip-version-check cargo-lambda \
+            || die "pip install cargo-lambda failed"
+    fi
+    echo "$VENV/bin"
+}
+
 case ${1:-} in
     install) install ;;
     check) check ;;
     lambda) lambda_tools ;;
-    *) echo "usage: $0 install|check|lambda" >&2; exit 2 ;;
+    watch) watch_tools ;;
+    *) echo "usage: $0 install|check|lambda|watch" >&2; exit 2 ;;
 esac

@@ -2,6 +2,7 @@
 
 mod admin;
 mod carriers;
+mod local;
 mod remote;
 mod serve;
 
@@ -140,6 +141,9 @@ enum Cmd {
     /// The outbox relay's dead letters on AWS: publish again what can now be read.
     #[command(subcommand)]
     Outbox(OutboxCmd),
+    /// The Lambda functions on this machine (`make lambda-local`), over the local emulators.
+    #[command(subcommand)]
+    Local(LocalCmd),
     /// Print the version of this build.
     Version,
 }
@@ -210,6 +214,30 @@ enum EventsCmd {
         /// The bus's ARN (the stack's `EventBusArn` output).
         #[arg(long)]
         bus_arn: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LocalCmd {
+    /// Set up the local deployment the `events/` files expect (table, tenants, fixture secrets,
+    /// queues, bus, a per-checkout token key) and write the functions' environment to
+    /// `DIR/env`. Needs OMS_DYNAMODB_ENDPOINT, OMS_SECRETS_ENDPOINT, OMS_SQS_ENDPOINT and
+    /// OMS_EVENTBRIDGE_ENDPOINT (the emulators); idempotent.
+    Setup {
+        #[arg(long, default_value = ".lambda-local")]
+        dir: PathBuf,
+    },
+    /// Print a token of `demo`'s staff that the local functions accept (10 minutes).
+    Token {
+        #[arg(long, default_value = ".lambda-local")]
+        dir: PathBuf,
+    },
+    /// Print an `events/` file made invokable now: a fresh token in place of `<token>`, an
+    /// add-order body signed again at the current time.
+    Event {
+        file: PathBuf,
+        #[arg(long, default_value = ".lambda-local")]
+        dir: PathBuf,
     },
 }
 
@@ -459,6 +487,11 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 p.id,
                 p.event_sources.len()
             );
+        }
+        Cmd::Local(LocalCmd::Setup { dir }) => local::setup(&dir).await?,
+        Cmd::Local(LocalCmd::Token { dir }) => println!("{}", local::token(&dir)?),
+        Cmd::Local(LocalCmd::Event { file, dir }) => {
+            println!("{}", local::event(&file, &dir)?);
         }
         Cmd::Outbox(OutboxCmd::Redrive {
             queue_url,
