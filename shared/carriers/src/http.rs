@@ -653,7 +653,7 @@ mod tests {
         assert!(!e.to_string().contains("abc123"), "{e}");
         assert_eq!(
             e.to_string(),
-            "carrier rejected the request: malformed Test response (unreadable at line 1, column 30)"
+            "malformed carrier response: malformed Test response (unreadable at line 1, column 30)"
         );
     }
 

@@ -303,27 +303,35 @@ impl Env {
             platform: Some(base.idp.platform_registration().unwrap()),
             ..auth::VerifierConfig::default()
         };
-        let services = app::services(
+        // The fake carrier listens on loopback http: dev mode's outbound policy lets it in.
+        let services = app::services_with_outbound(
             base.store.clone(),
             base.clock.clone(),
             verifier,
             Cursors::new(CursorKey::from_bytes(&[3; 32]).unwrap()),
             Some(base.secrets()),
+            domain::outbound::OutboundPolicy::for_mode(true),
         )
         .unwrap();
         let router = api::router(api::api_state(services), testkit::production_http());
         let fake = FakeCarrier::easypost(API_KEY).await;
-        base.platform
-            .set_gateway(GatewayConfig {
-                id: CarrierCode::parse("easypost").unwrap(),
-                name: "EasyPost (fake)".into(),
-                kind: CarrierKind::Easypost,
-                sandbox_url: fake.base_url(),
-                production_url: fake.base_url(),
-                auth_type: GatewayAuthType::ApiKey,
-            })
-            .await
-            .unwrap();
+        app::platform::Platform::new(
+            base.store.clone(),
+            base.clock.clone(),
+            domain::ids::Subject::parse("cli:test").unwrap(),
+            None,
+        )
+        .with_outbound(domain::outbound::OutboundPolicy::for_mode(true))
+        .set_gateway(GatewayConfig {
+            id: CarrierCode::parse("easypost").unwrap(),
+            name: "EasyPost (fake)".into(),
+            kind: CarrierKind::Easypost,
+            sandbox_url: fake.base_url(),
+            production_url: fake.base_url(),
+            auth_type: GatewayAuthType::ApiKey,
+        })
+        .await
+        .unwrap();
         let mut env = Self {
             base,
             router,
