@@ -1,7 +1,12 @@
 //! The tenant directory the verifier reads: issuers, tenant profiles and plans, through a cache
 //! with a short TTL (default 60 s) so a request costs no extra store round trip.
+//!
+//! Issuers are checked against the whole registered set, loaded once per TTL: a token from an
+//! issuer nobody registered costs no store request, however many distinct ones arrive. So an
+//! issuer registered in another process is accepted here within the TTL (at once in the process
+//! that registered it: the platform API calls `forget`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
@@ -36,8 +41,9 @@ pub trait Directory: Send + Sync {
 /// reached, expired entries go first and a fresh entry is simply not cached (never a purge).
 const MAX_ENTRIES: usize = 10_000;
 
-/// Unknown issuers remembered at most, and for how long: a small LRU of its own, so random
-/// `iss` values cost one store read each at most and never push out a real entry.
+/// Issuers read and found unknown, remembered at most, and for how long: a small LRU of its
+/// own, for the issuers the registered set lists but whose rows are gone, and for every issuer
+/// while the source cannot list them yet (a table from before the issuer index).
 const NEGATIVE_ENTRIES: usize = 1_024;
 const NEGATIVE_TTL_SECS: i64 = 30;
 
@@ -113,12 +119,45 @@ impl NegativeCache {
     }
 }
 
+/// The set of every registered issuer, loaded whole once per TTL: an issuer outside it is
+/// refused with no store request, however many distinct ones arrive.
+struct KnownIssuers {
+    /// When the set was loaded, and the set (`None`: the source cannot list issuers yet).
+    state: Mutex<Option<(i64, Option<Arc<BTreeSet<Issuer>>>)>>,
+    /// One load at a time: callers that find the set stale wait for the load under way.
+    loading: tokio::sync::Mutex<()>,
+}
+
+impl KnownIssuers {
+    fn new() -> Self {
+        Self {
+            state: Mutex::new(None),
+            loading: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn fresh(&self, now: i64, ttl: i64) -> Option<Option<Arc<BTreeSet<Issuer>>>> {
+        let state = self.state.lock().ok()?;
+        state
+            .as_ref()
+            .filter(|(at, _)| now - at < ttl)
+            .map(|(_, set)| set.clone())
+    }
+
+    fn clear(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            *state = None;
+        }
+    }
+}
+
 /// The directory over its source (the registry repository), cached.
 pub struct CachedDirectory {
     registry: Arc<dyn DirectorySource>,
     clock: Arc<dyn Clock>,
     ttl_secs: i64,
     issuers: TtlMap<Issuer, Arc<Vec<IssuerRow>>>,
+    known_issuers: KnownIssuers,
     unknown_issuers: NegativeCache,
     tenants: TtlMap<TenantId, Option<Arc<TenantProfile>>>,
     plans: TtlMap<PlanName, Option<Arc<Plan>>>,
@@ -137,6 +176,7 @@ impl CachedDirectory {
             clock,
             ttl_secs,
             issuers: TtlMap::new(),
+            known_issuers: KnownIssuers::new(),
             unknown_issuers: NegativeCache::new(),
             tenants: TtlMap::new(),
             plans: TtlMap::new(),
@@ -147,6 +187,27 @@ impl CachedDirectory {
 }
 
 impl CachedDirectory {
+    /// The set of registered issuers, no older than the TTL.
+    async fn known_issuers(&self, now: i64) -> AuthResult<Option<Arc<BTreeSet<Issuer>>>> {
+        if let Some(set) = self.known_issuers.fresh(now, self.ttl_secs) {
+            return Ok(set);
+        }
+        let _one_load = self.known_issuers.loading.lock().await;
+        if let Some(set) = self.known_issuers.fresh(now, self.ttl_secs) {
+            return Ok(set);
+        }
+        let set = self
+            .registry
+            .known_issuers()
+            .await
+            .map_err(unavailable)?
+            .map(Arc::new);
+        if let Ok(mut state) = self.known_issuers.state.lock() {
+            *state = Some((now, set.clone()));
+        }
+        Ok(set)
+    }
+
     /// A record through its cache: fresh from the map, or `fetch`ed and remembered (absence
     /// too, for the TTL).
     async fn cached<'a, K, V>(
@@ -175,6 +236,12 @@ impl Directory for CachedDirectory {
         if let Some(v) = self.issuers.get(issuer, now, self.ttl_secs) {
             return Ok(v);
         }
+        let listed = self.known_issuers(now).await?;
+        if listed.is_some_and(|set| !set.contains(issuer)) {
+            return Ok(Arc::new(Vec::new()));
+        }
+        // Listed (or no list yet): read its rows. An issuer listed but gone meanwhile is
+        // remembered as unknown for a while.
         if self.unknown_issuers.contains(issuer, now) {
             return Ok(Arc::new(Vec::new()));
         }
@@ -212,6 +279,7 @@ impl Directory for CachedDirectory {
 
     fn forget(&self) {
         self.issuers.clear();
+        self.known_issuers.clear();
         self.unknown_issuers.clear();
         self.tenants.clear();
         self.plans.clear();

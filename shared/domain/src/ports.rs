@@ -22,6 +22,9 @@ pub type PortFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, PortError>> +
 pub trait DirectorySource: Send + Sync {
     /// The tenants an issuer serves (one row for a dedicated issuer, one per tenant if shared).
     fn issuer_rows<'a>(&'a self, issuer: &'a Issuer) -> PortFuture<'a, Vec<IssuerRow>>;
+    /// Every registered issuer, or `None` when the source cannot list them yet (the caller
+    /// then asks `issuer_rows` per issuer).
+    fn known_issuers<'a>(&'a self) -> PortFuture<'a, Option<std::collections::BTreeSet<Issuer>>>;
     fn profile<'a>(&'a self, tenant: &'a TenantId) -> PortFuture<'a, Option<TenantProfile>>;
     fn plan<'a>(&'a self, plan: &'a PlanName) -> PortFuture<'a, Option<Plan>>;
     /// The SaaS provider's own settings of a hook (SaaS-level carrier webhooks).

@@ -302,6 +302,21 @@ pub fn event_source(source: &EventSource) -> Key {
     )
 }
 
+/// The index of every registered issuer: one item per issuer and tenant, so the directory can
+/// load the whole set at once and refuse an issuer it does not hold without a store read.
+pub const ISSUER_INDEX: &str = "SAAS#ISSUERS#";
+
+/// The index item of one issuer of one tenant.
+pub fn issuer_index_entry(issuer: &Issuer, tenant: &TenantId) -> Key {
+    key(ISSUER_INDEX.to_owned(), format!("I#{issuer}#T#{tenant}"))
+}
+
+/// The marker saying the issuer index holds every issuer (written after the backfill of a
+/// table that predates the index).
+pub fn issuer_index_built() -> Key {
+    key(ISSUER_INDEX.to_owned(), "BUILT".to_owned())
+}
+
 /// An issuer → tenant row.
 pub fn issuer_tenant(issuer: &Issuer, tenant: &TenantId) -> Key {
     key(issuer_tenants(issuer), format!("T#{tenant}"))

@@ -132,6 +132,7 @@ pub fn admin_audit(action: &str, n: u128) -> AuditRecord {
 }
 
 pub struct Env {
+    pub store: Arc<dyn store::port::ItemStore>,
     pub registry: RegistryRepository,
     pub clock: ManualClock,
     pub verifier: Arc<Verifier>,
@@ -140,8 +141,9 @@ pub struct Env {
 /// A registry holding `tenants` on plan `gold` (every tenant operation), and a verifier over it.
 pub async fn env(tenants: Vec<TenantProfile>, config: VerifierConfig) -> Env {
     let clock = ManualClock::at(NOW);
-    let store = Arc::new(EmbeddedStore::in_memory(Arc::new(clock.clone())).unwrap());
-    let registry = RegistryRepository::new(store);
+    let store: Arc<dyn store::port::ItemStore> =
+        Arc::new(EmbeddedStore::in_memory(Arc::new(clock.clone())).unwrap());
+    let registry = RegistryRepository::new(store.clone());
     registry
         .put_plan(
             &Plan::everything(PlanName::parse("gold").unwrap()),
@@ -163,6 +165,7 @@ pub async fn env(tenants: Vec<TenantProfile>, config: VerifierConfig) -> Env {
     ));
     let verifier = Arc::new(Verifier::new(directory, clock_dyn, config).unwrap());
     Env {
+        store,
         registry,
         clock,
         verifier,

@@ -1,7 +1,9 @@
 //! The SaaS provider's records: tenant profiles (with their IdP registrations), the tenant list,
 //! issuer → tenant rows, plans and the SaaS audit. Platform-level data: no tenant scope.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use domain::Timestamp;
 use domain::access::Plan;
@@ -28,7 +30,12 @@ pub struct StoredProfile {
 #[derive(Clone)]
 pub struct RegistryRepository {
     store: Arc<dyn ItemStore>,
+    /// Whether this process has seen the issuer index marked built (it never goes back).
+    index_built: Arc<AtomicBool>,
 }
+
+/// Index entries a backfill writes per transaction.
+const BACKFILL_CHUNK: usize = 25;
 
 pub(crate) fn saas_audit_action(record: &AuditRecord) -> RepoResult<WriteAction> {
     let mut item = Item::with_key(&keys::saas_audit(record.at, record.id));
@@ -38,7 +45,83 @@ pub(crate) fn saas_audit_action(record: &AuditRecord) -> RepoResult<WriteAction>
 
 impl RegistryRepository {
     pub fn new(store: Arc<dyn ItemStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            index_built: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    fn issuer_index_entries(p: &TenantProfile) -> Vec<Item> {
+        p.idps
+            .iter()
+            .map(|idp| {
+                let mut entry = Item::with_key(&keys::issuer_index_entry(&idp.issuer, &p.id));
+                entry
+                    .set("issuer", idp.issuer.as_str())
+                    .set("tenant", p.id.as_str());
+                entry
+            })
+            .collect()
+    }
+
+    /// Makes sure the issuer index holds every issuer: a table written before the index existed
+    /// is backfilled from the tenant list once, then marked built. Every registry change also
+    /// writes its own entries, so an issuer added during a backfill is never missed; an entry
+    /// left by a concurrent removal only costs the directory one read of that issuer.
+    pub async fn ensure_issuer_index(&self) -> RepoResult<()> {
+        if self.index_built.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if self.store.get(&keys::issuer_index_built()).await?.is_none() {
+            let mut entries = Vec::new();
+            for tenant in self.list().await? {
+                if let Some(stored) = self.get(&tenant).await? {
+                    entries.extend(Self::issuer_index_entries(&stored.profile));
+                }
+            }
+            let mut entries = entries.into_iter().peekable();
+            while entries.peek().is_some() {
+                let chunk: Vec<WriteAction> = entries
+                    .by_ref()
+                    .take(BACKFILL_CHUNK)
+                    .map(WriteAction::put)
+                    .collect();
+                self.store.transact_write(chunk).await?;
+            }
+            let marker = Item::with_key(&keys::issuer_index_built());
+            self.store
+                .transact_write(vec![WriteAction::put(marker)])
+                .await?;
+            tracing::info!("issuer index built from the tenant list");
+        }
+        self.index_built.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Every registered issuer, or `None` while the index is not built yet (a table from before
+    /// the index that no registry change has touched since). One query per few thousand issuers.
+    pub async fn known_issuers(&self) -> RepoResult<Option<BTreeSet<Issuer>>> {
+        let mut q = Query::partition(keys::ISSUER_INDEX, 1_000);
+        let mut out = BTreeSet::new();
+        let mut built = false;
+        loop {
+            let page = self.store.query(&q).await?;
+            for item in &page.items {
+                match item.s("issuer") {
+                    Some(issuer) => {
+                        out.insert(
+                            Issuer::parse(issuer)
+                                .map_err(|e| RepoError::Corrupt(e.to_string()))?,
+                        );
+                    }
+                    None => built = true,
+                }
+            }
+            match page.next {
+                Some(n) => q.start = Some(n),
+                None => return Ok(built.then_some(out)),
+            }
+        }
     }
 
     fn profile_item(p: &TenantProfile, version: i64) -> RepoResult<Item> {
@@ -115,13 +198,17 @@ impl RegistryRepository {
         profile: &TenantProfile,
         audit: &AuditRecord,
     ) -> RepoResult<()> {
+        self.ensure_issuer_index().await?;
         let claims = self.issuer_claims(profile).await?;
         let claimed: Vec<String> = claims.iter().map(|(_, i)| i.clone()).collect();
         for (claim, _) in claims {
             actions.push(claim);
             roles.push(Role::IssuerClaim);
         }
-        for row in Self::issuer_rows(profile) {
+        for row in Self::issuer_rows(profile)
+            .into_iter()
+            .chain(Self::issuer_index_entries(profile))
+        {
             actions.push(WriteAction::put(row));
             roles.push(Role::Other);
         }
@@ -181,11 +268,16 @@ impl RegistryRepository {
         }];
         for idp in &before.profile.idps {
             if after.idp(&idp.issuer).is_none() {
-                actions.push(WriteAction::Delete {
-                    key: keys::issuer_tenant(&idp.issuer, &after.id),
-                    condition: None,
-                });
-                roles.push(Role::Other);
+                for key in [
+                    keys::issuer_tenant(&idp.issuer, &after.id),
+                    keys::issuer_index_entry(&idp.issuer, &after.id),
+                ] {
+                    actions.push(WriteAction::Delete {
+                        key,
+                        condition: None,
+                    });
+                    roles.push(Role::Other);
+                }
                 if !idp.shared {
                     // A dedicated issuer this tenant gives up is free for another.
                     let mine = format!("dedicated:{}", after.id);
@@ -373,6 +465,10 @@ impl RegistryRepository {
 impl DirectorySource for RegistryRepository {
     fn issuer_rows<'a>(&'a self, issuer: &'a Issuer) -> PortFuture<'a, Vec<IssuerRow>> {
         Box::pin(async move { Ok(self.issuer(issuer).await?) })
+    }
+
+    fn known_issuers<'a>(&'a self) -> PortFuture<'a, Option<BTreeSet<Issuer>>> {
+        Box::pin(async move { Ok(RegistryRepository::known_issuers(self).await?) })
     }
 
     fn profile<'a>(&'a self, tenant: &'a TenantId) -> PortFuture<'a, Option<TenantProfile>> {
