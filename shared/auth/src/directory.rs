@@ -121,9 +121,12 @@ impl NegativeCache {
 
 /// The set of every registered issuer, loaded whole once per TTL: an issuer outside it is
 /// refused with no store request, however many distinct ones arrive.
+/// The registered issuers, `None` while the source cannot list them.
+type IssuerSet = Option<Arc<BTreeSet<Issuer>>>;
+
 struct KnownIssuers {
-    /// When the set was loaded, and the set (`None`: the source cannot list issuers yet).
-    state: Mutex<Option<(i64, Option<Arc<BTreeSet<Issuer>>>)>>,
+    /// When the set was loaded, and the set.
+    state: Mutex<Option<(i64, IssuerSet)>>,
     /// One load at a time: callers that find the set stale wait for the load under way.
     loading: tokio::sync::Mutex<()>,
 }
@@ -136,7 +139,7 @@ impl KnownIssuers {
         }
     }
 
-    fn fresh(&self, now: i64, ttl: i64) -> Option<Option<Arc<BTreeSet<Issuer>>>> {
+    fn fresh(&self, now: i64, ttl: i64) -> Option<IssuerSet> {
         let state = self.state.lock().ok()?;
         state
             .as_ref()
@@ -188,7 +191,7 @@ impl CachedDirectory {
 
 impl CachedDirectory {
     /// The set of registered issuers, no older than the TTL.
-    async fn known_issuers(&self, now: i64) -> AuthResult<Option<Arc<BTreeSet<Issuer>>>> {
+    async fn known_issuers(&self, now: i64) -> AuthResult<IssuerSet> {
         if let Some(set) = self.known_issuers.fresh(now, self.ttl_secs) {
             return Ok(set);
         }

@@ -15,6 +15,7 @@ pub mod identity;
 pub mod jwks;
 pub mod mapping;
 pub mod outbound;
+pub mod roots;
 pub mod service;
 pub mod verifier;
 pub mod webhook;

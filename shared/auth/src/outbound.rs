@@ -66,7 +66,8 @@ impl Resolve for GuardedResolver {
 }
 
 /// The outbound client's configuration under `policy`, names resolved by `resolver` (the
-/// system's when `None`; tests inject one): no redirects, and outside dev mode every resolved
+/// system's when `None`; tests inject one): the process's shared roots ([`crate::roots`]), no
+/// redirects, and outside dev mode every resolved
 /// address checked ([`GuardedResolver`]) and no proxy from the environment (a proxy would
 /// resolve the target itself, past the check). Requests must still be checked with
 /// [`OutboundPolicy::permits`] first: IP-literal hosts are never resolved.
@@ -75,6 +76,13 @@ pub fn builder(
     resolver: Option<Arc<dyn Resolve>>,
 ) -> reqwest::ClientBuilder {
     let builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    let builder = match crate::roots::client_config() {
+        Ok(tls) => builder.tls_backend_preconfigured(tls),
+        Err(e) => {
+            tracing::error!("the shared TLS configuration failed, reqwest loads its own: {e}");
+            builder
+        }
+    };
     if policy.dev_mode() {
         return match resolver {
             Some(r) => builder.dns_resolver(r),
@@ -88,9 +96,8 @@ pub fn builder(
 }
 
 /// The HTTP client for outbound calls under `policy` (see [`builder`]). One per process and
-/// policy, shared by every caller (JWKS, carriers, notifications): building one loads the
-/// system's root certificates, which costs milliseconds of a cold start each time. Callers set
-/// their timeout on each request.
+/// policy, shared by every caller (JWKS, carriers, notifications). Callers set their timeout on
+/// each request.
 pub fn client(policy: &OutboundPolicy) -> Result<reqwest::Client, String> {
     type Built = Vec<(OutboundPolicy, Result<reqwest::Client, String>)>;
     static CLIENTS: Mutex<Built> = Mutex::new(Vec::new());

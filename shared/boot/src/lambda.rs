@@ -50,9 +50,7 @@ impl Aws {
     /// The clients with these endpoint overrides (the CLI's, from `OMS_*_ENDPOINT`).
     pub async fn load_with(endpoints: Endpoints) -> Self {
         Self {
-            sdk: aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .load()
-                .await,
+            sdk: crate::aws_loader().load().await,
             endpoints,
         }
     }
@@ -95,7 +93,7 @@ pub async fn open_secrets_manager(
     config: &SecretsManagerConfig,
     clock: Arc<dyn Clock>,
 ) -> Arc<dyn domain::ports::SecretStore> {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    let mut loader = crate::aws_loader();
     if let Some(e) = &config.endpoint {
         loader = loader.endpoint_url(e);
     }

@@ -77,13 +77,35 @@ pub async fn open_store(
     }
 }
 
+/// The AWS SDK's configuration loader, its HTTPS client trusting the process's shared roots
+/// ([`auth::roots`]) rather than reading the system's certificates once more.
+pub fn aws_loader() -> aws_config::ConfigLoader {
+    use aws_smithy_http_client::tls;
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    let trust = tls::TrustStore::empty().with_pem_certificate(auth::roots::pem_bundle());
+    match tls::TlsContext::builder().with_trust_store(trust).build() {
+        Ok(context) => loader.http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .tls_context(context)
+                .build_https(),
+        ),
+        Err(e) => {
+            tracing::error!("the shared TLS roots cannot be given to the AWS SDK: {e}");
+            loader
+        }
+    }
+}
+
 /// A DynamoDB table (`endpoint` overrides AWS's: DynamoDB Local).
 pub async fn open_dynamo(
     table: &str,
     endpoint: Option<&str>,
     clock: Arc<dyn Clock>,
 ) -> DynamoStore {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    let mut loader = aws_loader();
     if let Some(e) = endpoint {
         loader = loader.endpoint_url(e);
     }

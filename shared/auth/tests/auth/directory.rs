@@ -68,8 +68,9 @@ impl DirectorySource for Counted {
 /// check, so a made-up signature will do (and keeps ten thousand tokens cheap to build).
 fn random_issuer_token(i: usize) -> String {
     use base64::Engine;
-    let b64 =
-        |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
     let header = b64(serde_json::json!({"alg": "RS256", "kid": "a1", "typ": "JWT"}));
     let body = b64(claims(
         &format!("https://rnd-{i}.attacker.example"),
@@ -152,7 +153,11 @@ async fn a_cold_directory_loads_the_issuer_set_once_under_a_burst() {
     for task in burst {
         assert_eq!(task.await.unwrap().unwrap_err(), AuthError::UnknownIssuer);
     }
-    assert_eq!(counted.reads.load(Ordering::SeqCst), 1, "one load of the set");
+    assert_eq!(
+        counted.reads.load(Ordering::SeqCst),
+        1,
+        "one load of the set"
+    );
 }
 
 #[tokio::test]
@@ -192,7 +197,10 @@ async fn a_table_from_before_the_issuer_index_is_backfilled_by_the_next_registry
     // Take the index away, as on a table written before it existed.
     let store = env.store.clone();
     let index = store
-        .query(&store::port::Query::partition(store::keys::ISSUER_INDEX, 100))
+        .query(&store::port::Query::partition(
+            store::keys::ISSUER_INDEX,
+            100,
+        ))
         .await
         .unwrap();
     assert_eq!(index.items.len(), 3, "a, b and the built marker");
@@ -226,7 +234,11 @@ async fn a_table_from_before_the_issuer_index_is_backfilled_by_the_next_registry
             AuthError::UnknownIssuer
         );
     }
-    assert_eq!(counted.reads.load(Ordering::SeqCst), 2, "the set, then one read");
+    assert_eq!(
+        counted.reads.load(Ordering::SeqCst),
+        2,
+        "the set, then one read"
+    );
     let caller = verify(&verifier, token_a(serde_json::json!({"jti": "old"}))).await;
     assert!(caller.is_ok(), "{caller:?}");
 

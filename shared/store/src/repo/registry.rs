@@ -110,8 +110,7 @@ impl RegistryRepository {
                 match item.s("issuer") {
                     Some(issuer) => {
                         out.insert(
-                            Issuer::parse(issuer)
-                                .map_err(|e| RepoError::Corrupt(e.to_string()))?,
+                            Issuer::parse(issuer).map_err(|e| RepoError::Corrupt(e.to_string()))?,
                         );
                     }
                     None => built = true,
