@@ -371,7 +371,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 ));
             }
             let bus =
-                boot::local_bus::LocalBus::parse(&bus, &redis_prefix).map_err(CliError::Usage)?;
+                events::local::LocalBus::parse(&bus, &redis_prefix).map_err(CliError::Usage)?;
             boot::init_logging(log_format.into());
             serve::serve(&cli.data_dir, &listen, &bus).await?;
         }
@@ -498,7 +498,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             event_bus,
         }) => {
             eprintln!("redrive: reading {queue_url} …");
-            let report = boot::outbox_stream::redrive_queue(
+            let report = boot::lambda::redrive_queue(
                 &queue_url,
                 &event_bus,
                 boot::lambda::Endpoints::from_process_env(),

@@ -9,9 +9,9 @@ use app::platform::DEMO_PLAN;
 use auth::VerifierConfig;
 use auth::dev::DevIdp;
 use boot::StoreConfig;
-use boot::local_bus::LocalBus;
 use domain::ids::{PlanName, TenantId};
 use domain::{Clock, SystemClock};
+use events::local::LocalBus;
 use store::cursor::{CursorKey, Cursors};
 
 use crate::admin::{CliError, platform_over};
@@ -60,9 +60,11 @@ pub async fn serve(data_dir: &Path, listen: &str, bus: &LocalBus) -> Result<(), 
     // Notifications to tenants' URLs; dev mode, so loopback receivers are allowed.
     let sender = auth::outbound::HttpSender::new(std::time::Duration::from_secs(10), true)
         .map_err(|e| CliError::Usage(format!("cannot build the notification client: {e}")))?;
-    let notifier = services.notifier(secrets, Arc::new(sender));
-    let notifications = Arc::new(app::notify::NotificationDispatcher::new(Arc::new(notifier)));
-    let events = boot::local_bus::start(bus, relay_store, &services, notifications)
+    let notifier = events::notify::Notifier::of(&services, secrets, Arc::new(sender));
+    let notifications = Arc::new(events::notify::NotificationDispatcher::new(Arc::new(
+        notifier,
+    )));
+    let events = events::local::start(bus, relay_store, &services, notifications)
         .await
         .map_err(CliError::Usage)?;
     let state = api::api_state(services);

@@ -1,8 +1,8 @@
 //! The `event-consumer` Lambda function (EventBridge events in): tenant events applied through
 //! the shared use cases, once per event id, poison events to the dead-letter queue, and any
 //! event claiming a reserved source (ours, `aws.*`) dead-lettered as forged (our own events go
-//! to the `notifier` function). `main` only wires; the consumer lives in `shared/api`
-//! (tenant_events).
+//! to the `notifier` function). `main` only wires; the edge lives in `shared/events`
+//! (dispatch, tenant).
 
 use boot::lambda::Function;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
     let function = boot::lambda::event_function(&config).await?;
     let function = &function;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        boot::lambda::handle_event(function, event.payload)
+        events::dispatch::handle_event(function, event.payload)
             .await
             .map_err(Error::from)
     }))

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use api::tenant_events::Consumed;
 use domain::ManualClock;
+use events::tenant::Consumed;
 use testkit::WebhookEnv;
 
 /// The events' time (2026-11-24T12:00:00Z).
@@ -53,9 +53,9 @@ fn every_event_file_is_tested_here() {
 }
 
 /// The function as it runs: tenant events in, reserved sources refused.
-fn function(env: &WebhookEnv) -> (boot::lambda::EventFunction, Arc<bus::DeadLetterLog>) {
+fn function(env: &WebhookEnv) -> (events::dispatch::EventFunction, Arc<events::DeadLetterLog>) {
     let (tenant_events, dead) = env.event_consumer();
-    let function = boot::lambda::EventFunction {
+    let function = events::dispatch::EventFunction {
         tenant_events,
         dead_letters: dead.clone(),
     };
@@ -110,7 +110,7 @@ async fn our_source_is_dead_lettered_as_forged_and_nothing_is_posted() {
         event("order-created.json"),
         aws,
     ] {
-        let out = boot::lambda::handle_event(&function, e.clone())
+        let out = events::dispatch::handle_event(&function, e.clone())
             .await
             .unwrap();
         assert_eq!(out["outcome"], "dead_lettered", "{e}: {out}");
@@ -141,7 +141,7 @@ async fn a_tenant_event_delivered_three_times_is_applied_once() {
     let before = env.store.writes();
     let mut outcomes = Vec::new();
     for _ in 0..3 {
-        let out = boot::lambda::handle_event(&function, event("order-submitted.json"))
+        let out = events::dispatch::handle_event(&function, event("order-submitted.json"))
             .await
             .unwrap();
         outcomes.push(out["outcome"].as_str().unwrap().to_owned());
@@ -287,9 +287,9 @@ async fn a_plan_without_tenant_events_refuses_them() {
 
 /// The consumer on a Redis Streams group: applies, then hangs before XACK (a process killed
 /// between commit and acknowledgement).
-struct DiesBeforeAck(Arc<api::tenant_events::TenantEventConsumer>);
+struct DiesBeforeAck(Arc<events::tenant::TenantEventConsumer>);
 
-impl bus::redis::EntryHandler for DiesBeforeAck {
+impl events::redis::EntryHandler for DiesBeforeAck {
     fn handle<'a>(
         &'a self,
         event: &'a str,
@@ -303,9 +303,9 @@ impl bus::redis::EntryHandler for DiesBeforeAck {
 }
 
 /// The consumer as `oms serve --bus redis://…` runs it.
-struct Applies(Arc<api::tenant_events::TenantEventConsumer>);
+struct Applies(Arc<events::tenant::TenantEventConsumer>);
 
-impl bus::redis::EntryHandler for Applies {
+impl events::redis::EntryHandler for Applies {
     fn handle<'a>(
         &'a self,
         event: &'a str,
@@ -338,7 +338,7 @@ fn redis_url() -> String {
 
 #[tokio::test]
 async fn on_redis_a_consumer_killed_before_xack_is_taken_over_and_the_event_applied_once() {
-    use bus::redis::{ConsumerConfig, StreamConsumer, connect};
+    use events::redis::{ConsumerConfig, StreamConsumer, connect};
     let env = env().await;
     let conn = connect(&redis_url()).await.unwrap();
     let stream = format!("handler-{}-{}", std::process::id(), AT);

@@ -1,6 +1,6 @@
 //! The graphql Lambda function (`POST /graphql`): reads the shared configuration, builds the
-//! clients and the router once, and serves the router through the functions' edge (`boot::http_edge`: an event that is not
-//! a request is answered 400, never a panic).
+//! services once, and serves the GraphQL router through the functions' HTTP edge
+//! (`api::http::lambda`: an event that is not a request is answered 400, never a panic).
 
 use boot::lambda::Function;
 use lambda_http::Error;
@@ -9,5 +9,7 @@ use lambda_http::Error;
 async fn main() -> Result<(), Error> {
     boot::init_logging(boot::LogFormat::Lambda);
     let config = boot::lambda::start(Function::Graphql);
-    boot::http_edge::serve(boot::lambda::graphql_router(&config).await?).await
+    let services = boot::lambda::graphql_services(&config).await?;
+    let http = api::HttpConfig::lambda(config.introspection);
+    api::http::lambda::serve(api::graphql_router(api::api_state(services), http)).await
 }

@@ -2,7 +2,7 @@
 //! notifications rule queued is POSTed, signed, to its tenant's notification URL — one attempt
 //! per message, retried by the queue with backoff, circuit-broken per endpoint, given up into
 //! the tenant audit and the dead-letter queue. `main` only wires; the edge lives in
-//! `shared/boot` (notifier), the delivery in `shared/app` (notify).
+//! `shared/events` (notifier), the delivery there too (notify).
 
 use boot::lambda::Function;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
     let function = boot::lambda::notifier_function(&config).await?;
     let function = &function;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        boot::notifier::handle_batch(function, event.payload, &event.context.invoked_function_arn)
+        events::notifier::handle_batch(function, event.payload, &event.context.invoked_function_arn)
             .await
             .map_err(Error::from)
     }))

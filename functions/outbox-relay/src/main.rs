@@ -1,7 +1,7 @@
 //! The `outbox-relay` Lambda function: the table's stream (NEW_IMAGE) in, every new outbox
 //! item's events to EventBridge, `batchItemFailures` naming the first record that did not go out
 //! (`FunctionResponseTypes: ReportBatchItemFailures`); what cannot go out for good goes to the
-//! dead-letter queue whole. The relay lives in `shared/`.
+//! dead-letter queue whole. The relay lives in `shared/events`.
 
 use boot::lambda::Function;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     // and the invocation succeeds, never an error the stream would retry for a day.
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            boot::outbox_stream::relay_batch(relay, event.payload)
+            events::stream::relay_batch(relay, event.payload)
                 .await
                 .map_err(Error::from)
         },

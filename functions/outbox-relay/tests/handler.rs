@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
-use app::relay::StreamRelay;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
-use bus::{DeadLetterLog, FlakyBus};
 use domain::events::DomainEvent;
+use events::relay::StreamRelay;
+use events::{DeadLetterLog, FlakyBus};
 
 fn batch(file: &str) -> serde_json::Value {
     let path = format!(
@@ -56,9 +56,7 @@ fn relay(bus: &Arc<FlakyBus>) -> (StreamRelay, Arc<DeadLetterLog>) {
 }
 
 async fn relay_batch(relay: &StreamRelay, payload: serde_json::Value) -> DynamoDbEventResponse {
-    boot::outbox_stream::relay_batch(relay, payload)
-        .await
-        .unwrap()
+    events::stream::relay_batch(relay, payload).await.unwrap()
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
-//! The `webhook-add-order` Lambda function (`POST /webhooks/add-order/{tenant}`): reads the shared configuration, builds the
-//! services once, and serves the shared webhook router through `boot::http_edge`. Verification, dedupe
-//! and the use cases live in `shared/`.
+//! The `webhook-add-order` Lambda function (`POST /webhooks/add-order/{tenant}`): reads the
+//! shared configuration, builds the services once, and serves the shared webhook router through
+//! the functions' HTTP edge (`api::http::lambda`). Verification, dedupe and the use cases live
+//! in `shared/`.
 
 use boot::lambda::Function;
 use lambda_http::Error;
@@ -9,5 +10,6 @@ use lambda_http::Error;
 async fn main() -> Result<(), Error> {
     boot::init_logging(boot::LogFormat::Lambda);
     let config = boot::lambda::start(Function::WebhookAddOrder);
-    boot::http_edge::serve(boot::lambda::webhook_router(&config).await?).await
+    let services = boot::lambda::webhook_services(&config).await?;
+    api::http::lambda::serve(api::webhook_router(api::api_state(services))).await
 }

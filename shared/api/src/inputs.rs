@@ -1,24 +1,21 @@
-//! GraphQL inputs, parsed into domain values (parse, don't validate: a bad field is a user error
-//! naming the field).
+//! GraphQL inputs. Orders and shipments convert to app's intake data, which parses them into
+//! domain values (the webhook and tenant events parse the same data from JSON); the rest parse
+//! here. Parse, don't validate: a bad field is a user error naming the field.
 
+use app::intake::{
+    AddressIntake, CustomerIntake, LineQuantityIntake, OrderIntake, OrderLineIntake, PackageIntake,
+    PickupIntake, ShipmentIntake,
+};
 use async_graphql::InputObject;
 use domain::config::{NotificationUrl, TenantConfig};
-use domain::contact::{Address, Customer, Email};
-use domain::ids::{CarrierCode, ExternalRef, Quantity, Sku, VendorId};
-use domain::order::{LineQuantity, NewLine, NewOrder, NewShipment, Package, Pickup};
-use domain::{Currency, DomainError, Money, Timestamp};
+use domain::order::{LineQuantity, NewOrder, NewShipment};
+use domain::{Currency, DomainError, Money};
 
 use crate::views::ShippingMode;
 
 type R<T> = Result<T, DomainError>;
 
-/// The default of a money field in the webhook's JSON (as in GraphQL).
-fn zero() -> String {
-    "0".to_owned()
-}
-
-#[derive(InputObject, Clone, Debug, serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(InputObject, Clone, Debug)]
 pub struct AddressInput {
     pub name: String,
     pub line1: String,
@@ -31,31 +28,29 @@ pub struct AddressInput {
     pub phone: Option<String>,
 }
 
-impl AddressInput {
-    pub fn parse(&self) -> R<Address> {
-        Address::new(
-            &self.name,
-            &self.line1,
-            self.line2.as_deref(),
-            &self.city,
-            self.region.as_deref(),
-            &self.postal_code,
-            &self.country,
-            self.phone.as_deref(),
-        )
+impl From<&AddressInput> for AddressIntake {
+    fn from(a: &AddressInput) -> Self {
+        AddressIntake {
+            name: a.name.clone(),
+            line1: a.line1.clone(),
+            line2: a.line2.clone(),
+            city: a.city.clone(),
+            region: a.region.clone(),
+            postal_code: a.postal_code.clone(),
+            country: a.country.clone(),
+            phone: a.phone.clone(),
+        }
     }
 }
 
-#[derive(InputObject, Clone, Debug, serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(InputObject, Clone, Debug)]
 pub struct CustomerInput {
     pub name: String,
     pub email: String,
     pub phone: Option<String>,
 }
 
-#[derive(InputObject, Clone, Debug, serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(InputObject, Clone, Debug)]
 pub struct OrderLineInput {
     pub sku: String,
     pub vendor: String,
@@ -65,8 +60,7 @@ pub struct OrderLineInput {
     pub unit_price: String,
 }
 
-#[derive(InputObject, Clone, Debug, serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(InputObject, Clone, Debug)]
 pub struct CreateOrderInput {
     /// Your own reference; unique per tenant (idempotent intake).
     pub external_ref: Option<String>,
@@ -76,74 +70,71 @@ pub struct CreateOrderInput {
     pub destination: AddressInput,
     pub lines: Vec<OrderLineInput>,
     #[graphql(default = "0")]
-    #[serde(default = "zero")]
     pub shipping: String,
     #[graphql(default = "0")]
-    #[serde(default = "zero")]
     pub tax: String,
     #[graphql(default = "0")]
-    #[serde(default = "zero")]
     pub discount: String,
+}
+
+impl From<&CreateOrderInput> for OrderIntake {
+    fn from(o: &CreateOrderInput) -> Self {
+        OrderIntake {
+            external_ref: o.external_ref.clone(),
+            currency: o.currency.clone(),
+            customer: CustomerIntake {
+                name: o.customer.name.clone(),
+                email: o.customer.email.clone(),
+                phone: o.customer.phone.clone(),
+            },
+            destination: (&o.destination).into(),
+            lines: o
+                .lines
+                .iter()
+                .map(|l| OrderLineIntake {
+                    sku: l.sku.clone(),
+                    vendor: l.vendor.clone(),
+                    title: l.title.clone(),
+                    quantity: l.quantity,
+                    unit_price: l.unit_price.clone(),
+                })
+                .collect(),
+            shipping: o.shipping.clone(),
+            tax: o.tax.clone(),
+            discount: o.discount.clone(),
+        }
+    }
 }
 
 impl CreateOrderInput {
     pub fn parse(&self) -> R<NewOrder> {
-        let currency = Currency::parse(&self.currency)?;
-        let money = |s: &str| Money::parse(s, currency);
-        Ok(NewOrder {
-            external_ref: self
-                .external_ref
-                .as_deref()
-                .map(ExternalRef::parse)
-                .transpose()?,
-            customer: Customer::new(
-                &self.customer.name,
-                Email::parse(&self.customer.email)?,
-                self.customer.phone.as_deref(),
-            )?,
-            destination: self.destination.parse()?,
-            currency,
-            lines: self
-                .lines
-                .iter()
-                .map(|l| {
-                    Ok(NewLine {
-                        sku: Sku::parse(&l.sku)?,
-                        vendor: VendorId::parse(&l.vendor)?,
-                        title: l.title.clone(),
-                        quantity: Quantity::new(l.quantity)?,
-                        unit_price: money(&l.unit_price)?,
-                    })
-                })
-                .collect::<R<_>>()?,
-            shipping: money(&self.shipping)?,
-            tax: money(&self.tax)?,
-            discount: money(&self.discount)?,
-        })
+        OrderIntake::from(self).parse()
     }
 }
 
-#[derive(InputObject, Clone, Debug, serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(InputObject, Clone, Debug)]
 pub struct LineQuantityInput {
     pub sku: String,
     pub quantity: u32,
 }
 
+impl From<&LineQuantityInput> for LineQuantityIntake {
+    fn from(l: &LineQuantityInput) -> Self {
+        LineQuantityIntake {
+            sku: l.sku.clone(),
+            quantity: l.quantity,
+        }
+    }
+}
+
 pub fn line_quantities(lines: &[LineQuantityInput]) -> R<Vec<LineQuantity>> {
     lines
         .iter()
-        .map(|l| {
-            Ok(LineQuantity::new(
-                Sku::parse(&l.sku)?,
-                Quantity::new(l.quantity)?,
-            ))
-        })
+        .map(|l| LineQuantityIntake::from(l).parse())
         .collect()
 }
 
-#[derive(InputObject, Clone, Debug, serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(InputObject, Clone, Debug)]
 pub struct PackageInput {
     pub weight_grams: u32,
     pub length_mm: u32,
@@ -151,8 +142,7 @@ pub struct PackageInput {
     pub height_mm: u32,
 }
 
-#[derive(InputObject, Clone, Debug, serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(InputObject, Clone, Debug)]
 pub struct PickupInput {
     pub address: AddressInput,
     /// RFC 3339.
@@ -160,58 +150,45 @@ pub struct PickupInput {
     pub window_end: String,
 }
 
-#[derive(InputObject, Clone, Debug, serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(InputObject, Clone, Debug)]
 pub struct CreateShipmentInput {
     pub lines: Vec<LineQuantityInput>,
     /// Defaults to the order's destination.
     pub destination: Option<AddressInput>,
     pub package: Option<PackageInput>,
     #[graphql(default_with = "ShippingMode::Ground")]
-    #[serde(default = "ground")]
     pub mode: ShippingMode,
     pub carrier: Option<String>,
     pub pickup: Option<PickupInput>,
     pub instructions: Option<String>,
 }
 
-fn ground() -> ShippingMode {
-    ShippingMode::Ground
+impl From<&CreateShipmentInput> for ShipmentIntake {
+    fn from(s: &CreateShipmentInput) -> Self {
+        ShipmentIntake {
+            lines: s.lines.iter().map(Into::into).collect(),
+            destination: s.destination.as_ref().map(Into::into),
+            package: s.package.as_ref().map(|p| PackageIntake {
+                weight_grams: p.weight_grams,
+                length_mm: p.length_mm,
+                width_mm: p.width_mm,
+                height_mm: p.height_mm,
+            }),
+            mode: s.mode.into(),
+            carrier: s.carrier.clone(),
+            pickup: s.pickup.as_ref().map(|p| PickupIntake {
+                address: (&p.address).into(),
+                window_start: p.window_start.clone(),
+                window_end: p.window_end.clone(),
+            }),
+            instructions: s.instructions.clone(),
+        }
+    }
 }
 
 impl CreateShipmentInput {
     pub fn parse(&self) -> R<NewShipment> {
-        Ok(NewShipment {
-            lines: line_quantities(&self.lines)?,
-            destination: self
-                .destination
-                .as_ref()
-                .map(AddressInput::parse)
-                .transpose()?,
-            package: self
-                .package
-                .as_ref()
-                .map(|p| Package::new(p.weight_grams, p.length_mm, p.width_mm, p.height_mm))
-                .transpose()?,
-            mode: self.mode.into(),
-            carrier: self
-                .carrier
-                .as_deref()
-                .map(CarrierCode::parse)
-                .transpose()?,
-            pickup: self
-                .pickup
-                .as_ref()
-                .map(|p| {
-                    Pickup::new(
-                        p.address.parse()?,
-                        Timestamp::parse_rfc3339(&p.window_start)?,
-                        Timestamp::parse_rfc3339(&p.window_end)?,
-                    )
-                })
-                .transpose()?,
-            instructions: self.instructions.clone(),
-        })
+        ShipmentIntake::from(self).parse()
     }
 }
 

@@ -12,7 +12,6 @@ pub mod mutation;
 pub mod platform;
 pub mod query;
 pub mod schema;
-pub mod tenant_events;
 pub mod views;
 pub mod webhooks;
 

@@ -28,7 +28,7 @@ use domain::webhook::{WebhookHook, WebhookProvider, carrier_code_of, normalize_t
 use sha2::{Digest, Sha256};
 
 use crate::errors::{public, rest_status, with_request_id};
-use crate::inputs::CreateOrderInput;
+
 use crate::schema::ApiState;
 
 /// The largest body a webhook accepts.
@@ -178,7 +178,7 @@ fn refusal(r: &WebhookRefusal) -> Answer {
 /// The documented order shape, parsed; a refusal names the field.
 fn parse_order(bytes: &[u8]) -> Result<domain::order::NewOrder, Answer> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let input: CreateOrderInput = serde_path_to_error::deserialize(de).map_err(|e| {
+    let input: app::intake::OrderIntake = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         Answer::problem(
             StatusCode::BAD_REQUEST,

@@ -4,6 +4,7 @@
 //!
 //! - [`orders`]: order, shipment, return and refund use cases, and order queries;
 //! - [`tenants`]: a tenant's config and audit log; [`platform`]: the SaaS provider's tasks;
+//! - [`intake`]: what the edges take in (orders, shipments) as plain serde data;
 //! - [`idempotency`]: keyed operations (run once per key, replayed after);
 //! - [`authz`]: plan ∩ role, scopes, audited denials; [`engine`]: load, command, commit.
 
@@ -15,10 +16,9 @@ pub mod engine;
 pub mod error;
 pub mod gateway;
 pub mod idempotency;
-pub mod notify;
+pub mod intake;
 pub mod orders;
 pub mod platform;
-pub mod relay;
 pub mod shipping;
 pub mod tenants;
 pub mod wiring;

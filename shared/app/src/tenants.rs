@@ -12,6 +12,45 @@ use crate::engine::App;
 use crate::error::{AppError, AppResult};
 
 impl App {
+    /// Records in the tenant audit that the notification of `event` was given up after
+    /// `attempts`, as the service `actor` (the notifier). The caller is that service identity.
+    pub async fn audit_notification_given_up(
+        &self,
+        rc: &RequestCtx,
+        actor: domain::ids::Subject,
+        event: &domain::events::DomainEvent,
+        attempts: u32,
+        reason: &str,
+    ) -> AppResult<()> {
+        use domain::audit::{Actor, ActorKind, AuditOutcome, AuditTarget};
+        let identity = rc.identity(Operation::ReadTenantConfig)?;
+        let record = AuditRecord {
+            id: domain::ids::AuditId::from_ulid(self.next_id()?),
+            tenant: Some(event.tenant.clone()),
+            actor: Actor {
+                kind: ActorKind::Service,
+                subject: actor,
+            },
+            action: "notify".into(),
+            target: AuditTarget {
+                kind: "event".into(),
+                id: event.event_id.to_string(),
+            },
+            at: self.now(),
+            request_id: rc.request_id.clone(),
+            outcome: AuditOutcome::Failed {
+                reason: format!(
+                    "{} of order {} not delivered after {attempts} attempt(s): {reason}",
+                    event.event_type(),
+                    event.order_id
+                ),
+            },
+            version: Some(event.aggregate_version),
+        };
+        self.tenant_audit.append(identity.scope(), &record).await?;
+        Ok(())
+    }
+
     /// The tenant audit between `from` and `to` (inclusive), newest first, a day partition at a
     /// time (one query per shard per day read). The cursor is `{day}.{day cursor}`; the day
     /// cursor is signed and bound to the tenant, and the day must lie within the range. Each

@@ -9,9 +9,7 @@ use auth::service::EventSourceVerifier;
 use auth::webhook::WebhookVerifier;
 use auth::{AuthError, Verifier, VerifierConfig};
 use domain::outbound::OutboundPolicy;
-use domain::ports::{NotificationSender, SecretStore};
-
-use crate::notify::Notifier;
+use domain::ports::SecretStore;
 use domain::{Clock, IdSource};
 use store::ItemStore;
 use store::cursor::Cursors;
@@ -36,17 +34,6 @@ pub struct Services {
     pub directory: Arc<dyn Directory>,
     /// The platform admin's use cases, for platform tokens.
     pub platform: crate::platform::PlatformHost,
-}
-
-impl Services {
-    /// The notifier of these services: tenants' secrets from `secrets`, sent with `sender`.
-    pub fn notifier(
-        &self,
-        secrets: Arc<dyn SecretStore>,
-        sender: Arc<dyn NotificationSender>,
-    ) -> Notifier {
-        Notifier::new(self.app.clone(), self.directory.clone(), secrets, sender)
-    }
 }
 
 /// The services over `store`, all reading `clock`; webhooks verify with `secrets`' secrets.

@@ -1,11 +1,7 @@
 //! Start-up, written once: logging for a Lambda function or the CLI, and the store a process
 //! runs over, from configuration (an embedded file in a data directory, or a DynamoDB table).
 
-pub mod http_edge;
 pub mod lambda;
-pub mod local_bus;
-pub mod notifier;
-pub mod outbox_stream;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -27,3 +27,5 @@ pub use money::{Currency, Money};
 
 #[cfg(any(test, feature = "test-support"))]
 pub use clock::SeqIds;
+#[cfg(any(test, feature = "test-support"))]
+pub mod sample;

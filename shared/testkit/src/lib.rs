@@ -323,12 +323,12 @@ impl WebhookEnv {
     pub fn event_consumer(
         &self,
     ) -> (
-        api::tenant_events::TenantEventConsumer,
-        Arc<bus::DeadLetterLog>,
+        events::tenant::TenantEventConsumer,
+        Arc<events::DeadLetterLog>,
     ) {
         let services = self.services();
-        let dead = Arc::new(bus::DeadLetterLog::default());
-        let consumer = api::tenant_events::TenantEventConsumer::new(
+        let dead = Arc::new(events::DeadLetterLog::default());
+        let consumer = events::tenant::TenantEventConsumer::new(
             services.app,
             services.event_sources,
             dead.clone(),

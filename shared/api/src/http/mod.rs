@@ -5,6 +5,7 @@
 
 mod documents;
 mod idempotency;
+pub mod lambda;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,6 +33,21 @@ pub struct HttpConfig {
     pub graphiql: bool,
     /// The JWKS document to serve at /.well-known/jwks.json (the dev IdP's).
     pub jwks: Option<serde_json::Value>,
+}
+
+impl HttpConfig {
+    /// The `graphql` Lambda function's: production limits, introspection as configured, no
+    /// GraphiQL, no JWKS document.
+    pub fn lambda(introspection: bool) -> Self {
+        HttpConfig {
+            limits: Limits {
+                introspection,
+                ..Limits::production()
+            },
+            graphiql: false,
+            jwks: None,
+        }
+    }
 }
 
 struct Shared {

@@ -5,14 +5,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use app::notify::{NotificationDispatcher, Notified, Notifier, RetryPolicy};
-use app::relay::OutboxRelay;
 use auth::outbound::HttpSender;
 use axum::http::{HeaderMap, StatusCode};
 use domain::access::Role;
 use domain::events::DomainEvent;
 use domain::ports::{NotificationSender, OutboundPost, SendError};
 use domain::webhook::{WebhookHook, WebhookProvider};
+use events::notify::{NotificationDispatcher, Notified, Notifier, RetryPolicy};
+use events::relay::OutboxRelay;
 use secrecy::SecretString;
 use testkit::WebhookEnv;
 
@@ -97,7 +97,7 @@ async fn order_events(env: &WebhookEnv, tenant: &str, external_ref: &str) -> Vec
         created["data"]["createOrder"]["order"]["id"].is_string(),
         "{created}"
     );
-    let bus = Arc::new(bus::InProcessBus::default());
+    let bus = Arc::new(events::InProcessBus::default());
     OutboxRelay::new(env.store.clone(), bus.clone())
         .pass(100)
         .await
@@ -110,9 +110,7 @@ async fn order_events(env: &WebhookEnv, tenant: &str, external_ref: &str) -> Vec
 
 fn notifier(env: &WebhookEnv, dev_mode: bool, policy: RetryPolicy) -> Notifier {
     let sender = Arc::new(HttpSender::new(Duration::from_secs(5), dev_mode).unwrap());
-    env.services()
-        .notifier(env.secrets(), sender)
-        .with_policy(policy)
+    Notifier::of(&env.services(), env.secrets(), sender).with_policy(policy)
 }
 
 fn fast(attempts: u32) -> RetryPolicy {
@@ -268,7 +266,7 @@ async fn one_tenants_dead_endpoint_never_delays_another_tenants_notifications() 
 /// dead-letters it), and a delivery is done.
 #[tokio::test]
 async fn a_queued_notification_backs_off_then_its_last_attempt_is_audited() {
-    use app::notify::{Breaker, QueuedNotifier, Settled};
+    use events::notify::{Breaker, QueuedNotifier, Settled};
     let (url, got) = receiver(u32::MAX).await;
     let (env, _) = env(&[("demo", &url)]).await;
     let events = order_events(&env, "demo", "Q-1").await;
@@ -329,7 +327,7 @@ async fn a_queued_notification_backs_off_then_its_last_attempt_is_audited() {
 /// after the circuit's time closes it.
 #[tokio::test]
 async fn an_endpoint_that_keeps_failing_is_not_called_while_its_circuit_is_open() {
-    use app::notify::{Breaker, QueuedNotifier, Settled};
+    use events::notify::{Breaker, QueuedNotifier, Settled};
     let (dead, dead_got) = receiver(u32::MAX).await;
     let (live, live_got) = receiver(0).await;
     let (env, _) = env(&[("demo", &dead), ("other", &live)]).await;

@@ -18,10 +18,9 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use domain::access::{Plan, Role};
-use domain::contact::{Address, Customer, Email};
-use domain::ids::{ExternalRef, PlanName, Quantity, Sku, VendorId};
-use domain::order::{LineQuantity, NewLine, NewOrder, NewShipment, ShippingMode};
-use domain::{Clock, Currency, IdSource, ManualClock, Money};
+use domain::ids::{ExternalRef, PlanName, Quantity, Sku};
+use domain::order::{LineQuantity, NewShipment, ShippingMode};
+use domain::{Clock, IdSource, ManualClock};
 use store::cursor::{CursorKey, Cursors};
 use store::dynamo::{DynamoStore, local_config};
 use store::repo::PageRequest;
@@ -84,35 +83,7 @@ pub(crate) fn endpoint() -> String {
     })
 }
 
-pub(crate) fn new_order(external_ref: &str) -> NewOrder {
-    let usd = Currency::parse("USD").unwrap();
-    NewOrder {
-        external_ref: Some(ExternalRef::parse(external_ref).unwrap()),
-        customer: Customer::new("Ana", Email::parse("ana@example.com").unwrap(), None).unwrap(),
-        destination: Address::new(
-            "Ana",
-            "1 Main St",
-            None,
-            "Springfield",
-            None,
-            "62701",
-            "US",
-            None,
-        )
-        .unwrap(),
-        currency: usd,
-        lines: vec![NewLine {
-            sku: Sku::parse("A").unwrap(),
-            vendor: VendorId::parse("v1").unwrap(),
-            title: None,
-            quantity: Quantity::new(4).unwrap(),
-            unit_price: Money::parse("10.00", usd).unwrap(),
-        }],
-        shipping: Money::zero(usd),
-        tax: Money::zero(usd),
-        discount: Money::zero(usd),
-    }
-}
+pub(crate) use domain::sample::new_order;
 
 #[tokio::test]
 async fn a_lost_commit_response_applies_the_command_once() {

@@ -9,4 +9,3 @@ mod gateway_env;
 mod labels;
 mod outbound;
 mod platform;
-mod relay;

@@ -149,17 +149,20 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("shared/app", &["domain", "store", "auth", "carriers"]),
     ("shared/api", &["domain", "auth", "app"]),
     ("shared/secrets", &["domain"]),
-    ("shared/bus", &["domain"]),
+    // The event edge: bus adapters and events in and out, over the use cases.
+    ("shared/events", &["domain", "store", "auth", "app"]),
     ("shared/carriers", &["domain"]),
-    // The composition root of the functions and the CLI: it may wire everything.
+    // The composition root of the functions and the CLI: it wires everything but the HTTP and
+    // GraphQL edge (`api`), which the functions that serve it add themselves, so the event
+    // functions link neither.
     (
         "shared/boot",
-        &["domain", "store", "secrets", "bus", "auth", "app", "api"],
+        &["domain", "store", "secrets", "events", "auth", "app"],
     ),
 ];
 
 const WORKSPACE_CRATES: &[&str] = &[
-    "domain", "store", "auth", "app", "api", "boot", "secrets", "bus", "carriers",
+    "domain", "store", "auth", "app", "api", "boot", "secrets", "events", "carriers",
 ];
 
 /// The workspace crates a manifest lists as normal dependencies.

@@ -1,10 +1,10 @@
 //! The `outbox-relay` function's edge: DynamoDB stream records in, `batchItemFailures` out. New
 //! outbox items (INSERT records with a `NewImage`) are read with the store's own item model and
-//! handed to [`app::relay::StreamRelay`]; every other record is passed over. A record that
+//! handed to [`crate::relay::StreamRelay`]; every other record is passed over. A record that
 //! cannot be read is dead-lettered whole (not retried for a day while the shard waits), and
 //! [`redrive`] (`oms outbox redrive`) reads the dead letters again with the current code.
 
-use app::relay::{StreamRelay, StreamedOutbox, reasons};
+use crate::relay::{StreamRelay, StreamedOutbox, reasons};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use domain::events::DomainEvent;
@@ -108,7 +108,7 @@ const REDRIVE_VISIBILITY_SECS: i32 = 300;
 /// and published is published and deleted; every other one stays, made visible again, and is
 /// reported.
 pub async fn redrive(
-    queue: &bus::SqsQueue,
+    queue: &crate::SqsQueue,
     publisher: &dyn EventPublisher,
 ) -> Result<RedriveReport, String> {
     let mut report = RedriveReport::default();
@@ -145,19 +145,6 @@ pub async fn redrive(
         queue.release(&receipt).await.map_err(|e| e.to_string())?;
     }
     Ok(report)
-}
-
-/// [`redrive`] over the queue at `queue_url`, publishing to `bus`, with these endpoint
-/// overrides (the CLI's `oms outbox redrive`).
-pub async fn redrive_queue(
-    queue_url: &str,
-    bus: &str,
-    endpoints: crate::lambda::Endpoints,
-) -> Result<RedriveReport, String> {
-    let aws = crate::lambda::Aws::load_with(endpoints).await;
-    let queue = bus::SqsQueue::new(aws.sqs(), queue_url);
-    let publisher = bus::EventBridgePublisher::new(aws.eventbridge(), bus);
-    redrive(&queue, &publisher).await
 }
 
 async fn redrive_one(body: &str, publisher: &dyn EventPublisher) -> Result<(), String> {

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use app::relay::StreamRelay;
 use aws_lambda_events::event::dynamodb::EventRecord;
+use events::relay::StreamRelay;
 
 fn endpoint() -> String {
     if let Ok(e) = std::env::var("OMS_MOTO_ENDPOINT") {
@@ -129,12 +129,12 @@ impl Deployment {
     fn relay(&self) -> StreamRelay {
         StreamRelay::new(
             Arc::new(self.publisher()),
-            Arc::new(bus::SqsDeadLetters::new(self.sqs.clone(), &self.dlq)),
+            Arc::new(events::SqsDeadLetters::new(self.sqs.clone(), &self.dlq)),
         )
     }
 
-    fn publisher(&self) -> bus::EventBridgePublisher {
-        bus::EventBridgePublisher::new(eventbridge_client(), &self.bus)
+    fn publisher(&self) -> events::EventBridgePublisher {
+        events::EventBridgePublisher::new(eventbridge_client(), &self.bus)
     }
 
     /// The event ids that arrived on the bus so far (each message deleted once read).
@@ -208,7 +208,7 @@ async fn a_bad_record_is_dead_lettered_whole_and_a_redrive_publishes_what_reads_
     let relay = d.relay();
 
     // Valid, corrupt, valid: both valid ones go out, the corrupt one waits in the DLQ.
-    let response = boot::outbox_stream::relay_batch(&relay, batch("stream-unreadable.json"))
+    let response = events::stream::relay_batch(&relay, batch("stream-unreadable.json"))
         .await
         .unwrap();
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
@@ -229,9 +229,9 @@ async fn a_bad_record_is_dead_lettered_whole_and_a_redrive_publishes_what_reads_
         {
             return Some(Err("injected: unreadable on its first read".to_owned()));
         }
-        boot::outbox_stream::outbox_events(r)
+        events::stream::outbox_events(r)
     };
-    let response = boot::outbox_stream::relay_batch_with(&relay, batch("stream-batch.json"), flaky)
+    let response = events::stream::relay_batch_with(&relay, batch("stream-batch.json"), flaky)
         .await
         .unwrap();
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
@@ -250,8 +250,8 @@ async fn a_bad_record_is_dead_lettered_whole_and_a_redrive_publishes_what_reads_
     );
 
     // The redrive reads both again with the deployed reader: 1300 goes out, 1600 stays.
-    let queue = bus::SqsQueue::new(d.sqs.clone(), &d.dlq);
-    let report = boot::outbox_stream::redrive(&queue, &d.publisher())
+    let queue = events::SqsQueue::new(d.sqs.clone(), &d.dlq);
+    let report = events::stream::redrive(&queue, &d.publisher())
         .await
         .unwrap();
     assert_eq!(report.published, 1, "{report:?}");

@@ -12,9 +12,9 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 };
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use bus::EventBridgePublisher;
 use domain::events::DomainEvent;
 use domain::ports::EventPublisher;
+use events::EventBridgePublisher;
 
 fn endpoint() -> String {
     if let Ok(e) = std::env::var("OMS_MOTO_ENDPOINT") {
@@ -158,7 +158,7 @@ async fn a_dead_letter_lands_in_the_queue_with_its_reason() {
         event_id: Some("evt-1".into()),
         body: r#"{"id":"evt-1","detail":{}}"#.into(),
     };
-    bus::SqsDeadLetters::new(sqs.clone(), &url)
+    events::SqsDeadLetters::new(sqs.clone(), &url)
         .dead_letter(&letter)
         .await
         .unwrap();

@@ -16,17 +16,14 @@ use auth::Caller;
 use auth::directory::Directory;
 use auth::service::{Channel, ServiceRefusal, service_identity};
 use auth::webhook::{OMS_SIGNATURE_HEADER, WebhookVerifier, oms_signature};
-use domain::audit::{Actor, ActorKind, AuditOutcome, AuditRecord, AuditTarget};
 use domain::events::DomainEvent;
-use domain::ids::{AuditId, Subject, TenantId};
+use domain::ids::{Subject, TenantId};
 use domain::ports::{NotificationSender, OutboundPost, SecretStore, SendError};
 use domain::webhook::WebhookHook;
 use secrecy::SecretString;
 use tokio::sync::mpsc;
 
-use crate::context::RequestCtx;
-use crate::engine::App;
-use crate::error::{AppError, AppResult};
+use app::{App, AppError, AppResult, RequestCtx};
 
 /// The subject notifications are sent and audited as.
 pub const NOTIFIER: &str = "system:notifier";
@@ -128,6 +125,20 @@ struct Target {
 }
 
 impl Notifier {
+    /// The notifier of these services: tenants' secrets from `secrets`, sent with `sender`.
+    pub fn of(
+        services: &app::Services,
+        secrets: Arc<dyn SecretStore>,
+        sender: Arc<dyn NotificationSender>,
+    ) -> Self {
+        Self::new(
+            services.app.clone(),
+            services.directory.clone(),
+            secrets,
+            sender,
+        )
+    }
+
     pub fn new(
         app: Arc<App>,
         directory: Arc<dyn Directory>,
@@ -300,33 +311,9 @@ impl Notifier {
         reason: String,
     ) -> AppResult<Notified> {
         tracing::warn!(tenant = %event.tenant, event = %event.event_id, attempts, error = %reason, "notification given up");
-        let identity = rc.identity(domain::access::Operation::ReadTenantConfig)?;
-        let record = AuditRecord {
-            id: AuditId::from_ulid(self.app.next_id()?),
-            tenant: Some(event.tenant.clone()),
-            actor: Actor {
-                kind: ActorKind::Service,
-                subject: Subject::parse(NOTIFIER).map_err(AppError::from)?,
-            },
-            action: "notify".into(),
-            target: AuditTarget {
-                kind: "event".into(),
-                id: event.event_id.to_string(),
-            },
-            at: self.app.now(),
-            request_id: rc.request_id.clone(),
-            outcome: AuditOutcome::Failed {
-                reason: format!(
-                    "{} of order {} not delivered after {attempts} attempt(s): {reason}",
-                    event.event_type(),
-                    event.order_id
-                ),
-            },
-            version: Some(event.aggregate_version),
-        };
+        let actor = Subject::parse(NOTIFIER).map_err(AppError::from)?;
         self.app
-            .tenant_audit
-            .append(identity.scope(), &record)
+            .audit_notification_given_up(rc, actor, event, attempts, &reason)
             .await?;
         Ok(Notified::GaveUp { attempts, reason })
     }

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use app::notify::{QueuedNotifier, Settled};
+use crate::notify::{QueuedNotifier, Settled};
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use domain::events::DomainEvent;
 use domain::ports::{DeadLetter, DeadLetters};
@@ -22,7 +22,7 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct NotifierFunction {
     pub queued: QueuedNotifier,
     /// The notifications queue (each failed message's backoff is set there).
-    pub queue: bus::SqsQueue,
+    pub queue: crate::SqsQueue,
     /// Where what is not one of our events goes.
     pub dead_letters: std::sync::Arc<dyn DeadLetters>,
 }
@@ -38,7 +38,7 @@ pub async fn handle_batch(
         Ok(b) => b,
         Err(e) => {
             let letter = DeadLetter {
-                reason: app::relay::reasons::MALFORMED_PAYLOAD.to_owned(),
+                reason: crate::relay::reasons::MALFORMED_PAYLOAD.to_owned(),
                 detail: format!("not an SQS batch: {e}"),
                 event_id: None,
                 body: payload.to_string(),
@@ -157,8 +157,8 @@ async fn one(function: &NotifierFunction, message: &SqsMessage, function_arn: &s
 fn ours(body: &str, function_arn: &str) -> Result<DomainEvent, (&'static str, String)> {
     let envelope: Value = serde_json::from_str(body)
         .map_err(|e| ("malformed", format!("not an EventBridge event: {e}")))?;
-    if let Some(why) = crate::lambda::not_ours(&envelope, function_arn) {
-        return Err((crate::lambda::FORGED_SOURCE, why));
+    if let Some(why) = crate::dispatch::not_ours(&envelope, function_arn) {
+        return Err((crate::dispatch::FORGED_SOURCE, why));
     }
     serde_json::from_value(envelope["detail"].clone())
         .map_err(|e| ("malformed", format!("not one of our domain events: {e}")))

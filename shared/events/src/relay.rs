@@ -13,7 +13,7 @@ use domain::ports::{DeadLetter, DeadLetters, EventPublisher};
 use store::ItemStore;
 use store::repo::OutboxRepository;
 
-use crate::error::AppResult;
+use app::AppResult;
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -13,13 +13,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use api::tenant_events::TenantEventConsumer;
-use app::notify::NotificationDispatcher;
-use app::relay::OutboxRelay;
-use bus::redis::{
+use crate::notify::NotificationDispatcher;
+use crate::redis::{
     ConsumerConfig, EntryHandler, RedisDeadLetters, RedisPublisher, StreamConsumer,
     dead_letter_stream,
 };
+use crate::relay::OutboxRelay;
+use crate::tenant::TenantEventConsumer;
 use domain::events::DomainEvent;
 use domain::ports::EventPublisher;
 use store::ItemStore;
@@ -135,7 +135,7 @@ pub async fn start(
     let mut tasks = Vec::new();
     let publisher: Arc<dyn EventPublisher> = match bus {
         LocalBus::InProcess => {
-            let bus = Arc::new(bus::InProcessBus::broadcast_only());
+            let bus = Arc::new(crate::InProcessBus::broadcast_only());
             let mut events = bus.subscribe();
             let stop = stopped(stop_rx.clone());
             tasks.push(tokio::spawn(async move {
@@ -156,7 +156,7 @@ pub async fn start(
             bus
         }
         LocalBus::Redis { url, prefix } => {
-            let conn = bus::redis::connect(url)
+            let conn = crate::redis::connect(url)
                 .await
                 .map_err(|e| format!("--bus {url}: {e}"))?;
             let member = format!("oms-{}", std::process::id());

@@ -1,22 +1,23 @@
 //! The outbox relay under fault injection: a process killed between commit and publish loses
 //! nothing, and a bus that fails every third call still gets every event, in order per order.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use app::relay::OutboxRelay;
 use app::{App, OrderRef, RequestCtx, SystemIds, UnitOfWork};
 use auth::{Caller, Identity};
-use bus::{FlakyBus, InProcessBus};
 use domain::access::{Plan, Role};
 use domain::events::DomainEvent;
 use domain::ids::PlanName;
 use domain::{IdSource, ManualClock};
+use events::relay::OutboxRelay;
+use events::{FlakyBus, InProcessBus};
 use store::cursor::{CursorKey, Cursors};
 use store::embedded::EmbeddedStore;
 use store::{FixedShards, ItemStore};
 
-use crate::double_apply::new_order;
+use domain::sample::new_order;
 
 /// Commits 3 orders and approves 2 of them: 5 commands, 5 outbox items.
 async fn commit_commands(store: Arc<dyn ItemStore>, clock: &ManualClock) -> usize {

@@ -14,6 +14,7 @@
 
 use std::sync::Arc;
 
+use app::intake::{OrderIntake, ShipmentIntake};
 use app::{
     App, AppError, Keyed, KeyedOutcome, OrderRef, RequestCtx, StoredResponse, Target, UnitOfWork,
 };
@@ -25,8 +26,6 @@ use domain::ports::{DeadLetter, DeadLetters};
 use domain::tenant::EventSource;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-
-use crate::inputs::{CreateOrderInput, CreateShipmentInput};
 
 /// The tenant event types, as `detail-type`.
 pub const TENANT_EVENT_TYPES: [&str; 3] = ["OrderSubmitted", "OrderCancelled", "ShipmentRequested"];
@@ -79,7 +78,7 @@ struct OrderCancelledDetail {
 struct ShipmentRequestedDetail {
     #[serde(flatten)]
     target: OrderTarget,
-    shipment: CreateShipmentInput,
+    shipment: ShipmentIntake,
 }
 
 /// What a run answers (stored with its change, so a duplicate gets the same).
@@ -204,7 +203,7 @@ impl TenantEventConsumer {
         let op = Operation::ConsumeTenantEvents;
         let order = match envelope.detail_type.as_str() {
             "OrderSubmitted" => {
-                let input: CreateOrderInput = parse_detail(&envelope.detail)?;
+                let input: OrderIntake = parse_detail(&envelope.detail)?;
                 let new = input.parse().map_err(AppError::from)?;
                 app.intake_order(rc, uow, op, new).await?.order
             }

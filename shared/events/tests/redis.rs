@@ -9,11 +9,11 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bus::redis::{
-    ConsumerConfig, EntryHandler, RedisPublisher, StreamConsumer, connect, dead_letter_stream,
-};
 use domain::events::DomainEvent;
 use domain::ports::EventPublisher;
+use events::redis::{
+    ConsumerConfig, EntryHandler, RedisPublisher, StreamConsumer, connect, dead_letter_stream,
+};
 use redis::AsyncCommands;
 use redis::streams::StreamRangeReply;
 

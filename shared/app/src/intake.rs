@@ -1,0 +1,214 @@
+//! What the edges take in, as plain serde data: an order or a shipment as the signed add-order
+//! webhook and tenant events carry it, and as GraphQL inputs convert to. Each parses into the
+//! domain's value (parse, don't validate: a bad field is a user error naming the field), so an
+//! edge parses its body before it calls a use case.
+
+use domain::contact::{Address, Customer, Email};
+use domain::ids::{CarrierCode, ExternalRef, Quantity, Sku, VendorId};
+use domain::order::{LineQuantity, NewLine, NewOrder, NewShipment, Package, Pickup, ShippingMode};
+use domain::{Currency, DomainError, Money, Timestamp};
+use serde::Deserialize;
+
+type R<T> = Result<T, DomainError>;
+
+/// The default of a money field left out.
+fn zero() -> String {
+    "0".to_owned()
+}
+
+fn ground() -> ShippingMode {
+    ShippingMode::Ground
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddressIntake {
+    pub name: String,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub region: Option<String>,
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    pub phone: Option<String>,
+}
+
+impl AddressIntake {
+    pub fn parse(&self) -> R<Address> {
+        Address::new(
+            &self.name,
+            &self.line1,
+            self.line2.as_deref(),
+            &self.city,
+            self.region.as_deref(),
+            &self.postal_code,
+            &self.country,
+            self.phone.as_deref(),
+        )
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CustomerIntake {
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrderLineIntake {
+    pub sku: String,
+    pub vendor: String,
+    pub title: Option<String>,
+    pub quantity: u32,
+    /// Decimal string in the order's currency.
+    pub unit_price: String,
+}
+
+/// A new order.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrderIntake {
+    /// The tenant's own reference; unique per tenant (idempotent intake).
+    pub external_ref: Option<String>,
+    /// ISO 4217.
+    pub currency: String,
+    pub customer: CustomerIntake,
+    pub destination: AddressIntake,
+    pub lines: Vec<OrderLineIntake>,
+    #[serde(default = "zero")]
+    pub shipping: String,
+    #[serde(default = "zero")]
+    pub tax: String,
+    #[serde(default = "zero")]
+    pub discount: String,
+}
+
+impl OrderIntake {
+    pub fn parse(&self) -> R<NewOrder> {
+        let currency = Currency::parse(&self.currency)?;
+        let money = |s: &str| Money::parse(s, currency);
+        Ok(NewOrder {
+            external_ref: self
+                .external_ref
+                .as_deref()
+                .map(ExternalRef::parse)
+                .transpose()?,
+            customer: Customer::new(
+                &self.customer.name,
+                Email::parse(&self.customer.email)?,
+                self.customer.phone.as_deref(),
+            )?,
+            destination: self.destination.parse()?,
+            currency,
+            lines: self
+                .lines
+                .iter()
+                .map(|l| {
+                    Ok(NewLine {
+                        sku: Sku::parse(&l.sku)?,
+                        vendor: VendorId::parse(&l.vendor)?,
+                        title: l.title.clone(),
+                        quantity: Quantity::new(l.quantity)?,
+                        unit_price: money(&l.unit_price)?,
+                    })
+                })
+                .collect::<R<_>>()?,
+            shipping: money(&self.shipping)?,
+            tax: money(&self.tax)?,
+            discount: money(&self.discount)?,
+        })
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LineQuantityIntake {
+    pub sku: String,
+    pub quantity: u32,
+}
+
+impl LineQuantityIntake {
+    pub fn parse(&self) -> R<LineQuantity> {
+        Ok(LineQuantity::new(
+            Sku::parse(&self.sku)?,
+            Quantity::new(self.quantity)?,
+        ))
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PackageIntake {
+    pub weight_grams: u32,
+    pub length_mm: u32,
+    pub width_mm: u32,
+    pub height_mm: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PickupIntake {
+    pub address: AddressIntake,
+    /// RFC 3339.
+    pub window_start: String,
+    pub window_end: String,
+}
+
+/// A new shipment of an order.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ShipmentIntake {
+    pub lines: Vec<LineQuantityIntake>,
+    /// Defaults to the order's destination.
+    pub destination: Option<AddressIntake>,
+    pub package: Option<PackageIntake>,
+    #[serde(default = "ground")]
+    pub mode: ShippingMode,
+    pub carrier: Option<String>,
+    pub pickup: Option<PickupIntake>,
+    pub instructions: Option<String>,
+}
+
+impl ShipmentIntake {
+    pub fn parse(&self) -> R<NewShipment> {
+        Ok(NewShipment {
+            lines: self
+                .lines
+                .iter()
+                .map(LineQuantityIntake::parse)
+                .collect::<R<_>>()?,
+            destination: self
+                .destination
+                .as_ref()
+                .map(AddressIntake::parse)
+                .transpose()?,
+            package: self
+                .package
+                .as_ref()
+                .map(|p| Package::new(p.weight_grams, p.length_mm, p.width_mm, p.height_mm))
+                .transpose()?,
+            mode: self.mode,
+            carrier: self
+                .carrier
+                .as_deref()
+                .map(CarrierCode::parse)
+                .transpose()?,
+            pickup: self
+                .pickup
+                .as_ref()
+                .map(|p| {
+                    Pickup::new(
+                        p.address.parse()?,
+                        Timestamp::parse_rfc3339(&p.window_start)?,
+                        Timestamp::parse_rfc3339(&p.window_end)?,
+                    )
+                })
+                .transpose()?,
+            instructions: self.instructions.clone(),
+        })
+    }
+}
