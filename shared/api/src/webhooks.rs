@@ -213,12 +213,11 @@ fn added(a: &AddedOrder) -> Answer {
     }
 }
 
-/// What a verified delivery is, and how its body is read.
+/// A verified delivery, its body already parsed: what the keyed run applies.
 enum Intake {
-    AddOrder,
+    AddOrder(Box<domain::order::NewOrder>),
     Tracking {
-        provider: WebhookProvider,
-        tracking_reference: Option<String>,
+        report: TrackingReport,
         /// On the SaaS-level route: the shipment the global index names (the tenant's own
         /// tracking items are not asked).
         label: Option<GatewayLabel>,
@@ -226,38 +225,46 @@ enum Intake {
 }
 
 impl Intake {
+    /// Parses a verified delivery's body: a body that does not parse is refused before any use
+    /// case runs (and, being refused the same way every time, is not kept under its key).
+    fn parse(
+        hook: WebhookHook,
+        provider: WebhookProvider,
+        tracking_reference: Option<&str>,
+        bytes: &[u8],
+    ) -> Result<Self, Answer> {
+        match hook {
+            WebhookHook::AddOrder => parse_order(bytes).map(|new| Intake::AddOrder(Box::new(new))),
+            WebhookHook::ShipmentTracker => Ok(Intake::Tracking {
+                report: parse_tracking(provider, tracking_reference, bytes)?,
+                label: None,
+            }),
+            WebhookHook::Notifications => Err(Answer::problem(
+                StatusCode::NOT_FOUND,
+                "no such webhook",
+                None,
+            )),
+        }
+    }
+
     fn operation(&self) -> Operation {
         match self {
-            Intake::AddOrder => Operation::WebhookAddOrder,
+            Intake::AddOrder(_) => Operation::WebhookAddOrder,
             Intake::Tracking { .. } => Operation::WebhookShipmentTracker,
         }
     }
 
-    /// Parses the body and runs the use case (inside the delivery's keyed run).
-    async fn run(&self, app: &App, rc: &RequestCtx, uow: &UnitOfWork, bytes: &[u8]) -> Answer {
+    /// Runs the use case (inside the delivery's keyed run) and renders its answer.
+    async fn run(&self, app: &App, rc: &RequestCtx, uow: &UnitOfWork) -> Answer {
         match self {
-            Intake::AddOrder => {
-                let new = match parse_order(bytes) {
-                    Ok(n) => n,
-                    Err(a) => return a,
-                };
-                match app.webhook_add_order(rc, uow, new).await {
-                    Ok(a) => added(&a),
-                    Err(e) => Answer::of_app_error(&e),
-                }
-            }
-            Intake::Tracking {
-                provider,
-                tracking_reference,
-                label,
-            } => {
-                let report = match parse_tracking(*provider, tracking_reference.as_deref(), bytes) {
-                    Ok(r) => r,
-                    Err(a) => return a,
-                };
+            Intake::AddOrder(new) => match app.webhook_add_order(rc, uow, (**new).clone()).await {
+                Ok(a) => added(&a),
+                Err(e) => Answer::of_app_error(&e),
+            },
+            Intake::Tracking { report, label } => {
                 let applied = match label {
-                    Some(label) => app.gateway_tracking(rc, uow, report, label).await,
-                    None => app.webhook_tracking(rc, uow, report).await,
+                    Some(label) => app.gateway_tracking(rc, uow, report.clone(), label).await,
+                    None => app.webhook_tracking(rc, uow, report.clone()).await,
                 };
                 match applied {
                     Ok(t) => tracked(&t),
@@ -440,8 +447,7 @@ async fn saas_answer(
     };
     let key = delivery_key(headers, &bytes)?;
     let intake = Intake::Tracking {
-        provider: saas.provider,
-        tracking_reference: None,
+        report,
         label: Some(label),
     };
     keyed_run(api, &rc, key, &intake, &bytes).await
@@ -490,7 +496,7 @@ async fn keyed_run(
         operation: intake.operation(),
         request_hash: sha256_hex(bytes),
     };
-    let run = |uow: Arc<UnitOfWork>| async move { intake.run(&api.app, rc, &uow, bytes).await };
+    let run = |uow: Arc<UnitOfWork>| async move { intake.run(&api.app, rc, &uow).await };
     match api.app.keyed(rc, &keyed, run).await {
         Ok(KeyedOutcome::Ran(a)) => Ok((a, false)),
         Ok(KeyedOutcome::Replayed(body)) => Ok((
@@ -559,16 +565,13 @@ async fn delivery_answer(
         token: query.token.as_deref(),
     };
     let verified = verifier.verify(&delivery).await.map_err(|r| refusal(&r))?;
-    let intake = match hook {
-        WebhookHook::AddOrder => Intake::AddOrder,
-        WebhookHook::ShipmentTracker => Intake::Tracking {
-            provider: verified.provider,
-            tracking_reference: verified.tracking_reference,
-            label: None,
-        },
-        WebhookHook::Notifications => return Err(unknown()),
-    };
     let key = delivery_key(headers, &bytes)?;
+    let intake = Intake::parse(
+        hook,
+        verified.provider,
+        verified.tracking_reference.as_deref(),
+        &bytes,
+    )?;
     let rc = RequestCtx {
         caller: Caller::Tenant(verified.identity),
         request_id: request_id.to_owned(),
