@@ -1,5 +1,5 @@
-//! Keyed operations: a request that carries a key (an `Idempotency-Key` header; later a webhook
-//! delivery id or an event id) runs at most once. The service owns the record, the replay and
+//! Keyed operations: a request that carries a key (an `Idempotency-Key` header, a webhook
+//! delivery id or a tenant event id) runs at most once. The service owns the record, the replay and
 //! the retries; an edge only says how to run the request and what its response is.
 //!
 //! The run is deferred: the use case's writes wait in the unit of work until the response is

@@ -180,10 +180,6 @@ key_text!(
     AccountId, "account", MAX_ID_LEN, printable_ascii
 );
 key_text!(
-    /// A webhook delivery id (for dedupe).
-    DeliveryId, "deliveryId", MAX_REF_LEN, printable_ascii
-);
-key_text!(
     /// The name of an API operation (`createOrder`), as idempotency records scope it.
     OperationName, "operation", MAX_ID_LEN, printable_ascii
 );

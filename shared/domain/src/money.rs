@@ -249,12 +249,6 @@ impl Money {
             self
         })
     }
-
-    /// Compares two amounts of the same currency.
-    pub fn cmp_amount(&self, other: &Money) -> DomainResult<Ordering> {
-        self.same_currency(other)?;
-        Ok(self.minor.cmp(&other.minor))
-    }
 }
 
 impl fmt::Display for Money {

@@ -62,11 +62,6 @@ impl RedisPublisher {
             maxlen: DEFAULT_MAXLEN,
         }
     }
-
-    pub fn with_maxlen(mut self, maxlen: usize) -> Self {
-        self.maxlen = maxlen;
-        self
-    }
 }
 
 impl EventPublisher for RedisPublisher {

@@ -6,7 +6,7 @@
 
 use domain::Timestamp;
 use domain::ids::{
-    AccountId, AuditId, CarrierCode, DeliveryId, ExternalRef, IdempotencyKey, Issuer,
+    AccountId, AuditId, CarrierCode, ExternalRef, IdempotencyKey, Issuer,
     OperationName, OrderId, PlanName, ShipmentId, Subject, TenantId, TrackingNumber, VendorId,
 };
 use domain::order::OrderStatus;
@@ -172,11 +172,6 @@ pub fn saas_webhook(hook: WebhookHook) -> Key {
 /// A gateway-bought tracking number → tenant and shipment (SaaS-level carrier webhooks).
 pub fn global_tracking(carrier: &CarrierCode, number: &TrackingNumber) -> Key {
     key(format!("TRACK#{carrier}#{number}#"), "TRACK")
-}
-
-/// A webhook delivery, for dedupe.
-pub fn delivery(tenant: &TenantId, id: &DeliveryId) -> Key {
-    key(format!("T#{tenant}#DLV#{id}#"), "DLV")
 }
 
 // ----- tenant-level records -----
