@@ -375,7 +375,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             boot::init_logging(log_format.into());
             serve::serve(&cli.data_dir, &listen, &bus).await?;
         }
-        Cmd::Schema => print!("{}", api::sdl()),
+        Cmd::Schema => print!("{}", graphql::sdl()),
         Cmd::Token {
             tenant,
             role,

@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use api::{HttpConfig, Limits};
 use app::platform::DEMO_PLAN;
 use auth::VerifierConfig;
 use auth::dev::DevIdp;
@@ -12,6 +11,8 @@ use boot::StoreConfig;
 use domain::ids::{PlanName, TenantId};
 use domain::{Clock, SystemClock};
 use events::local::LocalBus;
+use graphql::Limits;
+use http_edge::HttpConfig;
 use store::cursor::{CursorKey, Cursors};
 
 use crate::admin::{CliError, platform_over};
@@ -67,8 +68,8 @@ pub async fn serve(data_dir: &Path, listen: &str, bus: &LocalBus) -> Result<(), 
     let events = events::local::start(bus, relay_store, &services, notifications)
         .await
         .map_err(CliError::Usage)?;
-    let state = api::api_state(services);
-    let router = api::router(
+    let state = graphql::api_state(services);
+    let router = http_edge::router(
         state,
         HttpConfig {
             limits: Limits::dev(),

@@ -5,8 +5,8 @@
 //! request (init) is printed with the binary's size.
 //!
 //! `make test` builds the binaries first (`make lambda-bins`); run by hand, build them with
-//! `cargo build --profile lambda-host -p graphql -p webhook-add-order -p webhook-shipment-tracker
-//! -p event-consumer -p outbox-relay -p notifier`.
+//! `cargo build --profile lambda-host --bin graphql --bin webhook-add-order --bin webhook-shipment-tracker
+//! --bin event-consumer --bin outbox-relay --bin notifier`.
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! The graphql Lambda function (`POST /graphql`): reads the shared configuration, builds the
 //! services once, and serves the GraphQL router through the functions' HTTP edge
-//! (`api::http::lambda`: an event that is not a request is answered 400, never a panic).
+//! (`http_edge::lambda`: an event that is not a request is answered 400, never a panic).
 
 use boot::lambda::Function;
 use lambda_http::Error;
@@ -10,6 +10,10 @@ async fn main() -> Result<(), Error> {
     boot::init_logging(boot::LogFormat::Lambda);
     let config = boot::lambda::start(Function::Graphql);
     let services = boot::lambda::graphql_services(&config).await?;
-    let http = api::HttpConfig::lambda(config.introspection);
-    api::http::lambda::serve(api::graphql_router(api::api_state(services), http)).await
+    let http = http_edge::HttpConfig::lambda(config.introspection);
+    http_edge::lambda::serve(http_edge::graphql_router(
+        graphql::api_state(services),
+        http,
+    ))
+    .await
 }

@@ -24,7 +24,7 @@ async fn router(dir: &std::path::Path) -> (axum::Router, DevIdp) {
         _ => None,
     })
     .unwrap();
-    let http = api::HttpConfig::lambda(config.introspection);
+    let http = http_edge::HttpConfig::lambda(config.introspection);
     let router = testkit::demo_router(store, clock, &idp, http).await;
     (router, idp)
 }
@@ -35,7 +35,7 @@ fn event(name: &str, token: &str) -> axum::http::Request<axum::body::Body> {
     let text = std::fs::read_to_string(path)
         .unwrap()
         .replace("<token>", token);
-    api::http::lambda::request(serde_json::from_str(&text).unwrap()).unwrap()
+    http_edge::lambda::request(serde_json::from_str(&text).unwrap()).unwrap()
 }
 
 async fn call(
@@ -129,7 +129,7 @@ fn introspection_is_off_unless_configured() {
             _ => None,
         })
         .unwrap();
-        api::HttpConfig::lambda(config.introspection)
+        http_edge::HttpConfig::lambda(config.introspection)
     };
     assert!(!read(None).limits.introspection);
     assert!(read(Some("true")).limits.introspection);

@@ -1,6 +1,6 @@
 //! The `webhook-add-order` Lambda function (`POST /webhooks/add-order/{tenant}`): reads the
 //! shared configuration, builds the services once, and serves the shared webhook router through
-//! the functions' HTTP edge (`api::http::lambda`). Verification, dedupe and the use cases live
+//! the functions' HTTP edge (`http_edge::lambda`). Verification, dedupe and the use cases live
 //! in `shared/`.
 
 use boot::lambda::Function;
@@ -11,5 +11,5 @@ async fn main() -> Result<(), Error> {
     boot::init_logging(boot::LogFormat::Lambda);
     let config = boot::lambda::start(Function::WebhookAddOrder);
     let services = boot::lambda::webhook_services(&config).await?;
-    api::http::lambda::serve(api::webhook_router(api::api_state(services))).await
+    http_edge::lambda::serve(http_edge::webhook_router(graphql::api_state(services))).await
 }

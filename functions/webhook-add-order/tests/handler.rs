@@ -30,7 +30,7 @@ async fn every_event_file_gets_its_answer() {
     let env = WebhookEnv::build(Arc::new(ManualClock::at(AT)), &hooks).await;
     let mut order_id = None;
     for (file, text, want) in &files {
-        let req = api::http::lambda::request(serde_json::from_str(text).unwrap()).unwrap();
+        let req = http_edge::lambda::request(serde_json::from_str(text).unwrap()).unwrap();
         let before = env.store.writes();
         let resp = env.router.clone().oneshot(req).await.unwrap();
         let status = resp.status().as_u16();

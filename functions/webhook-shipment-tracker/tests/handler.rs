@@ -44,7 +44,7 @@ async fn every_event_file_gets_its_answer() {
     let env = WebhookEnv::build(Arc::new(ManualClock::at(AT)), &hooks).await;
     let (order, _) = env.dispatched_by("usps", "EZ3000000003").await;
     for (file, text, want) in &files {
-        let req = api::http::lambda::request(serde_json::from_str(text).unwrap()).unwrap();
+        let req = http_edge::lambda::request(serde_json::from_str(text).unwrap()).unwrap();
         let resp = env.router.clone().oneshot(req).await.unwrap();
         let status = resp.status().as_u16();
         let replayed = resp.headers().contains_key("x-oms-replayed");

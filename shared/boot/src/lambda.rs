@@ -137,7 +137,7 @@ fn function_services(
 }
 
 /// The `graphql` function's services: tenant tokens and, when configured, the platform
-/// issuer's. Its `main` serves them through the GraphQL router (`api`).
+/// issuer's. Its `main` serves them through the GraphQL router (`http_edge`).
 pub async fn graphql_services(config: &LambdaConfig) -> Result<app::Services, String> {
     let aws = Aws::load(config).await;
     let verifier = auth::VerifierConfig {
@@ -147,7 +147,7 @@ pub async fn graphql_services(config: &LambdaConfig) -> Result<app::Services, St
     Ok(function_services(config, &aws, verifier)?.0)
 }
 
-/// A webhook function's services. Its `main` serves them through the webhook router (`api`).
+/// A webhook function's services. Its `main` serves them through the webhook router (`http_edge`).
 pub async fn webhook_services(config: &LambdaConfig) -> Result<app::Services, String> {
     let aws = Aws::load(config).await;
     Ok(function_services(config, &aws, auth::VerifierConfig::default())?.0)

@@ -171,7 +171,7 @@ fn every_route_the_routers_serve_is_routed_to_a_function() {
             }
         }
     }
-    let served: BTreeSet<(String, String)> = api::http::PUBLIC_ROUTES
+    let served: BTreeSet<(String, String)> = http_edge::PUBLIC_ROUTES
         .iter()
         .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
         .collect();

@@ -6,8 +6,8 @@
 
 use domain::Timestamp;
 use domain::ids::{
-    AccountId, AuditId, CarrierCode, ExternalRef, IdempotencyKey, Issuer,
-    OperationName, OrderId, PlanName, ShipmentId, Subject, TenantId, TrackingNumber, VendorId,
+    AccountId, AuditId, CarrierCode, ExternalRef, IdempotencyKey, Issuer, OperationName, OrderId,
+    PlanName, ShipmentId, Subject, TenantId, TrackingNumber, VendorId,
 };
 use domain::order::OrderStatus;
 

@@ -7,7 +7,6 @@ pub mod lambda_runtime;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use api::{HttpConfig, Limits};
 use async_trait::async_trait;
 use auth::VerifierConfig;
 use auth::dev::DevIdp;
@@ -16,7 +15,9 @@ use domain::audit::{AuditRecord, AuditTarget};
 use domain::ids::{AuditId, PlanName, Subject, TenantId};
 use domain::tenant::TenantProfile;
 use domain::{Clock, Timestamp};
+use graphql::Limits;
 use http_body_util::BodyExt;
+use http_edge::HttpConfig;
 use store::cursor::{CursorKey, Cursors};
 use store::repo::RegistryRepository;
 use store::{Item, ItemStore, Key, Page, Query, StoreError, StoreResult, WriteAction};
@@ -89,7 +90,7 @@ fn router_over(
     };
     let cursors = Cursors::new(CursorKey::from_bytes(&[3; 32]).unwrap());
     let services = app::services(store, clock, verifier, cursors, secrets).unwrap();
-    api::router(api::api_state(services), http)
+    http_edge::router(graphql::api_state(services), http)
 }
 
 /// The API router over `store` (seeded with the demo tenant), in dev mode, with `http`'s limits.

@@ -111,7 +111,9 @@ fn tenant_scopes_come_only_from_verifiers() {
         "shared/store",
         "shared/auth",
         "shared/app",
-        "shared/api",
+        "shared/graphql",
+        "shared/http",
+        "shared/events",
         "shared/boot",
         "cli",
     ]
@@ -140,14 +142,16 @@ fn tenant_scopes_come_only_from_verifiers() {
 }
 
 /// The workspace crates each library crate may depend on (normal dependencies; tests and
-/// benches may use more). Storage sits below the use cases: `auth` and `api` never reach it,
-/// they meet it through `domain` ports and `app`.
+/// benches may use more). Storage sits below the use cases: `auth` and the edges never reach
+/// it, they meet it through `domain` ports and `app`.
 const LAYERS: &[(&str, &[&str])] = &[
     ("shared/domain", &[]),
     ("shared/store", &["domain"]),
     ("shared/auth", &["domain"]),
     ("shared/app", &["domain", "store", "auth", "carriers"]),
-    ("shared/api", &["domain", "auth", "app"]),
+    // The edges: GraphQL (no HTTP), HTTP over it, events.
+    ("shared/graphql", &["domain", "auth", "app"]),
+    ("shared/http", &["domain", "auth", "app", "graphql"]),
     ("shared/secrets", &["domain"]),
     // The event edge: bus adapters and events in and out, over the use cases.
     ("shared/events", &["domain", "store", "auth", "app"]),
@@ -162,7 +166,16 @@ const LAYERS: &[(&str, &[&str])] = &[
 ];
 
 const WORKSPACE_CRATES: &[&str] = &[
-    "domain", "store", "auth", "app", "api", "boot", "secrets", "events", "carriers",
+    "domain",
+    "store",
+    "auth",
+    "app",
+    "graphql",
+    "http-edge",
+    "boot",
+    "secrets",
+    "events",
+    "carriers",
 ];
 
 /// The workspace crates a manifest lists as normal dependencies.
@@ -200,7 +213,10 @@ fn crates_depend_only_on_the_layers_below() {
             .unwrap()
             .to_string_lossy()
             .to_string();
-        if rel.starts_with("shared/api/") || rel.starts_with("shared/auth/") {
+        if rel.starts_with("shared/graphql/")
+            || rel.starts_with("shared/http/")
+            || rel.starts_with("shared/auth/")
+        {
             assert!(!code.contains("store::"), "{rel} uses the storage crate");
         }
     }

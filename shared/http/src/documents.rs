@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection};
 use lru::LruCache;
 
-use super::BadRequest;
-use crate::limits::{Limits, count_aliases, count_tokens};
+use crate::BadRequest;
+use graphql::limits::{Limits, count_aliases, count_tokens};
 
 /// Documents longer than this are parsed every time (they are rare, and would crowd out the
 /// ones that repeat).

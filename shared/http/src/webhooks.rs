@@ -27,9 +27,10 @@ use domain::ids::{IdempotencyKey, TenantId, TrackingNumber};
 use domain::webhook::{WebhookHook, WebhookProvider, carrier_code_of, normalize_tracking_status};
 use sha2::{Digest, Sha256};
 
-use crate::errors::{public, rest_status, with_request_id};
+use crate::errors::{rest_status, with_request_id};
+use graphql::errors::public;
 
-use crate::schema::ApiState;
+use graphql::schema::ApiState;
 
 /// The largest body a webhook accepts.
 pub const MAX_WEBHOOK_BYTES: usize = 256 * 1024;

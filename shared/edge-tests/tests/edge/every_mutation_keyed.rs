@@ -265,7 +265,7 @@ fn table() -> Vec<Row> {
 
 /// The fields of the `Mutation` type of the schema the code builds.
 fn schema_mutations() -> BTreeSet<String> {
-    let doc = async_graphql::parser::parse_schema(api::sdl()).unwrap();
+    let doc = async_graphql::parser::parse_schema(graphql::sdl()).unwrap();
     let fields = doc
         .definitions
         .iter()
@@ -313,7 +313,7 @@ impl Env {
             domain::outbound::OutboundPolicy::for_mode(true),
         )
         .unwrap();
-        let router = api::router(api::api_state(services), testkit::production_http());
+        let router = http_edge::router(graphql::api_state(services), testkit::production_http());
         let fake = FakeCarrier::easypost(API_KEY).await;
         app::platform::Platform::new(
             base.store.clone(),

@@ -14,10 +14,10 @@ use domain::access::Operation;
 use domain::ids::IdempotencyKey;
 use sha2::{Digest, Sha256};
 
-use super::documents::Parsed;
-use super::{BadRequest, Shared, body, execute, json_response};
+use crate::documents::Parsed;
 use crate::errors::{app_response, auth_response, status_of};
-use crate::schema::RequestState;
+use crate::{BadRequest, Shared, body, execute, json_response};
+use graphql::schema::RequestState;
 
 /// The root fields of the mutation a request runs, if it is a mutation.
 fn mutation_fields(doc: &ExecutableDocument, operation_name: Option<&str>) -> Option<Vec<String>> {

@@ -1,11 +1,14 @@
-//! The HTTP side: one axum router (POST /graphql, GraphiQL, /healthz, the dev JWKS) used by the
-//! graphql Lambda and `oms serve`. Limits are applied before any authentication or store access
-//! (`crate::limits`); an `Idempotency-Key` header hands the request to the keyed path
-//! (`idempotency`).
+//! The HTTP edge: the axum routers (POST /graphql, GraphiQL, /healthz, the dev JWKS, the signed
+//! webhooks) used by the HTTP Lambda functions and `oms serve`, the HTTP half of error mapping
+//! (`errors`) and the functions' Lambda edge (`lambda`). Limits are applied before any
+//! authentication or store access (`graphql::limits`); an `Idempotency-Key` header hands the
+//! request to the keyed path (`idempotency`).
 
 mod documents;
+pub mod errors;
 mod idempotency;
 pub mod lambda;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,12 +22,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use crate::errors::{error_code, error_response, status_of, with_request_id};
-use crate::limits::Limits;
-use crate::schema::{
+use crate::errors::{error_response, status_of, with_request_id};
+use documents::{Documents, Parsed};
+use graphql::errors::error_code;
+use graphql::limits::Limits;
+use graphql::schema::{
     ApiState, OmsSchema, RequestState, build_fast_schema, build_schema, build_validator,
 };
-use documents::{Documents, Parsed};
 
 #[derive(Debug, Clone)]
 pub struct HttpConfig {

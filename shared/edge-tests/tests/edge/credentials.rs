@@ -218,7 +218,7 @@ async fn internal_carrier_urls_are_refused_over_graphql() {
         domain::outbound::OutboundPolicy::production(),
     )
     .unwrap();
-    let router = api::router(api::api_state(services), testkit::production_http());
+    let router = http_edge::router(graphql::api_state(services), testkit::production_http());
     let token = testkit::demo_token(&env.idp, env.clock.as_ref(), Role::TenantAdmin);
     // The local store's file: one entry per secret (none yet: no file).
     let secrets_on_disk = || match std::fs::read_to_string(env.dir.path().join("secrets.json")) {

@@ -1,0 +1,17 @@
+//! TenantOMS's GraphQL schema: queries, mutations, the platform's, views, inputs, limits and the
+//! GraphQL half of error mapping. Resolvers parse, call one use case of `app`, and render views.
+//! No HTTP here: the `http` crate serves the schema (and the webhooks) over axum.
+
+pub mod connection;
+pub mod errors;
+pub mod gateway;
+pub mod inputs;
+pub mod limits;
+pub mod mutation;
+pub mod platform;
+pub mod query;
+pub mod schema;
+pub mod views;
+
+pub use limits::Limits;
+pub use schema::{ApiState, api_state, build_schema, sdl};
