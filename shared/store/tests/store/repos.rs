@@ -660,7 +660,13 @@ pub async fn concurrent_conflicting_updates_apply_exactly_once_each(b: &Backend)
             // DynamoDB may refuse a transaction that meets another in flight on the same item
             // (TransactionConflict, or throttling under load): nothing of it is written, which
             // the counts below check.
-            Err(RepoError::Store(store::StoreError::Conflict | store::StoreError::Throttled)) => {}
+            Err(RepoError::Store(
+                store::StoreError::Cancelled {
+                    reason: store::CancelReason::Conflict,
+                    ..
+                }
+                | store::StoreError::Throttled,
+            )) => {}
             Err(other) => panic!("unexpected {other:?}"),
         }
     }
