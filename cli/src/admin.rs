@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use app::platform::{DevSetup, Platform, PlatformError};
+use app::platform::{DevSetup, Platform};
+
+use crate::error::CliError;
 use auth::dev::DevIdp;
 use boot::{BootError, StoreConfig};
 use domain::access::Role;
@@ -14,20 +16,6 @@ use domain::{Clock, SystemClock};
 use serde_json::json;
 
 use crate::remote::{Remote, TENANT_FIELDS, TenantLine};
-
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    #[error("{0}")]
-    Usage(String),
-    #[error(transparent)]
-    Boot(#[from] BootError),
-    #[error(transparent)]
-    Platform(#[from] PlatformError),
-    #[error("{0}")]
-    Dev(#[from] auth::dev::DevIdpError),
-    #[error("invalid input: {0}")]
-    Invalid(#[from] domain::DomainError),
-}
 
 /// The platform admin's use cases over the configured store, acting as `cli:$USER`. In dev mode
 /// new tenants get the dev IdP whose key lives in `data_dir`.

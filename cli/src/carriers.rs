@@ -18,7 +18,8 @@ use domain::{Clock, SystemClock};
 use secrecy::SecretString;
 use store::cursor::{CursorKey, Cursors};
 
-use crate::admin::{CliError, open_platform};
+use crate::admin::open_platform;
+use crate::error::CliError;
 
 #[derive(Debug, Subcommand)]
 pub enum GatewayCmd {

@@ -21,7 +21,7 @@ use domain::webhook::{WebhookHook, WebhookProvider};
 use domain::{Clock, SystemClock};
 use serde_json::{Value, json};
 
-use crate::admin::CliError;
+use crate::error::CliError;
 
 /// The issuer of local tokens (a reserved top-level domain: never a real IdP).
 pub const LOCAL_ISSUER: &str = "https://lambda-local.tenantoms.invalid";

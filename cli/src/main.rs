@@ -2,6 +2,7 @@
 
 mod admin;
 mod carriers;
+mod error;
 mod local;
 mod remote;
 mod serve;
@@ -17,7 +18,8 @@ use domain::tenant::TenantStatus;
 use app::platform::DEMO_PLAN;
 use boot::StoreConfig;
 
-use crate::admin::{CliError, open_platform};
+use crate::admin::open_platform;
+use crate::error::CliError;
 
 /// mimalloc: a request allocates and frees many small objects (parsed JSON, the GraphQL
 /// response tree); glibc's malloc and free were ~12 % of an `order(id)` read (`make bench`).

@@ -10,7 +10,7 @@ use domain::Clock;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::admin::CliError;
+use crate::error::CliError;
 
 /// Beside the store: where a running `oms serve` listens.
 pub const SERVE_FILE: &str = "serve.json";

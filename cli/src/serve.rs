@@ -15,7 +15,8 @@ use graphql::Limits;
 use http_edge::HttpConfig;
 use store::cursor::{CursorKey, Cursors};
 
-use crate::admin::{CliError, platform_over};
+use crate::admin::platform_over;
+use crate::error::CliError;
 
 pub const DEMO_TENANT: &str = "demo";
 

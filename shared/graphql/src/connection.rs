@@ -10,8 +10,7 @@ use app::listing::{Page, RowCursor};
 use async_graphql::SimpleObject;
 
 use crate::errors::coded;
-use crate::platform::TenantV;
-use crate::views::{AuditRecordV, OrderSummary};
+use crate::views::{AuditRecordV, OrderSummary, TenantV};
 
 /// The cursor of one edge: a store position, signed when a client selects it.
 #[derive(Debug, Clone)]

@@ -11,7 +11,9 @@ pub mod mutation;
 pub mod platform;
 pub mod query;
 pub mod schema;
+pub mod state;
 pub mod views;
 
 pub use limits::Limits;
-pub use schema::{ApiState, api_state, build_schema, sdl};
+pub use schema::{build_schema, sdl};
+pub use state::{ApiState, api_state};

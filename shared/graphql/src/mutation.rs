@@ -12,7 +12,7 @@ use crate::gateway::{CarrierCredentialPayload, CarrierCredentialV, CarrierCreden
 use crate::inputs::{
     CreateOrderInput, CreateShipmentInput, LineQuantityInput, TenantConfigInput, line_quantities,
 };
-use crate::schema::{Req, order_id};
+use crate::state::{Req, order_id};
 use crate::views::{OrderV, ReturnV, ShipmentV, TenantConfigV, TrackingStatus, UserError};
 
 #[derive(SimpleObject, Default)]

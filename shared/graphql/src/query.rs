@@ -9,7 +9,7 @@ use domain::ids::{ExternalRef, VendorId};
 
 use crate::connection::{AuditConnection, OrderConnection};
 use crate::errors::{app_error, coded};
-use crate::schema::{Req, order_id, order_id as order_id_of};
+use crate::state::{Req, order_id, order_id as order_id_of};
 use crate::views::{
     AuditRecordV, MoneyV, OrderStatus, OrderSummary, OrderV, TenantConfigV, Viewer,
 };
@@ -257,7 +257,7 @@ impl QueryRoot {
         let Req { app, rc, .. } = Req::of(ctx).await?;
         let parsed = (|| -> app::AppResult<_> {
             Ok((
-                crate::schema::order_id(&order_id)?,
+                crate::state::order_id(&order_id)?,
                 domain::ids::ShipmentId::parse(shipment_id.as_str())
                     .map_err(|_| app::AppError::NotFound { what: "shipment" })?,
                 domain::ids::CarrierCode::parse(&gateway)?,

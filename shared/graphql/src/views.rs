@@ -539,3 +539,62 @@ pub struct Viewer {
     /// Operations the plan and roles allow.
     pub permissions: Vec<String>,
 }
+
+/// A tenant as the platform admin sees it: its profile, never its data.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "Tenant")]
+pub struct TenantV {
+    pub id: ID,
+    pub name: String,
+    pub status: TenantStatusV,
+    pub plan: String,
+    /// Write shards of the tenant's listings (only ever grows).
+    pub shards: u32,
+    /// The identity providers whose tokens the tenant's users sign in with.
+    pub idps: Vec<TenantIdpV>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "TenantStatus")]
+pub enum TenantStatusV {
+    Active,
+    /// Every request of the tenant's users is refused.
+    Suspended,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "TenantIdp")]
+pub struct TenantIdpV {
+    pub issuer: String,
+    /// A shared issuer serves several tenants; a claim in the token names the tenant.
+    pub shared: bool,
+    pub audiences: Vec<String>,
+}
+
+impl From<&domain::tenant::TenantProfile> for TenantV {
+    fn from(p: &domain::tenant::TenantProfile) -> Self {
+        TenantV {
+            id: p.id.to_string().into(),
+            name: p.name.clone(),
+            status: match p.status {
+                domain::tenant::TenantStatus::Active => TenantStatusV::Active,
+                domain::tenant::TenantStatus::Suspended => TenantStatusV::Suspended,
+            },
+            plan: p.plan.to_string(),
+            shards: p.shards,
+            idps: p
+                .idps
+                .iter()
+                .map(|i| TenantIdpV {
+                    issuer: i.issuer.to_string(),
+                    shared: i.shared,
+                    audiences: i.audiences.clone(),
+                })
+                .collect(),
+            created_at: p.created_at.to_rfc3339(),
+            updated_at: p.updated_at.to_rfc3339(),
+        }
+    }
+}

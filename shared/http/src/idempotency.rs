@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::documents::Parsed;
 use crate::errors::{app_response, auth_response, status_of};
 use crate::{BadRequest, Shared, body, execute, json_response};
-use graphql::schema::RequestState;
+use graphql::state::RequestState;
 
 /// The root fields of the mutation a request runs, if it is a mutation.
 fn mutation_fields(doc: &ExecutableDocument, operation_name: Option<&str>) -> Option<Vec<String>> {

@@ -26,9 +26,8 @@ use crate::errors::{error_response, status_of, with_request_id};
 use documents::{Documents, Parsed};
 use graphql::errors::error_code;
 use graphql::limits::Limits;
-use graphql::schema::{
-    ApiState, OmsSchema, RequestState, build_fast_schema, build_schema, build_validator,
-};
+use graphql::schema::{OmsSchema, build_fast_schema, build_schema, build_validator};
+use graphql::state::{ApiState, RequestState};
 
 #[derive(Debug, Clone)]
 pub struct HttpConfig {

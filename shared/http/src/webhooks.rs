@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 use crate::errors::{rest_status, with_request_id};
 use graphql::errors::public;
 
-use graphql::schema::ApiState;
+use graphql::state::ApiState;
 
 /// The largest body a webhook accepts.
 pub const MAX_WEBHOOK_BYTES: usize = 256 * 1024;
