@@ -45,7 +45,7 @@ pub struct App {
     /// Where carrier credential secrets are (none: credentials cannot be managed or used).
     secrets: Option<Arc<dyn SecretStore>>,
     /// How carriers are reached (none: no carrier calls).
-    pub(crate) connector: Option<Arc<dyn crate::shipping::CarrierConnector>>,
+    pub(crate) connector: Option<Arc<dyn crate::carrier::CarrierConnector>>,
     /// Which URLs tenants may set for outbound calls (carrier base and token URLs,
     /// notification URLs); production's by default.
     pub(crate) outbound: domain::outbound::OutboundPolicy,
@@ -57,7 +57,7 @@ pub struct App {
     /// Signs the opaque tokens the API hands out (rate ids).
     pub(crate) signer: Cursors,
     /// Carrier outcomes received but perhaps not yet committed.
-    pub(crate) outcomes: crate::shipping::CarrierOutcomes,
+    pub(crate) outcomes: crate::carrier::CarrierOutcomes,
 }
 
 /// Which order an external reference names, remembered per tenant (bounded, least recently
@@ -173,7 +173,7 @@ impl App {
             TenantAuditRepository::new(store.clone(), shards.clone(), cursors.clone());
         Self {
             signer: cursors.clone(),
-            outcomes: crate::shipping::CarrierOutcomes::new(),
+            outcomes: crate::carrier::CarrierOutcomes::new(),
             orders: OrderRepository::new(store.clone(), shards, cursors),
             configs: TenantConfigRepository::new(store.clone()),
             credentials: CredentialRepository::new(store.clone()),
@@ -196,7 +196,7 @@ impl App {
     }
 
     /// How carriers are reached.
-    pub fn with_connector(mut self, connector: Arc<dyn crate::shipping::CarrierConnector>) -> Self {
+    pub fn with_connector(mut self, connector: Arc<dyn crate::carrier::CarrierConnector>) -> Self {
         self.connector = Some(connector);
         self
     }
@@ -537,10 +537,13 @@ impl App {
                 Some(after.version()),
                 now,
             )?;
-            let mut tracking = crate::orders::tracking_items(&stored.order, &after);
-            let extra = crate::orders::intent_items(&identity, &stored.order, &after);
+            let mut tracking = crate::commit_items::tracking_items(&stored.order, &after);
+            let extra = crate::commit_items::intent_items(&identity, &stored.order, &after);
             if op == Operation::BuyLabel {
-                tracking.extend(crate::orders::global_tracking_items(&stored.order, &after));
+                tracking.extend(crate::commit_items::global_tracking_items(
+                    &stored.order,
+                    &after,
+                ));
             }
             let command = audit.id.to_string();
             let pending = Pending::Update {

@@ -13,86 +13,17 @@
 
 use domain::Timestamp;
 use domain::access::Operation;
-use domain::gateway::{CredentialVersion, GatewayConfig, GatewayMode, effective_at, fingerprint};
+use domain::gateway::{CredentialVersion, GatewayMode, effective_at, fingerprint};
 use domain::ids::{AccountId, CarrierCode, CredentialId};
 use domain::webhook::SecretRef;
-use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use secrecy::ExposeSecret;
 use store::repo::{ChainError, CredentialRepository};
 
 use crate::authz::Target;
+pub use crate::carrier::{CredentialSecrets, EffectiveCredentials};
 use crate::context::RequestCtx;
 use crate::engine::App;
 use crate::error::{AppError, AppResult};
-
-/// The secret fields of a version. Never printed (Debug shows which fields are set only).
-#[derive(Clone, Default)]
-pub struct CredentialSecrets {
-    pub api_key: Option<SecretString>,
-    pub password: Option<SecretString>,
-    pub shared_secret: Option<SecretString>,
-    pub client_secret: Option<SecretString>,
-}
-
-impl std::fmt::Debug for CredentialSecrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CredentialSecrets")
-            .field("api_key", &self.api_key.as_ref().map(|_| "…"))
-            .field("password", &self.password.as_ref().map(|_| "…"))
-            .field("shared_secret", &self.shared_secret.as_ref().map(|_| "…"))
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "…"))
-            .finish()
-    }
-}
-
-/// How the secret fields are kept in the secret store (one secret per version).
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SecretFields {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    api_key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    password: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    shared_secret: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    client_secret: Option<String>,
-}
-
-impl CredentialSecrets {
-    /// The secret a fingerprint is made of: the API key, else the client secret, else the
-    /// password.
-    fn primary(&self) -> Option<&SecretString> {
-        self.api_key
-            .as_ref()
-            .or(self.client_secret.as_ref())
-            .or(self.password.as_ref())
-    }
-
-    fn seal(&self) -> AppResult<SecretString> {
-        let show = |s: &Option<SecretString>| s.as_ref().map(|s| s.expose_secret().to_owned());
-        let fields = SecretFields {
-            api_key: show(&self.api_key),
-            password: show(&self.password),
-            shared_secret: show(&self.shared_secret),
-            client_secret: show(&self.client_secret),
-        };
-        serde_json::to_string(&fields)
-            .map(SecretString::from)
-            .map_err(|_| AppError::internal("cannot encode credential secrets"))
-    }
-
-    fn open(secret: &SecretString) -> AppResult<Self> {
-        let fields: SecretFields = serde_json::from_str(secret.expose_secret())
-            .map_err(|_| AppError::internal("stored credential secrets do not parse"))?;
-        Ok(Self {
-            api_key: fields.api_key.map(SecretString::from),
-            password: fields.password.map(SecretString::from),
-            shared_secret: fields.shared_secret.map(SecretString::from),
-            client_secret: fields.client_secret.map(SecretString::from),
-        })
-    }
-}
 
 /// A new version's fields (add, or rotate: then `from` is the rotation time).
 #[derive(Debug, Clone)]
@@ -109,14 +40,6 @@ pub struct NewCredentials {
     /// Defaults to now.
     pub from: Option<Timestamp>,
     pub thru: Option<Timestamp>,
-    pub secrets: CredentialSecrets,
-}
-
-/// The version in force and its secrets, for a carrier call.
-#[derive(Debug, Clone)]
-pub struct EffectiveCredentials {
-    pub gateway: GatewayConfig,
-    pub version: CredentialVersion,
     pub secrets: CredentialSecrets,
 }
 

@@ -10,6 +10,8 @@
 
 mod audit_days;
 pub mod authz;
+pub mod carrier;
+mod commit_items;
 pub mod context;
 pub mod directory;
 pub mod engine;

@@ -13,7 +13,7 @@
 //! webhooks find the shipment on either route — unless another shipment already holds the
 //! number there: the label is recorded without that entry, and the tenant audit says so.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use auth::Identity;
 use base64::Engine;
@@ -35,16 +35,12 @@ use serde::{Deserialize, Serialize};
 use store::repo::StoredOrder;
 
 use crate::authz::{Audited, user_audit};
+pub use crate::carrier::CarrierConnector;
+use crate::carrier::{EffectiveCredentials, Outcome};
 use crate::context::{Pending, RequestCtx, UnitOfWork};
 use crate::engine::{App, Change, CommandSpec, OrderRef};
 use crate::error::{AppError, AppResult};
-use crate::gateway::EffectiveCredentials;
 use crate::orders::{Tracked, own_shipment};
-
-/// Connects to a carrier with a version's credentials.
-pub trait CarrierConnector: Send + Sync {
-    fn connect(&self, credentials: &EffectiveCredentials) -> AppResult<Box<dyn Carrier>>;
-}
 
 /// The connector over HTTP: EasyPost or Shippo by the gateway's kind, every call through the
 /// guarded outbound client and every request's URL checked against its policy first.
@@ -215,38 +211,6 @@ pub(crate) enum Settled {
     Closed,
     /// It may still be in flight (or only a person can tell).
     InFlight,
-}
-
-/// A carrier outcome this process received, by intent id.
-#[derive(Debug, Clone)]
-pub(crate) enum Outcome {
-    Bought(PurchasedLabel),
-    Voided,
-}
-
-/// The carrier outcomes this process received, kept until they are committed (bounded, least
-/// recently used out first): a commit that fails is completed from here on the request's retry,
-/// without asking the carrier. Another process looks the call up instead.
-pub(crate) struct CarrierOutcomes(Mutex<lru::LruCache<String, Outcome>>);
-
-impl CarrierOutcomes {
-    const CAPACITY: usize = 1_000;
-
-    pub(crate) fn new() -> Self {
-        let cap =
-            std::num::NonZeroUsize::new(Self::CAPACITY).unwrap_or(std::num::NonZeroUsize::MIN);
-        Self(Mutex::new(lru::LruCache::new(cap)))
-    }
-
-    fn get(&self, intent: &str) -> Option<Outcome> {
-        self.0.lock().ok()?.get(intent).cloned()
-    }
-
-    fn put(&self, intent: &str, outcome: Outcome) {
-        if let Ok(mut c) = self.0.lock() {
-            c.put(intent.to_owned(), outcome);
-        }
-    }
 }
 
 /// What a bought label's carrier reference carries: the account, and the carrier's reference.
@@ -635,7 +599,7 @@ impl App {
             Some(after.version()),
             now,
         )?;
-        let extra = crate::orders::intent_items(identity, &stored.order, &after);
+        let extra = crate::commit_items::intent_items(identity, &stored.order, &after);
         let pending = Pending::Update {
             identity: identity.clone(),
             before: Box::new(stored),

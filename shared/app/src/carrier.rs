@@ -1,0 +1,128 @@
+//! The carrier port as the use cases see it: a version's credentials in force
+//! ([`EffectiveCredentials`], its secrets never printed), the connector that turns them into a
+//! carrier ([`CarrierConnector`]), and the outcomes of carrier calls this process received and
+//! has not committed yet ([`CarrierOutcomes`]). Below the engine and the shipping use cases, which
+//! both use it.
+
+use std::sync::Mutex;
+
+use carriers::{Carrier, PurchasedLabel};
+use domain::gateway::{CredentialVersion, GatewayConfig};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AppError, AppResult};
+
+/// The secret fields of a version. Never printed (Debug shows which fields are set only).
+#[derive(Clone, Default)]
+pub struct CredentialSecrets {
+    pub api_key: Option<SecretString>,
+    pub password: Option<SecretString>,
+    pub shared_secret: Option<SecretString>,
+    pub client_secret: Option<SecretString>,
+}
+
+impl std::fmt::Debug for CredentialSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialSecrets")
+            .field("api_key", &self.api_key.as_ref().map(|_| "…"))
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .field("shared_secret", &self.shared_secret.as_ref().map(|_| "…"))
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+/// How the secret fields are kept in the secret store (one secret per version).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SecretFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    api_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shared_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+}
+
+impl CredentialSecrets {
+    /// The secret a fingerprint is made of: the API key, else the client secret, else the
+    /// password.
+    pub(crate) fn primary(&self) -> Option<&SecretString> {
+        self.api_key
+            .as_ref()
+            .or(self.client_secret.as_ref())
+            .or(self.password.as_ref())
+    }
+
+    pub(crate) fn seal(&self) -> AppResult<SecretString> {
+        let show = |s: &Option<SecretString>| s.as_ref().map(|s| s.expose_secret().to_owned());
+        let fields = SecretFields {
+            api_key: show(&self.api_key),
+            password: show(&self.password),
+            shared_secret: show(&self.shared_secret),
+            client_secret: show(&self.client_secret),
+        };
+        serde_json::to_string(&fields)
+            .map(SecretString::from)
+            .map_err(|_| AppError::internal("cannot encode credential secrets"))
+    }
+
+    pub(crate) fn open(secret: &SecretString) -> AppResult<Self> {
+        let fields: SecretFields = serde_json::from_str(secret.expose_secret())
+            .map_err(|_| AppError::internal("stored credential secrets do not parse"))?;
+        Ok(Self {
+            api_key: fields.api_key.map(SecretString::from),
+            password: fields.password.map(SecretString::from),
+            shared_secret: fields.shared_secret.map(SecretString::from),
+            client_secret: fields.client_secret.map(SecretString::from),
+        })
+    }
+}
+
+/// The version in force and its secrets, for a carrier call.
+#[derive(Debug, Clone)]
+pub struct EffectiveCredentials {
+    pub gateway: GatewayConfig,
+    pub version: CredentialVersion,
+    pub secrets: CredentialSecrets,
+}
+
+/// Connects to a carrier with a version's credentials.
+pub trait CarrierConnector: Send + Sync {
+    fn connect(&self, credentials: &EffectiveCredentials) -> AppResult<Box<dyn Carrier>>;
+}
+
+/// A carrier outcome this process received, by intent id.
+#[derive(Debug, Clone)]
+pub(crate) enum Outcome {
+    Bought(PurchasedLabel),
+    Voided,
+}
+
+/// The carrier outcomes this process received, kept until they are committed (bounded, least
+/// recently used out first): a commit that fails is completed from here on the request's retry,
+/// without asking the carrier. Another process looks the call up instead.
+pub(crate) struct CarrierOutcomes(Mutex<lru::LruCache<String, Outcome>>);
+
+impl CarrierOutcomes {
+    const CAPACITY: usize = 1_000;
+
+    pub(crate) fn new() -> Self {
+        let cap =
+            std::num::NonZeroUsize::new(Self::CAPACITY).unwrap_or(std::num::NonZeroUsize::MIN);
+        Self(Mutex::new(lru::LruCache::new(cap)))
+    }
+
+    pub(crate) fn get(&self, intent: &str) -> Option<Outcome> {
+        self.0.lock().ok()?.get(intent).cloned()
+    }
+
+    pub(crate) fn put(&self, intent: &str, outcome: Outcome) {
+        if let Ok(mut c) = self.0.lock() {
+            c.put(intent.to_owned(), outcome);
+        }
+    }
+}

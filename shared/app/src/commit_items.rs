@@ -1,0 +1,67 @@
+//! What a command's commit writes besides the order: claims on tracking numbers (the tenant's
+//! index and, for labels bought through the gateway, the SaaS-wide one) and the open-intent
+//! index items `oms labels reconcile` reads.
+
+use auth::Identity;
+use domain::order::{Order, Shipment};
+use store::repo::{TrackingClaim, TrackingIndex};
+
+/// The claims on tracking numbers a command's shipments make in one index: every shipment
+/// whose carrier and tracking number are set and were not set so before the command.
+fn claims_of<'a>(
+    index: TrackingIndex,
+    after: &'a Order,
+    shipments: impl Iterator<Item = &'a Shipment>,
+) -> Vec<TrackingClaim> {
+    shipments
+        .filter_map(|s| {
+            Some(TrackingClaim {
+                index,
+                carrier: s.carrier.clone()?,
+                number: s.tracking_number.clone()?,
+                order: after.id(),
+                shipment: s.id,
+            })
+        })
+        .collect()
+}
+
+/// The open-intent index items of shipments whose carrier intent opened or closed in this
+/// command (the index `oms labels reconcile` reads).
+pub(crate) fn intent_items(
+    identity: &Identity,
+    before: &Order,
+    after: &Order,
+) -> Vec<store::WriteAction> {
+    after
+        .shipments()
+        .iter()
+        .filter_map(|s| {
+            let was = before.shipment(s.id).is_some_and(|b| b.intent.is_some());
+            let is = s.intent.is_some();
+            (was != is).then(|| {
+                store::repo::OrderRepository::intent_item(identity.scope(), after.id(), s.id, is)
+            })
+        })
+        .collect()
+}
+
+/// Tenant tracking-index claims for shipments whose carrier and tracking number changed.
+pub(crate) fn tracking_items(before: &Order, after: &Order) -> Vec<TrackingClaim> {
+    let changed = after.shipments().iter().filter(|s| {
+        !before
+            .shipment(s.id)
+            .is_some_and(|o| o.carrier == s.carrier && o.tracking_number == s.tracking_number)
+    });
+    claims_of(TrackingIndex::Tenant, after, changed)
+}
+
+/// SaaS-wide tracking-index claims of labels bought through the gateway in this command.
+pub(crate) fn global_tracking_items(before: &Order, after: &Order) -> Vec<TrackingClaim> {
+    let bought = after
+        .shipments()
+        .iter()
+        .filter(|s| s.status == domain::order::ShipmentStatus::LabelPurchased)
+        .filter(|s| before.shipment(s.id).is_some_and(|b| b.status != s.status));
+    claims_of(TrackingIndex::Global, after, bought)
+}
