@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use app::gateway::{CredentialSecrets, NewCredentials};
+use app::credentials::{CredentialSecrets, NewCredentials};
 use app::{AppError, RequestCtx};
 use auth::Caller;
 use auth::service::{Channel, service_identity};

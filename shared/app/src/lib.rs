@@ -6,6 +6,8 @@
 //! - [`tenants`]: a tenant's config and audit log; [`platform`]: the SaaS provider's tasks;
 //! - [`intake`]: what the edges take in (orders, shipments) as plain serde data;
 //! - [`idempotency`]: keyed operations (run once per key, replayed after);
+//! - [`credentials`]: a tenant's carrier credentials; [`shipping`]: rates, labels, voids and
+//!   tracking through the carriers; [`carrier`]: the carrier port those use;
 //! - [`authz`]: plan ∩ role, scopes, audited denials; [`engine`]: load, command, commit.
 
 mod audit_days;
@@ -13,10 +15,10 @@ pub mod authz;
 pub mod carrier;
 mod commit_items;
 pub mod context;
+pub mod credentials;
 pub mod directory;
 pub mod engine;
 pub mod error;
-pub mod gateway;
 pub mod idempotency;
 pub mod intake;
 pub mod orders;

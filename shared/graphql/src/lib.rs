@@ -3,8 +3,8 @@
 //! No HTTP here: the `http` crate serves the schema (and the webhooks) over axum.
 
 pub mod connection;
+pub mod credentials;
 pub mod errors;
-pub mod gateway;
 pub mod inputs;
 pub mod limits;
 pub mod mutation;

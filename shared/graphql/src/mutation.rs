@@ -7,8 +7,8 @@ use domain::access::Operation;
 use domain::ids::{CarrierCode, ReturnId, ShipmentId, Subject, TrackingNumber};
 use domain::order::{Order, TrackingUpdate};
 
+use crate::credentials::{CarrierCredentialPayload, CarrierCredentialV, CarrierCredentialsInput};
 use crate::errors::split;
-use crate::gateway::{CarrierCredentialPayload, CarrierCredentialV, CarrierCredentialsInput};
 use crate::inputs::{
     CreateOrderInput, CreateShipmentInput, LineQuantityInput, TenantConfigInput, line_quantities,
 };

@@ -226,7 +226,7 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         gateway: Option<String>,
-    ) -> async_graphql::Result<Vec<crate::gateway::CarrierCredentialV>> {
+    ) -> async_graphql::Result<Vec<crate::credentials::CarrierCredentialV>> {
         let Req { app, rc, .. } = Req::of(ctx).await?;
         let gateway = gateway
             .as_deref()
@@ -240,7 +240,7 @@ impl QueryRoot {
         let now = app.now();
         Ok(versions
             .iter()
-            .map(|v| crate::gateway::CarrierCredentialV::new(v, now))
+            .map(|v| crate::credentials::CarrierCredentialV::new(v, now))
             .collect())
     }
 
@@ -253,7 +253,7 @@ impl QueryRoot {
         shipment_id: ID,
         gateway: String,
         account: String,
-    ) -> async_graphql::Result<crate::gateway::ShippingRatesV> {
+    ) -> async_graphql::Result<crate::credentials::ShippingRatesV> {
         let Req { app, rc, .. } = Req::of(ctx).await?;
         let parsed = (|| -> app::AppResult<_> {
             Ok((

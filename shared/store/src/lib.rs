@@ -14,11 +14,12 @@ pub mod keys;
 pub mod port;
 pub mod repo;
 pub mod schema;
-pub mod scope;
+pub mod shards;
 
+pub use domain::scope::{TenantScope, VerifiedBy};
 pub use error::{CancelReason, StoreError, StoreResult};
 pub use item::{Item, Key, Value};
 pub use port::{
     Clock, Condition, ItemStore, ManualClock, Page, Query, SkRange, SystemClock, WriteAction,
 };
-pub use scope::{FixedShards, ShardCounts, TenantScope, VerifiedBy};
+pub use shards::{FixedShards, ShardCounts};

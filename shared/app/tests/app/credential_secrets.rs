@@ -277,7 +277,7 @@ async fn refused_changes_leave_no_secret(inner: Arc<dyn SecretStore>, counter: C
         .collect();
     assert_eq!(ours.len(), 3, "{versions:?}");
     for v in ours {
-        let purpose = app::gateway::secret_purpose(&v.gateway, &v.account, v.id);
+        let purpose = app::credentials::secret_purpose(&v.gateway, &v.account, v.id);
         assert!(inner.get(&acme, &purpose, &v.secret).await.is_ok(), "{v:?}");
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use app::gateway::{CredentialSecrets, NewCredentials, secret_purpose};
+use app::credentials::{CredentialSecrets, NewCredentials, secret_purpose};
 use app::shipping::CarrierConnector;
 use app::{App, RequestCtx, SystemIds};
 use auth::{Caller, Identity};

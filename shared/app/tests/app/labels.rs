@@ -205,7 +205,7 @@ impl Harness {
             .unwrap();
         app.add_carrier_credentials(
             &ctx(&[Role::TenantAdmin]),
-            app::gateway::NewCredentials {
+            app::credentials::NewCredentials {
                 gateway: gateway.clone(),
                 account: account.clone(),
                 mode: GatewayMode::Sandbox,
@@ -216,7 +216,7 @@ impl Harness {
                 description: None,
                 from: None,
                 thru: None,
-                secrets: app::gateway::CredentialSecrets {
+                secrets: app::credentials::CredentialSecrets {
                     api_key: Some(KEY.to_owned().into()),
                     ..Default::default()
                 },

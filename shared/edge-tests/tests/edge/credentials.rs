@@ -180,8 +180,8 @@ async fn a_credential_ciphertext_moved_to_another_version_does_not_open() {
         CredentialId::from_ulid(ulid::Ulid::from_parts(1, 2)),
     );
     let tenant = TenantId::parse("demo").unwrap();
-    let purpose_a = app::gateway::secret_purpose(&gateway, &account, a);
-    let purpose_b = app::gateway::secret_purpose(&gateway, &account, b);
+    let purpose_a = app::credentials::secret_purpose(&gateway, &account, a);
+    let purpose_b = app::credentials::secret_purpose(&gateway, &account, b);
     let r = secrets
         .put(&tenant, &purpose_a, &SecretString::from(KEY_1.to_owned()))
         .await

@@ -10,7 +10,7 @@ use crate::cursor::Cursors;
 use crate::item::Item;
 use crate::keys;
 use crate::port::{Condition, ItemStore, SkRange, WriteAction};
-use crate::scope::{ShardCounts, TenantScope};
+use crate::{ShardCounts, TenantScope};
 
 use super::listing::{Listing, Page, PageRequest, read_page};
 use super::{RepoError, RepoResult, from_json, to_json};

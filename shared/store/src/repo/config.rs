@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use domain::config::TenantConfig;
 
+use crate::TenantScope;
 use crate::item::Item;
 use crate::keys;
 use crate::port::{Condition, ItemStore, WriteAction};
 use crate::schema;
-use crate::scope::TenantScope;
 
 use super::{RepoResult, Role, from_json, map_cancel, to_json};
 

@@ -17,11 +17,11 @@ use domain::gateway::{
 };
 use domain::ids::{AccountId, CarrierCode, CredentialId};
 
+use crate::TenantScope;
 use crate::item::{Item, Value};
 use crate::keys;
 use crate::port::{Condition, ItemStore, Query, SkRange, WriteAction};
 use crate::schema;
-use crate::scope::TenantScope;
 
 use super::registry::saas_audit_action;
 use super::{RepoError, RepoResult, from_json, to_json};

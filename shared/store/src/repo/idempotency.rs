@@ -6,11 +6,11 @@ use std::sync::Arc;
 use domain::Timestamp;
 use domain::ids::{IdempotencyKey, OperationName, Subject, TenantId};
 
+use crate::TenantScope;
 use crate::item::Item;
 use crate::keys;
 use crate::port::{Condition, ItemStore, WriteAction};
 use crate::schema;
-use crate::scope::TenantScope;
 
 use super::{RepoError, RepoResult};
 

@@ -19,7 +19,7 @@ use crate::item::Item;
 use crate::keys;
 use crate::port::{Condition, ItemStore, Query, SkRange, WriteAction};
 use crate::schema::{self, Index};
-use crate::scope::{ShardCounts, TenantScope};
+use crate::{ShardCounts, TenantScope};
 
 use super::idempotency::IdempotencyRecord;
 use super::listing::{Listing, Page, PageRequest, read_page};

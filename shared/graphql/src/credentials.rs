@@ -2,7 +2,7 @@
 //! write-only) and the view of a version (fingerprint, never a secret).
 
 use app::AppResult;
-use app::gateway::{CredentialSecrets, NewCredentials};
+use app::credentials::{CredentialSecrets, NewCredentials};
 use async_graphql::{Enum, ID, InputObject, SimpleObject};
 use domain::Timestamp;
 use domain::gateway::{CredentialVersion, GatewayMode};

@@ -1,10 +1,8 @@
-//! The port that tells how many write shards a tenant's listings span. The tenant scope itself
-//! lives in the domain (`domain::scope`) and is re-exported here.
+//! The port that tells how many write shards a tenant's listings span, and a fixed count for
+//! tests and tools.
 
 use async_trait::async_trait;
 use domain::ids::TenantId;
-
-pub use domain::scope::{TenantScope, VerifiedBy};
 
 use crate::error::StoreResult;
 
