@@ -60,7 +60,7 @@ pub async fn serve(data_dir: &Path, listen: &str, bus: &LocalBus) -> Result<(), 
         data_dir: data_dir.to_path_buf(),
     });
     // Notifications to tenants' URLs; dev mode, so loopback receivers are allowed.
-    let sender = auth::outbound::HttpSender::new(std::time::Duration::from_secs(10), true)
+    let sender = outbound_http::HttpSender::new(std::time::Duration::from_secs(10), true)
         .map_err(|e| CliError::Usage(format!("cannot build the notification client: {e}")))?;
     let notifier = events::notify::Notifier::of(&services, secrets, Arc::new(sender));
     let notifications = Arc::new(events::notify::NotificationDispatcher::new(Arc::new(

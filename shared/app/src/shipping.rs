@@ -52,7 +52,7 @@ pub struct HttpConnector {
 }
 
 impl HttpConnector {
-    /// `client` must be the outbound client built for `policy` (`auth::outbound::client`).
+    /// `client` must be the outbound client built for `policy` (`outbound_http::client`).
     pub fn new(client: reqwest::Client, policy: domain::outbound::OutboundPolicy) -> Self {
         Self {
             client,

@@ -75,7 +75,7 @@ pub fn services_with_outbound(
     let shards = Arc::new(DirectoryShards(directory.clone()));
     // Carrier calls go through the guarded client: outside dev mode, public https only (each
     // adapter sets its own request timeout).
-    let client = auth::outbound::client(&outbound).map_err(AuthError::Directory)?;
+    let client = outbound_http::client(&outbound).map_err(AuthError::Directory)?;
     let verifier = Arc::new(verifier);
     let platform =
         crate::platform::PlatformHost::new(store.clone(), clock.clone(), verifier.clone())

@@ -152,11 +152,16 @@ const ARROWS: &[(&str, &[&str])] = &[
     ("domain", &[]),
     // Storage, identity, carriers and secrets sit on the domain alone.
     ("store", &["domain"]),
-    ("auth", &["domain"]),
+    // The guarded outbound HTTP client (every URL under the outbound policy) and the roots.
+    ("outbound-http", &["domain"]),
+    ("auth", &["domain", "outbound-http"]),
     ("carriers", &["domain"]),
     ("secrets", &["domain"]),
     // The use cases.
-    ("app", &["domain", "store", "auth", "carriers"]),
+    (
+        "app",
+        &["domain", "store", "auth", "carriers", "outbound-http"],
+    ),
     // The edges: GraphQL (no HTTP), HTTP over it, events in and out.
     ("graphql", &["domain", "auth", "app"]),
     ("http-edge", &["domain", "auth", "app", "graphql"]),
@@ -164,7 +169,15 @@ const ARROWS: &[(&str, &[&str])] = &[
     // The composition root: never an edge that links axum or async-graphql.
     (
         "boot",
-        &["domain", "store", "secrets", "auth", "app", "events"],
+        &[
+            "domain",
+            "store",
+            "secrets",
+            "auth",
+            "app",
+            "events",
+            "outbound-http",
+        ],
     ),
     // Fixtures for tests and benches (a dev-dependency everywhere).
     (
@@ -178,6 +191,7 @@ const ARROWS: &[(&str, &[&str])] = &[
             "secrets",
             "graphql",
             "http-edge",
+            "outbound-http",
         ],
     ),
     // Tests-only crates.
@@ -195,6 +209,7 @@ const ARROWS: &[(&str, &[&str])] = &[
             "events",
             "graphql",
             "http-edge",
+            "outbound-http",
         ],
     ),
     ("graphql-function", &["graphql", "http-edge", "boot"]),

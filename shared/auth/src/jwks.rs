@@ -10,7 +10,7 @@ use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::JwkSet;
 
 use crate::error::{AuthError, AuthResult};
-use crate::outbound::check_url;
+use outbound_http::check_url;
 
 /// Largest JWKS document accepted.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -53,7 +53,7 @@ impl JwksCache {
         cooldown_secs: i64,
         dev_mode: bool,
     ) -> AuthResult<Self> {
-        let http = crate::outbound::client(&domain::outbound::OutboundPolicy::for_mode(dev_mode))
+        let http = outbound_http::client(&domain::outbound::OutboundPolicy::for_mode(dev_mode))
             .map_err(AuthError::KeysUnavailable)?;
         Ok(Self {
             http,

@@ -14,8 +14,6 @@ pub mod error;
 pub mod identity;
 pub mod jwks;
 pub mod mapping;
-pub mod outbound;
-pub mod roots;
 pub mod service;
 pub mod verifier;
 pub mod webhook;

@@ -205,7 +205,7 @@ pub async fn notifier_function(
     let aws = Aws::load(config).await;
     let (services, secrets) = function_services(config, &aws, auth::VerifierConfig::default())?;
     // Production: only public https receivers (and the allow-list's targets).
-    let sender = auth::outbound::HttpSender::with_policy(
+    let sender = outbound_http::HttpSender::with_policy(
         events::notifier::ATTEMPT_TIMEOUT,
         config.outbound.clone(),
     )?;

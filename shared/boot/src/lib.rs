@@ -74,11 +74,11 @@ pub async fn open_store(
 }
 
 /// The AWS SDK's configuration loader, its HTTPS client trusting the process's shared roots
-/// ([`auth::roots`]) rather than reading the system's certificates once more.
+/// ([`outbound_http::roots`]) rather than reading the system's certificates once more.
 pub fn aws_loader() -> aws_config::ConfigLoader {
     use aws_smithy_http_client::tls;
     let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    let trust = tls::TrustStore::empty().with_pem_certificate(auth::roots::pem_bundle());
+    let trust = tls::TrustStore::empty().with_pem_certificate(outbound_http::roots::pem_bundle());
     match tls::TlsContext::builder().with_trust_store(trust).build() {
         Ok(context) => loader.http_client(
             aws_smithy_http_client::Builder::new()

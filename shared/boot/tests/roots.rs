@@ -107,9 +107,13 @@ async fn child(dir: std::path::PathBuf) {
     let bundle = dir.join("roots.pem");
     std::fs::write(&bundle, ca_pem).unwrap();
     let dev = OutboundPolicy::for_mode(true);
-    let first = auth::outbound::client(&dev).unwrap();
-    assert_eq!(auth::roots::loads(), 1);
-    assert_eq!(auth::roots::count(), 1, "the test CA, and nothing else");
+    let first = outbound_http::client(&dev).unwrap();
+    assert_eq!(outbound_http::roots::loads(), 1);
+    assert_eq!(
+        outbound_http::roots::count(),
+        1,
+        "the test CA, and nothing else"
+    );
 
     // From here on, whoever reads the system's roots again finds none.
     std::fs::remove_file(&bundle).unwrap();
@@ -119,7 +123,7 @@ async fn child(dir: std::path::PathBuf) {
         "a client left to read the roots itself would find them gone"
     );
 
-    let second = auth::outbound::builder(&dev, None).build().unwrap();
+    let second = outbound_http::builder(&dev, None).build().unwrap();
     let url = format!("https://localhost:{port}/");
     for client in [&first, &second] {
         let answer = client.get(&url).send().await.unwrap();
@@ -138,5 +142,9 @@ async fn child(dir: std::path::PathBuf) {
         .await
         .unwrap();
     assert!(tables.table_names().is_empty());
-    assert_eq!(auth::roots::loads(), 1, "read once for the whole process");
+    assert_eq!(
+        outbound_http::roots::loads(),
+        1,
+        "read once for the whole process"
+    );
 }

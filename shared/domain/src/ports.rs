@@ -165,7 +165,7 @@ pub enum SendError {
 /// The future a sender returns: the receiver's status on success.
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<u16, SendError>> + Send + 'a>>;
 
-/// Sends notifications out (an HTTP client with the SSRF guard, in `auth::outbound`).
+/// Sends notifications out (an HTTP client with the SSRF guard, in `outbound_http`).
 pub trait NotificationSender: Send + Sync {
     fn post<'a>(&'a self, request: OutboundPost<'a>) -> SendFuture<'a>;
 }

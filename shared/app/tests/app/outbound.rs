@@ -325,7 +325,7 @@ where
 /// injected resolver, connects counted.
 fn counted_connector(policy: &OutboundPolicy) -> (Arc<dyn CarrierConnector>, Connects) {
     let connects = Connects::default();
-    let client = auth::outbound::builder(policy, Some(resolver()))
+    let client = outbound_http::builder(policy, Some(resolver()))
         .connector_layer(connects.clone())
         .build()
         .unwrap();

@@ -5,7 +5,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use auth::outbound::HttpSender;
 use axum::http::{HeaderMap, StatusCode};
 use domain::access::Role;
 use domain::events::DomainEvent;
@@ -13,6 +12,7 @@ use domain::ports::{NotificationSender, OutboundPost, SendError};
 use domain::webhook::{WebhookHook, WebhookProvider};
 use events::notify::{NotificationDispatcher, Notified, Notifier, RetryPolicy};
 use events::relay::OutboxRelay;
+use outbound_http::HttpSender;
 use secrecy::SecretString;
 use testkit::WebhookEnv;
 

@@ -4,7 +4,10 @@
 //! deployment's allow-list names the target. Checked on the URL before every request (an
 //! IP-literal host never reaches a resolver, so this is where it is refused) and again on every
 //! address a name resolves to, at connect time ([`GuardedResolver`]), so DNS rebinding between
-//! check and connect cannot pass. No redirects are followed.
+//! check and connect cannot pass. No redirects are followed. Every client trusts the process's
+//! one reading of the system's root certificates ([`roots`]).
+
+pub mod roots;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
