@@ -1,5 +1,7 @@
-//! Start-up, written once: logging for a Lambda function or the CLI, and the store a process
-//! runs over, from configuration (an embedded file in a data directory, or a DynamoDB table).
+//! Start-up, written once: logging for a Lambda function or the CLI, the store a process runs
+//! over, from configuration (an embedded file in a data directory, or a DynamoDB table), and the
+//! AWS SDK's configuration (its HTTPS client trusting the process's one reading of the root
+//! certificates). [`lambda`] builds each function's services.
 
 pub mod lambda;
 
