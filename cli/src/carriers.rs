@@ -233,7 +233,7 @@ async fn as_tenant_admin(
     let secrets = crate::admin::open_secrets(store, dir).await?;
     let key = CursorKey::load_or_generate(&dir.join("cursor.key"))
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    let services = app::services_with_outbound(
+    let services = boot::services_with_outbound(
         opened,
         clock,
         auth::VerifierConfig::default(),

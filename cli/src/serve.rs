@@ -53,7 +53,7 @@ pub async fn serve(data_dir: &Path, listen: &str, bus: &LocalBus) -> Result<(), 
         platform: Some(idp.platform_registration()?),
         ..VerifierConfig::default()
     };
-    let mut services = app::services(store, clock, config, cursors, Some(secrets.clone()))
+    let mut services = boot::services(store, clock, config, cursors, Some(secrets.clone()))
         .map_err(|e| CliError::Usage(e.to_string()))?;
     // Tenants created through the platform API get the dev IdP, as with `oms tenant create`.
     services.platform = services.platform.clone().with_dev(app::platform::DevSetup {

@@ -86,7 +86,7 @@ async fn subscribe(d: &Deployment, tenant: &str, url: &str) {
         )
         .await
         .unwrap();
-    let services = app::services_with_outbound(
+    let services = boot::services_with_outbound(
         d.store.clone(),
         Arc::new(domain::SystemClock),
         auth::VerifierConfig::default(),
@@ -401,7 +401,7 @@ async fn a_dead_receiver_never_holds_up_another_tenants_notification() {
     );
 
     // A's audit says why, once per notification given up.
-    let services = app::services_with_outbound(
+    let services = boot::services_with_outbound(
         d.store.clone(),
         Arc::new(domain::SystemClock),
         auth::VerifierConfig::default(),

@@ -1,37 +1,15 @@
-//! The carrier port as the use cases see it: a version's credentials in force
-//! ([`EffectiveCredentials`], its secrets never printed), the connector that turns them into a
-//! carrier ([`CarrierConnector`]), and the outcomes of carrier calls this process received and
-//! has not committed yet ([`CarrierOutcomes`]). Below the engine and the shipping use cases, which
-//! both use it.
+//! What the use cases keep beside the carrier port (`ports::carrier`): how a version's secrets
+//! are sealed into one secret-store entry, and the outcomes of carrier calls this process
+//! received and has not committed yet ([`CarrierOutcomes`]). Below the engine and the shipping
+//! use cases, which both use it.
 
 use std::sync::Mutex;
 
-use carriers::{Carrier, PurchasedLabel};
-use domain::gateway::{CredentialVersion, GatewayConfig};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, AppResult};
-
-/// The secret fields of a version. Never printed (Debug shows which fields are set only).
-#[derive(Clone, Default)]
-pub struct CredentialSecrets {
-    pub api_key: Option<SecretString>,
-    pub password: Option<SecretString>,
-    pub shared_secret: Option<SecretString>,
-    pub client_secret: Option<SecretString>,
-}
-
-impl std::fmt::Debug for CredentialSecrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CredentialSecrets")
-            .field("api_key", &self.api_key.as_ref().map(|_| "…"))
-            .field("password", &self.password.as_ref().map(|_| "…"))
-            .field("shared_secret", &self.shared_secret.as_ref().map(|_| "…"))
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "…"))
-            .finish()
-    }
-}
+use crate::ports::carrier::{CredentialSecrets, PurchasedLabel};
 
 /// How the secret fields are kept in the secret store (one secret per version).
 #[derive(Serialize, Deserialize)]
@@ -80,19 +58,6 @@ impl CredentialSecrets {
             client_secret: fields.client_secret.map(SecretString::from),
         })
     }
-}
-
-/// The version in force and its secrets, for a carrier call.
-#[derive(Debug, Clone)]
-pub struct EffectiveCredentials {
-    pub gateway: GatewayConfig,
-    pub version: CredentialVersion,
-    pub secrets: CredentialSecrets,
-}
-
-/// Connects to a carrier with a version's credentials.
-pub trait CarrierConnector: Send + Sync {
-    fn connect(&self, credentials: &EffectiveCredentials) -> AppResult<Box<dyn Carrier>>;
 }
 
 /// A carrier outcome this process received, by intent id.

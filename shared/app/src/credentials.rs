@@ -20,10 +20,10 @@ use secrecy::ExposeSecret;
 use store::repo::{ChainError, CredentialRepository};
 
 use crate::authz::Target;
-pub use crate::carrier::{CredentialSecrets, EffectiveCredentials};
 use crate::context::RequestCtx;
 use crate::engine::App;
 use crate::error::{AppError, AppResult};
+pub use crate::ports::carrier::{CredentialSecrets, EffectiveCredentials};
 
 /// A new version's fields (add, or rotate: then `from` is the rotation time).
 #[derive(Debug, Clone)]

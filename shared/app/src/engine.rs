@@ -45,7 +45,7 @@ pub struct App {
     /// Where carrier credential secrets are (none: credentials cannot be managed or used).
     secrets: Option<Arc<dyn SecretStore>>,
     /// How carriers are reached (none: no carrier calls).
-    pub(crate) connector: Option<Arc<dyn crate::carrier::CarrierConnector>>,
+    pub(crate) connector: Option<Arc<dyn crate::ports::carrier::CarrierConnector>>,
     /// Which URLs tenants may set for outbound calls (carrier base and token URLs,
     /// notification URLs); production's by default.
     pub(crate) outbound: domain::outbound::OutboundPolicy,
@@ -196,7 +196,10 @@ impl App {
     }
 
     /// How carriers are reached.
-    pub fn with_connector(mut self, connector: Arc<dyn crate::carrier::CarrierConnector>) -> Self {
+    pub fn with_connector(
+        mut self,
+        connector: Arc<dyn crate::ports::carrier::CarrierConnector>,
+    ) -> Self {
         self.connector = Some(connector);
         self
     }

@@ -23,9 +23,10 @@ pub mod idempotency;
 pub mod intake;
 pub mod orders;
 pub mod platform;
+pub mod ports;
+pub mod services;
 pub mod shipping;
 pub mod tenants;
-pub mod wiring;
 
 pub use authz::{Authorizer, AuthzError, Target, authorize};
 pub use context::{NumberSource, Pending, RequestCtx, UnitOfWork};
@@ -36,8 +37,8 @@ pub use orders::{
     AddedOrder, Listed, ReturnStep, ShipmentStep, Tracked, TrackingApplied, TrackingChange,
     TrackingReport,
 };
+pub use services::Services;
 pub use store::repo::GatewayLabel;
-pub use wiring::{Services, services, services_with_outbound};
 
 /// The listing types the edges pass to and get from the order queries.
 pub mod listing {

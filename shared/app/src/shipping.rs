@@ -1,6 +1,6 @@
 //! Carrier calls: rates for a shipment, buying and voiding its label, and polling its tracking —
 //! each with the tenant's credentials in force at the time of the call, through one carrier
-//! interface (`carriers::Carrier`).
+//! interface (the `ports::carrier::Carrier` port).
 //!
 //! A purchase or a void costs money or cannot be undone, so it follows DESIGN.md §2 rule 9: an
 //! intent is committed on the shipment before the carrier is called (a racing second call finds
@@ -17,94 +17,27 @@ use std::sync::Arc;
 
 use auth::Identity;
 use base64::Engine;
-use carriers::{
-    Carrier, CarrierError, Credentials, PurchaseLookup, PurchasedLabel, RateRef, ShipmentRequest,
-    TrackStatus, VoidLookup,
-};
 use domain::access::Operation;
 use domain::audit::{AuditOutcome, AuditTarget};
-use domain::gateway::{CarrierKind, GatewayAuthType};
 use domain::ids::{AccountId, AuditId, CarrierCode, OrderId, ShipmentId, TrackingNumber};
 use domain::order::{
     CarrierAction, CarrierIntent, IntentOutcome, IntentState, Label, Order, Shipment,
     ShipmentStatus, TrackingStatus, TrackingUpdate,
 };
 use domain::{DomainError, Money};
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use store::repo::StoredOrder;
 
 use crate::authz::{Audited, user_audit};
-pub use crate::carrier::CarrierConnector;
-use crate::carrier::{EffectiveCredentials, Outcome};
+use crate::carrier::Outcome;
 use crate::context::{Pending, RequestCtx, UnitOfWork};
 use crate::engine::{App, Change, CommandSpec, OrderRef};
 use crate::error::{AppError, AppResult};
 use crate::orders::{Tracked, own_shipment};
-
-/// The connector over HTTP: EasyPost or Shippo by the gateway's kind, every call through the
-/// guarded outbound client and every request's URL checked against its policy first.
-pub struct HttpConnector {
-    client: reqwest::Client,
-    policy: domain::outbound::OutboundPolicy,
-    /// The time one carrier request may take (the adapters' default, 10 s, when unset).
-    timeout: Option<std::time::Duration>,
-}
-
-impl HttpConnector {
-    /// `client` must be the outbound client built for `policy` (`outbound_http::client`).
-    pub fn new(client: reqwest::Client, policy: domain::outbound::OutboundPolicy) -> Self {
-        Self {
-            client,
-            policy,
-            timeout: None,
-        }
-    }
-
-    /// One carrier request's time limit (tests shorten it).
-    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-}
-
-impl CarrierConnector for HttpConnector {
-    fn connect(&self, c: &EffectiveCredentials) -> AppResult<Box<dyn Carrier>> {
-        if c.version.auth_type != GatewayAuthType::ApiKey {
-            return Err(carrier_error(CarrierError::NotSupported(format!(
-                "{} credentials are not supported by the {} adapter",
-                c.version.auth_type.as_str(),
-                c.gateway.kind.as_str()
-            ))));
-        }
-        let key = c.secrets.api_key.as_ref().ok_or_else(|| {
-            carrier_error(CarrierError::AuthFailed(
-                "the credentials have no API key".into(),
-            ))
-        })?;
-        let credentials = Credentials::new(c.version.base_url.clone(), key.expose_secret());
-        Ok(match c.gateway.kind {
-            CarrierKind::Easypost => {
-                let mut a = carriers::easypost::EasyPost::new(credentials)
-                    .with_client(self.client.clone())
-                    .with_policy(self.policy.clone());
-                if let Some(t) = self.timeout {
-                    a = a.with_timeout(t);
-                }
-                Box::new(a)
-            }
-            CarrierKind::Shippo => {
-                let mut a = carriers::shippo::Shippo::new(credentials)
-                    .with_client(self.client.clone())
-                    .with_policy(self.policy.clone());
-                if let Some(t) = self.timeout {
-                    a = a.with_timeout(t);
-                }
-                Box::new(a)
-            }
-        })
-    }
-}
+use crate::ports::carrier::{
+    Address as CarrierAddress, Carrier, CarrierConnector, CarrierError, Parcel, PurchaseLookup,
+    PurchasedLabel, RateRef, ShipmentRequest, TrackStatus, VoidLookup, VoidOutcome,
+};
 
 /// A carrier's failure as the API reports it (the carrier's words, never a key).
 pub fn carrier_error(e: CarrierError) -> AppError {
@@ -238,8 +171,8 @@ fn decode<T: for<'de> Deserialize<'de>>(field: &str, s: &str) -> AppResult<T> {
     serde_json::from_slice(&bytes).map_err(|_| invalid())
 }
 
-fn address(a: &domain::contact::Address, email: Option<&str>) -> carriers::Address {
-    carriers::Address {
+fn address(a: &domain::contact::Address, email: Option<&str>) -> CarrierAddress {
+    CarrierAddress {
         name: a.name.clone(),
         company: None,
         street1: a.line1.clone(),
@@ -273,7 +206,7 @@ fn request(order: &Order, s: &Shipment) -> AppResult<ShipmentRequest> {
     Ok(ShipmentRequest {
         from: address(&from.address, None),
         to: address(&s.destination, Some(order.customer().email.as_str())),
-        parcel: carriers::Parcel {
+        parcel: Parcel {
             weight_grams: package.weight_grams,
             length_mm: package.length_mm,
             width_mm: package.width_mm,
@@ -313,7 +246,9 @@ impl App {
         let credentials = self
             .effective_credentials(rc, op, gateway, account, self.now())
             .await?;
-        self.connector()?.connect(&credentials)
+        self.connector()?
+            .connect(&credentials)
+            .map_err(carrier_error)
     }
 
     /// Rates for a confirmed shipment from one gateway account.
@@ -486,8 +421,8 @@ impl App {
                 continue;
             };
             let refusal = match carrier.void_label(&label.r).await {
-                Ok(carriers::VoidOutcome::Submitted | carriers::VoidOutcome::Refunded) => None,
-                Ok(carriers::VoidOutcome::Rejected(why)) => Some(CarrierError::Rejected(why)),
+                Ok(VoidOutcome::Submitted | VoidOutcome::Refunded) => None,
+                Ok(VoidOutcome::Rejected(why)) => Some(CarrierError::Rejected(why)),
                 Err(e) if e.is_refusal() => Some(e),
                 Err(e) => match carrier.find_void(&label.r).await {
                     Ok(VoidLookup::Voided(_)) => None,
@@ -766,10 +701,8 @@ impl App {
             Err(e) => Err(e),
         };
         let outcome = match &voided {
-            Ok(carriers::VoidOutcome::Submitted | carriers::VoidOutcome::Refunded) => {
-                AuditOutcome::Success
-            }
-            Ok(carriers::VoidOutcome::Rejected(why)) => AuditOutcome::Failed {
+            Ok(VoidOutcome::Submitted | VoidOutcome::Refunded) => AuditOutcome::Success,
+            Ok(VoidOutcome::Rejected(why)) => AuditOutcome::Failed {
                 reason: format!(
                     "the orphaned label {} could not be voided: {why}",
                     label.tracking_number
@@ -882,9 +815,7 @@ impl App {
             CarrierAction::Void => {
                 let label: LabelRef = decode("intent", &intent.reference)?;
                 let found = match self.outcomes.get(&intent.id) {
-                    Some(Outcome::Voided) => {
-                        Ok(VoidLookup::Voided(carriers::VoidOutcome::Submitted))
-                    }
+                    Some(Outcome::Voided) => Ok(VoidLookup::Voided(VoidOutcome::Submitted)),
                     _ => match self
                         .carrier_for(rc, Operation::VoidLabel, &label.g, &label.a)
                         .await

@@ -150,18 +150,16 @@ fn tenant_scopes_come_only_from_verifiers() {
 /// it is listed here, in review.
 const ARROWS: &[(&str, &[&str])] = &[
     ("domain", &[]),
-    // Storage, identity, carriers and secrets sit on the domain alone.
+    // Storage, identity and secrets sit on the domain alone.
     ("store", &["domain"]),
     // The guarded outbound HTTP client (every URL under the outbound policy) and the roots.
     ("outbound-http", &["domain"]),
     ("auth", &["domain", "outbound-http"]),
-    ("carriers", &["domain"]),
     ("secrets", &["domain"]),
-    // The use cases.
-    (
-        "app",
-        &["domain", "store", "auth", "carriers", "outbound-http"],
-    ),
+    // The use cases, over the ports they define (`app::ports`).
+    ("app", &["domain", "store", "auth"]),
+    // The carriers implement app's carrier port.
+    ("carriers", &["domain", "app"]),
     // The edges: GraphQL (no HTTP), HTTP over it, events in and out.
     ("graphql", &["domain", "auth", "app"]),
     ("http-edge", &["domain", "auth", "app", "graphql"]),
@@ -175,6 +173,7 @@ const ARROWS: &[(&str, &[&str])] = &[
             "secrets",
             "auth",
             "app",
+            "carriers",
             "events",
             "outbound-http",
         ],
@@ -187,6 +186,7 @@ const ARROWS: &[(&str, &[&str])] = &[
             "store",
             "auth",
             "app",
+            "boot",
             "events",
             "secrets",
             "graphql",
@@ -196,6 +196,7 @@ const ARROWS: &[(&str, &[&str])] = &[
     ),
     // Tests-only crates.
     ("edge-tests", &[]),
+    ("app-tests", &[]),
     ("architecture", &[]),
     // The binaries.
     (

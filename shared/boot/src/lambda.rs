@@ -124,7 +124,7 @@ fn function_services(
         config.secrets_prefix.clone(),
         clock.clone(),
     ));
-    let services = app::services_with_outbound(
+    let services = crate::services_with_outbound(
         store,
         clock,
         verifier,

@@ -1,9 +1,13 @@
 //! Start-up, written once: logging for a Lambda function or the CLI, the store a process runs
 //! over, from configuration (an embedded file in a data directory, or a DynamoDB table), and the
 //! AWS SDK's configuration (its HTTPS client trusting the process's one reading of the root
-//! certificates). [`lambda`] builds each function's services.
+//! certificates), and the services over a store ([`services`], the one composition root);
+//! [`lambda`] builds each function's.
 
 pub mod lambda;
+mod services;
+
+pub use services::{DIRECTORY_TTL_SECS, services, services_with_outbound};
 
 use std::path::PathBuf;
 use std::sync::Arc;

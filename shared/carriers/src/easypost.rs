@@ -7,13 +7,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::RetryPolicy;
 use crate::http::{Auth, Call, Flavour, Http};
 use crate::lenient::{self, field};
-use crate::model::{address_json, parse_amount};
-use crate::{
-    Carrier, CarrierError, Credentials, Parcel, PurchaseLookup, PurchasedLabel, Rate, RateError,
-    RateRef, Rates, RetryPolicy, ShipmentRequest, TrackEvent, TrackStatus, Tracking, VoidLookup,
-    VoidOutcome,
+use crate::wire::{Credentials, address_json, easypost_status, parse_amount};
+use app::ports::carrier::{
+    Carrier, CarrierError, Parcel, PurchaseLookup, PurchasedLabel, Rate, RateError, RateRef, Rates,
+    ShipmentRequest, TrackEvent, Tracking, VoidLookup, VoidOutcome,
 };
 
 const NAME: &str = "EasyPost";
@@ -422,7 +422,7 @@ fn void_outcome(refund_status: Option<&str>) -> Result<VoidOutcome, CarrierError
 fn tracking(t: Tracker) -> Tracking {
     let raw_status = t.status.unwrap_or_else(|| "unknown".into());
     Tracking {
-        status: TrackStatus::from_easypost(&raw_status),
+        status: easypost_status(&raw_status),
         raw_status,
         events: t.tracking_details.iter().map(track_event).collect(),
     }

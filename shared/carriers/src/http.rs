@@ -21,7 +21,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::{CarrierError, Credentials};
+use app::ports::carrier::CarrierError;
+
+use crate::wire::Credentials;
 
 /// How long one attempt may take, connect to last byte, unless configured.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -7,13 +7,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::RetryPolicy;
 use crate::http::{Auth, Call, Flavour, Http};
 use crate::lenient::{self, field};
-use crate::model::{address_json, parse_amount};
-use crate::{
-    Carrier, CarrierError, Credentials, PurchaseLookup, PurchasedLabel, Rate, RateError, RateRef,
-    Rates, RetryPolicy, ShipmentRequest, TrackEvent, TrackStatus, Tracking, VoidLookup,
-    VoidOutcome,
+use crate::wire::{Credentials, address_json, parse_amount, shippo_status};
+use app::ports::carrier::{
+    Carrier, CarrierError, PurchaseLookup, PurchasedLabel, Rate, RateError, RateRef, Rates,
+    ShipmentRequest, TrackEvent, Tracking, VoidLookup, VoidOutcome,
 };
 
 const NAME: &str = "Shippo";
@@ -500,7 +500,7 @@ fn tracking(t: Track) -> Tracking {
     }
     .unwrap_or_else(|| "UNKNOWN".into());
     Tracking {
-        status: TrackStatus::from_shippo(&raw_status),
+        status: shippo_status(&raw_status),
         raw_status,
         events: t.tracking_history.iter().map(track_event).collect(),
     }
@@ -561,6 +561,7 @@ fn field_errors(v: &Value, path: &str, depth: usize, out: &mut Vec<String>) {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use app::ports::carrier::TrackStatus;
 
     #[test]
     fn label_formats() {

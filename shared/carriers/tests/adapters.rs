@@ -5,14 +5,15 @@
 
 use std::time::{Duration, Instant};
 
+use app::ports::carrier::{
+    Address, Carrier, CarrierError, Parcel, PurchaseLookup, RateRef, Rates, ShipmentRequest,
+    TrackStatus, VoidLookup, VoidOutcome,
+};
 use base64::Engine;
 use carriers::easypost::EasyPost;
 use carriers::fake::{FakeCarrier, Fault, Recorded};
 use carriers::shippo::Shippo;
-use carriers::{
-    Address, Carrier, CarrierError, Credentials, Parcel, RateRef, Rates, RetryPolicy,
-    ShipmentRequest, TrackStatus, VoidOutcome,
-};
+use carriers::{Credentials, RetryPolicy};
 use domain::money::{Currency, Money};
 use domain::outbound::OutboundPolicy;
 use serde_json::json;
@@ -297,7 +298,7 @@ async fn lookups_find_purchases_and_voids(api: Api) {
     let rate = cheapest(&rates);
     assert_eq!(
         client.find_purchase(&rate).await.unwrap(),
-        carriers::PurchaseLookup::NotBought
+        PurchaseLookup::NotBought
     );
     // Sold, and the answer lost (the client gives up before the fake answers).
     fake.fail_next(Fault::DoThenStall);
@@ -310,7 +311,7 @@ async fn lookups_find_purchases_and_voids(api: Api) {
     let lost = short.buy_label(&rate).await.unwrap_err();
     assert!(!lost.is_refusal(), "{lost:?}");
     assert_eq!(fake.labels_sold(), 1);
-    let carriers::PurchaseLookup::Bought(label) = client.find_purchase(&rate).await.unwrap() else {
+    let PurchaseLookup::Bought(label) = client.find_purchase(&rate).await.unwrap() else {
         panic!("the purchase is found");
     };
     assert_eq!(
@@ -320,14 +321,14 @@ async fn lookups_find_purchases_and_voids(api: Api) {
     assert_eq!(fake.labels_sold(), 1, "a lookup buys nothing");
     assert_eq!(
         client.find_void(&label.carrier_reference).await.unwrap(),
-        carriers::VoidLookup::NotVoided
+        VoidLookup::NotVoided
     );
     fake.fail_next(Fault::DoThenStall);
     assert!(short.void_label(&label.carrier_reference).await.is_err());
     assert_eq!(fake.labels_refunded(), 1);
     assert!(matches!(
         client.find_void(&label.carrier_reference).await.unwrap(),
-        carriers::VoidLookup::Voided(_)
+        VoidLookup::Voided(_)
     ));
     let buys = fake.requests().iter().filter(|r| api.is_buy(r)).count();
     assert_eq!(buys, 1, "the lookups called no buy endpoint");

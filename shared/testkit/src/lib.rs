@@ -89,7 +89,7 @@ fn router_over(
         ..VerifierConfig::default()
     };
     let cursors = Cursors::new(CursorKey::from_bytes(&[3; 32]).unwrap());
-    let services = app::services(store, clock, verifier, cursors, secrets).unwrap();
+    let services = boot::services(store, clock, verifier, cursors, secrets).unwrap();
     http_edge::router(graphql::api_state(services), http)
 }
 
@@ -340,7 +340,7 @@ impl WebhookEnv {
     /// Services over this deployment's store and secrets (their own caches, as a separate
     /// function or task has).
     pub fn services(&self) -> app::Services {
-        app::services(
+        boot::services(
             self.store.clone(),
             self.clock.clone(),
             VerifierConfig::default(),

@@ -206,7 +206,7 @@ async fn a_credential_ciphertext_moved_to_another_version_does_not_open() {
 async fn internal_carrier_urls_are_refused_over_graphql() {
     use store::cursor::{CursorKey, Cursors};
     let env = env().await;
-    let services = app::services_with_outbound(
+    let services = boot::services_with_outbound(
         env.store.clone(),
         env.clock.clone(),
         auth::VerifierConfig {

@@ -304,7 +304,7 @@ impl Env {
             ..auth::VerifierConfig::default()
         };
         // The fake carrier listens on loopback http: dev mode's outbound policy lets it in.
-        let services = app::services_with_outbound(
+        let services = boot::services_with_outbound(
             base.store.clone(),
             base.clock.clone(),
             verifier,

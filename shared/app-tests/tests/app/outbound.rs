@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
-use app::shipping::{CarrierConnector, HttpConnector};
+use app::ports::carrier::CarrierConnector;
+use carriers::HttpConnector;
 use app::{AppError, UnitOfWork};
 use domain::access::Operation;
 use domain::config::{NotificationUrl, TenantConfig};
@@ -395,7 +396,7 @@ async fn call(
     env: &GatewayEnv,
     connector: &Arc<dyn CarrierConnector>,
     account: &str,
-) -> carriers::CarrierError {
+) -> app::ports::carrier::CarrierError {
     let creds = env
         .app
         .effective_credentials(

@@ -1,10 +1,13 @@
-//! Builds the services over a store: the cached tenant directory (which also backs listing shard
-//! counts), the verifier and the use cases. `oms serve`, the Lambda functions and tests share it.
+//! The one composition root of the services: the store's registry behind the cached tenant
+//! directory (which also backs listing shard counts), the verifiers, the carriers behind the
+//! guarded outbound client, and the use cases over them. `oms serve`, the Lambda functions and
+//! tests share it.
 
 use std::sync::{Arc, Mutex};
 
+use app::directory::DirectoryShards;
+use app::{App, Services, SystemIds};
 use auth::directory::CachedDirectory;
-use auth::directory::Directory;
 use auth::service::EventSourceVerifier;
 use auth::webhook::WebhookVerifier;
 use auth::{AuthError, Verifier, VerifierConfig};
@@ -15,26 +18,8 @@ use store::ItemStore;
 use store::cursor::Cursors;
 use store::repo::RegistryRepository;
 
-use crate::directory::DirectoryShards;
-use crate::engine::{App, SystemIds};
-
 /// How long tenant profiles, plans and issuers are cached.
 pub const DIRECTORY_TTL_SECS: i64 = 60;
-
-/// What an edge serves requests with.
-#[derive(Clone)]
-pub struct Services {
-    pub app: Arc<App>,
-    pub verifier: Arc<Verifier>,
-    /// Signed webhooks, when a secret store is configured.
-    pub webhooks: Option<Arc<WebhookVerifier>>,
-    /// Tenant events, named by their registered sources.
-    pub event_sources: Arc<EventSourceVerifier>,
-    /// The cached tenant directory the verifiers read.
-    pub directory: Arc<dyn Directory>,
-    /// The platform admin's use cases, for platform tokens.
-    pub platform: crate::platform::PlatformHost,
-}
 
 /// The services over `store`, all reading `clock`; webhooks verify with `secrets`' secrets.
 /// Outbound URLs under the policy of the verifier's mode, with no allow-list.
@@ -77,10 +62,9 @@ pub fn services_with_outbound(
     // adapter sets its own request timeout).
     let client = outbound_http::client(&outbound).map_err(AuthError::Directory)?;
     let verifier = Arc::new(verifier);
-    let platform =
-        crate::platform::PlatformHost::new(store.clone(), clock.clone(), verifier.clone())
-            .with_outbound(outbound.clone());
-    let connector = crate::shipping::HttpConnector::new(client, outbound.clone());
+    let platform = app::platform::PlatformHost::new(store.clone(), clock.clone(), verifier.clone())
+        .with_outbound(outbound.clone());
+    let connector = carriers::HttpConnector::new(client, outbound.clone());
     let mut app = App::new(store, shards, cursors, ids, clock)
         .with_connector(Arc::new(connector))
         .with_outbound(outbound);

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use app::credentials::{CredentialSecrets, NewCredentials, secret_purpose};
-use app::shipping::CarrierConnector;
+use app::ports::carrier::CarrierConnector;
 use app::{App, RequestCtx, SystemIds};
 use auth::{Caller, Identity};
 use domain::access::{Plan, Role};

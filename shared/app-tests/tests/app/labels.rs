@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use app::shipping::{HttpConnector, INTENT_SETTLE_SECS};
+use app::shipping::INTENT_SETTLE_SECS;
+use carriers::HttpConnector;
 use app::{
     App, AppError, Keyed, KeyedOutcome, OrderRef, RequestCtx, StoredResponse, SystemIds, UnitOfWork,
 };

@@ -1,0 +1,80 @@
+//! The carrier port: one [`Carrier`] trait every adapter implements (the `carriers` crate holds
+//! EasyPost's and Shippo's), the carrier-neutral model it speaks ([`model`]), its one error
+//! ([`CarrierError`]), and how the use cases get a carrier for a tenant's credentials in force
+//! ([`EffectiveCredentials`], [`CarrierConnector`]).
+
+mod error;
+mod model;
+
+pub use error::CarrierError;
+pub use model::*;
+
+use domain::gateway::{CredentialVersion, GatewayConfig};
+use secrecy::SecretString;
+
+/// A carrier behind one interface.
+#[async_trait::async_trait]
+pub trait Carrier: Send + Sync {
+    /// Quotes rates for a parcel; per-carrier rating failures come back in `Rates::errors`, not as Err.
+    async fn rates(&self, shipment: &ShipmentRequest) -> Result<Rates, CarrierError>;
+    /// Buys the label of a rate returned by `rates` (same carrier, same credentials).
+    async fn buy_label(&self, rate: &RateRef) -> Result<PurchasedLabel, CarrierError>;
+    /// Voids (refunds) a label by its carrier reference (EasyPost shipment id; Shippo transaction id).
+    async fn void_label(&self, carrier_reference: &str) -> Result<VoidOutcome, CarrierError>;
+    /// Current tracking of a parcel.
+    async fn track(&self, carrier: &str, tracking_number: &str) -> Result<Tracking, CarrierError>;
+    /// A cheap authenticated call that proves the credentials work.
+    async fn verify_credentials(&self) -> Result<(), CarrierError>;
+
+    /// What became of a purchase of `rate` whose answer was lost (a timeout, a crash before the
+    /// commit): looked up at the carrier, never bought again. A carrier without a lookup
+    /// answers `NotSupported`, and the purchase stays for a person to reconcile.
+    async fn find_purchase(&self, rate: &RateRef) -> Result<PurchaseLookup, CarrierError> {
+        let _ = rate;
+        Err(CarrierError::NotSupported(
+            "this carrier offers no purchase lookup".into(),
+        ))
+    }
+
+    /// What became of a void of the label `carrier_reference` whose answer was lost.
+    async fn find_void(&self, carrier_reference: &str) -> Result<VoidLookup, CarrierError> {
+        let _ = carrier_reference;
+        Err(CarrierError::NotSupported(
+            "this carrier offers no refund lookup".into(),
+        ))
+    }
+}
+
+/// The secret fields of a version. Never printed (Debug shows which fields are set only).
+#[derive(Clone, Default)]
+pub struct CredentialSecrets {
+    pub api_key: Option<SecretString>,
+    pub password: Option<SecretString>,
+    pub shared_secret: Option<SecretString>,
+    pub client_secret: Option<SecretString>,
+}
+
+impl std::fmt::Debug for CredentialSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialSecrets")
+            .field("api_key", &self.api_key.as_ref().map(|_| "…"))
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .field("shared_secret", &self.shared_secret.as_ref().map(|_| "…"))
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+/// The version in force and its secrets, for a carrier call.
+#[derive(Debug, Clone)]
+pub struct EffectiveCredentials {
+    pub gateway: GatewayConfig,
+    pub version: CredentialVersion,
+    pub secrets: CredentialSecrets,
+}
+
+/// Connects to a carrier with a version's credentials.
+pub trait CarrierConnector: Send + Sync {
+    fn connect(&self, credentials: &EffectiveCredentials)
+    -> Result<Box<dyn Carrier>, CarrierError>;
+}

@@ -1,0 +1,154 @@
+//! The carrier-neutral shapes the [`super::Carrier`] trait speaks: metric parcels in, exact
+//! money and normalised tracking statuses out.
+
+use domain::money::Money;
+use serde::{Deserialize, Serialize};
+
+/// EasyPost's production API (the adapter appends `/v2/...`).
+pub const EASYPOST_BASE_URL: &str = "https://api.easypost.com";
+/// Shippo's production API.
+pub const SHIPPO_BASE_URL: &str = "https://api.goshippo.com";
+
+/// A postal address as both carriers take it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub name: String,
+    pub company: Option<String>,
+    pub street1: String,
+    pub street2: Option<String>,
+    pub city: String,
+    pub state: Option<String>,
+    pub zip: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+/// One parcel in metric units; each adapter converts to what its carrier takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Parcel {
+    pub weight_grams: u32,
+    pub length_mm: u32,
+    pub width_mm: u32,
+    pub height_mm: u32,
+}
+
+/// What to quote: one parcel from one address to another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentRequest {
+    pub from: Address,
+    pub to: Address,
+    pub parcel: Parcel,
+    /// Our reference (e.g. the order id), passed on where the carrier keeps one.
+    pub reference: Option<String>,
+}
+
+/// What a purchase needs to name a quoted rate.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RateRef {
+    pub rate_id: String,
+    /// The carrier's shipment the rate belongs to: EasyPost buys through its `shp_…` id;
+    /// Shippo needs only the rate id.
+    pub carrier_shipment: Option<String>,
+}
+
+/// One quoted service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rate {
+    pub rate: RateRef,
+    /// The carrier that would carry the parcel (e.g. "USPS"), not the aggregator.
+    pub carrier: String,
+    pub service: String,
+    pub amount: Money,
+    pub delivery_days: Option<u32>,
+}
+
+/// A carrier that could not rate the parcel; the others' rates still stand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateError {
+    pub carrier: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Rates {
+    pub rates: Vec<Rate>,
+    pub errors: Vec<RateError>,
+}
+
+/// A bought label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchasedLabel {
+    pub tracking_number: String,
+    pub carrier: String,
+    pub label_url: String,
+    /// "PDF", "PNG", "ZPL", …
+    pub label_format: String,
+    /// What `void_label` takes: the EasyPost shipment id or the Shippo transaction id.
+    pub carrier_reference: String,
+}
+
+/// How a void (refund) request ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoidOutcome {
+    /// Accepted; the carrier refunds later (EasyPost can take up to 30 days).
+    Submitted,
+    Refunded,
+    /// Refused, with the carrier's reason.
+    Rejected(String),
+}
+
+/// What a purchase lookup found at the carrier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PurchaseLookup {
+    /// The label was bought: here it is.
+    Bought(PurchasedLabel),
+    /// The carrier has no purchase of this rate.
+    NotBought,
+    /// The carrier is still creating the label (Shippo's queued transactions).
+    Pending,
+}
+
+/// What a void lookup found at the carrier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoidLookup {
+    /// The void was accepted (`Submitted`) or done (`Refunded`).
+    Voided(VoidOutcome),
+    /// No void of this label is known (or it was rejected).
+    NotVoided,
+}
+
+/// A tracking status normalised across carriers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackStatus {
+    PreTransit,
+    InTransit,
+    OutForDelivery,
+    Delivered,
+    Failure,
+    Returned,
+    Unknown,
+}
+
+/// One scan, as the carrier reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackEvent {
+    /// The carrier's raw status of this event.
+    pub status: String,
+    pub message: String,
+    /// The carrier's timestamp, as sent (RFC 3339 from both carriers).
+    pub at: Option<String>,
+}
+
+/// Where a parcel is, with its history in the carrier's order (oldest first for both).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tracking {
+    pub status: TrackStatus,
+    pub raw_status: String,
+    pub events: Vec<TrackEvent>,
+}

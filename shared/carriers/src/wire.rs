@@ -1,0 +1,183 @@
+//! What both adapters share on the wire: where an account lives and its key ([`Credentials`]),
+//! addresses as both carriers take them, exact amounts, and each carrier's tracking statuses
+//! mapped onto the port's.
+
+use std::fmt;
+
+use app::ports::carrier::{Address, CarrierError, TrackStatus};
+use domain::money::{Currency, Money};
+use secrecy::SecretString;
+
+/// Where a carrier account lives and its API key. Debug never shows the key.
+#[derive(Clone)]
+pub struct Credentials {
+    pub base_url: String,
+    pub api_key: SecretString,
+}
+
+impl Credentials {
+    pub fn new(base_url: impl Into<String>, api_key: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            api_key: SecretString::from(api_key.into()),
+        }
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("base_url", &self.base_url)
+            .field("api_key", &"[redacted]")
+            .finish()
+    }
+}
+
+/// An address as both carriers take it (they share the field names); absent fields are left
+/// out rather than sent as `null`.
+pub(crate) fn address_json(a: &Address) -> serde_json::Value {
+    let fields = [
+        ("name", Some(&a.name)),
+        ("company", a.company.as_ref()),
+        ("street1", Some(&a.street1)),
+        ("street2", a.street2.as_ref()),
+        ("city", Some(&a.city)),
+        ("state", a.state.as_ref()),
+        ("zip", Some(&a.zip)),
+        ("country", Some(&a.country)),
+        ("phone", a.phone.as_ref()),
+        ("email", a.email.as_ref()),
+    ];
+    fields
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_owned(), serde_json::Value::String(v.clone()))))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// Parses a carrier's decimal amount exactly. Carriers may pad with zeros past the currency's
+/// exponent (EasyPost "10.07000"); those are dropped, but a non-zero digit past it means the
+/// carrier priced something we cannot charge exactly, so it is refused rather than rounded.
+pub(crate) fn parse_amount(amount: &str, currency: &str) -> Result<Money, CarrierError> {
+    let currency = Currency::parse(currency.trim())
+        .map_err(|e| CarrierError::Rejected(format!("malformed rate currency: {e}")))?;
+    let amount = amount.trim();
+    let exponent = currency.exponent() as usize;
+    let trimmed = match amount.split_once('.') {
+        Some((whole, fraction)) if fraction.is_ascii() && fraction.len() > exponent => {
+            let kept = fraction[..exponent].to_owned() + fraction[exponent..].trim_end_matches('0');
+            if kept.is_empty() {
+                whole.to_owned()
+            } else {
+                format!("{whole}.{kept}")
+            }
+        }
+        _ => amount.to_owned(),
+    };
+    Money::parse(&trimmed, currency)
+        .map_err(|e| CarrierError::Rejected(format!("malformed rate amount: {e}")))
+}
+
+/// EasyPost's `status` (unknown values are `Unknown`, never an error).
+pub(crate) fn easypost_status(raw: &str) -> TrackStatus {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "pre_transit" => TrackStatus::PreTransit,
+        "in_transit" => TrackStatus::InTransit,
+        "out_for_delivery" | "available_for_pickup" => TrackStatus::OutForDelivery,
+        "delivered" => TrackStatus::Delivered,
+        "return_to_sender" => TrackStatus::Returned,
+        "failure" | "error" | "cancelled" => TrackStatus::Failure,
+        _ => TrackStatus::Unknown,
+    }
+}
+
+/// Shippo's `tracking_status.status` (unknown values are `Unknown`).
+pub(crate) fn shippo_status(raw: &str) -> TrackStatus {
+    match raw.trim().to_ascii_uppercase().as_str() {
+        "PRE_TRANSIT" => TrackStatus::PreTransit,
+        "TRANSIT" => TrackStatus::InTransit,
+        "DELIVERED" => TrackStatus::Delivered,
+        "RETURNED" => TrackStatus::Returned,
+        "FAILURE" => TrackStatus::Failure,
+        _ => TrackStatus::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use app::ports::carrier::TrackStatus;
+
+    fn minor(amount: &str, currency: &str) -> i64 {
+        parse_amount(amount, currency).unwrap().minor()
+    }
+
+    #[test]
+    fn amounts_are_exact() {
+        assert_eq!(minor("10.07000", "USD"), 1007);
+        assert_eq!(minor("10.07", "USD"), 1007);
+        assert_eq!(minor("5.5", "USD"), 550);
+        assert_eq!(minor("7", "USD"), 700);
+        assert_eq!(minor("100.000", "JPY"), 100);
+        assert_eq!(minor("1.2500", "BHD"), 1250);
+        assert_eq!(minor("0.000", "EUR"), 0);
+    }
+
+    #[test]
+    fn extra_precision_is_refused_not_rounded() {
+        for (amount, currency) in [
+            ("10.075", "USD"),
+            ("10.07001", "USD"),
+            ("100.5", "JPY"),
+            ("abc", "USD"),
+            ("1.0€", "USD"),
+            ("1.", "USD"),
+            ("", "USD"),
+            ("1.00", "XYZ"),
+            ("1.00", "usd"),
+        ] {
+            let err = parse_amount(amount, currency).unwrap_err();
+            assert_eq!(err.code(), "carrier_rejected", "{amount} {currency}");
+        }
+    }
+
+    #[test]
+    fn statuses_normalise() {
+        use TrackStatus::*;
+        for (raw, want) in [
+            ("pre_transit", PreTransit),
+            ("in_transit", InTransit),
+            ("out_for_delivery", OutForDelivery),
+            ("available_for_pickup", OutForDelivery),
+            ("delivered", Delivered),
+            ("return_to_sender", Returned),
+            ("failure", Failure),
+            ("error", Failure),
+            ("cancelled", Failure),
+            ("unknown", Unknown),
+            ("something_new", Unknown),
+        ] {
+            assert_eq!(easypost_status(raw), want, "{raw}");
+        }
+        for (raw, want) in [
+            ("PRE_TRANSIT", PreTransit),
+            ("TRANSIT", InTransit),
+            ("DELIVERED", Delivered),
+            ("RETURNED", Returned),
+            ("FAILURE", Failure),
+            ("UNKNOWN", Unknown),
+            ("NEW_THING", Unknown),
+        ] {
+            assert_eq!(shippo_status(raw), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn credentials_debug_hides_the_key() {
+        let c = Credentials::new("https://api.easypost.com", "EZTK-super-secret");
+        let shown = format!("{c:?} {c:#?}");
+        assert!(!shown.contains("EZTK-super-secret"), "{shown}");
+        assert!(shown.contains("api.easypost.com"));
+    }
+}
