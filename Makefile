@@ -110,7 +110,7 @@ serve:
 CRITERION_ARGS ?= --warm-up-time 1 --measurement-time 3
 bench:
 	@rc=0; $(MAKE) --no-print-directory services-up lambda-bins && \
-	( $(WITH_SERVICES) $(CARGO) bench -j$(JOBS) -p domain -p store -p auth -p edge-tests -p testkit --bench '*' -- $(CRITERION_ARGS) && \
+	( $(WITH_SERVICES) $(CARGO) bench -j$(JOBS) -p domain -p store -p auth-tests -p edge-tests -p testkit --bench '*' -- $(CRITERION_ARGS) && \
 	  $(CARGO) build -j$(JOBS) --release --bin oms && \
 	  scripts/load.sh $(CARGO_TARGET_DIR)/release/oms && \
 	  scripts/bench-report.py $(CARGO_TARGET_DIR)/criterion target/bench ) || rc=$$?; \

@@ -41,7 +41,12 @@ pub fn platform_over(
     let dev = dev_mode.then(|| DevSetup {
         data_dir: data_dir.to_path_buf(),
     });
-    Ok(Platform::new(store, clock, actor, dev))
+    Ok(Platform::new(
+        store::repo::platform_repositories(store),
+        clock,
+        actor,
+        dev,
+    ))
 }
 
 /// The secret store that goes with the configured store: the local encrypted file beside the

@@ -78,7 +78,7 @@ pub async fn setup(dir: &Path) -> Result<(), CliError> {
     )
     .await;
     let platform = Platform::new(
-        Arc::new(dynamo),
+        store::repo::platform_repositories(Arc::new(dynamo)),
         clock,
         Subject::parse("cli:lambda-local")?,
         None,

@@ -129,7 +129,7 @@ pub(crate) async fn deployment() -> Deployment {
         clock.clone(),
     ));
     let platform = Platform::new(
-        store.clone(),
+        store::repo::platform_repositories(store.clone()),
         clock,
         Subject::parse("cli:test").unwrap(),
         None,

@@ -420,7 +420,7 @@ async fn a_dead_receiver_never_holds_up_another_tenants_notification() {
                 &rc(A),
                 now.plus_seconds(-3600),
                 now,
-                &store::repo::PageRequest { first: 100, after },
+                &app::ports::PageRequest { first: 100, after },
             )
             .await
             .unwrap();

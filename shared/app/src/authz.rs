@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
+use crate::ports::TenantAuditLog;
 use auth::{Caller, Identity};
 use domain::access::{Operation, OperationKind, permitted};
 use domain::audit::{Actor, AuditOutcome, AuditRecord, AuditTarget};
 use domain::ids::{AuditId, TenantId, VendorId};
 use domain::{IdSource, Timestamp};
-use store::repo::TenantAuditRepository;
 
 /// What an operation acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,13 +120,13 @@ pub fn user_audit(
 
 /// Authorizes and records denials of authenticated tenant callers in the tenant audit.
 pub struct Authorizer {
-    audit: TenantAuditRepository,
+    audit: Arc<dyn TenantAuditLog>,
     ids: Arc<std::sync::Mutex<dyn IdSource + Send>>,
 }
 
 impl Authorizer {
     pub fn new(
-        audit: TenantAuditRepository,
+        audit: Arc<dyn TenantAuditLog>,
         ids: Arc<std::sync::Mutex<dyn IdSource + Send>>,
     ) -> Self {
         Self { audit, ids }

@@ -2,9 +2,10 @@
 //! index and, for labels bought through the gateway, the SaaS-wide one) and the open-intent
 //! index items `oms labels reconcile` reads.
 
-use auth::Identity;
+use domain::ids::ShipmentId;
 use domain::order::{Order, Shipment};
-use store::repo::{TrackingClaim, TrackingIndex};
+
+use crate::ports::{TrackingClaim, TrackingIndex};
 
 /// The claims on tracking numbers a command's shipments make in one index: every shipment
 /// whose carrier and tracking number are set and were not set so before the command.
@@ -28,20 +29,14 @@ fn claims_of<'a>(
 
 /// The open-intent index items of shipments whose carrier intent opened or closed in this
 /// command (the index `oms labels reconcile` reads).
-pub(crate) fn intent_items(
-    identity: &Identity,
-    before: &Order,
-    after: &Order,
-) -> Vec<store::WriteAction> {
+pub(crate) fn intent_items(before: &Order, after: &Order) -> Vec<(ShipmentId, bool)> {
     after
         .shipments()
         .iter()
         .filter_map(|s| {
             let was = before.shipment(s.id).is_some_and(|b| b.intent.is_some());
             let is = s.intent.is_some();
-            (was != is).then(|| {
-                store::repo::OrderRepository::intent_item(identity.scope(), after.id(), s.id, is)
-            })
+            (was != is).then_some((s.id, is))
         })
         .collect()
 }

@@ -2,13 +2,13 @@
 
 use std::sync::Mutex;
 
+use crate::ports::StoredOrder;
 use auth::{Caller, Identity};
 use domain::access::Operation;
 use domain::audit::AuditRecord;
 use domain::config::TenantConfig;
 use domain::events::DomainEvent;
 use domain::order::Order;
-use store::repo::StoredOrder;
 
 use crate::error::{AppError, AppResult};
 
@@ -55,11 +55,11 @@ pub enum Pending {
         events: Vec<DomainEvent>,
         audit: AuditRecord,
         /// The shipments' claims on tracking numbers.
-        tracking: Vec<store::repo::TrackingClaim>,
+        tracking: Vec<crate::ports::TrackingClaim>,
         /// Where those numbers come from: what a number held by another shipment does.
         numbers: NumberSource,
-        /// Further items of the command (the open-intent index).
-        extra: Vec<store::WriteAction>,
+        /// Shipments whose carrier intent opened (`true`) or closed (`false`).
+        intents: Vec<(domain::ids::ShipmentId, bool)>,
     },
     Config {
         identity: Identity,

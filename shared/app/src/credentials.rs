@@ -13,16 +13,17 @@
 
 use domain::Timestamp;
 use domain::access::Operation;
+use domain::audit::AuditRecord;
 use domain::gateway::{CredentialVersion, GatewayMode, effective_at, fingerprint};
 use domain::ids::{AccountId, CarrierCode, CredentialId};
 use domain::webhook::SecretRef;
 use secrecy::ExposeSecret;
-use store::repo::{ChainError, CredentialRepository};
 
 use crate::authz::Target;
 use crate::context::RequestCtx;
 use crate::engine::App;
 use crate::error::{AppError, AppResult};
+use crate::ports::ChainError;
 pub use crate::ports::carrier::{CredentialSecrets, EffectiveCredentials};
 
 /// A new version's fields (add, or rotate: then `from` is the rotation time).
@@ -101,12 +102,14 @@ impl App {
             .chain(identity.scope(), &new.gateway, &new.account)
             .await?;
         let draft = self.draft_version(rc, &new).await?;
-        CredentialRepository::check_add(identity.scope(), &chain, &draft).map_err(chain_error)?;
-        let audit = self.credential_audit(rc, op, &draft).await?;
+        chain
+            .check_add(identity.scope(), &draft)
+            .map_err(chain_error)?;
+        let audit = self.credential_audit(rc, op, &draft)?;
         let version = self.store_secret(rc, draft, &new.secrets).await?;
         let committed = self
             .credentials
-            .add(identity.scope(), &chain, &version, audit)
+            .add(identity.scope(), &chain, &version, &audit)
             .await;
         self.landed_or_forgotten(rc, &version, committed).await?;
         Ok(version)
@@ -133,13 +136,14 @@ impl App {
                 message: "no open version to rotate; add one".into(),
             })?;
         let draft = self.draft_version(rc, &new).await?;
-        CredentialRepository::check_rotate(identity.scope(), &chain, &previous, &draft)
+        chain
+            .check_rotate(identity.scope(), &previous, &draft)
             .map_err(chain_error)?;
-        let audit = self.credential_audit(rc, op, &draft).await?;
+        let audit = self.credential_audit(rc, op, &draft)?;
         let version = self.store_secret(rc, draft, &new.secrets).await?;
         let committed = self
             .credentials
-            .rotate(identity.scope(), &chain, &previous, &version, audit)
+            .rotate(identity.scope(), &chain, &previous, &version, &audit)
             .await;
         self.landed_or_forgotten(rc, &version, committed).await?;
         Ok(version)
@@ -165,9 +169,9 @@ impl App {
             what: "carrier credential",
         })?;
         let at = at.unwrap_or_else(|| self.now());
-        let audit = self.credential_audit(rc, op, &version).await?;
+        let audit = self.credential_audit(rc, op, &version)?;
         self.credentials
-            .expire(identity.scope(), &chain, &version, at, audit)
+            .expire(identity.scope(), &chain, &version, at, &audit)
             .await
             .map_err(chain_error)?;
         let mut closed = version;
@@ -187,7 +191,7 @@ impl App {
     ) -> AppResult<EffectiveCredentials> {
         let identity = rc.identity(op)?;
         let config = self
-            .credentials
+            .catalogue
             .gateway(gateway)
             .await?
             .ok_or_else(|| AppError::Invalid {
@@ -230,7 +234,7 @@ impl App {
     ) -> AppResult<CredentialVersion> {
         let identity = rc.identity(Operation::RegisterCarrierCredential)?;
         let gateway = self
-            .credentials
+            .catalogue
             .gateway(&new.gateway)
             .await?
             .ok_or_else(|| AppError::Invalid {
@@ -346,14 +350,14 @@ impl App {
         Err(chain_error(refused))
     }
 
-    async fn credential_audit(
+    fn credential_audit(
         &self,
         rc: &RequestCtx,
         op: Operation,
         version: &CredentialVersion,
-    ) -> AppResult<store::WriteAction> {
+    ) -> AppResult<AuditRecord> {
         let identity = rc.identity(op)?;
-        let record = self.audit(
+        self.audit(
             rc,
             identity,
             op,
@@ -363,10 +367,6 @@ impl App {
             ),
             None,
             self.now(),
-        )?;
-        Ok(self
-            .tenant_audit
-            .put_action(identity.scope(), &record)
-            .await?)
+        )
     }
 }

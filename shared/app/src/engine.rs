@@ -14,17 +14,15 @@ use domain::ids::{AuditId, ExternalRef, OrderId, TenantId};
 use domain::order::Order;
 use domain::ports::SecretStore;
 use domain::{Clock, DomainResult, IdSource, Timestamp};
-use store::cursor::Cursors;
-use store::repo::{
-    CommandWrite, CredentialRepository, IdempotencyRecord, IdempotencyRepository, OrderRepository,
-    RepoError, StoredOrder, TenantAuditRepository, TenantConfigRepository, TrackingClaim,
-    TrackingIndex,
-};
-use store::{ItemStore, ShardCounts};
 
 use crate::authz::{Audited, Authorizer, Target, user_audit};
 use crate::context::{NumberSource, Pending, RequestCtx, UnitOfWork};
 use crate::error::{AppError, AppResult};
+use crate::ports::{
+    CommandWrite, CredentialStore, GatewayCatalogue, IdempotencyRecord, IdempotencyStore,
+    OrderStore, RepoError, Repositories, StoredOrder, TenantAuditLog, TenantConfigStore,
+    TokenSealer, TrackingClaim, TrackingIndex,
+};
 
 /// ULIDs from the system clock and a CSPRNG.
 pub struct SystemIds;
@@ -37,11 +35,12 @@ impl IdSource for SystemIds {
 
 /// The use cases over one store. Built once per process; cheap to share.
 pub struct App {
-    pub(crate) orders: OrderRepository,
-    pub(crate) configs: TenantConfigRepository,
-    pub(crate) idempotency: IdempotencyRepository,
-    pub(crate) tenant_audit: TenantAuditRepository,
-    pub(crate) credentials: CredentialRepository,
+    pub(crate) orders: Arc<dyn OrderStore>,
+    pub(crate) configs: Arc<dyn TenantConfigStore>,
+    pub(crate) idempotency: Arc<dyn IdempotencyStore>,
+    pub(crate) tenant_audit: Arc<dyn TenantAuditLog>,
+    pub(crate) credentials: Arc<dyn CredentialStore>,
+    pub(crate) catalogue: Arc<dyn GatewayCatalogue>,
     /// Where carrier credential secrets are (none: credentials cannot be managed or used).
     secrets: Option<Arc<dyn SecretStore>>,
     /// How carriers are reached (none: no carrier calls).
@@ -55,7 +54,7 @@ pub struct App {
     /// Which order each recently looked-up external reference names.
     pub(crate) external_refs: ExternalRefs,
     /// Signs the opaque tokens the API hands out (rate ids).
-    pub(crate) signer: Cursors,
+    pub(crate) signer: Arc<dyn TokenSealer>,
     /// Carrier outcomes received but perhaps not yet committed.
     pub(crate) outcomes: crate::carrier::CarrierOutcomes,
 }
@@ -162,27 +161,25 @@ pub(crate) struct Env<'c, 'i> {
 const RETRIES: usize = 3;
 
 impl App {
+    /// The use cases over `repos`, with ids from `ids` and time from `clock`.
     pub fn new(
-        store: Arc<dyn ItemStore>,
-        shards: Arc<dyn ShardCounts>,
-        cursors: Cursors,
+        repos: Repositories,
         ids: Arc<Mutex<dyn IdSource + Send>>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let tenant_audit =
-            TenantAuditRepository::new(store.clone(), shards.clone(), cursors.clone());
         Self {
-            signer: cursors.clone(),
+            signer: repos.tokens,
             outcomes: crate::carrier::CarrierOutcomes::new(),
-            orders: OrderRepository::new(store.clone(), shards, cursors),
-            configs: TenantConfigRepository::new(store.clone()),
-            credentials: CredentialRepository::new(store.clone()),
+            orders: repos.orders,
+            configs: repos.configs,
+            credentials: repos.credentials,
+            catalogue: repos.platform.catalogue,
             secrets: None,
             connector: None,
             outbound: domain::outbound::OutboundPolicy::production(),
-            idempotency: IdempotencyRepository::new(store),
-            authorizer: Authorizer::new(tenant_audit.clone(), ids.clone()),
-            tenant_audit,
+            idempotency: repos.idempotency,
+            authorizer: Authorizer::new(repos.tenant_audit.clone(), ids.clone()),
+            tenant_audit: repos.tenant_audit,
             ids,
             clock,
             external_refs: ExternalRefs::new(),
@@ -354,7 +351,7 @@ impl App {
                 audit,
                 tracking,
                 numbers,
-                extra,
+                intents,
             } => {
                 let mut tracking = tracking.clone();
                 // Tenant audit records of claims left out, in the same transaction.
@@ -364,7 +361,8 @@ impl App {
                         events,
                         audit: Some(audit),
                         idempotency,
-                        extra: extra.iter().chain(&held).cloned().collect(),
+                        intents: intents.clone(),
+                        tenant_audit: held.clone(),
                         tracking: tracking.clone(),
                     };
                     match self
@@ -382,12 +380,7 @@ impl App {
                                 return Err(AppError::from(RepoError::TrackingNumberTaken(claim)));
                             };
                             tracking.remove(at);
-                            let record = self.number_held(audit, &claim)?;
-                            held.push(
-                                self.tenant_audit
-                                    .put_action(identity.scope(), &record)
-                                    .await?,
-                            );
+                            held.push(self.number_held(audit, &claim)?);
                         }
                         Err(e) => return Err(e.into()),
                     }
@@ -399,16 +392,8 @@ impl App {
                 new,
                 audit,
             } => {
-                let mut extra = vec![
-                    self.tenant_audit
-                        .put_action(identity.scope(), audit)
-                        .await?,
-                ];
-                if let Some(rec) = idempotency {
-                    extra.push(rec.put_action(identity.tenant()));
-                }
                 self.configs
-                    .save(identity.scope(), current, new.clone(), extra)
+                    .save(identity.scope(), current, new.clone(), audit, idempotency)
                     .await?;
             }
         }
@@ -541,7 +526,7 @@ impl App {
                 now,
             )?;
             let mut tracking = crate::commit_items::tracking_items(&stored.order, &after);
-            let extra = crate::commit_items::intent_items(&identity, &stored.order, &after);
+            let intents = crate::commit_items::intent_items(&stored.order, &after);
             if op == Operation::BuyLabel {
                 tracking.extend(crate::commit_items::global_tracking_items(
                     &stored.order,
@@ -557,7 +542,7 @@ impl App {
                 audit,
                 tracking,
                 numbers: NumberSource::of(op),
-                extra,
+                intents,
             };
             match self.submit(uow, pending).await {
                 Ok(()) => return Ok((after, change.value)),

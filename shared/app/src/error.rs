@@ -1,7 +1,7 @@
 //! The application layer's one error enum, mapped to GraphQL errors or `userErrors` at the edge.
 
+use crate::ports::RepoError;
 use domain::DomainError;
-use store::repo::RepoError;
 
 use crate::authz::AuthzError;
 

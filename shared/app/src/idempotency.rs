@@ -9,9 +9,9 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::ports::{DELIVERY_TTL_SECS, IDEMPOTENCY_TTL_SECS, IdempotencyRecord};
 use domain::access::Operation;
 use domain::ids::{IdempotencyKey, OperationName};
-use store::repo::{DELIVERY_TTL_SECS, IDEMPOTENCY_TTL_SECS, IdempotencyRecord};
 
 use crate::authz::{Target, authorize};
 use crate::context::{RequestCtx, UnitOfWork};

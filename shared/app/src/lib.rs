@@ -37,14 +37,13 @@ pub use orders::{
     AddedOrder, Listed, ReturnStep, ShipmentStep, Tracked, TrackingApplied, TrackingChange,
     TrackingReport,
 };
+pub use ports::GatewayLabel;
 pub use services::Services;
-pub use store::repo::GatewayLabel;
 
 /// The listing types the edges pass to and get from the order queries.
 pub mod listing {
-    pub use store::cursor::RowCursor;
-    pub use store::repo::{
-        MAX_PAGE_SIZE, OrderListing, OrderPage, OrderSummary, Page, PageRequest, VendorOrderPage,
-        VendorOrderSummary,
+    pub use crate::ports::{
+        MAX_PAGE_SIZE, OrderListing, OrderPage, OrderSummary, Page, PageRequest, RowCursor,
+        VendorOrderPage, VendorOrderSummary,
     };
 }

@@ -17,8 +17,8 @@ use domain::tenant::{EventSource, IdpRegistration, TenantProfile, TenantStatus};
 use domain::webhook::{DEFAULT_MAX_AGE_SECONDS, WebhookHook, WebhookProvider, WebhookSetting};
 use domain::{Clock, DomainError, Timestamp};
 use secrecy::SecretString;
-use store::ItemStore;
-use store::repo::{CredentialRepository, RegistryRepository, RepoError, StoredProfile};
+
+use crate::ports::{GatewayCatalogue, PlatformRepositories, Registry, RepoError, StoredProfile};
 
 /// The plan dev mode creates on first use: every tenant operation.
 pub const DEMO_PLAN: &str = "demo";
@@ -79,8 +79,8 @@ pub struct DevSetup {
 
 /// The platform admin's use cases, acting as `actor`.
 pub struct Platform {
-    registry: RegistryRepository,
-    gateways: CredentialRepository,
+    registry: Arc<dyn Registry>,
+    gateways: Arc<dyn GatewayCatalogue>,
     clock: Arc<dyn Clock>,
     actor: Subject,
     dev: Option<DevSetup>,
@@ -130,14 +130,14 @@ pub struct WebhookRequest {
 
 impl Platform {
     pub fn new(
-        store: Arc<dyn ItemStore>,
+        records: PlatformRepositories,
         clock: Arc<dyn Clock>,
         actor: Subject,
         dev: Option<DevSetup>,
     ) -> Self {
         Self {
-            gateways: CredentialRepository::new(store.clone()),
-            registry: RegistryRepository::new(store),
+            gateways: records.catalogue,
+            registry: records.registry,
             clock,
             actor,
             dev,
@@ -563,11 +563,11 @@ impl Platform {
     }
 }
 
-/// Where API requests reach the platform use cases: the store they run over and, in dev mode,
+/// Where API requests reach the platform use cases: the records they run over and, in dev mode,
 /// the dev IdP that new tenants get (as with `oms tenant create`).
 #[derive(Clone)]
 pub struct PlatformHost {
-    store: Arc<dyn ItemStore>,
+    records: PlatformRepositories,
     clock: Arc<dyn Clock>,
     dev: Option<DevSetup>,
     verifier: Arc<auth::Verifier>,
@@ -575,15 +575,15 @@ pub struct PlatformHost {
 }
 
 impl PlatformHost {
-    /// The platform use cases over `store`; `verifier` (with its directory) forgets its cached
-    /// tenants and tokens on every change.
+    /// The platform use cases over `records`; `verifier` (with its directory) forgets its
+    /// cached tenants and tokens on every change.
     pub fn new(
-        store: Arc<dyn ItemStore>,
+        records: PlatformRepositories,
         clock: Arc<dyn Clock>,
         verifier: Arc<auth::Verifier>,
     ) -> Self {
         Self {
-            store,
+            records,
             clock,
             dev: None,
             verifier,
@@ -615,7 +615,7 @@ impl PlatformHost {
         app.check(rc, op, crate::Target::Platform).await?;
         match &rc.caller {
             auth::Caller::Platform(admin) => Ok(Platform::new(
-                self.store.clone(),
+                self.records.clone(),
                 self.clock.clone(),
                 admin.subject().clone(),
                 self.dev.clone(),

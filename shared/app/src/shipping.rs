@@ -15,6 +15,7 @@
 
 use std::sync::Arc;
 
+use crate::ports::StoredOrder;
 use auth::Identity;
 use base64::Engine;
 use domain::access::Operation;
@@ -26,7 +27,6 @@ use domain::order::{
 };
 use domain::{DomainError, Money};
 use serde::{Deserialize, Serialize};
-use store::repo::StoredOrder;
 
 use crate::authz::{Audited, user_audit};
 use crate::carrier::Outcome;
@@ -534,7 +534,7 @@ impl App {
             Some(after.version()),
             now,
         )?;
-        let extra = crate::commit_items::intent_items(identity, &stored.order, &after);
+        let intents = crate::commit_items::intent_items(&stored.order, &after);
         let pending = Pending::Update {
             identity: identity.clone(),
             before: Box::new(stored),
@@ -543,7 +543,7 @@ impl App {
             audit,
             tracking: Vec::new(),
             numbers: crate::context::NumberSource::of(op),
-            extra,
+            intents,
         };
         match self.commit(&pending, None).await {
             Ok(()) => Ok(Some(intent)),

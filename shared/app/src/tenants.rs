@@ -1,10 +1,10 @@
 //! A tenant's own records: its business rules (versioned) and its audit log.
 
+use crate::ports::{Page, PageRequest};
 use domain::Timestamp;
 use domain::access::Operation;
 use domain::audit::AuditRecord;
 use domain::config::TenantConfig;
-use store::repo::{Page, PageRequest};
 
 use crate::authz::Target;
 use crate::context::{Pending, RequestCtx, UnitOfWork};

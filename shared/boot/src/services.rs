@@ -62,10 +62,12 @@ pub fn services_with_outbound(
     // adapter sets its own request timeout).
     let client = outbound_http::client(&outbound).map_err(AuthError::Directory)?;
     let verifier = Arc::new(verifier);
-    let platform = app::platform::PlatformHost::new(store.clone(), clock.clone(), verifier.clone())
-        .with_outbound(outbound.clone());
+    let repos = store::repo::repositories(store, shards, cursors);
+    let platform =
+        app::platform::PlatformHost::new(repos.platform.clone(), clock.clone(), verifier.clone())
+            .with_outbound(outbound.clone());
     let connector = carriers::HttpConnector::new(client, outbound.clone());
-    let mut app = App::new(store, shards, cursors, ids, clock)
+    let mut app = App::new(repos, ids, clock)
         .with_connector(Arc::new(connector))
         .with_outbound(outbound);
     if let Some(s) = secrets {

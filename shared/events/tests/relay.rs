@@ -23,9 +23,11 @@ use domain::sample::new_order;
 async fn commit_commands(store: Arc<dyn ItemStore>, clock: &ManualClock) -> usize {
     let ids: Arc<Mutex<dyn IdSource + Send>> = Arc::new(Mutex::new(SystemIds));
     let app = App::new(
-        store,
-        Arc::new(FixedShards::new(1)),
-        Cursors::new(CursorKey::from_bytes(&[6; 32]).unwrap()),
+        store::repo::repositories(
+            store,
+            Arc::new(FixedShards::new(1)),
+            Cursors::new(CursorKey::from_bytes(&[6; 32]).unwrap()),
+        ),
         ids,
         Arc::new(clock.clone()),
     );

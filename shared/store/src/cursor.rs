@@ -9,6 +9,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use app::ports::{RepoResult, RowCursor, RowPosition, TokenSealer};
+
 use crate::error::{StoreError, StoreResult};
 use crate::port::Continuation;
 
@@ -89,41 +91,24 @@ pub struct CursorState {
     pub shards: Vec<ShardPosition>,
 }
 
-/// The position after one row of a page, signed only when a client asks for it (most clients
-/// read `nodes` or the end cursor; signing every row of a 250-row page would cost more than the
-/// page's query on the embedded store).
-#[derive(Debug, Clone)]
-pub struct RowCursor {
+/// The position after one row of a page: signed into a cursor only when a client asks for it
+/// (most clients read `nodes` or the end cursor; signing every row of a 250-row page would cost
+/// more than the page's query on the embedded store).
+#[derive(Debug)]
+pub(crate) struct SignedPosition {
     signer: Cursors,
     state: CursorState,
-    /// Prepended to the signed cursor (`{prefix}{cursor}`): listings that wrap a store listing
-    /// (the tenant audit log's day) add their own part.
-    prefix: String,
 }
 
-impl RowCursor {
-    pub(crate) fn new(signer: Cursors, state: CursorState) -> Self {
-        Self {
-            signer,
-            state,
-            prefix: String::new(),
-        }
+impl SignedPosition {
+    pub(crate) fn row_cursor(signer: Cursors, state: CursorState) -> RowCursor {
+        RowCursor::new(std::sync::Arc::new(Self { signer, state }))
     }
+}
 
-    /// The same position, with `prefix` before the signed part.
-    #[must_use]
-    pub fn prefixed(mut self, prefix: &str) -> Self {
-        self.prefix.insert_str(0, prefix);
-        self
-    }
-
-    /// The opaque cursor a client sends back as `after`.
-    pub fn encode(&self) -> StoreResult<String> {
-        Ok(format!(
-            "{}{}",
-            self.prefix,
-            self.signer.encode(&self.state)?
-        ))
+impl RowPosition for SignedPosition {
+    fn encode(&self) -> RepoResult<String> {
+        Ok(self.signer.encode(&self.state)?)
     }
 }
 
@@ -199,6 +184,16 @@ impl Cursors {
             return Err(invalid());
         }
         Ok(state)
+    }
+}
+
+impl TokenSealer for Cursors {
+    fn seal(&self, purpose: &str, body: &[u8]) -> RepoResult<String> {
+        Ok(Cursors::seal(self, purpose, body)?)
+    }
+
+    fn open(&self, purpose: &str, token: &str) -> Option<Vec<u8>> {
+        Cursors::open(self, purpose, token)
     }
 }
 

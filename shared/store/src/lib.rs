@@ -3,7 +3,7 @@
 //! - [`port`]: the item-store port both backends implement, and DynamoDB's limits both enforce.
 //! - [`keys`]: every key of the single-table layout, built from validated newtypes only.
 //! - [`embedded`] and [`dynamo`]: the two backends.
-//! - [`repo`]: the repositories, written once over the port.
+//! - [`repo`]: the repositories, app's repository ports implemented once over the item port.
 
 pub mod cursor;
 pub mod dynamo;
@@ -22,4 +22,4 @@ pub use item::{Item, Key, Value};
 pub use port::{
     Clock, Condition, ItemStore, ManualClock, Page, Query, SkRange, SystemClock, WriteAction,
 };
-pub use shards::{FixedShards, ShardCounts};
+pub use shards::FixedShards;

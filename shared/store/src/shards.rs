@@ -1,16 +1,8 @@
-//! The port that tells how many write shards a tenant's listings span, and a fixed count for
-//! tests and tools.
+//! A fixed shard count (app's `ShardCounts` port) for tests and tools.
 
+use app::ports::{RepoResult, ShardCounts};
 use async_trait::async_trait;
 use domain::ids::TenantId;
-
-use crate::error::StoreResult;
-
-/// How many write shards a tenant's listings span (from the tenant profile; only ever grows).
-#[async_trait]
-pub trait ShardCounts: Send + Sync {
-    async fn shard_count(&self, tenant: &TenantId) -> StoreResult<u32>;
-}
 
 /// The same shard count for every tenant (tests, and deployments that never shard).
 #[derive(Debug, Clone)]
@@ -31,7 +23,7 @@ impl FixedShards {
 
 #[async_trait]
 impl ShardCounts for FixedShards {
-    async fn shard_count(&self, _tenant: &TenantId) -> StoreResult<u32> {
+    async fn shard_count(&self, _tenant: &TenantId) -> RepoResult<u32> {
         Ok(self.0.load(std::sync::atomic::Ordering::SeqCst))
     }
 }

@@ -7,6 +7,7 @@ pub mod lambda_runtime;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use app::ports::Registry;
 use async_trait::async_trait;
 use auth::VerifierConfig;
 use auth::dev::DevIdp;
@@ -433,7 +434,7 @@ impl WebhookEnv {
         )
         .await;
         let platform = Platform::new(
-            store.clone(),
+            store::repo::platform_repositories(store.clone()),
             clock.clone(),
             Subject::parse("cli:test").unwrap(),
             Some(app::platform::DevSetup {

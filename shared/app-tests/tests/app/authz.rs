@@ -1,8 +1,10 @@
 //! The permission matrix over every (plan, role, operation) cell, and the scope rules, with real
 //! dev-IdP tokens through the real verifier.
 
+use app::ports::{Registry, TenantAuditLog};
 use std::sync::Arc;
 
+use app::ports::PageRequest;
 use app::{Authorizer, AuthzError, Target, authorize};
 use auth::dev::DevIdp;
 use auth::directory::CachedDirectory;
@@ -14,7 +16,7 @@ use domain::ids::{AuditId, PlanName, Subject, TenantId, VendorId};
 use domain::tenant::{TenantProfile, TenantStatus};
 use store::cursor::{CursorKey, Cursors};
 use store::embedded::EmbeddedStore;
-use store::repo::{PageRequest, RegistryRepository, TenantAuditRepository};
+use store::repo::{RegistryRepository, TenantAuditRepository};
 use store::{Clock, FixedShards, ManualClock, TenantScope};
 
 const NOW: i64 = 1_795_478_400;
@@ -443,7 +445,7 @@ async fn verified_callers_denials_are_audited_and_suspension_refuses_everything(
     );
     let ids: Arc<std::sync::Mutex<dyn domain::IdSource + Send>> =
         Arc::new(std::sync::Mutex::new(domain::SeqIds::default()));
-    let authorizer = Authorizer::new(audit.clone(), ids);
+    let authorizer = Authorizer::new(Arc::new(audit.clone()), ids);
     authorizer
         .authorize(&caller, Operation::ReadOrder, Target::Tenant, "req-1", now)
         .await

@@ -4,6 +4,7 @@
 //! concurrent change of the same account won) deletes the secret it stored, in the same call.
 //! Counted on the local secrets file and on Secrets Manager (moto).
 
+use app::ports::CredentialStore;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -16,8 +17,7 @@ use domain::ports::{SecretError, SecretFuture, SecretStore};
 use domain::webhook::SecretRef;
 use domain::{ManualClock, Timestamp};
 use secrecy::SecretString;
-use store::repo::CredentialRepository;
-use store::{Item, Key, TenantScope, WriteAction};
+use store::TenantScope;
 
 use crate::gateway_env::{GatewayEnv, NOW, credentials, gateway, write_version};
 
@@ -133,13 +133,6 @@ fn at(secs: i64) -> Timestamp {
     Timestamp::from_unix_millis(secs * 1000).unwrap()
 }
 
-fn raw_marker(id: &str) -> WriteAction {
-    WriteAction::put(Item::with_key(&Key {
-        pk: "TEST#RAW".into(),
-        sk: id.to_owned(),
-    }))
-}
-
 /// The refusals, counted in `counter` around each; the secrets the refused changes stored
 /// are gone.
 async fn refused_changes_leave_no_secret(inner: Arc<dyn SecretStore>, counter: Counter) {
@@ -245,14 +238,20 @@ async fn refused_changes_leave_no_secret(inner: Arc<dyn SecretStore>, counter: C
     assert_eq!(counter.count().await, start + 3);
     let store = env.store.clone();
     racing.arm(async move {
-        let repo = CredentialRepository::new(store);
+        let repo = crate::gateway_env::raw_repository(&store);
         let scope = TenantScope::for_tests("acme");
         let account = AccountId::parse("third").unwrap();
         let chain = repo.chain(&scope, &gateway(), &account).await.unwrap();
         let open = open_version(&chain.versions).cloned().unwrap();
-        repo.expire(&scope, &chain, &open, at(NOW + 30), raw_marker("expire"))
-            .await
-            .unwrap();
+        repo.expire(
+            &scope,
+            &chain,
+            &open,
+            at(NOW + 30),
+            &crate::gateway_env::raw_audit(&scope, "expire"),
+        )
+        .await
+        .unwrap();
     });
     let mut rotation = credentials("third", None);
     rotation.from = Some(at(NOW + 60));

@@ -10,6 +10,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use app::ports::PageRequest;
 use app::{App, OrderRef, RequestCtx, SystemIds, UnitOfWork};
 use auth::{Caller, Identity};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -23,7 +24,6 @@ use domain::order::{LineQuantity, NewShipment, ShippingMode};
 use domain::{Clock, IdSource, ManualClock};
 use store::cursor::{CursorKey, Cursors};
 use store::dynamo::{DynamoStore, local_config};
-use store::repo::PageRequest;
 use store::{FixedShards, ItemStore};
 
 /// Spoils the first successful `TransactWriteItems` response after being armed: as a 500, or
@@ -121,9 +121,11 @@ async fn run_scenario(as_conflict: bool) {
     let store: Arc<dyn ItemStore> = Arc::new(dynamo);
     let ids: Arc<Mutex<dyn IdSource + Send>> = Arc::new(Mutex::new(SystemIds));
     let app = App::new(
-        store,
-        Arc::new(FixedShards::new(1)),
-        Cursors::new(CursorKey::from_bytes(&[5; 32]).unwrap()),
+        store::repo::repositories(
+            store,
+            Arc::new(FixedShards::new(1)),
+            Cursors::new(CursorKey::from_bytes(&[5; 32]).unwrap()),
+        ),
         ids,
         Arc::new(clock.clone()),
     );

@@ -1,6 +1,7 @@
 //! A tenant's carrier gateway over an in-memory store: the catalogue's `easypost`, a tenant
 //! admin of `acme`, the use cases under a chosen outbound policy and secret store.
 
+use app::ports::CredentialStore;
 use std::sync::{Arc, Mutex};
 
 use app::credentials::{CredentialSecrets, NewCredentials, secret_purpose};
@@ -8,9 +9,11 @@ use app::ports::carrier::CarrierConnector;
 use app::{App, RequestCtx, SystemIds};
 use auth::{Caller, Identity};
 use domain::access::{Plan, Role};
+use domain::audit::{Actor, ActorKind, AuditOutcome, AuditRecord, AuditTarget};
 use domain::gateway::{
     CarrierKind, CredentialVersion, GatewayAuthType, GatewayConfig, GatewayMode,
 };
+use domain::ids::AuditId;
 use domain::ids::{AccountId, CarrierCode, CredentialId, PlanName, Subject, TenantId};
 use domain::outbound::OutboundPolicy;
 use domain::ports::SecretStore;
@@ -18,8 +21,8 @@ use domain::{Clock, IdSource, ManualClock, Timestamp};
 use secrecy::SecretString;
 use store::cursor::{CursorKey, Cursors};
 use store::embedded::EmbeddedStore;
-use store::repo::CredentialRepository;
-use store::{FixedShards, Item, ItemStore, Key, TenantScope, WriteAction};
+use store::repo::{CredentialRepository, TenantAuditRepository};
+use store::{FixedShards, ItemStore, TenantScope};
 
 pub(crate) const NOW: i64 = 1_795_478_400;
 pub(crate) const KEY: &str = "EZTK-test-key-0123456789abcdef";
@@ -45,7 +48,7 @@ impl GatewayEnv {
         let store: Arc<dyn ItemStore> =
             Arc::new(EmbeddedStore::in_memory(clock_dyn.clone()).unwrap());
         app::platform::Platform::new(
-            store.clone(),
+            store::repo::platform_repositories(store.clone()),
             clock_dyn.clone(),
             Subject::parse("cli:test").unwrap(),
             None,
@@ -62,9 +65,11 @@ impl GatewayEnv {
         .unwrap();
         let ids: Arc<Mutex<dyn IdSource + Send>> = Arc::new(Mutex::new(SystemIds));
         let mut app = App::new(
-            store.clone(),
-            Arc::new(FixedShards::new(1)),
-            Cursors::new(CursorKey::from_bytes(&[9; 32]).unwrap()),
+            store::repo::repositories(
+                store.clone(),
+                Arc::new(FixedShards::new(1)),
+                Cursors::new(CursorKey::from_bytes(&[9; 32]).unwrap()),
+            ),
             ids,
             clock_dyn,
         )
@@ -137,17 +142,50 @@ impl GatewayEnv {
 pub(crate) async fn write_version(
     store: &Arc<dyn ItemStore>,
     version: &CredentialVersion,
-) -> Result<(), store::repo::ChainError> {
-    let repo = CredentialRepository::new(store.clone());
+) -> Result<(), app::ports::ChainError> {
+    let repo = raw_repository(store);
     let scope = TenantScope::for_tests(version.tenant.as_str());
     let chain = repo
         .chain(&scope, &version.gateway, &version.account)
         .await?;
-    let marker = WriteAction::put(Item::with_key(&Key {
-        pk: "TEST#RAW".into(),
-        sk: version.id.to_string(),
-    }));
-    repo.add(&scope, &chain, version, marker).await
+    repo.add(
+        &scope,
+        &chain,
+        version,
+        &raw_audit(&scope, &version.id.to_string()),
+    )
+    .await
+}
+
+/// The credential repository over `store`, for writes that go around the use cases.
+pub(crate) fn raw_repository(store: &Arc<dyn ItemStore>) -> CredentialRepository {
+    let audit = TenantAuditRepository::new(
+        store.clone(),
+        Arc::new(FixedShards::new(1)),
+        Cursors::new(CursorKey::from_bytes(&[9; 32]).unwrap()),
+    );
+    CredentialRepository::new(store.clone(), audit)
+}
+
+/// The tenant audit record of a write that goes around the use cases.
+pub(crate) fn raw_audit(scope: &TenantScope, target: &str) -> AuditRecord {
+    AuditRecord {
+        id: AuditId::from_ulid(ulid::Ulid::new()),
+        tenant: Some(scope.tenant().clone()),
+        actor: Actor {
+            kind: ActorKind::User,
+            subject: Subject::parse("raw").unwrap(),
+        },
+        action: "raw".into(),
+        target: AuditTarget {
+            kind: "carrierCredential".into(),
+            id: target.to_owned(),
+        },
+        at: Timestamp::from_unix_millis(1_000).unwrap(),
+        request_id: "raw".into(),
+        outcome: AuditOutcome::Success,
+        version: None,
+    }
 }
 
 pub(crate) fn gateway() -> CarrierCode {

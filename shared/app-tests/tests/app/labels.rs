@@ -19,12 +19,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use app::shipping::INTENT_SETTLE_SECS;
-use carriers::HttpConnector;
 use app::{
     App, AppError, Keyed, KeyedOutcome, OrderRef, RequestCtx, StoredResponse, SystemIds, UnitOfWork,
 };
 use async_trait::async_trait;
 use auth::{Caller, Identity};
+use carriers::HttpConnector;
 use carriers::fake::{FakeCarrier, Fault};
 use domain::access::{Operation, Plan, Role};
 use domain::contact::Address;
@@ -151,9 +151,11 @@ fn build_app(
         .with_timeout(Duration::from_millis(800));
     Arc::new(
         App::new(
-            h_store,
-            Arc::new(FixedShards::new(1)),
-            Cursors::new(CursorKey::from_bytes(&[7; 32]).unwrap()),
+            store::repo::repositories(
+                h_store,
+                Arc::new(FixedShards::new(1)),
+                Cursors::new(CursorKey::from_bytes(&[7; 32]).unwrap()),
+            ),
             ids,
             Arc::new(clock.clone()),
         )
@@ -187,7 +189,7 @@ impl Harness {
         let gateway = CarrierCode::parse("easypost").unwrap();
         let account = AccountId::parse("main").unwrap();
         let platform = app::platform::Platform::new(
-            store.clone(),
+            store::repo::platform_repositories(store.clone()),
             Arc::new(clock.clone()),
             Subject::parse("ops").unwrap(),
             None,

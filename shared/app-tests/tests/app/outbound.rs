@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use app::ports::carrier::CarrierConnector;
-use carriers::HttpConnector;
 use app::{AppError, UnitOfWork};
+use carriers::HttpConnector;
 use domain::access::Operation;
 use domain::config::{NotificationUrl, TenantConfig};
 use domain::gateway::{CarrierKind, GatewayAuthType, GatewayConfig};
@@ -115,7 +115,7 @@ async fn catalogue_and_notification_urls_are_held_to_the_same_policy() {
     let env = GatewayEnv::new(OutboundPolicy::production(), secrets, None).await;
     let clock: Arc<dyn domain::Clock> = Arc::new(env.clock.clone());
     let platform = app::platform::Platform::new(
-        env.store.clone(),
+        store::repo::platform_repositories(env.store.clone()),
         clock,
         Subject::parse("cli:test").unwrap(),
         None,

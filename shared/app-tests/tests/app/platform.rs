@@ -14,7 +14,12 @@ use store::embedded::EmbeddedStore;
 /// The platform use cases over a fresh in-memory store read at `clock`, as `cli:test`.
 fn platform_at(clock: Arc<dyn Clock>, dev: Option<DevSetup>) -> Platform {
     let store: Arc<dyn ItemStore> = Arc::new(EmbeddedStore::in_memory(clock.clone()).unwrap());
-    Platform::new(store, clock, Subject::parse("cli:test").unwrap(), dev)
+    Platform::new(
+        store::repo::platform_repositories(store),
+        clock,
+        Subject::parse("cli:test").unwrap(),
+        dev,
+    )
 }
 
 /// Plan `name`, permitting every tenant operation.

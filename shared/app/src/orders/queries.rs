@@ -1,10 +1,10 @@
 //! Reading orders: one order, by external reference, listings, an order's audit log.
 
+use crate::ports::{OrderListing, OrderPage, Page, PageRequest, VendorOrderPage};
 use domain::access::Operation;
 use domain::audit::AuditRecord;
 use domain::ids::{ExternalRef, OrderId, VendorId};
 use domain::order::Order;
-use store::repo::{OrderListing, OrderPage, Page, PageRequest, VendorOrderPage};
 
 use crate::authz::Target;
 use crate::context::RequestCtx;

@@ -5,7 +5,7 @@ use domain::access::Operation;
 use domain::ids::{CarrierCode, OrderId, ShipmentId, TrackingNumber};
 use domain::order::{NewShipment, Order, TrackingOutcome, TrackingUpdate};
 
-use store::repo::GatewayLabel;
+use crate::ports::GatewayLabel;
 
 use super::{own_lines, own_shipment};
 use crate::context::{RequestCtx, UnitOfWork};

@@ -7,7 +7,7 @@
 //!
 //! The label mutations run against the fake EasyPost over HTTP, through the same router and
 //! outbound client as the rest (their replays under faults — a lost answer, a failed commit, a
-//! crash between the sale and the commit — are shared/app/tests/app/labels.rs); the platform
+//! crash between the sale and the commit — are shared/app-tests/tests/app/labels.rs); the platform
 //! ones are sent with a platform-admin token.
 
 use std::collections::BTreeSet;
@@ -316,7 +316,7 @@ impl Env {
         let router = http_edge::router(graphql::api_state(services), testkit::production_http());
         let fake = FakeCarrier::easypost(API_KEY).await;
         app::platform::Platform::new(
-            base.store.clone(),
+            store::repo::platform_repositories(base.store.clone()),
             base.clock.clone(),
             domain::ids::Subject::parse("cli:test").unwrap(),
             None,

@@ -3,17 +3,20 @@
 
 use std::sync::Arc;
 
+use app::ports::{Page, PageRequest, RepoError, RepoResult, ShardCounts, TenantAuditLog};
+use async_trait::async_trait;
+
 use domain::Timestamp;
 use domain::audit::AuditRecord;
 
+use crate::TenantScope;
 use crate::cursor::Cursors;
 use crate::item::Item;
 use crate::keys;
 use crate::port::{Condition, ItemStore, SkRange, WriteAction};
-use crate::{ShardCounts, TenantScope};
 
-use super::listing::{Listing, Page, PageRequest, read_page};
-use super::{RepoError, RepoResult, from_json, to_json};
+use super::listing::{Listing, read_page};
+use super::{from_json, to_json};
 
 #[derive(Clone)]
 pub struct TenantAuditRepository {
@@ -52,8 +55,11 @@ impl TenantAuditRepository {
         item.set("data", to_json(record)?);
         Ok(WriteAction::put_if(item, Condition::Absent))
     }
+}
 
-    pub async fn append(&self, scope: &TenantScope, record: &AuditRecord) -> RepoResult<()> {
+#[async_trait]
+impl TenantAuditLog for TenantAuditRepository {
+    async fn append(&self, scope: &TenantScope, record: &AuditRecord) -> RepoResult<()> {
         let action = self.put_action(scope, record).await?;
         self.store
             .transact_write(vec![action])
@@ -62,7 +68,7 @@ impl TenantAuditRepository {
     }
 
     /// One day's records, newest first, over every shard.
-    pub async fn list_day(
+    async fn list_day(
         &self,
         scope: &TenantScope,
         day: Timestamp,

@@ -3,6 +3,9 @@
 
 use std::sync::Arc;
 
+use app::ports::{IdempotencyRecord, RepoResult, TenantConfigStore};
+use async_trait::async_trait;
+use domain::audit::AuditRecord;
 use domain::config::TenantConfig;
 
 use crate::TenantScope;
@@ -11,7 +14,8 @@ use crate::keys;
 use crate::port::{Condition, ItemStore, WriteAction};
 use crate::schema;
 
-use super::{RepoResult, Role, from_json, map_cancel, to_json};
+use super::audit::TenantAuditRepository;
+use super::{Role, from_json, map_cancel, to_json};
 
 pub(crate) fn decode(item: &Item) -> RepoResult<TenantConfig> {
     from_json(item.require_s("data")?)
@@ -20,15 +24,20 @@ pub(crate) fn decode(item: &Item) -> RepoResult<TenantConfig> {
 #[derive(Clone)]
 pub struct TenantConfigRepository {
     store: Arc<dyn ItemStore>,
+    /// Where each save's tenant audit record goes, in the save's transaction.
+    audit: TenantAuditRepository,
 }
 
 impl TenantConfigRepository {
-    pub fn new(store: Arc<dyn ItemStore>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn ItemStore>, audit: TenantAuditRepository) -> Self {
+        Self { store, audit }
     }
+}
 
+#[async_trait]
+impl TenantConfigStore for TenantConfigRepository {
     /// The current config (version 0, the defaults, when the tenant never set one).
-    pub async fn current(&self, scope: &TenantScope) -> RepoResult<TenantConfig> {
+    async fn current(&self, scope: &TenantScope) -> RepoResult<TenantConfig> {
         match self
             .store
             .get(&keys::tenant_config_current(scope.tenant()))
@@ -40,11 +49,7 @@ impl TenantConfigRepository {
     }
 
     /// One past version.
-    pub async fn version(
-        &self,
-        scope: &TenantScope,
-        version: u32,
-    ) -> RepoResult<Option<TenantConfig>> {
+    async fn version(&self, scope: &TenantScope, version: u32) -> RepoResult<Option<TenantConfig>> {
         match self
             .store
             .get(&keys::tenant_config_version(scope.tenant(), version))
@@ -55,14 +60,13 @@ impl TenantConfigRepository {
         }
     }
 
-    /// Saves `config` as the version after `current` (refused if another save came first), with
-    /// `extra` actions (the audit record) in the same transaction.
-    pub async fn save(
+    async fn save(
         &self,
         scope: &TenantScope,
         current: &TenantConfig,
         config: TenantConfig,
-        extra: Vec<WriteAction>,
+        audit: &AuditRecord,
+        idempotency: Option<&IdempotencyRecord>,
     ) -> RepoResult<TenantConfig> {
         let version = current.version() + 1;
         let config = config.with_version(version);
@@ -87,9 +91,11 @@ impl TenantConfigRepository {
             },
             Role::Other,
         ];
-        for a in extra {
-            actions.push(a);
-            roles.push(Role::Other);
+        actions.push(self.audit.put_action(scope, audit).await?);
+        roles.push(Role::Other);
+        if let Some(rec) = idempotency {
+            actions.push(super::idempotency::put_action(rec, scope.tenant()));
+            roles.push(Role::Idempotency);
         }
         // A failed condition on CURRENT means another save came first: a version conflict.
         self.store

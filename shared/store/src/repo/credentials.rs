@@ -10,12 +10,13 @@
 
 use std::sync::Arc;
 
+use app::ports::{Chain, ChainError, CredentialStore, RepoError, RepoResult};
+use async_trait::async_trait;
+
 use domain::Timestamp;
 use domain::audit::AuditRecord;
-use domain::gateway::{
-    CredentialVersion, GatewayConfig, check_no_overlap, check_window, open_version,
-};
-use domain::ids::{AccountId, CarrierCode, CredentialId};
+use domain::gateway::CredentialVersion;
+use domain::ids::{AccountId, CarrierCode};
 
 use crate::TenantScope;
 use crate::item::{Item, Value};
@@ -23,41 +24,14 @@ use crate::keys;
 use crate::port::{Condition, ItemStore, Query, SkRange, WriteAction};
 use crate::schema;
 
-use super::registry::saas_audit_action;
-use super::{RepoError, RepoResult, from_json, to_json};
-
-/// One account's versions, oldest first, and the revision they were read at (0: no chain yet).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chain {
-    pub versions: Vec<CredentialVersion>,
-    pub rev: i64,
-}
-
-impl Chain {
-    pub fn find(&self, id: CredentialId) -> Option<&CredentialVersion> {
-        self.versions.iter().find(|v| v.id == id)
-    }
-}
-
-/// Why a chain change was not written.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ChainError {
-    /// The chain changed since it was read (another change won): read it again.
-    #[error("the credentials changed meanwhile")]
-    Changed,
-    /// The version to close is already closed.
-    #[error("the version's window is already closed")]
-    AlreadyClosed,
-    /// The change breaks a window rule (overlap, a window that ends before it starts).
-    #[error(transparent)]
-    Invalid(#[from] domain::DomainError),
-    #[error(transparent)]
-    Repo(#[from] RepoError),
-}
+use super::audit::TenantAuditRepository;
+use super::{from_json, to_json};
 
 #[derive(Clone)]
 pub struct CredentialRepository {
     store: Arc<dyn ItemStore>,
+    /// Where each change's tenant audit record goes, in the change's transaction.
+    audit: TenantAuditRepository,
 }
 
 fn version_item(v: &CredentialVersion) -> RepoResult<Item> {
@@ -70,12 +44,59 @@ fn version_item(v: &CredentialVersion) -> RepoResult<Item> {
 }
 
 impl CredentialRepository {
-    pub fn new(store: Arc<dyn ItemStore>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn ItemStore>, audit: TenantAuditRepository) -> Self {
+        Self { store, audit }
     }
 
-    /// The chain of one account, with its revision.
-    pub async fn chain(
+    /// The head's write: from `chain.rev` to the next revision, conditioned on `chain.rev`.
+    fn head(scope: &TenantScope, v: &CredentialVersion, chain: &Chain) -> WriteAction {
+        let mut head = Item::with_key(&keys::carrier_chain(scope.tenant(), &v.gateway, &v.account));
+        head.set(schema::VERSION, chain.rev + 1);
+        let condition = if chain.rev == 0 {
+            Condition::Absent
+        } else {
+            Condition::VersionEquals(chain.rev)
+        };
+        WriteAction::put_if(head, condition)
+    }
+
+    /// Writes the transaction (the change's tenant audit record last); a failed condition
+    /// means the chain changed (or the version to close was closed meanwhile).
+    async fn commit(
+        &self,
+        scope: &TenantScope,
+        mut actions: Vec<WriteAction>,
+        audit: &AuditRecord,
+    ) -> Result<(), ChainError> {
+        actions.push(self.audit.put_action(scope, audit).await?);
+        match self.store.transact_write(actions).await {
+            Ok(()) => Ok(()),
+            Err(crate::StoreError::Cancelled { index, .. }) if index <= 2 => {
+                Err(ChainError::Changed)
+            }
+            Err(e) => Err(ChainError::Repo(RepoError::from(e))),
+        }
+    }
+
+    /// The write that closes `version` at `at`, built from the stored version itself and
+    /// conditioned on it still being open.
+    fn closing(
+        scope: &TenantScope,
+        chain: &Chain,
+        version: &CredentialVersion,
+        at: Timestamp,
+    ) -> Result<WriteAction, ChainError> {
+        let closed = chain.closed(scope, version, at)?;
+        Ok(WriteAction::put_if(
+            version_item(&closed)?,
+            Condition::AttributeEquals("open".into(), Value::Bool(true)),
+        ))
+    }
+}
+
+#[async_trait]
+impl CredentialStore for CredentialRepository {
+    async fn chain(
         &self,
         scope: &TenantScope,
         gateway: &CarrierCode,
@@ -106,7 +127,7 @@ impl CredentialRepository {
     }
 
     /// The tenant's (gateway, account) pairs that have credentials.
-    pub async fn accounts(&self, scope: &TenantScope) -> RepoResult<Vec<(CarrierCode, AccountId)>> {
+    async fn accounts(&self, scope: &TenantScope) -> RepoResult<Vec<(CarrierCode, AccountId)>> {
         let mut q = Query::partition(keys::carrier_accounts(scope.tenant()), 1_000);
         q.sk = SkRange::All;
         let page = self.store.query(&q).await?;
@@ -122,59 +143,14 @@ impl CredentialRepository {
             .collect()
     }
 
-    /// The head's write: from `chain.rev` to the next revision, conditioned on `chain.rev`.
-    fn head(scope: &TenantScope, v: &CredentialVersion, chain: &Chain) -> WriteAction {
-        let mut head = Item::with_key(&keys::carrier_chain(scope.tenant(), &v.gateway, &v.account));
-        head.set(schema::VERSION, chain.rev + 1);
-        let condition = if chain.rev == 0 {
-            Condition::Absent
-        } else {
-            Condition::VersionEquals(chain.rev)
-        };
-        WriteAction::put_if(head, condition)
-    }
-
-    fn check_tenant(scope: &TenantScope, v: &CredentialVersion) -> RepoResult<()> {
-        if &v.tenant != scope.tenant() {
-            return Err(RepoError::WrongTenant);
-        }
-        Ok(())
-    }
-
-    /// Writes the transaction; a failed condition means the chain changed (or `closing` was
-    /// closed meanwhile).
-    async fn commit(&self, actions: Vec<WriteAction>) -> Result<(), ChainError> {
-        match self.store.transact_write(actions).await {
-            Ok(()) => Ok(()),
-            Err(crate::StoreError::Cancelled { index, .. }) if index <= 2 => {
-                Err(ChainError::Changed)
-            }
-            Err(e) => Err(ChainError::Repo(RepoError::from(e))),
-        }
-    }
-
-    /// Why [`CredentialRepository::add`] would refuse `version` on `chain` as read, if it
-    /// would (a caller checks before it does anything that must be undone on a refusal).
-    pub fn check_add(
-        scope: &TenantScope,
-        chain: &Chain,
-        version: &CredentialVersion,
-    ) -> Result<(), ChainError> {
-        Self::check_tenant(scope, version)?;
-        check_no_overlap(&chain.versions, version.from, version.thru)?;
-        Ok(())
-    }
-
-    /// Adds `version` to the chain read as `chain` — now or scheduled, its window may meet
-    /// no other — with `audit` in the same transaction.
-    pub async fn add(
+    async fn add(
         &self,
         scope: &TenantScope,
         chain: &Chain,
         version: &CredentialVersion,
-        audit: WriteAction,
+        audit: &AuditRecord,
     ) -> Result<(), ChainError> {
-        Self::check_add(scope, chain, version)?;
+        chain.check_add(scope, version)?;
         let mut account = Item::with_key(&keys::carrier_account(
             scope.tenant(),
             &version.gateway,
@@ -183,126 +159,44 @@ impl CredentialRepository {
         account
             .set("gateway", version.gateway.as_str())
             .set("account", version.account.as_str());
-        self.commit(vec![
+        let actions = vec![
             Self::head(scope, version, chain),
             WriteAction::put_if(version_item(version)?, Condition::Absent),
             WriteAction::put(account),
-            audit,
-        ])
-        .await
-    }
-
-    /// Why [`CredentialRepository::rotate`] would refuse to rotate `previous` to `next` on
-    /// `chain` as read, if it would.
-    pub fn check_rotate(
-        scope: &TenantScope,
-        chain: &Chain,
-        previous: &CredentialVersion,
-        next: &CredentialVersion,
-    ) -> Result<(), ChainError> {
-        Self::check_tenant(scope, next)?;
-        if open_version(&chain.versions).map(|v| v.id) != Some(previous.id) {
-            return Err(ChainError::Changed);
-        }
-        Self::closing(scope, chain, previous, next.from)?;
-        // The previous version closes at T, so the new one may meet no other from T on.
-        let others: Vec<CredentialVersion> = chain
-            .versions
-            .iter()
-            .filter(|v| v.id != previous.id)
-            .cloned()
-            .collect();
-        check_no_overlap(&others, next.from, next.thru)?;
-        Ok(())
+        ];
+        self.commit(scope, actions, audit).await
     }
 
     /// Rotation: `next` (from T) is written and `previous` (the open version, as stored) gets
     /// `thru` = T, in one transaction conditioned on the chain and on `previous` still open.
-    pub async fn rotate(
+    async fn rotate(
         &self,
         scope: &TenantScope,
         chain: &Chain,
         previous: &CredentialVersion,
         next: &CredentialVersion,
-        audit: WriteAction,
+        audit: &AuditRecord,
     ) -> Result<(), ChainError> {
-        Self::check_rotate(scope, chain, previous, next)?;
+        chain.check_rotate(scope, previous, next)?;
         let closed = Self::closing(scope, chain, previous, next.from)?;
-        self.commit(vec![
+        let actions = vec![
             Self::head(scope, next, chain),
             closed,
             WriteAction::put_if(version_item(next)?, Condition::Absent),
-            audit,
-        ])
-        .await
+        ];
+        self.commit(scope, actions, audit).await
     }
 
-    /// Closes `version` (as stored) at `at`: the only change a version ever gets, and once.
-    pub async fn expire(
+    async fn expire(
         &self,
         scope: &TenantScope,
         chain: &Chain,
         version: &CredentialVersion,
         at: Timestamp,
-        audit: WriteAction,
+        audit: &AuditRecord,
     ) -> Result<(), ChainError> {
         let closed = Self::closing(scope, chain, version, at)?;
-        self.commit(vec![Self::head(scope, version, chain), closed, audit])
-            .await
-    }
-
-    /// The write that closes `version` at `at`, built from the stored version itself.
-    fn closing(
-        scope: &TenantScope,
-        chain: &Chain,
-        version: &CredentialVersion,
-        at: Timestamp,
-    ) -> Result<WriteAction, ChainError> {
-        Self::check_tenant(scope, version)?;
-        let stored = chain.find(version.id).ok_or(ChainError::Changed)?.clone();
-        if stored.thru.is_some() {
-            return Err(ChainError::AlreadyClosed);
-        }
-        check_window(stored.from, Some(at))?;
-        let mut closed = stored;
-        closed.thru = Some(at);
-        Ok(WriteAction::put_if(
-            version_item(&closed)?,
-            Condition::AttributeEquals("open".into(), Value::Bool(true)),
-        ))
-    }
-
-    // ----- the gateway catalogue (platform level) -----
-
-    /// Creates or replaces a gateway of the catalogue, with the SaaS audit record.
-    pub async fn put_gateway(
-        &self,
-        gateway: &GatewayConfig,
-        audit: &AuditRecord,
-    ) -> RepoResult<()> {
-        let mut item = Item::with_key(&keys::gateway(&gateway.id));
-        item.set("data", to_json(gateway)?);
-        self.store
-            .transact_write(vec![WriteAction::put(item), saas_audit_action(audit)?])
-            .await
-            .map_err(RepoError::from)
-    }
-
-    pub async fn gateway(&self, id: &CarrierCode) -> RepoResult<Option<GatewayConfig>> {
-        match self.store.get(&keys::gateway(id)).await? {
-            Some(item) => from_json(item.require_s("data")?).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    pub async fn gateways(&self) -> RepoResult<Vec<GatewayConfig>> {
-        let page = self
-            .store
-            .query(&Query::partition(keys::GATEWAYS, 1_000))
-            .await?;
-        page.items
-            .iter()
-            .map(|i| from_json(i.require_s("data")?))
-            .collect()
+        let actions = vec![Self::head(scope, version, chain), closed];
+        self.commit(scope, actions, audit).await
     }
 }

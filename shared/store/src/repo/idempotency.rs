@@ -3,6 +3,10 @@
 
 use std::sync::Arc;
 
+use app::ports::{
+    IDEMPOTENCY_TTL_SECS, IdempotencyRecord, IdempotencyStore, RepoError, RepoResult,
+};
+use async_trait::async_trait;
 use domain::Timestamp;
 use domain::ids::{IdempotencyKey, OperationName, Subject, TenantId};
 
@@ -12,43 +16,22 @@ use crate::keys;
 use crate::port::{Condition, ItemStore, WriteAction};
 use crate::schema;
 
-use super::{RepoError, RepoResult};
-
-/// How long an `Idempotency-Key` is remembered.
-pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
-
-/// How long a webhook delivery is remembered (senders retry for up to three days).
-pub const DELIVERY_TTL_SECS: i64 = 72 * 3600;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyRecord {
-    pub subject: Subject,
-    pub operation: OperationName,
-    pub key: IdempotencyKey,
-    /// Hash of the operation and its variables; the same key with another request is a conflict.
-    pub request_hash: String,
-    /// The response's `data`, replayed byte for byte.
-    pub response: String,
-    pub created_at: Timestamp,
-    /// How long after `created_at` the record lasts.
-    pub ttl_secs: i64,
-}
-
-impl IdempotencyRecord {
-    /// The put-if-absent that goes into the command's transaction.
-    pub fn put_action(&self, tenant: &TenantId) -> WriteAction {
-        let mut item = Item::with_key(&keys::idempotency(
-            tenant,
-            &self.subject,
-            &self.operation,
-            &self.key,
-        ));
-        item.set("request_hash", self.request_hash.as_str())
-            .set("response", self.response.as_str())
-            .set("created_at", self.created_at.fixed_width())
-            .set(schema::TTL, self.created_at.unix_seconds() + self.ttl_secs);
-        WriteAction::put_if(item, Condition::Absent)
-    }
+/// The put-if-absent of `record` that goes into the command's transaction.
+pub(crate) fn put_action(record: &IdempotencyRecord, tenant: &TenantId) -> WriteAction {
+    let mut item = Item::with_key(&keys::idempotency(
+        tenant,
+        &record.subject,
+        &record.operation,
+        &record.key,
+    ));
+    item.set("request_hash", record.request_hash.as_str())
+        .set("response", record.response.as_str())
+        .set("created_at", record.created_at.fixed_width())
+        .set(
+            schema::TTL,
+            record.created_at.unix_seconds() + record.ttl_secs,
+        );
+    WriteAction::put_if(item, Condition::Absent)
 }
 
 #[derive(Clone)]
@@ -60,9 +43,12 @@ impl IdempotencyRepository {
     pub fn new(store: Arc<dyn ItemStore>) -> Self {
         Self { store }
     }
+}
 
+#[async_trait]
+impl IdempotencyStore for IdempotencyRepository {
     /// The live record for this key, if any (an expired one counts as absent).
-    pub async fn get(
+    async fn get(
         &self,
         scope: &TenantScope,
         subject: &Subject,
@@ -92,8 +78,8 @@ impl IdempotencyRepository {
     }
 
     /// Stores a record on its own (commands that write no order put it in their transaction).
-    pub async fn put(&self, scope: &TenantScope, record: &IdempotencyRecord) -> RepoResult<()> {
-        let action = record.put_action(scope.tenant());
+    async fn put(&self, scope: &TenantScope, record: &IdempotencyRecord) -> RepoResult<()> {
+        let action = put_action(record, scope.tenant());
         self.store
             .transact_write(vec![action])
             .await

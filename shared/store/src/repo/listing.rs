@@ -1,39 +1,13 @@
 //! Listings over write-sharded partitions: one query per shard, merged by sort key, with a signed
 //! cursor that carries each shard's position.
 
-use crate::cursor::{CursorState, Cursors, RowCursor, ShardPosition};
+use crate::cursor::{CursorState, Cursors, ShardPosition, SignedPosition};
 use crate::error::StoreResult;
 use crate::item::Item;
 use crate::port::{Continuation, ItemStore, Query, SkRange};
 use crate::schema::Index;
 
-use super::{RepoError, RepoResult};
-
-/// The largest page a listing returns.
-pub const MAX_PAGE_SIZE: u32 = 250;
-
-/// `first` items after the opaque cursor `after`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageRequest {
-    pub first: u32,
-    pub after: Option<String>,
-}
-
-impl PageRequest {
-    pub fn first(first: u32) -> Self {
-        Self { first, after: None }
-    }
-
-    /// Refuses a page size outside 1..=250 (callers check it before any store access).
-    pub fn check(&self) -> RepoResult<()> {
-        if self.first == 0 || self.first > MAX_PAGE_SIZE {
-            return Err(RepoError::InvalidPage(format!(
-                "first must be between 1 and {MAX_PAGE_SIZE}"
-            )));
-        }
-        Ok(())
-    }
-}
+use app::ports::{Page, PageRequest, RepoError, RepoResult};
 
 /// One listing: the partitions (one per shard) and how to read them.
 pub(crate) struct Listing<'a> {
@@ -44,58 +18,6 @@ pub(crate) struct Listing<'a> {
     /// Binds the cursor to this listing (kind and filters).
     pub id: String,
     pub tenant: &'a str,
-}
-
-/// A page of rows, each with the cursor of the position after it (Relay's edge cursor), and
-/// the cursor of the next page when there is one.
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    pub rows: Vec<T>,
-    /// `cursors[i]` resumes after `rows[i]`.
-    pub cursors: Vec<RowCursor>,
-    /// Present exactly when more rows may follow.
-    pub end_cursor: Option<String>,
-}
-
-impl<T> Page<T> {
-    pub fn empty() -> Self {
-        Self {
-            rows: Vec::new(),
-            cursors: Vec::new(),
-            end_cursor: None,
-        }
-    }
-
-    /// Each row with its cursor.
-    pub fn iter(&self) -> impl Iterator<Item = (&T, &RowCursor)> {
-        self.rows.iter().zip(&self.cursors)
-    }
-
-    /// Each row mapped, its cursor kept.
-    pub fn try_map<U, E>(self, f: impl FnMut(&T) -> Result<U, E>) -> Result<Page<U>, E> {
-        Ok(Page {
-            rows: self.rows.iter().map(f).collect::<Result<_, _>>()?,
-            cursors: self.cursors,
-            end_cursor: self.end_cursor,
-        })
-    }
-
-    /// Keeps the rows `keep` accepts, with their cursors.
-    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
-        let (rows, cursors) = std::mem::take(&mut self.rows)
-            .into_iter()
-            .zip(std::mem::take(&mut self.cursors))
-            .filter(|(r, _)| keep(r))
-            .unzip();
-        self.rows = rows;
-        self.cursors = cursors;
-    }
-
-    /// Appends another page's rows (its end cursor is the caller's to decide).
-    pub fn extend(&mut self, other: Page<T>) {
-        self.rows.extend(other.rows);
-        self.cursors.extend(other.cursors);
-    }
 }
 
 pub(crate) type RawPage = Page<Item>;
@@ -207,7 +129,7 @@ pub(crate) async fn read_page(
         rows: items,
         cursors: row_states
             .into_iter()
-            .map(|s| RowCursor::new(cursors.clone(), s))
+            .map(|s| SignedPosition::row_cursor(cursors.clone(), s))
             .collect(),
         end_cursor,
     })

@@ -1,10 +1,11 @@
-//! Repositories: the product's records mapped onto items, written once over the item-store port
-//! so both backends share every line of them.
+//! Repositories: app's repository ports (`app::ports`) implemented over the item-store port,
+//! the product's records mapped onto items once so both backends share every line of them.
 //!
 //! Every repository of tenant data takes a [`TenantScope`](crate::TenantScope); keys come only
 //! from [`crate::keys`].
 
 mod audit;
+mod catalogue;
 mod config;
 mod credentials;
 mod idempotency;
@@ -14,67 +15,66 @@ mod outbox;
 mod registry;
 
 pub use audit::TenantAuditRepository;
+pub use catalogue::GatewayCatalogRepository;
 pub use config::TenantConfigRepository;
-pub use credentials::{Chain, ChainError, CredentialRepository};
-pub use domain::tenant::IssuerRow;
-pub use idempotency::{
-    DELIVERY_TTL_SECS, IDEMPOTENCY_TTL_SECS, IdempotencyRecord, IdempotencyRepository,
-};
-pub use listing::{MAX_PAGE_SIZE, Page, PageRequest};
-pub use orders::{
-    CommandWrite, GatewayLabel, OrderListing, OrderPage, OrderRepository, OrderSummary,
-    StoredOrder, TrackingClaim, TrackingIndex, VendorLine, VendorOrderPage, VendorOrderSummary,
-    shard_of,
-};
+pub use credentials::CredentialRepository;
+pub use idempotency::IdempotencyRepository;
+pub use orders::{OrderRepository, shard_of};
 pub use outbox::{OutboxRepository, PendingEvents};
-pub use registry::{RegistryRepository, StoredProfile};
+pub use registry::RegistryRepository;
 
+use std::sync::Arc;
+
+use app::ports::{
+    PlatformRepositories, RepoError, RepoResult, Repositories, ShardCounts, TrackingClaim,
+};
+
+use crate::cursor::Cursors;
 use crate::error::{CancelReason, StoreError};
+use crate::port::ItemStore;
 
-/// The repositories' one error enum.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RepoError {
-    #[error("the order changed meanwhile (expected version {expected})")]
-    VersionConflict { expected: u64 },
-    #[error("the order already exists")]
-    AlreadyExists,
-    #[error("external reference {0} already names another order")]
-    ExternalRefTaken(String),
-    /// Another shipment holds the claimed tracking number in its index: not a version conflict
-    /// (running the command again cannot change it). Carries the claim that failed, never who
-    /// holds the number.
-    #[error("{} tracking number {} is held by another shipment", .0.carrier, .0.number)]
-    TrackingNumberTaken(Box<TrackingClaim>),
-    #[error("the idempotency key was used meanwhile")]
-    IdempotencyKeyUsed,
-    /// A dedicated issuer belongs to another tenant, or a shared one would become dedicated.
-    #[error("issuer {0} is registered to another tenant")]
-    IssuerTaken(String),
-    /// An event source is registered to another tenant.
-    #[error("event source {0} is registered to another tenant")]
-    EventSourceTaken(String),
-    #[error("the record belongs to another tenant")]
-    WrongTenant,
-    #[error("invalid cursor")]
-    InvalidCursor,
-    #[error("invalid page request: {0}")]
-    InvalidPage(String),
-    #[error("a stored record cannot be read: {0}")]
-    Corrupt(String),
-    #[error(transparent)]
-    Store(StoreError),
+/// Every repository the use cases run over, on `store`: tenant listings and the tenant audit
+/// spread over `shards`' write shards, cursors and rate ids signed by `cursors`.
+pub fn repositories(
+    store: Arc<dyn ItemStore>,
+    shards: Arc<dyn ShardCounts>,
+    cursors: Cursors,
+) -> Repositories {
+    let audit = TenantAuditRepository::new(store.clone(), shards.clone(), cursors.clone());
+    Repositories {
+        orders: Arc::new(OrderRepository::new(store.clone(), shards, cursors.clone())),
+        configs: Arc::new(TenantConfigRepository::new(store.clone(), audit.clone())),
+        credentials: Arc::new(CredentialRepository::new(store.clone(), audit.clone())),
+        tenant_audit: Arc::new(audit),
+        idempotency: Arc::new(IdempotencyRepository::new(store.clone())),
+        tokens: Arc::new(cursors),
+        platform: platform_repositories(store),
+    }
 }
 
+/// The platform's records on `store`.
+pub fn platform_repositories(store: Arc<dyn ItemStore>) -> PlatformRepositories {
+    PlatformRepositories {
+        registry: Arc::new(RegistryRepository::new(store.clone())),
+        catalogue: Arc::new(GatewayCatalogRepository::new(store)),
+    }
+}
+
+/// A store failure as the repositories report it: a refusal for now (throttling, a transaction
+/// on the same item) is one the caller may retry.
 impl From<StoreError> for RepoError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Corrupt(m) => RepoError::Corrupt(m),
-            other => RepoError::Store(other),
+            StoreError::Throttled
+            | StoreError::Cancelled {
+                reason: CancelReason::Conflict,
+                ..
+            } => RepoError::Busy(e.to_string()),
+            other => RepoError::Store(other.to_string()),
         }
     }
 }
-
-pub type RepoResult<T> = Result<T, RepoError>;
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> RepoResult<String> {
     serde_json::to_string(value).map_err(|e| RepoError::Corrupt(e.to_string()))

@@ -4,6 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use app::ports::{
+    CommandWrite, GatewayLabel, OrderListing, OrderPage, OrderStore, OrderSummary, Page,
+    PageRequest, RepoError, RepoResult, ShardCounts, StoredOrder, TrackingClaim, TrackingIndex,
+    VendorLine, VendorOrderPage, VendorOrderSummary,
+};
+use async_trait::async_trait;
 use domain::audit::AuditRecord;
 use domain::config::TenantConfig;
 use domain::events::DomainEvent;
@@ -12,18 +18,17 @@ use domain::ids::{
 };
 use domain::order::{Order, OrderStatus};
 use domain::{Money, Timestamp};
-use serde::{Deserialize, Serialize};
 
+use crate::TenantScope;
 use crate::cursor::Cursors;
 use crate::item::Item;
 use crate::keys;
 use crate::port::{Condition, ItemStore, Query, SkRange, WriteAction};
 use crate::schema::{self, Index};
-use crate::{ShardCounts, TenantScope};
 
-use super::idempotency::IdempotencyRecord;
-use super::listing::{Listing, Page, PageRequest, read_page};
-use super::{RepoError, RepoResult, Role, from_json, map_cancel, to_json};
+use super::audit::TenantAuditRepository;
+use super::listing::{Listing, read_page};
+use super::{Role, from_json, map_cancel, to_json};
 
 /// How long outbox items live after the relay could have published them: longer than the
 /// relay's dead-letter queue keeps a message (14 days), so that a dead letter can always be
@@ -37,126 +42,11 @@ pub fn shard_of(order: OrderId, shards: u32) -> u32 {
     u32::try_from(random % u128::from(shards.max(1))).unwrap_or(0)
 }
 
-/// An order as loaded, with what the store needs to update it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredOrder {
-    pub order: Order,
-    shard: u32,
-    /// The command (its audit record's id) that wrote this version: after a commit whose outcome
-    /// is unknown, the use case reads it back to learn whether its own write landed.
-    command: Option<String>,
-}
-
-impl StoredOrder {
-    pub fn shard(&self) -> u32 {
-        self.shard
-    }
-
-    pub fn command(&self) -> Option<&str> {
-        self.command.as_deref()
-    }
-}
-
 /// The attribute naming the command that wrote the order item.
 const COMMAND: &str = "command";
 
-/// Everything a command writes besides the aggregate.
-#[derive(Debug, Clone, Default)]
-pub struct CommandWrite<'a> {
-    pub events: &'a [DomainEvent],
-    pub audit: Option<&'a AuditRecord>,
-    pub idempotency: Option<&'a IdempotencyRecord>,
-    /// Further items of the same command, written in the same transaction.
-    pub extra: Vec<WriteAction>,
-    /// The shipments' claims on tracking numbers, in the same transaction: one another shipment
-    /// holds fails it with [`RepoError::TrackingNumberTaken`] naming that claim.
-    pub tracking: Vec<TrackingClaim>,
-}
-
-/// Which tracking-number index a claim is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrackingIndex {
-    /// `T#{tenant}#TRACK#…`: the tenant's carrier webhooks (every tracking number of the tenant).
-    Tenant,
-    /// `TRACK#…`: SaaS-level carrier webhooks (only labels bought through the gateway).
-    Global,
-}
-
-/// A shipment's claim on a tracking number in one index. It is written only when the number is
-/// new there (absent or expired) or already this shipment's: a number has one owner, and
-/// nobody's later label or typing moves another shipment's carrier updates to theirs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrackingClaim {
-    pub index: TrackingIndex,
-    pub carrier: CarrierCode,
-    pub number: TrackingNumber,
-    pub order: OrderId,
-    pub shipment: ShipmentId,
-}
-
-/// The shipment whose gateway-bought label carries a tracking number (the global index's answer).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GatewayLabel {
-    pub tenant: TenantId,
-    pub order: OrderId,
-    pub shipment: ShipmentId,
-}
-
 /// The attribute every tracking item's condition compares: `keys::tracking_owner`.
 const OWNER: &str = "owner";
-
-/// The summary a listing shows (the indexes' projection).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderSummary {
-    pub id: OrderId,
-    pub status: OrderStatus,
-    pub created_at: Timestamp,
-    /// Only the change listing (`ChangedSince`) knows it: the other indexes do not project it,
-    /// so that commands changing no listed field do not rewrite them.
-    pub updated_at: Option<Timestamp>,
-    pub total: Money,
-    pub customer_name: String,
-    pub external_ref: Option<ExternalRef>,
-}
-
-pub type OrderPage = Page<OrderSummary>;
-
-/// One of a vendor's lines on an order, as the vendor's index item keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VendorLine {
-    pub sku: String,
-    pub quantity: u32,
-    pub due: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VendorOrderSummary {
-    pub id: OrderId,
-    pub status: OrderStatus,
-    pub created_at: Timestamp,
-    pub lines: Vec<VendorLine>,
-}
-
-pub type VendorOrderPage = Page<VendorOrderSummary>;
-
-/// Which orders a listing shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OrderListing {
-    /// Newest first, optionally within a creation-time window (inclusive).
-    ByCreated {
-        from: Option<Timestamp>,
-        to: Option<Timestamp>,
-    },
-    /// One status, newest first.
-    ByStatus {
-        status: OrderStatus,
-        from: Option<Timestamp>,
-        to: Option<Timestamp>,
-    },
-    /// Changed strictly after `after`, oldest change first (integrations poll this).
-    ChangedSince { after: Timestamp },
-}
 
 fn time_range(from: Option<Timestamp>, to: Option<Timestamp>) -> SkRange {
     match (from, to) {
@@ -176,6 +66,8 @@ fn opt(t: Option<Timestamp>) -> String {
 #[derive(Clone)]
 pub struct OrderRepository {
     store: Arc<dyn ItemStore>,
+    /// Where a command's tenant audit records go, in the command's transaction.
+    audit: TenantAuditRepository,
     shards: Arc<dyn ShardCounts>,
     cursors: Cursors,
 }
@@ -203,6 +95,7 @@ fn vendor_lines(order: &Order) -> BTreeMap<VendorId, Vec<VendorLine>> {
 impl OrderRepository {
     pub fn new(store: Arc<dyn ItemStore>, shards: Arc<dyn ShardCounts>, cursors: Cursors) -> Self {
         Self {
+            audit: TenantAuditRepository::new(store.clone(), shards.clone(), cursors.clone()),
             store,
             shards,
             cursors,
@@ -266,16 +159,19 @@ impl OrderRepository {
         Ok(item)
     }
 
-    /// The writes every command shares: audit, outbox, idempotency, extra. Returns their roles.
-    fn side_writes(
+    /// The writes every command shares: audit, outbox, idempotency, the open-intent index, the
+    /// command's tenant audit records, the tracking claims. Pushes each with its role.
+    async fn side_writes(
+        &self,
+        scope: &TenantScope,
         order: &Order,
         write: CommandWrite<'_>,
-        now: Timestamp,
-        pointers: bool,
         actions: &mut Vec<WriteAction>,
         roles: &mut Vec<Role>,
     ) -> RepoResult<()> {
         let tenant = order.tenant();
+        let now = order.updated_at();
+        let pointers = self.store.needs_outbox_pointers();
         if let Some(audit) = write.audit {
             let mut item = Item::with_key(&keys::order_audit(tenant, order.id(), audit.id));
             item.set("data", to_json(audit)?);
@@ -304,11 +200,15 @@ impl OrderRepository {
             roles.push(Role::Other);
         }
         if let Some(rec) = write.idempotency {
-            actions.push(rec.put_action(tenant));
+            actions.push(super::idempotency::put_action(rec, tenant));
             roles.push(Role::Idempotency);
         }
-        for extra in write.extra {
-            actions.push(extra);
+        for (shipment, open) in write.intents {
+            actions.push(Self::intent_item(scope, order.id(), shipment, open));
+            roles.push(Role::Other);
+        }
+        for record in &write.tenant_audit {
+            actions.push(self.audit.put_action(scope, record).await?);
             roles.push(Role::Other);
         }
         for claim in write.tracking {
@@ -318,171 +218,13 @@ impl OrderRepository {
         Ok(())
     }
 
-    /// Saves a new order (version 1) with everything its creation writes, in one transaction.
-    pub async fn create(
-        &self,
-        scope: &TenantScope,
-        order: &Order,
-        write: CommandWrite<'_>,
-    ) -> RepoResult<StoredOrder> {
-        check_tenant(scope, order)?;
-        let shards = self.shards.shard_count(scope.tenant()).await?;
-        let shard = shard_of(order.id(), shards);
-        let command = write.audit.map(|a| a.id.to_string());
-        let mut actions = vec![WriteAction::put_if(
-            Self::order_item(order, shard, command.as_deref())?,
-            Condition::Absent,
-        )];
-        let mut roles = vec![Role::Order { expected: None }];
-        if let Some(r) = order.external_ref() {
-            let mut item = Item::with_key(&keys::external_ref(scope.tenant(), r));
-            item.set("order_id", order.id().to_string());
-            actions.push(WriteAction::put_if(item, Condition::Absent));
-            roles.push(Role::ExternalRef);
-        }
-        for (vendor, lines) in vendor_lines(order) {
-            actions.push(WriteAction::put(Self::vendor_item(
-                order, shard, &vendor, &lines,
-            )?));
-            roles.push(Role::Other);
-        }
-        let pointers = self.store.needs_outbox_pointers();
-        Self::side_writes(
-            order,
-            write,
-            order.updated_at(),
-            pointers,
-            &mut actions,
-            &mut roles,
-        )?;
-        let xref = order.external_ref().map(ExternalRef::to_string);
-        self.store
-            .transact_write(actions)
-            .await
-            .map_err(|e| map_cancel(e, &roles, xref.as_deref()))?;
-        Ok(StoredOrder {
-            order: order.clone(),
-            shard,
-            command,
-        })
-    }
-
-    /// Saves a changed order if nobody else changed it since `before` was loaded (optimistic lock
-    /// on `version`), with its audit, outbox and the vendor items that changed, in one transaction.
-    pub async fn update(
-        &self,
-        scope: &TenantScope,
-        before: &StoredOrder,
-        after: &Order,
-        write: CommandWrite<'_>,
-    ) -> RepoResult<StoredOrder> {
-        check_tenant(scope, after)?;
-        if before.order.id() != after.id() {
-            return Err(RepoError::Corrupt("update of another order".into()));
-        }
-        let expected = before.order.version();
-        let expected_n = i64::try_from(expected).map_err(|e| RepoError::Corrupt(e.to_string()))?;
-        let command = write.audit.map(|a| a.id.to_string());
-        let mut actions = vec![WriteAction::put_if(
-            Self::order_item(after, before.shard, command.as_deref())?,
-            Condition::VersionEquals(expected_n),
-        )];
-        let mut roles = vec![Role::Order {
-            expected: Some(expected),
-        }];
-        let old_lines = vendor_lines(&before.order);
-        for (vendor, lines) in vendor_lines(after) {
-            let unchanged =
-                before.order.status() == after.status() && old_lines.get(&vendor) == Some(&lines);
-            if !unchanged {
-                actions.push(WriteAction::put(Self::vendor_item(
-                    after,
-                    before.shard,
-                    &vendor,
-                    &lines,
-                )?));
-                roles.push(Role::Other);
-            }
-        }
-        let pointers = self.store.needs_outbox_pointers();
-        Self::side_writes(
-            after,
-            write,
-            after.updated_at(),
-            pointers,
-            &mut actions,
-            &mut roles,
-        )?;
-        self.store
-            .transact_write(actions)
-            .await
-            .map_err(|e| map_cancel(e, &roles, None))?;
-        Ok(StoredOrder {
-            order: after.clone(),
-            shard: before.shard,
-            command,
-        })
-    }
-
     fn decode(scope: &TenantScope, item: &Item) -> RepoResult<StoredOrder> {
         let order: Order = from_json(item.require_s("data")?)?;
         check_tenant(scope, &order)?;
         let shard = u32::try_from(item.require_n("shard")?)
             .map_err(|e| RepoError::Corrupt(e.to_string()))?;
         let command = item.s(COMMAND).map(str::to_owned);
-        Ok(StoredOrder {
-            order,
-            shard,
-            command,
-        })
-    }
-
-    /// One `GetItem`.
-    pub async fn load(&self, scope: &TenantScope, id: OrderId) -> RepoResult<Option<StoredOrder>> {
-        match self.store.get(&keys::order(scope.tenant(), id)).await? {
-            Some(item) => Self::decode(scope, &item).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// The order and the tenant's current config in one `BatchGetItem`.
-    pub async fn load_with_config(
-        &self,
-        scope: &TenantScope,
-        id: OrderId,
-    ) -> RepoResult<(Option<StoredOrder>, TenantConfig)> {
-        let keys = [
-            keys::order(scope.tenant(), id),
-            keys::tenant_config_current(scope.tenant()),
-        ];
-        let mut got = self.store.batch_get(&keys).await?.into_iter();
-        let order = match got.next().flatten() {
-            Some(item) => Some(Self::decode(scope, &item)?),
-            None => None,
-        };
-        let config = match got.next().flatten() {
-            Some(item) => super::config::decode(&item)?,
-            None => TenantConfig::default(),
-        };
-        Ok((order, config))
-    }
-
-    /// The order an external reference names.
-    pub async fn id_by_external_ref(
-        &self,
-        scope: &TenantScope,
-        r: &ExternalRef,
-    ) -> RepoResult<Option<OrderId>> {
-        match self
-            .store
-            .get(&keys::external_ref(scope.tenant(), r))
-            .await?
-        {
-            Some(item) => OrderId::parse(item.require_s("order_id")?)
-                .map(Some)
-                .map_err(|e| RepoError::Corrupt(e.to_string())),
-            None => Ok(None),
-        }
+        Ok(StoredOrder::new(order, shard, command))
     }
 
     fn summary(item: &Item) -> RepoResult<OrderSummary> {
@@ -506,151 +248,6 @@ impl OrderRepository {
                 .transpose()
                 .map_err(corrupt)?,
         })
-    }
-
-    /// A page of the tenant's orders, over every write shard (one `Query` per shard).
-    pub async fn list(
-        &self,
-        scope: &TenantScope,
-        listing: &OrderListing,
-        page: &PageRequest,
-    ) -> RepoResult<OrderPage> {
-        let tenant = scope.tenant();
-        let shards = self.shards.shard_count(tenant).await?;
-        let (index, partitions, range, forward, id): (Index, Vec<String>, SkRange, bool, String) =
-            match listing {
-                OrderListing::ByCreated { from, to } => (
-                    Index::Gsi1,
-                    (0..shards)
-                        .map(|s| keys::orders_by_tenant(tenant, s))
-                        .collect(),
-                    time_range(*from, *to),
-                    false,
-                    format!("orders:created:{}:{}", opt(*from), opt(*to)),
-                ),
-                OrderListing::ByStatus { status, from, to } => (
-                    Index::Gsi2,
-                    (0..shards)
-                        .map(|s| keys::orders_by_status(tenant, *status, s))
-                        .collect(),
-                    time_range(*from, *to),
-                    false,
-                    format!("orders:status:{status}:{}:{}", opt(*from), opt(*to)),
-                ),
-                OrderListing::ChangedSince { after } => (
-                    Index::Gsi3,
-                    (0..shards)
-                        .map(|s| keys::orders_by_update(tenant, s))
-                        .collect(),
-                    SkRange::After(keys::time_sk_bounds(*after).1),
-                    true,
-                    format!("orders:changed:{}", after.fixed_width()),
-                ),
-            };
-        let listing = Listing {
-            index: Some(index),
-            partitions,
-            range,
-            forward,
-            id,
-            tenant: tenant.as_str(),
-        };
-        read_page(self.store.as_ref(), &self.cursors, &listing, page)
-            .await?
-            .try_map(Self::summary)
-    }
-
-    /// A page of one vendor's orders, newest first, within a creation window and, for
-    /// `ByStatus`, of one status (the vendor items carry it; a page may then hold fewer than
-    /// `first` rows while more follow). `ChangedSince` is not a vendor listing: the vendor items
-    /// are not rewritten on every change, so they cannot answer it.
-    pub async fn list_by_vendor(
-        &self,
-        scope: &TenantScope,
-        vendor: &VendorId,
-        listing: &OrderListing,
-        page: &PageRequest,
-    ) -> RepoResult<VendorOrderPage> {
-        /// Raw pages read at most to find rows of the asked status.
-        const MAX_PAGES: usize = 10;
-        let tenant = scope.tenant();
-        let shards = self.shards.shard_count(tenant).await?;
-        let opt = |t: Option<Timestamp>| t.map_or_else(String::new, |t| t.fixed_width());
-        let (from, to, status) = match listing {
-            OrderListing::ByCreated { from, to } => (*from, *to, None),
-            OrderListing::ByStatus { status, from, to } => (*from, *to, Some(*status)),
-            OrderListing::ChangedSince { .. } => {
-                return Err(RepoError::InvalidPage(
-                    "updatedAfter is not available in a vendor's listing".into(),
-                ));
-            }
-        };
-        let listing = Listing {
-            index: None,
-            partitions: (0..shards)
-                .map(|s| keys::vendor_orders(tenant, vendor, s))
-                .collect(),
-            range: time_range(from, to),
-            forward: false,
-            id: format!(
-                "vendor:{vendor}:{}:{}:{}",
-                status.map_or("", |s| s.as_str()),
-                opt(from),
-                opt(to)
-            ),
-            tenant: tenant.as_str(),
-        };
-        let corrupt = |e: domain::DomainError| RepoError::Corrupt(e.to_string());
-        let row = |item: &Item| -> RepoResult<VendorOrderSummary> {
-            Ok(VendorOrderSummary {
-                id: OrderId::parse(item.require_s("order_id")?).map_err(corrupt)?,
-                status: OrderStatus::parse(item.require_s("status")?)
-                    .ok_or_else(|| RepoError::Corrupt("unknown status".into()))?,
-                created_at: Timestamp::parse_rfc3339(item.require_s("created_at")?)
-                    .map_err(corrupt)?,
-                lines: from_json(item.require_s("lines")?)?,
-            })
-        };
-        let mut out = VendorOrderPage::empty();
-        let mut next = page.clone();
-        for _ in 0..MAX_PAGES {
-            let mut got = read_page(self.store.as_ref(), &self.cursors, &listing, &next)
-                .await?
-                .try_map(row)?;
-            got.retain(|r| status.is_none_or(|s| s == r.status));
-            let end_cursor = got.end_cursor.take();
-            out.extend(got);
-            match end_cursor {
-                Some(c) if out.rows.is_empty() => next.after = Some(c),
-                end_cursor => {
-                    out.end_cursor = end_cursor;
-                    return Ok(out);
-                }
-            }
-        }
-        out.end_cursor = next.after;
-        Ok(out)
-    }
-
-    /// A page of an order's audit records, oldest first.
-    pub async fn audit_log(
-        &self,
-        scope: &TenantScope,
-        id: OrderId,
-        page: &PageRequest,
-    ) -> RepoResult<Page<AuditRecord>> {
-        let (pk, prefix) = keys::order_audit_prefix(scope.tenant(), id);
-        let listing = Listing {
-            index: None,
-            partitions: vec![pk],
-            range: SkRange::Prefix(prefix),
-            forward: true,
-            id: format!("order-audit:{id}"),
-            tenant: scope.tenant().as_str(),
-        };
-        read_page(self.store.as_ref(), &self.cursors, &listing, page)
-            .await?
-            .try_map(|i| from_json(i.require_s("data")?))
     }
 
     /// The events of the command that took the order to `version` (the outbox item).
@@ -749,71 +346,6 @@ impl OrderRepository {
         }
     }
 
-    /// The shipments of the tenant with an open carrier intent: (order, shipment), in order.
-    pub async fn open_intents(
-        &self,
-        scope: &TenantScope,
-    ) -> RepoResult<Vec<(OrderId, domain::ids::ShipmentId)>> {
-        let mut q = Query::partition(keys::open_intents(scope.tenant()), 1_000);
-        let mut out = Vec::new();
-        let corrupt = |e: domain::DomainError| RepoError::Corrupt(e.to_string());
-        loop {
-            let page = self.store.query(&q).await?;
-            for item in &page.items {
-                out.push((
-                    OrderId::parse(item.require_s("order_id")?).map_err(corrupt)?,
-                    domain::ids::ShipmentId::parse(item.require_s("shipment_id")?)
-                        .map_err(corrupt)?,
-                ));
-            }
-            match page.next {
-                Some(n) => q.start = Some(n),
-                None => break,
-            }
-        }
-        Ok(out)
-    }
-
-    /// The shipment whose gateway-bought label carries this tracking number, if any: read from
-    /// the global item alone (no tenant's own tracking item has a say).
-    pub async fn gateway_label(
-        &self,
-        carrier: &CarrierCode,
-        number: &TrackingNumber,
-    ) -> RepoResult<Option<GatewayLabel>> {
-        let Some(item) = self
-            .store
-            .get(&keys::global_tracking(carrier, number))
-            .await?
-        else {
-            return Ok(None);
-        };
-        let corrupt = |e: domain::DomainError| RepoError::Corrupt(e.to_string());
-        Ok(Some(GatewayLabel {
-            tenant: TenantId::parse(item.require_s("tenant")?).map_err(corrupt)?,
-            order: OrderId::parse(item.require_s("order_id")?).map_err(corrupt)?,
-            shipment: ShipmentId::parse(item.require_s("shipment_id")?).map_err(corrupt)?,
-        }))
-    }
-
-    /// The shipment a tenant's tracking number names, if any (one `GetItem`).
-    pub async fn shipment_by_tracking(
-        &self,
-        scope: &TenantScope,
-        carrier: &domain::ids::CarrierCode,
-        number: &domain::ids::TrackingNumber,
-    ) -> RepoResult<Option<(OrderId, domain::ids::ShipmentId)>> {
-        let key = keys::tenant_tracking(scope.tenant(), carrier, number);
-        let Some(item) = self.store.get(&key).await? else {
-            return Ok(None);
-        };
-        let corrupt = |e: domain::DomainError| RepoError::Corrupt(e.to_string());
-        Ok(Some((
-            OrderId::parse(item.require_s("order_id")?).map_err(corrupt)?,
-            domain::ids::ShipmentId::parse(item.require_s("shipment_id")?).map_err(corrupt)?,
-        )))
-    }
-
     /// How many outbox and audit items an order has (tests and diagnostics).
     pub async fn count_side_items(
         &self,
@@ -839,5 +371,350 @@ impl OrderRepository {
             }
         }
         Ok((audits, outbox))
+    }
+}
+
+#[async_trait]
+impl OrderStore for OrderRepository {
+    /// Saves a new order (version 1) with everything its creation writes, in one transaction.
+    async fn create(
+        &self,
+        scope: &TenantScope,
+        order: &Order,
+        write: CommandWrite<'_>,
+    ) -> RepoResult<StoredOrder> {
+        check_tenant(scope, order)?;
+        let shards = self.shards.shard_count(scope.tenant()).await?;
+        let shard = shard_of(order.id(), shards);
+        let command = write.audit.map(|a| a.id.to_string());
+        let mut actions = vec![WriteAction::put_if(
+            Self::order_item(order, shard, command.as_deref())?,
+            Condition::Absent,
+        )];
+        let mut roles = vec![Role::Order { expected: None }];
+        if let Some(r) = order.external_ref() {
+            let mut item = Item::with_key(&keys::external_ref(scope.tenant(), r));
+            item.set("order_id", order.id().to_string());
+            actions.push(WriteAction::put_if(item, Condition::Absent));
+            roles.push(Role::ExternalRef);
+        }
+        for (vendor, lines) in vendor_lines(order) {
+            actions.push(WriteAction::put(Self::vendor_item(
+                order, shard, &vendor, &lines,
+            )?));
+            roles.push(Role::Other);
+        }
+        self.side_writes(scope, order, write, &mut actions, &mut roles)
+            .await?;
+        let xref = order.external_ref().map(ExternalRef::to_string);
+        self.store
+            .transact_write(actions)
+            .await
+            .map_err(|e| map_cancel(e, &roles, xref.as_deref()))?;
+        Ok(StoredOrder::new(order.clone(), shard, command))
+    }
+
+    /// Saves a changed order if nobody else changed it since `before` was loaded (optimistic lock
+    /// on `version`), with its audit, outbox and the vendor items that changed, in one transaction.
+    async fn update(
+        &self,
+        scope: &TenantScope,
+        before: &StoredOrder,
+        after: &Order,
+        write: CommandWrite<'_>,
+    ) -> RepoResult<StoredOrder> {
+        check_tenant(scope, after)?;
+        if before.order.id() != after.id() {
+            return Err(RepoError::Corrupt("update of another order".into()));
+        }
+        let expected = before.order.version();
+        let expected_n = i64::try_from(expected).map_err(|e| RepoError::Corrupt(e.to_string()))?;
+        let command = write.audit.map(|a| a.id.to_string());
+        let mut actions = vec![WriteAction::put_if(
+            Self::order_item(after, before.shard(), command.as_deref())?,
+            Condition::VersionEquals(expected_n),
+        )];
+        let mut roles = vec![Role::Order {
+            expected: Some(expected),
+        }];
+        let old_lines = vendor_lines(&before.order);
+        for (vendor, lines) in vendor_lines(after) {
+            let unchanged =
+                before.order.status() == after.status() && old_lines.get(&vendor) == Some(&lines);
+            if !unchanged {
+                actions.push(WriteAction::put(Self::vendor_item(
+                    after,
+                    before.shard(),
+                    &vendor,
+                    &lines,
+                )?));
+                roles.push(Role::Other);
+            }
+        }
+        self.side_writes(scope, after, write, &mut actions, &mut roles)
+            .await?;
+        self.store
+            .transact_write(actions)
+            .await
+            .map_err(|e| map_cancel(e, &roles, None))?;
+        Ok(StoredOrder::new(after.clone(), before.shard(), command))
+    }
+
+    /// One `GetItem`.
+    async fn load(&self, scope: &TenantScope, id: OrderId) -> RepoResult<Option<StoredOrder>> {
+        match self.store.get(&keys::order(scope.tenant(), id)).await? {
+            Some(item) => Self::decode(scope, &item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The order and the tenant's current config in one `BatchGetItem`.
+    async fn load_with_config(
+        &self,
+        scope: &TenantScope,
+        id: OrderId,
+    ) -> RepoResult<(Option<StoredOrder>, TenantConfig)> {
+        let keys = [
+            keys::order(scope.tenant(), id),
+            keys::tenant_config_current(scope.tenant()),
+        ];
+        let mut got = self.store.batch_get(&keys).await?.into_iter();
+        let order = match got.next().flatten() {
+            Some(item) => Some(Self::decode(scope, &item)?),
+            None => None,
+        };
+        let config = match got.next().flatten() {
+            Some(item) => super::config::decode(&item)?,
+            None => TenantConfig::default(),
+        };
+        Ok((order, config))
+    }
+
+    /// The order an external reference names.
+    async fn id_by_external_ref(
+        &self,
+        scope: &TenantScope,
+        r: &ExternalRef,
+    ) -> RepoResult<Option<OrderId>> {
+        match self
+            .store
+            .get(&keys::external_ref(scope.tenant(), r))
+            .await?
+        {
+            Some(item) => OrderId::parse(item.require_s("order_id")?)
+                .map(Some)
+                .map_err(|e| RepoError::Corrupt(e.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    /// A page of the tenant's orders, over every write shard (one `Query` per shard).
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        listing: &OrderListing,
+        page: &PageRequest,
+    ) -> RepoResult<OrderPage> {
+        let tenant = scope.tenant();
+        let shards = self.shards.shard_count(tenant).await?;
+        let (index, partitions, range, forward, id): (Index, Vec<String>, SkRange, bool, String) =
+            match listing {
+                OrderListing::ByCreated { from, to } => (
+                    Index::Gsi1,
+                    (0..shards)
+                        .map(|s| keys::orders_by_tenant(tenant, s))
+                        .collect(),
+                    time_range(*from, *to),
+                    false,
+                    format!("orders:created:{}:{}", opt(*from), opt(*to)),
+                ),
+                OrderListing::ByStatus { status, from, to } => (
+                    Index::Gsi2,
+                    (0..shards)
+                        .map(|s| keys::orders_by_status(tenant, *status, s))
+                        .collect(),
+                    time_range(*from, *to),
+                    false,
+                    format!("orders:status:{status}:{}:{}", opt(*from), opt(*to)),
+                ),
+                OrderListing::ChangedSince { after } => (
+                    Index::Gsi3,
+                    (0..shards)
+                        .map(|s| keys::orders_by_update(tenant, s))
+                        .collect(),
+                    SkRange::After(keys::time_sk_bounds(*after).1),
+                    true,
+                    format!("orders:changed:{}", after.fixed_width()),
+                ),
+            };
+        let listing = Listing {
+            index: Some(index),
+            partitions,
+            range,
+            forward,
+            id,
+            tenant: tenant.as_str(),
+        };
+        read_page(self.store.as_ref(), &self.cursors, &listing, page)
+            .await?
+            .try_map(Self::summary)
+    }
+
+    /// A page of one vendor's orders, newest first, within a creation window and, for
+    /// `ByStatus`, of one status (the vendor items carry it; a page may then hold fewer than
+    /// `first` rows while more follow). `ChangedSince` is not a vendor listing: the vendor items
+    /// are not rewritten on every change, so they cannot answer it.
+    async fn list_by_vendor(
+        &self,
+        scope: &TenantScope,
+        vendor: &VendorId,
+        listing: &OrderListing,
+        page: &PageRequest,
+    ) -> RepoResult<VendorOrderPage> {
+        /// Raw pages read at most to find rows of the asked status.
+        const MAX_PAGES: usize = 10;
+        let tenant = scope.tenant();
+        let shards = self.shards.shard_count(tenant).await?;
+        let opt = |t: Option<Timestamp>| t.map_or_else(String::new, |t| t.fixed_width());
+        let (from, to, status) = match listing {
+            OrderListing::ByCreated { from, to } => (*from, *to, None),
+            OrderListing::ByStatus { status, from, to } => (*from, *to, Some(*status)),
+            OrderListing::ChangedSince { .. } => {
+                return Err(RepoError::InvalidPage(
+                    "updatedAfter is not available in a vendor's listing".into(),
+                ));
+            }
+        };
+        let listing = Listing {
+            index: None,
+            partitions: (0..shards)
+                .map(|s| keys::vendor_orders(tenant, vendor, s))
+                .collect(),
+            range: time_range(from, to),
+            forward: false,
+            id: format!(
+                "vendor:{vendor}:{}:{}:{}",
+                status.map_or("", |s| s.as_str()),
+                opt(from),
+                opt(to)
+            ),
+            tenant: tenant.as_str(),
+        };
+        let corrupt = |e: domain::DomainError| RepoError::Corrupt(e.to_string());
+        let row = |item: &Item| -> RepoResult<VendorOrderSummary> {
+            Ok(VendorOrderSummary {
+                id: OrderId::parse(item.require_s("order_id")?).map_err(corrupt)?,
+                status: OrderStatus::parse(item.require_s("status")?)
+                    .ok_or_else(|| RepoError::Corrupt("unknown status".into()))?,
+                created_at: Timestamp::parse_rfc3339(item.require_s("created_at")?)
+                    .map_err(corrupt)?,
+                lines: from_json(item.require_s("lines")?)?,
+            })
+        };
+        let mut out = VendorOrderPage::empty();
+        let mut next = page.clone();
+        for _ in 0..MAX_PAGES {
+            let mut got = read_page(self.store.as_ref(), &self.cursors, &listing, &next)
+                .await?
+                .try_map(row)?;
+            got.retain(|r| status.is_none_or(|s| s == r.status));
+            let end_cursor = got.end_cursor.take();
+            out.extend(got);
+            match end_cursor {
+                Some(c) if out.rows.is_empty() => next.after = Some(c),
+                end_cursor => {
+                    out.end_cursor = end_cursor;
+                    return Ok(out);
+                }
+            }
+        }
+        out.end_cursor = next.after;
+        Ok(out)
+    }
+
+    /// A page of an order's audit records, oldest first.
+    async fn audit_log(
+        &self,
+        scope: &TenantScope,
+        id: OrderId,
+        page: &PageRequest,
+    ) -> RepoResult<Page<AuditRecord>> {
+        let (pk, prefix) = keys::order_audit_prefix(scope.tenant(), id);
+        let listing = Listing {
+            index: None,
+            partitions: vec![pk],
+            range: SkRange::Prefix(prefix),
+            forward: true,
+            id: format!("order-audit:{id}"),
+            tenant: scope.tenant().as_str(),
+        };
+        read_page(self.store.as_ref(), &self.cursors, &listing, page)
+            .await?
+            .try_map(|i| from_json(i.require_s("data")?))
+    }
+
+    /// The shipments of the tenant with an open carrier intent: (order, shipment), in order.
+    async fn open_intents(
+        &self,
+        scope: &TenantScope,
+    ) -> RepoResult<Vec<(OrderId, domain::ids::ShipmentId)>> {
+        let mut q = Query::partition(keys::open_intents(scope.tenant()), 1_000);
+        let mut out = Vec::new();
+        let corrupt = |e: domain::DomainError| RepoError::Corrupt(e.to_string());
+        loop {
+            let page = self.store.query(&q).await?;
+            for item in &page.items {
+                out.push((
+                    OrderId::parse(item.require_s("order_id")?).map_err(corrupt)?,
+                    domain::ids::ShipmentId::parse(item.require_s("shipment_id")?)
+                        .map_err(corrupt)?,
+                ));
+            }
+            match page.next {
+                Some(n) => q.start = Some(n),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The shipment whose gateway-bought label carries this tracking number, if any: read from
+    /// the global item alone (no tenant's own tracking item has a say).
+    async fn gateway_label(
+        &self,
+        carrier: &CarrierCode,
+        number: &TrackingNumber,
+    ) -> RepoResult<Option<GatewayLabel>> {
+        let Some(item) = self
+            .store
+            .get(&keys::global_tracking(carrier, number))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let corrupt = |e: domain::DomainError| RepoError::Corrupt(e.to_string());
+        Ok(Some(GatewayLabel {
+            tenant: TenantId::parse(item.require_s("tenant")?).map_err(corrupt)?,
+            order: OrderId::parse(item.require_s("order_id")?).map_err(corrupt)?,
+            shipment: ShipmentId::parse(item.require_s("shipment_id")?).map_err(corrupt)?,
+        }))
+    }
+
+    /// The shipment a tenant's tracking number names, if any (one `GetItem`).
+    async fn shipment_by_tracking(
+        &self,
+        scope: &TenantScope,
+        carrier: &domain::ids::CarrierCode,
+        number: &domain::ids::TrackingNumber,
+    ) -> RepoResult<Option<(OrderId, domain::ids::ShipmentId)>> {
+        let key = keys::tenant_tracking(scope.tenant(), carrier, number);
+        let Some(item) = self.store.get(&key).await? else {
+            return Ok(None);
+        };
+        let corrupt = |e: domain::DomainError| RepoError::Corrupt(e.to_string());
+        Ok(Some((
+            OrderId::parse(item.require_s("order_id")?).map_err(corrupt)?,
+            domain::ids::ShipmentId::parse(item.require_s("shipment_id")?).map_err(corrupt)?,
+        )))
     }
 }

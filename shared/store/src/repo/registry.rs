@@ -5,6 +5,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use app::ports::{Registry, RepoError, RepoResult, StoredProfile};
+use async_trait::async_trait;
+
 use domain::Timestamp;
 use domain::access::Plan;
 use domain::audit::AuditRecord;
@@ -18,14 +21,7 @@ use crate::keys;
 use crate::port::{Condition, ItemStore, Query, WriteAction};
 use crate::schema;
 
-use super::{RepoError, RepoResult, Role, from_json, map_cancel, to_json};
-
-/// A tenant profile as stored, with its optimistic-lock version.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredProfile {
-    pub profile: TenantProfile,
-    pub version: i64,
-}
+use super::{Role, from_json, map_cancel, to_json};
 
 #[derive(Clone)]
 pub struct RegistryRepository {
@@ -226,8 +222,41 @@ impl RegistryRepository {
         })
     }
 
+    /// The tenants an issuer serves (one query).
+    pub async fn issuer(&self, issuer: &Issuer) -> RepoResult<Vec<IssuerRow>> {
+        let page = self
+            .store
+            .query(&Query::partition(keys::issuer_tenants(issuer), 1_000))
+            .await?;
+        page.items
+            .iter()
+            .map(|item| {
+                Ok(IssuerRow {
+                    tenant: TenantId::parse(item.require_s("tenant")?)
+                        .map_err(|e| RepoError::Corrupt(e.to_string()))?,
+                    claim_value: item.require_s("claim_value")?.to_owned(),
+                    tenant_claim: item.s("tenant_claim").map(str::to_owned),
+                    shared: matches!(item.get("shared"), Some(crate::item::Value::Bool(true))),
+                })
+            })
+            .collect()
+    }
+
+    /// The tenant that registered `source`.
+    pub async fn event_source_tenant(&self, source: &EventSource) -> RepoResult<Option<TenantId>> {
+        match self.store.get(&keys::event_source(source)).await? {
+            Some(item) => TenantId::parse(item.require_s("tenant")?)
+                .map(Some)
+                .map_err(|e| RepoError::Corrupt(e.to_string())),
+            None => Ok(None),
+        }
+    }
+}
+
+#[async_trait]
+impl Registry for RegistryRepository {
     /// Onboards a tenant: profile, list entry, issuer rows and the SaaS audit record, at once.
-    pub async fn create(
+    async fn create(
         &self,
         profile: &TenantProfile,
         audit: &AuditRecord,
@@ -248,7 +277,7 @@ impl RegistryRepository {
     }
 
     /// Saves a changed profile if nobody changed it meanwhile; issuer rows follow its IdPs.
-    pub async fn update(
+    async fn update(
         &self,
         before: &StoredProfile,
         after: &TenantProfile,
@@ -295,7 +324,7 @@ impl RegistryRepository {
         })
     }
 
-    pub async fn get(&self, tenant: &TenantId) -> RepoResult<Option<StoredProfile>> {
+    async fn get(&self, tenant: &TenantId) -> RepoResult<Option<StoredProfile>> {
         match self.store.get(&keys::tenant_profile(tenant)).await? {
             Some(item) => Ok(Some(StoredProfile {
                 profile: from_json(item.require_s("data")?)?,
@@ -306,7 +335,7 @@ impl RegistryRepository {
     }
 
     /// Every tenant id, in order (one query per thousand tenants).
-    pub async fn list(&self) -> RepoResult<Vec<TenantId>> {
+    async fn list(&self) -> RepoResult<Vec<TenantId>> {
         let mut q = Query::partition(keys::TENANT_LIST, 1_000);
         let mut out = Vec::new();
         loop {
@@ -324,28 +353,8 @@ impl RegistryRepository {
         }
     }
 
-    /// The tenants an issuer serves (one query).
-    pub async fn issuer(&self, issuer: &Issuer) -> RepoResult<Vec<IssuerRow>> {
-        let page = self
-            .store
-            .query(&Query::partition(keys::issuer_tenants(issuer), 1_000))
-            .await?;
-        page.items
-            .iter()
-            .map(|item| {
-                Ok(IssuerRow {
-                    tenant: TenantId::parse(item.require_s("tenant")?)
-                        .map_err(|e| RepoError::Corrupt(e.to_string()))?,
-                    claim_value: item.require_s("claim_value")?.to_owned(),
-                    tenant_claim: item.s("tenant_claim").map(str::to_owned),
-                    shared: matches!(item.get("shared"), Some(crate::item::Value::Bool(true))),
-                })
-            })
-            .collect()
-    }
-
     /// Creates or replaces a plan.
-    pub async fn put_plan(&self, plan: &Plan, audit: &AuditRecord) -> RepoResult<()> {
+    async fn put_plan(&self, plan: &Plan, audit: &AuditRecord) -> RepoResult<()> {
         let mut item = Item::with_key(&keys::plan(&plan.name));
         item.set("data", to_json(plan)?);
         self.store
@@ -354,7 +363,7 @@ impl RegistryRepository {
             .map_err(RepoError::from)
     }
 
-    pub async fn plan(&self, name: &PlanName) -> RepoResult<Option<Plan>> {
+    async fn plan(&self, name: &PlanName) -> RepoResult<Option<Plan>> {
         match self.store.get(&keys::plan(name)).await? {
             Some(item) => from_json(item.require_s("data")?).map(Some),
             None => Ok(None),
@@ -362,7 +371,7 @@ impl RegistryRepository {
     }
 
     /// The SaaS provider's own settings of a hook (SaaS-level webhooks), with the audit record.
-    pub async fn put_saas_webhook(
+    async fn put_saas_webhook(
         &self,
         hook: WebhookHook,
         setting: &WebhookSetting,
@@ -379,7 +388,7 @@ impl RegistryRepository {
     /// Registers `source` for the tenant of `before` (its profile becomes `after`, which lists
     /// it): the claim and the profile in one transaction, the claim only if no other tenant
     /// holds it. Registering a source the tenant already holds changes nothing else.
-    pub async fn add_event_source(
+    async fn add_event_source(
         &self,
         before: &StoredProfile,
         after: &TenantProfile,
@@ -426,17 +435,7 @@ impl RegistryRepository {
         })
     }
 
-    /// The tenant that registered `source`.
-    pub async fn event_source_tenant(&self, source: &EventSource) -> RepoResult<Option<TenantId>> {
-        match self.store.get(&keys::event_source(source)).await? {
-            Some(item) => TenantId::parse(item.require_s("tenant")?)
-                .map(Some)
-                .map_err(|e| RepoError::Corrupt(e.to_string())),
-            None => Ok(None),
-        }
-    }
-
-    pub async fn saas_webhook(&self, hook: WebhookHook) -> RepoResult<Option<WebhookSetting>> {
+    async fn saas_webhook(&self, hook: WebhookHook) -> RepoResult<Option<WebhookSetting>> {
         match self.store.get(&keys::saas_webhook(hook)).await? {
             Some(item) => from_json(item.require_s("data")?).map(Some),
             None => Ok(None),
@@ -444,7 +443,7 @@ impl RegistryRepository {
     }
 
     /// One day of the SaaS audit, oldest first (one query per thousand records).
-    pub async fn saas_audit(&self, day: Timestamp) -> RepoResult<Vec<AuditRecord>> {
+    async fn saas_audit(&self, day: Timestamp) -> RepoResult<Vec<AuditRecord>> {
         let mut q = Query::partition(keys::saas_audit_day(day), 1_000);
         let mut out = Vec::new();
         loop {
@@ -475,11 +474,11 @@ impl DirectorySource for RegistryRepository {
     }
 
     fn saas_webhook<'a>(&'a self, hook: WebhookHook) -> PortFuture<'a, Option<WebhookSetting>> {
-        Box::pin(async move { Ok(RegistryRepository::saas_webhook(self, hook).await?) })
+        Box::pin(async move { Ok(Registry::saas_webhook(self, hook).await?) })
     }
 
     fn plan<'a>(&'a self, plan: &'a PlanName) -> PortFuture<'a, Option<Plan>> {
-        Box::pin(async move { Ok(RegistryRepository::plan(self, plan).await?) })
+        Box::pin(async move { Ok(Registry::plan(self, plan).await?) })
     }
 
     fn event_source_tenant<'a>(

@@ -2,12 +2,13 @@
 //! project only what a listing shows and changes with it, so a command that changes no listed
 //! field writes only the change index (GSI3, whose key is the update time).
 
+use app::ports::OrderStore;
 use std::sync::Arc;
 
+use app::ports::CommandWrite;
 use domain::ids::Subject;
 use store::TenantScope;
 use store::dynamo::{CapacityLog, DynamoStore, WriteCapacity, local_config};
-use store::repo::CommandWrite;
 
 use crate::support::{Backend, Gen, dynamodb_endpoint, repos};
 

@@ -2,10 +2,12 @@
 //! expire at random times never leave two windows overlapping, never change a version except
 //! to close it once, and 50 concurrent rotations leave exactly one winner.
 
+use app::ports::CredentialStore;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use app::ports::{Chain, ChainError};
 use domain::Timestamp;
 use domain::audit::{Actor, ActorKind, AuditOutcome, AuditRecord, AuditTarget};
 use domain::gateway::{CredentialVersion, GatewayAuthType, GatewayMode, effective_at};
@@ -13,8 +15,8 @@ use domain::ids::{AccountId, AuditId, CarrierCode, CredentialId, Subject};
 use domain::webhook::SecretRef;
 use proptest::prelude::*;
 use store::cursor::{CursorKey, Cursors};
-use store::repo::{Chain, ChainError, CredentialRepository, TenantAuditRepository};
-use store::{FixedShards, TenantScope, WriteAction};
+use store::repo::{CredentialRepository, TenantAuditRepository};
+use store::{FixedShards, TenantScope};
 
 use crate::support::{Backend, NOW};
 
@@ -55,22 +57,21 @@ fn version(scope: &TenantScope, from: i64, thru: Option<i64>) -> CredentialVersi
 
 struct Repos {
     creds: CredentialRepository,
-    audit: TenantAuditRepository,
 }
 
 fn repos(b: &Backend) -> Repos {
+    let audit = TenantAuditRepository::new(
+        b.store.clone(),
+        Arc::new(FixedShards::new(1)),
+        Cursors::new(CursorKey::from_bytes(&[3; 32]).unwrap()),
+    );
     Repos {
-        creds: CredentialRepository::new(b.store.clone()),
-        audit: TenantAuditRepository::new(
-            b.store.clone(),
-            Arc::new(FixedShards::new(1)),
-            Cursors::new(CursorKey::from_bytes(&[3; 32]).unwrap()),
-        ),
+        creds: CredentialRepository::new(b.store.clone(), audit),
     }
 }
 
-async fn audit(r: &Repos, scope: &TenantScope, action: &str) -> WriteAction {
-    let record = AuditRecord {
+fn audit(scope: &TenantScope, action: &str) -> AuditRecord {
+    AuditRecord {
         id: AuditId::from_ulid(ulid::Ulid::from_parts(9, next_id())),
         tenant: Some(scope.tenant().clone()),
         actor: Actor {
@@ -86,8 +87,7 @@ async fn audit(r: &Repos, scope: &TenantScope, action: &str) -> WriteAction {
         request_id: "r".into(),
         outcome: AuditOutcome::Success,
         version: None,
-    };
-    r.audit.put_action(scope, &record).await.unwrap()
+    }
 }
 
 async fn chain(r: &Repos, scope: &TenantScope) -> Chain {
@@ -158,10 +158,7 @@ async fn run_case(r: &Repos, ops: &[Op]) -> Result<(), TestCaseError> {
             Op::Add { from, len } => {
                 let v = version(&scope, *from, len.map(|l| from + l));
                 let overlaps = c.versions.iter().any(|x| x.overlaps(v.from, v.thru));
-                let out = r
-                    .creds
-                    .add(&scope, &c, &v, audit(r, &scope, "add").await)
-                    .await;
+                let out = r.creds.add(&scope, &c, &v, &audit(&scope, "add")).await;
                 prop_assert_eq!(
                     out.is_ok(),
                     !overlaps,
@@ -179,7 +176,7 @@ async fn run_case(r: &Repos, ops: &[Op]) -> Result<(), TestCaseError> {
                         let ok = open.from < at(*t);
                         let out = r
                             .creds
-                            .rotate(&scope, &c, &open, &next, audit(r, &scope, "rotate").await)
+                            .rotate(&scope, &c, &open, &next, &audit(&scope, "rotate"))
                             .await;
                         prop_assert_eq!(out.is_ok(), ok, "{:?}: {:?}", op, out);
                         out
@@ -194,7 +191,7 @@ async fn run_case(r: &Repos, ops: &[Op]) -> Result<(), TestCaseError> {
                 let ok = v.thru.is_none() && v.from < at(*t);
                 let out = r
                     .creds
-                    .expire(&scope, &c, &v, at(*t), audit(r, &scope, "expire").await)
+                    .expire(&scope, &c, &v, at(*t), &audit(&scope, "expire"))
                     .await;
                 prop_assert_eq!(out.is_ok(), ok, "{:?} of {:?}: {:?}", op, v, out);
                 if !ok && v.thru.is_some() {
@@ -272,7 +269,7 @@ async fn fifty_concurrent_rotations_leave_one_winner(b: &Backend) {
     let first = version(&scope, 0, None);
     let c = chain(&r, &scope).await;
     r.creds
-        .add(&scope, &c, &first, audit(&r, &scope, "add").await)
+        .add(&scope, &c, &first, &audit(&scope, "add"))
         .await
         .unwrap();
     let c = chain(&r, &scope).await;
@@ -281,8 +278,8 @@ async fn fifty_concurrent_rotations_leave_one_winner(b: &Backend) {
         let (r, scope, c, first) = (r.clone(), scope.clone(), c.clone(), first.clone());
         tasks.push(tokio::spawn(async move {
             let next = version(&scope, 100 + i, None);
-            let a = audit(&r, &scope, "rotate").await;
-            (next.id, r.creds.rotate(&scope, &c, &first, &next, a).await)
+            let a = audit(&scope, "rotate");
+            (next.id, r.creds.rotate(&scope, &c, &first, &next, &a).await)
         }));
     }
     let mut winners = Vec::new();

@@ -1,5 +1,6 @@
 //! DynamoDB-only behaviour: error mapping from recorded responses, and request counts.
 
+use app::ports::OrderStore;
 use std::sync::Arc;
 
 use store::dynamo::{DynamoStore, local_config};
@@ -164,8 +165,8 @@ async fn each_port_call_is_one_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repository_commands_and_queries_cost_one_request_each() {
+    use app::ports::{CommandWrite, OrderListing, PageRequest};
     use store::TenantScope;
-    use store::repo::{CommandWrite, OrderListing, PageRequest};
 
     let b = Backend::dynamodb().await;
     let counter = b.requests.clone().unwrap();
@@ -238,7 +239,7 @@ async fn repository_commands_and_queries_cost_one_request_each() {
         .list_by_vendor(
             &scope,
             &domain::ids::VendorId::parse("v1").unwrap(),
-            &store::repo::OrderListing::ByCreated {
+            &app::ports::OrderListing::ByCreated {
                 from: None,
                 to: None,
             },

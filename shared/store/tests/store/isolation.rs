@@ -4,14 +4,15 @@
 //! Cases: 10,000 on the embedded store (in memory) and 200 on DynamoDB Local per `make test`;
 //! 10,000 on DynamoDB Local with `OMS_LONG_TESTS=1` (`make test-long`). `PROPTEST_CASES` overrides.
 
+use app::ports::OrderStore;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use app::ports::{CommandWrite, OrderListing, PageRequest, RepoError, StoredOrder};
 use domain::ids::{ExternalRef, OrderId, Subject, VendorId};
 use domain::order::OrderStatus;
 use proptest::prelude::*;
 use store::TenantScope;
-use store::repo::{CommandWrite, OrderListing, PageRequest, RepoError, StoredOrder};
 
 use crate::support::{Backend, Gen, Repos, repos};
 
@@ -310,7 +311,7 @@ impl Case<'_> {
                     .list_by_vendor(
                         &self.scopes[me],
                         &VendorId::parse("v1").unwrap(),
-                        &store::repo::OrderListing::ByCreated {
+                        &app::ports::OrderListing::ByCreated {
                             from: None,
                             to: None,
                         },

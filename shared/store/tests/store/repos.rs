@@ -1,7 +1,12 @@
 //! The repositories over both backends.
 
+use app::ports::{IdempotencyStore, OrderStore, TenantAuditLog, TenantConfigStore};
 use std::sync::Arc;
 
+use app::ports::{
+    CommandWrite, IdempotencyRecord, OrderListing, PageRequest, RepoError, TrackingClaim,
+    TrackingIndex,
+};
 use domain::config::TenantConfig;
 use domain::ids::{
     CarrierCode, ExternalRef, IdempotencyKey, OperationName, ShipmentId, Subject, TrackingNumber,
@@ -10,10 +15,6 @@ use domain::ids::{
 use domain::order::OrderStatus;
 use domain::{Currency, Money};
 use store::TenantScope;
-use store::repo::{
-    CommandWrite, IdempotencyRecord, OrderListing, PageRequest, RepoError, TrackingClaim,
-    TrackingIndex,
-};
 
 use crate::support::{Backend, Gen, Repos, repos};
 
@@ -120,7 +121,7 @@ pub async fn create_load_and_update_with_everything_in_one_transaction(b: &Backe
         .list_by_vendor(
             &scope,
             &VendorId::parse("v2").unwrap(),
-            &store::repo::OrderListing::ByCreated {
+            &app::ports::OrderListing::ByCreated {
                 from: None,
                 to: None,
             },
@@ -176,7 +177,7 @@ pub async fn idempotency_records_live_in_the_command_transaction(b: &Backend) {
         request_hash: "h1".into(),
         response: r#"{"createOrder":{"order":{"id":"x"}}}"#.into(),
         created_at: g.now,
-        ttl_secs: store::repo::IDEMPOTENCY_TTL_SECS,
+        ttl_secs: app::ports::IDEMPOTENCY_TTL_SECS,
     };
     r.orders
         .create(
@@ -270,7 +271,8 @@ pub async fn config_versions_and_load_with_config(b: &Backend) {
             &scope,
             &cfg,
             TenantConfig::new(500, vec![], None).unwrap(),
-            vec![],
+            &g.audit(&scope, "updateTenantConfig", "cfg-1", 1),
+            None,
         )
         .await
         .unwrap();
@@ -280,7 +282,8 @@ pub async fn config_versions_and_load_with_config(b: &Backend) {
             &scope,
             &v1,
             TenantConfig::new(1_000, vec![Money::parse("50", usd).unwrap()], None).unwrap(),
-            vec![],
+            &g.audit(&scope, "updateTenantConfig", "cfg-2", 2),
+            None,
         )
         .await
         .unwrap();
@@ -288,7 +291,13 @@ pub async fn config_versions_and_load_with_config(b: &Backend) {
     // Saving on top of a stale version is refused.
     assert!(matches!(
         r.configs
-            .save(&scope, &v1, TenantConfig::default(), vec![])
+            .save(
+                &scope,
+                &v1,
+                TenantConfig::default(),
+                &g.audit(&scope, "updateTenantConfig", "cfg-3", 2),
+                None,
+            )
             .await,
         Err(RepoError::VersionConflict { .. })
     ));
@@ -660,13 +669,7 @@ pub async fn concurrent_conflicting_updates_apply_exactly_once_each(b: &Backend)
             // DynamoDB may refuse a transaction that meets another in flight on the same item
             // (TransactionConflict, or throttling under load): nothing of it is written, which
             // the counts below check.
-            Err(RepoError::Store(
-                store::StoreError::Cancelled {
-                    reason: store::CancelReason::Conflict,
-                    ..
-                }
-                | store::StoreError::Throttled,
-            )) => {}
+            Err(RepoError::Busy(_)) => {}
             Err(other) => panic!("unexpected {other:?}"),
         }
     }
@@ -727,9 +730,9 @@ async fn approve_claiming(
     r: &Repos,
     g: &mut Gen,
     scope: &TenantScope,
-    stored: &store::repo::StoredOrder,
+    stored: &app::ports::StoredOrder,
     claims: Vec<TrackingClaim>,
-) -> Result<store::repo::StoredOrder, RepoError> {
+) -> Result<app::ports::StoredOrder, RepoError> {
     let mut after = stored.order.clone();
     let events = after.approve(&mut g.tick(), &staff(), None).unwrap();
     let id = stored.order.id().to_string();
@@ -762,7 +765,7 @@ pub async fn tracking_numbers_have_one_owner(b: &Backend) {
     let mut g = Gen::new();
     let usps = CarrierCode::parse("usps").unwrap();
     let number = TrackingNumber::parse("EZ-SAME-1").unwrap();
-    let claim = |index, stored: &store::repo::StoredOrder, shipment: u128| TrackingClaim {
+    let claim = |index, stored: &app::ports::StoredOrder, shipment: u128| TrackingClaim {
         index,
         carrier: usps.clone(),
         number: number.clone(),

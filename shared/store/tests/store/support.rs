@@ -1,5 +1,6 @@
 //! Backends for the conformance suite: the embedded store (file or memory) and DynamoDB Local.
 
+use app::ports::OrderStore;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -123,6 +124,7 @@ impl Backend {
 
 // ----- repositories over a backend -----
 
+use app::ports::CommandWrite;
 use domain::audit::{Actor, ActorKind, AuditOutcome, AuditRecord, AuditTarget};
 use domain::clock::{Ctx, SeqIds};
 use domain::contact::{Address, Customer, Email};
@@ -132,8 +134,7 @@ use domain::order::{NewLine, NewOrder, Order};
 use domain::{Currency, IdSource, Money, Timestamp};
 use store::cursor::{CursorKey, Cursors};
 use store::repo::{
-    CommandWrite, IdempotencyRepository, OrderRepository, TenantAuditRepository,
-    TenantConfigRepository,
+    IdempotencyRepository, OrderRepository, TenantAuditRepository, TenantConfigRepository,
 };
 use store::{FixedShards, TenantScope};
 
@@ -151,12 +152,13 @@ pub fn cursors() -> Cursors {
 
 pub fn repos(b: &Backend, shards: u32) -> Repos {
     let fixed = FixedShards::new(shards);
-    let counts: Arc<dyn store::ShardCounts> = Arc::new(fixed.clone());
+    let counts: Arc<dyn app::ports::ShardCounts> = Arc::new(fixed.clone());
+    let audit = TenantAuditRepository::new(b.store.clone(), counts.clone(), cursors());
     Repos {
-        orders: OrderRepository::new(b.store.clone(), counts.clone(), cursors()),
-        configs: TenantConfigRepository::new(b.store.clone()),
+        orders: OrderRepository::new(b.store.clone(), counts, cursors()),
+        configs: TenantConfigRepository::new(b.store.clone(), audit.clone()),
         idempotency: IdempotencyRepository::new(b.store.clone()),
-        audit: TenantAuditRepository::new(b.store.clone(), counts, cursors()),
+        audit,
         shards: fixed,
     }
 }
@@ -258,7 +260,7 @@ impl Gen {
         r: &Repos,
         scope: &TenantScope,
         external_ref: Option<&str>,
-    ) -> store::repo::StoredOrder {
+    ) -> app::ports::StoredOrder {
         let (order, events) = self.order(scope, external_ref);
         let audit = self.audit(scope, "createOrder", &order.id().to_string(), 1);
         r.orders

@@ -1,5 +1,6 @@
 //! Forged and invalid tokens, one class per test, all refused; and the valid control.
 
+use app::ports::Registry;
 use auth::{AuthError, Caller};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -3,6 +3,7 @@
 //! hit, and a webhook's `X-OMS-Signature` check (HMAC-SHA256 over a 1 KB body).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use app::ports::Registry;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
 //! A real registry (embedded store), fixture keys and token signing.
 
+use app::ports::Registry;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

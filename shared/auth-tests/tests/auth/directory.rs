@@ -2,6 +2,7 @@
 //! registered set is loaded, never evict a real tenant's entries, and a suspended tenant is only
 //! named to callers whose signature holds.
 
+use app::ports::Registry;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
