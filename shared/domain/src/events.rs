@@ -4,14 +4,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
+use crate::ids::LineQuantity;
 use crate::ids::{
     CarrierCode, EventId, ExternalRef, OrderId, RefundId, ReturnId, ShipmentId, Sku, Subject,
     TenantId, TrackingNumber, VendorId,
 };
 use crate::money::Money;
-use crate::order::{
-    CarrierAction, Command, IntentOutcome, LineQuantity, OrderStatus, PaymentStatus, ReturnStatus,
-    ShipmentStatus,
+use crate::status::{
+    CarrierAction, Command, IntentOutcome, OrderStatus, PaymentStatus, ReturnStatus, ShipmentStatus,
 };
 
 /// The schema version of the event envelope and payloads. Bump on a breaking change.

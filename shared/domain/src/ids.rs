@@ -311,6 +311,20 @@ impl fmt::Display for Quantity {
     }
 }
 
+/// A quantity of one SKU (in a shipment, a return, a cancellation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineQuantity {
+    pub sku: Sku,
+    pub quantity: Quantity,
+}
+
+impl LineQuantity {
+    pub fn new(sku: Sku, quantity: Quantity) -> Self {
+        Self { sku, quantity }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

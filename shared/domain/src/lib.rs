@@ -18,6 +18,7 @@ pub mod order;
 pub mod outbound;
 pub mod ports;
 pub mod scope;
+pub mod status;
 pub mod tenant;
 pub mod webhook;
 

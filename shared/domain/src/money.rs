@@ -28,6 +28,14 @@ impl Currency {
         Ok(Self(c))
     }
 
+    /// The refusal of an amount in `found` where this currency was expected.
+    pub fn mismatch(self, found: Currency) -> DomainError {
+        DomainError::CurrencyMismatch {
+            expected: self.code(),
+            found: found.code(),
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         self.0.code()
     }
@@ -188,10 +196,7 @@ impl Money {
         if self.currency == other.currency {
             Ok(())
         } else {
-            Err(DomainError::CurrencyMismatch {
-                expected: self.currency,
-                found: other.currency,
-            })
+            Err(self.currency.mismatch(other.currency))
         }
     }
 

@@ -137,8 +137,8 @@ impl WebhookSetting {
 pub fn normalize_tracking_status(
     provider: WebhookProvider,
     raw: &str,
-) -> Option<crate::order::TrackingStatus> {
-    use crate::order::TrackingStatus as T;
+) -> Option<crate::status::TrackingStatus> {
+    use crate::status::TrackingStatus as T;
     let raw = raw.trim().to_ascii_lowercase();
     match (provider, raw.as_str()) {
         (_, "pre_transit") => Some(T::PreTransit),
@@ -171,7 +171,7 @@ pub fn carrier_code_of(name: &str) -> DomainResult<crate::ids::CarrierCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::order::TrackingStatus as T;
+    use crate::status::TrackingStatus as T;
 
     #[test]
     fn carrier_statuses_normalize() {

@@ -3,16 +3,16 @@
 
 mod aggregate;
 mod model;
-mod status;
 
+pub use crate::ids::LineQuantity;
+pub use crate::status::{
+    CarrierAction, Command, IntentOutcome, IntentState, OrderMove, OrderStatus, PaymentMove,
+    PaymentStatus, ReturnMove, ReturnStatus, ShipmentMove, ShipmentStatus, TrackingStatus,
+    command_allowed, order_transition, payment_transition, return_transition, shipment_transition,
+};
 pub use aggregate::{NewOrder, Order, TrackingOutcome, TrackingUpdate, roll_up};
 pub use model::{
-    CarrierIntent, IntentOutcome, Label, LineQuantity, MAX_LINES, MAX_REFUNDS, MAX_RETURNS,
-    MAX_SHIPMENTS, MAX_TEXT, MAX_VENDORS, NewLine, NewShipment, OrderLine, Package, Payment,
-    Pickup, Refund, Return, Review, Shipment, ShippingMode,
-};
-pub use status::{
-    CarrierAction, Command, IntentState, OrderMove, OrderStatus, PaymentMove, PaymentStatus,
-    ReturnMove, ReturnStatus, ShipmentMove, ShipmentStatus, TrackingStatus, command_allowed,
-    order_transition, payment_transition, return_transition, shipment_transition,
+    CarrierIntent, Label, MAX_LINES, MAX_REFUNDS, MAX_RETURNS, MAX_SHIPMENTS, MAX_TEXT,
+    MAX_VENDORS, NewLine, NewShipment, OrderLine, Package, Payment, Pickup, Refund, Return, Review,
+    Shipment, ShippingMode,
 };

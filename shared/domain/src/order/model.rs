@@ -5,11 +5,12 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 use crate::contact::{Address, check_text};
 use crate::error::{DomainError, DomainResult};
+use crate::ids::LineQuantity;
 use crate::ids::{
     CarrierCode, Quantity, RefundId, ReturnId, ShipmentId, Sku, Subject, TrackingNumber, VendorId,
 };
 use crate::money::Money;
-use crate::order::{CarrierAction, IntentState, PaymentStatus, ReturnStatus, ShipmentStatus};
+use crate::status::{CarrierAction, IntentState, PaymentStatus, ReturnStatus, ShipmentStatus};
 
 /// Bounds of DESIGN.md §3 that keep an order item well under DynamoDB's 400 KB.
 pub const MAX_LINES: usize = 250;
@@ -37,20 +38,6 @@ pub(crate) fn required_text(field: &'static str, s: &str) -> DomainResult<String
     let s = s.trim();
     check_text(field, s, MAX_TEXT, true)?;
     Ok(s.to_owned())
-}
-
-/// A quantity of one SKU (in a shipment, a return, a cancellation).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LineQuantity {
-    pub sku: Sku,
-    pub quantity: Quantity,
-}
-
-impl LineQuantity {
-    pub fn new(sku: Sku, quantity: Quantity) -> Self {
-        Self { sku, quantity }
-    }
 }
 
 /// One line of an order.
@@ -243,20 +230,6 @@ pub struct CarrierIntent {
     pub key: Option<String>,
     pub state: IntentState,
     pub opened_at: Timestamp,
-}
-
-/// How an intent was closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum IntentOutcome {
-    /// The carrier did it; the outcome is on the shipment.
-    Completed,
-    /// The carrier refused it (nothing was bought or voided).
-    Refused,
-    /// The carrier never did it and no call can still be in flight.
-    Abandoned,
-    /// The carrier cannot tell (it offers no lookup): the intent stays, `UNKNOWN`, for a person.
-    Unknown,
 }
 
 impl Shipment {

@@ -4,8 +4,8 @@
 //! call, and a crash between the call and the commit leaves a record of what to look up.
 
 use super::*;
-use crate::order::model::{CarrierIntent, IntentOutcome};
-use crate::order::status::{CarrierAction, IntentState};
+use crate::order::model::CarrierIntent;
+use crate::status::{CarrierAction, IntentOutcome, IntentState};
 
 /// The shipment status an action starts from.
 fn starts_from(action: CarrierAction) -> ShipmentStatus {

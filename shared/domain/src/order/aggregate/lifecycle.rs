@@ -186,10 +186,7 @@ impl Order {
                 });
             }
             if amount.currency() != o.currency {
-                return Err(DomainError::CurrencyMismatch {
-                    expected: o.currency,
-                    found: amount.currency(),
-                });
+                return Err(o.currency.mismatch(amount.currency()));
             }
             if amount.minor() <= 0 {
                 return Err(DomainError::invalid("amount", "must be greater than zero"));
@@ -200,8 +197,8 @@ impl Order {
             }
             if amount.minor() > available.minor() {
                 return Err(DomainError::RefundExceedsPaid {
-                    requested: amount,
-                    available,
+                    requested: amount.to_string(),
+                    available: available.to_string(),
                 });
             }
             o.record_refund(ctx, amount, reason, None, None, None, config, out)?;

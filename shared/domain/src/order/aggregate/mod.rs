@@ -26,11 +26,11 @@ use crate::ids::{
 use crate::money::{Currency, Money};
 
 use super::model::{
-    Label, LineQuantity, MAX_LINES, MAX_REFUNDS, MAX_RETURNS, MAX_SHIPMENTS, MAX_VENDORS, NewLine,
-    NewShipment, OrderLine, Payment, Refund, Return, Review, Shipment, optional_text,
-    required_text,
+    Label, MAX_LINES, MAX_REFUNDS, MAX_RETURNS, MAX_SHIPMENTS, MAX_VENDORS, NewLine, NewShipment,
+    OrderLine, Payment, Refund, Return, Review, Shipment, optional_text, required_text,
 };
-use super::status::{
+use crate::ids::LineQuantity;
+use crate::status::{
     Command, OrderMove, OrderStatus, PaymentMove, PaymentStatus, ReturnMove, ReturnStatus,
     ShipmentMove, ShipmentStatus, TrackingStatus, command_allowed, order_transition,
     payment_transition, return_transition, shipment_transition,
@@ -328,10 +328,7 @@ impl Order {
             }
             vendors.insert(l.vendor.clone());
             if l.unit_price.currency() != currency {
-                return Err(DomainError::CurrencyMismatch {
-                    expected: currency,
-                    found: l.unit_price.currency(),
-                });
+                return Err(currency.mismatch(l.unit_price.currency()));
             }
             if l.unit_price.is_negative() {
                 return Err(DomainError::invalid(
@@ -361,10 +358,7 @@ impl Order {
             ("discount", new.discount),
         ] {
             if m.currency() != currency {
-                return Err(DomainError::CurrencyMismatch {
-                    expected: currency,
-                    found: m.currency(),
-                });
+                return Err(currency.mismatch(m.currency()));
             }
             if m.is_negative() {
                 return Err(DomainError::invalid(field, "must not be negative"));

@@ -372,3 +372,17 @@ pub fn return_transition(from: ReturnStatus, mv: ReturnMove) -> Option<ReturnSta
         _ => None,
     }
 }
+
+/// How an intent was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum IntentOutcome {
+    /// The carrier did it; the outcome is on the shipment.
+    Completed,
+    /// The carrier refused it (nothing was bought or voided).
+    Refused,
+    /// The carrier never did it and no call can still be in flight.
+    Abandoned,
+    /// The carrier cannot tell (it offers no lookup): the intent stays, `UNKNOWN`, for a person.
+    Unknown,
+}
