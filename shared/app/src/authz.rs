@@ -45,7 +45,7 @@ impl AuthzError {
     }
 }
 
-/// The decision alone, pure.
+/// The decision alone, pure: plan ∩ role, then the target's scope.
 pub fn authorize(caller: &Caller, op: Operation, target: Target<'_>) -> Result<(), AuthzError> {
     let forbidden = Err(AuthzError::Forbidden {
         operation: op.as_str(),
@@ -64,23 +64,30 @@ pub fn authorize(caller: &Caller, op: Operation, target: Target<'_>) -> Result<(
             {
                 return forbidden;
             }
-            match target {
-                Target::Platform => forbidden,
-                Target::Tenant => Ok(()),
-                Target::Order {
-                    tenant, vendors, ..
-                } => {
-                    if tenant != identity.tenant() {
-                        return Err(AuthzError::NotFound);
-                    }
-                    if identity.confined_for(op)
-                        && !identity.vendor().is_some_and(|v| vendors.contains(v))
-                    {
-                        return Err(AuthzError::NotFound);
-                    }
-                    Ok(())
-                }
+            in_scope(identity, op, target)
+        }
+    }
+}
+
+/// Whether `target` is within a tenant caller's scope for `op` (its tenant; its vendor's orders
+/// when `op` confines it), plan ∩ role already decided: outside is NOT_FOUND.
+pub fn in_scope(identity: &Identity, op: Operation, target: Target<'_>) -> Result<(), AuthzError> {
+    match target {
+        Target::Platform => Err(AuthzError::Forbidden {
+            operation: op.as_str(),
+        }),
+        Target::Tenant => Ok(()),
+        Target::Order {
+            tenant, vendors, ..
+        } => {
+            if tenant != identity.tenant() {
+                return Err(AuthzError::NotFound);
             }
+            if identity.confined_for(op) && !identity.vendor().is_some_and(|v| vendors.contains(v))
+            {
+                return Err(AuthzError::NotFound);
+            }
+            Ok(())
         }
     }
 }
@@ -142,6 +149,24 @@ impl Authorizer {
     ) -> Result<(), AuthzError> {
         let decision = authorize(caller, op, target);
         if let (Err(e), Caller::Tenant(identity)) = (&decision, caller) {
+            self.record_denial(identity, op, target, e, request_id, now)
+                .await;
+        }
+        decision
+    }
+
+    /// As [`Authorizer::authorize`] for a tenant caller whose plan and roles were already
+    /// found to allow `op` in this request: the target's scope alone, a denial audited.
+    pub async fn authorize_scope(
+        &self,
+        identity: &Identity,
+        op: Operation,
+        target: Target<'_>,
+        request_id: &str,
+        now: Timestamp,
+    ) -> Result<(), AuthzError> {
+        let decision = in_scope(identity, op, target);
+        if let Err(e) = &decision {
             self.record_denial(identity, op, target, e, request_id, now)
                 .await;
         }

@@ -429,16 +429,15 @@ impl App {
         let stored = stored.ok_or(AppError::NotFound { what: "order" })?;
         let vendors = stored.order.vendors();
         let sid = id.to_string();
-        self.check(
-            rc,
-            op,
-            Target::Order {
-                tenant: stored.order.tenant(),
-                id: &sid,
-                vendors: &vendors,
-            },
-        )
-        .await?;
+        // Plan and role were decided above; the order's tenant and vendors remain.
+        let target = Target::Order {
+            tenant: stored.order.tenant(),
+            id: &sid,
+            vendors: &vendors,
+        };
+        self.authorizer
+            .authorize_scope(identity, op, target, &rc.request_id, self.now())
+            .await?;
         Ok((stored, config))
     }
 

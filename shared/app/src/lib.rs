@@ -1,14 +1,18 @@
 //! TenantOMS application layer: every operation of the product as a use case over the domain,
-//! the repositories and authorization. Edges (GraphQL, webhooks, the event consumer, the admin
-//! CLI) parse their input, call one use case and render its typed result.
+//! authorization and the ports it defines ([`ports`]: repositories, the carrier port, shard
+//! counts, the token sealer), which `store` and `carriers` implement and `boot` wires. Edges
+//! (GraphQL, webhooks, the event consumer, the admin CLI) parse their input, call one use case
+//! and render its typed result.
 //!
 //! - [`orders`]: order, shipment, return and refund use cases, and order queries;
 //! - [`tenants`]: a tenant's config and audit log; [`platform`]: the SaaS provider's tasks;
 //! - [`intake`]: what the edges take in (orders, shipments) as plain serde data;
 //! - [`idempotency`]: keyed operations (run once per key, replayed after);
 //! - [`credentials`]: a tenant's carrier credentials; [`shipping`]: rates, labels, voids and
-//!   tracking through the carriers; [`carrier`]: the carrier port those use;
-//! - [`authz`]: plan ∩ role, scopes, audited denials; [`engine`]: load, command, commit.
+//!   tracking through the carriers; [`carrier`]: what they keep beside the carrier port;
+//! - [`authz`]: plan ∩ role, scopes, audited denials; [`engine`]: load, command, commit;
+//! - [`services`]: what an edge serves requests with; [`directory`]: the tenant directory as
+//!   the listings' shard counts.
 
 mod audit_days;
 pub mod authz;

@@ -154,7 +154,7 @@ pub trait OrderStore: Send + Sync {
         scope: &TenantScope,
         order: &Order,
         write: CommandWrite<'_>,
-    ) -> RepoResult<StoredOrder>;
+    ) -> RepoResult<()>;
 
     /// Saves a changed order if nobody else changed it since `before` was loaded (optimistic
     /// lock on its version), with everything the command writes, in one transaction.
@@ -164,7 +164,7 @@ pub trait OrderStore: Send + Sync {
         before: &StoredOrder,
         after: &Order,
         write: CommandWrite<'_>,
-    ) -> RepoResult<StoredOrder>;
+    ) -> RepoResult<()>;
 
     async fn load(&self, scope: &TenantScope, id: OrderId) -> RepoResult<Option<StoredOrder>>;
 

@@ -382,7 +382,7 @@ impl OrderStore for OrderRepository {
         scope: &TenantScope,
         order: &Order,
         write: CommandWrite<'_>,
-    ) -> RepoResult<StoredOrder> {
+    ) -> RepoResult<()> {
         check_tenant(scope, order)?;
         let shards = self.shards.shard_count(scope.tenant()).await?;
         let shard = shard_of(order.id(), shards);
@@ -410,8 +410,7 @@ impl OrderStore for OrderRepository {
         self.store
             .transact_write(actions)
             .await
-            .map_err(|e| map_cancel(e, &roles, xref.as_deref()))?;
-        Ok(StoredOrder::new(order.clone(), shard, command))
+            .map_err(|e| map_cancel(e, &roles, xref.as_deref()))
     }
 
     /// Saves a changed order if nobody else changed it since `before` was loaded (optimistic lock
@@ -422,7 +421,7 @@ impl OrderStore for OrderRepository {
         before: &StoredOrder,
         after: &Order,
         write: CommandWrite<'_>,
-    ) -> RepoResult<StoredOrder> {
+    ) -> RepoResult<()> {
         check_tenant(scope, after)?;
         if before.order.id() != after.id() {
             return Err(RepoError::Corrupt("update of another order".into()));
@@ -457,7 +456,7 @@ impl OrderStore for OrderRepository {
             .transact_write(actions)
             .await
             .map_err(|e| map_cancel(e, &roles, None))?;
-        Ok(StoredOrder::new(after.clone(), before.shard(), command))
+        Ok(())
     }
 
     /// One `GetItem`.

@@ -60,11 +60,11 @@ async fn a_command_that_changes_no_listed_field_writes_only_the_change_index() {
         audit: Some(&audit),
         ..Default::default()
     };
-    let updated = r
-        .orders
+    r.orders
         .update(&scope, &created, &after, write)
         .await
         .unwrap();
+    let updated = crate::support::updated(&created, &after, Some(&audit));
     let assign = log.lock().unwrap().last().cloned().unwrap();
 
     // approveOrder: the status changes, which every listing shows: all three are written.

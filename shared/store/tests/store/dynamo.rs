@@ -176,8 +176,7 @@ async fn repository_commands_and_queries_cost_one_request_each() {
 
     let (order, events) = g.order(&scope, Some("EXT-1"));
     let audit = g.audit(&scope, "createOrder", "o", 1);
-    let stored = r
-        .orders
+    r.orders
         .create(
             &scope,
             &order,
@@ -189,6 +188,7 @@ async fn repository_commands_and_queries_cost_one_request_each() {
         )
         .await
         .unwrap();
+    let stored = r.created(&order, Some(&audit));
     assert_eq!(counter.take(), ["TransactWriteItems"], "save new order");
 
     let loaded = r.orders.load(&scope, order.id()).await.unwrap().unwrap();

@@ -152,13 +152,14 @@ impl Case<'_> {
                             "ref taken by the other tenant"
                         );
                     }
-                    (xref, Ok(stored)) => {
+                    (xref, Ok(())) => {
                         if let Some(x) = xref {
                             prop_assert!(
                                 self.models[me].xrefs.insert(x, order.id()).is_none(),
                                 "duplicate ref accepted"
                             );
                         }
+                        let stored = self.r.created(&order, None);
                         self.models[me].orders.insert(order.id(), stored);
                     }
                     (_, Err(e)) => return Err(TestCaseError::fail(format!("create: {e}"))),
@@ -188,7 +189,8 @@ impl Case<'_> {
                         },
                     )
                     .await;
-                let saved = saved.map_err(|e| TestCaseError::fail(format!("update: {e}")))?;
+                saved.map_err(|e| TestCaseError::fail(format!("update: {e}")))?;
+                let saved = crate::support::updated(&stored, &after, None);
                 self.models[me].orders.insert(after.id(), saved);
             }
             Op::LoadOthers { who, pick: n } => {

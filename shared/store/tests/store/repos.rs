@@ -47,8 +47,7 @@ pub async fn create_load_and_update_with_everything_in_one_transaction(b: &Backe
     let mut after = loaded.order.clone();
     let events = after.approve(&mut g.tick(), &staff(), None).unwrap();
     let audit = g.audit(&scope, "approveOrder", &id.to_string(), 2);
-    let updated = r
-        .orders
+    r.orders
         .update(
             &scope,
             &loaded,
@@ -61,6 +60,7 @@ pub async fn create_load_and_update_with_everything_in_one_transaction(b: &Backe
         )
         .await
         .unwrap();
+    let updated = crate::support::updated(&loaded, &after, Some(&audit));
     assert_eq!(updated.order.version(), 2);
     assert_eq!(
         r.orders
@@ -749,7 +749,8 @@ async fn approve_claiming(
                 ..Default::default()
             },
         )
-        .await
+        .await?;
+    Ok(crate::support::updated(stored, &after, Some(&audit)))
 }
 
 /// A tracking number has one owner per index: a claim of another shipment of the same tenant

@@ -146,6 +146,35 @@ pub struct Repos {
     pub shards: FixedShards,
 }
 
+impl Repos {
+    /// `order` as the store keeps it once created by `command` (on its write shard).
+    pub fn created(
+        &self,
+        order: &domain::order::Order,
+        command: Option<&AuditRecord>,
+    ) -> app::ports::StoredOrder {
+        let shards = self.shards.0.load(std::sync::atomic::Ordering::SeqCst);
+        app::ports::StoredOrder::new(
+            order.clone(),
+            store::repo::shard_of(order.id(), shards),
+            command.map(|a| a.id.to_string()),
+        )
+    }
+}
+
+/// `after` as the store keeps it once `command` updated `before` (the same write shard).
+pub fn updated(
+    before: &app::ports::StoredOrder,
+    after: &domain::order::Order,
+    command: Option<&AuditRecord>,
+) -> app::ports::StoredOrder {
+    app::ports::StoredOrder::new(
+        after.clone(),
+        before.shard(),
+        command.map(|a| a.id.to_string()),
+    )
+}
+
 pub fn cursors() -> Cursors {
     Cursors::new(CursorKey::from_bytes(&[7; 32]).unwrap())
 }
@@ -274,6 +303,7 @@ impl Gen {
                 },
             )
             .await
-            .unwrap()
+            .unwrap();
+        r.created(&order, Some(&audit))
     }
 }
