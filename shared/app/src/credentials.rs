@@ -19,7 +19,6 @@ use domain::ids::{AccountId, CarrierCode, CredentialId};
 use domain::webhook::SecretRef;
 use secrecy::ExposeSecret;
 
-use crate::authz::Target;
 use crate::context::RequestCtx;
 use crate::engine::App;
 use crate::error::{AppError, AppResult};
@@ -72,8 +71,7 @@ impl App {
         gateway: Option<&CarrierCode>,
     ) -> AppResult<Vec<CredentialVersion>> {
         let op = Operation::ListCarrierCredentials;
-        let identity = rc.identity(op)?;
-        self.check(rc, op, Target::Tenant).await?;
+        let identity = self.enter(rc, op).await?;
         let mut out = Vec::new();
         for (g, account) in self.credentials.accounts(identity.scope()).await? {
             if gateway.is_some_and(|want| want != &g) {
@@ -95,8 +93,7 @@ impl App {
         new: NewCredentials,
     ) -> AppResult<CredentialVersion> {
         let op = Operation::RegisterCarrierCredential;
-        let identity = rc.identity(op)?.clone();
-        self.check(rc, op, Target::Tenant).await?;
+        let identity = self.enter(rc, op).await?.clone();
         let chain = self
             .credentials
             .chain(identity.scope(), &new.gateway, &new.account)
@@ -123,8 +120,7 @@ impl App {
         new: NewCredentials,
     ) -> AppResult<CredentialVersion> {
         let op = Operation::RotateCarrierCredential;
-        let identity = rc.identity(op)?.clone();
-        self.check(rc, op, Target::Tenant).await?;
+        let identity = self.enter(rc, op).await?.clone();
         let chain = self
             .credentials
             .chain(identity.scope(), &new.gateway, &new.account)
@@ -159,8 +155,7 @@ impl App {
         at: Option<Timestamp>,
     ) -> AppResult<CredentialVersion> {
         let op = Operation::ExpireCarrierCredential;
-        let identity = rc.identity(op)?.clone();
-        self.check(rc, op, Target::Tenant).await?;
+        let identity = self.enter(rc, op).await?.clone();
         let chain = self
             .credentials
             .chain(identity.scope(), gateway, account)

@@ -296,6 +296,18 @@ impl App {
         })
     }
 
+    /// A tenant use case's entry: the caller's tenant identity, once plan and role allow `op`
+    /// (no store access for a forbidden operation; a refusal audited).
+    pub(crate) async fn enter<'r>(
+        &self,
+        rc: &'r RequestCtx,
+        op: Operation,
+    ) -> AppResult<&'r Identity> {
+        let identity = rc.identity(op)?;
+        self.check(rc, op, Target::Tenant).await?;
+        Ok(identity)
+    }
+
     /// Plan and role first (no store access for a forbidden operation), audited when refused.
     pub async fn check(&self, rc: &RequestCtx, op: Operation, target: Target<'_>) -> AppResult<()> {
         self.authorizer
@@ -416,8 +428,7 @@ impl App {
         id: OrderId,
         with_config: bool,
     ) -> AppResult<(StoredOrder, TenantConfig)> {
-        let identity = rc.identity(op)?;
-        self.check(rc, op, Target::Tenant).await?;
+        let identity = self.enter(rc, op).await?;
         let (stored, config) = if with_config {
             self.orders.load_with_config(identity.scope(), id).await?
         } else {

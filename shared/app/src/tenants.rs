@@ -6,7 +6,6 @@ use domain::access::Operation;
 use domain::audit::AuditRecord;
 use domain::config::TenantConfig;
 
-use crate::authz::Target;
 use crate::context::{Pending, RequestCtx, UnitOfWork};
 use crate::engine::App;
 use crate::error::{AppError, AppResult};
@@ -63,8 +62,7 @@ impl App {
         page: &PageRequest,
     ) -> AppResult<Page<AuditRecord>> {
         let op = Operation::ReadAuditLog;
-        let identity = rc.identity(op)?;
-        self.check(rc, op, Target::Tenant).await?;
+        let identity = self.enter(rc, op).await?;
         if !crate::audit_days::range_ok(from, to) {
             return Err(AppError::Invalid {
                 field: "from".into(),
@@ -137,8 +135,7 @@ impl App {
         version: Option<u32>,
     ) -> AppResult<TenantConfig> {
         let op = Operation::ReadTenantConfig;
-        let identity = rc.identity(op)?;
-        self.check(rc, op, Target::Tenant).await?;
+        let identity = self.enter(rc, op).await?;
         match version {
             None => Ok(self.configs.current(identity.scope()).await?),
             Some(v) => self
@@ -158,8 +155,7 @@ impl App {
         config: TenantConfig,
     ) -> AppResult<TenantConfig> {
         let op = Operation::UpdateTenantConfig;
-        let identity = rc.identity(op)?.clone();
-        self.check(rc, op, Target::Tenant).await?;
+        let identity = self.enter(rc, op).await?.clone();
         if let Some(url) = config.notification_url() {
             self.outbound.check("notificationUrl", url.as_str())?;
         }

@@ -104,7 +104,10 @@ fn command_benches(c: &mut Criterion) {
                 flip = !flip;
                 let q = if flip { a.clone() } else { b.clone() };
                 let v = rt.block_on(post(&router, &token, q));
-                assert!(v["data"]["assignOrderReviewer"]["order"]["id"].is_string(), "{v}");
+                assert!(
+                    v["data"]["assignOrderReviewer"]["order"]["id"].is_string(),
+                    "{v}"
+                );
             })
         },
     );

@@ -1,6 +1,8 @@
 //! The mutation root. Every resolver parses its arguments, runs one use case and renders the
 //! result; business-rule refusals become the payload's `userErrors`.
 
+use std::future::Future;
+
 use app::{AppError, AppResult, OrderRef, ReturnStep, ShipmentStep, Tracked, TrackingChange};
 use async_graphql::{Context, ID, Object, SimpleObject};
 use domain::access::Operation;
@@ -93,11 +95,37 @@ impl Req {
         OrderV::new(o, self.rc.tenant_identity())
     }
 
-    fn order_payload(&self, result: AppResult<Order>) -> async_graphql::Result<OrderPayload> {
-        payload(result, |o| OrderPayload {
+    /// Every mutation's shape: the parsed input admitted (FORBIDDEN comes before any input
+    /// error), the use case run, its result rendered by `view` or its refusals as user errors.
+    pub(crate) async fn mutate<I, T, P, Fut>(
+        &self,
+        op: Operation,
+        input: AppResult<I>,
+        use_case: impl FnOnce(I) -> Fut,
+        view: impl FnOnce(T) -> P,
+    ) -> async_graphql::Result<P>
+    where
+        Fut: Future<Output = AppResult<T>>,
+        P: WithUserErrors,
+    {
+        payload(self.run(op, input, use_case).await, view)
+    }
+
+    /// [`Req::mutate`] for the commands whose result is the order.
+    async fn mutate_order<I, Fut>(
+        &self,
+        op: Operation,
+        input: AppResult<I>,
+        use_case: impl FnOnce(I) -> Fut,
+    ) -> async_graphql::Result<OrderPayload>
+    where
+        Fut: Future<Output = AppResult<Order>>,
+    {
+        self.mutate(op, input, use_case, |o| OrderPayload {
             order: Some(self.order_view(&o)),
             user_errors: Vec::new(),
         })
+        .await
     }
 }
 
@@ -144,10 +172,10 @@ async fn shipment_step(
 ) -> async_graphql::Result<OrderPayload> {
     let r = Req::of(ctx).await?;
     let input = order_and(order_id, expected_version, self::shipment_id(shipment_id));
-    let out = r.run(step.operation(), input, |(o, s)| {
+    r.mutate_order(step.operation(), input, |(o, s)| {
         r.app.move_shipment(&r.rc, &r.uow, o, s, step)
-    });
-    r.order_payload(out.await)
+    })
+    .await
 }
 
 /// A return step (approve, reject, receive) on a return of an order.
@@ -160,10 +188,10 @@ async fn return_step(
 ) -> async_graphql::Result<OrderPayload> {
     let r = Req::of(ctx).await?;
     let input = order_and(order_id, expected_version, self::return_id(return_id));
-    let out = r.run(step.operation(), input, |(o, id)| {
+    r.mutate_order(step.operation(), input, |(o, id)| {
         r.app.move_return(&r.rc, &r.uow, o, id, step)
-    });
-    r.order_payload(out.await)
+    })
+    .await
 }
 
 #[derive(Default)]
@@ -179,10 +207,10 @@ impl MutationRoot {
     ) -> async_graphql::Result<OrderPayload> {
         let r = Req::of(ctx).await?;
         let new = input.parse().map_err(AppError::from);
-        let out = r.run(Operation::CreateOrder, new, |new| {
+        r.mutate_order(Operation::CreateOrder, new, |new| {
             r.app.create_order(&r.rc, &r.uow, new)
-        });
-        r.order_payload(out.await)
+        })
+        .await
     }
 
     async fn assign_order_reviewer(
@@ -197,12 +225,12 @@ impl MutationRoot {
         let op = Operation::AssignOrderReviewer;
         let reviewer = Subject::parse(&reviewer).map_err(AppError::from);
         let input = order_and(&order_id, expected_version, reviewer);
-        let out = r.run(op, input, |(o, reviewer)| {
+        r.mutate_order(op, input, |(o, reviewer)| {
             let comments = comments.as_deref();
             r.app
                 .assign_order_reviewer(&r.rc, &r.uow, o, reviewer, comments)
-        });
-        r.order_payload(out.await)
+        })
+        .await
     }
 
     async fn approve_order(
@@ -214,10 +242,10 @@ impl MutationRoot {
     ) -> async_graphql::Result<OrderPayload> {
         let r = Req::of(ctx).await?;
         let input = order_ref(&order_id, expected_version);
-        let out = r.run(Operation::ApproveOrder, input, |o| {
+        r.mutate_order(Operation::ApproveOrder, input, |o| {
             r.app.approve_order(&r.rc, &r.uow, o, comments.as_deref())
-        });
-        r.order_payload(out.await)
+        })
+        .await
     }
 
     async fn reject_order(
@@ -229,10 +257,10 @@ impl MutationRoot {
     ) -> async_graphql::Result<OrderPayload> {
         let r = Req::of(ctx).await?;
         let input = order_ref(&order_id, expected_version);
-        let out = r.run(Operation::RejectOrder, input, |o| {
+        r.mutate_order(Operation::RejectOrder, input, |o| {
             r.app.reject_order(&r.rc, &r.uow, o, &reason)
-        });
-        r.order_payload(out.await)
+        })
+        .await
     }
 
     async fn cancel_order(
@@ -244,10 +272,10 @@ impl MutationRoot {
     ) -> async_graphql::Result<OrderPayload> {
         let r = Req::of(ctx).await?;
         let input = order_ref(&order_id, expected_version);
-        let out = r.run(Operation::CancelOrder, input, |o| {
+        r.mutate_order(Operation::CancelOrder, input, |o| {
             r.app.cancel_order(&r.rc, &r.uow, o, reason.as_deref())
-        });
-        r.order_payload(out.await)
+        })
+        .await
     }
 
     async fn cancel_order_lines(
@@ -261,7 +289,7 @@ impl MutationRoot {
         let r = Req::of(ctx).await?;
         let lines = line_quantities(&lines).map_err(AppError::from);
         let input = order_and(&order_id, expected_version, lines);
-        let out = r.run(Operation::CancelOrderLines, input, |(o, lines)| {
+        r.mutate_order(Operation::CancelOrderLines, input, |(o, lines)| {
             let r = &r;
             async move {
                 let reason = reason.as_deref();
@@ -269,8 +297,8 @@ impl MutationRoot {
                     .cancel_order_lines(&r.rc, &r.uow, o, &lines, reason)
                     .await
             }
-        });
-        r.order_payload(out.await)
+        })
+        .await
     }
 
     async fn mark_order_paid(
@@ -282,10 +310,10 @@ impl MutationRoot {
     ) -> async_graphql::Result<OrderPayload> {
         let r = Req::of(ctx).await?;
         let input = order_ref(&order_id, expected_version);
-        let out = r.run(Operation::MarkOrderPaid, input, |o| {
+        r.mutate_order(Operation::MarkOrderPaid, input, |o| {
             r.app.mark_order_paid(&r.rc, &r.uow, o, &payment_reference)
-        });
-        r.order_payload(out.await)
+        })
+        .await
     }
 
     async fn create_shipment(
@@ -298,14 +326,17 @@ impl MutationRoot {
         let r = Req::of(ctx).await?;
         let new = input.parse().map_err(AppError::from);
         let input = order_and(&order_id, expected_version, new);
-        let out = r.run(Operation::CreateShipment, input, |(o, new)| {
-            r.app.create_shipment(&r.rc, &r.uow, o, new)
-        });
-        payload(out.await, |(o, id)| ShipmentPayload {
-            shipment: o.shipment(id).map(ShipmentV::from),
-            order: Some(r.order_view(&o)),
-            user_errors: Vec::new(),
-        })
+        r.mutate(
+            Operation::CreateShipment,
+            input,
+            |(o, new)| r.app.create_shipment(&r.rc, &r.uow, o, new),
+            |(o, id)| ShipmentPayload {
+                shipment: o.shipment(id).map(ShipmentV::from),
+                order: Some(r.order_view(&o)),
+                user_errors: Vec::new(),
+            },
+        )
+        .await
     }
 
     async fn confirm_shipment(
@@ -336,10 +367,10 @@ impl MutationRoot {
             Ok((s, c, n))
         });
         let input = order_and(&order_id, expected_version, parsed);
-        let out = r.run(Operation::DispatchShipment, input, |(o, (s, c, n))| {
+        r.mutate_order(Operation::DispatchShipment, input, |(o, (s, c, n))| {
             r.app.dispatch_shipment(&r.rc, &r.uow, o, s, c, n)
-        });
-        r.order_payload(out.await)
+        })
+        .await
     }
 
     /// A tracking status, optionally with a new carrier (any case; stored lower-case) and tracking
@@ -368,14 +399,17 @@ impl MutationRoot {
             Ok(TrackingChange { shipment, update })
         });
         let input = order_and(&order_id, expected_version, change);
-        let out = r.run(Operation::UpdateShipmentTracking, input, |(o, change)| {
-            r.app.update_shipment_tracking(&r.rc, &r.uow, o, change)
-        });
-        payload(out.await, |Tracked { order, ignored }| TrackingPayload {
-            order: Some(r.order_view(&order)),
-            ignored,
-            user_errors: Vec::new(),
-        })
+        r.mutate(
+            Operation::UpdateShipmentTracking,
+            input,
+            |(o, change)| r.app.update_shipment_tracking(&r.rc, &r.uow, o, change),
+            |Tracked { order, ignored }| TrackingPayload {
+                order: Some(r.order_view(&order)),
+                ignored,
+                user_errors: Vec::new(),
+            },
+        )
+        .await
     }
 
     async fn cancel_shipment(
@@ -411,19 +445,24 @@ impl MutationRoot {
         let r = Req::of(ctx).await?;
         let lines = line_quantities(&lines).map_err(AppError::from);
         let input = order_and(&order_id, expected_version, lines);
-        let out = r.run(Operation::RequestReturn, input, |(o, lines)| {
-            let r = &r;
-            async move {
-                r.app
-                    .request_return(&r.rc, &r.uow, o, &lines, &reason)
-                    .await
-            }
-        });
-        payload(out.await, |(o, id)| ReturnPayload {
-            return_: o.return_(id).map(ReturnV::from),
-            order: Some(r.order_view(&o)),
-            user_errors: Vec::new(),
-        })
+        r.mutate(
+            Operation::RequestReturn,
+            input,
+            |(o, lines)| {
+                let r = &r;
+                async move {
+                    r.app
+                        .request_return(&r.rc, &r.uow, o, &lines, &reason)
+                        .await
+                }
+            },
+            |(o, id)| ReturnPayload {
+                return_: o.return_(id).map(ReturnV::from),
+                order: Some(r.order_view(&o)),
+                user_errors: Vec::new(),
+            },
+        )
+        .await
     }
 
     async fn approve_return(
@@ -469,10 +508,10 @@ impl MutationRoot {
     ) -> async_graphql::Result<OrderPayload> {
         let r = Req::of(ctx).await?;
         let input = order_and(&order_id, expected_version, self::return_id(&return_id));
-        let out = r.run(Operation::RefundReturn, input, |(o, id)| {
+        r.mutate_order(Operation::RefundReturn, input, |(o, id)| {
             r.app.refund_return(&r.rc, &r.uow, o, id)
-        });
-        r.order_payload(out.await)
+        })
+        .await
     }
 
     /// Refunds an amount without a return; refused (never cut) above paid − refunded or the cap.
@@ -486,10 +525,10 @@ impl MutationRoot {
     ) -> async_graphql::Result<OrderPayload> {
         let r = Req::of(ctx).await?;
         let input = order_ref(&order_id, expected_version);
-        let out = r.run(Operation::RefundOrder, input, |o| {
+        r.mutate_order(Operation::RefundOrder, input, |o| {
             r.app.refund_order(&r.rc, &r.uow, o, &amount, &reason)
-        });
-        r.order_payload(out.await)
+        })
+        .await
     }
 
     async fn complete_order(
@@ -500,10 +539,10 @@ impl MutationRoot {
     ) -> async_graphql::Result<OrderPayload> {
         let r = Req::of(ctx).await?;
         let input = order_ref(&order_id, expected_version);
-        let out = r.run(Operation::CompleteOrder, input, |o| {
+        r.mutate_order(Operation::CompleteOrder, input, |o| {
             r.app.complete_order(&r.rc, &r.uow, o)
-        });
-        r.order_payload(out.await)
+        })
+        .await
     }
 
     /// A new version of the tenant's business rules (every version is kept).
@@ -514,13 +553,16 @@ impl MutationRoot {
     ) -> async_graphql::Result<TenantConfigPayload> {
         let r = Req::of(ctx).await?;
         let config = input.parse().map_err(AppError::from);
-        let out = r.run(Operation::UpdateTenantConfig, config, |config| {
-            r.app.update_tenant_config(&r.rc, &r.uow, config)
-        });
-        payload(out.await, |c| TenantConfigPayload {
-            tenant_config: Some((&c).into()),
-            user_errors: Vec::new(),
-        })
+        r.mutate(
+            Operation::UpdateTenantConfig,
+            config,
+            |config| r.app.update_tenant_config(&r.rc, &r.uow, config),
+            |c| TenantConfigPayload {
+                tenant_config: Some((&c).into()),
+                user_errors: Vec::new(),
+            },
+        )
+        .await
     }
 
     /// A new version of a gateway account's credentials, effective now or scheduled; its window
@@ -615,10 +657,10 @@ impl MutationRoot {
         let input = r
             .keyed("buyShippingLabel")
             .and_then(|()| order_and(&order_id, None, self::shipment_id(&shipment_id)));
-        let out = r.run(Operation::BuyLabel, input, |(o, s)| {
+        r.mutate_order(Operation::BuyLabel, input, |(o, s)| {
             r.app.buy_shipping_label(&r.rc, &r.uow, o, s, &rate_id)
-        });
-        r.order_payload(out.await)
+        })
+        .await
     }
 
     /// Voids a label bought here (at the carrier first) and cancels its shipment. Requires an
@@ -633,10 +675,10 @@ impl MutationRoot {
         let input = r
             .keyed("voidShippingLabel")
             .and_then(|()| order_and(&order_id, None, self::shipment_id(&shipment_id)));
-        let out = r.run(Operation::VoidLabel, input, |(o, s)| {
+        r.mutate_order(Operation::VoidLabel, input, |(o, s)| {
             r.app.void_shipping_label(&r.rc, &r.uow, o, s)
-        });
-        r.order_payload(out.await)
+        })
+        .await
     }
 
     /// Asks the carrier where a label's parcel is, and applies it as a tracking update would
@@ -649,13 +691,16 @@ impl MutationRoot {
     ) -> async_graphql::Result<TrackingPayload> {
         let r = Req::of(ctx).await?;
         let input = order_and(&order_id, None, self::shipment_id(&shipment_id));
-        let out = r.run(Operation::TrackShipment, input, |(o, s)| {
-            r.app.track_shipment(&r.rc, &r.uow, o, s)
-        });
-        payload(out.await, |Tracked { order, ignored }| TrackingPayload {
-            order: Some(r.order_view(&order)),
-            ignored,
-            user_errors: Vec::new(),
-        })
+        r.mutate(
+            Operation::TrackShipment,
+            input,
+            |(o, s)| r.app.track_shipment(&r.rc, &r.uow, o, s),
+            |Tracked { order, ignored }| TrackingPayload {
+                order: Some(r.order_view(&order)),
+                ignored,
+                user_errors: Vec::new(),
+            },
+        )
+        .await
     }
 }

@@ -57,8 +57,7 @@ impl App {
                 "intake_order under a non-intake operation",
             ));
         }
-        let identity = rc.identity(op)?.clone();
-        self.check(rc, op, Target::Tenant).await?;
+        let identity = self.enter(rc, op).await?.clone();
         let external_ref = new.external_ref.clone().ok_or_else(|| AppError::Invalid {
             field: "externalRef".into(),
             message: "required: intake is idempotent by it".into(),

@@ -33,8 +33,7 @@ impl App {
         r: &ExternalRef,
     ) -> AppResult<Order> {
         let op = Operation::ReadOrderByExternalRef;
-        let identity = rc.identity(op)?;
-        self.check(rc, op, Target::Tenant).await?;
+        let identity = self.enter(rc, op).await?;
         let tenant = identity.tenant();
         if let Some(id) = self.external_refs.get(tenant, r) {
             match self.load_for(rc, op, id, false).await {
@@ -64,8 +63,7 @@ impl App {
         page: &PageRequest,
     ) -> AppResult<Listed> {
         let op = Operation::ListOrders;
-        let identity = rc.identity(op)?;
-        self.check(rc, op, Target::Tenant).await?;
+        let identity = self.enter(rc, op).await?;
         // Input before the store: the shard count is not even read for a page out of bounds.
         page.check()?;
         let vendor = if identity.confined_for(op) {
