@@ -14,8 +14,7 @@ use domain::order::{Order, OrderLine, Return, Shipment};
 macro_rules! mirror_enum {
     ($(#[$m:meta])* $name:ident = $domain:path { $($v:ident),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, serde::Deserialize)]
-        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
         pub enum $name { $($v),+ }
 
         impl From<$domain> for $name {
