@@ -27,7 +27,17 @@ async fn post(router: &axum::Router, token: &str, query: String) -> serde_json::
 
 const CREATE: &str = r#"mutation { createOrder(input: {currency: "USD", customer: {name: "Ana", email: "ana@example.com"}, destination: {name: "Ana", line1: "1 Main St", city: "Springfield", postalCode: "62701", country: "US"}, lines: [{sku: "A", vendor: "v1", quantity: 2, unitPrice: "19.99"}, {sku: "B", vendor: "v2", quantity: 1, unitPrice: "5.00"}]}) { order { id status total { amount } } userErrors { code } } }"#;
 
-fn benches(c: &mut Criterion) {
+/// The demo tenant's router over a store (a redb file, or in memory), a staff token and one
+/// order created through it.
+struct Demo {
+    rt: tokio::runtime::Runtime,
+    router: axum::Router,
+    token: String,
+    id: String,
+    _dir: tempfile::TempDir,
+}
+
+fn demo(on_disk: bool) -> Demo {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -35,8 +45,11 @@ fn benches(c: &mut Criterion) {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store: Arc<dyn ItemStore> =
-        Arc::new(EmbeddedStore::open(&dir.path().join("store.redb"), clock.clone()).unwrap());
+    let store: Arc<dyn ItemStore> = if on_disk {
+        Arc::new(EmbeddedStore::open(&dir.path().join("store.redb"), clock.clone()).unwrap())
+    } else {
+        Arc::new(EmbeddedStore::in_memory(clock.clone()).unwrap())
+    };
     let idp = DevIdp::load_or_generate(dir.path()).unwrap();
     let router = rt.block_on(testkit::demo_router(
         store,
@@ -50,6 +63,23 @@ fn benches(c: &mut Criterion) {
         .as_str()
         .expect("order created")
         .to_owned();
+    Demo {
+        rt,
+        router,
+        token,
+        id,
+        _dir: dir,
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let Demo {
+        rt,
+        router,
+        token,
+        id,
+        _dir,
+    } = demo(true);
     let read = format!(
         "{{ order(id: \"{id}\") {{ id status version total {{ amount currency }} lines {{ sku quantity due allocated }} payment {{ status }} }} }}"
     );
@@ -69,27 +99,13 @@ fn benches(c: &mut Criterion) {
 /// changes the order) through the router on the in-memory embedded store: read, authorize, the
 /// domain command and its commit, without the disk's fsync hiding their cost.
 fn command_benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store: Arc<dyn ItemStore> = Arc::new(EmbeddedStore::in_memory(clock.clone()).unwrap());
-    let idp = DevIdp::load_or_generate(dir.path()).unwrap();
-    let router = rt.block_on(testkit::demo_router(
-        store,
-        clock.clone(),
-        &idp,
-        testkit::production_http(),
-    ));
-    let token = testkit::demo_token(&idp, clock.as_ref(), Role::Staff);
-    let created = rt.block_on(post(&router, &token, CREATE.to_owned()));
-    let id = created["data"]["createOrder"]["order"]["id"]
-        .as_str()
-        .expect("order created")
-        .to_owned();
+    let Demo {
+        rt,
+        router,
+        token,
+        id,
+        _dir,
+    } = demo(false);
     let assign = |reviewer: &str| {
         format!(
             "mutation {{ assignOrderReviewer(orderId: \"{id}\", reviewer: \"{reviewer}\") {{ order {{ id version }} userErrors {{ code }} }} }}"
