@@ -19,9 +19,9 @@ use crate::authz::{Audited, Authorizer, Target, user_audit};
 use crate::context::{NumberSource, Pending, RequestCtx, UnitOfWork};
 use crate::error::{AppError, AppResult};
 use crate::ports::{
-    CommandWrite, CredentialStore, GatewayCatalogue, IdempotencyRecord, IdempotencyStore,
-    OrderStore, RepoError, Repositories, StoredOrder, TenantAuditLog, TenantConfigStore,
-    TokenSealer, TrackingClaim, TrackingIndex,
+    ApiKeyStore, CommandWrite, CredentialStore, GatewayCatalogue, IdempotencyRecord,
+    IdempotencyStore, OrderStore, RepoError, Repositories, StoredOrder, TenantAuditLog,
+    TenantConfigStore, TokenSealer, TrackingClaim, TrackingIndex,
 };
 
 /// ULIDs from the system clock and a CSPRNG.
@@ -40,6 +40,11 @@ pub struct App {
     pub(crate) idempotency: Arc<dyn IdempotencyStore>,
     pub(crate) tenant_audit: Arc<dyn TenantAuditLog>,
     pub(crate) credentials: Arc<dyn CredentialStore>,
+    pub(crate) api_keys: Arc<dyn ApiKeyStore>,
+    /// The stage the keys this process creates are for (their prefix).
+    pub(crate) key_stage: domain::apikey::KeyStage,
+    /// The verifier of this process, told to forget what it cached when access changes here.
+    pub(crate) verifier: Option<Arc<auth::Verifier>>,
     pub(crate) catalogue: Arc<dyn GatewayCatalogue>,
     /// Where carrier credential secrets are (none: credentials cannot be managed or used).
     secrets: Option<Arc<dyn SecretStore>>,
@@ -173,6 +178,9 @@ impl App {
             orders: repos.orders,
             configs: repos.configs,
             credentials: repos.credentials,
+            api_keys: repos.api_keys,
+            key_stage: domain::apikey::KeyStage::Live,
+            verifier: None,
             catalogue: repos.platform.catalogue,
             secrets: None,
             connector: None,
@@ -198,6 +206,19 @@ impl App {
         connector: Arc<dyn crate::ports::carrier::CarrierConnector>,
     ) -> Self {
         self.connector = Some(connector);
+        self
+    }
+
+    /// The stage of the keys this process creates (`oms_test_` outside production).
+    pub fn with_key_stage(mut self, stage: domain::apikey::KeyStage) -> Self {
+        self.key_stage = stage;
+        self
+    }
+
+    /// The verifier to tell when access changes here (a revoked key), so the change applies
+    /// at once in this process.
+    pub fn with_verifier(mut self, verifier: Arc<auth::Verifier>) -> Self {
+        self.verifier = Some(verifier);
         self
     }
 

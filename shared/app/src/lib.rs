@@ -8,12 +8,13 @@
 //! - [`tenants`]: a tenant's config and audit log; [`platform`]: the SaaS provider's tasks;
 //! - [`intake`]: what the edges take in (orders, shipments) as plain serde data;
 //! - [`idempotency`]: keyed operations (run once per key, replayed after);
-//! - [`credentials`]: a tenant's carrier credentials; [`shipping`]: rates, labels, voids and
+//! - [`api_keys`]: a tenant's API keys; [`credentials`]: a tenant's carrier credentials; [`shipping`]: rates, labels, voids and
 //!   tracking through the carriers; [`carrier`]: what they keep beside the carrier port;
 //! - [`authz`]: plan ∩ role, scopes, audited denials; [`engine`]: load, command, commit;
 //! - [`services`]: what an edge serves requests with; [`directory`]: the tenant directory as
 //!   the listings' shard counts.
 
+pub mod api_keys;
 mod audit_days;
 pub mod authz;
 pub mod carrier;

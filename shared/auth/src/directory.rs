@@ -18,6 +18,9 @@ use domain::tenant::{EventSource, IssuerRow, TenantProfile};
 use domain::webhook::{WebhookHook, WebhookSetting};
 
 use crate::error::{AuthError, AuthResult};
+use domain::Timestamp;
+use domain::apikey::ApiKey;
+use domain::ids::ApiKeyId;
 
 /// Where the directory's records come from: a port of the domain, implemented by the registry
 /// repository in storage.
@@ -32,6 +35,10 @@ pub trait Directory: Send + Sync {
     async fn saas_webhook(&self, hook: WebhookHook) -> AuthResult<Option<Arc<WebhookSetting>>>;
     /// The tenant that registered an event source.
     async fn event_source_tenant(&self, source: &EventSource) -> AuthResult<Option<Arc<TenantId>>>;
+    /// A tenant API key's record.
+    async fn api_key(&self, id: ApiKeyId) -> AuthResult<Option<Arc<ApiKey>>>;
+    /// Records a key's use (best effort).
+    async fn api_key_used(&self, id: ApiKeyId, at: Timestamp) -> AuthResult<()>;
     /// Forgets every cached record: the registry changed in this process (the platform API),
     /// so the change applies here at once rather than within the TTL.
     fn forget(&self) {}
@@ -166,6 +173,7 @@ pub struct CachedDirectory {
     plans: TtlMap<PlanName, Option<Arc<Plan>>>,
     saas_webhooks: TtlMap<WebhookHook, Option<Arc<WebhookSetting>>>,
     event_sources: TtlMap<EventSource, Option<Arc<TenantId>>>,
+    api_keys: TtlMap<ApiKeyId, Option<Arc<ApiKey>>>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> AuthError {
@@ -185,6 +193,7 @@ impl CachedDirectory {
             plans: TtlMap::new(),
             saas_webhooks: TtlMap::new(),
             event_sources: TtlMap::new(),
+            api_keys: TtlMap::new(),
         }
     }
 }
@@ -288,6 +297,19 @@ impl Directory for CachedDirectory {
         self.plans.clear();
         self.saas_webhooks.clear();
         self.event_sources.clear();
+        self.api_keys.clear();
+    }
+
+    async fn api_key(&self, id: ApiKeyId) -> AuthResult<Option<Arc<ApiKey>>> {
+        self.cached(&self.api_keys, &id, || self.registry.api_key(id))
+            .await
+    }
+
+    async fn api_key_used(&self, id: ApiKeyId, at: Timestamp) -> AuthResult<()> {
+        self.registry
+            .api_key_used(id, at)
+            .await
+            .map_err(unavailable)
     }
 
     async fn event_source_tenant(&self, source: &EventSource) -> AuthResult<Option<Arc<TenantId>>> {

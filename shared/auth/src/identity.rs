@@ -105,7 +105,9 @@ impl Identity {
     pub fn actor_kind(&self) -> ActorKind {
         match self.0.scope.verified_by() {
             VerifiedBy::Jwt => ActorKind::User,
-            VerifiedBy::WebhookSignature | VerifiedBy::EventSource => ActorKind::Integration,
+            VerifiedBy::WebhookSignature | VerifiedBy::EventSource | VerifiedBy::ApiKey => {
+                ActorKind::Integration
+            }
             VerifiedBy::AdminCli => ActorKind::PlatformAdmin,
             VerifiedBy::OwnOutbox => ActorKind::Service,
         }

@@ -7,6 +7,7 @@
 //! - [`identity`]: the verified [`Identity`] and [`Caller`], built only here.
 //! - [`dev`]: the local development IdP.
 
+pub mod apikey;
 pub mod cache;
 pub mod dev;
 pub mod directory;

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use domain::Clock;
 use domain::access::Role;
-use domain::ids::{Issuer, TenantId};
+use domain::apikey::PresentedKey;
+use domain::ids::{ApiKeyId, Issuer, Subject, TenantId};
 use domain::scope::{TenantScope, VerifiedBy};
 use domain::tenant::{
     AudienceClaim, IdpKeys, IdpRegistration, TenantProfile, TenantStatus, TokenAlgorithm,
@@ -129,7 +130,12 @@ pub struct Verifier {
     compiled: Mutex<HashMap<(TenantId, String), CompiledAt>>,
     platform: Option<Arc<Compiled>>,
     tenant_claims: Mutex<HashMap<String, Expr>>,
+    /// When this process last recorded each API key's use (at most once a minute per key).
+    key_uses: Arc<Mutex<HashMap<ApiKeyId, i64>>>,
 }
+
+/// How often a key's use is recorded, at most.
+const KEY_USE_EVERY_SECS: i64 = 60;
 
 /// The bearer token of an `Authorization` header value.
 fn bearer(header: Option<&str>) -> AuthResult<&str> {
@@ -170,6 +176,7 @@ impl Verifier {
             compiled: Mutex::default(),
             platform,
             tenant_claims: Mutex::default(),
+            key_uses: Arc::default(),
         })
     }
 
@@ -201,7 +208,13 @@ impl Verifier {
         let now = self.clock.now_secs();
         let digest = hash(token);
         if let Some(caller) = self.cache.get(&digest, now) {
+            if let Caller::Tenant(identity) = &caller {
+                self.note_key_use(identity, now);
+            }
             return Ok(caller);
+        }
+        if PresentedKey::is_key(token) {
+            return self.verify_api_key(token, digest, now).await;
         }
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
@@ -274,6 +287,103 @@ impl Verifier {
         let caller = Caller::Tenant(identity);
         self.remember(digest, &caller, &claims, key, now);
         Ok(caller)
+    }
+
+    /// A tenant API key: its record by the id in its text, the hash compared in constant time,
+    /// its window, its tenant's status and plan; then the same identity a user with its role
+    /// (and vendor) would have, remembered like a token for the directory's TTL.
+    async fn verify_api_key(
+        &self,
+        token: &str,
+        digest: crate::cache::TokenHash,
+        now: i64,
+    ) -> AuthResult<Caller> {
+        let presented = PresentedKey::parse(token)
+            .ok_or_else(|| AuthError::Malformed("not an API key".into()))?;
+        let record = self
+            .directory
+            .api_key(presented.id)
+            .await?
+            .ok_or_else(|| AuthError::Invalid("unknown API key".into()))?;
+        if !crate::apikey::matches(&record, token) {
+            return Err(AuthError::Invalid("API key does not match".into()));
+        }
+        let at = self.clock.now();
+        if at < record.from {
+            return Err(AuthError::NotYetValid);
+        }
+        if !record.in_force_at(at) {
+            return Err(AuthError::Expired);
+        }
+        let profile = self
+            .directory
+            .tenant(&record.tenant)
+            .await?
+            .ok_or(AuthError::UnknownTenant)?;
+        if profile.status == TenantStatus::Suspended {
+            return Err(AuthError::TenantSuspended);
+        }
+        let plan = self.directory.plan(&profile.plan).await?.ok_or_else(|| {
+            AuthError::Directory(format!(
+                "plan {} of tenant {} is missing",
+                profile.plan, record.tenant
+            ))
+        })?;
+        let subject = Subject::parse(&format!("apikey:{}", record.id))
+            .map_err(|e| AuthError::Directory(e.to_string()))?;
+        let identity = Identity::new(
+            TenantScope::from_verified(record.tenant.clone(), VerifiedBy::ApiKey),
+            subject,
+            std::iter::once(record.role).collect(),
+            record.vendor.clone(),
+            None,
+            plan,
+            None,
+        );
+        self.note_key_use(&identity, now);
+        let caller = Caller::Tenant(identity);
+        let mut until = now + self.config.directory_ttl_secs;
+        if let Some(thru) = record.thru {
+            until = until.min(thru.unix_seconds());
+        }
+        self.cache.insert(digest, caller.clone(), until, None, now);
+        Ok(caller)
+    }
+
+    /// Records an API key's use off the request's path, at most once a minute per key and
+    /// process.
+    fn note_key_use(&self, identity: &Identity, now: i64) {
+        if identity.scope().verified_by() != VerifiedBy::ApiKey {
+            return;
+        }
+        let Some(id) = identity
+            .subject()
+            .as_str()
+            .strip_prefix("apikey:")
+            .and_then(|id| ApiKeyId::parse(id).ok())
+        else {
+            return;
+        };
+        {
+            let Ok(mut uses) = self.key_uses.lock() else {
+                return;
+            };
+            if uses
+                .get(&id)
+                .is_some_and(|at| now - at < KEY_USE_EVERY_SECS)
+            {
+                return;
+            }
+            uses.insert(id, now);
+        }
+        let (directory, at) = (self.directory.clone(), self.clock.now());
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = directory.api_key_used(id, at).await {
+                    tracing::warn!(api_key = %id, error = %e, "could not record an API key's use");
+                }
+            });
+        }
     }
 
     fn remember(

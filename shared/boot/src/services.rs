@@ -51,6 +51,7 @@ pub fn services_with_outbound(
         clock.clone(),
         DIRECTORY_TTL_SECS,
     ));
+    let dev_mode = verifier.dev_mode;
     let verifier = Verifier::new(directory.clone(), clock.clone(), verifier)?;
     let webhooks = secrets
         .clone()
@@ -67,9 +68,16 @@ pub fn services_with_outbound(
         app::platform::PlatformHost::new(repos.platform.clone(), clock.clone(), verifier.clone())
             .with_outbound(outbound.clone());
     let connector = carriers::HttpConnector::new(client, outbound.clone());
+    let stage = if dev_mode {
+        domain::apikey::KeyStage::Test
+    } else {
+        domain::apikey::KeyStage::Live
+    };
     let mut app = App::new(repos, ids, clock)
         .with_connector(Arc::new(connector))
-        .with_outbound(outbound);
+        .with_outbound(outbound)
+        .with_key_stage(stage)
+        .with_verifier(verifier.clone());
     if let Some(s) = secrets {
         app = app.with_secrets(s);
     }

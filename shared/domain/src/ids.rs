@@ -274,6 +274,10 @@ ulid_id!(
     /// One immutable version of a tenant's carrier credentials.
     CredentialId, "credentialId"
 );
+ulid_id!(
+    /// A tenant's API key (its id is part of the key's text, so a key finds its record).
+    ApiKeyId, "apiKeyId"
+);
 
 /// A positive item count, at most one million per line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -5,6 +5,7 @@
 //! [`DomainError`].
 
 pub mod access;
+pub mod apikey;
 pub mod audit;
 pub mod clock;
 pub mod config;

@@ -34,6 +34,17 @@ pub trait DirectorySource: Send + Sync {
         &'a self,
         source: &'a EventSource,
     ) -> PortFuture<'a, Option<TenantId>>;
+    /// A tenant API key's record, if the key exists.
+    fn api_key<'a>(
+        &'a self,
+        id: crate::ids::ApiKeyId,
+    ) -> PortFuture<'a, Option<crate::apikey::ApiKey>>;
+    /// Records that a key was used at `at` (best effort; callers write at most once a minute).
+    fn api_key_used<'a>(
+        &'a self,
+        id: crate::ids::ApiKeyId,
+        at: crate::Timestamp,
+    ) -> PortFuture<'a, ()>;
 }
 
 /// Why a secret could not be stored or read.

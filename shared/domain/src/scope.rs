@@ -12,6 +12,8 @@ pub enum VerifiedBy {
     WebhookSignature,
     /// An event from a registered event source.
     EventSource,
+    /// A tenant's API key, its hash matched.
+    ApiKey,
     /// An event of our own outbox, recorded under a verified scope (notifications).
     OwnOutbox,
     /// The platform admin CLI, acting on an explicitly named tenant.

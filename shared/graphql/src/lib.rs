@@ -2,6 +2,7 @@
 //! GraphQL half of error mapping. Resolvers parse, call one use case of `app`, and render views.
 //! No HTTP here: the `http` crate serves the schema (and the webhooks) over axum.
 
+pub mod api_keys;
 pub mod connection;
 pub mod credentials;
 pub mod errors;

@@ -9,6 +9,7 @@ use domain::access::Operation;
 use domain::ids::{CarrierCode, ReturnId, ShipmentId, Subject, TrackingNumber};
 use domain::order::{Order, TrackingUpdate};
 
+use crate::api_keys::{ApiKeyInput, ApiKeyPayload, ApiKeyV, CreateApiKeyPayload};
 use crate::credentials::{CarrierCredentialPayload, CarrierCredentialV, CarrierCredentialsInput};
 use crate::errors::split;
 use crate::inputs::{
@@ -71,6 +72,8 @@ macro_rules! with_user_errors {
 pub(crate) use with_user_errors;
 
 with_user_errors!(
+    ApiKeyPayload,
+    CreateApiKeyPayload,
     CarrierCredentialPayload,
     OrderPayload,
     ShipmentPayload,
@@ -606,6 +609,50 @@ impl MutationRoot {
     }
 
     /// Ends a version's window at `at` (default now); a version is expired at most once.
+    /// Creates an API key for the tenant's own systems. `secret` is the key's text, shown in
+    /// this answer only: store it now. Refused with an `Idempotency-Key` (a stored answer
+    /// would keep the key).
+    async fn create_api_key(
+        &self,
+        ctx: &Context<'_>,
+        input: ApiKeyInput,
+    ) -> async_graphql::Result<CreateApiKeyPayload> {
+        let r = Req::of(ctx).await?;
+        let now = r.app.now();
+        r.mutate(
+            Operation::CreateApiKey,
+            input.parse(),
+            |new| r.app.create_api_key(&r.rc, &r.uow, new),
+            |created| CreateApiKeyPayload {
+                api_key: Some(ApiKeyV::new(&created.key, now)),
+                secret: Some(secrecy::ExposeSecret::expose_secret(&created.text).to_owned()),
+                user_errors: Vec::new(),
+            },
+        )
+        .await
+    }
+
+    /// Closes an API key's window now: refused at once here, within a minute everywhere.
+    async fn revoke_api_key(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<ApiKeyPayload> {
+        let r = Req::of(ctx).await?;
+        let id = domain::ids::ApiKeyId::parse(id.as_str())
+            .map_err(|_| AppError::NotFound { what: "apiKey" });
+        r.mutate(
+            Operation::RevokeApiKey,
+            id,
+            |id| r.app.revoke_api_key(&r.rc, id),
+            |k| ApiKeyPayload {
+                api_key: Some(ApiKeyV::new(&k, r.app.now())),
+                user_errors: Vec::new(),
+            },
+        )
+        .await
+    }
+
     async fn expire_carrier_credentials(
         &self,
         ctx: &Context<'_>,

@@ -220,6 +220,20 @@ impl QueryRoot {
         Ok((&app.tenant_config(&rc, version).await.map_err(app_error)?).into())
     }
 
+    /// The tenant's API keys (prefix, name, role, window, last use; never a key's text).
+    async fn api_keys(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::api_keys::ApiKeyV>> {
+        let Req { app, rc, .. } = Req::of(ctx).await?;
+        let keys = app.api_keys(&rc).await.map_err(app_error)?;
+        let now = app.now();
+        Ok(keys
+            .iter()
+            .map(|k| crate::api_keys::ApiKeyV::new(k, now))
+            .collect())
+    }
+
     /// The tenant's carrier credentials: every version with its window and fingerprint (never a
     /// secret), of one gateway if given.
     async fn carrier_credentials(

@@ -45,8 +45,9 @@ fn mutation_fields(doc: &ExecutableDocument, operation_name: Option<&str>) -> Op
 
 /// Whether a keyed run of `op` stores its answer with its writes. Every order, shipment, return
 /// and tenant-config mutation commits through the request's unit of work and does; carrier
-/// credentials (their version chain commits in its own transaction, with its secret) and the
-/// platform's tenant catalogue do not, and refuse a key rather than pretend to honour it.
+/// credentials (their version chain commits in its own transaction, with its secret), API keys
+/// (a stored answer would keep the key's text) and the platform's tenant catalogue do not, and
+/// refuse a key rather than pretend to honour it.
 pub(crate) fn honours_key(op: Operation) -> bool {
     use domain::access::OperationKind;
     !matches!(
@@ -54,6 +55,8 @@ pub(crate) fn honours_key(op: Operation) -> bool {
         Operation::RegisterCarrierCredential
             | Operation::RotateCarrierCredential
             | Operation::ExpireCarrierCredential
+            | Operation::CreateApiKey
+            | Operation::RevokeApiKey
     ) && op.kind() != OperationKind::Platform
 }
 

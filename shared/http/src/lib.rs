@@ -297,6 +297,19 @@ fn parse_documents(
         .collect()
 }
 
+/// The caller's credentials: the `Authorization` header (a bearer JWT or API key), else an API
+/// key in `X-API-Key` (as `Bearer <key>`).
+fn authorization_of(headers: &HeaderMap) -> Option<String> {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+    };
+    text(axum::http::header::AUTHORIZATION.as_str())
+        .map(str::to_owned)
+        .or_else(|| text("x-api-key").map(|k| format!("Bearer {}", k.trim())))
+}
+
 async fn handle(s: &Shared, headers: &HeaderMap, bytes: Bytes, request_id: &str) -> Response {
     let limits = &s.config.limits;
     let requests = match parse_requests(&bytes, limits) {
@@ -307,10 +320,7 @@ async fn handle(s: &Shared, headers: &HeaderMap, bytes: Bytes, request_id: &str)
         Ok(d) => d,
         Err(bad) => return bad.response(request_id),
     };
-    let authorization = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let authorization = authorization_of(headers);
     if let Some(key) = headers.get("idempotency-key") {
         let key = key.to_str().unwrap_or_default();
         return idempotency::keyed(s, requests, docs, key, authorization, request_id).await;

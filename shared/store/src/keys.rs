@@ -6,8 +6,8 @@
 
 use domain::Timestamp;
 use domain::ids::{
-    AccountId, AuditId, CarrierCode, ExternalRef, IdempotencyKey, Issuer, OperationName, OrderId,
-    PlanName, ShipmentId, Subject, TenantId, TrackingNumber, VendorId,
+    AccountId, ApiKeyId, AuditId, CarrierCode, ExternalRef, IdempotencyKey, Issuer, OperationName,
+    OrderId, PlanName, ShipmentId, Subject, TenantId, TrackingNumber, VendorId,
 };
 use domain::order::OrderStatus;
 
@@ -241,6 +241,20 @@ pub fn carrier_account(tenant: &TenantId, gateway: &CarrierCode, account: &Accou
 }
 
 // ----- SaaS-level records -----
+
+/// A tenant API key's record, found by the key's id alone (the id is part of the key's text).
+pub fn api_key(id: ApiKeyId) -> Key {
+    key(format!("SAAS#APIKEY#{id}#"), "KEY")
+}
+
+/// The partition listing a tenant's API keys (one entry per key, naming its id).
+pub fn tenant_api_keys(tenant: &TenantId) -> String {
+    format!("{}APIKEYS#", tenant_prefix(tenant))
+}
+
+pub fn tenant_api_key(tenant: &TenantId, id: ApiKeyId) -> Key {
+    key(tenant_api_keys(tenant), id.to_string())
+}
 
 /// A tenant's profile (plan, status, shard count, IdPs, webhook settings).
 pub fn tenant_profile(tenant: &TenantId) -> Key {

@@ -79,7 +79,8 @@ pub async fn demo_router_sharded(
     router_over(store, clock, http, None)
 }
 
-fn router_over(
+/// The API router over `store` as it is (nothing seeded), in dev mode, reading `clock`.
+pub fn router_over(
     store: Arc<dyn ItemStore>,
     clock: Arc<dyn Clock>,
     http: HttpConfig,

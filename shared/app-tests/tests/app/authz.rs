@@ -72,6 +72,9 @@ fn role_may(role: Role, op: Operation) -> bool {
         RegisterCarrierCredential,
         RotateCarrierCredential,
         ExpireCarrierCredential,
+        ListApiKeys,
+        CreateApiKey,
+        RevokeApiKey,
     ];
     let platform = [
         CreateTenant,

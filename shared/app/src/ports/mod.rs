@@ -3,6 +3,7 @@
 //! implements [`carrier::Carrier`] and [`carrier::CarrierConnector`]), the tenant directory's
 //! shard counts and the token sealer. The composition root (`boot`) wires them.
 
+mod apikeys;
 pub mod carrier;
 mod credentials;
 mod error;
@@ -14,6 +15,7 @@ mod shards;
 mod tenants;
 mod tokens;
 
+pub use apikeys::{ApiKeyStore, StoredApiKey};
 pub use credentials::{Chain, ChainError, CredentialStore, GatewayCatalogue};
 pub use error::{RepoError, RepoResult};
 pub use idempotency::{
@@ -46,6 +48,7 @@ pub struct Repositories {
     pub tenant_audit: Arc<dyn TenantAuditLog>,
     pub credentials: Arc<dyn CredentialStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
+    pub api_keys: Arc<dyn ApiKeyStore>,
     pub tokens: Arc<dyn TokenSealer>,
     /// The platform's records (the gateway catalogue tenants' credentials name).
     pub platform: PlatformRepositories,

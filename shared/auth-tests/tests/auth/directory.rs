@@ -63,6 +63,22 @@ impl DirectorySource for Counted {
         self.reads.fetch_add(1, Ordering::SeqCst);
         DirectorySource::event_source_tenant(&self.inner, source)
     }
+
+    fn api_key<'a>(
+        &'a self,
+        id: domain::ids::ApiKeyId,
+    ) -> PortFuture<'a, Option<domain::apikey::ApiKey>> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        DirectorySource::api_key(&self.inner, id)
+    }
+
+    fn api_key_used<'a>(
+        &'a self,
+        id: domain::ids::ApiKeyId,
+        at: domain::Timestamp,
+    ) -> PortFuture<'a, ()> {
+        DirectorySource::api_key_used(&self.inner, id, at)
+    }
 }
 
 /// A token whose issuer nobody registered. Unknown issuers are refused before any signature

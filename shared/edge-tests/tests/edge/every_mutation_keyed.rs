@@ -243,6 +243,10 @@ fn table() -> Vec<Row> {
             args: |_| format!("(input: {CREDENTIALS_INPUT})") },
         Row { field: "expireCarrierCredentials", who: Admin, steps: &[], expect: Refused,
             args: |f| format!(r#"(gateway: "easypost", account: "main", id: "{}")"#, f.credential) },
+        Row { field: "createApiKey", who: Admin, steps: &[], expect: Refused,
+            args: |_| r#"(input: {name: "ERP", role: STAFF})"#.into() },
+        Row { field: "revokeApiKey", who: Admin, steps: &[], expect: Refused,
+            args: |_| r#"(id: "01HZZZZZZZZZZZZZZZZZZZZZZZ")"#.into() },
         Row { field: "buyShippingLabel", who: Staff, steps: QUOTED, expect: Order(2),
             args: |f| format!(r#"({}, rateId: "{}")"#, f.on_shipment(), f.rate()) },
         Row { field: "voidShippingLabel", who: Staff, steps: LABELLED, expect: Order(2), args: shipment },
@@ -528,14 +532,14 @@ impl Env {
     }
 
     /// What a refused row could have changed, as its sender reads it: the tenant's credentials
-    /// or the platform's tenants.
+    /// and API keys, or the platform's tenants.
     async fn snapshot(&self, who: Who) -> Value {
         let query = match who {
             Who::Platform => {
                 "{ tenants { nodes { id name status plan shards updatedAt idps { issuer } } } }"
             }
             Who::Staff | Who::Admin => {
-                "{ carrierCredentials { id account fingerprint from thru effective } tenantConfig { version } }"
+                "{ carrierCredentials { id account fingerprint from thru effective } apiKeys { id thru } tenantConfig { version } }"
             }
         };
         self.read(who, query).await

@@ -4,6 +4,7 @@
 //! Every repository of tenant data takes a [`TenantScope`](crate::TenantScope); keys come only
 //! from [`crate::keys`].
 
+mod apikeys;
 mod audit;
 mod catalogue;
 mod config;
@@ -14,6 +15,7 @@ mod orders;
 mod outbox;
 mod registry;
 
+pub use apikeys::ApiKeyRepository;
 pub use audit::TenantAuditRepository;
 pub use catalogue::GatewayCatalogRepository;
 pub use config::TenantConfigRepository;
@@ -45,8 +47,9 @@ pub fn repositories(
         orders: Arc::new(OrderRepository::new(store.clone(), shards, cursors.clone())),
         configs: Arc::new(TenantConfigRepository::new(store.clone(), audit.clone())),
         credentials: Arc::new(CredentialRepository::new(store.clone(), audit.clone())),
-        tenant_audit: Arc::new(audit),
+        tenant_audit: Arc::new(audit.clone()),
         idempotency: Arc::new(IdempotencyRepository::new(store.clone())),
+        api_keys: Arc::new(ApiKeyRepository::new(store.clone(), audit.clone())),
         tokens: Arc::new(cursors),
         platform: platform_repositories(store),
     }

@@ -10,8 +10,9 @@ use async_trait::async_trait;
 
 use domain::Timestamp;
 use domain::access::Plan;
+use domain::apikey::ApiKey;
 use domain::audit::AuditRecord;
-use domain::ids::{Issuer, PlanName, TenantId};
+use domain::ids::{ApiKeyId, Issuer, PlanName, TenantId};
 use domain::ports::{DirectorySource, PortFuture};
 use domain::tenant::{EventSource, IssuerRow, TenantProfile};
 use domain::webhook::{WebhookHook, WebhookSetting};
@@ -486,5 +487,28 @@ impl DirectorySource for RegistryRepository {
         source: &'a EventSource,
     ) -> PortFuture<'a, Option<TenantId>> {
         Box::pin(async move { Ok(RegistryRepository::event_source_tenant(self, source).await?) })
+    }
+
+    fn api_key<'a>(&'a self, id: ApiKeyId) -> PortFuture<'a, Option<ApiKey>> {
+        Box::pin(async move {
+            match self.store.get(&keys::api_key(id)).await? {
+                Some(item) => Ok(Some(super::apikeys::decode(&item)?.key)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn api_key_used<'a>(&'a self, id: ApiKeyId, at: Timestamp) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            match self
+                .store
+                .transact_write(vec![super::apikeys::used_action(id, at)])
+                .await
+            {
+                // The key is gone: nothing to record.
+                Ok(()) | Err(crate::StoreError::Cancelled { .. }) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        })
     }
 }
