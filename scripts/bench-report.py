@@ -19,6 +19,7 @@ MICRO = [
     ("verified-token cache hit", "verify/verified-token cache hit"),
     ("webhook HMAC verify (1 KB)", "webhook/X-OMS-Signature verify"),
     ("order(id): parse + validate + execute (router)", "http/order(id) through the router"),
+    ("order(id) with a tenant API key (router)", "http/order(id) with an API key through the router"),
     ("domain command (mark_paid, 250 lines)", "command/mark_paid"),
     ("money parse + format", "money/parse + format"),
     ("embedded store get", "embedded/get"),
@@ -78,6 +79,14 @@ for label, prefix in MICRO:
     ns = estimates[found[0]]
     report["micro"].append({"name": label, "criterion_id": found[0], "median_ns": ns})
     say(f"  {label:<52} {fmt_ns(ns):>12}")
+
+# An API key's read against a JWT's, in the same run: throughput ratio (JWT time / key time).
+jwt = [v for k, v in estimates.items() if k.startswith("http/order(id) through the router")]
+key = [v for k, v in estimates.items() if k.startswith("http/order(id) with an API key")]
+if jwt and key:
+    ratio = round(jwt[0] / key[0], 3)
+    report["checks"].append({"check": "order(id) with an API key, throughput vs the JWT path",
+                             "value": ratio, "target": 0.9, "ok": ratio >= 0.9})
 
 loads = load("load.json")
 report["load"] = loads
