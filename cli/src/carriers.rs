@@ -228,6 +228,17 @@ async fn as_tenant_admin(
     dir: &Path,
     tenant: &str,
 ) -> Result<(Arc<app::App>, RequestCtx), CliError> {
+    as_tenant_admin_in(store, outbound, dir, tenant, false).await
+}
+
+/// As [`as_tenant_admin`], in dev mode when `dev_mode` (the API keys it creates are test keys).
+pub(crate) async fn as_tenant_admin_in(
+    store: &StoreConfig,
+    outbound: &OutboundPolicy,
+    dir: &Path,
+    tenant: &str,
+    dev_mode: bool,
+) -> Result<(Arc<app::App>, RequestCtx), CliError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let opened = boot::open_store(store, clock.clone()).await?;
     let secrets = crate::admin::open_secrets(store, dir).await?;
@@ -236,7 +247,10 @@ async fn as_tenant_admin(
     let services = boot::services_with_outbound(
         opened,
         clock,
-        auth::VerifierConfig::default(),
+        auth::VerifierConfig {
+            dev_mode,
+            ..auth::VerifierConfig::default()
+        },
         Cursors::new(key),
         Some(secrets),
         outbound.clone(),

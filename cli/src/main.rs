@@ -1,6 +1,7 @@
 //! `oms`: the TenantOMS command line. Parses arguments and hands off to `admin`.
 
 mod admin;
+mod api_keys;
 mod carriers;
 mod error;
 mod local;
@@ -140,6 +141,9 @@ enum Cmd {
     /// Label purchases and voids whose outcome is not committed: list and settle them.
     #[command(subcommand)]
     Labels(carriers::LabelsCmd),
+    /// A tenant's API keys: create (the key printed once), list, revoke.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(api_keys::ApiKeyCmd),
     /// The outbox relay's dead letters on AWS: publish again what can now be read.
     #[command(subcommand)]
     Outbox(OutboxCmd),
@@ -473,6 +477,9 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Cmd::Labels(cmd) => {
             carriers::labels(cmd, &store, dev_mode, &outbound, &cli.data_dir).await?
+        }
+        Cmd::ApiKey(cmd) => {
+            api_keys::api_key(cmd, &store, dev_mode, &outbound, &cli.data_dir).await?
         }
         Cmd::Events(EventsCmd::Source(EventSourceCmd::Set {
             tenant,

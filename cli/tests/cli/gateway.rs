@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::server::{Server, create_order_mutation, oms, oms_with_input, order_input};
 
-const KEY_1: &str = "EZTK-e2e-first-key-000000001111";
+pub(crate) const KEY_1: &str = "EZTK-e2e-first-key-000000001111";
 const KEY_2: &str = "EZTK-e2e-second-key-00000002222";
 const SAAS_SECRET: &str = "saas-easypost-webhook-secret-01";
 
@@ -83,7 +83,7 @@ pub(crate) fn easypost_signature(secret: &str, body: &[u8]) -> String {
     )
 }
 
-fn buys(fake: &FakeCarrier) -> Vec<carriers::fake::Recorded> {
+pub(crate) fn buys(fake: &FakeCarrier) -> Vec<carriers::fake::Recorded> {
     fake.requests()
         .into_iter()
         .filter(|r| r.path.ends_with("/buy"))
@@ -92,7 +92,7 @@ fn buys(fake: &FakeCarrier) -> Vec<carriers::fake::Recorded> {
 
 /// A data dir with tenant `demo`, the gateway `easypost` at `fake`, the account `main` (in force
 /// now, `KEY_1`) and `later` (from tomorrow), and the SaaS-level EasyPost tracking hook.
-fn gateway_setup(fake: &FakeCarrier) -> tempfile::TempDir {
+pub(crate) fn gateway_setup(fake: &FakeCarrier) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     ok(oms(dir.path(), &["tenant", "create", "demo"]));
     let base = fake.base_url();

@@ -133,7 +133,27 @@ impl Server {
         Self::spawn_with(dir, setup, &[])
     }
 
+    /// Starts `oms serve` logging at TRACE into `serve.log` in its data dir (read it with
+    /// [`Server::log`]).
+    pub fn start_traced(dir: tempfile::TempDir) -> Self {
+        Self::spawn_logging(dir, &[], &[], Some("trace"))
+    }
+
+    /// Everything the server logged so far (a server started with [`Server::start_traced`]).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
+    }
+
     fn spawn_with(dir: tempfile::TempDir, setup: &[&[&str]], serve_args: &[&str]) -> Self {
+        Self::spawn_logging(dir, setup, serve_args, None)
+    }
+
+    fn spawn_logging(
+        dir: tempfile::TempDir,
+        setup: &[&[&str]],
+        serve_args: &[&str],
+        log: Option<&str>,
+    ) -> Self {
         for args in setup {
             let out = oms(dir.path(), args);
             assert!(
@@ -147,9 +167,14 @@ impl Server {
             .arg(dir.path())
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(serve_args)
-            .env("OMS_LOG", "warn")
+            .env("OMS_LOG", log.unwrap_or("warn"))
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(match log {
+                Some(_) => {
+                    Stdio::from(std::fs::File::create(dir.path().join("serve.log")).unwrap())
+                }
+                None => Stdio::null(),
+            })
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();

@@ -195,82 +195,99 @@ async fn a_key_creates_and_reads_orders_as_its_role() {
     assert!(actor.contains(&format!("apikey:{id}")), "{text}");
 }
 
-/// Each refusal is a 401 with the stable code UNAUTHENTICATED (a suspended tenant's key: 403
-/// TENANT_SUSPENDED, as its users' tokens).
+const READ: &str = "{ orders(first: 1) { nodes { id } } }";
+
+/// `bad` is refused with a 401 and the stable code UNAUTHENTICATED, by both processes, while
+/// the key it was made from (`good`) still works.
+async fn refused(env: &Env, good: &str, bad: &str) {
+    for router in [&env.one, &env.two] {
+        let (status, body, text) = call(router, Auth::Bearer(bad), &[], READ).await;
+        assert_eq!((status, code(&body)), (401, "UNAUTHENTICATED"), "{text}");
+    }
+    let (status, _, text) = call(&env.one, Auth::Bearer(good), &[], READ).await;
+    assert_eq!(status, 200, "{text}");
+}
+
 #[tokio::test]
-async fn bad_keys_are_refused_with_a_stable_code() {
+async fn an_expired_key_is_refused() {
+    let env = Env::new().await;
+    let (_, good, _) = env.create_key("demo", STAFF).await;
+    let window = format!(
+        r#"{{name: "old", role: STAFF, from: "{}", thru: "{}"}}"#,
+        at(NOW_MS - 7_200_000),
+        at(NOW_MS - 3_600_000)
+    );
+    let (_, expired, _) = env.create_key("demo", &window).await;
+    refused(&env, &good, &expired).await;
+}
+
+#[tokio::test]
+async fn a_key_not_yet_valid_is_refused() {
+    let env = Env::new().await;
+    let (_, good, _) = env.create_key("demo", STAFF).await;
+    let window = format!(
+        r#"{{name: "later", role: STAFF, from: "{}"}}"#,
+        at(NOW_MS + 3_600_000)
+    );
+    let (_, scheduled, _) = env.create_key("demo", &window).await;
+    refused(&env, &good, &scheduled).await;
+}
+
+#[tokio::test]
+async fn a_key_with_one_byte_changed_is_refused() {
     let env = Env::new().await;
     let (_, key, _) = env.create_key("demo", STAFF).await;
-    let (_, other_key, _) = env.create_key("other", STAFF).await;
-    let (_, expired, _) = env
-        .create_key(
-            "demo",
-            &format!(
-                r#"{{name: "old", role: STAFF, from: "{}", thru: "{}"}}"#,
-                at(NOW_MS - 7_200_000),
-                at(NOW_MS - 3_600_000)
-            ),
-        )
-        .await;
-    let (_, scheduled, _) = env
-        .create_key(
-            "demo",
-            &format!(
-                r#"{{name: "later", role: STAFF, from: "{}"}}"#,
-                at(NOW_MS + 3_600_000)
-            ),
-        )
-        .await;
     let mut changed = key.clone().into_bytes();
     let last = changed.len() - 1;
     changed[last] = if changed[last] == b'A' { b'B' } else { b'A' };
-    let changed = String::from_utf8(changed).unwrap();
-    let truncated = key[..key.len() - 1].to_owned();
-    // The id part of another tenant's key, the secret part of this one.
+    refused(&env, &key, &String::from_utf8(changed).unwrap()).await;
+}
+
+#[tokio::test]
+async fn a_truncated_key_is_refused() {
+    let env = Env::new().await;
+    let (_, key, _) = env.create_key("demo", STAFF).await;
+    refused(&env, &key, &key[..key.len() - 1]).await;
+}
+
+#[tokio::test]
+async fn a_key_whose_id_names_another_tenants_key_is_refused() {
+    let env = Env::new().await;
+    let (_, key, _) = env.create_key("demo", STAFF).await;
+    let (_, other_key, _) = env.create_key("other", STAFF).await;
+    // The id part of the other tenant's key, the secret part of this one.
     let id_len = "oms_test_".len() + 26;
     let crossed = format!("{}{}", &other_key[..id_len], &key[id_len..]);
-    let read = "{ orders(first: 1) { nodes { id } } }";
-    for (what, bad) in [
-        ("expired", expired.as_str()),
-        ("not yet valid", scheduled.as_str()),
-        ("one byte changed", changed.as_str()),
-        ("truncated", truncated.as_str()),
-        ("another tenant's id", crossed.as_str()),
-    ] {
-        let (status, body, text) = call(&env.one, Auth::Bearer(bad), &[], read).await;
-        assert_eq!(
-            (status, code(&body)),
-            (401, "UNAUTHENTICATED"),
-            "{what}: {text}"
-        );
-    }
-    let (status, _, text) = call(&env.one, Auth::Bearer(&key), &[], read).await;
-    assert_eq!(status, 200, "{text}");
+    refused(&env, &key, &crossed).await;
+}
 
-    // Tenant A's key reading tenant B's order: NOT_FOUND.
+/// A suspended tenant's key is refused as its users' tokens are: 403 TENANT_SUSPENDED (said
+/// only to a caller whose key matched), at once in a process that had not cached it.
+#[tokio::test]
+async fn a_suspended_tenants_key_is_refused() {
+    let env = Env::new().await;
+    let (_, key, _) = env.create_key("other", STAFF).await;
+    env.platform()
+        .set_status(&TenantId::parse("other").unwrap(), TenantStatus::Suspended)
+        .await
+        .unwrap();
+    let (status, body, text) = call(&env.two, Auth::Bearer(&key), &[], READ).await;
+    assert_eq!((status, code(&body)), (403, "TENANT_SUSPENDED"), "{text}");
+}
+
+#[tokio::test]
+async fn a_tenants_key_never_reads_another_tenants_order() {
+    let env = Env::new().await;
+    let (_, key, _) = env.create_key("demo", STAFF).await;
+    let (_, other_key, _) = env.create_key("other", STAFF).await;
     let (_, body, text) = call(&env.one, Auth::Bearer(&other_key), &[], CREATE_ORDER).await;
     let theirs = body["data"]["createOrder"]["order"]["id"]
         .as_str()
         .unwrap_or_else(|| panic!("{text}"))
         .to_owned();
-    let (_, body, text) = call(
-        &env.one,
-        Auth::Bearer(&key),
-        &[],
-        &format!("{{ order(id: \"{theirs}\") {{ id }} }}"),
-    )
-    .await;
+    let read = format!("{{ order(id: \"{theirs}\") {{ id }} }}");
+    let (_, body, text) = call(&env.one, Auth::Bearer(&key), &[], &read).await;
     assert_eq!(code(&body), "NOT_FOUND", "{text}");
-
-    // Its tenant suspended: refused as the tenant's users are (after the directory's TTL in a
-    // process that cached it; at once in a fresh one).
-    env.platform()
-        .set_status(&TenantId::parse("other").unwrap(), TenantStatus::Suspended)
-        .await
-        .unwrap();
-    env.clock.advance(61);
-    let (status, body, text) = call(&env.two, Auth::Bearer(&other_key), &[], read).await;
-    assert_eq!((status, code(&body)), (403, "TENANT_SUSPENDED"), "{text}");
 }
 
 #[tokio::test]
@@ -370,4 +387,56 @@ async fn create_refuses_an_idempotency_key_and_the_text_is_shown_once() {
         "the key's secret in the store file"
     );
     assert!(!text.contains(&key));
+}
+
+/// The time the list shows as the key's last use, once the write (off the request's path) lands.
+async fn last_used(env: &Env, id: &str, not: Option<&str>) -> String {
+    let admin = env.token("demo", Role::TenantAdmin);
+    for _ in 0..200 {
+        let (_, body, _) = call(
+            &env.one,
+            Auth::Bearer(&admin),
+            &[],
+            "{ apiKeys { id lastUsedAt } }",
+        )
+        .await;
+        let found = body["data"]["apiKeys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|k| k["id"] == id)
+            .and_then(|k| k["lastUsedAt"].as_str())
+            .map(str::to_owned);
+        if let Some(t) = found
+            && Some(t.as_str()) != not
+        {
+            return t;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no (new) last use recorded");
+}
+
+/// A key's last use is recorded at most once a minute per key and process.
+#[tokio::test]
+async fn last_use_is_recorded_at_most_once_a_minute() {
+    let env = Env::new().await;
+    let (id, key, _) = env.create_key("demo", STAFF).await;
+    call(&env.one, Auth::Bearer(&key), &[], READ).await;
+    let first = last_used(&env, &id, None).await;
+    assert_eq!(first, at(NOW_MS));
+    env.clock.advance(30);
+    call(&env.one, Auth::Bearer(&key), &[], READ).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        last_used(&env, &id, None).await,
+        first,
+        "written again within a minute"
+    );
+    env.clock.advance(31);
+    call(&env.one, Auth::Bearer(&key), &[], READ).await;
+    assert_eq!(
+        last_used(&env, &id, Some(&first)).await,
+        at(NOW_MS + 61_000)
+    );
 }
