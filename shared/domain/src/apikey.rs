@@ -162,6 +162,77 @@ mod tests {
         format!("{}{id}_{secret}", stage.prefix())
     }
 
+    fn key(from: i64, thru: Option<i64>) -> ApiKey {
+        let t = |s: i64| Timestamp::from_unix_millis(s * 1_000).unwrap();
+        ApiKey {
+            id: ApiKeyId::parse("01HZZZZZZZZZZZZZZZZZZZZZZZ").unwrap(),
+            tenant: TenantId::parse("acme").unwrap(),
+            name: "ERP".into(),
+            stage: KeyStage::Live,
+            role: Role::Staff,
+            vendor: None,
+            from: t(from),
+            thru: thru.map(t),
+            hash: "00".into(),
+            created_by: Subject::parse("admin").unwrap(),
+            created_at: t(from),
+        }
+    }
+
+    #[test]
+    fn windows_and_revocation() {
+        let t = |s: i64| Timestamp::from_unix_millis(s * 1_000).unwrap();
+        let k = key(100, Some(200));
+        assert!(!k.in_force_at(t(99)));
+        assert!(k.in_force_at(t(100)));
+        assert!(k.in_force_at(t(199)));
+        assert!(!k.in_force_at(t(200)));
+        // Revoked while in force: closes now; before it starts: never starts; after it ended:
+        // keeps its end.
+        assert_eq!(k.revoked_at(t(150)).thru, Some(t(150)));
+        assert_eq!(k.revoked_at(t(50)).thru, Some(t(100)));
+        assert!(!k.revoked_at(t(50)).in_force_at(t(100)));
+        assert_eq!(k.revoked_at(t(300)).thru, Some(t(200)));
+        assert_eq!(key(100, None).revoked_at(t(150)).thru, Some(t(150)));
+    }
+
+    #[test]
+    fn what_a_key_may_be() {
+        assert!(key(100, None).check().is_ok());
+        let bad = [
+            ApiKey {
+                name: " ".into(),
+                ..key(100, None)
+            },
+            ApiKey {
+                name: "x".repeat(MAX_NAME + 1),
+                ..key(100, None)
+            },
+            ApiKey {
+                role: Role::PlatformAdmin,
+                ..key(100, None)
+            },
+            ApiKey {
+                role: Role::Vendor,
+                ..key(100, None)
+            },
+            ApiKey {
+                vendor: Some(VendorId::parse("v1").unwrap()),
+                ..key(100, None)
+            },
+            key(100, Some(100)),
+        ];
+        for k in bad {
+            assert!(k.check().is_err(), "{k:?}");
+        }
+        let vendor = ApiKey {
+            role: Role::Vendor,
+            vendor: Some(VendorId::parse("v1").unwrap()),
+            ..key(100, None)
+        };
+        assert!(vendor.check().is_ok());
+    }
+
     #[test]
     fn keys_parse_by_shape() {
         let id = "01HZZZZZZZZZZZZZZZZZZZZZZZ";
