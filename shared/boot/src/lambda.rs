@@ -124,13 +124,14 @@ fn function_services(
         config.secrets_prefix.clone(),
         clock.clone(),
     ));
-    let services = crate::services_with_outbound(
+    let services = crate::services_of_stage(
         store,
         clock,
         verifier,
         Cursors::new(config.cursor_key.clone()),
         Some(secrets.clone()),
         config.outbound.clone(),
+        domain::apikey::KeyStage::of_deployment(&config.stage),
     )
     .map_err(|e| format!("cannot build the services: {e}"))?;
     Ok((services, secrets))

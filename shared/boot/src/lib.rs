@@ -7,7 +7,7 @@
 pub mod lambda;
 mod services;
 
-pub use services::{DIRECTORY_TTL_SECS, services, services_with_outbound};
+pub use services::{DIRECTORY_TTL_SECS, services, services_of_stage, services_with_outbound};
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -11,6 +11,7 @@ use auth::directory::CachedDirectory;
 use auth::service::EventSourceVerifier;
 use auth::webhook::WebhookVerifier;
 use auth::{AuthError, Verifier, VerifierConfig};
+use domain::apikey::KeyStage;
 use domain::outbound::OutboundPolicy;
 use domain::ports::SecretStore;
 use domain::{Clock, IdSource};
@@ -37,6 +38,7 @@ pub fn services(
 /// As [`services`], every URL a tenant or the catalogue sets (carrier base and token URLs, the
 /// catalogue's, notification URLs) checked against `outbound` when it is set, and carrier calls
 /// made through the outbound client of that policy, which checks it again on every request.
+/// API keys are minted for the test stage in dev mode, the live one otherwise.
 pub fn services_with_outbound(
     store: Arc<dyn ItemStore>,
     clock: Arc<dyn Clock>,
@@ -45,13 +47,31 @@ pub fn services_with_outbound(
     secrets: Option<Arc<dyn SecretStore>>,
     outbound: OutboundPolicy,
 ) -> Result<Services, AuthError> {
+    let stage = if verifier.dev_mode {
+        KeyStage::Test
+    } else {
+        KeyStage::Live
+    };
+    services_of_stage(store, clock, verifier, cursors, secrets, outbound, stage)
+}
+
+/// As [`services_with_outbound`], API keys minted for `stage` (a deployment's own: live only
+/// in production).
+pub fn services_of_stage(
+    store: Arc<dyn ItemStore>,
+    clock: Arc<dyn Clock>,
+    verifier: VerifierConfig,
+    cursors: Cursors,
+    secrets: Option<Arc<dyn SecretStore>>,
+    outbound: OutboundPolicy,
+    stage: KeyStage,
+) -> Result<Services, AuthError> {
     let source = Arc::new(RegistryRepository::new(store.clone()));
     let directory = Arc::new(CachedDirectory::new(
         source,
         clock.clone(),
         DIRECTORY_TTL_SECS,
     ));
-    let dev_mode = verifier.dev_mode;
     let verifier = Verifier::new(directory.clone(), clock.clone(), verifier)?;
     let webhooks = secrets
         .clone()
@@ -68,11 +88,6 @@ pub fn services_with_outbound(
         app::platform::PlatformHost::new(repos.platform.clone(), clock.clone(), verifier.clone())
             .with_outbound(outbound.clone());
     let connector = carriers::HttpConnector::new(client, outbound.clone());
-    let stage = if dev_mode {
-        domain::apikey::KeyStage::Test
-    } else {
-        domain::apikey::KeyStage::Live
-    };
     let mut app = App::new(repos, ids, clock)
         .with_connector(Arc::new(connector))
         .with_outbound(outbound)

@@ -29,6 +29,16 @@ pub enum KeyStage {
 }
 
 impl KeyStage {
+    /// The keys of a deployment stage: live for `prod`, test for every other (`dev`,
+    /// `staging`, a developer's own).
+    pub fn of_deployment(stage: &str) -> Self {
+        if stage == "prod" {
+            KeyStage::Live
+        } else {
+            KeyStage::Test
+        }
+    }
+
     /// The text every key of this stage starts with.
     pub fn prefix(self) -> &'static str {
         match self {
@@ -231,6 +241,14 @@ mod tests {
             ..key(100, None)
         };
         assert!(vendor.check().is_ok());
+    }
+
+    #[test]
+    fn only_production_mints_live_keys() {
+        assert_eq!(KeyStage::of_deployment("prod"), KeyStage::Live);
+        for stage in ["dev", "staging", "prod2", "ana"] {
+            assert_eq!(KeyStage::of_deployment(stage), KeyStage::Test, "{stage}");
+        }
     }
 
     #[test]
