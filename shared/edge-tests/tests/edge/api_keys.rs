@@ -440,3 +440,44 @@ async fn last_use_is_recorded_at_most_once_a_minute() {
         at(NOW_MS + 61_000)
     );
 }
+
+/// A vendor key acts as that vendor: another vendor's order is NOT_FOUND, its own is read.
+#[tokio::test]
+async fn a_vendor_key_sees_its_vendors_orders_only() {
+    let env = Env::new().await;
+    let (_, staff, _) = env.create_key("demo", STAFF).await;
+    let (_, v1, _) = env
+        .create_key("demo", r#"{name: "v1 portal", role: VENDOR, vendor: "v1"}"#)
+        .await;
+    let (_, v2, _) = env
+        .create_key("demo", r#"{name: "v2 portal", role: VENDOR, vendor: "v2"}"#)
+        .await;
+    let (_, body, text) = call(&env.one, Auth::Bearer(&staff), &[], CREATE_ORDER).await;
+    let order = body["data"]["createOrder"]["order"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{text}"))
+        .to_owned();
+    let read = format!("{{ order(id: \"{order}\") {{ id lines {{ sku }} }} }}");
+    let (_, body, text) = call(&env.one, Auth::Header(&v1), &[], &read).await;
+    assert_eq!(body["data"]["order"]["lines"][0]["sku"], "A", "{text}");
+    let (_, body, text) = call(&env.one, Auth::Header(&v2), &[], &read).await;
+    assert_eq!(code(&body), "NOT_FOUND", "{text}");
+    // A vendor key without its vendor is refused at creation.
+    let admin = env.token("demo", Role::TenantAdmin);
+    let (_, body, text) = call(
+        &env.one,
+        Auth::Bearer(&admin),
+        &[],
+        r#"mutation { createApiKey(input: {name: "x", role: VENDOR}) { secret userErrors { code field } } }"#,
+    )
+    .await;
+    assert_eq!(
+        body["data"]["createApiKey"]["secret"],
+        serde_json::Value::Null,
+        "{text}"
+    );
+    assert_eq!(
+        body["data"]["createApiKey"]["userErrors"][0]["code"], "INVALID_INPUT",
+        "{text}"
+    );
+}
