@@ -44,13 +44,17 @@ pub enum ApiKeyCmd {
         #[arg(long)]
         tenant: String,
     },
-    /// Revoke a key now.
+    /// Revoke a key now, or at `--at` (rotation: a new key first, the old one revoked at the
+    /// time the new one is in use).
     Revoke {
         #[arg(long)]
         tenant: String,
         /// The key's id (the ULID after `oms_live_` / `oms_test_`).
         #[arg(long)]
         id: String,
+        /// RFC 3339, not in the past (default: now).
+        #[arg(long)]
+        at: Option<String>,
     },
 }
 
@@ -127,10 +131,11 @@ pub async fn api_key(
                 println!("{}", show(&k, now));
             }
         }
-        ApiKeyCmd::Revoke { tenant, id } => {
+        ApiKeyCmd::Revoke { tenant, id, at } => {
             let (app, rc) = as_tenant_admin_in(store, outbound, dir, &tenant, dev_mode).await?;
             let id = ApiKeyId::parse(&id)?;
-            let k = app.revoke_api_key(&rc, id).await.map_err(app_error)?;
+            let at = time(at.as_deref())?;
+            let k = app.revoke_api_key(&rc, id, at).await.map_err(app_error)?;
             println!("{}", show(&k, app.now()));
         }
     }

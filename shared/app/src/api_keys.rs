@@ -96,18 +96,31 @@ impl App {
         Ok(self.api_keys.list(identity.scope()).await?)
     }
 
-    /// Closes a key's window now: refused at once in this process, within the directory's TTL
-    /// in others.
-    pub async fn revoke_api_key(&self, rc: &RequestCtx, id: ApiKeyId) -> AppResult<StoredApiKey> {
+    /// Closes a key's window at `at` (now when absent; never in the past): at once in this
+    /// process, within the directory's TTL in others. A later `at` is how a key is rotated: a
+    /// new key beside it, this one working until then.
+    pub async fn revoke_api_key(
+        &self,
+        rc: &RequestCtx,
+        id: ApiKeyId,
+        at: Option<Timestamp>,
+    ) -> AppResult<StoredApiKey> {
         let op = Operation::RevokeApiKey;
         let identity = self.enter(rc, op).await?;
+        let now = self.now();
+        let at = at.unwrap_or(now);
+        if at < now {
+            return Err(AppError::Invalid {
+                field: "at".into(),
+                message: "must not be in the past".into(),
+            });
+        }
         let before = self
             .api_keys
             .get(identity.scope(), id)
             .await?
             .ok_or(AppError::NotFound { what: "apiKey" })?;
-        let now = self.now();
-        let after = before.key.revoked_at(now);
+        let after = before.key.revoked_at(at);
         if after == before.key {
             return Ok(before);
         }

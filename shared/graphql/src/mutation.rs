@@ -632,19 +632,29 @@ impl MutationRoot {
         .await
     }
 
-    /// Closes an API key's window now: refused at once here, within a minute everywhere.
+    /// Closes an API key's window at `at` (RFC 3339, not in the past; now by default): refused
+    /// from then on, at once here and within a minute everywhere. Rotation: create a new key,
+    /// then revoke the old one at the time the new one will be in use.
     async fn revoke_api_key(
         &self,
         ctx: &Context<'_>,
         id: ID,
+        at: Option<String>,
     ) -> async_graphql::Result<ApiKeyPayload> {
         let r = Req::of(ctx).await?;
-        let id = domain::ids::ApiKeyId::parse(id.as_str())
-            .map_err(|_| AppError::NotFound { what: "apiKey" });
+        let input = (|| -> AppResult<_> {
+            let id = domain::ids::ApiKeyId::parse(id.as_str())
+                .map_err(|_| AppError::NotFound { what: "apiKey" })?;
+            let at = at
+                .as_deref()
+                .map(domain::Timestamp::parse_rfc3339)
+                .transpose()?;
+            Ok((id, at))
+        })();
         r.mutate(
             Operation::RevokeApiKey,
-            id,
-            |id| r.app.revoke_api_key(&r.rc, id),
+            input,
+            |(id, at)| r.app.revoke_api_key(&r.rc, id, at),
             |k| ApiKeyPayload {
                 api_key: Some(ApiKeyV::new(&k, r.app.now())),
                 user_errors: Vec::new(),

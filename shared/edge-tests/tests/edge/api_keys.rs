@@ -481,3 +481,47 @@ async fn a_vendor_key_sees_its_vendors_orders_only() {
         "{text}"
     );
 }
+
+/// Rotation: a new key beside the old one, the old one revoked at a chosen time — it works
+/// until then and not after; a time in the past is refused.
+#[tokio::test]
+async fn a_key_is_rotated_by_revoking_the_old_one_later() {
+    let env = Env::new().await;
+    let (old_id, old, _) = env.create_key("demo", STAFF).await;
+    let (_, new, _) = env.create_key("demo", STAFF).await;
+    let admin = env.token("demo", Role::TenantAdmin);
+    let revoke = |at: i64| {
+        format!(
+            "mutation {{ revokeApiKey(id: \"{old_id}\", at: \"{}\") {{ apiKey {{ thru effective }} userErrors {{ code field }} }} }}",
+            self::at(at)
+        )
+    };
+    let (_, body, text) = call(&env.one, Auth::Bearer(&admin), &[], &revoke(NOW_MS - 1_000)).await;
+    assert_eq!(
+        body["data"]["revokeApiKey"]["userErrors"][0]["field"][0], "at",
+        "a past time is refused: {text}"
+    );
+    let (_, body, text) = call(
+        &env.one,
+        Auth::Bearer(&admin),
+        &[],
+        &revoke(NOW_MS + 3_600_000),
+    )
+    .await;
+    let k = &body["data"]["revokeApiKey"]["apiKey"];
+    assert_eq!(k["thru"], at(NOW_MS + 3_600_000), "{text}");
+    assert_eq!(k["effective"], true, "{text}");
+    for key in [&old, &new] {
+        let (status, _, text) = call(&env.one, Auth::Bearer(key), &[], READ).await;
+        assert_eq!(status, 200, "both work until then: {text}");
+    }
+    env.clock.advance(3_600);
+    let (status, body, text) = call(&env.one, Auth::Bearer(&old), &[], READ).await;
+    assert_eq!(
+        (status, code(&body)),
+        (401, "UNAUTHENTICATED"),
+        "the old one after: {text}"
+    );
+    let (status, _, text) = call(&env.one, Auth::Bearer(&new), &[], READ).await;
+    assert_eq!(status, 200, "the new one goes on: {text}");
+}
