@@ -43,6 +43,10 @@ pub enum AuthError {
     UnknownTenant,
     #[error("tenant is suspended")]
     TenantSuspended,
+    /// An API key of a suspended tenant: its keys stop working as a revoked one does (a key's
+    /// holder learns nothing of the tenant's state).
+    #[error("API key of a suspended tenant")]
+    KeyOfSuspendedTenant,
     #[error("signing keys cannot be fetched: {0}")]
     KeysUnavailable(String),
     #[error("tenant directory unavailable: {0}")]

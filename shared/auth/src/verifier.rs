@@ -321,7 +321,7 @@ impl Verifier {
             .await?
             .ok_or(AuthError::UnknownTenant)?;
         if profile.status == TenantStatus::Suspended {
-            return Err(AuthError::TenantSuspended);
+            return Err(AuthError::KeyOfSuspendedTenant);
         }
         let plan = self.directory.plan(&profile.plan).await?.ok_or_else(|| {
             AuthError::Directory(format!(
