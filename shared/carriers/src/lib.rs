@@ -14,6 +14,7 @@ pub mod easypost;
 pub mod fake;
 mod http;
 mod lenient;
+pub mod oauth;
 pub mod shippo;
 mod wire;
 
