@@ -27,18 +27,21 @@ pub enum GatewayCmd {
     Set {
         #[arg(long)]
         id: String,
-        /// easypost or shippo.
+        /// easypost, shippo or fedex.
         #[arg(long)]
         kind: String,
         #[arg(long)]
         name: String,
+        /// The kind's documented sandbox host by default.
         #[arg(long)]
-        sandbox_url: String,
+        sandbox_url: Option<String>,
+        /// The kind's documented production host by default.
         #[arg(long)]
-        production_url: String,
-        /// api-key, basic or oauth2-client-credentials.
-        #[arg(long, default_value = "api-key")]
-        auth_type: String,
+        production_url: Option<String>,
+        /// api-key, basic or oauth2-client-credentials; by default what the kind uses
+        /// (fedex: oauth2-client-credentials, the others: api-key).
+        #[arg(long)]
+        auth_type: Option<String>,
     },
     /// List the catalogue.
     List,
@@ -61,8 +64,15 @@ pub struct VersionArgs {
     username: Option<String>,
     #[arg(long)]
     client_id: Option<String>,
+    /// OAuth2: the token endpoint (FedEx: the base URL's /oauth/token by default).
     #[arg(long)]
     token_url: Option<String>,
+    /// The tenant's account number at the carrier (required for FedEx).
+    #[arg(long)]
+    account_number: Option<String>,
+    /// The client id of a separate tracking key pair (its secret: `trackClientSecret`).
+    #[arg(long)]
+    track_client_id: Option<String>,
     #[arg(long)]
     description: Option<String>,
     /// RFC 3339; now by default (a later time schedules the version).
@@ -76,7 +86,8 @@ pub struct VersionArgs {
 #[derive(Debug, Subcommand)]
 pub enum CredentialsCmd {
     /// Add a version. The secrets come on standard input: the API key alone, or JSON
-    /// `{"apiKey": …, "password": …, "sharedSecret": …, "clientSecret": …}`.
+    /// `{"apiKey": …, "password": …, "sharedSecret": …, "clientSecret": …,
+    /// "trackClientSecret": …}`.
     Add(VersionArgs),
     /// Rotate: a new version from `--from` (now by default), the open one ends there.
     Rotate(VersionArgs),
@@ -192,14 +203,19 @@ pub async fn gateway(
             production_url,
             auth_type,
         } => {
+            let kind = CarrierKind::parse(&kind)?;
+            let (sandbox, production) = kind.default_urls();
             let g = admin
                 .set_gateway(GatewayConfig {
                     id: CarrierCode::parse(&id)?,
                     name,
-                    kind: CarrierKind::parse(&kind)?,
-                    sandbox_url,
-                    production_url,
-                    auth_type: GatewayAuthType::parse(&auth_type)?,
+                    kind,
+                    sandbox_url: sandbox_url.unwrap_or_else(|| sandbox.to_owned()),
+                    production_url: production_url.unwrap_or_else(|| production.to_owned()),
+                    auth_type: match auth_type {
+                        Some(a) => GatewayAuthType::parse(&a)?,
+                        None => kind.default_auth(),
+                    },
                 })
                 .await?;
             println!("gateway {} ({}) is in the catalogue", g.id, g.kind.as_str());
@@ -297,6 +313,7 @@ fn secrets_from(text: &str) -> Result<CredentialSecrets, CliError> {
         password: Option<String>,
         shared_secret: Option<String>,
         client_secret: Option<String>,
+        track_client_secret: Option<String>,
     }
     // The error names the field, never echoes the text.
     let f: Fields = serde_json::from_str(text).map_err(|e| {
@@ -312,6 +329,7 @@ fn secrets_from(text: &str) -> Result<CredentialSecrets, CliError> {
         password: s(f.password),
         shared_secret: s(f.shared_secret),
         client_secret: s(f.client_secret),
+        track_client_secret: s(f.track_client_secret),
     })
 }
 
@@ -324,6 +342,8 @@ fn new_version(a: &VersionArgs, secrets: CredentialSecrets) -> Result<NewCredent
         username: a.username.clone(),
         client_id: a.client_id.clone(),
         token_url: a.token_url.clone(),
+        account_number: a.account_number.clone(),
+        track_client_id: a.track_client_id.clone(),
         description: a.description.clone(),
         from: time(a.from.as_deref())?,
         thru: time(a.thru.as_deref())?,

@@ -23,6 +23,8 @@ struct SecretFields {
     shared_secret: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     client_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    track_client_secret: Option<String>,
 }
 
 impl CredentialSecrets {
@@ -35,6 +37,21 @@ impl CredentialSecrets {
             .or(self.password.as_ref())
     }
 
+    /// The names of the secret fields given (as the API spells them).
+    pub(crate) fn given(&self) -> Vec<&'static str> {
+        [
+            ("apiKey", &self.api_key),
+            ("password", &self.password),
+            ("sharedSecret", &self.shared_secret),
+            ("clientSecret", &self.client_secret),
+            ("trackClientSecret", &self.track_client_secret),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(name, _)| name)
+        .collect()
+    }
+
     pub(crate) fn seal(&self) -> AppResult<SecretString> {
         let show = |s: &Option<SecretString>| s.as_ref().map(|s| s.expose_secret().to_owned());
         let fields = SecretFields {
@@ -42,6 +59,7 @@ impl CredentialSecrets {
             password: show(&self.password),
             shared_secret: show(&self.shared_secret),
             client_secret: show(&self.client_secret),
+            track_client_secret: show(&self.track_client_secret),
         };
         serde_json::to_string(&fields)
             .map(SecretString::from)
@@ -56,6 +74,7 @@ impl CredentialSecrets {
             password: fields.password.map(SecretString::from),
             shared_secret: fields.shared_secret.map(SecretString::from),
             client_secret: fields.client_secret.map(SecretString::from),
+            track_client_secret: fields.track_client_secret.map(SecretString::from),
         })
     }
 }

@@ -36,6 +36,10 @@ pub struct NewCredentials {
     pub username: Option<String>,
     pub client_id: Option<String>,
     pub token_url: Option<String>,
+    /// The tenant's account number at the carrier (required for FedEx).
+    pub account_number: Option<String>,
+    /// The client id of a separate tracking key pair (its secret: `track_client_secret`).
+    pub track_client_id: Option<String>,
     pub description: Option<String>,
     /// Defaults to now.
     pub from: Option<Timestamp>,
@@ -262,6 +266,8 @@ impl App {
             username: new.username.clone(),
             client_id: new.client_id.clone(),
             token_url: new.token_url.clone(),
+            account_number: new.account_number.clone(),
+            track_client_id: new.track_client_id.clone(),
             secret: SecretRef {
                 id: String::new(),
                 version: None,
@@ -274,6 +280,13 @@ impl App {
             created_at: now,
         };
         domain::gateway::check_version(&version, &self.outbound).map_err(AppError::from)?;
+        domain::gateway::check_fields(
+            gateway.kind,
+            gateway.auth_type,
+            &version,
+            &new.secrets.given(),
+        )
+        .map_err(AppError::from)?;
         Ok(version)
     }
 

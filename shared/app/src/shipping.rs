@@ -35,8 +35,8 @@ use crate::engine::{App, Change, CommandSpec, OrderRef};
 use crate::error::{AppError, AppResult};
 use crate::orders::{Tracked, own_shipment};
 use crate::ports::carrier::{
-    Address as CarrierAddress, Carrier, CarrierConnector, CarrierError, Parcel, PurchaseLookup,
-    PurchasedLabel, RateRef, ShipmentRequest, TrackStatus, VoidLookup, VoidOutcome,
+    Address as CarrierAddress, Carrier, CarrierConnector, CarrierError, Parcel, Purchase,
+    PurchaseLookup, PurchasedLabel, RateRef, ShipmentRequest, TrackStatus, VoidLookup, VoidOutcome,
 };
 
 /// A carrier's failure as the API reports it (the carrier's words, never a key).
@@ -336,6 +336,7 @@ impl App {
                 Start::Go(stored) => *stored,
             };
             let carrier = self.carrier_for(rc, op, &token.g, &token.a).await?;
+            let parcel = request(&stored.order, shipment_of(&stored.order, shipment)?)?;
             let Some(intent) = self
                 .open_intent(
                     rc,
@@ -350,8 +351,14 @@ impl App {
             else {
                 continue;
             };
-            let rate = token.rate_ref();
-            let bought = match carrier.buy_label(&rate).await {
+            // The intent's id (a 26-character ULID) is this attempt's reference at the carrier:
+            // the lookup of a lost answer asks for it, and finds this attempt's label only.
+            let purchase = Purchase {
+                rate: token.rate_ref(),
+                shipment: parcel,
+                reference: intent.clone(),
+            };
+            let bought = match carrier.buy_label(&purchase).await {
                 Ok(label) => label,
                 Err(e) if e.is_refusal() => {
                     tracing::info!(order = %order.id, %shipment, code = e.code(), "label purchase refused by the carrier");
@@ -366,7 +373,10 @@ impl App {
                     .await?;
                     return Err(carrier_error(e));
                 }
-                Err(e) => match carrier.find_purchase(&rate).await {
+                Err(e) => match carrier
+                    .find_purchase(&purchase.rate, &purchase.reference)
+                    .await
+                {
                     Ok(PurchaseLookup::Bought(label)) => label,
                     _ => return Err(outcome_unknown(&e, "purchase")),
                 },
@@ -775,7 +785,7 @@ impl App {
                         .carrier_for(rc, Operation::BuyLabel, &token.g, &token.a)
                         .await
                     {
-                        Ok(c) => c.find_purchase(&token.rate_ref()).await,
+                        Ok(c) => c.find_purchase(&token.rate_ref(), &intent.id).await,
                         Err(e) => return Err(e),
                     },
                 };

@@ -12,8 +12,8 @@ use crate::http::{Auth, Call, Flavour, Http};
 use crate::lenient::{self, field};
 use crate::wire::{Credentials, address_json, easypost_status, parse_amount};
 use app::ports::carrier::{
-    Carrier, CarrierError, Parcel, PurchaseLookup, PurchasedLabel, Rate, RateError, RateRef, Rates,
-    ShipmentRequest, TrackEvent, Tracking, VoidLookup, VoidOutcome,
+    Carrier, CarrierError, Parcel, Purchase, PurchaseLookup, PurchasedLabel, Rate, RateError,
+    RateRef, Rates, ShipmentRequest, TrackEvent, Tracking, VoidLookup, VoidOutcome,
 };
 
 const NAME: &str = "EasyPost";
@@ -80,7 +80,8 @@ impl Carrier for EasyPost {
         rates(created)
     }
 
-    async fn buy_label(&self, rate: &RateRef) -> Result<PurchasedLabel, CarrierError> {
+    async fn buy_label(&self, purchase: &Purchase) -> Result<PurchasedLabel, CarrierError> {
+        let rate = &purchase.rate;
         let shipment_id = shipment_id_of(rate)?;
         let body = json!({ "rate": { "id": rate.rate_id } });
         let bought: Shipment = self
@@ -110,7 +111,11 @@ impl Carrier for EasyPost {
 
     /// `GET /v2/shipments/{id}`: a shipment is bought once it has a tracking code (EasyPost
     /// buys a shipment at most once, so its id names the purchase).
-    async fn find_purchase(&self, rate: &RateRef) -> Result<PurchaseLookup, CarrierError> {
+    async fn find_purchase(
+        &self,
+        rate: &RateRef,
+        _reference: &str,
+    ) -> Result<PurchaseLookup, CarrierError> {
         let shipment_id = shipment_id_of(rate)?;
         let shipment: Shipment = self
             .http

@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use app::ports::carrier::CarrierError;
 
+use crate::oauth::AccessToken;
 use crate::wire::Credentials;
 
 /// How long one attempt may take, connect to last byte, unless configured.
@@ -78,12 +79,16 @@ pub(crate) enum Auth {
     Basic(SecretString),
     /// `Authorization: <scheme> <key>` (Shippo: `ShippoToken`).
     Token(&'static str, SecretString),
+    /// `Authorization: Bearer <token>`, the OAuth2 token given with each call (FedEx).
+    Bearer,
 }
 
 impl Auth {
-    fn key(&self) -> &str {
+    /// The long-lived key, if the calls carry one.
+    fn key(&self) -> Option<&str> {
         match self {
-            Auth::Basic(key) | Auth::Token(_, key) => key.expose_secret(),
+            Auth::Basic(key) | Auth::Token(_, key) => Some(key.expose_secret()),
+            Auth::Bearer => None,
         }
     }
 }
@@ -167,10 +172,15 @@ impl fmt::Debug for Http {
 impl Http {
     /// Under the production policy (public https only) until given another.
     pub(crate) fn new(flavour: Flavour, credentials: &Credentials, auth: Auth) -> Self {
+        Self::at(flavour, credentials.base_url.clone(), auth)
+    }
+
+    /// Calls to `base_url`, authenticated by `auth`.
+    pub(crate) fn at(flavour: Flavour, base_url: String, auth: Auth) -> Self {
         Self {
             client: default_client(),
             policy: OutboundPolicy::production(),
-            base_url: credentials.base_url.clone(),
+            base_url,
             auth,
             flavour,
             timeout: DEFAULT_TIMEOUT,
@@ -203,7 +213,9 @@ impl Http {
         query: Option<&str>,
     ) -> Result<T, CarrierError> {
         let url = self.url(path, query)?;
-        let body = self.send(Method::GET, url, None, Call::Idempotent).await?;
+        let body = self
+            .send(Method::GET, url, None, Call::Idempotent, None)
+            .await?;
         self.parse(&body)
     }
 
@@ -214,8 +226,21 @@ impl Http {
         body: Option<&Value>,
         call: Call,
     ) -> Result<T, CarrierError> {
+        self.call(Method::POST, path, body, call, None).await
+    }
+
+    /// Any method with `body`, carrying `bearer` when the calls authenticate by token; its
+    /// answer parsed as `T`.
+    pub(crate) async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &[&str],
+        body: Option<&Value>,
+        call: Call,
+        bearer: Option<&AccessToken>,
+    ) -> Result<T, CarrierError> {
         let url = self.url(path, None)?;
-        let body = self.send(Method::POST, url, body, call).await?;
+        let body = self.send(method, url, body, call, bearer).await?;
         self.parse(&body)
     }
 
@@ -239,6 +264,7 @@ impl Http {
         url: Url,
         body: Option<&Value>,
         call: Call,
+        bearer: Option<&AccessToken>,
     ) -> Result<Vec<u8>, CarrierError> {
         // Refused before any connection: the URL may have been written into the store without
         // the checks of the use case that sets it, and an IP-literal host never reaches the
@@ -251,7 +277,10 @@ impl Http {
         })?;
         let mut retry = 0;
         loop {
-            let failure = match self.attempt(method.clone(), url.clone(), body).await {
+            let failure = match self
+                .attempt(method.clone(), url.clone(), body, bearer)
+                .await
+            {
                 Ok(body) => return Ok(body),
                 Err(failure) => failure,
             };
@@ -295,13 +324,17 @@ impl Http {
         method: Method,
         url: Url,
         body: Option<&Value>,
+        bearer: Option<&AccessToken>,
     ) -> Result<Vec<u8>, Failure> {
-        let request = self.request(method, url, body)?;
-        let mut response = request.send().await.map_err(|e| self.transport(e))?;
+        let request = self.request(method, url, body, bearer)?;
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| self.transport(e, bearer))?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
         let body = read_body(&mut response).await.map_err(|e| match e {
-            BodyError::Transport(e) => self.transport(e),
+            BodyError::Transport(e) => self.transport(e, bearer),
             BodyError::TooLarge => Failure::final_(CarrierError::Rejected(format!(
                 "the {} response is larger than {MAX_BODY_BYTES} bytes",
                 self.flavour.name
@@ -310,7 +343,7 @@ impl Http {
         if status.is_success() {
             return Ok(body);
         }
-        Err(self.status_failure(status, retry_after, &body))
+        Err(self.status_failure(status, retry_after, &body, bearer))
     }
 
     fn request(
@@ -318,6 +351,7 @@ impl Http {
         method: Method,
         url: Url,
         body: Option<&Value>,
+        bearer: Option<&AccessToken>,
     ) -> Result<RequestBuilder, Failure> {
         let client = self.client.as_ref().map_err(|e| {
             Failure::final_(CarrierError::Unavailable(format!(
@@ -348,6 +382,23 @@ impl Http {
                 value.set_sensitive(true);
                 request.header(AUTHORIZATION, value)
             }
+            Auth::Bearer => {
+                let token = bearer.ok_or_else(|| {
+                    Failure::final_(CarrierError::AuthFailed(format!(
+                        "no {} access token for the call",
+                        self.flavour.name
+                    )))
+                })?;
+                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                    .map_err(|_| {
+                        Failure::final_(CarrierError::AuthFailed(format!(
+                            "the {} access token has characters an HTTP header cannot carry",
+                            self.flavour.name
+                        )))
+                    })?;
+                value.set_sensitive(true);
+                request.header(AUTHORIZATION, value)
+            }
         };
         if let Some(body) = body {
             request = request.json(body);
@@ -356,9 +407,9 @@ impl Http {
     }
 
     /// A request that got no (complete) answer.
-    fn transport(&self, e: reqwest::Error) -> Failure {
+    fn transport(&self, e: reqwest::Error, bearer: Option<&AccessToken>) -> Failure {
         let (connect, timeout) = (e.is_connect(), e.is_timeout());
-        let detail = self.redact(error_chain(&e.without_url()));
+        let detail = self.redact(error_chain(&e.without_url()), bearer);
         // The outbound client's connect-time check refused every address the host resolves
         // to: final, like a URL refused before sending.
         if detail.contains(NO_PUBLIC_ADDRESS) {
@@ -390,13 +441,14 @@ impl Http {
         status: StatusCode,
         retry_after: Option<Duration>,
         body: &[u8],
+        bearer: Option<&AccessToken>,
     ) -> Failure {
         let message = match (self.flavour.error_text)(body) {
             Some(detail) => format!(
                 "{} answered {}: {}",
                 self.flavour.name,
                 status.as_u16(),
-                self.redact(bounded(&detail))
+                self.redact(bounded(&detail), bearer)
             ),
             None => format!(
                 "{}: unreadable answer (HTTP {})",
@@ -433,14 +485,20 @@ impl Http {
         })
     }
 
-    /// Scrubs the key from text that came from outside (a carrier could echo it back).
-    fn redact(&self, text: String) -> String {
-        let key = self.auth.key();
-        if key.len() >= MIN_REDACTED_KEY && text.contains(key) {
-            text.replace(key, "[redacted]")
-        } else {
-            text
-        }
+    /// Scrubs the key and the call's token from text that came from outside (a carrier could
+    /// echo either back).
+    fn redact(&self, text: String, bearer: Option<&AccessToken>) -> String {
+        [self.auth.key(), bearer.map(AccessToken::expose)]
+            .into_iter()
+            .flatten()
+            .filter(|secret| secret.len() >= MIN_REDACTED_KEY)
+            .fold(text, |text, secret| {
+                if text.contains(secret) {
+                    text.replace(secret, "[redacted]")
+                } else {
+                    text
+                }
+            })
     }
 }
 
@@ -587,6 +645,7 @@ mod tests {
             StatusCode::UNAUTHORIZED,
             None,
             br#"{"message": "key secret-key is not valid"}"#,
+            None,
         );
         assert_eq!(f.error.code(), "carrier_auth_failed");
         assert!(!f.error.to_string().contains("secret-key"), "{}", f.error);
@@ -599,7 +658,7 @@ mod tests {
     fn statuses_map() {
         let h = http("http://127.0.0.1:1", "secret-key");
         let code = |s: u16| {
-            h.status_failure(StatusCode::from_u16(s).unwrap(), None, b"")
+            h.status_failure(StatusCode::from_u16(s).unwrap(), None, b"", None)
                 .error
                 .code()
         };
@@ -627,7 +686,7 @@ mod tests {
         let h = http("https://api.example.com", "secret-key");
         let page = b"<html><title>Jenkins</title>internal-build-token=abc123</html>";
         for status in [400, 401, 404, 429, 500, 502] {
-            let f = h.status_failure(StatusCode::from_u16(status).unwrap(), None, page);
+            let f = h.status_failure(StatusCode::from_u16(status).unwrap(), None, page, None);
             let text = f.error.to_string();
             assert!(
                 !text.contains("Jenkins") && !text.contains("abc123"),
@@ -644,6 +703,7 @@ mod tests {
             StatusCode::UNPROCESSABLE_ENTITY,
             None,
             br#"{"message": "zip is invalid"}"#,
+            None,
         );
         assert_eq!(
             f.error.to_string(),

@@ -12,8 +12,8 @@ use crate::http::{Auth, Call, Flavour, Http};
 use crate::lenient::{self, field};
 use crate::wire::{Credentials, address_json, parse_amount, shippo_status};
 use app::ports::carrier::{
-    Carrier, CarrierError, PurchaseLookup, PurchasedLabel, Rate, RateError, RateRef, Rates,
-    ShipmentRequest, TrackEvent, Tracking, VoidLookup, VoidOutcome,
+    Carrier, CarrierError, Purchase, PurchaseLookup, PurchasedLabel, Rate, RateError, RateRef,
+    Rates, ShipmentRequest, TrackEvent, Tracking, VoidLookup, VoidOutcome,
 };
 
 const NAME: &str = "Shippo";
@@ -117,7 +117,8 @@ impl Carrier for Shippo {
         rates(created)
     }
 
-    async fn buy_label(&self, rate: &RateRef) -> Result<PurchasedLabel, CarrierError> {
+    async fn buy_label(&self, purchase: &Purchase) -> Result<PurchasedLabel, CarrierError> {
+        let rate = &purchase.rate;
         non_empty(&rate.rate_id, "rate id")?;
         let body = json!({
             "rate": rate.rate_id,
@@ -163,7 +164,11 @@ impl Carrier for Shippo {
 
     /// `GET /transactions?rate={rate}`: the rate's transactions; a successful one is the label,
     /// a queued one is still being made (a rate is bought at most once).
-    async fn find_purchase(&self, rate: &RateRef) -> Result<PurchaseLookup, CarrierError> {
+    async fn find_purchase(
+        &self,
+        rate: &RateRef,
+        _reference: &str,
+    ) -> Result<PurchaseLookup, CarrierError> {
         non_empty(&rate.rate_id, "rate id")?;
         // Form-encoded by the URL library (a rate id is the carrier's text, not ours).
         let query = reqwest::Url::parse_with_params("http://q.invalid/", [("rate", &rate.rate_id)])

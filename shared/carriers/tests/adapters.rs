@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use app::ports::carrier::{
-    Address, Carrier, CarrierError, Parcel, PurchaseLookup, RateRef, Rates, ShipmentRequest,
-    TrackStatus, VoidLookup, VoidOutcome,
+    Address, Carrier, CarrierError, Parcel, Purchase, PurchaseLookup, RateRef, Rates,
+    ShipmentRequest, TrackStatus, VoidLookup, VoidOutcome,
 };
 use base64::Engine;
 use carriers::easypost::EasyPost;
@@ -43,6 +43,17 @@ fn address(name: &str, street: &str, zip: &str) -> Address {
 }
 
 /// 1000 g = 35.27 oz; 300 mm = 11.81 in, 200 mm = 7.87 in, 254 mm = exactly 10 in.
+/// Our reference of the purchases these tests make.
+const REFERENCE: &str = "01JTESTPURCHASE0000000000A";
+
+fn purchase(rate: RateRef) -> Purchase {
+    Purchase {
+        rate,
+        shipment: shipment(),
+        reference: REFERENCE.into(),
+    }
+}
+
 fn shipment() -> ShipmentRequest {
     ShipmentRequest {
         from: Address {
@@ -297,7 +308,7 @@ async fn lookups_find_purchases_and_voids(api: Api) {
     let rates = quote(client.as_ref()).await;
     let rate = cheapest(&rates);
     assert_eq!(
-        client.find_purchase(&rate).await.unwrap(),
+        client.find_purchase(&rate, REFERENCE).await.unwrap(),
         PurchaseLookup::NotBought
     );
     // Sold, and the answer lost (the client gives up before the fake answers).
@@ -308,10 +319,14 @@ async fn lookups_find_purchases_and_voids(api: Api) {
         fast_retry(0),
         Duration::from_millis(300),
     );
-    let lost = short.buy_label(&rate).await.unwrap_err();
+    let lost = short
+        .buy_label(&purchase((rate).clone()))
+        .await
+        .unwrap_err();
     assert!(!lost.is_refusal(), "{lost:?}");
     assert_eq!(fake.labels_sold(), 1);
-    let PurchaseLookup::Bought(label) = client.find_purchase(&rate).await.unwrap() else {
+    let PurchaseLookup::Bought(label) = client.find_purchase(&rate, REFERENCE).await.unwrap()
+    else {
         panic!("the purchase is found");
     };
     assert_eq!(
@@ -367,7 +382,10 @@ async fn server_error_on_buy_is_not_retried(api: Api) {
     let client = api.client(&fake);
     let rate = cheapest(&quote(client.as_ref()).await);
     fake.fail_next(Fault::ServerError);
-    let err = client.buy_label(&rate).await.unwrap_err();
+    let err = client
+        .buy_label(&purchase((rate).clone()))
+        .await
+        .unwrap_err();
     assert!(matches!(err, CarrierError::Unavailable(_)), "{err:?}");
     assert_eq!(
         count(&fake, |r| api.is_buy(r)),
@@ -386,7 +404,10 @@ async fn timeout_on_buy_is_not_retried(api: Api) {
     );
     let rate = cheapest(&quote(client.as_ref()).await);
     fake.fail_next(Fault::Timeout);
-    let err = client.buy_label(&rate).await.unwrap_err();
+    let err = client
+        .buy_label(&purchase((rate).clone()))
+        .await
+        .unwrap_err();
     assert!(matches!(err, CarrierError::Unavailable(_)), "{err:?}");
     assert_eq!(count(&fake, |r| api.is_buy(r)), 1);
 }
@@ -398,7 +419,7 @@ async fn rate_limit_on_buy_is_retried(api: Api) {
     fake.fail_next(Fault::RateLimited {
         retry_after_secs: 0,
     });
-    let label = client.buy_label(&rate).await.unwrap();
+    let label = client.buy_label(&purchase((rate).clone())).await.unwrap();
     assert!(!label.tracking_number.is_empty());
     assert_eq!(
         count(&fake, |r| api.is_buy(r)),
@@ -418,7 +439,10 @@ async fn connection_refused_is_unavailable(api: Api) {
         rate_id: "rate_1".into(),
         carrier_shipment: Some("shp_1".into()),
     };
-    let err = client.buy_label(&rate).await.unwrap_err();
+    let err = client
+        .buy_label(&purchase((rate).clone()))
+        .await
+        .unwrap_err();
     assert!(matches!(err, CarrierError::Unavailable(_)), "{err:?}");
     assert!(err.to_string().contains("could not connect"), "{err}");
     let err = client.verify_credentials().await.unwrap_err();
@@ -433,7 +457,10 @@ async fn unknown_rates_and_numbers_are_rejected(api: Api) {
         rate_id: "rate_does_not_exist".into(),
         ..cheapest(&rates)
     };
-    let err = client.buy_label(&unknown).await.unwrap_err();
+    let err = client
+        .buy_label(&purchase((unknown).clone()))
+        .await
+        .unwrap_err();
     assert!(matches!(err, CarrierError::Rejected(_)), "{err:?}");
     assert!(err.to_string().contains("rate_does_not_exist"), "{err}");
     let err = client.track("USPS", "NOPE0000").await.unwrap_err();
@@ -471,7 +498,7 @@ async fn tracking_follows_set_tracking(api: Api) {
     let fake = api.fake().await;
     let client = api.client(&fake);
     let label = client
-        .buy_label(&cheapest(&quote(client.as_ref()).await))
+        .buy_label(&purchase((cheapest(&quote(client.as_ref()).await)).clone()))
         .await
         .unwrap();
     for (raw, want) in [
@@ -526,7 +553,12 @@ async fn the_key_never_leaks(api: Api) {
         rate_id: secret.into(),
         ..cheapest(&rates)
     };
-    errors.push(client.buy_label(&echoed).await.unwrap_err());
+    errors.push(
+        client
+            .buy_label(&purchase((echoed).clone()))
+            .await
+            .unwrap_err(),
+    );
     for fault in [
         Fault::Unauthorized,
         Fault::Malformed,
@@ -665,7 +697,7 @@ async fn easypost_round_trip() {
     assert!(shp.starts_with("shp_"), "{shp}");
     assert!(rate.rate_id.starts_with("rate_"));
 
-    let label = client.buy_label(&rate).await.unwrap();
+    let label = client.buy_label(&purchase((rate).clone())).await.unwrap();
     assert!(label.tracking_number.starts_with("EZ"), "{label:?}");
     assert_eq!(label.carrier, "USPS");
     assert_eq!(label.label_format, "PNG");
@@ -704,7 +736,10 @@ async fn easypost_round_trip() {
     assert_eq!(t.status, TrackStatus::OutForDelivery);
 
     // Bought once only.
-    let err = client.buy_label(&rate).await.unwrap_err();
+    let err = client
+        .buy_label(&purchase((rate).clone()))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("SHIPMENT.POSTAGE.EXISTS"), "{err}");
     assert_eq!(err.code(), "carrier_rejected");
 
@@ -731,7 +766,10 @@ async fn easypost_rate_of_another_shipment_is_rejected() {
         rate_id: first.rate_id,
         carrier_shipment: second.carrier_shipment,
     };
-    let err = client.buy_label(&mixed).await.unwrap_err();
+    let err = client
+        .buy_label(&purchase((mixed).clone()))
+        .await
+        .unwrap_err();
     assert!(matches!(err, CarrierError::Rejected(_)), "{err:?}");
     assert!(err.to_string().contains("422"), "{err}");
 
@@ -740,7 +778,10 @@ async fn easypost_rate_of_another_shipment_is_rejected() {
         carrier_shipment: None,
     };
     let before = fake.requests().len();
-    let err = client.buy_label(&without_shipment).await.unwrap_err();
+    let err = client
+        .buy_label(&purchase((without_shipment).clone()))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "carrier_rejected");
     assert_eq!(
         fake.requests().len(),
@@ -784,7 +825,7 @@ async fn shippo_round_trip() {
     let client = Api::Shippo.client(&fake);
     let rate = cheapest(&quote(client.as_ref()).await);
 
-    let label = client.buy_label(&rate).await.unwrap();
+    let label = client.buy_label(&purchase((rate).clone())).await.unwrap();
     assert!(
         label.tracking_number.chars().all(|c| c.is_ascii_digit()),
         "{label:?}"
@@ -845,7 +886,7 @@ async fn shippo_queued_purchase_is_polled() {
     fake.queue_labels(true);
     let client = Api::Shippo.client(&fake);
     let label = client
-        .buy_label(&cheapest(&quote(client.as_ref()).await))
+        .buy_label(&purchase((cheapest(&quote(client.as_ref()).await)).clone()))
         .await
         .unwrap();
     assert!(!label.tracking_number.is_empty());
@@ -867,9 +908,12 @@ async fn shippo_failed_purchase_is_rejected_with_its_messages() {
     let fake = FakeCarrier::shippo(KEY).await;
     let client = Api::Shippo.client(&fake);
     let rate = cheapest(&quote(client.as_ref()).await);
-    client.buy_label(&rate).await.unwrap();
+    client.buy_label(&purchase((rate).clone())).await.unwrap();
     // The fake answers a second purchase of one rate with a transaction in status ERROR.
-    let err = client.buy_label(&rate).await.unwrap_err();
+    let err = client
+        .buy_label(&purchase((rate).clone()))
+        .await
+        .unwrap_err();
     assert!(matches!(err, CarrierError::Rejected(_)), "{err:?}");
     assert!(err.to_string().contains("already been purchased"), "{err}");
 }
@@ -879,10 +923,13 @@ async fn shippo_field_errors_are_the_message() {
     let fake = FakeCarrier::shippo(KEY).await;
     let client = Api::Shippo.client(&fake);
     let err = client
-        .buy_label(&RateRef {
-            rate_id: "0123".into(),
-            carrier_shipment: None,
-        })
+        .buy_label(&purchase(
+            (RateRef {
+                rate_id: "0123".into(),
+                carrier_shipment: None,
+            })
+            .clone(),
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "carrier_rejected");

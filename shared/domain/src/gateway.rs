@@ -20,6 +20,7 @@ use crate::webhook::SecretRef;
 pub enum CarrierKind {
     Easypost,
     Shippo,
+    Fedex,
 }
 
 impl CarrierKind {
@@ -27,6 +28,24 @@ impl CarrierKind {
         match self {
             CarrierKind::Easypost => "easypost",
             CarrierKind::Shippo => "shippo",
+            CarrierKind::Fedex => "fedex",
+        }
+    }
+
+    /// The carrier's documented API hosts: (sandbox, production).
+    pub fn default_urls(self) -> (&'static str, &'static str) {
+        match self {
+            CarrierKind::Easypost => ("https://api.easypost.com", "https://api.easypost.com"),
+            CarrierKind::Shippo => ("https://api.goshippo.com", "https://api.goshippo.com"),
+            CarrierKind::Fedex => ("https://apis-sandbox.fedex.com", "https://apis.fedex.com"),
+        }
+    }
+
+    /// How the carrier's API authenticates.
+    pub fn default_auth(self) -> GatewayAuthType {
+        match self {
+            CarrierKind::Easypost | CarrierKind::Shippo => GatewayAuthType::ApiKey,
+            CarrierKind::Fedex => GatewayAuthType::Oauth2ClientCredentials,
         }
     }
 
@@ -34,9 +53,10 @@ impl CarrierKind {
         match s {
             "easypost" => Ok(Self::Easypost),
             "shippo" => Ok(Self::Shippo),
+            "fedex" => Ok(Self::Fedex),
             other => Err(DomainError::invalid(
                 "kind",
-                format!("unknown carrier kind {other:?} (easypost or shippo)"),
+                format!("unknown carrier kind {other:?} (easypost, shippo or fedex)"),
             )),
         }
     }
@@ -151,6 +171,14 @@ pub struct CredentialVersion {
     pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_url: Option<String>,
+    /// The tenant's account number at the carrier (FedEx ships and bills through it); not a
+    /// secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_number: Option<String>,
+    /// The client id of a second key pair for the carrier's tracking API (FedEx issues
+    /// separate Track API keys); its secret is `trackClientSecret`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_client_id: Option<String>,
     /// Where the secret fields are (exact secret version).
     pub secret: SecretRef,
     /// Enough to recognise the secret, never enough to use it.
@@ -194,13 +222,60 @@ pub fn check_version(v: &CredentialVersion, outbound: &OutboundPolicy) -> Domain
     for (field, value) in [
         ("username", &v.username),
         ("clientId", &v.client_id),
+        ("trackClientId", &v.track_client_id),
         ("description", &v.description),
     ] {
         if value.as_ref().is_some_and(|s| s.len() > 500) {
             return Err(DomainError::invalid(field, "at most 500 characters"));
         }
     }
+    if let Some(n) = &v.account_number
+        && (n.is_empty() || n.len() > 32 || !n.chars().all(|c| c.is_ascii_alphanumeric()))
+    {
+        return Err(DomainError::invalid(
+            "accountNumber",
+            "1 to 32 letters and digits",
+        ));
+    }
     check_window(v.from, v.thru)
+}
+
+/// What a version of a `kind` gateway authenticating by `auth` must carry, told by the fields
+/// set (the secrets are checked by name only: `secrets` lists the secret fields given).
+pub fn check_fields(
+    kind: CarrierKind,
+    auth: GatewayAuthType,
+    v: &CredentialVersion,
+    secrets: &[&str],
+) -> DomainResult<()> {
+    let has = |name: &str| secrets.contains(&name);
+    if auth == GatewayAuthType::Oauth2ClientCredentials {
+        if v.client_id.as_deref().is_none_or(str::is_empty) {
+            return Err(DomainError::invalid(
+                "clientId",
+                "OAuth2 client credentials need a client id",
+            ));
+        }
+        if !has("clientSecret") {
+            return Err(DomainError::invalid(
+                "clientSecret",
+                "OAuth2 client credentials need a client secret",
+            ));
+        }
+    }
+    if v.track_client_id.is_some() != has("trackClientSecret") {
+        return Err(DomainError::invalid(
+            "trackClientId",
+            "a tracking key pair needs both its client id and its client secret",
+        ));
+    }
+    if kind == CarrierKind::Fedex && v.account_number.is_none() {
+        return Err(DomainError::invalid(
+            "accountNumber",
+            "FedEx ships through the tenant's FedEx account number",
+        ));
+    }
+    Ok(())
 }
 
 /// A window must end after it starts.
@@ -274,6 +349,8 @@ mod tests {
             username: None,
             client_id: None,
             token_url: None,
+            account_number: None,
+            track_client_id: None,
             secret: SecretRef {
                 id: "s".into(),
                 version: None,

@@ -41,7 +41,12 @@ pub struct CarrierCredentialsInput {
     pub base_url: Option<String>,
     pub username: Option<String>,
     pub client_id: Option<String>,
+    /// OAuth2 carriers: where tokens come from (FedEx: the base URL's `/oauth/token` when unset).
     pub token_url: Option<String>,
+    /// Your account number at the carrier (required for FedEx); not a secret.
+    pub account_number: Option<String>,
+    /// The client id of a separate tracking key pair (FedEx issues Track API keys apart).
+    pub track_client_id: Option<String>,
     pub description: Option<String>,
     /// RFC 3339; now by default. A later time schedules the version.
     pub from: Option<String>,
@@ -51,6 +56,8 @@ pub struct CarrierCredentialsInput {
     pub password: Option<String>,
     pub shared_secret: Option<String>,
     pub client_secret: Option<String>,
+    /// The client secret of the tracking key pair.
+    pub track_client_secret: Option<String>,
 }
 
 fn time(s: &Option<String>) -> AppResult<Option<Timestamp>> {
@@ -69,6 +76,8 @@ impl CarrierCredentialsInput {
             username: self.username.clone(),
             client_id: self.client_id.clone(),
             token_url: self.token_url.clone(),
+            account_number: self.account_number.clone(),
+            track_client_id: self.track_client_id.clone(),
             description: self.description.clone(),
             from: time(&self.from)?,
             thru: time(&self.thru)?,
@@ -77,6 +86,7 @@ impl CarrierCredentialsInput {
                 password: secret(&self.password),
                 shared_secret: secret(&self.shared_secret),
                 client_secret: secret(&self.client_secret),
+                track_client_secret: secret(&self.track_client_secret),
             },
         })
     }
@@ -96,6 +106,8 @@ pub struct CarrierCredentialV {
     pub username: Option<String>,
     pub client_id: Option<String>,
     pub token_url: Option<String>,
+    pub account_number: Option<String>,
+    pub track_client_id: Option<String>,
     /// The last characters of the secret (or of nothing, when it is short).
     pub fingerprint: String,
     pub from: String,
@@ -119,6 +131,8 @@ impl CarrierCredentialV {
             username: v.username.clone(),
             client_id: v.client_id.clone(),
             token_url: v.token_url.clone(),
+            account_number: v.account_number.clone(),
+            track_client_id: v.track_client_id.clone(),
             fingerprint: v.fingerprint.clone(),
             from: v.from.to_rfc3339(),
             thru: v.thru.map(|t| t.to_rfc3339()),

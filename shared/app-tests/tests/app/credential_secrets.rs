@@ -310,6 +310,8 @@ fn rival_version(account: &str, from: i64) -> domain::gateway::CredentialVersion
         username: None,
         client_id: None,
         token_url: None,
+        account_number: None,
+        track_client_id: None,
         secret: SecretRef {
             id: String::new(),
             version: None,

@@ -216,6 +216,8 @@ impl Harness {
                 username: None,
                 client_id: None,
                 token_url: None,
+                account_number: None,
+                track_client_id: None,
                 description: None,
                 from: None,
                 thru: None,

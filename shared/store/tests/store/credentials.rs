@@ -42,6 +42,8 @@ fn version(scope: &TenantScope, from: i64, thru: Option<i64>) -> CredentialVersi
         username: None,
         client_id: None,
         token_url: None,
+        account_number: None,
+        track_client_id: None,
         secret: SecretRef {
             id: format!("secret-{from}"),
             version: Some("v1".into()),

@@ -18,6 +18,11 @@ pub enum CarrierError {
     /// The carrier could not be reached or failed (5xx, timeouts, connection errors).
     #[error("carrier unavailable: {0}")]
     Unavailable(String),
+    /// The request was never sent: the carrier could not be reached before it (its token
+    /// endpoint failed, no connection). It certainly did nothing, so a purchase failing so is
+    /// closed, and may be tried again.
+    #[error("carrier unavailable: {0}")]
+    Unreached(String),
     /// The carrier throttled us (429) and retries did not get through.
     #[error("carrier rate limit reached{}", retry_after_text(*.retry_after_secs))]
     RateLimited { retry_after_secs: Option<u64> },
@@ -41,7 +46,7 @@ impl CarrierError {
         match self {
             CarrierError::AuthFailed(_) => "carrier_auth_failed",
             CarrierError::Rejected(_) | CarrierError::Malformed(_) => "carrier_rejected",
-            CarrierError::Unavailable(_) => "carrier_unavailable",
+            CarrierError::Unavailable(_) | CarrierError::Unreached(_) => "carrier_unavailable",
             CarrierError::RateLimited { .. } => "rate_limited",
             CarrierError::NotSupported(_) => "not_supported",
             CarrierError::ConnectionNotEffective(_) => "connection_not_effective",
@@ -56,6 +61,7 @@ impl CarrierError {
             self,
             CarrierError::AuthFailed(_)
                 | CarrierError::Rejected(_)
+                | CarrierError::Unreached(_)
                 | CarrierError::RateLimited { .. }
                 | CarrierError::NotSupported(_)
                 | CarrierError::ConnectionNotEffective(_)
@@ -67,7 +73,9 @@ impl CarrierError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            CarrierError::Unavailable(_) | CarrierError::RateLimited { .. }
+            CarrierError::Unavailable(_)
+                | CarrierError::Unreached(_)
+                | CarrierError::RateLimited { .. }
         )
     }
 }
@@ -96,6 +104,11 @@ mod tests {
             ),
             (
                 CarrierError::Unavailable("x".into()),
+                "carrier_unavailable",
+                true,
+            ),
+            (
+                CarrierError::Unreached("x".into()),
                 "carrier_unavailable",
                 true,
             ),
@@ -133,6 +146,7 @@ mod tests {
             },
             CarrierError::NotSupported("x".into()),
             CarrierError::ConnectionNotEffective("x".into()),
+            CarrierError::Unreached("x".into()),
         ];
         assert!(refusals.iter().all(CarrierError::is_refusal));
         // The carrier may have done it: looked up, never closed as refused.

@@ -17,8 +17,11 @@ use secrecy::SecretString;
 pub trait Carrier: Send + Sync {
     /// Quotes rates for a parcel; per-carrier rating failures come back in `Rates::errors`, not as Err.
     async fn rates(&self, shipment: &ShipmentRequest) -> Result<Rates, CarrierError>;
-    /// Buys the label of a rate returned by `rates` (same carrier, same credentials).
-    async fn buy_label(&self, rate: &RateRef) -> Result<PurchasedLabel, CarrierError>;
+    /// Buys the label of a rate returned by `rates` (same carrier, same credentials) for the
+    /// shipment it was quoted for. A carrier whose quotes name no shipment of theirs (FedEx)
+    /// ships `purchase.shipment` whole; one that keeps a customer reference gets
+    /// `purchase.reference`, by which `find_purchase` finds the label again.
+    async fn buy_label(&self, purchase: &Purchase) -> Result<PurchasedLabel, CarrierError>;
     /// Voids (refunds) a label by its carrier reference (EasyPost shipment id; Shippo transaction id).
     async fn void_label(&self, carrier_reference: &str) -> Result<VoidOutcome, CarrierError>;
     /// Current tracking of a parcel.
@@ -26,11 +29,16 @@ pub trait Carrier: Send + Sync {
     /// A cheap authenticated call that proves the credentials work.
     async fn verify_credentials(&self) -> Result<(), CarrierError>;
 
-    /// What became of a purchase of `rate` whose answer was lost (a timeout, a crash before the
-    /// commit): looked up at the carrier, never bought again. A carrier without a lookup
-    /// answers `NotSupported`, and the purchase stays for a person to reconcile.
-    async fn find_purchase(&self, rate: &RateRef) -> Result<PurchaseLookup, CarrierError> {
-        let _ = rate;
+    /// What became of a purchase of `rate` under our `reference` (the `Purchase::reference`
+    /// it was made with) whose answer was lost (a timeout, a crash before the commit): looked
+    /// up at the carrier, never bought again. A carrier without a lookup answers
+    /// `NotSupported`, and the purchase stays for a person to reconcile.
+    async fn find_purchase(
+        &self,
+        rate: &RateRef,
+        reference: &str,
+    ) -> Result<PurchaseLookup, CarrierError> {
+        let _ = (rate, reference);
         Err(CarrierError::NotSupported(
             "this carrier offers no purchase lookup".into(),
         ))
@@ -52,6 +60,9 @@ pub struct CredentialSecrets {
     pub password: Option<SecretString>,
     pub shared_secret: Option<SecretString>,
     pub client_secret: Option<SecretString>,
+    /// The client secret of a second key pair for the carrier's tracking API (FedEx issues
+    /// separate Track API keys); `CredentialVersion::track_client_id` names its client.
+    pub track_client_secret: Option<SecretString>,
 }
 
 impl std::fmt::Debug for CredentialSecrets {
@@ -61,6 +72,10 @@ impl std::fmt::Debug for CredentialSecrets {
             .field("password", &self.password.as_ref().map(|_| "…"))
             .field("shared_secret", &self.shared_secret.as_ref().map(|_| "…"))
             .field("client_secret", &self.client_secret.as_ref().map(|_| "…"))
+            .field(
+                "track_client_secret",
+                &self.track_client_secret.as_ref().map(|_| "…"),
+            )
             .finish()
     }
 }

@@ -44,6 +44,20 @@ pub struct ShipmentRequest {
     pub reference: Option<String>,
 }
 
+/// The longest purchase reference (`Purchase::reference`) a carrier must take: FedEx keeps 30
+/// characters of a customer reference (for Ground).
+pub const MAX_PURCHASE_REFERENCE: usize = 30;
+
+/// A label purchase: the quoted rate, the shipment it was quoted for, and our reference of this
+/// one purchase attempt (at most [`MAX_PURCHASE_REFERENCE`] characters, unique per attempt),
+/// which a carrier that keeps customer references stores with the label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purchase {
+    pub rate: RateRef,
+    pub shipment: ShipmentRequest,
+    pub reference: String,
+}
+
 /// What a purchase needs to name a quoted rate.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RateRef {
@@ -82,10 +96,13 @@ pub struct Rates {
 pub struct PurchasedLabel {
     pub tracking_number: String,
     pub carrier: String,
+    /// Where the label document is; empty when the carrier gives it only with the purchase and
+    /// the label was found again by a lookup (FedEx): it is reprinted at the carrier.
     pub label_url: String,
     /// "PDF", "PNG", "ZPL", …
     pub label_format: String,
-    /// What `void_label` takes: the EasyPost shipment id or the Shippo transaction id.
+    /// What `void_label` takes: the EasyPost shipment id, the Shippo transaction id, the FedEx
+    /// tracking number.
     pub carrier_reference: String,
 }
 

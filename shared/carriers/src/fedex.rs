@@ -1,0 +1,937 @@
+//! FedEx's REST API (the facts are in docs/carriers/fedex-api.md): OAuth2 client-credentials tokens
+//! ([`crate::oauth`]), JSON bodies under `requestedShipment`, pounds and inches, money as JSON
+//! numbers, errors as `{"errors": [{"code", "message"}]}`.
+//!
+//! FedEx differs from the API-key carriers in three ways the port absorbs:
+//! - its quotes carry no rate id: ours is `SERVICE_TYPE:PACKAGING_TYPE`, and a purchase ships
+//!   the whole shipment again under that service and packaging;
+//! - every call carries a bearer token: one is fetched per credential version and key pair, and
+//!   a call the carrier refuses (401/403) gets one new token and one more try;
+//! - a purchase is found again by its customer reference (`Purchase::reference`, at most 30
+//!   characters) through the Track API's reference lookup. FedEx returns the label document only
+//!   with the purchase, so a label found so has no document URL: it is reprinted at FedEx.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::RetryPolicy;
+use crate::http::{Auth, Call, Flavour, Http};
+use crate::lenient::{self, field, text};
+use crate::oauth::{AccessToken, TokenSource};
+use crate::wire::parse_amount;
+use app::ports::carrier::{
+    Address, Carrier, CarrierError, MAX_PURCHASE_REFERENCE, Parcel, Purchase, PurchaseLookup,
+    PurchasedLabel, Rate, RateError, RateRef, Rates, ShipmentRequest, TrackEvent, TrackStatus,
+    Tracking, VoidLookup, VoidOutcome,
+};
+
+const NAME: &str = "FedEx";
+/// Grams in a pound ×10⁵ (453.59237 g), so conversions stay in integers.
+const CENTIGRAMS_PER_POUND_X1000: u128 = 45_359_237;
+/// The packaging of a parcel the shipper packs itself (the only one we quote).
+const OWN_PACKAGING: &str = "YOUR_PACKAGING";
+/// Parcels are dropped off (or picked up on a regular schedule).
+const PICKUP_TYPE: &str = "DROPOFF_AT_FEDEX_LOCATION";
+/// FedEx's code for a cancelled shipment in tracking.
+const CANCELLED: &str = "CA";
+
+/// FedEx behind [`Carrier`].
+pub struct Fedex {
+    http: Http,
+    account_number: String,
+    /// The token of the version's key pair (rates, ship, cancel).
+    tokens: Arc<TokenSource>,
+    /// The token of the tracking key pair, when the version has one; else `tokens`.
+    track_tokens: Arc<TokenSource>,
+}
+
+impl std::fmt::Debug for Fedex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fedex")
+            .field("http", &self.http)
+            .field("account_number", &self.account_number)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fedex {
+    /// FedEx at `base_url` for the shipper account `account_number`, its tokens from `tokens`
+    /// (and tracking's from `track_tokens` when FedEx issued separate Track API keys).
+    pub fn new(
+        base_url: impl Into<String>,
+        account_number: impl Into<String>,
+        tokens: Arc<TokenSource>,
+        track_tokens: Option<Arc<TokenSource>>,
+    ) -> Self {
+        let flavour = Flavour {
+            name: NAME,
+            error_text,
+            headers: &[("x-locale", "en_US")],
+        };
+        Self {
+            http: Http::at(flavour, base_url.into(), Auth::Bearer),
+            account_number: account_number.into(),
+            track_tokens: track_tokens.unwrap_or_else(|| tokens.clone()),
+            tokens,
+        }
+    }
+
+    /// Retries and backoff (tests make them fast).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.http.set_retry(retry);
+        self
+    }
+
+    /// The time one attempt may take (default 10 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.http.set_timeout(timeout);
+        self
+    }
+
+    /// Calls go through `client`, the caller's guarded outbound client.
+    pub fn with_client(mut self, client: reqwest::Client) -> Self {
+        self.http.set_client(client);
+        self
+    }
+
+    /// Where calls may go (default: public https only).
+    pub fn with_policy(mut self, policy: domain::outbound::OutboundPolicy) -> Self {
+        self.http.set_policy(policy);
+        self
+    }
+
+    /// One call with a token of `tokens`: when FedEx refuses the token, one new token and one
+    /// more try (a 401 means FedEx did nothing, so even a purchase may be tried again); a second
+    /// refusal is the caller's `AuthFailed`. A token that cannot be had means the request was
+    /// never sent (`Unreached`).
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        tokens: &TokenSource,
+        method: Method,
+        path: &[&str],
+        body: &Value,
+        call: Call,
+    ) -> Result<T, CarrierError> {
+        let token = tokens.token().await.map_err(unsent)?;
+        match self.send(&token, method.clone(), path, body, call).await {
+            Err(CarrierError::AuthFailed(first)) => {
+                tracing::debug!(carrier = NAME, path = ?path, "token refused; fetching a new one");
+                let fresh = tokens.refresh(&token).await.map_err(unsent)?;
+                self.send(&fresh, method, path, body, call)
+                    .await
+                    .map_err(|e| match e {
+                        CarrierError::AuthFailed(second) => CarrierError::AuthFailed(format!(
+                            "{second} (a new token was refused too; first: {first})"
+                        )),
+                        other => other,
+                    })
+            }
+            other => other,
+        }
+    }
+
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &AccessToken,
+        method: Method,
+        path: &[&str],
+        body: &Value,
+        call: Call,
+    ) -> Result<T, CarrierError> {
+        self.http
+            .call(method, path, Some(body), call, Some(token))
+            .await
+    }
+
+    fn account(&self) -> Value {
+        json!({ "value": self.account_number })
+    }
+
+    /// Every track result of a Track API answer, by tracking number; results FedEx reports
+    /// as errors (not found) are left out.
+    async fn track_results(
+        &self,
+        path: &[&str],
+        body: &Value,
+    ) -> Result<Vec<TrackResult>, CarrierError> {
+        let answer: TrackAnswer = self
+            .call(
+                &self.track_tokens,
+                Method::POST,
+                path,
+                body,
+                Call::Idempotent,
+            )
+            .await?;
+        Ok(answer
+            .output
+            .complete_track_results
+            .into_iter()
+            .flat_map(|c| c.track_results)
+            .collect())
+    }
+
+    async fn track_number(&self, tracking_number: &str) -> Result<TrackResult, CarrierError> {
+        let body = json!({
+            "includeDetailedScans": true,
+            "trackingInfo": [{ "trackingNumberInfo": { "trackingNumber": tracking_number } }],
+        });
+        let results = self
+            .track_results(&["track", "v1", "trackingnumbers"], &body)
+            .await?;
+        let result = results.into_iter().next().ok_or_else(|| {
+            CarrierError::Malformed("the FedEx tracking answer has no result".into())
+        })?;
+        if let Some(e) = &result.error {
+            return Err(CarrierError::Rejected(format!(
+                "FedEx cannot track {tracking_number}: {}",
+                e.describe()
+            )));
+        }
+        Ok(result)
+    }
+}
+
+#[async_trait::async_trait]
+impl Carrier for Fedex {
+    async fn rates(&self, shipment: &ShipmentRequest) -> Result<Rates, CarrierError> {
+        if shipment.parcel.weight_grams == 0 {
+            return Err(CarrierError::Rejected("the parcel weighs nothing".into()));
+        }
+        let body = json!({
+            "accountNumber": self.account(),
+            "rateRequestControlParameters": { "returnTransitTimes": true },
+            "requestedShipment": {
+                "shipper": { "address": address(&shipment.from) },
+                "recipient": { "address": address(&shipment.to) },
+                "pickupType": PICKUP_TYPE,
+                "packagingType": OWN_PACKAGING,
+                "rateRequestType": ["ACCOUNT", "LIST"],
+                "requestedPackageLineItems": [package(&shipment.parcel, None)],
+            },
+        });
+        let answer: RateAnswer = self
+            .call(
+                &self.tokens,
+                Method::POST,
+                &["rate", "v1", "rates", "quotes"],
+                &body,
+                Call::Idempotent,
+            )
+            .await?;
+        rates(answer)
+    }
+
+    async fn buy_label(&self, purchase: &Purchase) -> Result<PurchasedLabel, CarrierError> {
+        let (service, packaging) = service_of(&purchase.rate)?;
+        let reference = reference_of(&purchase.reference)?;
+        let s = &purchase.shipment;
+        let body = json!({
+            "labelResponseOptions": "URL_ONLY",
+            "accountNumber": self.account(),
+            "requestedShipment": {
+                "shipper": party(&s.from),
+                "recipients": [party(&s.to)],
+                "serviceType": service,
+                "packagingType": packaging,
+                "pickupType": PICKUP_TYPE,
+                "shippingChargesPayment": { "paymentType": "SENDER" },
+                "labelSpecification": { "imageType": "PDF", "labelStockType": "PAPER_4X6" },
+                "totalWeight": pound_tenths(s.parcel.weight_grams) as f64 / 10.0,
+                "requestedPackageLineItems": [package(&s.parcel, Some(reference))],
+            },
+        });
+        let answer: ShipAnswer = self
+            .call(
+                &self.tokens,
+                Method::POST,
+                &["ship", "v1", "shipments"],
+                &body,
+                Call::NonIdempotent,
+            )
+            .await?;
+        label(answer)
+    }
+
+    async fn void_label(&self, carrier_reference: &str) -> Result<VoidOutcome, CarrierError> {
+        let number = tracking_number_of(carrier_reference)?;
+        let body = json!({
+            "accountNumber": self.account(),
+            "trackingNumber": number,
+            "deletionControl": "DELETE_ALL_PACKAGES",
+            "emailShipment": false,
+        });
+        let answer: CancelAnswer = self
+            .call(
+                &self.tokens,
+                Method::PUT,
+                &["ship", "v1", "shipments", "cancel"],
+                &body,
+                Call::NonIdempotent,
+            )
+            .await?;
+        // A cancelled shipment is never billed: nothing is left to refund.
+        Ok(if answer.output.cancelled_shipment == Some(true) {
+            VoidOutcome::Refunded
+        } else {
+            VoidOutcome::Rejected(
+                answer
+                    .output
+                    .message()
+                    .unwrap_or_else(|| "FedEx did not cancel the shipment".into()),
+            )
+        })
+    }
+
+    async fn track(&self, _carrier: &str, tracking_number: &str) -> Result<Tracking, CarrierError> {
+        let number = tracking_number_of(tracking_number)?;
+        let result = self.track_number(number).await?;
+        Ok(tracking(result))
+    }
+
+    /// A token proves the client id and secret; FedEx has no cheaper authenticated call.
+    async fn verify_credentials(&self) -> Result<(), CarrierError> {
+        self.tokens.token().await.map(|_| ())
+    }
+
+    /// `POST /track/v1/referencenumbers` for our customer reference under the shipper's
+    /// account (FedEx searches the last 30 days by default): the label bought under it, if any.
+    async fn find_purchase(
+        &self,
+        rate: &RateRef,
+        reference: &str,
+    ) -> Result<PurchaseLookup, CarrierError> {
+        service_of(rate)?;
+        let reference = reference_of(reference)?;
+        let body = json!({
+            "includeDetailedScans": false,
+            "referencesInformation": {
+                "type": "CUSTOMER_REFERENCE",
+                "value": reference,
+                "accountNumber": self.account_number,
+            },
+        });
+        let results = self
+            .track_results(&["track", "v1", "referencenumbers"], &body)
+            .await?;
+        let mut numbers: Vec<String> = results
+            .into_iter()
+            .filter(|r| r.error.is_none())
+            .filter(|r| r.latest_code().as_deref() != Some(CANCELLED))
+            .filter_map(|r| r.tracking_number())
+            .collect();
+        numbers.dedup();
+        if numbers.len() > 1 {
+            tracing::warn!(
+                carrier = NAME,
+                found = numbers.len(),
+                "more than one label under one purchase reference; the first is taken"
+            );
+        }
+        Ok(match numbers.into_iter().next() {
+            None => PurchaseLookup::NotBought,
+            Some(number) => PurchaseLookup::Bought(PurchasedLabel {
+                carrier_reference: number.clone(),
+                tracking_number: number,
+                carrier: NAME.into(),
+                label_url: String::new(),
+                label_format: "PDF".into(),
+            }),
+        })
+    }
+
+    /// A cancelled shipment shows as `CA` in tracking.
+    async fn find_void(&self, carrier_reference: &str) -> Result<VoidLookup, CarrierError> {
+        let number = tracking_number_of(carrier_reference)?;
+        let result = self.track_number(number).await?;
+        Ok(if result.latest_code().as_deref() == Some(CANCELLED) {
+            VoidLookup::Voided(VoidOutcome::Refunded)
+        } else {
+            VoidLookup::NotVoided
+        })
+    }
+}
+
+/// A token that could not be had: the request was never sent.
+fn unsent(e: CarrierError) -> CarrierError {
+    match e {
+        CarrierError::Unavailable(m) | CarrierError::Malformed(m) => CarrierError::Unreached(m),
+        other => other,
+    }
+}
+
+/// Our rate id: FedEx's service type and packaging type.
+pub fn rate_id(service: &str, packaging: &str) -> String {
+    format!("{service}:{packaging}")
+}
+
+/// The service and packaging a rate id names (both FedEx enum words).
+fn service_of(rate: &RateRef) -> Result<(&str, &str), CarrierError> {
+    let word = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    };
+    match rate.rate_id.split_once(':') {
+        Some((service, packaging)) if word(service) && word(packaging) => Ok((service, packaging)),
+        _ => Err(CarrierError::Rejected(
+            "not a FedEx rate id (SERVICE_TYPE:PACKAGING_TYPE)".into(),
+        )),
+    }
+}
+
+fn reference_of(reference: &str) -> Result<&str, CarrierError> {
+    let r = reference.trim();
+    if r.is_empty() || r.chars().count() > MAX_PURCHASE_REFERENCE {
+        return Err(CarrierError::Rejected(format!(
+            "a FedEx customer reference has 1 to {MAX_PURCHASE_REFERENCE} characters"
+        )));
+    }
+    Ok(r)
+}
+
+fn tracking_number_of(value: &str) -> Result<&str, CarrierError> {
+    let v = value.trim();
+    if v.is_empty() || v.len() > 40 || !v.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(CarrierError::Rejected("not a FedEx tracking number".into()));
+    }
+    Ok(v)
+}
+
+/// An address in FedEx's shape; absent fields left out.
+fn address(a: &Address) -> Value {
+    let mut m = Map::new();
+    let lines: Vec<&str> = [Some(a.street1.as_str()), a.street2.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    m.insert("streetLines".into(), json!(lines));
+    m.insert("city".into(), a.city.as_str().into());
+    if let Some(state) = &a.state {
+        m.insert("stateOrProvinceCode".into(), state.as_str().into());
+    }
+    m.insert("postalCode".into(), a.zip.as_str().into());
+    m.insert("countryCode".into(), a.country.as_str().into());
+    m.into()
+}
+
+/// A shipper or recipient: contact and address.
+fn party(a: &Address) -> Value {
+    let mut contact = Map::new();
+    contact.insert("personName".into(), a.name.as_str().into());
+    for (key, value) in [
+        ("companyName", &a.company),
+        ("phoneNumber", &a.phone),
+        ("emailAddress", &a.email),
+    ] {
+        if let Some(v) = value {
+            contact.insert(key.into(), v.as_str().into());
+        }
+    }
+    json!({ "contact": contact, "address": address(a) })
+}
+
+/// One package: pounds to a tenth and whole inches, each rounded up (a label must never
+/// declare less than the parcel is); dimensions all-or-none.
+fn package(p: &Parcel, reference: Option<&str>) -> Value {
+    let mut item = Map::new();
+    item.insert(
+        "weight".into(),
+        json!({ "units": "LB", "value": pound_tenths(p.weight_grams) as f64 / 10.0 }),
+    );
+    if [p.length_mm, p.width_mm, p.height_mm] != [0, 0, 0] {
+        item.insert(
+            "dimensions".into(),
+            json!({
+                "length": inches(p.length_mm),
+                "width": inches(p.width_mm),
+                "height": inches(p.height_mm),
+                "units": "IN",
+            }),
+        );
+    }
+    if let Some(r) = reference {
+        item.insert(
+            "customerReferences".into(),
+            json!([{ "customerReferenceType": "CUSTOMER_REFERENCE", "value": r }]),
+        );
+    }
+    item.into()
+}
+
+/// Tenths of a pound in `grams`, rounded up (at least one tenth).
+fn pound_tenths(grams: u32) -> u64 {
+    let tenths = (u128::from(grams) * 10 * 100_000).div_ceil(CENTIGRAMS_PER_POUND_X1000);
+    u64::try_from(tenths).unwrap_or(u64::MAX).max(1)
+}
+
+/// Whole inches in `mm`, rounded up (25.4 mm an inch; at least one).
+fn inches(mm: u32) -> u64 {
+    (u64::from(mm) * 10).div_ceil(254).max(1)
+}
+
+/// The carrier's own text of an error body: `errors[].code: message`.
+fn error_text(body: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let errors = v.get("errors")?.as_array()?;
+    let texts: Vec<String> = errors
+        .iter()
+        .filter_map(|e| {
+            let code = field(e, "code");
+            let message = field(e, "message");
+            match (code, message) {
+                (Some(c), Some(m)) => Some(format!("{c}: {m}")),
+                (Some(t), None) | (None, Some(t)) => Some(t),
+                (None, None) => None,
+            }
+        })
+        .collect();
+    (!texts.is_empty()).then(|| texts.join("; "))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct RateAnswer {
+    output: RateOutput,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct RateOutput {
+    #[serde(deserialize_with = "lenient::list")]
+    rate_reply_details: Vec<RateReply>,
+    #[serde(deserialize_with = "lenient::list")]
+    alerts: Vec<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct RateReply {
+    #[serde(deserialize_with = "lenient::string")]
+    service_type: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    service_name: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    packaging_type: Option<String>,
+    #[serde(deserialize_with = "lenient::list")]
+    rated_shipment_details: Vec<Value>,
+    operational_detail: Option<Value>,
+    commit: Option<Value>,
+}
+
+/// The rates of a quote; a service without a usable charge is listed as a rating error.
+fn rates(answer: RateAnswer) -> Result<Rates, CarrierError> {
+    let mut out = Rates::default();
+    for reply in answer.output.rate_reply_details {
+        let Some(service) = reply.service_type.clone() else {
+            continue;
+        };
+        let name = reply
+            .service_name
+            .clone()
+            .unwrap_or_else(|| service.clone());
+        match charge(&reply.rated_shipment_details) {
+            Ok(amount) => out.rates.push(Rate {
+                rate: RateRef {
+                    rate_id: rate_id(
+                        &service,
+                        reply.packaging_type.as_deref().unwrap_or(OWN_PACKAGING),
+                    ),
+                    carrier_shipment: None,
+                },
+                carrier: NAME.into(),
+                service: name,
+                amount,
+                delivery_days: transit_days(&reply),
+            }),
+            Err(e) => out.errors.push(RateError {
+                carrier: NAME.into(),
+                message: format!("{name}: {e}"),
+            }),
+        }
+    }
+    if out.rates.is_empty() {
+        for alert in &answer.output.alerts {
+            if let Some(message) = field(alert, "message").or_else(|| field(alert, "code")) {
+                out.errors.push(RateError {
+                    carrier: NAME.into(),
+                    message,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What the shipper pays for one service: the account's rate, else the list rate, else the
+/// first one given; `totalNetCharge` in its `currency`, read exactly from the JSON number's text.
+fn charge(details: &[Value]) -> Result<domain::Money, CarrierError> {
+    let of_type = |t: &str| {
+        details
+            .iter()
+            .find(|d| field(d, "rateType").as_deref() == Some(t))
+    };
+    let detail = of_type("ACCOUNT")
+        .or_else(|| of_type("LIST"))
+        .or_else(|| details.first())
+        .ok_or_else(|| CarrierError::Malformed("a FedEx rate without a charge".into()))?;
+    let amount = detail
+        .get("totalNetCharge")
+        .and_then(text)
+        .ok_or_else(|| CarrierError::Malformed("a FedEx rate without totalNetCharge".into()))?;
+    let currency = field(detail, "currency")
+        .or_else(|| {
+            detail
+                .get("shipmentRateDetail")
+                .and_then(|d| field(d, "currency"))
+        })
+        .ok_or_else(|| CarrierError::Malformed("a FedEx rate without a currency".into()))?;
+    parse_amount(&amount, &currency)
+}
+
+/// Transit days from FedEx's words (`THREE_DAYS`) or a number of days, when given.
+fn transit_days(reply: &RateReply) -> Option<u32> {
+    const WORDS: [&str; 20] = [
+        "ONE",
+        "TWO",
+        "THREE",
+        "FOUR",
+        "FIVE",
+        "SIX",
+        "SEVEN",
+        "EIGHT",
+        "NINE",
+        "TEN",
+        "ELEVEN",
+        "TWELVE",
+        "THIRTEEN",
+        "FOURTEEN",
+        "FIFTEEN",
+        "SIXTEEN",
+        "SEVENTEEN",
+        "EIGHTEEN",
+        "NINETEEN",
+        "TWENTY",
+    ];
+    let from_word = |t: &str| {
+        let word = t.strip_suffix("_DAYS").or_else(|| t.strip_suffix("_DAY"))?;
+        WORDS
+            .iter()
+            .position(|w| *w == word)
+            .and_then(|i| u32::try_from(i + 1).ok())
+    };
+    reply
+        .operational_detail
+        .as_ref()
+        .and_then(|d| field(d, "transitTime"))
+        .and_then(|t| from_word(&t))
+        .or_else(|| {
+            reply
+                .commit
+                .as_ref()
+                .and_then(|c| c.get("transitDays"))
+                .and_then(|d| field(d, "minimumTransitTime"))
+                .and_then(|t| from_word(&t))
+        })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct ShipAnswer {
+    output: ShipOutput,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct ShipOutput {
+    #[serde(deserialize_with = "lenient::list")]
+    transaction_shipments: Vec<TransactionShipment>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct TransactionShipment {
+    #[serde(deserialize_with = "lenient::string")]
+    master_tracking_number: Option<String>,
+    #[serde(deserialize_with = "lenient::list")]
+    piece_responses: Vec<PieceResponse>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct PieceResponse {
+    #[serde(deserialize_with = "lenient::string")]
+    tracking_number: Option<String>,
+    #[serde(deserialize_with = "lenient::list")]
+    package_documents: Vec<Value>,
+}
+
+/// The bought label: the first package's tracking number and label document. A 2xx answer
+/// without them is malformed, never a refusal: FedEx may have made the label.
+fn label(answer: ShipAnswer) -> Result<PurchasedLabel, CarrierError> {
+    let shipment = answer
+        .output
+        .transaction_shipments
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            CarrierError::Malformed("the FedEx shipment answer has no shipment".into())
+        })?;
+    let piece = shipment.piece_responses.into_iter().next();
+    let number = piece
+        .as_ref()
+        .and_then(|p| p.tracking_number.clone())
+        .or(shipment.master_tracking_number)
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| {
+            CarrierError::Malformed("the FedEx shipment answer has no tracking number".into())
+        })?;
+    let document = piece
+        .iter()
+        .flat_map(|p| p.package_documents.iter())
+        .find(|d| field(d, "url").is_some())
+        .ok_or_else(|| {
+            CarrierError::Malformed("the FedEx shipment answer has no label document URL".into())
+        })?;
+    Ok(PurchasedLabel {
+        carrier_reference: number.clone(),
+        tracking_number: number,
+        carrier: NAME.into(),
+        label_url: field(document, "url").unwrap_or_default(),
+        label_format: field(document, "docType").unwrap_or_else(|| "PDF".into()),
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct CancelAnswer {
+    output: CancelOutput,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct CancelOutput {
+    cancelled_shipment: Option<bool>,
+    /// The spec's `message`; recorded answers also say `successMessage`.
+    #[serde(deserialize_with = "lenient::string")]
+    message: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    success_message: Option<String>,
+    #[serde(deserialize_with = "lenient::list")]
+    alerts: Vec<Value>,
+}
+
+impl CancelOutput {
+    fn message(&self) -> Option<String> {
+        self.alerts
+            .iter()
+            .find_map(|a| field(a, "message"))
+            .or_else(|| self.message.clone())
+            .or_else(|| self.success_message.clone())
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct TrackAnswer {
+    output: TrackOutput,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct TrackOutput {
+    #[serde(deserialize_with = "lenient::list")]
+    complete_track_results: Vec<CompleteTrackResult>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct CompleteTrackResult {
+    #[serde(deserialize_with = "lenient::list")]
+    track_results: Vec<TrackResult>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct TrackResult {
+    tracking_number_info: Option<Value>,
+    latest_status_detail: Option<Value>,
+    #[serde(deserialize_with = "lenient::list")]
+    scan_events: Vec<Value>,
+    error: Option<TrackError>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TrackError {
+    #[serde(deserialize_with = "lenient::string")]
+    code: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    message: Option<String>,
+}
+
+impl TrackError {
+    fn describe(&self) -> String {
+        match (&self.code, &self.message) {
+            (Some(c), Some(m)) => format!("{c}: {m}"),
+            (Some(t), None) | (None, Some(t)) => t.clone(),
+            (None, None) => "no result".into(),
+        }
+    }
+}
+
+impl TrackResult {
+    fn tracking_number(&self) -> Option<String> {
+        self.tracking_number_info
+            .as_ref()
+            .and_then(|i| field(i, "trackingNumber"))
+    }
+
+    /// The latest status code: `code`, else `derivedCode` (the derived codes fold some
+    /// statuses into others: out for delivery reads as `IT`).
+    fn latest_code(&self) -> Option<String> {
+        let d = self.latest_status_detail.as_ref()?;
+        field(d, "code").or_else(|| field(d, "derivedCode"))
+    }
+}
+
+/// FedEx's status codes onto ours (docs/carriers/fedex-api.md §8): the movement codes of
+/// `latestStatusDetail.code`, and the derived `IN` (label created) and `RL` (running late).
+fn status(code: &str) -> TrackStatus {
+    match code {
+        "OC" | "OX" | "MD" | "EP" | "DS" | "PD" | "AP" | "IN" => TrackStatus::PreTransit,
+        "PU" | "PX" | "DO" | "IP" | "IT" | "IX" | "Ow" | "AA" | "AC" | "AF" | "AR" | "AX"
+        | "DP" | "EA" | "EO" | "FD" | "LO" | "OF" | "PF" | "PL" | "PM" | "SF" | "TR" | "AO"
+        | "AE" | "DD" | "DY" | "CH" | "CC" | "CD" | "CP" | "HL" | "HP" | "HA" | "RL" => {
+            TrackStatus::InTransit
+        }
+        "OD" | "ED" | "AD" => TrackStatus::OutForDelivery,
+        "DL" => TrackStatus::Delivered,
+        "DE" | "SE" | "CA" => TrackStatus::Failure,
+        "RS" | "RT" => TrackStatus::Returned,
+        _ => TrackStatus::Unknown,
+    }
+}
+
+/// Tracking from a result: the latest status, and the scans oldest first (FedEx lists the
+/// newest first).
+fn tracking(result: TrackResult) -> Tracking {
+    let raw = result.latest_code().unwrap_or_default();
+    let mut events: Vec<TrackEvent> = result
+        .scan_events
+        .iter()
+        .map(|e| TrackEvent {
+            status: field(e, "eventType")
+                .or_else(|| field(e, "derivedStatusCode"))
+                .unwrap_or_default(),
+            message: field(e, "eventDescription").unwrap_or_default(),
+            at: field(e, "date"),
+        })
+        .collect();
+    events.reverse();
+    Tracking {
+        status: status(&raw),
+        raw_status: raw,
+        events,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn units_round_up() {
+        assert_eq!(pound_tenths(1), 1);
+        assert_eq!(pound_tenths(453), 10, "453 g is just under a pound");
+        assert_eq!(pound_tenths(454), 11);
+        assert_eq!(pound_tenths(500), 12);
+        assert_eq!(inches(254), 10);
+        assert_eq!(inches(255), 11);
+        assert_eq!(inches(1), 1);
+    }
+
+    #[test]
+    fn rate_ids_name_service_and_packaging() {
+        let r = |id: &str| RateRef {
+            rate_id: id.into(),
+            carrier_shipment: None,
+        };
+        assert_eq!(
+            service_of(&r(&rate_id("FEDEX_GROUND", "YOUR_PACKAGING"))).unwrap(),
+            ("FEDEX_GROUND", "YOUR_PACKAGING")
+        );
+        for bad in [
+            "",
+            "FEDEX_GROUND",
+            ":YOUR_PACKAGING",
+            "a:b",
+            "X:Y:Z",
+            "X Y:Z",
+        ] {
+            assert!(service_of(&r(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn amounts_come_exactly_from_json_numbers() {
+        let m = charge(&[
+            json!({"rateType": "LIST", "totalNetCharge": 445.54, "currency": "USD"}),
+            json!({"rateType": "ACCOUNT", "totalNetCharge": 41.03, "currency": "USD"}),
+        ])
+        .unwrap();
+        assert_eq!(m.to_string(), "41.03 USD");
+        let m = charge(&[json!({"totalNetCharge": 22, "shipmentRateDetail": {"currency": "CAD"}})])
+            .unwrap();
+        assert_eq!(m.to_string(), "22.00 CAD");
+    }
+
+    #[test]
+    fn statuses_map_from_movement_codes() {
+        for (code, want) in [
+            ("OC", TrackStatus::PreTransit),
+            ("PU", TrackStatus::InTransit),
+            ("OD", TrackStatus::OutForDelivery),
+            ("DL", TrackStatus::Delivered),
+            ("DE", TrackStatus::Failure),
+            ("CA", TrackStatus::Failure),
+            ("RS", TrackStatus::Returned),
+            ("ZZ", TrackStatus::Unknown),
+        ] {
+            assert_eq!(status(code), want, "{code}");
+        }
+        let result: TrackResult = serde_json::from_value(json!({
+            "latestStatusDetail": {"code": "OD", "derivedCode": "IT"},
+            "scanEvents": [
+                {"date": "2024-01-02T08:00:00-06:00", "eventType": "OD", "derivedStatusCode": "IT", "eventDescription": "On FedEx vehicle for delivery"},
+                {"date": "2024-01-01T17:00:00-06:00", "eventType": "PU", "derivedStatusCode": "PU", "eventDescription": "Picked up"}
+            ]
+        }))
+        .unwrap();
+        let t = tracking(result);
+        assert_eq!(
+            t.status,
+            TrackStatus::OutForDelivery,
+            "code, not the derived IT"
+        );
+        assert_eq!(t.events[0].status, "PU", "oldest first");
+        assert_eq!(t.events[1].message, "On FedEx vehicle for delivery");
+    }
+
+    #[test]
+    fn error_text_reads_the_errors_array() {
+        let body = br#"{"transactionId":"t","errors":[{"code":"NOT.AUTHORIZED.ERROR","message":"Access token expired."}]}"#;
+        assert_eq!(
+            error_text(body).unwrap(),
+            "NOT.AUTHORIZED.ERROR: Access token expired."
+        );
+        assert_eq!(error_text(b"<html>"), None);
+    }
+}
