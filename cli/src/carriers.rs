@@ -356,8 +356,16 @@ fn app_error(e: AppError) -> CliError {
 }
 
 fn show(v: &domain::gateway::CredentialVersion, now: Timestamp) -> String {
+    let extra: String = [
+        ("client", &v.client_id),
+        ("carrier-account", &v.account_number),
+        ("track-client", &v.track_client_id),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.as_ref().map(|v| format!("\t{name}={v}")))
+    .collect();
     format!(
-        "{}\t{}/{}\t{}\tfrom={}\tthru={}\tkey={}\t{}",
+        "{}\t{}/{}\t{}\tfrom={}\tthru={}\tkey={}\t{}{extra}",
         v.id,
         v.gateway,
         v.account,

@@ -90,29 +90,34 @@ pub(crate) fn buys(fake: &FakeCarrier) -> Vec<carriers::fake::Recorded> {
         .collect()
 }
 
+/// `oms gateway set` of the gateway `kind` (its id too) named `name` at `base` (sandbox and
+/// production alike).
+pub(crate) fn set_gateway(dir: &std::path::Path, kind: &str, name: &str, base: &str) -> String {
+    ok(oms(
+        dir,
+        &[
+            "gateway",
+            "set",
+            "--id",
+            kind,
+            "--kind",
+            kind,
+            "--name",
+            name,
+            "--sandbox-url",
+            base,
+            "--production-url",
+            base,
+        ],
+    ))
+}
+
 /// A data dir with tenant `demo`, the gateway `easypost` at `fake`, the account `main` (in force
 /// now, `KEY_1`) and `later` (from tomorrow), and the SaaS-level EasyPost tracking hook.
 pub(crate) fn gateway_setup(fake: &FakeCarrier) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     ok(oms(dir.path(), &["tenant", "create", "demo"]));
-    let base = fake.base_url();
-    ok(oms(
-        dir.path(),
-        &[
-            "gateway",
-            "set",
-            "--id",
-            "easypost",
-            "--kind",
-            "easypost",
-            "--name",
-            "EasyPost (fake)",
-            "--sandbox-url",
-            &base,
-            "--production-url",
-            &base,
-        ],
-    ));
+    set_gateway(dir.path(), "easypost", "EasyPost (fake)", &fake.base_url());
     ok(oms_with_input(
         dir.path(),
         &[

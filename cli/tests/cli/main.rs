@@ -6,6 +6,7 @@ mod api_keys;
 mod commands;
 mod e2e;
 mod events;
+mod fedex;
 mod gateway;
 mod lambda;
 mod notifier;

@@ -29,7 +29,7 @@ async fn buy(s: &Server, staff: &str, (order, id): &(String, String), key: &str)
     shipment(&bought["order"], id).clone()
 }
 
-async fn status_of(s: &Server, staff: &str, (order, id): &(String, String)) -> String {
+pub(crate) async fn status_of(s: &Server, staff: &str, (order, id): &(String, String)) -> String {
     let read = s
         .gql(
             staff,

@@ -636,6 +636,11 @@ impl App {
         match result {
             Ok((o, ())) => {
                 tracing::info!(order = %order, %shipment, carrier = %carrier_code, "label bought");
+                if label.label_url.is_empty() {
+                    // Found again by a lookup at a carrier that returns the document only with
+                    // the purchase (FedEx): the label stands, its document is reprinted there.
+                    tracing::warn!(order = %order, %shipment, carrier = %carrier_code, "label recorded without its document: reprint it at the carrier");
+                }
                 Ok(o)
             }
             Err(AppError::Rule(DomainError::IntentClosed { .. })) => {

@@ -187,6 +187,11 @@ impl FakeFedex {
         lock(&self.shared.books).token_requests
     }
 
+    /// Every token issued so far (for tests that search logs and answers for them).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        lock(&self.shared.books).tokens.keys().cloned().collect()
+    }
+
     /// Every request so far, oldest first.
     pub fn requests(&self) -> Vec<Recorded> {
         lock(&self.shared.books).requests.clone()
