@@ -77,10 +77,10 @@ impl HttpConnector {
                 token_url: token_url.clone(),
                 client_id: id
                     .cloned()
-                    .ok_or_else(|| missing(&format!("{what} client id")))?,
+                    .ok_or_else(|| missing(&format!("{what}client id")))?,
                 client_secret: secret
                     .cloned()
-                    .ok_or_else(|| missing(&format!("{what} client secret")))?,
+                    .ok_or_else(|| missing(&format!("{what}client secret")))?,
             })
         };
         let id = v.id.to_string();
@@ -92,7 +92,7 @@ impl HttpConnector {
                 pair(
                     Some(track_id),
                     c.secrets.track_client_secret.as_ref(),
-                    "tracking",
+                    "tracking ",
                 )?,
             )),
             None => None,
