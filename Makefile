@@ -4,6 +4,11 @@ SHELL := /bin/bash
 
 # A shared target dir outside the clone keeps repeated runs fast; a fresh machine just fills it.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/tenantoms/target
+# CI builds a fresh clone once: incremental state only fills the shared target dir (every clone
+# path adds its own, tens of GB over a day of runs).
+ifeq ($(CI),true)
+export CARGO_INCREMENTAL ?= 0
+endif
 JOBS ?= 2
 CARGO ?= cargo
 

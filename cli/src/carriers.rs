@@ -45,12 +45,34 @@ pub enum GatewayCmd {
     },
     /// List the catalogue.
     List,
+    /// Offer a platform account of a gateway to the tenants of the named plans (none:
+    /// withdraw it). Its credentials: `oms carrier credentials add --platform`.
+    Offer {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        account: String,
+        /// A plan whose tenants may use the account (repeat for several).
+        #[arg(long)]
+        plan: Vec<String>,
+    },
+}
+
+/// Whose credentials: a tenant's, or (`--platform`) the platform's own accounts.
+#[derive(Debug, clap::Args)]
+pub struct OwnerArgs {
+    #[arg(long, required_unless_present = "platform")]
+    tenant: Option<String>,
+    /// The platform's own carrier account (used on behalf of tenants whose plan it is offered
+    /// to: `oms gateway offer`).
+    #[arg(long, conflicts_with = "tenant")]
+    platform: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct VersionArgs {
-    #[arg(long)]
-    tenant: String,
+    #[command(flatten)]
+    owner: OwnerArgs,
     #[arg(long)]
     gateway: String,
     #[arg(long)]
@@ -93,8 +115,8 @@ pub enum CredentialsCmd {
     Rotate(VersionArgs),
     /// End a version's window (once).
     Expire {
-        #[arg(long)]
-        tenant: String,
+        #[command(flatten)]
+        owner: OwnerArgs,
         #[arg(long)]
         gateway: String,
         #[arg(long)]
@@ -105,10 +127,10 @@ pub enum CredentialsCmd {
         #[arg(long)]
         at: Option<String>,
     },
-    /// List a tenant's versions (fingerprints, never secrets).
+    /// List a tenant's (or the platform's) versions (fingerprints, never secrets).
     List {
-        #[arg(long)]
-        tenant: String,
+        #[command(flatten)]
+        owner: OwnerArgs,
         #[arg(long)]
         gateway: Option<String>,
     },
@@ -216,14 +238,49 @@ pub async fn gateway(
                         Some(a) => GatewayAuthType::parse(&a)?,
                         None => kind.default_auth(),
                     },
+                    // Kept as they are: `oms gateway offer` changes them.
+                    offers: Vec::new(),
                 })
                 .await?;
             println!("gateway {} ({}) is in the catalogue", g.id, g.kind.as_str());
         }
+        GatewayCmd::Offer { id, account, plan } => {
+            let plans = plan
+                .iter()
+                .map(|p| domain::ids::PlanName::parse(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let g = admin
+                .offer_platform_account(
+                    &CarrierCode::parse(&id)?,
+                    AccountId::parse(&account)?,
+                    plans,
+                )
+                .await?;
+            match g.offers.iter().find(|o| o.account.as_str() == account) {
+                Some(o) => println!(
+                    "{}/platform:{account} is offered to plans {}",
+                    g.id,
+                    o.plans
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                None => println!("{}/platform:{account} is offered to no plan", g.id),
+            }
+        }
         GatewayCmd::List => {
             for g in admin.gateways().await? {
+                let offers: String = g
+                    .offers
+                    .iter()
+                    .map(|o| {
+                        let plans: Vec<&str> = o.plans.iter().map(|p| p.as_str()).collect();
+                        format!("\tplatform:{}={}", o.account, plans.join(","))
+                    })
+                    .collect();
                 println!(
-                    "{}\t{}\t{}\tsandbox={}\tproduction={}",
+                    "{}\t{}\t{}\tsandbox={}\tproduction={}{offers}",
                     g.id,
                     g.kind.as_str(),
                     g.auth_type.as_str(),
@@ -286,6 +343,18 @@ pub(crate) async fn as_tenant_admin_in(
         request_id: ulid::Ulid::new().to_string(),
     };
     Ok((services.app, rc))
+}
+
+/// The platform use cases with the secret store, for the platform's own credentials.
+async fn platform(
+    store: &StoreConfig,
+    outbound: &OutboundPolicy,
+    dir: &Path,
+) -> Result<app::platform::Platform, CliError> {
+    Ok(open_platform(store, false, dir)
+        .await?
+        .with_outbound(outbound.clone())
+        .with_secrets(crate::admin::open_secrets(store, dir).await?))
 }
 
 fn time(s: Option<&str>) -> Result<Option<Timestamp>, CliError> {
@@ -392,24 +461,42 @@ pub async fn carrier(
     match cmd {
         CredentialsCmd::Add(a) => {
             let new = new_version(&a, secrets_from(&stdin()?)?)?;
-            let (app, rc) = as_tenant_admin(store, outbound, dir, &a.tenant).await?;
-            let v = app
-                .add_carrier_credentials(&rc, new)
-                .await
-                .map_err(app_error)?;
-            println!("added {}", show(&v, app.now()));
+            let v = match &a.owner.tenant {
+                Some(tenant) if !a.owner.platform => {
+                    let (app, rc) = as_tenant_admin(store, outbound, dir, tenant).await?;
+                    app.add_carrier_credentials(&rc, new)
+                        .await
+                        .map_err(app_error)?
+                }
+                _ => {
+                    platform(store, outbound, dir)
+                        .await?
+                        .add_platform_credentials(new)
+                        .await?
+                }
+            };
+            println!("added {}", show(&v, SystemClock.now()));
         }
         CredentialsCmd::Rotate(a) => {
             let new = new_version(&a, secrets_from(&stdin()?)?)?;
-            let (app, rc) = as_tenant_admin(store, outbound, dir, &a.tenant).await?;
-            let v = app
-                .rotate_carrier_credentials(&rc, new)
-                .await
-                .map_err(app_error)?;
-            println!("rotated to {}", show(&v, app.now()));
+            let v = match &a.owner.tenant {
+                Some(tenant) if !a.owner.platform => {
+                    let (app, rc) = as_tenant_admin(store, outbound, dir, tenant).await?;
+                    app.rotate_carrier_credentials(&rc, new)
+                        .await
+                        .map_err(app_error)?
+                }
+                _ => {
+                    platform(store, outbound, dir)
+                        .await?
+                        .rotate_platform_credentials(new)
+                        .await?
+                }
+            };
+            println!("rotated to {}", show(&v, SystemClock.now()));
         }
         CredentialsCmd::Expire {
-            tenant,
+            owner,
             gateway,
             account,
             id,
@@ -417,22 +504,40 @@ pub async fn carrier(
         } => {
             let (gateway, account) = (CarrierCode::parse(&gateway)?, AccountId::parse(&account)?);
             let (id, at) = (CredentialId::parse(&id)?, time(at.as_deref())?);
-            let (app, rc) = as_tenant_admin(store, outbound, dir, &tenant).await?;
-            let v = app
-                .expire_carrier_credentials(&rc, &gateway, &account, id, at)
-                .await
-                .map_err(app_error)?;
-            println!("expired {}", show(&v, app.now()));
+            let v = match &owner.tenant {
+                Some(tenant) if !owner.platform => {
+                    let (app, rc) = as_tenant_admin(store, outbound, dir, tenant).await?;
+                    app.expire_carrier_credentials(&rc, &gateway, &account, id, at)
+                        .await
+                        .map_err(app_error)?
+                }
+                _ => {
+                    platform(store, outbound, dir)
+                        .await?
+                        .expire_platform_credentials(&gateway, &account, id, at)
+                        .await?
+                }
+            };
+            println!("expired {}", show(&v, SystemClock.now()));
         }
-        CredentialsCmd::List { tenant, gateway } => {
+        CredentialsCmd::List { owner, gateway } => {
             let gateway = gateway.as_deref().map(CarrierCode::parse).transpose()?;
-            let (app, rc) = as_tenant_admin(store, outbound, dir, &tenant).await?;
-            let now = app.now();
-            for v in app
-                .carrier_credentials(&rc, gateway.as_ref())
-                .await
-                .map_err(app_error)?
-            {
+            let versions = match &owner.tenant {
+                Some(tenant) if !owner.platform => {
+                    let (app, rc) = as_tenant_admin(store, outbound, dir, tenant).await?;
+                    app.carrier_credentials(&rc, gateway.as_ref())
+                        .await
+                        .map_err(app_error)?
+                }
+                _ => {
+                    platform(store, outbound, dir)
+                        .await?
+                        .platform_credentials(gateway.as_ref())
+                        .await?
+                }
+            };
+            let now = SystemClock.now();
+            for v in versions {
                 println!("{}", show(&v, now));
             }
         }

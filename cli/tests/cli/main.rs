@@ -11,6 +11,7 @@ mod gateway;
 mod lambda;
 mod notifier;
 mod platform;
+mod platform_accounts;
 mod readme;
 mod resilience;
 mod server;

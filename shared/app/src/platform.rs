@@ -9,8 +9,8 @@ use auth::dev::{DevIdp, DevIdpError};
 use auth::webhook::WebhookVerifier;
 use domain::access::{Operation, Plan};
 use domain::audit::{AuditRecord, AuditTarget};
-use domain::gateway::GatewayConfig;
-use domain::ids::{AuditId, PlanName, Subject, TenantId};
+use domain::gateway::{CredentialVersion, GatewayConfig};
+use domain::ids::{AccountId, AuditId, CarrierCode, CredentialId, PlanName, Subject, TenantId};
 use domain::outbound::OutboundPolicy;
 use domain::ports::SecretStore;
 use domain::tenant::{EventSource, IdpRegistration, TenantProfile, TenantStatus};
@@ -18,7 +18,11 @@ use domain::webhook::{DEFAULT_MAX_AGE_SECONDS, WebhookHook, WebhookProvider, Web
 use domain::{Clock, DomainError, Timestamp};
 use secrecy::SecretString;
 
-use crate::ports::{GatewayCatalogue, PlatformRepositories, Registry, RepoError, StoredProfile};
+use crate::credentials::{Author, Book, NewCredentials};
+use crate::ports::{
+    CredentialStore, GatewayCatalogue, Owner, PlatformRepositories, Registry, RepoError,
+    StoredProfile,
+};
 
 /// The plan dev mode creates on first use: every tenant operation.
 pub const DEMO_PLAN: &str = "demo";
@@ -42,6 +46,9 @@ pub enum PlatformError {
     Store(RepoError),
     #[error("secret store: {0}")]
     Secrets(#[from] domain::ports::SecretError),
+    /// A use case shared with tenants refused (the platform's carrier credentials).
+    #[error(transparent)]
+    App(#[from] crate::error::AppError),
 }
 
 impl From<RepoError> for PlatformError {
@@ -81,6 +88,8 @@ pub struct DevSetup {
 pub struct Platform {
     registry: Arc<dyn Registry>,
     gateways: Arc<dyn GatewayCatalogue>,
+    /// The platform's own carrier credentials.
+    credentials: Arc<dyn CredentialStore>,
     clock: Arc<dyn Clock>,
     actor: Subject,
     dev: Option<DevSetup>,
@@ -138,6 +147,7 @@ impl Platform {
         Self {
             gateways: records.catalogue,
             registry: records.registry,
+            credentials: records.credentials,
             clock,
             actor,
             dev,
@@ -281,8 +291,13 @@ impl Platform {
     }
 
     /// Adds or replaces a gateway of the catalogue (the carriers tenants may use).
-    pub async fn set_gateway(&self, gateway: GatewayConfig) -> PlatformResult<GatewayConfig> {
+    /// Its platform offers stay as they are (`offer_platform_account` changes them).
+    pub async fn set_gateway(&self, mut gateway: GatewayConfig) -> PlatformResult<GatewayConfig> {
         gateway.validate(&self.outbound)?;
+        gateway.offers = match self.gateways.gateway(&gateway.id).await? {
+            Some(stored) => stored.offers,
+            None => Vec::new(),
+        };
         let audit = self.audit(Operation::SetGateway, "gateway", gateway.id.as_str(), None);
         self.gateways.put_gateway(&gateway, &audit).await?;
         Ok(gateway)
@@ -291,6 +306,126 @@ impl Platform {
     /// The gateway catalogue.
     pub async fn gateways(&self) -> PlatformResult<Vec<GatewayConfig>> {
         Ok(self.gateways.gateways().await?)
+    }
+
+    /// Offers the platform's `account` of `gateway` to the tenants of exactly `plans` (none:
+    /// withdraws it). The account needs no credentials yet; until it has a version in force,
+    /// its use answers `CONNECTION_NOT_EFFECTIVE`.
+    pub async fn offer_platform_account(
+        &self,
+        gateway: &CarrierCode,
+        account: AccountId,
+        plans: Vec<PlanName>,
+    ) -> PlatformResult<GatewayConfig> {
+        let mut g =
+            self.gateways
+                .gateway(gateway)
+                .await?
+                .ok_or_else(|| PlatformError::Missing {
+                    what: "gateway",
+                    message: format!("no gateway {gateway} in the catalogue"),
+                })?;
+        for plan in &plans {
+            self.registry
+                .plan(plan)
+                .await?
+                .ok_or_else(|| PlatformError::Missing {
+                    what: "plan",
+                    message: format!("no plan {plan}"),
+                })?;
+        }
+        let target = format!("{}/platform:{account}", g.id);
+        g.set_offer(account, plans);
+        let audit = self.audit(Operation::OfferPlatformAccount, "gateway", &target, None);
+        self.gateways.put_gateway(&g, &audit).await?;
+        Ok(g)
+    }
+
+    /// Every version of the platform's carrier credentials (of one gateway, if given), oldest
+    /// first per account, with fingerprints only.
+    pub async fn platform_credentials(
+        &self,
+        gateway: Option<&CarrierCode>,
+    ) -> PlatformResult<Vec<CredentialVersion>> {
+        let mut out = Vec::new();
+        for (g, account) in self.credentials.accounts(Owner::Platform).await? {
+            if gateway.is_some_and(|want| want != &g) {
+                continue;
+            }
+            out.extend(
+                self.credentials
+                    .chain(Owner::Platform, &g, &account)
+                    .await?
+                    .versions,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Adds a version of a platform account's credentials (the same rules as a tenant's).
+    pub async fn add_platform_credentials(
+        &self,
+        new: NewCredentials,
+    ) -> PlatformResult<CredentialVersion> {
+        let audit = |op, v: &CredentialVersion| Ok(self.credential_audit(op, v));
+        Ok(self.book()?.add(&self.author(&audit), new).await?)
+    }
+
+    /// Rotates a platform account's credentials at `from` (default now).
+    pub async fn rotate_platform_credentials(
+        &self,
+        new: NewCredentials,
+    ) -> PlatformResult<CredentialVersion> {
+        let audit = |op, v: &CredentialVersion| Ok(self.credential_audit(op, v));
+        Ok(self.book()?.rotate(&self.author(&audit), new).await?)
+    }
+
+    /// Ends a platform version's window at `at` (default now), once.
+    pub async fn expire_platform_credentials(
+        &self,
+        gateway: &CarrierCode,
+        account: &AccountId,
+        id: CredentialId,
+        at: Option<Timestamp>,
+    ) -> PlatformResult<CredentialVersion> {
+        let audit = |op, v: &CredentialVersion| Ok(self.credential_audit(op, v));
+        Ok(self
+            .book()?
+            .expire(&self.author(&audit), gateway, account, id, at)
+            .await?)
+    }
+
+    fn book(&self) -> PlatformResult<Book<'_>> {
+        Ok(Book {
+            credentials: self.credentials.as_ref(),
+            catalogue: self.gateways.as_ref(),
+            secrets: self.secrets()?.as_ref(),
+            outbound: &self.outbound,
+            now: self.clock.now(),
+            id: CredentialId::from_ulid(ulid::Ulid::new()),
+        })
+    }
+
+    fn author<'a>(&self, audit: &'a crate::credentials::AuditFn<'a>) -> Author<'a> {
+        Author {
+            owner: Owner::Platform,
+            subject: self.actor.clone(),
+            audit,
+        }
+    }
+
+    fn credential_audit(&self, op: Operation, v: &CredentialVersion) -> AuditRecord {
+        let op = match op {
+            Operation::RotateCarrierCredential => Operation::RotatePlatformCredential,
+            Operation::ExpireCarrierCredential => Operation::ExpirePlatformCredential,
+            _ => Operation::AddPlatformCredential,
+        };
+        self.audit(
+            op,
+            "carrierCredential",
+            &format!("platform/{}/{}/{}", v.gateway, v.account, v.id),
+            None,
+        )
     }
 
     /// A hook's provider and current secret (`oms webhook sign`).
@@ -614,15 +749,22 @@ impl PlatformHost {
     ) -> crate::AppResult<Platform> {
         app.check(rc, op, crate::Target::Platform).await?;
         match &rc.caller {
-            auth::Caller::Platform(admin) => Ok(Platform::new(
-                self.records.clone(),
-                self.clock.clone(),
-                admin.subject().clone(),
-                self.dev.clone(),
-            )
-            .with_request_id(&rc.request_id)
-            .with_verifier(self.verifier.clone())
-            .with_outbound(self.outbound.clone())),
+            auth::Caller::Platform(admin) => {
+                let platform = Platform::new(
+                    self.records.clone(),
+                    self.clock.clone(),
+                    admin.subject().clone(),
+                    self.dev.clone(),
+                )
+                .with_request_id(&rc.request_id)
+                .with_verifier(self.verifier.clone())
+                .with_outbound(self.outbound.clone());
+                // The platform's carrier credentials keep their secrets where tenants' do.
+                Ok(match app.secrets() {
+                    Ok(secrets) => platform.with_secrets(secrets.clone()),
+                    Err(_) => platform,
+                })
+            }
             auth::Caller::Tenant(_) => Err(crate::AppError::Forbidden {
                 operation: op.as_str(),
             }),
@@ -652,6 +794,7 @@ impl From<PlatformError> for crate::AppError {
             PlatformError::Store(e) => AppError::from(e),
             PlatformError::Dev(e) => AppError::internal(&e.to_string()),
             PlatformError::Secrets(e) => AppError::internal(&e.to_string()),
+            PlatformError::App(e) => e,
         }
     }
 }

@@ -20,6 +20,7 @@ use auth::Identity;
 use base64::Engine;
 use domain::access::Operation;
 use domain::audit::{AuditOutcome, AuditTarget};
+use domain::gateway::AccountRef;
 use domain::ids::{AccountId, AuditId, CarrierCode, OrderId, ShipmentId, TrackingNumber};
 use domain::order::{
     CarrierAction, CarrierIntent, IntentOutcome, IntentState, Label, Order, Shipment,
@@ -79,11 +80,27 @@ const RETRIES: usize = 3;
 struct RateToken {
     g: CarrierCode,
     a: AccountId,
+    /// The account is the platform's (`platform:<a>`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    p: bool,
     s: Option<String>,
     r: String,
 }
 
+/// The account a reference names.
+fn account_ref(a: &AccountId, platform: bool) -> AccountRef {
+    if platform {
+        AccountRef::Platform(a.clone())
+    } else {
+        AccountRef::Own(a.clone())
+    }
+}
+
 impl RateToken {
+    fn account(&self) -> AccountRef {
+        account_ref(&self.a, self.p)
+    }
+
     fn rate_ref(&self) -> RateRef {
         RateRef {
             rate_id: self.r.clone(),
@@ -151,7 +168,16 @@ pub(crate) enum Settled {
 struct LabelRef {
     g: CarrierCode,
     a: AccountId,
+    /// The account is the platform's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    p: bool,
     r: String,
+}
+
+impl LabelRef {
+    fn account(&self) -> AccountRef {
+        account_ref(&self.a, self.p)
+    }
 }
 
 fn encode<T: Serialize>(v: &T) -> AppResult<String> {
@@ -235,13 +261,14 @@ impl App {
             .ok_or_else(|| AppError::internal("no carrier connector is configured"))
     }
 
-    /// The carrier of an account, with the credentials in force now.
+    /// The carrier of an account (the tenant's own or a platform account offered to its plan),
+    /// with the credentials in force now.
     async fn carrier_for(
         &self,
         rc: &RequestCtx,
         op: Operation,
         gateway: &CarrierCode,
-        account: &AccountId,
+        account: &AccountRef,
     ) -> AppResult<Box<dyn Carrier>> {
         let credentials = self
             .effective_credentials(rc, op, gateway, account, self.now())
@@ -251,14 +278,15 @@ impl App {
             .map_err(carrier_error)
     }
 
-    /// Rates for a confirmed shipment from one gateway account.
+    /// Rates for a confirmed shipment from one gateway account: the one named, else the
+    /// tenant's own account of the gateway, else the platform account offered to its plan.
     pub async fn shipping_rates(
         &self,
         rc: &RequestCtx,
         order: OrderId,
         shipment: ShipmentId,
         gateway: &CarrierCode,
-        account: &AccountId,
+        account: Option<&AccountRef>,
     ) -> AppResult<Quote> {
         let op = Operation::GetRates;
         let (stored, _) = self.load_for(rc, op, order, false).await?;
@@ -266,7 +294,11 @@ impl App {
         own_shipment(identity, op, &stored.order, shipment)?;
         let s = shipment_of(&stored.order, shipment)?;
         let req = request(&stored.order, s)?;
-        let carrier = self.carrier_for(rc, op, gateway, account).await?;
+        let account = match account {
+            Some(a) => a.clone(),
+            None => self.default_account(rc, op, gateway).await?,
+        };
+        let carrier = self.carrier_for(rc, op, gateway, &account).await?;
         let rates = carrier.rates(&req).await.map_err(carrier_error)?;
         let purpose = rate_purpose(identity, order, shipment);
         let quoted = rates
@@ -275,7 +307,8 @@ impl App {
             .map(|r| {
                 let token = RateToken {
                     g: gateway.clone(),
-                    a: account.clone(),
+                    a: account.account().clone(),
+                    p: matches!(account, AccountRef::Platform(_)),
                     s: r.rate.carrier_shipment.clone(),
                     r: r.rate.rate_id.clone(),
                 };
@@ -335,7 +368,7 @@ impl App {
                 Start::Again => continue,
                 Start::Go(stored) => *stored,
             };
-            let carrier = self.carrier_for(rc, op, &token.g, &token.a).await?;
+            let carrier = self.carrier_for(rc, op, &token.g, &token.account()).await?;
             let parcel = request(&stored.order, shipment_of(&stored.order, shipment)?)?;
             let Some(intent) = self
                 .open_intent(
@@ -415,7 +448,7 @@ impl App {
             let s = shipment_of(&stored.order, shipment)?;
             let label = Self::label_ref(s)?;
             let reference = s.carrier_reference.clone().unwrap_or_default();
-            let carrier = self.carrier_for(rc, op, &label.g, &label.a).await?;
+            let carrier = self.carrier_for(rc, op, &label.g, &label.account()).await?;
             let Some(intent) = self
                 .open_intent(
                     rc,
@@ -612,6 +645,7 @@ impl App {
         let reference = encode(&LabelRef {
             g: token.g.clone(),
             a: token.a.clone(),
+            p: token.p,
             r: label.carrier_reference.clone(),
         })?;
         let printed = Label {
@@ -706,7 +740,7 @@ impl App {
         label: &PurchasedLabel,
     ) {
         let voided = match self
-            .carrier_for(rc, Operation::BuyLabel, &token.g, &token.a)
+            .carrier_for(rc, Operation::BuyLabel, &token.g, &token.account())
             .await
         {
             Ok(carrier) => carrier
@@ -787,7 +821,7 @@ impl App {
                 let found = match self.outcomes.get(&intent.id) {
                     Some(Outcome::Bought(label)) => Ok(PurchaseLookup::Bought(label)),
                     _ => match self
-                        .carrier_for(rc, Operation::BuyLabel, &token.g, &token.a)
+                        .carrier_for(rc, Operation::BuyLabel, &token.g, &token.account())
                         .await
                     {
                         Ok(c) => c.find_purchase(&token.rate_ref(), &intent.id).await,
@@ -832,7 +866,7 @@ impl App {
                 let found = match self.outcomes.get(&intent.id) {
                     Some(Outcome::Voided) => Ok(VoidLookup::Voided(VoidOutcome::Submitted)),
                     _ => match self
-                        .carrier_for(rc, Operation::VoidLabel, &label.g, &label.a)
+                        .carrier_for(rc, Operation::VoidLabel, &label.g, &label.account())
                         .await
                     {
                         Ok(c) => c.find_void(&label.r).await,
@@ -1005,7 +1039,7 @@ impl App {
                 });
             }
         };
-        let carrier = self.carrier_for(rc, op, &label.g, &label.a).await?;
+        let carrier = self.carrier_for(rc, op, &label.g, &label.account()).await?;
         let tracking = carrier
             .track(carrier_code.as_str(), number.as_str())
             .await

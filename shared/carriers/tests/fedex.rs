@@ -94,6 +94,7 @@ fn credentials(fake: &FakeFedex, n: u128, track: bool) -> EffectiveCredentials {
             sandbox_url: fake.base_url(),
             production_url: fake.base_url(),
             auth_type: GatewayAuthType::Oauth2ClientCredentials,
+            offers: Vec::new(),
         },
         version: CredentialVersion {
             id: CredentialId::from_ulid(ulid::Ulid::from_parts(1_700_000_000_000, n)),

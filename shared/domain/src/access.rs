@@ -117,6 +117,11 @@ operations! {
     SetWebhook => "setWebhook": Platform,
     SetEventSource => "setEventSource": Platform,
     SetGateway => "setGateway": Platform,
+    ListPlatformCredentials => "platformCarrierCredentials": Platform,
+    AddPlatformCredential => "addPlatformCarrierCredentials": Platform,
+    RotatePlatformCredential => "rotatePlatformCarrierCredentials": Platform,
+    ExpirePlatformCredential => "expirePlatformCarrierCredentials": Platform,
+    OfferPlatformAccount => "offerPlatformAccount": Platform,
 }
 
 /// Our roles. Each tenant maps its IdP's role names onto these.

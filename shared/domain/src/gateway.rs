@@ -10,9 +10,62 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::error::{DomainError, DomainResult};
-use crate::ids::{AccountId, CarrierCode, CredentialId, Subject, TenantId};
+use crate::ids::{AccountId, CarrierCode, CredentialId, PlanName, Subject, TenantId};
 use crate::outbound::OutboundPolicy;
 use crate::webhook::SecretRef;
+
+/// The tenant id the platform's own credential versions carry (the SaaS provider's carrier
+/// accounts): reserved, no tenant is ever created with it.
+pub const PLATFORM_OWNER: &str = "platform";
+
+/// The prefix by which a tenant names a platform account (`platform:<account>`).
+pub const PLATFORM_ACCOUNT_PREFIX: &str = "platform:";
+
+/// The owner id of the platform's credential versions.
+pub fn platform_owner() -> TenantId {
+    // A constant slug: it parses.
+    TenantId::parse(PLATFORM_OWNER).unwrap_or_else(|_| unreachable!("{PLATFORM_OWNER} is a slug"))
+}
+
+/// An account as a tenant names it: one of its own, or the platform's (`platform:<account>`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountRef {
+    Own(AccountId),
+    Platform(AccountId),
+}
+
+impl AccountRef {
+    pub fn parse(s: &str) -> DomainResult<Self> {
+        match s.strip_prefix(PLATFORM_ACCOUNT_PREFIX) {
+            Some(account) => Ok(Self::Platform(AccountId::parse(account)?)),
+            None => Ok(Self::Own(AccountId::parse(s)?)),
+        }
+    }
+
+    pub fn account(&self) -> &AccountId {
+        match self {
+            AccountRef::Own(a) | AccountRef::Platform(a) => a,
+        }
+    }
+}
+
+impl std::fmt::Display for AccountRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AccountRef::Own(a) => write!(f, "{a}"),
+            AccountRef::Platform(a) => write!(f, "{PLATFORM_ACCOUNT_PREFIX}{a}"),
+        }
+    }
+}
+
+/// A platform account of a gateway, offered to the tenants of the named plans.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformOffer {
+    pub account: AccountId,
+    pub plans: Vec<PlanName>,
+}
 
 /// Which API a gateway speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -131,9 +184,35 @@ pub struct GatewayConfig {
     pub sandbox_url: String,
     pub production_url: String,
     pub auth_type: GatewayAuthType,
+    /// The platform's accounts of this gateway and the plans whose tenants may use them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offers: Vec<PlatformOffer>,
 }
 
 impl GatewayConfig {
+    /// Whether the platform account `account` is offered to tenants on `plan`.
+    pub fn offered(&self, account: &AccountId, plan: &PlanName) -> bool {
+        self.offers
+            .iter()
+            .any(|o| &o.account == account && o.plans.contains(plan))
+    }
+
+    /// The platform accounts offered to tenants on `plan`.
+    pub fn offers_to<'a>(&'a self, plan: &'a PlanName) -> impl Iterator<Item = &'a AccountId> {
+        self.offers
+            .iter()
+            .filter(move |o| o.plans.contains(plan))
+            .map(|o| &o.account)
+    }
+
+    /// Offers `account` to exactly `plans` (none: withdraws it).
+    pub fn set_offer(&mut self, account: AccountId, plans: Vec<PlanName>) {
+        self.offers.retain(|o| o.account != account);
+        if !plans.is_empty() {
+            self.offers.push(PlatformOffer { account, plans });
+        }
+    }
+
     /// Its URLs are ones `outbound` lets calls go to; its name is short.
     pub fn validate(&self, outbound: &OutboundPolicy) -> DomainResult<()> {
         outbound.check("sandboxUrl", &self.sandbox_url)?;
@@ -383,6 +462,44 @@ mod tests {
         assert!(check_no_overlap(&chain, at(5), Some(at(5))).is_err());
         assert_eq!(effective_at(&chain, at(25)), None);
         assert_eq!(effective_at(&chain, at(35)).map(|v| v.from), Some(at(30)));
+    }
+
+    #[test]
+    fn accounts_are_named_own_or_platform() {
+        let own = AccountRef::parse("main").unwrap();
+        assert_eq!(own, AccountRef::Own(AccountId::parse("main").unwrap()));
+        let platform = AccountRef::parse("platform:main").unwrap();
+        assert_eq!(
+            platform,
+            AccountRef::Platform(AccountId::parse("main").unwrap())
+        );
+        assert_eq!(platform.to_string(), "platform:main");
+        assert!(AccountRef::parse("platform:").is_err());
+        assert_eq!(platform_owner().as_str(), PLATFORM_OWNER);
+    }
+
+    #[test]
+    fn offers_name_plans() {
+        let mut g = GatewayConfig {
+            id: CarrierCode::parse("easypost").unwrap(),
+            name: "EasyPost".into(),
+            kind: CarrierKind::Easypost,
+            sandbox_url: "https://api.easypost.com".into(),
+            production_url: "https://api.easypost.com".into(),
+            auth_type: GatewayAuthType::ApiKey,
+            offers: Vec::new(),
+        };
+        let (main, pro, free) = (
+            AccountId::parse("main").unwrap(),
+            PlanName::parse("pro").unwrap(),
+            PlanName::parse("free").unwrap(),
+        );
+        g.set_offer(main.clone(), vec![pro.clone()]);
+        assert!(g.offered(&main, &pro));
+        assert!(!g.offered(&main, &free));
+        assert_eq!(g.offers_to(&pro).collect::<Vec<_>>(), vec![&main]);
+        g.set_offer(main.clone(), Vec::new());
+        assert!(!g.offered(&main, &pro));
     }
 
     #[test]

@@ -220,6 +220,12 @@ pub const MAX_SHARDS: u32 = 64;
 
 impl TenantProfile {
     pub fn new(id: TenantId, name: &str, plan: PlanName, now: Timestamp) -> DomainResult<Self> {
+        if id.as_str() == crate::gateway::PLATFORM_OWNER {
+            return Err(DomainError::invalid(
+                "tenant",
+                "\"platform\" is reserved (it owns the platform's carrier accounts)",
+            ));
+        }
         let name = name.trim();
         check_text("tenant.name", name, 200, true)?;
         Ok(Self {

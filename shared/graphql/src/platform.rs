@@ -12,6 +12,7 @@ use domain::ids::{PlanName, TenantId};
 use domain::tenant::{IdpRegistration, TenantProfile, TenantStatus};
 
 use crate::connection::{AuditConnection, TenantConnection};
+use crate::credentials::{CarrierCredentialPayload, CarrierCredentialV, CarrierCredentialsInput};
 use crate::errors::app_error;
 use crate::mutation::payload;
 use crate::state::{ApiState, Req};
@@ -119,6 +120,30 @@ impl PlatformQuery {
             Err(AppError::NotFound { .. }) => Ok(None),
             Err(e) => Err(app_error(e)),
         }
+    }
+
+    /// The platform's own carrier credential versions (of one gateway, if given), with
+    /// fingerprints only (platform admins only).
+    async fn platform_carrier_credentials(
+        &self,
+        ctx: &Context<'_>,
+        gateway: Option<String>,
+    ) -> async_graphql::Result<Vec<CarrierCredentialV>> {
+        let (platform, r) = admitted(ctx, Operation::ListPlatformCredentials).await?;
+        let gateway = gateway
+            .as_deref()
+            .map(domain::ids::CarrierCode::parse)
+            .transpose()
+            .map_err(|e| app_error(e.into()))?;
+        let now = r.app.now();
+        let versions = platform
+            .platform_credentials(gateway.as_ref())
+            .await
+            .map_err(|e| app_error(e.into()))?;
+        Ok(versions
+            .iter()
+            .map(|v| CarrierCredentialV::new(v, now))
+            .collect())
     }
 
     /// The platform admins' actions between `from` and `to` (RFC 3339; default the last 7
@@ -261,9 +286,119 @@ impl PlatformMutation {
         };
         tenant_payload(out.await)
     }
+
+    /// Adds a version of one of the platform's own carrier accounts (the same rules as a
+    /// tenant's: immutable, windows that never overlap, secrets write-only). Tenants use it as
+    /// `platform:<account>` once `offerPlatformAccount` offers it to their plan.
+    async fn add_platform_carrier_credentials(
+        &self,
+        ctx: &Context<'_>,
+        input: CarrierCredentialsInput,
+    ) -> async_graphql::Result<CarrierCredentialPayload> {
+        self.credential(ctx, Operation::AddPlatformCredential, async |p| {
+            Ok(p.add_platform_credentials(input.parse()?).await?)
+        })
+        .await
+    }
+
+    /// Rotates a platform account's credentials at `from` (default now).
+    async fn rotate_platform_carrier_credentials(
+        &self,
+        ctx: &Context<'_>,
+        input: CarrierCredentialsInput,
+    ) -> async_graphql::Result<CarrierCredentialPayload> {
+        self.credential(ctx, Operation::RotatePlatformCredential, async |p| {
+            Ok(p.rotate_platform_credentials(input.parse()?).await?)
+        })
+        .await
+    }
+
+    /// Ends a platform version's window at `at` (RFC 3339, default now), once.
+    async fn expire_platform_carrier_credentials(
+        &self,
+        ctx: &Context<'_>,
+        gateway: String,
+        account: String,
+        id: ID,
+        at: Option<String>,
+    ) -> async_graphql::Result<CarrierCredentialPayload> {
+        self.credential(ctx, Operation::ExpirePlatformCredential, async |p| {
+            let gateway = domain::ids::CarrierCode::parse(&gateway)?;
+            let account = domain::ids::AccountId::parse(&account)?;
+            let id = domain::ids::CredentialId::parse(id.as_str())?;
+            let at = at
+                .as_deref()
+                .map(domain::Timestamp::parse_rfc3339)
+                .transpose()?;
+            Ok(p.expire_platform_credentials(&gateway, &account, id, at)
+                .await?)
+        })
+        .await
+    }
+
+    /// Offers a platform account of a gateway to the tenants of exactly `plans` (empty:
+    /// withdraws it).
+    async fn offer_platform_account(
+        &self,
+        ctx: &Context<'_>,
+        gateway: String,
+        account: String,
+        plans: Vec<String>,
+    ) -> async_graphql::Result<PlatformOfferPayload> {
+        let (platform, _) = admitted(ctx, Operation::OfferPlatformAccount).await?;
+        let out = async {
+            let gateway = domain::ids::CarrierCode::parse(&gateway)?;
+            let account = domain::ids::AccountId::parse(&account)?;
+            let plans = plans
+                .iter()
+                .map(|p| PlanName::parse(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let g = platform
+                .offer_platform_account(&gateway, account.clone(), plans)
+                .await?;
+            Ok::<_, AppError>((g, account))
+        };
+        payload(out.await, |(g, account)| PlatformOfferPayload {
+            gateway: Some(g.id.to_string()),
+            account: Some(format!("platform:{account}")),
+            plans: g
+                .offers
+                .iter()
+                .find(|o| o.account == account)
+                .map(|o| o.plans.iter().map(ToString::to_string).collect())
+                .unwrap_or_default(),
+            user_errors: Vec::new(),
+        })
+    }
 }
 
+/// A platform account's offer: the plans whose tenants may use it.
+#[derive(SimpleObject, Default)]
+pub struct PlatformOfferPayload {
+    pub gateway: Option<String>,
+    /// As tenants name it: `platform:<account>`.
+    pub account: Option<String>,
+    pub plans: Vec<String>,
+    pub user_errors: Vec<UserError>,
+}
+
+crate::mutation::with_user_errors!(PlatformOfferPayload);
+
 impl PlatformMutation {
+    async fn credential(
+        &self,
+        ctx: &Context<'_>,
+        op: Operation,
+        change: impl AsyncFnOnce(Platform) -> Result<domain::gateway::CredentialVersion, AppError>,
+    ) -> async_graphql::Result<CarrierCredentialPayload> {
+        let (platform, r) = admitted(ctx, op).await?;
+        let now = r.app.now();
+        payload(change(platform).await, |v| CarrierCredentialPayload {
+            credential: Some(CarrierCredentialV::new(&v, now)),
+            user_errors: Vec::new(),
+        })
+    }
+
     async fn set_status(
         &self,
         ctx: &Context<'_>,

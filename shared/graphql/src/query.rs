@@ -258,15 +258,17 @@ impl QueryRoot {
             .collect())
     }
 
-    /// Rates for a shipment from one of the tenant's gateway accounts, with the credentials in
-    /// force now; carriers that could not rate it are listed in `errors`.
+    /// Rates for a shipment from a gateway account, with the credentials in force now; carriers
+    /// that could not rate it are listed in `errors`. `account` names one of the tenant's own,
+    /// or `platform:<account>` one the platform offers to the tenant's plan; left out, the
+    /// tenant's own account of the gateway is used, else the platform's offered one.
     async fn shipping_rates(
         &self,
         ctx: &Context<'_>,
         order_id: ID,
         shipment_id: ID,
         gateway: String,
-        account: String,
+        account: Option<String>,
     ) -> async_graphql::Result<crate::credentials::ShippingRatesV> {
         let Req { app, rc, .. } = Req::of(ctx).await?;
         let parsed = (|| -> app::AppResult<_> {
@@ -275,7 +277,10 @@ impl QueryRoot {
                 domain::ids::ShipmentId::parse(shipment_id.as_str())
                     .map_err(|_| app::AppError::NotFound { what: "shipment" })?,
                 domain::ids::CarrierCode::parse(&gateway)?,
-                domain::ids::AccountId::parse(&account)?,
+                account
+                    .as_deref()
+                    .map(domain::gateway::AccountRef::parse)
+                    .transpose()?,
             ))
         })();
         let (o, s, g, a) = app
@@ -283,7 +288,7 @@ impl QueryRoot {
             .await
             .map_err(app_error)?;
         let quote = app
-            .shipping_rates(&rc, o, s, &g, &a)
+            .shipping_rates(&rc, o, s, &g, a.as_ref())
             .await
             .map_err(app_error)?;
         Ok((&quote).into())

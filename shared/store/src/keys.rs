@@ -209,23 +209,33 @@ pub fn carrier_credentials(
     format!("T#{tenant}#CARRIER#{gateway}#{account}#")
 }
 
-/// One immutable credential record, valid from `from`.
-pub fn carrier_credential(
-    tenant: &TenantId,
-    gateway: &CarrierCode,
-    account: &AccountId,
-    from: Timestamp,
-) -> Key {
+/// One immutable credential record of the chain in `partition`, valid from `from`.
+pub fn carrier_credential(partition: &str, from: Timestamp) -> Key {
     key(
-        carrier_credentials(tenant, gateway, account),
+        partition.to_owned(),
         format!("{CARRIER_VERSION_PREFIX}{}", from.fixed_width()),
     )
 }
 
-/// The head of one account's credential chain: its revision, which every change of the chain
-/// moves on (so changes of one chain are serialized by a condition, never by a race).
-pub fn carrier_chain(tenant: &TenantId, gateway: &CarrierCode, account: &AccountId) -> Key {
-    key(carrier_credentials(tenant, gateway, account), "CHAIN")
+/// The head of the credential chain in `partition`: its revision, which every change of the
+/// chain moves on (so changes of one chain are serialized by a condition, never by a race).
+pub fn carrier_chain(partition: &str) -> Key {
+    key(partition.to_owned(), "CHAIN")
+}
+
+/// The partition of the platform's credentials for one of its gateway accounts.
+pub fn platform_carrier_credentials(gateway: &CarrierCode, account: &AccountId) -> String {
+    format!("SAAS#CARRIER#{gateway}#{account}#")
+}
+
+/// The platform's gateway accounts (one item per gateway and account with credentials).
+pub const PLATFORM_CARRIER_ACCOUNTS: &str = "SAAS#CARRIERS#";
+
+pub fn platform_carrier_account(gateway: &CarrierCode, account: &AccountId) -> Key {
+    key(
+        PLATFORM_CARRIER_ACCOUNTS.to_owned(),
+        format!("{gateway}#{account}"),
+    )
 }
 
 /// The sort-key prefix of a chain's versions.

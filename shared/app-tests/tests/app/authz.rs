@@ -89,6 +89,11 @@ fn role_may(role: Role, op: Operation) -> bool {
         SetWebhook,
         SetEventSource,
         SetGateway,
+        ListPlatformCredentials,
+        AddPlatformCredential,
+        RotatePlatformCredential,
+        ExpirePlatformCredential,
+        OfferPlatformAccount,
     ];
     let in_ = |set: &[Operation]| set.contains(&op);
     match role {

@@ -5,6 +5,7 @@
 //! Counted on the local secrets file and on Secrets Manager (moto).
 
 use app::ports::CredentialStore;
+use app::ports::Owner;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -241,10 +242,13 @@ async fn refused_changes_leave_no_secret(inner: Arc<dyn SecretStore>, counter: C
         let repo = crate::gateway_env::raw_repository(&store);
         let scope = TenantScope::for_tests("acme");
         let account = AccountId::parse("third").unwrap();
-        let chain = repo.chain(&scope, &gateway(), &account).await.unwrap();
+        let chain = repo
+            .chain(Owner::Tenant(&scope), &gateway(), &account)
+            .await
+            .unwrap();
         let open = open_version(&chain.versions).cloned().unwrap();
         repo.expire(
-            &scope,
+            Owner::Tenant(&scope),
             &chain,
             &open,
             at(NOW + 30),

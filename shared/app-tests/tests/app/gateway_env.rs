@@ -2,6 +2,7 @@
 //! admin of `acme`, the use cases under a chosen outbound policy and secret store.
 
 use app::ports::CredentialStore;
+use app::ports::Owner;
 use std::sync::{Arc, Mutex};
 
 use app::credentials::{CredentialSecrets, NewCredentials, secret_purpose};
@@ -60,6 +61,7 @@ impl GatewayEnv {
             sandbox_url: "https://api.easypost.com".into(),
             production_url: "https://api.easypost.com".into(),
             auth_type: GatewayAuthType::ApiKey,
+            offers: Vec::new(),
         })
         .await
         .unwrap();
@@ -148,10 +150,10 @@ pub(crate) async fn write_version(
     let repo = raw_repository(store);
     let scope = TenantScope::for_tests(version.tenant.as_str());
     let chain = repo
-        .chain(&scope, &version.gateway, &version.account)
+        .chain(Owner::Tenant(&scope), &version.gateway, &version.account)
         .await?;
     repo.add(
-        &scope,
+        Owner::Tenant(&scope),
         &chain,
         version,
         &raw_audit(&scope, &version.id.to_string()),

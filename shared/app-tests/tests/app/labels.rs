@@ -203,6 +203,7 @@ impl Harness {
                 sandbox_url: fake.base_url(),
                 production_url: fake.base_url(),
                 auth_type: GatewayAuthType::ApiKey,
+                offers: Vec::new(),
             })
             .await
             .unwrap();
@@ -315,7 +316,7 @@ impl Harness {
                 self.order,
                 self.shipment,
                 &self.gateway,
-                &self.account,
+                Some(&domain::gateway::AccountRef::Own(self.account.clone())),
             )
             .await
             .unwrap();

@@ -127,6 +127,7 @@ async fn catalogue_and_notification_urls_are_held_to_the_same_policy() {
         sandbox_url: sandbox.into(),
         production_url: production.into(),
         auth_type: GatewayAuthType::ApiKey,
+        offers: Vec::new(),
     };
     let refused = |e: app::platform::PlatformError| match e {
         app::platform::PlatformError::Invalid(domain::DomainError::Invalid { field, .. }) => field,
@@ -403,7 +404,7 @@ async fn call(
             &env.rc,
             Operation::GetRates,
             &gateway(),
-            &AccountId::parse(account).unwrap(),
+            &domain::gateway::AccountRef::Own(AccountId::parse(account).unwrap()),
             env.now(),
         )
         .await

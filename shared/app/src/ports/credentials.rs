@@ -9,7 +9,7 @@ use domain::audit::AuditRecord;
 use domain::gateway::{
     CredentialVersion, GatewayConfig, check_no_overlap, check_window, open_version,
 };
-use domain::ids::{AccountId, CarrierCode, CredentialId};
+use domain::ids::{AccountId, CarrierCode, CredentialId, TenantId};
 use domain::scope::TenantScope;
 
 use super::error::{RepoError, RepoResult};
@@ -37,8 +37,28 @@ pub enum ChainError {
     Repo(#[from] RepoError),
 }
 
-fn check_tenant(scope: &TenantScope, v: &CredentialVersion) -> RepoResult<()> {
-    if &v.tenant != scope.tenant() {
+/// Whose credentials: a tenant's (proven by its verified scope), or the platform's own — the
+/// SaaS provider's carrier accounts, used on behalf of the tenants whose plan they are offered
+/// to. The platform's versions carry the reserved owner id `platform`, and its changes go to the
+/// SaaS audit.
+#[derive(Debug, Clone, Copy)]
+pub enum Owner<'a> {
+    Tenant(&'a TenantScope),
+    Platform,
+}
+
+impl Owner<'_> {
+    /// The tenant id its versions carry.
+    pub fn id(&self) -> TenantId {
+        match self {
+            Owner::Tenant(scope) => scope.tenant().clone(),
+            Owner::Platform => domain::gateway::platform_owner(),
+        }
+    }
+}
+
+fn check_tenant(owner: Owner<'_>, v: &CredentialVersion) -> RepoResult<()> {
+    if v.tenant != owner.id() {
         return Err(RepoError::WrongTenant);
     }
     Ok(())
@@ -53,10 +73,10 @@ impl Chain {
     /// its window may meet no other.
     pub fn check_add(
         &self,
-        scope: &TenantScope,
+        owner: Owner<'_>,
         version: &CredentialVersion,
     ) -> Result<(), ChainError> {
-        check_tenant(scope, version)?;
+        check_tenant(owner, version)?;
         check_no_overlap(&self.versions, version.from, version.thru)?;
         Ok(())
     }
@@ -64,15 +84,15 @@ impl Chain {
     /// Why rotating `previous` (the open version) to `next` would be refused, if it would.
     pub fn check_rotate(
         &self,
-        scope: &TenantScope,
+        owner: Owner<'_>,
         previous: &CredentialVersion,
         next: &CredentialVersion,
     ) -> Result<(), ChainError> {
-        check_tenant(scope, next)?;
+        check_tenant(owner, next)?;
         if open_version(&self.versions).map(|v| v.id) != Some(previous.id) {
             return Err(ChainError::Changed);
         }
-        self.closed(scope, previous, next.from)?;
+        self.closed(owner, previous, next.from)?;
         // The previous version closes at T, so the new one may meet no other from T on.
         let others: Vec<CredentialVersion> = self
             .versions
@@ -87,11 +107,11 @@ impl Chain {
     /// `version` as stored, closed at `at`: the only change a version ever gets, and once.
     pub fn closed(
         &self,
-        scope: &TenantScope,
+        owner: Owner<'_>,
         version: &CredentialVersion,
         at: Timestamp,
     ) -> Result<CredentialVersion, ChainError> {
-        check_tenant(scope, version)?;
+        check_tenant(owner, version)?;
         let stored = self.find(version.id).ok_or(ChainError::Changed)?.clone();
         if stored.thru.is_some() {
             return Err(ChainError::AlreadyClosed);
@@ -103,25 +123,26 @@ impl Chain {
     }
 }
 
-/// Where tenants' carrier credentials are kept. A change is written with its
-/// tenant audit record, conditioned on the chain as read ([`ChainError::Changed`] when it moved).
+/// Where carrier credentials are kept, tenants' and the platform's. A change is written with its
+/// audit record (the tenant's audit, or the SaaS audit for the platform's), conditioned on the
+/// chain as read ([`ChainError::Changed`] when it moved).
 #[async_trait]
 pub trait CredentialStore: Send + Sync {
     /// The chain of one account, with its revision.
     async fn chain(
         &self,
-        scope: &TenantScope,
+        owner: Owner<'_>,
         gateway: &CarrierCode,
         account: &AccountId,
     ) -> RepoResult<Chain>;
 
-    /// The tenant's (gateway, account) pairs that have credentials.
-    async fn accounts(&self, scope: &TenantScope) -> RepoResult<Vec<(CarrierCode, AccountId)>>;
+    /// The owner's (gateway, account) pairs that have credentials.
+    async fn accounts(&self, owner: Owner<'_>) -> RepoResult<Vec<(CarrierCode, AccountId)>>;
 
     /// Adds `version` to the chain read as `chain`.
     async fn add(
         &self,
-        scope: &TenantScope,
+        owner: Owner<'_>,
         chain: &Chain,
         version: &CredentialVersion,
         audit: &AuditRecord,
@@ -130,7 +151,7 @@ pub trait CredentialStore: Send + Sync {
     /// Writes `next` (from T) and closes `previous` (the open version) at T.
     async fn rotate(
         &self,
-        scope: &TenantScope,
+        owner: Owner<'_>,
         chain: &Chain,
         previous: &CredentialVersion,
         next: &CredentialVersion,
@@ -140,7 +161,7 @@ pub trait CredentialStore: Send + Sync {
     /// Closes `version` at `at`.
     async fn expire(
         &self,
-        scope: &TenantScope,
+        owner: Owner<'_>,
         chain: &Chain,
         version: &CredentialVersion,
         at: Timestamp,

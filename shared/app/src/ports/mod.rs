@@ -16,7 +16,7 @@ mod tenants;
 mod tokens;
 
 pub use apikeys::{ApiKeyStore, StoredApiKey};
-pub use credentials::{Chain, ChainError, CredentialStore, GatewayCatalogue};
+pub use credentials::{Chain, ChainError, CredentialStore, GatewayCatalogue, Owner};
 pub use error::{RepoError, RepoResult};
 pub use idempotency::{
     DELIVERY_TTL_SECS, IDEMPOTENCY_TTL_SECS, IdempotencyRecord, IdempotencyStore,
@@ -38,6 +38,8 @@ use std::sync::Arc;
 pub struct PlatformRepositories {
     pub registry: Arc<dyn Registry>,
     pub catalogue: Arc<dyn GatewayCatalogue>,
+    /// The platform's own carrier credentials (`Owner::Platform`).
+    pub credentials: Arc<dyn CredentialStore>,
 }
 
 /// The repositories the use cases run over, one implementation each.

@@ -22,6 +22,7 @@ async fn env() -> WebhookEnv {
             sandbox_url: "https://api.easypost.com".into(),
             production_url: "https://api.easypost.com".into(),
             auth_type: GatewayAuthType::ApiKey,
+            offers: Vec::new(),
         })
         .await
         .unwrap();

@@ -263,6 +263,14 @@ fn table() -> Vec<Row> {
             args: |_| r#"(name: "gold", all: true)"#.into() },
         Row { field: "setTenantIdp", who: Platform, steps: &[], expect: Refused,
             args: |_| r#"(id: "demo", registration: {issuer: "https://idp.example.com"})"#.into() },
+        Row { field: "addPlatformCarrierCredentials", who: Platform, steps: &[], expect: Refused,
+            args: |_| r#"(input: {gateway: "easypost", account: "shared", apiKey: "EZTK-platform-0000000000001"})"#.into() },
+        Row { field: "rotatePlatformCarrierCredentials", who: Platform, steps: &[], expect: Refused,
+            args: |_| r#"(input: {gateway: "easypost", account: "shared", apiKey: "EZTK-platform-0000000000002"})"#.into() },
+        Row { field: "expirePlatformCarrierCredentials", who: Platform, steps: &[], expect: Refused,
+            args: |_| r#"(gateway: "easypost", account: "shared", id: "01HZZZZZZZZZZZZZZZZZZZZZZZ")"#.into() },
+        Row { field: "offerPlatformAccount", who: Platform, steps: &[], expect: Refused,
+            args: |_| r#"(gateway: "easypost", account: "shared", plans: ["demo"])"#.into() },
     ];
     rows
 }
@@ -333,6 +341,7 @@ impl Env {
             sandbox_url: fake.base_url(),
             production_url: fake.base_url(),
             auth_type: GatewayAuthType::ApiKey,
+            offers: Vec::new(),
         })
         .await
         .unwrap();

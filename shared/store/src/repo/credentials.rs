@@ -1,5 +1,7 @@
-//! Carrier credentials: each (tenant, gateway, account) is a chain of immutable versions with
+//! Carrier credentials: each (owner, gateway, account) is a chain of immutable versions with
 //! non-overlapping windows, and a head item whose revision every change of the chain moves on.
+//! The owner is a tenant (its partitions, its audit) or the platform (SaaS partitions, the SaaS
+//! audit).
 //!
 //! The rules hold in the store, not by a read-then-write race: a change is computed from the
 //! chain as read at revision N and written in one transaction conditioned on the head still
@@ -10,7 +12,7 @@
 
 use std::sync::Arc;
 
-use app::ports::{Chain, ChainError, CredentialStore, RepoError, RepoResult};
+use app::ports::{Chain, ChainError, CredentialStore, Owner, RepoError, RepoResult};
 use async_trait::async_trait;
 
 use domain::Timestamp;
@@ -18,25 +20,35 @@ use domain::audit::AuditRecord;
 use domain::gateway::CredentialVersion;
 use domain::ids::{AccountId, CarrierCode};
 
-use crate::TenantScope;
 use crate::item::{Item, Value};
 use crate::keys;
 use crate::port::{Condition, ItemStore, Query, SkRange, WriteAction};
 use crate::schema;
 
 use super::audit::TenantAuditRepository;
+use super::registry::saas_audit_action;
 use super::{from_json, to_json};
 
 #[derive(Clone)]
 pub struct CredentialRepository {
     store: Arc<dyn ItemStore>,
-    /// Where each change's tenant audit record goes, in the change's transaction.
-    audit: TenantAuditRepository,
+    /// Where each tenant change's audit record goes, in the change's transaction (none in a
+    /// repository of the platform's credentials only).
+    audit: Option<TenantAuditRepository>,
 }
 
-fn version_item(v: &CredentialVersion) -> RepoResult<Item> {
+/// Where an owner's chains are.
+fn partition(owner: Owner<'_>, gateway: &CarrierCode, account: &AccountId) -> String {
+    match owner {
+        Owner::Tenant(scope) => keys::carrier_credentials(scope.tenant(), gateway, account),
+        Owner::Platform => keys::platform_carrier_credentials(gateway, account),
+    }
+}
+
+fn version_item(owner: Owner<'_>, v: &CredentialVersion) -> RepoResult<Item> {
     let mut item = Item::with_key(&keys::carrier_credential(
-        &v.tenant, &v.gateway, &v.account, v.from,
+        &partition(owner, &v.gateway, &v.account),
+        v.from,
     ));
     item.set("data", to_json(v)?)
         .set("open", Value::Bool(v.thru.is_none()));
@@ -45,12 +57,22 @@ fn version_item(v: &CredentialVersion) -> RepoResult<Item> {
 
 impl CredentialRepository {
     pub fn new(store: Arc<dyn ItemStore>, audit: TenantAuditRepository) -> Self {
-        Self { store, audit }
+        Self {
+            store,
+            audit: Some(audit),
+        }
+    }
+
+    /// A repository of the platform's credentials only (a tenant's change is refused).
+    pub fn platform(store: Arc<dyn ItemStore>) -> Self {
+        Self { store, audit: None }
     }
 
     /// The head's write: from `chain.rev` to the next revision, conditioned on `chain.rev`.
-    fn head(scope: &TenantScope, v: &CredentialVersion, chain: &Chain) -> WriteAction {
-        let mut head = Item::with_key(&keys::carrier_chain(scope.tenant(), &v.gateway, &v.account));
+    fn head(owner: Owner<'_>, v: &CredentialVersion, chain: &Chain) -> WriteAction {
+        let mut head = Item::with_key(&keys::carrier_chain(&partition(
+            owner, &v.gateway, &v.account,
+        )));
         head.set(schema::VERSION, chain.rev + 1);
         let condition = if chain.rev == 0 {
             Condition::Absent
@@ -60,15 +82,25 @@ impl CredentialRepository {
         WriteAction::put_if(head, condition)
     }
 
-    /// Writes the transaction (the change's tenant audit record last); a failed condition
-    /// means the chain changed (or the version to close was closed meanwhile).
+    /// Writes the transaction (the change's audit record last); a failed condition means the
+    /// chain changed (or the version to close was closed meanwhile).
     async fn commit(
         &self,
-        scope: &TenantScope,
+        owner: Owner<'_>,
         mut actions: Vec<WriteAction>,
         audit: &AuditRecord,
     ) -> Result<(), ChainError> {
-        actions.push(self.audit.put_action(scope, audit).await?);
+        actions.push(match owner {
+            Owner::Tenant(scope) => {
+                let log = self.audit.as_ref().ok_or_else(|| {
+                    RepoError::Corrupt(
+                        "a platform credential repository took a tenant's change".into(),
+                    )
+                })?;
+                log.put_action(scope, audit).await?
+            }
+            Owner::Platform => saas_audit_action(audit)?,
+        });
         match self.store.transact_write(actions).await {
             Ok(()) => Ok(()),
             Err(crate::StoreError::Cancelled { index, .. }) if index <= 2 => {
@@ -81,14 +113,14 @@ impl CredentialRepository {
     /// The write that closes `version` at `at`, built from the stored version itself and
     /// conditioned on it still being open.
     fn closing(
-        scope: &TenantScope,
+        owner: Owner<'_>,
         chain: &Chain,
         version: &CredentialVersion,
         at: Timestamp,
     ) -> Result<WriteAction, ChainError> {
-        let closed = chain.closed(scope, version, at)?;
+        let closed = chain.closed(owner, version, at)?;
         Ok(WriteAction::put_if(
-            version_item(&closed)?,
+            version_item(owner, &closed)?,
             Condition::AttributeEquals("open".into(), Value::Bool(true)),
         ))
     }
@@ -98,11 +130,11 @@ impl CredentialRepository {
 impl CredentialStore for CredentialRepository {
     async fn chain(
         &self,
-        scope: &TenantScope,
+        owner: Owner<'_>,
         gateway: &CarrierCode,
         account: &AccountId,
     ) -> RepoResult<Chain> {
-        let pk = keys::carrier_credentials(scope.tenant(), gateway, account);
+        let pk = partition(owner, gateway, account);
         let mut q = Query::partition(pk, 1_000);
         let mut chain = Chain {
             versions: Vec::new(),
@@ -126,9 +158,13 @@ impl CredentialStore for CredentialRepository {
         Ok(chain)
     }
 
-    /// The tenant's (gateway, account) pairs that have credentials.
-    async fn accounts(&self, scope: &TenantScope) -> RepoResult<Vec<(CarrierCode, AccountId)>> {
-        let mut q = Query::partition(keys::carrier_accounts(scope.tenant()), 1_000);
+    /// The owner's (gateway, account) pairs that have credentials.
+    async fn accounts(&self, owner: Owner<'_>) -> RepoResult<Vec<(CarrierCode, AccountId)>> {
+        let pk = match owner {
+            Owner::Tenant(scope) => keys::carrier_accounts(scope.tenant()),
+            Owner::Platform => keys::PLATFORM_CARRIER_ACCOUNTS.to_owned(),
+        };
+        let mut q = Query::partition(pk, 1_000);
         q.sk = SkRange::All;
         let page = self.store.query(&q).await?;
         page.items
@@ -145,58 +181,59 @@ impl CredentialStore for CredentialRepository {
 
     async fn add(
         &self,
-        scope: &TenantScope,
+        owner: Owner<'_>,
         chain: &Chain,
         version: &CredentialVersion,
         audit: &AuditRecord,
     ) -> Result<(), ChainError> {
-        chain.check_add(scope, version)?;
-        let mut account = Item::with_key(&keys::carrier_account(
-            scope.tenant(),
-            &version.gateway,
-            &version.account,
-        ));
+        chain.check_add(owner, version)?;
+        let mut account = Item::with_key(&match owner {
+            Owner::Tenant(scope) => {
+                keys::carrier_account(scope.tenant(), &version.gateway, &version.account)
+            }
+            Owner::Platform => keys::platform_carrier_account(&version.gateway, &version.account),
+        });
         account
             .set("gateway", version.gateway.as_str())
             .set("account", version.account.as_str());
         let actions = vec![
-            Self::head(scope, version, chain),
-            WriteAction::put_if(version_item(version)?, Condition::Absent),
+            Self::head(owner, version, chain),
+            WriteAction::put_if(version_item(owner, version)?, Condition::Absent),
             WriteAction::put(account),
         ];
-        self.commit(scope, actions, audit).await
+        self.commit(owner, actions, audit).await
     }
 
     /// Rotation: `next` (from T) is written and `previous` (the open version, as stored) gets
     /// `thru` = T, in one transaction conditioned on the chain and on `previous` still open.
     async fn rotate(
         &self,
-        scope: &TenantScope,
+        owner: Owner<'_>,
         chain: &Chain,
         previous: &CredentialVersion,
         next: &CredentialVersion,
         audit: &AuditRecord,
     ) -> Result<(), ChainError> {
-        chain.check_rotate(scope, previous, next)?;
-        let closed = Self::closing(scope, chain, previous, next.from)?;
+        chain.check_rotate(owner, previous, next)?;
+        let closed = Self::closing(owner, chain, previous, next.from)?;
         let actions = vec![
-            Self::head(scope, next, chain),
+            Self::head(owner, next, chain),
             closed,
-            WriteAction::put_if(version_item(next)?, Condition::Absent),
+            WriteAction::put_if(version_item(owner, next)?, Condition::Absent),
         ];
-        self.commit(scope, actions, audit).await
+        self.commit(owner, actions, audit).await
     }
 
     async fn expire(
         &self,
-        scope: &TenantScope,
+        owner: Owner<'_>,
         chain: &Chain,
         version: &CredentialVersion,
         at: Timestamp,
         audit: &AuditRecord,
     ) -> Result<(), ChainError> {
-        let closed = Self::closing(scope, chain, version, at)?;
-        let actions = vec![Self::head(scope, version, chain), closed];
-        self.commit(scope, actions, audit).await
+        let closed = Self::closing(owner, chain, version, at)?;
+        let actions = vec![Self::head(owner, version, chain), closed];
+        self.commit(owner, actions, audit).await
     }
 }

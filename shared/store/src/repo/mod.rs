@@ -59,7 +59,8 @@ pub fn repositories(
 pub fn platform_repositories(store: Arc<dyn ItemStore>) -> PlatformRepositories {
     PlatformRepositories {
         registry: Arc::new(RegistryRepository::new(store.clone())),
-        catalogue: Arc::new(GatewayCatalogRepository::new(store)),
+        catalogue: Arc::new(GatewayCatalogRepository::new(store.clone())),
+        credentials: Arc::new(CredentialRepository::platform(store)),
     }
 }
 

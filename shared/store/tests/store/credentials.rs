@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use app::ports::{Chain, ChainError};
+use app::ports::{Chain, ChainError, Owner};
 use domain::Timestamp;
 use domain::audit::{Actor, ActorKind, AuditOutcome, AuditRecord, AuditTarget};
 use domain::gateway::{CredentialVersion, GatewayAuthType, GatewayMode, effective_at};
@@ -95,7 +95,7 @@ fn audit(scope: &TenantScope, action: &str) -> AuditRecord {
 async fn chain(r: &Repos, scope: &TenantScope) -> Chain {
     r.creds
         .chain(
-            scope,
+            Owner::Tenant(scope),
             &CarrierCode::parse("easypost").unwrap(),
             &AccountId::parse("main").unwrap(),
         )
@@ -160,7 +160,10 @@ async fn run_case(r: &Repos, ops: &[Op]) -> Result<(), TestCaseError> {
             Op::Add { from, len } => {
                 let v = version(&scope, *from, len.map(|l| from + l));
                 let overlaps = c.versions.iter().any(|x| x.overlaps(v.from, v.thru));
-                let out = r.creds.add(&scope, &c, &v, &audit(&scope, "add")).await;
+                let out = r
+                    .creds
+                    .add(Owner::Tenant(&scope), &c, &v, &audit(&scope, "add"))
+                    .await;
                 prop_assert_eq!(
                     out.is_ok(),
                     !overlaps,
@@ -178,7 +181,13 @@ async fn run_case(r: &Repos, ops: &[Op]) -> Result<(), TestCaseError> {
                         let ok = open.from < at(*t);
                         let out = r
                             .creds
-                            .rotate(&scope, &c, &open, &next, &audit(&scope, "rotate"))
+                            .rotate(
+                                Owner::Tenant(&scope),
+                                &c,
+                                &open,
+                                &next,
+                                &audit(&scope, "rotate"),
+                            )
                             .await;
                         prop_assert_eq!(out.is_ok(), ok, "{:?}: {:?}", op, out);
                         out
@@ -193,7 +202,13 @@ async fn run_case(r: &Repos, ops: &[Op]) -> Result<(), TestCaseError> {
                 let ok = v.thru.is_none() && v.from < at(*t);
                 let out = r
                     .creds
-                    .expire(&scope, &c, &v, at(*t), &audit(&scope, "expire"))
+                    .expire(
+                        Owner::Tenant(&scope),
+                        &c,
+                        &v,
+                        at(*t),
+                        &audit(&scope, "expire"),
+                    )
                     .await;
                 prop_assert_eq!(out.is_ok(), ok, "{:?} of {:?}: {:?}", op, v, out);
                 if !ok && v.thru.is_some() {
@@ -271,7 +286,7 @@ async fn fifty_concurrent_rotations_leave_one_winner(b: &Backend) {
     let first = version(&scope, 0, None);
     let c = chain(&r, &scope).await;
     r.creds
-        .add(&scope, &c, &first, &audit(&scope, "add"))
+        .add(Owner::Tenant(&scope), &c, &first, &audit(&scope, "add"))
         .await
         .unwrap();
     let c = chain(&r, &scope).await;
@@ -281,7 +296,12 @@ async fn fifty_concurrent_rotations_leave_one_winner(b: &Backend) {
         tasks.push(tokio::spawn(async move {
             let next = version(&scope, 100 + i, None);
             let a = audit(&scope, "rotate");
-            (next.id, r.creds.rotate(&scope, &c, &first, &next, &a).await)
+            (
+                next.id,
+                r.creds
+                    .rotate(Owner::Tenant(&scope), &c, &first, &next, &a)
+                    .await,
+            )
         }));
     }
     let mut winners = Vec::new();
@@ -310,4 +330,112 @@ async fn fifty_concurrent_rotations_leave_one_winner(b: &Backend) {
     );
 }
 
-both_backends!(fifty_concurrent_rotations_leave_one_winner);
+/// The platform's chains are apart from every tenant's: the same gateway and account name two
+/// chains, a platform version must carry the platform's owner id, a repository of the platform's
+/// credentials takes no tenant's change, and the rules (one winner of concurrent changes) hold.
+async fn platform_chains_are_apart_from_tenants(b: &Backend) {
+    let r = repos(b);
+    let n = next_id();
+    let scope = TenantScope::for_tests(&format!("own{}-{n}", std::process::id()));
+    let account = AccountId::parse(&format!("shared{}-{n}", std::process::id())).unwrap();
+    let mut mine = version(&scope, 0, None);
+    mine.account = account.clone();
+    let mut theirs = mine.clone();
+    theirs.id = CredentialId::from_ulid(ulid::Ulid::from_parts(7, next_id()));
+    theirs.tenant = domain::gateway::platform_owner();
+    let c = r
+        .creds
+        .chain(Owner::Tenant(&scope), &mine.gateway, &account)
+        .await
+        .unwrap();
+    r.creds
+        .add(Owner::Tenant(&scope), &c, &mine, &audit(&scope, "add"))
+        .await
+        .unwrap();
+    let saas_audit = |action: &str| {
+        let mut a = audit(&scope, action);
+        a.tenant = None;
+        a
+    };
+    let saas = saas_audit("addPlatformCarrierCredentials");
+    // A tenant's version is no platform version.
+    let p = r
+        .creds
+        .chain(Owner::Platform, &mine.gateway, &account)
+        .await
+        .unwrap();
+    assert_eq!(
+        p.versions,
+        Vec::new(),
+        "the tenant's chain is not the platform's"
+    );
+    let wrong = r.creds.add(Owner::Platform, &p, &mine, &saas).await;
+    assert!(matches!(wrong, Err(ChainError::Repo(_))), "{wrong:?}");
+    r.creds
+        .add(Owner::Platform, &p, &theirs, &saas)
+        .await
+        .unwrap();
+    let p = r
+        .creds
+        .chain(Owner::Platform, &mine.gateway, &account)
+        .await
+        .unwrap();
+    assert_eq!(p.versions, vec![theirs.clone()]);
+    assert_eq!(p.rev, 1);
+    let t = r
+        .creds
+        .chain(Owner::Tenant(&scope), &mine.gateway, &account)
+        .await
+        .unwrap();
+    assert_eq!(t.versions, vec![mine.clone()]);
+    assert!(
+        r.creds
+            .accounts(Owner::Platform)
+            .await
+            .unwrap()
+            .contains(&(mine.gateway.clone(), account.clone()))
+    );
+    // A stale read loses, as for a tenant.
+    let mut next = theirs.clone();
+    next.id = CredentialId::from_ulid(ulid::Ulid::from_parts(7, next_id()));
+    next.from = at(50);
+    let stale = Chain {
+        versions: Vec::new(),
+        rev: 0,
+    };
+    assert_eq!(
+        r.creds.add(Owner::Platform, &stale, &next, &saas).await,
+        Err(ChainError::Changed)
+    );
+    r.creds
+        .rotate(
+            Owner::Platform,
+            &p,
+            &theirs,
+            &next,
+            &saas_audit("rotatePlatformCarrierCredentials"),
+        )
+        .await
+        .unwrap();
+    // A repository of the platform's credentials only takes no tenant's change.
+    let platform_only = CredentialRepository::platform(b.store.clone());
+    let mut other = version(&scope, 0, None);
+    other.account = AccountId::parse(&format!("other{n}")).unwrap();
+    let refused = platform_only
+        .add(
+            Owner::Tenant(&scope),
+            &Chain {
+                versions: Vec::new(),
+                rev: 0,
+            },
+            &other,
+            &audit(&scope, "add"),
+        )
+        .await;
+    assert!(matches!(refused, Err(ChainError::Repo(_))), "{refused:?}");
+}
+
+both_backends!(
+    fifty_concurrent_rotations_leave_one_winner,
+    platform_chains_are_apart_from_tenants
+);
