@@ -129,18 +129,26 @@ async fn a_platform_account_serves_the_plans_it_is_offered_to() {
     assert_eq!(sold.len(), 1);
     assert_eq!(sold[0].authorization, Some(basic(PLATFORM_KEY)));
     answers.push(bought.to_string());
-    // Named explicitly, the same.
-    let (order2, sid2) = confirmed(&s, &staff).await;
-    let named = s
-        .gql(
+    // Two more through it, named explicitly this time.
+    for n in 2..=3 {
+        let (o, sh) = confirmed(&s, &staff).await;
+        let named = s
+            .gql(&staff, &rates(&o, &sh, Some("platform:shared")), json!({}))
+            .await;
+        let rate = first_id(&named.body);
+        assert_eq!(last_key(&fake), Some(basic(PLATFORM_KEY)));
+        answers.push(named.raw);
+        mutate(
+            &s,
             &staff,
-            &rates(&order2, &sid2, Some("platform:shared")),
-            json!({}),
+            &format!(r#"buyShippingLabel(orderId: "{o}", shipmentId: "{sh}", rateId: "{rate}")"#),
+            "order { id }",
+            Some(&format!("platform-buy-{n}")),
         )
         .await;
-    first_id(&named.body);
-    assert_eq!(last_key(&fake), Some(basic(PLATFORM_KEY)));
-    answers.push(named.raw);
+    }
+    assert_eq!(buys(&fake).len(), 3);
+    let (order2, sid2) = confirmed(&s, &staff).await;
     // Voided through the account that bought it.
     let voided = mutate(
         &s,
@@ -157,6 +165,98 @@ async fn a_platform_account_serves_the_plans_it_is_offered_to() {
         .rfind(|r| r.path.ends_with("/refund"))
         .unwrap();
     assert_eq!(refund.authorization, Some(basic(PLATFORM_KEY)));
+
+    // Usage: 3 purchases and 1 reversal, 3 × 7.58 − 7.58; the tenant's own, paged.
+    let usage = "{ carrierUsage(first: 3) { edges { cursor node { kind account amount { amount currency } orderId } } pageInfo { hasNextPage endCursor } totals { amount currency } } }";
+    let mine = s.gql(&admin, usage, json!({})).await;
+    let u = &mine.body["data"]["carrierUsage"];
+    assert_eq!(
+        u["totals"],
+        json!([{"amount": "15.16", "currency": "USD"}]),
+        "{}",
+        mine.raw
+    );
+    assert_eq!(u["edges"].as_array().map(Vec::len), Some(3), "{}", mine.raw);
+    assert_eq!(u["pageInfo"]["hasNextPage"], true);
+    assert_eq!(u["edges"][0]["node"]["account"], "platform:shared");
+    let after = u["pageInfo"]["endCursor"].as_str().unwrap();
+    let rest = s
+        .gql(
+            &admin,
+            &format!(r#"{{ carrierUsage(after: "{after}") {{ nodes {{ kind orderId amount {{ amount }} }} pageInfo {{ hasNextPage }} }} }}"#),
+            json!({}),
+        )
+        .await;
+    let rest = &rest.body["data"]["carrierUsage"];
+    assert_eq!(
+        rest["nodes"],
+        json!([{"kind": "REVERSAL", "orderId": order, "amount": {"amount": "7.58"}}])
+    );
+    assert_eq!(rest["pageInfo"]["hasNextPage"], false);
+    let kinds: Vec<&str> = u["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["PURCHASE"; 3]);
+    // Staff may not read it; another tenant sees none of it; the platform admin sees it under
+    // this tenant.
+    let r = s
+        .gql(&staff, "{ carrierUsage { totals { amount } } }", json!({}))
+        .await;
+    assert_eq!(r.code(), Some("FORBIDDEN"), "{}", r.raw);
+    let other = s.token("small", "tenant-admin", None);
+    let theirs = s
+        .gql(
+            &other,
+            "{ carrierUsage { nodes { id } totals { amount } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        theirs.body["data"]["carrierUsage"],
+        json!({"nodes": [], "totals": []}),
+        "{}",
+        theirs.raw
+    );
+    let root = s.token("retail", "platform-admin", None);
+    let billed = s
+        .gql(
+            &root,
+            r#"{ platformCarrierUsage(tenant: "retail") { nodes { kind } totals { amount currency } } }"#,
+            json!({}),
+        )
+        .await;
+    let b = &billed.body["data"]["platformCarrierUsage"];
+    assert_eq!(
+        b["nodes"].as_array().map(Vec::len),
+        Some(4),
+        "{}",
+        billed.raw
+    );
+    assert_eq!(b["totals"], json!([{"amount": "15.16", "currency": "USD"}]));
+    let none = s
+        .gql(
+            &root,
+            r#"{ platformCarrierUsage(tenant: "small") { nodes { kind } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        none.body["data"]["platformCarrierUsage"]["nodes"],
+        json!([]),
+        "{}",
+        none.raw
+    );
+    let r = s
+        .gql(
+            &admin,
+            r#"{ platformCarrierUsage(tenant: "retail") { totals { amount } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.code(), Some("FORBIDDEN"), "{}", r.raw);
 
     // Its own credentials win when it names no account; `platform:shared` still reaches the
     // platform's.

@@ -60,6 +60,8 @@ pub enum Pending {
         numbers: NumberSource,
         /// Shipments whose carrier intent opened (`true`) or closed (`false`).
         intents: Vec<(domain::ids::ShipmentId, bool)>,
+        /// Carrier usage rows of platform accounts, in the same transaction.
+        usage: Vec<domain::usage::CarrierUsage>,
     },
     Config {
         identity: Identity,

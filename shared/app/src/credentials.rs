@@ -150,6 +150,18 @@ impl App {
         self.book()?.expire(&author, gateway, account, id, at).await
     }
 
+    /// The tenant's carrier usage of platform accounts with `from ≤ at < to`, oldest first:
+    /// every label bought through one, and every void of one as its reversal.
+    pub async fn carrier_usage(
+        &self,
+        rc: &RequestCtx,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> AppResult<Vec<domain::usage::CarrierUsage>> {
+        let identity = self.enter(rc, Operation::ReadCarrierUsage).await?;
+        Ok(self.usage.usage(identity.tenant(), from, to).await?)
+    }
+
     fn book(&self) -> AppResult<Book<'_>> {
         Ok(Book {
             credentials: self.credentials.as_ref(),

@@ -46,6 +46,8 @@ pub struct App {
     /// The verifier of this process, told to forget what it cached when access changes here.
     pub(crate) verifier: Option<Arc<auth::Verifier>>,
     pub(crate) catalogue: Arc<dyn GatewayCatalogue>,
+    /// Carrier usage of platform accounts (the tenant reads its own).
+    pub(crate) usage: Arc<dyn crate::ports::UsageLog>,
     /// Where carrier credential secrets are (none: credentials cannot be managed or used).
     secrets: Option<Arc<dyn SecretStore>>,
     /// How carriers are reached (none: no carrier calls).
@@ -182,6 +184,7 @@ impl App {
             key_stage: domain::apikey::KeyStage::Live,
             verifier: None,
             catalogue: repos.platform.catalogue,
+            usage: repos.platform.usage,
             secrets: None,
             connector: None,
             outbound: domain::outbound::OutboundPolicy::production(),
@@ -385,6 +388,7 @@ impl App {
                 tracking,
                 numbers,
                 intents,
+                usage,
             } => {
                 let mut tracking = tracking.clone();
                 // Tenant audit records of claims left out, in the same transaction.
@@ -397,6 +401,7 @@ impl App {
                         intents: intents.clone(),
                         tenant_audit: held.clone(),
                         tracking: tracking.clone(),
+                        usage: usage.clone(),
                     };
                     match self
                         .orders
@@ -564,6 +569,7 @@ impl App {
                     &after,
                 ));
             }
+            let usage = crate::shipping::usage_items(&stored.order, &after, identity.tenant(), now);
             let command = audit.id.to_string();
             let pending = Pending::Update {
                 identity: identity.clone(),
@@ -574,6 +580,7 @@ impl App {
                 tracking,
                 numbers: NumberSource::of(op),
                 intents,
+                usage,
             };
             match self.submit(uow, pending).await {
                 Ok(()) => return Ok((after, change.value)),

@@ -90,6 +90,8 @@ pub struct Platform {
     gateways: Arc<dyn GatewayCatalogue>,
     /// The platform's own carrier credentials.
     credentials: Arc<dyn CredentialStore>,
+    /// Tenants' carrier usage of the platform's accounts.
+    usage: Arc<dyn crate::ports::UsageLog>,
     clock: Arc<dyn Clock>,
     actor: Subject,
     dev: Option<DevSetup>,
@@ -148,6 +150,7 @@ impl Platform {
             gateways: records.catalogue,
             registry: records.registry,
             credentials: records.credentials,
+            usage: records.usage,
             clock,
             actor,
             dev,
@@ -339,6 +342,18 @@ impl Platform {
         let audit = self.audit(Operation::OfferPlatformAccount, "gateway", &target, None);
         self.gateways.put_gateway(&g, &audit).await?;
         Ok(g)
+    }
+
+    /// A tenant's carrier usage of the platform's accounts with `from ≤ at < to`, oldest first
+    /// (what to bill it).
+    pub async fn carrier_usage(
+        &self,
+        tenant: &TenantId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> PlatformResult<Vec<domain::usage::CarrierUsage>> {
+        self.profile(tenant).await?;
+        Ok(self.usage.usage(tenant, from, to).await?)
     }
 
     /// Every version of the platform's carrier credentials (of one gateway, if given), oldest

@@ -26,6 +26,7 @@ use domain::order::{
     CarrierAction, CarrierIntent, IntentOutcome, IntentState, Label, Order, Shipment,
     ShipmentStatus, TrackingStatus, TrackingUpdate,
 };
+use domain::usage::{CarrierUsage, UsageKind};
 use domain::{DomainError, Money};
 use serde::{Deserialize, Serialize};
 
@@ -85,6 +86,9 @@ struct RateToken {
     p: bool,
     s: Option<String>,
     r: String,
+    /// The quoted amount: what a platform account's usage row records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    m: Option<Money>,
 }
 
 /// The account a reference names.
@@ -163,6 +167,60 @@ pub(crate) enum Settled {
     InFlight,
 }
 
+/// The usage rows a change makes: a label bought through a platform account (the shipment went
+/// CONFIRMED → LABEL_PURCHASED with a label of such an account) is a purchase, a void of one
+/// (LABEL_PURCHASED → CANCELLED under a void intent) its reversal; each row's id is the intent's,
+/// so a row is written once, in the commit that completes its call.
+pub(crate) fn usage_items(
+    before: &Order,
+    after: &Order,
+    tenant: &domain::ids::TenantId,
+    now: domain::Timestamp,
+) -> Vec<CarrierUsage> {
+    let mut rows = Vec::new();
+    for s in after.shipments() {
+        let Some(was) = before.shipment(s.id) else {
+            continue;
+        };
+        let Some(intent) = &was.intent else {
+            continue;
+        };
+        let (kind, reference) = match (was.status, s.status) {
+            (ShipmentStatus::Confirmed, ShipmentStatus::LabelPurchased) => {
+                (UsageKind::Purchase, &s.carrier_reference)
+            }
+            (ShipmentStatus::LabelPurchased, ShipmentStatus::Cancelled) => {
+                (UsageKind::Reversal, &was.carrier_reference)
+            }
+            _ => continue,
+        };
+        let Some(label) = reference
+            .as_deref()
+            .and_then(|r| decode::<LabelRef>("label", r).ok())
+        else {
+            continue;
+        };
+        match (label.p, label.m) {
+            (true, Some(amount)) => rows.push(CarrierUsage {
+                id: intent.id.clone(),
+                tenant: tenant.clone(),
+                gateway: label.g,
+                account: label.a,
+                order: after.id(),
+                shipment: s.id,
+                kind,
+                amount,
+                at: now,
+            }),
+            (true, None) => {
+                tracing::warn!(order = %after.id(), shipment = %s.id, "a platform label without its amount: no usage row")
+            }
+            (false, _) => {}
+        }
+    }
+    rows
+}
+
 /// What a bought label's carrier reference carries: the account, and the carrier's reference.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct LabelRef {
@@ -172,6 +230,9 @@ struct LabelRef {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     p: bool,
     r: String,
+    /// The label's quoted amount (a void's usage reversal gives it back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    m: Option<Money>,
 }
 
 impl LabelRef {
@@ -311,6 +372,7 @@ impl App {
                     p: matches!(account, AccountRef::Platform(_)),
                     s: r.rate.carrier_shipment.clone(),
                     r: r.rate.rate_id.clone(),
+                    m: Some(r.amount),
                 };
                 let body = serde_json::to_vec(&token)
                     .map_err(|_| AppError::internal("cannot encode a rate"))?;
@@ -587,6 +649,7 @@ impl App {
             tracking: Vec::new(),
             numbers: crate::context::NumberSource::of(op),
             intents,
+            usage: Vec::new(),
         };
         match self.commit(&pending, None).await {
             Ok(()) => Ok(Some(intent)),
@@ -647,6 +710,7 @@ impl App {
             a: token.a.clone(),
             p: token.p,
             r: label.carrier_reference.clone(),
+            m: token.m,
         })?;
         let printed = Label {
             url: label.label_url.clone(),

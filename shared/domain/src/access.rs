@@ -72,6 +72,7 @@ operations! {
     ReadAuditLog => "auditLog": AdminRead,
     ListCarrierCredentials => "carrierCredentials": AdminRead,
     ListApiKeys => "apiKeys": AdminRead,
+    ReadCarrierUsage => "carrierUsage": AdminRead,
     CreateOrder => "createOrder": Order,
     AssignOrderReviewer => "assignOrderReviewer": Order,
     ApproveOrder => "approveOrder": Order,
@@ -122,6 +123,7 @@ operations! {
     RotatePlatformCredential => "rotatePlatformCarrierCredentials": Platform,
     ExpirePlatformCredential => "expirePlatformCarrierCredentials": Platform,
     OfferPlatformAccount => "offerPlatformAccount": Platform,
+    ReadPlatformCarrierUsage => "platformCarrierUsage": Platform,
 }
 
 /// Our roles. Each tenant maps its IdP's role names onto these.

@@ -21,6 +21,7 @@ pub mod ports;
 pub mod scope;
 pub mod status;
 pub mod tenant;
+pub mod usage;
 pub mod webhook;
 
 pub use clock::{Clock, Ctx, IdSource, ManualClock, SystemClock, Timestamp};

@@ -21,7 +21,7 @@ pub enum EdgeCursor {
 }
 
 impl EdgeCursor {
-    fn encode(&self) -> async_graphql::Result<String> {
+    pub(crate) fn encode(&self) -> async_graphql::Result<String> {
         match self {
             EdgeCursor::Row(c) => c.encode().map_err(|e| {
                 tracing::error!(error = %e, "a cursor could not be signed");
@@ -136,6 +136,8 @@ macro_rules! connection {
         }
     };
 }
+
+pub(crate) use connection;
 
 connection!(
     /// A Relay connection of orders.

@@ -13,6 +13,7 @@ pub mod platform;
 pub mod query;
 pub mod schema;
 pub mod state;
+pub mod usage;
 pub mod views;
 
 pub use limits::Limits;

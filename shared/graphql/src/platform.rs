@@ -122,6 +122,29 @@ impl PlatformQuery {
         }
     }
 
+    /// A tenant's carrier usage of the platform's accounts between `from` and `to` (RFC 3339;
+    /// default the last 7 days, at most 31), with its totals per currency: what to bill it
+    /// (platform admins only).
+    async fn platform_carrier_usage(
+        &self,
+        ctx: &Context<'_>,
+        tenant: ID,
+        from: Option<String>,
+        to: Option<String>,
+        #[graphql(default = 50)] first: u32,
+        after: Option<String>,
+    ) -> async_graphql::Result<crate::usage::CarrierUsageConnection> {
+        let (platform, r) = admitted(ctx, Operation::ReadPlatformCarrierUsage).await?;
+        let tenant = tenant_id(&tenant).map_err(app_error)?;
+        let (from, to) = crate::query::audit_range(from.as_deref(), to.as_deref(), r.app.now())
+            .map_err(app_error)?;
+        let rows = platform
+            .carrier_usage(&tenant, from, to)
+            .await
+            .map_err(|e| app_error(e.into()))?;
+        crate::usage::connection(&rows, first, after.as_deref()).map_err(app_error)
+    }
+
     /// The platform's own carrier credential versions (of one gateway, if given), with
     /// fingerprints only (platform admins only).
     async fn platform_carrier_credentials(

@@ -220,6 +220,24 @@ impl QueryRoot {
         Ok((&app.tenant_config(&rc, version).await.map_err(app_error)?).into())
     }
 
+    /// The tenant's carrier usage of platform-held accounts between `from` and `to` (RFC 3339;
+    /// default the last 7 days, at most 31): every label bought through one and every void of
+    /// one (its reversal), oldest first, with the range's totals per currency.
+    async fn carrier_usage(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<String>,
+        to: Option<String>,
+        #[graphql(default = 50)] first: u32,
+        after: Option<String>,
+    ) -> async_graphql::Result<crate::usage::CarrierUsageConnection> {
+        let Req { app, rc, .. } = Req::of(ctx).await?;
+        let (from, to) =
+            audit_range(from.as_deref(), to.as_deref(), app.now()).map_err(app_error)?;
+        let rows = app.carrier_usage(&rc, from, to).await.map_err(app_error)?;
+        crate::usage::connection(&rows, first, after.as_deref()).map_err(app_error)
+    }
+
     /// The tenant's API keys (prefix, name, role, window, last use; never a key's text).
     async fn api_keys(
         &self,

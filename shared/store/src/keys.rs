@@ -250,6 +250,24 @@ pub fn carrier_account(tenant: &TenantId, gateway: &CarrierCode, account: &Accou
     key(carrier_accounts(tenant), format!("{gateway}#{account}"))
 }
 
+/// A tenant's carrier usage (labels bought or voided through platform accounts), by time.
+pub fn carrier_usage_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#USAGE#")
+}
+
+/// One usage row: its time, then its id (the carrier intent's).
+pub fn carrier_usage(tenant: &TenantId, at: Timestamp, id: &str) -> Key {
+    key(
+        carrier_usage_pk(tenant),
+        format!("{}#{id}", at.fixed_width()),
+    )
+}
+
+/// The sort key where usage at `at` starts.
+pub fn carrier_usage_from(at: Timestamp) -> String {
+    at.fixed_width()
+}
+
 // ----- SaaS-level records -----
 
 /// A tenant API key's record, found by the key's id alone (the id is part of the key's text).

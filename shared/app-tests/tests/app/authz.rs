@@ -75,6 +75,7 @@ fn role_may(role: Role, op: Operation) -> bool {
         ListApiKeys,
         CreateApiKey,
         RevokeApiKey,
+        ReadCarrierUsage,
     ];
     let platform = [
         CreateTenant,
@@ -94,6 +95,7 @@ fn role_may(role: Role, op: Operation) -> bool {
         RotatePlatformCredential,
         ExpirePlatformCredential,
         OfferPlatformAccount,
+        ReadPlatformCarrierUsage,
     ];
     let in_ = |set: &[Operation]| set.contains(&op);
     match role {

@@ -109,6 +109,8 @@ struct Harness {
     fake: FakeCarrier,
     gateway: CarrierCode,
     account: AccountId,
+    /// The account is the platform's (`platform:<account>`), offered to the tenant's plan.
+    platform: bool,
     order: OrderId,
     shipment: ShipmentId,
     _dir: tempfile::TempDir,
@@ -175,6 +177,15 @@ fn ctx(roles: &[Role]) -> RequestCtx {
 
 impl Harness {
     async fn new(backend: Backend) -> Self {
+        Self::with_account(backend, false).await
+    }
+
+    /// The same, buying through the platform's account `shared` (offered to plan `gold`).
+    async fn platform(backend: Backend) -> Self {
+        Self::with_account(backend, true).await
+    }
+
+    async fn with_account(backend: Backend, on_platform: bool) -> Self {
         let clock = ManualClock::at(1_795_478_400);
         let store = Arc::new(FaultyStore {
             inner: inner_store(backend, &clock).await,
@@ -207,29 +218,41 @@ impl Harness {
             })
             .await
             .unwrap();
-        app.add_carrier_credentials(
-            &ctx(&[Role::TenantAdmin]),
-            app::credentials::NewCredentials {
-                gateway: gateway.clone(),
-                account: account.clone(),
-                mode: GatewayMode::Sandbox,
-                base_url: None,
-                username: None,
-                client_id: None,
-                token_url: None,
-                account_number: None,
-                track_client_id: None,
-                description: None,
-                from: None,
-                thru: None,
-                secrets: app::credentials::CredentialSecrets {
-                    api_key: Some(KEY.to_owned().into()),
-                    ..Default::default()
-                },
+        let new = app::credentials::NewCredentials {
+            gateway: gateway.clone(),
+            account: account.clone(),
+            mode: GatewayMode::Sandbox,
+            base_url: None,
+            username: None,
+            client_id: None,
+            token_url: None,
+            account_number: None,
+            track_client_id: None,
+            description: None,
+            from: None,
+            thru: None,
+            secrets: app::credentials::CredentialSecrets {
+                api_key: Some(KEY.to_owned().into()),
+                ..Default::default()
             },
-        )
-        .await
-        .unwrap();
+        };
+        if on_platform {
+            let platform = platform.with_secrets(secrets.clone());
+            let gold = PlanName::parse("gold").unwrap();
+            platform
+                .set_plan(&gold, Plan::requested_operations(true, &[] as &[&str]).unwrap())
+                .await
+                .unwrap_or_else(|e| panic!("plan: {e}"));
+            platform.add_platform_credentials(new).await.unwrap();
+            platform
+                .offer_platform_account(&gateway, account.clone(), vec![gold])
+                .await
+                .unwrap();
+        } else {
+            app.add_carrier_credentials(&ctx(&[Role::TenantAdmin]), new)
+                .await
+                .unwrap();
+        }
         let mut h = Self {
             store,
             clock,
@@ -239,6 +262,7 @@ impl Harness {
             fake,
             gateway,
             account,
+            platform: on_platform,
             order: OrderId::from_ulid(ulid::Ulid::nil()),
             shipment: ShipmentId::from_ulid(ulid::Ulid::nil()),
             _dir: dir,
@@ -316,7 +340,11 @@ impl Harness {
                 self.order,
                 self.shipment,
                 &self.gateway,
-                Some(&domain::gateway::AccountRef::Own(self.account.clone())),
+                Some(&if self.platform {
+                    domain::gateway::AccountRef::Platform(self.account.clone())
+                } else {
+                    domain::gateway::AccountRef::Own(self.account.clone())
+                }),
             )
             .await
             .unwrap();
@@ -776,6 +804,58 @@ async fn a_late_label_with_no_home_is_voided(backend: Backend) {
     );
 }
 
+// ---- (h) a platform account's usage row commits with its label, or not at all ---------------
+
+async fn usage(h: &Harness) -> Vec<domain::usage::CarrierUsage> {
+    let from = Timestamp::from_unix_millis(0).unwrap();
+    let to = Timestamp::from_unix_millis(4_000_000_000_000).unwrap();
+    h.app
+        .carrier_usage(&ctx(&[Role::TenantAdmin]), from, to)
+        .await
+        .unwrap()
+}
+
+async fn usage_commits_with_the_label(backend: Backend) {
+    let h = Harness::platform(backend).await;
+    let rate = h.rate().await;
+    // The intent's commit passes; the commit of the label and its usage row fails.
+    h.store.fail_write_after(1);
+    assert_eq!(h.buy(&rate, "buy-u1").await, "INTERNAL");
+    assert_eq!(h.fake.labels_sold(), 1, "the carrier sold it");
+    assert_eq!(h.shipment_status().await, ShipmentStatus::Confirmed);
+    assert_eq!(
+        usage(&h).await,
+        Vec::new(),
+        "no usage row without its label"
+    );
+    assert_eq!(h.buy(&rate, "buy-u1").await, "ok");
+    assert_eq!(h.shipment_status().await, ShipmentStatus::LabelPurchased);
+    let rows = usage(&h).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].kind, domain::usage::UsageKind::Purchase);
+    assert_eq!(rows[0].amount.to_string(), "7.58 USD");
+    assert_eq!((rows[0].order, rows[0].shipment), (h.order, h.shipment));
+    assert_eq!(rows[0].account.as_str(), "main");
+    // The same for the void: no reversal without the cancellation, then one.
+    h.store.fail_write_after(1);
+    assert_eq!(h.void("void-u1").await, "INTERNAL");
+    assert_eq!(usage(&h).await.len(), 1);
+    assert_eq!(h.void("void-u1").await, "ok");
+    let rows = usage(&h).await;
+    assert_eq!(
+        rows.iter().map(|r| r.kind).collect::<Vec<_>>(),
+        [
+            domain::usage::UsageKind::Purchase,
+            domain::usage::UsageKind::Reversal
+        ]
+    );
+    assert_eq!(
+        domain::usage::totals(&rows).unwrap()[0].to_string(),
+        "0.00 USD"
+    );
+    h.assert_books(1, 1).await;
+}
+
 /// Every scenario on both backends.
 macro_rules! on_both {
     ($($name:ident($b:ident) => $body:expr;)+) => {
@@ -813,6 +893,7 @@ on_both! {
     f_void_aborted_between_the_refund_and_the_commit(b) => void_aborted_after_the_refund(b);
     f_voided_without_an_answer(b) => voided_without_an_answer(b);
     g_a_late_label_with_no_home_is_voided(b) => a_late_label_with_no_home_is_voided(b);
+    h_usage_commits_with_the_label(b) => usage_commits_with_the_label(b);
 }
 
 /// A rate id is what `shippingRates` sealed for one tenant, order and shipment: another

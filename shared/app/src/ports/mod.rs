@@ -14,6 +14,7 @@ mod registry;
 mod shards;
 mod tenants;
 mod tokens;
+mod usage;
 
 pub use apikeys::{ApiKeyStore, StoredApiKey};
 pub use credentials::{Chain, ChainError, CredentialStore, GatewayCatalogue, Owner};
@@ -30,6 +31,7 @@ pub use registry::{Registry, StoredProfile};
 pub use shards::ShardCounts;
 pub use tenants::{TenantAuditLog, TenantConfigStore};
 pub use tokens::TokenSealer;
+pub use usage::UsageLog;
 
 use std::sync::Arc;
 
@@ -40,6 +42,8 @@ pub struct PlatformRepositories {
     pub catalogue: Arc<dyn GatewayCatalogue>,
     /// The platform's own carrier credentials (`Owner::Platform`).
     pub credentials: Arc<dyn CredentialStore>,
+    /// Every tenant's carrier usage of platform accounts.
+    pub usage: Arc<dyn UsageLog>,
 }
 
 /// The repositories the use cases run over, one implementation each.

@@ -61,6 +61,9 @@ pub struct CommandWrite<'a> {
     /// The shipments' claims on tracking numbers, in the same transaction: one another shipment
     /// holds fails it with [`RepoError::TrackingNumberTaken`](super::RepoError) naming that claim.
     pub tracking: Vec<TrackingClaim>,
+    /// Carrier usage rows (labels bought or voided through a platform account), each written
+    /// once (by its id).
+    pub usage: Vec<domain::usage::CarrierUsage>,
 }
 
 /// Which tracking-number index a claim is in.

@@ -14,6 +14,7 @@ mod listing;
 mod orders;
 mod outbox;
 mod registry;
+mod usage;
 
 pub use apikeys::ApiKeyRepository;
 pub use audit::TenantAuditRepository;
@@ -24,6 +25,7 @@ pub use idempotency::IdempotencyRepository;
 pub use orders::{OrderRepository, shard_of};
 pub use outbox::{OutboxRepository, PendingEvents};
 pub use registry::RegistryRepository;
+pub use usage::UsageRepository;
 
 use std::sync::Arc;
 
@@ -60,7 +62,8 @@ pub fn platform_repositories(store: Arc<dyn ItemStore>) -> PlatformRepositories 
     PlatformRepositories {
         registry: Arc::new(RegistryRepository::new(store.clone())),
         catalogue: Arc::new(GatewayCatalogRepository::new(store.clone())),
-        credentials: Arc::new(CredentialRepository::platform(store)),
+        credentials: Arc::new(CredentialRepository::platform(store.clone())),
+        usage: Arc::new(UsageRepository::new(store)),
     }
 }
 

@@ -215,6 +215,15 @@ impl OrderRepository {
             actions.push(Self::claim_action(tenant, &claim));
             roles.push(Role::Tracking(Box::new(claim)));
         }
+        for row in &write.usage {
+            if &row.tenant != tenant {
+                return Err(RepoError::WrongTenant);
+            }
+            let mut item = Item::with_key(&keys::carrier_usage(tenant, row.at, &row.id));
+            item.set("data", to_json(row)?);
+            actions.push(WriteAction::put_if(item, Condition::Absent));
+            roles.push(Role::Other);
+        }
         Ok(())
     }
 
