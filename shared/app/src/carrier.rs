@@ -1,7 +1,8 @@
 //! What the use cases keep beside the carrier port (`ports::carrier`): how a version's secrets
-//! are sealed into one secret-store entry, and the outcomes of carrier calls this process
-//! received and has not committed yet ([`CarrierOutcomes`]). Below the engine and the shipping
-//! use cases, which both use it.
+//! are sealed into one secret-store entry, the outcomes of carrier calls this process received
+//! and has not committed yet ([`CarrierOutcomes`]), what a label's stored reference carries
+//! ([`LabelRef`]), and the usage rows a platform account's labels make ([`usage_items`]).
+//! Below the engine and the shipping use cases, which both use it.
 
 use std::sync::Mutex;
 
@@ -9,6 +10,13 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, AppResult};
+use base64::Engine;
+use domain::Money;
+use domain::gateway::AccountRef;
+use domain::ids::{AccountId, CarrierCode};
+use domain::order::{Order, ShipmentStatus};
+use domain::usage::{CarrierUsage, UsageKind};
+
 use crate::ports::carrier::{CredentialSecrets, PurchasedLabel};
 
 /// How the secret fields are kept in the secret store (one secret per version).
@@ -109,4 +117,104 @@ impl CarrierOutcomes {
             c.put(intent.to_owned(), outcome);
         }
     }
+}
+
+/// The account a reference names.
+pub(crate) fn account_ref(a: &AccountId, platform: bool) -> AccountRef {
+    if platform {
+        AccountRef::Platform(a.clone())
+    } else {
+        AccountRef::Own(a.clone())
+    }
+}
+
+/// What a bought label's carrier reference carries: the account, and the carrier's reference.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct LabelRef {
+    pub(crate) g: CarrierCode,
+    pub(crate) a: AccountId,
+    /// The account is the platform's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) p: bool,
+    pub(crate) r: String,
+    /// The label's quoted amount (a void's usage reversal gives it back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) m: Option<Money>,
+}
+
+impl LabelRef {
+    pub(crate) fn account(&self) -> AccountRef {
+        account_ref(&self.a, self.p)
+    }
+}
+
+pub(crate) fn encode<T: Serialize>(v: &T) -> AppResult<String> {
+    let json =
+        serde_json::to_vec(v).map_err(|_| AppError::internal("cannot encode a reference"))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
+}
+
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(field: &str, s: &str) -> AppResult<T> {
+    let invalid = || AppError::Invalid {
+        field: field.into(),
+        message: "not one of our references".into(),
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| invalid())?;
+    serde_json::from_slice(&bytes).map_err(|_| invalid())
+}
+
+/// The usage rows a change makes: a label bought through a platform account (the shipment went
+/// CONFIRMED → LABEL_PURCHASED with a label of such an account) is a purchase, a void of one
+/// (LABEL_PURCHASED → CANCELLED under a void intent) its reversal; each row's id is the intent's,
+/// so a row is written once, in the commit that completes its call.
+pub(crate) fn usage_items(
+    before: &Order,
+    after: &Order,
+    tenant: &domain::ids::TenantId,
+    now: domain::Timestamp,
+) -> Vec<CarrierUsage> {
+    let mut rows = Vec::new();
+    for s in after.shipments() {
+        let Some(was) = before.shipment(s.id) else {
+            continue;
+        };
+        let Some(intent) = &was.intent else {
+            continue;
+        };
+        let (kind, reference) = match (was.status, s.status) {
+            (ShipmentStatus::Confirmed, ShipmentStatus::LabelPurchased) => {
+                (UsageKind::Purchase, &s.carrier_reference)
+            }
+            (ShipmentStatus::LabelPurchased, ShipmentStatus::Cancelled) => {
+                (UsageKind::Reversal, &was.carrier_reference)
+            }
+            _ => continue,
+        };
+        let Some(label) = reference
+            .as_deref()
+            .and_then(|r| decode::<LabelRef>("label", r).ok())
+        else {
+            continue;
+        };
+        match (label.p, label.m) {
+            (true, Some(amount)) => rows.push(CarrierUsage {
+                id: intent.id.clone(),
+                tenant: tenant.clone(),
+                gateway: label.g,
+                account: label.a,
+                order: after.id(),
+                shipment: s.id,
+                kind,
+                amount,
+                at: now,
+            }),
+            (true, None) => {
+                tracing::warn!(order = %after.id(), shipment = %s.id, "a platform label without its amount: no usage row")
+            }
+            (false, _) => {}
+        }
+    }
+    rows
 }

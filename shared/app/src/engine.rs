@@ -569,7 +569,7 @@ impl App {
                     &after,
                 ));
             }
-            let usage = crate::shipping::usage_items(&stored.order, &after, identity.tenant(), now);
+            let usage = crate::carrier::usage_items(&stored.order, &after, identity.tenant(), now);
             let command = audit.id.to_string();
             let pending = Pending::Update {
                 identity: identity.clone(),

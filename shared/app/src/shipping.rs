@@ -17,7 +17,6 @@ use std::sync::Arc;
 
 use crate::ports::StoredOrder;
 use auth::Identity;
-use base64::Engine;
 use domain::access::Operation;
 use domain::audit::{AuditOutcome, AuditTarget};
 use domain::gateway::AccountRef;
@@ -26,12 +25,11 @@ use domain::order::{
     CarrierAction, CarrierIntent, IntentOutcome, IntentState, Label, Order, Shipment,
     ShipmentStatus, TrackingStatus, TrackingUpdate,
 };
-use domain::usage::{CarrierUsage, UsageKind};
 use domain::{DomainError, Money};
 use serde::{Deserialize, Serialize};
 
 use crate::authz::{Audited, user_audit};
-use crate::carrier::Outcome;
+use crate::carrier::{LabelRef, Outcome, account_ref, decode, encode};
 use crate::context::{Pending, RequestCtx, UnitOfWork};
 use crate::engine::{App, Change, CommandSpec, OrderRef};
 use crate::error::{AppError, AppResult};
@@ -89,15 +87,6 @@ struct RateToken {
     /// The quoted amount: what a platform account's usage row records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     m: Option<Money>,
-}
-
-/// The account a reference names.
-fn account_ref(a: &AccountId, platform: bool) -> AccountRef {
-    if platform {
-        AccountRef::Platform(a.clone())
-    } else {
-        AccountRef::Own(a.clone())
-    }
 }
 
 impl RateToken {
@@ -165,97 +154,6 @@ pub(crate) enum Settled {
     Closed,
     /// It may still be in flight (or only a person can tell).
     InFlight,
-}
-
-/// The usage rows a change makes: a label bought through a platform account (the shipment went
-/// CONFIRMED → LABEL_PURCHASED with a label of such an account) is a purchase, a void of one
-/// (LABEL_PURCHASED → CANCELLED under a void intent) its reversal; each row's id is the intent's,
-/// so a row is written once, in the commit that completes its call.
-pub(crate) fn usage_items(
-    before: &Order,
-    after: &Order,
-    tenant: &domain::ids::TenantId,
-    now: domain::Timestamp,
-) -> Vec<CarrierUsage> {
-    let mut rows = Vec::new();
-    for s in after.shipments() {
-        let Some(was) = before.shipment(s.id) else {
-            continue;
-        };
-        let Some(intent) = &was.intent else {
-            continue;
-        };
-        let (kind, reference) = match (was.status, s.status) {
-            (ShipmentStatus::Confirmed, ShipmentStatus::LabelPurchased) => {
-                (UsageKind::Purchase, &s.carrier_reference)
-            }
-            (ShipmentStatus::LabelPurchased, ShipmentStatus::Cancelled) => {
-                (UsageKind::Reversal, &was.carrier_reference)
-            }
-            _ => continue,
-        };
-        let Some(label) = reference
-            .as_deref()
-            .and_then(|r| decode::<LabelRef>("label", r).ok())
-        else {
-            continue;
-        };
-        match (label.p, label.m) {
-            (true, Some(amount)) => rows.push(CarrierUsage {
-                id: intent.id.clone(),
-                tenant: tenant.clone(),
-                gateway: label.g,
-                account: label.a,
-                order: after.id(),
-                shipment: s.id,
-                kind,
-                amount,
-                at: now,
-            }),
-            (true, None) => {
-                tracing::warn!(order = %after.id(), shipment = %s.id, "a platform label without its amount: no usage row")
-            }
-            (false, _) => {}
-        }
-    }
-    rows
-}
-
-/// What a bought label's carrier reference carries: the account, and the carrier's reference.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct LabelRef {
-    g: CarrierCode,
-    a: AccountId,
-    /// The account is the platform's.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    p: bool,
-    r: String,
-    /// The label's quoted amount (a void's usage reversal gives it back).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    m: Option<Money>,
-}
-
-impl LabelRef {
-    fn account(&self) -> AccountRef {
-        account_ref(&self.a, self.p)
-    }
-}
-
-fn encode<T: Serialize>(v: &T) -> AppResult<String> {
-    let json =
-        serde_json::to_vec(v).map_err(|_| AppError::internal("cannot encode a reference"))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
-}
-
-fn decode<T: for<'de> Deserialize<'de>>(field: &str, s: &str) -> AppResult<T> {
-    let invalid = || AppError::Invalid {
-        field: field.into(),
-        message: "not one of our references".into(),
-    };
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s)
-        .map_err(|_| invalid())?;
-    serde_json::from_slice(&bytes).map_err(|_| invalid())
 }
 
 fn address(a: &domain::contact::Address, email: Option<&str>) -> CarrierAddress {

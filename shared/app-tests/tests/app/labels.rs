@@ -240,7 +240,10 @@ impl Harness {
             let platform = platform.with_secrets(secrets.clone());
             let gold = PlanName::parse("gold").unwrap();
             platform
-                .set_plan(&gold, Plan::requested_operations(true, &[] as &[&str]).unwrap())
+                .set_plan(
+                    &gold,
+                    Plan::requested_operations(true, &[] as &[&str]).unwrap(),
+                )
                 .await
                 .unwrap_or_else(|e| panic!("plan: {e}"));
             platform.add_platform_credentials(new).await.unwrap();
