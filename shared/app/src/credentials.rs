@@ -67,6 +67,15 @@ fn chain_error(e: ChainError) -> AppError {
     }
 }
 
+/// What a carrier call is for: new business (a quote, a purchase) needs a platform account
+/// still offered to the tenant's plan; a follow-up of a purchase (its lookup, its void,
+/// tracking) uses the account that bought the label, offered or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CarrierUse {
+    NewBusiness,
+    FollowUp,
+}
+
 fn not_effective(message: String) -> AppError {
     AppError::Carrier {
         code: "connection_not_effective",
@@ -182,8 +191,9 @@ impl App {
     }
 
     /// The version in force at `at` for a carrier call, with its secrets: of the tenant's own
-    /// account, or of a platform account — only when the catalogue offers it to the tenant's
-    /// plan. Refused with `connection_not_effective` when none is in force (or offered).
+    /// account, or of a platform account — for new business only when the catalogue offers it
+    /// to the tenant's plan. Refused with `connection_not_effective` when none is in force (or
+    /// offered).
     pub async fn effective_credentials(
         &self,
         rc: &RequestCtx,
@@ -191,11 +201,13 @@ impl App {
         gateway: &CarrierCode,
         account: &AccountRef,
         at: Timestamp,
+        use_: CarrierUse,
     ) -> AppResult<EffectiveCredentials> {
         let identity = rc.identity(op)?;
         let config = self.gateway_config(gateway).await?;
         let owner = match account {
             AccountRef::Own(_) => Owner::Tenant(identity.scope()),
+            AccountRef::Platform(_) if use_ == CarrierUse::FollowUp => Owner::Platform,
             AccountRef::Platform(a) if config.offered(a, &identity.plan().name) => Owner::Platform,
             AccountRef::Platform(_) => {
                 return Err(not_effective(format!(

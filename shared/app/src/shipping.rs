@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::authz::{Audited, user_audit};
 use crate::carrier::{LabelRef, Outcome, account_ref, decode, encode};
 use crate::context::{Pending, RequestCtx, UnitOfWork};
+use crate::credentials::CarrierUse;
 use crate::engine::{App, Change, CommandSpec, OrderRef};
 use crate::error::{AppError, AppResult};
 use crate::orders::{Tracked, own_shipment};
@@ -220,8 +221,10 @@ impl App {
             .ok_or_else(|| AppError::internal("no carrier connector is configured"))
     }
 
-    /// The carrier of an account (the tenant's own or a platform account offered to its plan),
-    /// with the credentials in force now.
+    /// The carrier of an account (the tenant's own, or a platform account), with the credentials
+    /// in force now. New business (a quote, a purchase) needs a platform account still offered
+    /// to the tenant's plan; what follows a purchase (its lookup, its void, tracking) uses the
+    /// account that bought the label, offered or not (a withdrawn offer strands no label).
     async fn carrier_for(
         &self,
         rc: &RequestCtx,
@@ -229,8 +232,24 @@ impl App {
         gateway: &CarrierCode,
         account: &AccountRef,
     ) -> AppResult<Box<dyn Carrier>> {
+        let use_ = match op {
+            Operation::GetRates | Operation::BuyLabel => CarrierUse::NewBusiness,
+            _ => CarrierUse::FollowUp,
+        };
+        self.carrier_of(rc, op, gateway, account, use_).await
+    }
+
+    /// `carrier_for` for what follows a purchase (a lookup, an orphan's void) whatever the op.
+    async fn carrier_of(
+        &self,
+        rc: &RequestCtx,
+        op: Operation,
+        gateway: &CarrierCode,
+        account: &AccountRef,
+        use_: CarrierUse,
+    ) -> AppResult<Box<dyn Carrier>> {
         let credentials = self
-            .effective_credentials(rc, op, gateway, account, self.now())
+            .effective_credentials(rc, op, gateway, account, self.now(), use_)
             .await?;
         self.connector()?
             .connect(&credentials)
@@ -702,7 +721,13 @@ impl App {
         label: &PurchasedLabel,
     ) {
         let voided = match self
-            .carrier_for(rc, Operation::BuyLabel, &token.g, &token.account())
+            .carrier_of(
+                rc,
+                Operation::BuyLabel,
+                &token.g,
+                &token.account(),
+                CarrierUse::FollowUp,
+            )
             .await
         {
             Ok(carrier) => carrier
@@ -783,7 +808,13 @@ impl App {
                 let found = match self.outcomes.get(&intent.id) {
                     Some(Outcome::Bought(label)) => Ok(PurchaseLookup::Bought(label)),
                     _ => match self
-                        .carrier_for(rc, Operation::BuyLabel, &token.g, &token.account())
+                        .carrier_of(
+                            rc,
+                            Operation::BuyLabel,
+                            &token.g,
+                            &token.account(),
+                            CarrierUse::FollowUp,
+                        )
                         .await
                     {
                         Ok(c) => c.find_purchase(&token.rate_ref(), &intent.id).await,

@@ -839,6 +839,30 @@ async fn usage_commits_with_the_label(backend: Backend) {
     assert_eq!(rows[0].amount.to_string(), "7.58 USD");
     assert_eq!((rows[0].order, rows[0].shipment), (h.order, h.shipment));
     assert_eq!(rows[0].account.as_str(), "main");
+    // The offer withdrawn: no new quote through it, but the label it bought is still voided
+    // through it (no label is stranded).
+    let platform = app::platform::Platform::new(
+        store::repo::platform_repositories(h.store.clone()),
+        Arc::new(h.clock.clone()),
+        Subject::parse("ops").unwrap(),
+        None,
+    );
+    platform
+        .offer_platform_account(&h.gateway, h.account.clone(), Vec::new())
+        .await
+        .unwrap();
+    let refused = h
+        .app
+        .shipping_rates(
+            &h.rc,
+            h.order,
+            h.shipment,
+            &h.gateway,
+            Some(&domain::gateway::AccountRef::Platform(h.account.clone())),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "CONNECTION_NOT_EFFECTIVE");
     // The same for the void: no reversal without the cancellation, then one.
     h.store.fail_write_after(1);
     assert_eq!(h.void("void-u1").await, "INTERNAL");

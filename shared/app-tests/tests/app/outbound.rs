@@ -406,6 +406,7 @@ async fn call(
             &gateway(),
             &domain::gateway::AccountRef::Own(AccountId::parse(account).unwrap()),
             env.now(),
+            app::credentials::CarrierUse::NewBusiness,
         )
         .await
         .unwrap();
