@@ -342,6 +342,84 @@ pub fn shipment_transition(from: ShipmentStatus, mv: ShipmentMove) -> Option<Shi
     }
 }
 
+str_enum!(
+    /// Where one package of a shipment is, once its label is bought (issue 28: a shipment of
+    /// several packages, each with its own label and tracking number).
+    PackageStatus {
+        LabelPurchased => "LABEL_PURCHASED",
+        InTransit => "IN_TRANSIT",
+        OutForDelivery => "OUT_FOR_DELIVERY",
+        Delivered => "DELIVERED",
+        Failed => "FAILED",
+        Returned => "RETURNED",
+    }
+);
+
+impl PackageStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            PackageStatus::Delivered | PackageStatus::Failed | PackageStatus::Returned
+        )
+    }
+}
+
+/// A package's move on a carrier's tracking status: the same table as a shipment's (never
+/// backwards; a terminal package stays where it is).
+pub fn package_transition(from: PackageStatus, status: TrackingStatus) -> Option<PackageStatus> {
+    use PackageStatus as P;
+    use TrackingStatus as T;
+    match (from, status) {
+        (P::LabelPurchased, T::InTransit) => Some(P::InTransit),
+        (P::LabelPurchased | P::InTransit, T::OutForDelivery) => Some(P::OutForDelivery),
+        (P::LabelPurchased | P::InTransit | P::OutForDelivery, T::Delivered) => Some(P::Delivered),
+        (P::LabelPurchased | P::InTransit | P::OutForDelivery, T::Failure) => Some(P::Failed),
+        (P::LabelPurchased | P::InTransit | P::OutForDelivery, T::Returned) => Some(P::Returned),
+        _ => None,
+    }
+}
+
+/// A shipment's status from its packages' (a shipment whose labels are bought):
+///
+/// - every package DELIVERED: DELIVERED — and only then;
+/// - some package still on its way: OUT_FOR_DELIVERY when every package still on its way is out
+///   for delivery, else IN_TRANSIT once any package has moved (scanned, or reached an end), else
+///   LABEL_PURCHASED;
+/// - every package at an end but not all delivered (the mixed terminal states): FAILED when any
+///   package FAILED (a lost parcel needs a person: a claim, a reshipment), else RETURNED (some
+///   came back to the shipper; what was delivered stays delivered on its package).
+///
+/// Packages only move forward, and so does this roll-up: a later state of the packages never
+/// rolls the shipment back (the property test in `tests/domain/packages.rs`).
+pub fn shipment_of_packages(packages: &[PackageStatus]) -> Option<ShipmentStatus> {
+    use PackageStatus as P;
+    if packages.is_empty() {
+        return None;
+    }
+    let on_the_way: Vec<PackageStatus> = packages
+        .iter()
+        .copied()
+        .filter(|p| !p.is_terminal())
+        .collect();
+    if on_the_way.is_empty() {
+        return Some(if packages.iter().all(|p| *p == P::Delivered) {
+            ShipmentStatus::Delivered
+        } else if packages.contains(&P::Failed) {
+            ShipmentStatus::Failed
+        } else {
+            ShipmentStatus::Returned
+        });
+    }
+    let moved = packages.iter().any(|p| *p != P::LabelPurchased);
+    Some(if on_the_way.iter().all(|p| *p == P::OutForDelivery) {
+        ShipmentStatus::OutForDelivery
+    } else if moved {
+        ShipmentStatus::InTransit
+    } else {
+        ShipmentStatus::LabelPurchased
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReturnMove {
     Approve,

@@ -4,6 +4,7 @@
 mod events_doc;
 mod intents;
 mod lifecycle;
+mod packages;
 mod properties;
 mod support;
 mod transitions;
