@@ -221,6 +221,70 @@ async fn a_platform_account_serves_the_plans_it_is_offered_to() {
         theirs.raw
     );
     let root = s.token("retail", "platform-admin", None);
+    // The platform's credentials over the platform API: listed with fingerprints, added, offered;
+    // a tenant's admin may do none of it.
+    let listed = s
+        .gql(&root, r#"{ platformCarrierCredentials(gateway: "easypost") { account fingerprint effective } }"#, json!({}))
+        .await;
+    assert_eq!(
+        listed.body["data"]["platformCarrierCredentials"],
+        json!([{"account": "shared", "fingerprint": "…9999", "effective": true}]),
+        "{}",
+        listed.raw
+    );
+    let added = s
+        .gql(
+            &root,
+            r#"mutation { addPlatformCarrierCredentials(input: {gateway: "easypost", account: "second", apiKey: "EZTK-platform-second-key-00000042"}) { credential { account fingerprint } userErrors { code } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        added.body["data"]["addPlatformCarrierCredentials"]["credential"],
+        json!({"account": "second", "fingerprint": "…0042"}),
+        "{}",
+        added.raw
+    );
+    let offered = s
+        .gql(
+            &root,
+            r#"mutation { offerPlatformAccount(gateway: "easypost", account: "second", plans: ["pro"]) { account plans userErrors { code } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        offered.body["data"]["offerPlatformAccount"],
+        json!({"account": "platform:second", "plans": ["pro"], "userErrors": []}),
+        "{}",
+        offered.raw
+    );
+    let unknown_plan = s
+        .gql(
+            &root,
+            r#"mutation { offerPlatformAccount(gateway: "easypost", account: "second", plans: ["nope"]) { userErrors { code field } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        unknown_plan.body["data"]["offerPlatformAccount"]["userErrors"][0]["field"][0], "plan",
+        "{}",
+        unknown_plan.raw
+    );
+    for q in [
+        r#"{ platformCarrierCredentials { account } }"#,
+        r#"mutation { offerPlatformAccount(gateway: "easypost", account: "shared", plans: ["demo"]) { plans } }"#,
+    ] {
+        let r = s.gql(&admin, q, json!({})).await;
+        assert_eq!(r.code(), Some("FORBIDDEN"), "{}", r.raw);
+    }
+    // Two platform accounts offered now and none of its own yet: naming none is ambiguous.
+    let ambiguous = s.gql(&staff, &rates(&order2, &sid2, None), json!({})).await;
+    assert_eq!(ambiguous.code(), Some("INVALID_INPUT"), "{}", ambiguous.raw);
+    assert!(
+        ambiguous.raw.contains("platform:shared, platform:second"),
+        "{}",
+        ambiguous.raw
+    );
     let billed = s
         .gql(
             &root,
