@@ -206,8 +206,8 @@ impl Carrier for Fedex {
             "accountNumber": self.account(),
             "rateRequestControlParameters": { "returnTransitTimes": true },
             "requestedShipment": {
-                "shipper": { "address": address(&shipment.from) },
-                "recipient": { "address": address(&shipment.to) },
+                "shipper": { "address": rate_address(&shipment.from) },
+                "recipient": { "address": rate_address(&shipment.to) },
                 "pickupType": PICKUP_TYPE,
                 "packagingType": OWN_PACKAGING,
                 "rateRequestType": ["ACCOUNT", "LIST"],
@@ -419,6 +419,15 @@ fn address(a: &Address) -> Value {
     m.insert("postalCode".into(), a.zip.as_str().into());
     m.insert("countryCode".into(), a.country.as_str().into());
     m.into()
+}
+
+/// An address as the Rate API takes it: no street lines (its schema has none).
+fn rate_address(a: &Address) -> Value {
+    let mut v = address(a);
+    if let Some(m) = v.as_object_mut() {
+        m.remove("streetLines");
+    }
+    v
 }
 
 /// A shipper or recipient: contact and address.

@@ -174,6 +174,11 @@ async fn rates_label_tracking_and_void() {
     assert_eq!(rate_request.path, "/rate/v1/rates/quotes");
     assert_eq!(rate_request.body["accountNumber"]["value"], ACCOUNT);
     assert_eq!(
+        rate_request.body["requestedShipment"]["recipient"]["address"],
+        serde_json::json!({"city": "Memphis", "stateOrProvinceCode": "TN", "postalCode": "38117", "countryCode": "US"}),
+        "the Rate API's address: no street lines"
+    );
+    assert_eq!(
         rate_request.body["requestedShipment"]["requestedPackageLineItems"][0]["weight"],
         serde_json::json!({"units": "LB", "value": 1.2}),
         "500 g is 1.2 lb rounded up"
