@@ -2,12 +2,9 @@
 //! (`{"shipment": {...}}`), imperial units, money as decimal strings, errors as
 //! `{"error": {"code", "message", "errors"}}`.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::RetryPolicy;
 use crate::http::{Auth, Call, Flavour, Http};
 use crate::lenient::{self, field};
 use crate::wire::{Credentials, address_json, easypost_status, parse_amount};
@@ -38,33 +35,9 @@ impl EasyPost {
             http: Http::new(flavour, &credentials, auth),
         }
     }
-
-    /// Retries and backoff (tests make them fast).
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.http.set_retry(retry);
-        self
-    }
-
-    /// The time one attempt may take (default 10 s).
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.http.set_timeout(timeout);
-        self
-    }
-
-    /// Calls go through `client` — the caller's guarded outbound client (no redirects; outside
-    /// dev mode, public addresses only).
-    pub fn with_client(mut self, client: reqwest::Client) -> Self {
-        self.http.set_client(client);
-        self
-    }
-
-    /// Where calls may go: every request's URL is checked against `policy` before anything is
-    /// sent (default: public https only). Give the policy the client was built with.
-    pub fn with_policy(mut self, policy: domain::outbound::OutboundPolicy) -> Self {
-        self.http.set_policy(policy);
-        self
-    }
 }
+
+crate::http::http_options!(EasyPost);
 
 #[async_trait::async_trait]
 impl Carrier for EasyPost {

@@ -12,13 +12,11 @@
 //!   with the purchase, so a label found so has no document URL: it is reprinted at FedEx.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::RetryPolicy;
 use crate::http::{Auth, Call, Flavour, Http};
 use crate::lenient::{self, field, text};
 use crate::oauth::{AccessToken, TokenSource};
@@ -78,30 +76,6 @@ impl Fedex {
             track_tokens: track_tokens.unwrap_or_else(|| tokens.clone()),
             tokens,
         }
-    }
-
-    /// Retries and backoff (tests make them fast).
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.http.set_retry(retry);
-        self
-    }
-
-    /// The time one attempt may take (default 10 s).
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.http.set_timeout(timeout);
-        self
-    }
-
-    /// Calls go through `client`, the caller's guarded outbound client.
-    pub fn with_client(mut self, client: reqwest::Client) -> Self {
-        self.http.set_client(client);
-        self
-    }
-
-    /// Where calls may go (default: public https only).
-    pub fn with_policy(mut self, policy: domain::outbound::OutboundPolicy) -> Self {
-        self.http.set_policy(policy);
-        self
     }
 
     /// One call with a token of `tokens`: when FedEx refuses the token, one new token and one
@@ -195,6 +169,8 @@ impl Fedex {
         Ok(result)
     }
 }
+
+crate::http::http_options!(Fedex);
 
 #[async_trait::async_trait]
 impl Carrier for Fedex {

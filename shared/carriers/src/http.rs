@@ -73,6 +73,41 @@ pub(crate) enum Call {
     NonIdempotent,
 }
 
+/// The options every adapter over [`Http`] (in its `http` field) offers its builder.
+macro_rules! http_options {
+    ($adapter:ty) => {
+        impl $adapter {
+            /// Retries and backoff (tests make them fast).
+            pub fn with_retry(mut self, retry: $crate::RetryPolicy) -> Self {
+                self.http.set_retry(retry);
+                self
+            }
+
+            /// The time one attempt may take (default 10 s).
+            pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+                self.http.set_timeout(timeout);
+                self
+            }
+
+            /// Calls go through `client` — the caller's guarded outbound client (no redirects;
+            /// outside dev mode, public addresses only).
+            pub fn with_client(mut self, client: reqwest::Client) -> Self {
+                self.http.set_client(client);
+                self
+            }
+
+            /// Where calls may go: every request's URL is checked against `policy` before
+            /// anything is sent (default: public https only). Give the policy the client was
+            /// built with.
+            pub fn with_policy(mut self, policy: domain::outbound::OutboundPolicy) -> Self {
+                self.http.set_policy(policy);
+                self
+            }
+        }
+    };
+}
+pub(crate) use http_options;
+
 /// How the key goes on the wire.
 pub(crate) enum Auth {
     /// HTTP Basic with the key as the user name and an empty password (EasyPost).

@@ -7,7 +7,6 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::RetryPolicy;
 use crate::http::{Auth, Call, Flavour, Http};
 use crate::lenient::{self, field};
 use crate::wire::{Credentials, address_json, parse_amount, shippo_status};
@@ -54,32 +53,6 @@ impl Shippo {
         }
     }
 
-    /// Retries and backoff (tests make them fast).
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.http.set_retry(retry);
-        self
-    }
-
-    /// The time one attempt may take (default 10 s).
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.http.set_timeout(timeout);
-        self
-    }
-
-    /// Calls go through `client` — the caller's guarded outbound client (no redirects; outside
-    /// dev mode, public addresses only).
-    pub fn with_client(mut self, client: reqwest::Client) -> Self {
-        self.http.set_client(client);
-        self
-    }
-
-    /// Where calls may go: every request's URL is checked against `policy` before anything is
-    /// sent (default: public https only). Give the policy the client was built with.
-    pub fn with_policy(mut self, policy: domain::outbound::OutboundPolicy) -> Self {
-        self.http.set_policy(policy);
-        self
-    }
-
     /// How often, and how far apart, a purchase Shippo queued is looked up again
     /// (default 10 × 500 ms).
     pub fn with_label_poll(mut self, attempts: u32, interval: Duration) -> Self {
@@ -102,6 +75,8 @@ impl Shippo {
         Ok(tx)
     }
 }
+
+crate::http::http_options!(Shippo);
 
 #[async_trait::async_trait]
 impl Carrier for Shippo {
