@@ -1,8 +1,11 @@
-//! A tenant's carrier credentials (the UniShip model): versions with validity windows, added,
-//! rotated and expired — never edited — and their secrets kept in the secret store, write-only.
+//! Carrier credentials (the UniShip model), a tenant's and the platform's alike: versions with
+//! validity windows, added, rotated and expired — never edited — and their secrets kept in the
+//! secret store, write-only. [`Book`] makes every change, for either owner; the tenant's use
+//! cases are here, the platform's in `platform`. Which account a carrier call uses (the tenant's
+//! own, or a platform account offered to its plan) is decided here too.
 //!
 //! Each version's secret fields are one secret (JSON of the fields), stored under the purpose
-//! `carrier:{gateway}:{account}:{version id}`: the secret store binds tenant and purpose into
+//! `carrier:{gateway}:{account}:{version id}`: the secret store binds owner and purpose into
 //! the encryption, so a ciphertext moved to another record does not open. The version keeps
 //! the reference and a fingerprint; no read, log or error ever carries a secret.
 //!
@@ -98,22 +101,12 @@ impl App {
     ) -> AppResult<Vec<CredentialVersion>> {
         let op = Operation::ListCarrierCredentials;
         let identity = self.enter(rc, op).await?;
-        let mut out = Vec::new();
-        for (g, account) in self
-            .credentials
-            .accounts(Owner::Tenant(identity.scope()))
-            .await?
-        {
-            if gateway.is_some_and(|want| want != &g) {
-                continue;
-            }
-            let chain = self
-                .credentials
-                .chain(Owner::Tenant(identity.scope()), &g, &account)
-                .await?;
-            out.extend(chain.versions);
-        }
-        Ok(out)
+        Ok(versions(
+            self.credentials.as_ref(),
+            Owner::Tenant(identity.scope()),
+            gateway,
+        )
+        .await?)
     }
 
     /// Adds a version — effective now, or scheduled — whose window meets no other.
@@ -323,6 +316,21 @@ impl App {
             self.now(),
         )
     }
+}
+
+/// Every version of `owner`'s credentials (of one gateway, if given), oldest first per account.
+pub(crate) async fn versions(
+    credentials: &dyn CredentialStore,
+    owner: Owner<'_>,
+    gateway: Option<&CarrierCode>,
+) -> crate::ports::RepoResult<Vec<CredentialVersion>> {
+    let mut out = Vec::new();
+    for (g, account) in credentials.accounts(owner).await? {
+        if gateway.is_none_or(|want| want == &g) {
+            out.extend(credentials.chain(owner, &g, &account).await?.versions);
+        }
+    }
+    Ok(out)
 }
 
 /// How a change of a chain is audited (the owner's audit record for the operation and version).

@@ -362,19 +362,10 @@ impl Platform {
         &self,
         gateway: Option<&CarrierCode>,
     ) -> PlatformResult<Vec<CredentialVersion>> {
-        let mut out = Vec::new();
-        for (g, account) in self.credentials.accounts(Owner::Platform).await? {
-            if gateway.is_some_and(|want| want != &g) {
-                continue;
-            }
-            out.extend(
-                self.credentials
-                    .chain(Owner::Platform, &g, &account)
-                    .await?
-                    .versions,
-            );
-        }
-        Ok(out)
+        Ok(
+            crate::credentials::versions(self.credentials.as_ref(), Owner::Platform, gateway)
+                .await?,
+        )
     }
 
     /// Adds a version of a platform account's credentials (the same rules as a tenant's).

@@ -1,4 +1,4 @@
-//! Stateful fakes of EasyPost and Shippo on 127.0.0.1, for this crate's tests and other
+//! Stateful fakes of EasyPost and Shippo (FedEx's is `fake_fedex`) on 127.0.0.1, for this crate's tests and other
 //! crates' end-to-end tests. They keep what the real APIs keep — quoted rates, bought
 //! labels, tracking — so a wrong id, a double purchase or a wrong key fails as it would for
 //! real, with each carrier's documented error bodies. Faults can be queued to test retries,
@@ -92,19 +92,8 @@ impl FakeCarrier {
     // A fixture that cannot listen must fail the test using it, loudly.
     #[allow(clippy::expect_used)]
     async fn start(flavour: Flavour, api_key: &str) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("the fake carrier binds 127.0.0.1:0");
-        let addr = listener
-            .local_addr()
-            .expect("the fake carrier has a local address");
         let shared = Arc::new(Shared::new(flavour, api_key));
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        let server = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!(error = %e, "fake carrier stopped");
-            }
-        });
+        let (addr, server) = serve(Router::new().fallback(handle).with_state(shared.clone())).await;
         Self {
             addr,
             shared,
@@ -174,6 +163,25 @@ impl FakeCarrier {
     pub fn set_next_tracking_number(&self, tracking_number: &str) {
         lock(&self.shared.books).next_tracking_number = Some(tracking_number.to_owned());
     }
+}
+
+/// Serves `app` on 127.0.0.1 (a free port) until the handle is aborted: the address and the
+/// server task. Every fake carrier runs on this.
+// A fixture that cannot listen must fail the test using it, loudly.
+#[allow(clippy::expect_used)]
+pub(crate) async fn serve(app: Router) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a fake carrier binds 127.0.0.1:0");
+    let addr = listener
+        .local_addr()
+        .expect("a fake carrier has a local address");
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "fake carrier stopped");
+        }
+    });
+    (addr, server)
 }
 
 /// What a fake carrier shares with its handler.

@@ -127,12 +127,6 @@ impl FakeFedex {
     // A fixture that cannot listen must fail the test using it, loudly.
     #[allow(clippy::expect_used)]
     pub async fn start(client_id: &str, client_secret: &str, account_number: &str) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("the fake FedEx binds 127.0.0.1:0");
-        let addr = listener
-            .local_addr()
-            .expect("the fake FedEx has a local address");
         let shared = Arc::new(Shared {
             account_number: account_number.to_owned(),
             books: Mutex::default(),
@@ -140,12 +134,8 @@ impl FakeFedex {
         lock(&shared.books)
             .clients
             .insert(client_id.to_owned(), client_secret.to_owned());
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        let server = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!(error = %e, "fake FedEx stopped");
-            }
-        });
+        let (addr, server) =
+            crate::fake::serve(Router::new().fallback(handle).with_state(shared.clone())).await;
         Self {
             addr,
             shared,

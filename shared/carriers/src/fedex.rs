@@ -467,15 +467,7 @@ fn error_text(body: &[u8]) -> Option<String> {
     let errors = v.get("errors")?.as_array()?;
     let texts: Vec<String> = errors
         .iter()
-        .filter_map(|e| {
-            let code = field(e, "code");
-            let message = field(e, "message");
-            match (code, message) {
-                (Some(c), Some(m)) => Some(format!("{c}: {m}")),
-                (Some(t), None) | (None, Some(t)) => Some(t),
-                (None, None) => None,
-            }
-        })
+        .filter_map(|e| code_message(field(e, "code"), field(e, "message")))
         .collect();
     (!texts.is_empty()).then(|| texts.join("; "))
 }
@@ -763,11 +755,16 @@ struct TrackError {
 
 impl TrackError {
     fn describe(&self) -> String {
-        match (&self.code, &self.message) {
-            (Some(c), Some(m)) => format!("{c}: {m}"),
-            (Some(t), None) | (None, Some(t)) => t.clone(),
-            (None, None) => "no result".into(),
-        }
+        code_message(self.code.clone(), self.message.clone()).unwrap_or_else(|| "no result".into())
+    }
+}
+
+/// FedEx's `code: message`, or whichever of the two it gave.
+fn code_message(code: Option<String>, message: Option<String>) -> Option<String> {
+    match (code, message) {
+        (Some(c), Some(m)) => Some(format!("{c}: {m}")),
+        (Some(t), None) | (None, Some(t)) => Some(t),
+        (None, None) => None,
     }
 }
 

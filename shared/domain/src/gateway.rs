@@ -23,8 +23,7 @@ pub const PLATFORM_ACCOUNT_PREFIX: &str = "platform:";
 
 /// The owner id of the platform's credential versions.
 pub fn platform_owner() -> TenantId {
-    // A constant slug: it parses.
-    TenantId::parse(PLATFORM_OWNER).unwrap_or_else(|_| unreachable!("{PLATFORM_OWNER} is a slug"))
+    TenantId::reserved(PLATFORM_OWNER)
 }
 
 /// An account as a tenant names it: one of its own, or the platform's (`platform:<account>`).
@@ -475,7 +474,7 @@ mod tests {
         );
         assert_eq!(platform.to_string(), "platform:main");
         assert!(AccountRef::parse("platform:").is_err());
-        assert_eq!(platform_owner().as_str(), PLATFORM_OWNER);
+        assert_eq!(platform_owner(), TenantId::parse(PLATFORM_OWNER).unwrap());
     }
 
     #[test]

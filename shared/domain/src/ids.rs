@@ -137,6 +137,14 @@ key_text!(
     /// A tenant (retailer). Lower-case slug, ≤ 64 bytes: it appears in URLs and every key.
     TenantId, "tenant", MAX_ID_LEN, slug
 );
+impl TenantId {
+    /// A reserved id the code names as a constant (`gateway::PLATFORM_OWNER`), never a request's
+    /// input; a test checks each one parses.
+    pub(crate) fn reserved(id: &'static str) -> Self {
+        TenantId(id.to_owned())
+    }
+}
+
 key_text!(
     /// A vendor of the tenant, as the tenant's IdP names it.
     VendorId, "vendor", MAX_REF_LEN, any_text

@@ -1,5 +1,6 @@
 //! Orders: the aggregate item with its index attributes, audit records, outbox events, the
-//! external-reference item and one item per vendor — all written in one transaction per command.
+//! external-reference item, one item per vendor, tracking claims, open-intent entries and
+//! carrier usage rows — all written in one transaction per command.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The carrier port: one [`Carrier`] trait every adapter implements (the `carriers` crate holds
-//! EasyPost's and Shippo's), the carrier-neutral model it speaks ([`model`]), its one error
-//! ([`CarrierError`]), and how the use cases get a carrier for a tenant's credentials in force
-//! ([`EffectiveCredentials`], [`CarrierConnector`]).
+//! EasyPost's, Shippo's and FedEx's), the carrier-neutral model it speaks ([`model`]), its one
+//! error ([`CarrierError`]), and how the use cases get a carrier for the credentials in force of
+//! a tenant's account or a platform account ([`EffectiveCredentials`], [`CarrierConnector`]).
 
 mod error;
 mod model;
