@@ -15,5 +15,6 @@ mod platform_accounts;
 mod readme;
 mod resilience;
 mod server;
+mod shippo;
 mod tracking;
 mod webhooks;

@@ -41,22 +41,29 @@ pub(crate) fn intent_items(before: &Order, after: &Order) -> Vec<(ShipmentId, bo
         .collect()
 }
 
+/// Whether a shipment's carrier or tracking number differs from what it was before.
+fn tracking_changed(before: &Order, s: &Shipment) -> bool {
+    !before
+        .shipment(s.id)
+        .is_some_and(|o| o.carrier == s.carrier && o.tracking_number == s.tracking_number)
+}
+
 /// Tenant tracking-index claims for shipments whose carrier and tracking number changed.
 pub(crate) fn tracking_items(before: &Order, after: &Order) -> Vec<TrackingClaim> {
-    let changed = after.shipments().iter().filter(|s| {
-        !before
-            .shipment(s.id)
-            .is_some_and(|o| o.carrier == s.carrier && o.tracking_number == s.tracking_number)
-    });
+    let changed = after
+        .shipments()
+        .iter()
+        .filter(|s| tracking_changed(before, s));
     claims_of(TrackingIndex::Tenant, after, changed)
 }
 
-/// SaaS-wide tracking-index claims of labels bought through the gateway in this command.
+/// SaaS-wide tracking-index claims of labels bought through the gateway whose carrier or
+/// number is new in this command: the purchase, or a label recorded under the aggregator's name
+/// whose carrier was looked up since.
 pub(crate) fn global_tracking_items(before: &Order, after: &Order) -> Vec<TrackingClaim> {
-    let bought = after
+    let labels = after
         .shipments()
         .iter()
-        .filter(|s| s.status == domain::order::ShipmentStatus::LabelPurchased)
-        .filter(|s| before.shipment(s.id).is_some_and(|b| b.status != s.status));
-    claims_of(TrackingIndex::Global, after, bought)
+        .filter(|s| s.carrier_reference.is_some() && tracking_changed(before, s));
+    claims_of(TrackingIndex::Global, after, labels)
 }

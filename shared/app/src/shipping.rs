@@ -88,6 +88,9 @@ struct RateToken {
     /// The quoted amount: what a platform account's usage row records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     m: Option<Money>,
+    /// The carrier the quote named where the purchase answer will not (`RateRef::carrier`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    c: Option<String>,
 }
 
 impl RateToken {
@@ -99,6 +102,7 @@ impl RateToken {
         RateRef {
             rate_id: self.r.clone(),
             carrier_shipment: self.s.clone(),
+            carrier: self.c.clone(),
         }
     }
 }
@@ -290,6 +294,7 @@ impl App {
                     s: r.rate.carrier_shipment.clone(),
                     r: r.rate.rate_id.clone(),
                     m: Some(r.amount),
+                    c: r.rate.carrier.clone(),
                 };
                 let body = serde_json::to_vec(&token)
                     .map_err(|_| AppError::internal("cannot encode a rate"))?;
@@ -372,6 +377,23 @@ impl App {
             };
             let bought = match carrier.buy_label(&purchase).await {
                 Ok(label) => label,
+                Err(CarrierError::Queued { carrier_ref }) => {
+                    // Taken, not yet made: the intent stays open under the carrier's id of it,
+                    // and whoever comes next looks that up (never a second purchase).
+                    tracing::info!(order = %order.id, %shipment, "label purchase queued by the carrier");
+                    self.leave_open(
+                        rc,
+                        order.id,
+                        shipment,
+                        &intent,
+                        CarrierAction::Purchase,
+                        Some(&carrier_ref),
+                    )
+                    .await?;
+                    return Err(AppError::Rule(DomainError::CarrierCallInProgress {
+                        action: CarrierAction::Purchase,
+                    }));
+                }
                 Err(e) if e.is_refusal() => {
                     tracing::info!(order = %order.id, %shipment, code = e.code(), "label purchase refused by the carrier");
                     self.close_intent(
@@ -794,8 +816,10 @@ impl App {
         let stale =
             self.now().unix_seconds() - intent.opened_at.unix_seconds() >= INTENT_SETTLE_SECS;
         // Another request's call still within its window is in flight: that request commits
-        // its own outcome. Only its own retries, or anyone once the window is past, settle it.
-        if intent.state == IntentState::Unknown || !(ours || stale) {
+        // its own outcome. Only its own retries, or anyone once the window is past, settle it —
+        // or anyone at all once the carrier queued it (no call of ours is in flight any more).
+        let queued = intent.state == IntentState::Queued;
+        if intent.state == IntentState::Unknown || !(ours || stale || queued) {
             return Ok(Settled::InFlight);
         }
         // Only the request that opened it commits in its own unit of work (its answer is stored
@@ -817,7 +841,10 @@ impl App {
                         )
                         .await
                     {
-                        Ok(c) => c.find_purchase(&token.rate_ref(), &intent.id).await,
+                        Ok(c) => match &intent.carrier_ref {
+                            Some(queued) => c.find_queued(&token.rate_ref(), queued).await,
+                            None => c.find_purchase(&token.rate_ref(), &intent.id).await,
+                        },
                         Err(e) => return Err(e),
                     },
                 };
@@ -828,14 +855,20 @@ impl App {
                         )
                         .await?,
                     ))),
-                    Ok(PurchaseLookup::NotBought) if stale => {
+                    // A queued purchase the carrier then failed was refused; any other not
+                    // found once no call can still land was abandoned.
+                    Ok(PurchaseLookup::NotBought) if stale || queued => {
                         self.close_intent(
                             rc,
                             order,
                             shipment,
                             &intent.id,
                             CarrierAction::Purchase,
-                            IntentOutcome::Abandoned,
+                            if queued {
+                                IntentOutcome::Refused
+                            } else {
+                                IntentOutcome::Abandoned
+                            },
                         )
                         .await?;
                         Ok(Settled::Closed)
@@ -844,8 +877,15 @@ impl App {
                         Ok(Settled::InFlight)
                     }
                     Err(CarrierError::NotSupported(_)) => {
-                        self.mark_unknown(rc, order, shipment, &intent.id, CarrierAction::Purchase)
-                            .await?;
+                        self.leave_open(
+                            rc,
+                            order,
+                            shipment,
+                            &intent.id,
+                            CarrierAction::Purchase,
+                            None,
+                        )
+                        .await?;
                         Ok(Settled::InFlight)
                     }
                     Err(e) => {
@@ -885,7 +925,7 @@ impl App {
                     }
                     Ok(VoidLookup::NotVoided) => Ok(Settled::InFlight),
                     Err(CarrierError::NotSupported(_)) => {
-                        self.mark_unknown(rc, order, shipment, &intent.id, CarrierAction::Void)
+                        self.leave_open(rc, order, shipment, &intent.id, CarrierAction::Void, None)
                             .await?;
                         Ok(Settled::InFlight)
                     }
@@ -945,6 +985,10 @@ impl App {
                     Ok(Settled::InFlight) if intent.state == IntentState::Unknown => {
                         "unknown: the carrier offers no lookup; a person decides".to_owned()
                     }
+                    Ok(Settled::InFlight) if intent.state == IntentState::Queued => format!(
+                        "queued: the carrier is still making it ({})",
+                        intent.carrier_ref.as_deref().unwrap_or("-")
+                    ),
                     Ok(Settled::InFlight) => "in flight: the carrier has no outcome yet".to_owned(),
                     Err(e) => format!("not settled: {}: {e}", e.code()),
                 });
@@ -954,21 +998,24 @@ impl App {
         Ok(out)
     }
 
-    /// The carrier cannot tell: the intent stays, UNKNOWN, for a person.
-    async fn mark_unknown(
+    /// An intent left open, committed at once: QUEUED under the carrier's id of the call
+    /// (`queued`), else UNKNOWN — the carrier cannot tell, and a person decides.
+    async fn leave_open(
         &self,
         rc: &RequestCtx,
         order: OrderId,
         shipment: ShipmentId,
         intent: &str,
         action: CarrierAction,
+        queued: Option<&str>,
     ) -> AppResult<()> {
         let spec = CommandSpec::new(intent_operation(action), OrderRef::new(order, None));
         match self
             .order_command(rc, &UnitOfWork::immediate(), spec, |o, env| {
-                Ok(Change::events(
-                    o.mark_intent_unknown(env.ctx, shipment, intent, action)?,
-                ))
+                Ok(Change::events(match queued {
+                    Some(r) => o.mark_intent_queued(env.ctx, shipment, intent, action, r)?,
+                    None => o.mark_intent_unknown(env.ctx, shipment, intent, action)?,
+                }))
             })
             .await
         {
@@ -1033,6 +1080,16 @@ impl App {
             }
         };
         let carrier = self.carrier_for(rc, op, &label.g, &label.account()).await?;
+        // A label recorded before its carrier was known (under the aggregator's name) is
+        // looked up by its carrier reference; the update below records the carrier it names.
+        let carrier_code = match carrier
+            .carrier_of_label(carrier_code.as_str(), &label.r)
+            .await
+            .map_err(carrier_error)?
+        {
+            Some(name) => domain::webhook::carrier_code_of(&name).map_err(AppError::from)?,
+            None => carrier_code,
+        };
         let tracking = carrier
             .track(carrier_code.as_str(), number.as_str())
             .await

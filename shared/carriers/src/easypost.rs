@@ -297,6 +297,7 @@ fn rate(shipment_id: &str, r: EpRate) -> Result<Rate, CarrierError> {
         rate: RateRef {
             rate_id,
             carrier_shipment: Some(carrier_shipment),
+            carrier: None,
         },
         carrier: r.carrier.unwrap_or_default(),
         service: r.service.unwrap_or_default(),

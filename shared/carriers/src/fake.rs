@@ -10,7 +10,6 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -152,10 +151,18 @@ impl FakeCarrier {
             .collect()
     }
 
-    /// Shippo flavour: purchases answer `QUEUED` and are done at their first lookup, as
-    /// Shippo's asynchronous purchases are.
-    pub fn queue_labels(&self, on: bool) {
-        self.shared.queue_labels.store(on, Ordering::SeqCst);
+    /// Shippo flavour: purchases from now on answer `QUEUED`, as Shippo's asynchronous ones
+    /// do, and stay so for `lookups` lookups (`GET /transactions/{id}`), done at the next;
+    /// `None`: purchases are done at once again.
+    pub fn queue_labels(&self, lookups: Option<u32>) {
+        lock(&self.shared.books).queue_for = lookups;
+    }
+
+    /// Shippo flavour: every queued purchase is done now (its next lookup answers `SUCCESS`).
+    pub fn finish_queued(&self) {
+        for label in lock(&self.shared.books).labels.values_mut() {
+            label.queued = None;
+        }
     }
 
     /// The next label bought carries this tracking number (then numbering goes on as before):
@@ -191,7 +198,6 @@ struct Shared {
     faults: Mutex<VecDeque<Fault>>,
     requests: Mutex<Vec<Recorded>>,
     books: Mutex<Books>,
-    queue_labels: AtomicBool,
 }
 
 /// Poisoning only means another test thread panicked; the data is still usable.
@@ -207,7 +213,6 @@ impl Shared {
             faults: Mutex::default(),
             requests: Mutex::default(),
             books: Mutex::default(),
-            queue_labels: AtomicBool::new(false),
         }
     }
 
@@ -328,12 +333,11 @@ async fn handle(
         return shared.unauthorized(authorization.is_none());
     }
     let segments: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
-    let queue_labels = shared.queue_labels.load(Ordering::SeqCst);
     let response = {
         let mut books = lock(&shared.books);
         match shared.flavour {
             Flavour::EasyPost => books.easypost(&method, &segments, &body),
-            Flavour::Shippo => books.shippo(&method, &segments, uri.query(), &body, queue_labels),
+            Flavour::Shippo => books.shippo(&method, &segments, uri.query(), &body),
         }
     };
     if stall {
@@ -386,8 +390,11 @@ struct FakeRate {
 struct Label {
     tracking_number: String,
     rate_id: String,
-    queued: bool,
+    /// Shippo: still being made, for this many more lookups.
+    queued: Option<u32>,
     refunded: bool,
+    /// Shippo: the purchase's `metadata`.
+    metadata: Option<String>,
 }
 
 /// What the fake remembers.
@@ -404,6 +411,8 @@ struct Books {
     tracking: HashMap<String, String>,
     /// The number the next bought label gets, when a test set one.
     next_tracking_number: Option<String>,
+    /// Shippo: purchases answer `QUEUED` and stay so for this many lookups.
+    queue_for: Option<u32>,
 }
 
 impl Books {
@@ -539,8 +548,9 @@ impl Books {
             Label {
                 tracking_number,
                 rate_id,
-                queued: false,
+                queued: None,
                 refunded: false,
+                metadata: None,
             },
         );
         (StatusCode::OK, Json(self.ep_bought(shipment, None))).into_response()
@@ -641,13 +651,18 @@ impl Books {
         segments: &[&str],
         query: Option<&str>,
         body: &Value,
-        queue_labels: bool,
     ) -> Response {
         match (method.as_str(), segments) {
             ("POST", ["shipments"]) => self.sh_create(body),
-            ("POST", ["transactions"]) => self.sh_buy(body, queue_labels),
+            ("POST", ["transactions"]) => self.sh_buy(body),
             ("GET", ["transactions"]) => self.sh_transactions(query),
             ("GET", ["transactions", id]) => self.sh_transaction(id),
+            ("GET", ["rates", id]) => match self.rates.get(*id) {
+                Some(_) => {
+                    (StatusCode::OK, Json(self.rate_json(id, Flavour::Shippo))).into_response()
+                }
+                None => sh_not_found(),
+            },
             ("POST", ["refunds"]) => self.sh_refund(body),
             ("GET", ["tracks", carrier, number]) => self.sh_track(carrier, number),
             ("GET", ["addresses"]) => (
@@ -689,7 +704,7 @@ impl Books {
         (StatusCode::CREATED, Json(out)).into_response()
     }
 
-    fn sh_buy(&mut self, body: &Value, queue_labels: bool) -> Response {
+    fn sh_buy(&mut self, body: &Value) -> Response {
         let rate_id = body["rate"]
             .as_str()
             .or_else(|| body["rate"]["object_id"].as_str())
@@ -724,20 +739,14 @@ impl Books {
             Label {
                 tracking_number,
                 rate_id: rate_id.clone(),
-                queued: queue_labels,
+                queued: self.queue_for,
                 refunded: false,
+                metadata: body["metadata"].as_str().map(str::to_owned),
             },
         );
         let label_file_type = body["label_file_type"].as_str().unwrap_or("PDF_4x6");
-        let mut out = self.sh_transaction_json(&id, label_file_type);
-        // The first answer expands the rate; lookups give only its id.
-        if let Some(r) = self.rates.get(&rate_id) {
-            out["rate"] = json!({
-                "object_id": r.id, "amount": r.offer.shippo_amount, "currency": "USD",
-                "provider": r.offer.carrier, "servicelevel_name": r.offer.service,
-                "servicelevel_token": r.offer.token, "carrier_account": r.offer.token,
-            });
-        }
+        // As Shippo answers: the rate by its id only (its carrier is on the quote).
+        let out = self.sh_transaction_json(&id, label_file_type);
         (StatusCode::CREATED, Json(out)).into_response()
     }
 
@@ -767,7 +776,11 @@ impl Books {
         let Some(label) = self.labels.get_mut(id) else {
             return sh_not_found();
         };
-        label.queued = false;
+        label.queued = match label.queued {
+            Some(n) if n > 0 => Some(n - 1),
+            // Answered QUEUED for its lookups: done now.
+            _ => None,
+        };
         (
             StatusCode::OK,
             Json(self.sh_transaction_json(id, "PDF_4x6")),
@@ -779,12 +792,12 @@ impl Books {
         let Some(label) = self.labels.get(id) else {
             return Value::Null;
         };
-        let status = match (label.queued, label.refunded) {
+        let status = match (label.queued.is_some(), label.refunded) {
             (true, _) => "QUEUED",
             (false, true) => "REFUNDED",
             (false, false) => "SUCCESS",
         };
-        let done = !label.queued;
+        let done = label.queued.is_none();
         json!({
             "object_id": id, "object_state": "VALID", "status": status,
             "rate": label.rate_id,
@@ -794,7 +807,7 @@ impl Books {
             "label_url": done.then(|| format!("https://shippo-delivery.example/{id}.pdf")),
             "label_file_type": done.then_some(label_file_type),
             "commercial_invoice_url": null, "qr_code_url": null, "eta": null,
-            "messages": [], "metadata": "", "test": true,
+            "messages": [], "metadata": label.metadata.as_deref().unwrap_or_default(), "test": true,
         })
     }
 
@@ -823,6 +836,20 @@ impl Books {
         let Some(status) = self.tracking.get(number) else {
             return sh_not_found();
         };
+        // Shippo tracks by carrier token: a label of ours only under its quote's carrier.
+        let carried_by = self
+            .labels
+            .values()
+            .find(|l| l.tracking_number == number)
+            .and_then(|l| self.rates.get(&l.rate_id))
+            .map(|r| r.offer.carrier.to_ascii_lowercase());
+        if carried_by.is_some_and(|c| c != carrier) {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"carrier": [format!("{carrier:?} is not the carrier of {number}.")]})),
+            )
+                .into_response();
+        }
         let event = json!({
             "object_id": format!("{number}-1"), "status": status,
             "status_details": format!("Status: {status}"),

@@ -521,6 +521,7 @@ fn rates(answer: RateAnswer) -> Result<Rates, CarrierError> {
                         reply.packaging_type.as_deref().unwrap_or(OWN_PACKAGING),
                     ),
                     carrier_shipment: None,
+                    carrier: None,
                 },
                 carrier: NAME.into(),
                 service: name,
@@ -845,6 +846,7 @@ mod tests {
         let r = |id: &str| RateRef {
             rate_id: id.into(),
             carrier_shipment: None,
+            carrier: None,
         };
         assert_eq!(
             service_of(&r(&rate_id("FEDEX_GROUND", "YOUR_PACKAGING"))).unwrap(),

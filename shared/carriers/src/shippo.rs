@@ -74,7 +74,42 @@ impl Shippo {
         }
         Ok(tx)
     }
+
+    /// The carrier token of a transaction's carrier: from its rate when expanded, else the
+    /// quote's (`quoted`), else the rate looked up (`GET /rates/{id}`; a transaction names its
+    /// rate by id only).
+    async fn provider_of(
+        &self,
+        tx: &Transaction,
+        quoted: Option<&str>,
+    ) -> Result<String, CarrierError> {
+        if let Some(p) = tx.provider().or_else(|| quoted.map(str::to_owned)) {
+            return Ok(carrier_token(&p));
+        }
+        let rate_id = match &tx.rate {
+            Value::String(id) => Some(id.clone()),
+            other => field(other, "object_id"),
+        }
+        .ok_or_else(|| malformed("a transaction names no rate"))?;
+        let rate: ShRate = self.http.get(&["rates", &rate_id], None).await?;
+        rate.provider
+            .map(|p| carrier_token(&p))
+            .ok_or_else(|| malformed(&format!("rate {rate_id} names no carrier")))
+    }
+
+    /// The label of a finished transaction of `rate`, carried by the carrier the quote named.
+    async fn label(&self, tx: Transaction, rate: &RateRef) -> Result<PurchasedLabel, CarrierError> {
+        if tx.status() != "SUCCESS" {
+            return label(tx, String::new());
+        }
+        let carrier = self.provider_of(&tx, rate.carrier.as_deref()).await?;
+        label(tx, carrier)
+    }
 }
+
+/// The aggregator's own name, under which labels were stored before the quote's carrier was
+/// kept.
+const AGGREGATOR: &str = "shippo";
 
 crate::http::http_options!(Shippo);
 
@@ -95,20 +130,28 @@ impl Carrier for Shippo {
     async fn buy_label(&self, purchase: &Purchase) -> Result<PurchasedLabel, CarrierError> {
         let rate = &purchase.rate;
         non_empty(&rate.rate_id, "rate id")?;
+        // `metadata` keeps our reference of this attempt with the transaction, for a person and
+        // for the lookup of a lost answer.
         let body = json!({
             "rate": rate.rate_id,
             "label_file_type": LABEL_FILE_TYPE,
             "async": false,
+            "metadata": purchase.reference,
         });
         let tx: Transaction = self
             .http
             .post(&["transactions"], Some(&body), Call::NonIdempotent)
             .await?;
-        // The first answer may expand the rate (with its provider) where later ones do not.
-        let provider = tx.provider();
         let tx = self.settle(tx).await?;
-        let provider = tx.provider().or(provider);
-        label(tx, provider)
+        if tx.is_pending() {
+            // Taken and still being made: never bought again, looked up by its id instead.
+            let carrier_ref = tx
+                .object_id
+                .clone()
+                .ok_or_else(|| malformed("a queued transaction has no object_id"))?;
+            return Err(CarrierError::Queued { carrier_ref });
+        }
+        self.label(tx, rate).await
     }
 
     async fn void_label(&self, carrier_reference: &str) -> Result<VoidOutcome, CarrierError> {
@@ -137,35 +180,37 @@ impl Carrier for Shippo {
         Ok(())
     }
 
-    /// `GET /transactions?rate={rate}`: the rate's transactions; a successful one is the label,
-    /// a queued one is still being made (a rate is bought at most once).
+    /// `GET /transactions?rate={rate}`: the recent transactions (the carrier's filter by rate is
+    /// not relied on), ours being the one of this rate or with our reference as its metadata; a
+    /// successful one is the label, a queued one is still being made (a rate is bought at most
+    /// once).
     async fn find_purchase(
         &self,
         rate: &RateRef,
-        _reference: &str,
+        reference: &str,
     ) -> Result<PurchaseLookup, CarrierError> {
         non_empty(&rate.rate_id, "rate id")?;
         // Form-encoded by the URL library (a rate id is the carrier's text, not ours).
-        let query = reqwest::Url::parse_with_params("http://q.invalid/", [("rate", &rate.rate_id)])
-            .ok()
-            .and_then(|u| u.query().map(str::to_owned))
-            .ok_or_else(|| malformed("a rate id that cannot be sent"))?;
+        let query = reqwest::Url::parse_with_params(
+            "http://q.invalid/",
+            [("rate", rate.rate_id.as_str()), ("results", "100")],
+        )
+        .ok()
+        .and_then(|u| u.query().map(str::to_owned))
+        .ok_or_else(|| malformed("a rate id that cannot be sent"))?;
         let page: TransactionPage = self.http.get(&["transactions"], Some(&query)).await?;
         let mut pending = false;
         for tx in page.results {
-            // The filter is the carrier's; a transaction of another rate is not ours.
             let of_rate = match &tx.rate {
                 Value::String(id) => id == &rate.rate_id,
-                other => field(other, "object_id").is_none_or(|id| id == rate.rate_id),
+                other => field(other, "object_id").is_some_and(|id| id == rate.rate_id),
             };
-            if !of_rate {
+            let ours = tx.metadata.as_deref() == Some(reference);
+            if !(of_rate || ours) {
                 continue;
             }
             match tx.status().as_str() {
-                "SUCCESS" => {
-                    let provider = tx.provider();
-                    return label(tx, provider).map(PurchaseLookup::Bought);
-                }
+                "SUCCESS" => return self.label(tx, rate).await.map(PurchaseLookup::Bought),
                 "QUEUED" | "WAITING" => pending = true,
                 _ => {}
             }
@@ -175,6 +220,39 @@ impl Carrier for Shippo {
         } else {
             PurchaseLookup::NotBought
         })
+    }
+
+    /// `GET /transactions/{id}` of a purchase left queued: made, still queued, or failed.
+    async fn find_queued(
+        &self,
+        rate: &RateRef,
+        carrier_ref: &str,
+    ) -> Result<PurchaseLookup, CarrierError> {
+        non_empty(carrier_ref, "transaction id")?;
+        let tx: Transaction = self.http.get(&["transactions", carrier_ref], None).await?;
+        match tx.status().as_str() {
+            "SUCCESS" => self.label(tx, rate).await.map(PurchaseLookup::Bought),
+            "QUEUED" | "WAITING" => Ok(PurchaseLookup::Pending),
+            _ => Ok(PurchaseLookup::NotBought),
+        }
+    }
+
+    /// A label stored under `shippo` (before the quote's carrier was kept): its transaction's
+    /// rate names the carrier.
+    async fn carrier_of_label(
+        &self,
+        carrier: &str,
+        carrier_reference: &str,
+    ) -> Result<Option<String>, CarrierError> {
+        if carrier_token(carrier) != AGGREGATOR {
+            return Ok(None);
+        }
+        non_empty(carrier_reference, "transaction id")?;
+        let tx: Transaction = self
+            .http
+            .get(&["transactions", carrier_reference], None)
+            .await?;
+        self.provider_of(&tx, None).await.map(Some)
     }
 
     /// `GET /transactions/{id}`: its status says whether a refund was asked for.
@@ -298,6 +376,9 @@ struct Transaction {
     label_file_type: Option<String>,
     #[serde(deserialize_with = "lenient::list")]
     messages: Vec<Value>,
+    /// What the purchase sent as `metadata`: our reference of the attempt.
+    #[serde(deserialize_with = "lenient::string")]
+    metadata: Option<String>,
 }
 
 impl Transaction {
@@ -363,6 +444,7 @@ fn rate(shipment_id: Option<&str>, r: ShRate) -> Result<Rate, CarrierError> {
         rate: RateRef {
             rate_id,
             carrier_shipment: r.shipment.or_else(|| shipment_id.map(str::to_owned)),
+            carrier: r.provider.as_deref().map(carrier_token),
         },
         carrier: r.provider.unwrap_or_else(|| NAME.to_owned()),
         service,
@@ -396,7 +478,8 @@ fn messages_text(messages: &[Value]) -> String {
     }
 }
 
-fn label(tx: Transaction, provider: Option<String>) -> Result<PurchasedLabel, CarrierError> {
+/// The label of a transaction, carried by `carrier` (a carrier token); its failure otherwise.
+fn label(tx: Transaction, carrier: String) -> Result<PurchasedLabel, CarrierError> {
     let id = tx.object_id.clone().unwrap_or_default();
     match tx.status().as_str() {
         "SUCCESS" => {
@@ -414,7 +497,7 @@ fn label(tx: Transaction, provider: Option<String>) -> Result<PurchasedLabel, Ca
                 .ok_or_else(|| malformed(&format!("transaction {id} succeeded without a label")))?;
             Ok(PurchasedLabel {
                 tracking_number,
-                carrier: provider.unwrap_or_else(|| "shippo".to_owned()),
+                carrier,
                 label_url,
                 label_format: label_format(tx.label_file_type.as_deref()),
                 carrier_reference: id,
@@ -639,24 +722,33 @@ mod tests {
         let tx: Transaction = serde_json::from_value(json!({
             "object_id": "t1", "status": "SUCCESS", "rate": {"object_id": "r1", "provider": "USPS"},
             "tracking_number": "92", "label_url": "https://l", "label_file_type": "PDF_4x6",
-            "messages": [], "tracking_status": {"status": "UNKNOWN"}
+            "messages": [], "tracking_status": {"status": "UNKNOWN"}, "metadata": "01JREF"
         }))
         .unwrap();
         assert_eq!(tx.provider().as_deref(), Some("USPS"));
-        let label = label(tx, Some("USPS".into())).unwrap();
+        assert_eq!(tx.metadata.as_deref(), Some("01JREF"));
+        let label = label(tx, "usps".into()).unwrap();
         assert_eq!(label.label_format, "PDF");
         assert_eq!(label.carrier_reference, "t1");
+        assert_eq!(label.carrier, "usps");
+        // As Shippo answers a purchase: the rate by its id only, so no carrier in it.
         let tx: Transaction =
             serde_json::from_value(json!({"object_id": "t1", "status": "SUCCESS", "rate": "r1",
                 "tracking_number": "92", "label_url": "https://l"}))
             .unwrap();
         assert_eq!(tx.provider(), None);
-        assert_eq!(label_carrier(tx), "shippo");
     }
 
-    fn label_carrier(tx: Transaction) -> String {
-        let provider = tx.provider();
-        label(tx, provider).unwrap().carrier
+    #[test]
+    fn a_quote_carries_its_carrier_token() {
+        let r: ShRate = serde_json::from_value(json!({
+            "object_id": "r1", "amount": "5.50", "currency": "USD", "provider": "DHL Express",
+            "servicelevel": {"name": "Express", "token": "dhl_express_worldwide"}
+        }))
+        .unwrap();
+        let rate = rate(Some("s1"), r).unwrap();
+        assert_eq!(rate.rate.carrier.as_deref(), Some("dhl_express"));
+        assert_eq!(rate.carrier, "DHL Express");
     }
 
     #[test]
@@ -664,13 +756,13 @@ mod tests {
         let tx: Transaction = serde_json::from_value(json!({"object_id": "t1", "status": "ERROR",
             "messages": [{"source": "USPS", "code": "", "text": "Insufficient postage"}]}))
         .unwrap();
-        let e = label(tx, None).unwrap_err();
+        let e = label(tx, String::new()).unwrap_err();
         assert_eq!(e.code(), "carrier_rejected");
         assert!(e.to_string().contains("Insufficient postage"), "{e}");
         let queued: Transaction =
             serde_json::from_value(json!({"object_id": "t1", "status": "QUEUED"})).unwrap();
         assert_eq!(
-            label(queued, None).unwrap_err().code(),
+            label(queued, String::new()).unwrap_err().code(),
             "carrier_unavailable"
         );
 

@@ -438,6 +438,7 @@ async fn connection_refused_is_unavailable(api: Api) {
     let rate = RateRef {
         rate_id: "rate_1".into(),
         carrier_shipment: Some("shp_1".into()),
+        carrier: None,
     };
     let err = client
         .buy_label(&purchase((rate).clone()))
@@ -765,6 +766,7 @@ async fn easypost_rate_of_another_shipment_is_rejected() {
     let mixed = RateRef {
         rate_id: first.rate_id,
         carrier_shipment: second.carrier_shipment,
+        carrier: None,
     };
     let err = client
         .buy_label(&purchase((mixed).clone()))
@@ -776,6 +778,7 @@ async fn easypost_rate_of_another_shipment_is_rejected() {
     let without_shipment = RateRef {
         rate_id: second.rate_id,
         carrier_shipment: None,
+        carrier: None,
     };
     let before = fake.requests().len();
     let err = client
@@ -830,7 +833,10 @@ async fn shippo_round_trip() {
         label.tracking_number.chars().all(|c| c.is_ascii_digit()),
         "{label:?}"
     );
-    assert_eq!(label.carrier, "USPS", "the provider of the expanded rate");
+    assert_eq!(
+        label.carrier, "usps",
+        "the quote's carrier, as Shippo's carrier token (the answer names the rate by id only)"
+    );
     assert_eq!(label.label_format, "PDF");
     assert!(label.label_url.starts_with("https://"));
     let buy = fake
@@ -840,7 +846,8 @@ async fn shippo_round_trip() {
         .unwrap();
     assert_eq!(
         buy.body,
-        json!({"rate": rate.rate_id, "label_file_type": "PDF", "async": false})
+        json!({"rate": rate.rate_id, "label_file_type": "PDF", "async": false,
+            "metadata": REFERENCE})
     );
     assert_eq!(label.carrier_reference.len(), 32);
 
@@ -880,26 +887,105 @@ async fn shippo_round_trip() {
     );
 }
 
+fn transaction_lookups(fake: &FakeCarrier) -> Vec<Recorded> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/transactions/"))
+        .collect()
+}
+
 #[tokio::test]
 async fn shippo_queued_purchase_is_polled() {
     let fake = FakeCarrier::shippo(KEY).await;
-    fake.queue_labels(true);
+    fake.queue_labels(Some(0));
     let client = Api::Shippo.client(&fake);
     let label = client
         .buy_label(&purchase((cheapest(&quote(client.as_ref()).await)).clone()))
         .await
         .unwrap();
     assert!(!label.tracking_number.is_empty());
-    assert_eq!(label.carrier, "USPS", "remembered from the first answer");
-    let lookups: Vec<_> = fake
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "GET" && r.path.starts_with("/transactions/"))
-        .collect();
+    assert_eq!(label.carrier, "usps", "the quote's carrier");
+    let lookups = transaction_lookups(&fake);
     assert_eq!(lookups.len(), 1);
     assert_eq!(
         lookups[0].path,
         format!("/transactions/{}", label.carrier_reference)
+    );
+}
+
+/// A purchase still queued when the polls run out is `Queued` with the transaction's id (never
+/// bought again); looked up by that id it is pending, then the label once Shippo made it.
+#[tokio::test]
+async fn shippo_purchase_queued_past_the_polls_is_found_by_its_id() {
+    let fake = FakeCarrier::shippo(KEY).await;
+    fake.queue_labels(Some(100));
+    let client = Api::Shippo.client(&fake);
+    let rate = cheapest(&quote(client.as_ref()).await);
+    let err = client.buy_label(&purchase(rate.clone())).await.unwrap_err();
+    let CarrierError::Queued { carrier_ref } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(!err.is_refusal() && !err.is_retryable(), "{err:?}");
+    assert_eq!(count(&fake, |r| Api::Shippo.is_buy(r)), 1);
+    assert_eq!(transaction_lookups(&fake).len(), 5, "the client's 5 polls");
+    assert_eq!(
+        client.find_queued(&rate, carrier_ref).await.unwrap(),
+        PurchaseLookup::Pending
+    );
+    // The lost-answer lookup finds it too, queued, by our reference in its metadata.
+    assert_eq!(
+        client.find_purchase(&rate, REFERENCE).await.unwrap(),
+        PurchaseLookup::Pending
+    );
+    fake.finish_queued();
+    let PurchaseLookup::Bought(label) = client.find_queued(&rate, carrier_ref).await.unwrap()
+    else {
+        panic!("made once Shippo finished");
+    };
+    assert_eq!(&label.carrier_reference, carrier_ref);
+    assert_eq!(label.carrier, "usps");
+    assert_eq!(
+        count(&fake, |r| Api::Shippo.is_buy(r)),
+        1,
+        "never bought again"
+    );
+    assert_eq!(fake.labels_sold(), 1);
+}
+
+/// A rate id without the quote's carrier (one issued before it was carried) still records the
+/// carrier: the rate is looked up. And a label stored under `shippo` names its carrier once its
+/// transaction is looked up; one stored under its carrier asks nothing.
+#[tokio::test]
+async fn shippo_carrier_from_the_rate_when_the_quote_did_not_carry_it() {
+    let fake = FakeCarrier::shippo(KEY).await;
+    let client = Api::Shippo.client(&fake);
+    let mut rate = cheapest(&quote(client.as_ref()).await);
+    assert_eq!(rate.carrier.as_deref(), Some("usps"));
+    rate.carrier = None;
+    let label = client.buy_label(&purchase(rate.clone())).await.unwrap();
+    assert_eq!(label.carrier, "usps");
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path == format!("/rates/{}", rate.rate_id)),
+        "the rate was looked up"
+    );
+    let before = fake.requests().len();
+    assert_eq!(
+        client
+            .carrier_of_label("usps", &label.carrier_reference)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(fake.requests().len(), before, "nothing asked");
+    assert_eq!(
+        client
+            .carrier_of_label("shippo", &label.carrier_reference)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("usps")
     );
 }
 
@@ -927,6 +1013,7 @@ async fn shippo_field_errors_are_the_message() {
             (RateRef {
                 rate_id: "0123".into(),
                 carrier_shipment: None,
+                carrier: None,
             })
             .clone(),
         ))

@@ -285,6 +285,7 @@ async fn token_endpoint_down_is_unavailable_before_anything_is_sent() {
     let rate = RateRef {
         rate_id: "FEDEX_GROUND:YOUR_PACKAGING".into(),
         carrier_shipment: None,
+        carrier: None,
     };
     let e = c
         .buy_label(&purchase(rate.clone(), REFERENCE))
@@ -378,6 +379,7 @@ async fn throttling_and_malformed_answers() {
     let bad = RateRef {
         rate_id: "shp_123".into(),
         carrier_shipment: None,
+        carrier: None,
     };
     let e = c.buy_label(&purchase(bad, REFERENCE)).await.unwrap_err();
     assert_eq!(e.code(), "carrier_rejected");

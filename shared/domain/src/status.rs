@@ -106,10 +106,13 @@ str_enum!(
 );
 
 str_enum!(
-    /// Whether an intent's outcome can still be learnt from the carrier (`Open`), or only by a
-    /// person (`Unknown`: the carrier offers no lookup; never re-bought, never auto-voided).
+    /// Whether an intent's outcome can still be learnt from the carrier (`Open`; `Queued`: the
+    /// carrier took it and is still making it, under its own id `CarrierIntent::carrier_ref`),
+    /// or only by a person (`Unknown`: the carrier offers no lookup; never re-bought, never
+    /// auto-voided).
     IntentState {
         Open => "OPEN",
+        Queued => "QUEUED",
         Unknown => "UNKNOWN",
     }
 );
@@ -463,4 +466,7 @@ pub enum IntentOutcome {
     Abandoned,
     /// The carrier cannot tell (it offers no lookup): the intent stays, `UNKNOWN`, for a person.
     Unknown,
+    /// The carrier took it and is still making it: the intent stays, `QUEUED`, and is looked
+    /// up by the carrier's id of it until the carrier finishes (never made again meanwhile).
+    Queued,
 }

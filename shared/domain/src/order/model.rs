@@ -230,6 +230,10 @@ pub struct CarrierIntent {
     pub key: Option<String>,
     pub state: IntentState,
     pub opened_at: Timestamp,
+    /// The carrier's own id of the call, when it took the call and is still working on it
+    /// (`IntentState::Queued`): what the lookup asks for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier_ref: Option<String>,
 }
 
 impl Shipment {

@@ -185,6 +185,69 @@ fn an_unknown_intent_stays_and_still_blocks() {
     );
 }
 
+/// A purchase the carrier queued stays open under the carrier's id of it, blocks like any open
+/// intent, is never closed as "queued", and completes against its own id.
+#[test]
+fn a_queued_purchase_keeps_the_carriers_id_and_completes_later() {
+    let mut w = World::new();
+    let (mut o, id) = confirmed(&mut w);
+    let (intent, _) = o
+        .open_carrier_intent(
+            &mut w.ctx(),
+            id,
+            CarrierAction::Purchase,
+            "rate-1",
+            Some("k1"),
+        )
+        .unwrap();
+    assert!(matches!(
+        o.mark_intent_queued(&mut w.ctx(), id, &intent, CarrierAction::Purchase, " "),
+        Err(DomainError::Invalid { .. })
+    ));
+    let events = o
+        .mark_intent_queued(&mut w.ctx(), id, &intent, CarrierAction::Purchase, "tx_1")
+        .unwrap();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [e] if matches!(e.payload, domain::events::EventPayload::CarrierCallOutcome {
+                outcome: IntentOutcome::Queued, ..
+            })
+        ),
+        "{events:?}"
+    );
+    let open = o.shipment(id).unwrap().intent.clone().unwrap();
+    assert_eq!(
+        (open.state, open.carrier_ref.as_deref()),
+        (IntentState::Queued, Some("tx_1"))
+    );
+    // Again: nothing changes.
+    assert!(
+        o.mark_intent_queued(&mut w.ctx(), id, &intent, CarrierAction::Purchase, "tx_1")
+            .unwrap()
+            .is_empty()
+    );
+    in_progress(
+        o.open_carrier_intent(&mut w.ctx(), id, CarrierAction::Purchase, "rate-2", None),
+        CarrierAction::Purchase,
+    );
+    assert!(matches!(
+        o.close_carrier_intent(
+            &mut w.ctx(),
+            id,
+            &intent,
+            CarrierAction::Purchase,
+            IntentOutcome::Queued
+        ),
+        Err(DomainError::Invalid { .. })
+    ));
+    record(&mut w, &mut o, id, &intent).unwrap();
+    let s = o.shipment(id).unwrap();
+    assert_eq!(s.status, ShipmentStatus::LabelPurchased);
+    assert!(s.intent.is_none());
+    assert_eq!(s.label_key.as_deref(), Some("k1"));
+}
+
 #[test]
 fn a_void_needs_a_bought_label_and_cancels_the_shipment_against_its_intent() {
     let mut w = World::new();

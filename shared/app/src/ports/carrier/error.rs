@@ -23,6 +23,11 @@ pub enum CarrierError {
     /// closed, and may be tried again.
     #[error("carrier unavailable: {0}")]
     Unreached(String),
+    /// The carrier took the purchase and is still making the label (a Shippo transaction left
+    /// `QUEUED`): nothing is known yet, but it must not be bought again. The carrier's own id of
+    /// the purchase is kept, and `Carrier::find_queued` looks it up.
+    #[error("the carrier is still making the label (its purchase {carrier_ref})")]
+    Queued { carrier_ref: String },
     /// The carrier throttled us (429) and retries did not get through.
     #[error("carrier rate limit reached{}", retry_after_text(*.retry_after_secs))]
     RateLimited { retry_after_secs: Option<u64> },
@@ -46,7 +51,9 @@ impl CarrierError {
         match self {
             CarrierError::AuthFailed(_) => "carrier_auth_failed",
             CarrierError::Rejected(_) | CarrierError::Malformed(_) => "carrier_rejected",
-            CarrierError::Unavailable(_) | CarrierError::Unreached(_) => "carrier_unavailable",
+            CarrierError::Unavailable(_)
+            | CarrierError::Unreached(_)
+            | CarrierError::Queued { .. } => "carrier_unavailable",
             CarrierError::RateLimited { .. } => "rate_limited",
             CarrierError::NotSupported(_) => "not_supported",
             CarrierError::ConnectionNotEffective(_) => "connection_not_effective",
@@ -124,6 +131,14 @@ mod tests {
                 "not_supported",
                 false,
             ),
+            // Not retryable: buying again would buy twice; it is looked up instead.
+            (
+                CarrierError::Queued {
+                    carrier_ref: "t1".into(),
+                },
+                "carrier_unavailable",
+                false,
+            ),
             (
                 CarrierError::ConnectionNotEffective("x".into()),
                 "connection_not_effective",
@@ -153,6 +168,9 @@ mod tests {
         let unknown = [
             CarrierError::Unavailable("x".into()),
             CarrierError::Malformed("x".into()),
+            CarrierError::Queued {
+                carrier_ref: "t1".into(),
+            },
         ];
         assert!(!unknown.iter().any(CarrierError::is_refusal));
     }

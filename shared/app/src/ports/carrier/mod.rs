@@ -44,6 +44,31 @@ pub trait Carrier: Send + Sync {
         ))
     }
 
+    /// What became of a purchase the carrier took and left queued (`CarrierError::Queued`),
+    /// by the carrier's own id of it: looked up, never bought again.
+    async fn find_queued(
+        &self,
+        rate: &RateRef,
+        carrier_ref: &str,
+    ) -> Result<PurchaseLookup, CarrierError> {
+        let _ = (rate, carrier_ref);
+        Err(CarrierError::NotSupported(
+            "this carrier queues no purchases".into(),
+        ))
+    }
+
+    /// The carrier of a label recorded before its carrier was known (a Shippo label stored
+    /// under `shippo`, the aggregator, rather than the carrier that carries it), looked up by
+    /// its carrier reference; `None` when `carrier` already names the carrier.
+    async fn carrier_of_label(
+        &self,
+        carrier: &str,
+        carrier_reference: &str,
+    ) -> Result<Option<String>, CarrierError> {
+        let _ = (carrier, carrier_reference);
+        Ok(None)
+    }
+
     /// What became of a void of the label `carrier_reference` whose answer was lost.
     async fn find_void(&self, carrier_reference: &str) -> Result<VoidLookup, CarrierError> {
         let _ = carrier_reference;

@@ -65,6 +65,11 @@ pub struct RateRef {
     /// The carrier's shipment the rate belongs to: EasyPost buys through its `shp_…` id;
     /// Shippo needs only the rate id.
     pub carrier_shipment: Option<String>,
+    /// The carrier the quote named, as the aggregator's carrier token (Shippo's `usps`), where
+    /// the purchase answer does not name it: Shippo's transactions name the rate by id only.
+    /// Carried with the rate id so the label records the carrier that carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
 }
 
 /// One quoted service.

@@ -59,6 +59,7 @@ impl Order {
                 key: key.map(str::to_owned),
                 state: IntentState::Open,
                 opened_at: ctx.now,
+                carrier_ref: None,
             });
             s.updated_at = ctx.now;
             out.push(EventPayload::CarrierCallStarted {
@@ -97,7 +98,10 @@ impl Order {
         action: CarrierAction,
         outcome: IntentOutcome,
     ) -> DomainResult<Vec<DomainEvent>> {
-        if matches!(outcome, IntentOutcome::Completed | IntentOutcome::Unknown) {
+        if matches!(
+            outcome,
+            IntentOutcome::Completed | IntentOutcome::Unknown | IntentOutcome::Queued
+        ) {
             return Err(DomainError::invalid(
                 "outcome",
                 "an intent is closed as refused or abandoned; a completed one by its outcome",
@@ -126,21 +130,64 @@ impl Order {
         intent: &str,
         action: CarrierAction,
     ) -> DomainResult<Vec<DomainEvent>> {
+        self.leave_intent_open(ctx, id, intent, action, IntentState::Unknown, None)
+    }
+
+    /// The carrier took the call and is still working on it under its own id `carrier_ref`:
+    /// the intent stays, `QUEUED`, and is looked up by that id (by anyone: no call of ours is in
+    /// flight any more) until the carrier finishes. Nothing buys or voids again meanwhile.
+    pub fn mark_intent_queued(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ShipmentId,
+        intent: &str,
+        action: CarrierAction,
+        carrier_ref: &str,
+    ) -> DomainResult<Vec<DomainEvent>> {
+        let carrier_ref = required_text("carrierRef", carrier_ref)?;
+        self.leave_intent_open(
+            ctx,
+            id,
+            intent,
+            action,
+            IntentState::Queued,
+            Some(carrier_ref),
+        )
+    }
+
+    /// An open intent left open in `state` (an event only on a change): `UNKNOWN` is final
+    /// until a person settles it; `QUEUED` never goes back to `OPEN`.
+    fn leave_intent_open(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ShipmentId,
+        intent: &str,
+        action: CarrierAction,
+        state: IntentState,
+        carrier_ref: Option<String>,
+    ) -> DomainResult<Vec<DomainEvent>> {
         self.run(ctx, command_of(action), |o, ctx, out| {
             let idx = o.intent_index(id, intent, action)?;
             let s = &mut o.shipments[idx];
-            if s.intent.as_ref().map(|i| i.state) == Some(IntentState::Unknown) {
+            let Some(i) = s.intent.as_mut() else {
+                return Ok(());
+            };
+            if i.state == state || i.state == IntentState::Unknown {
                 return Ok(());
             }
-            if let Some(i) = s.intent.as_mut() {
-                i.state = IntentState::Unknown;
+            i.state = state;
+            if carrier_ref.is_some() {
+                i.carrier_ref = carrier_ref;
             }
             s.updated_at = ctx.now;
             out.push(EventPayload::CarrierCallOutcome {
                 shipment_id: id,
                 intent_id: intent.to_owned(),
                 action,
-                outcome: IntentOutcome::Unknown,
+                outcome: match state {
+                    IntentState::Queued => IntentOutcome::Queued,
+                    _ => IntentOutcome::Unknown,
+                },
             });
             Ok(())
         })
