@@ -209,14 +209,7 @@ async fn fedex_over_graphql_with_its_token_handled() {
 
     // Tracking through the Track API.
     fake.set_tracking(&number, "OD");
-    let tracked = mutate(
-        &s,
-        &staff,
-        &format!(r#"trackShipment(orderId: "{order}", shipmentId: "{sid}")"#),
-        "order { shipments { id status carrierStatus } } ignored",
-        None,
-    )
-    .await;
+    let tracked = crate::gateway::track(&s, &staff, &order, &sid).await;
     let t = shipment(&tracked["order"], &sid);
     assert_eq!(
         (t["status"].as_str(), t["carrierStatus"].as_str()),

@@ -64,6 +64,18 @@ pub(crate) async fn confirmed_shipment(s: &Server, staff: &str, order: &str) -> 
     id
 }
 
+/// `trackShipment`'s payload (`order { shipments { id status carrierStatus } } ignored`).
+pub(crate) async fn track(s: &Server, staff: &str, order: &str, sid: &str) -> Value {
+    mutate(
+        s,
+        staff,
+        &format!(r#"trackShipment(orderId: "{order}", shipmentId: "{sid}")"#),
+        "order { shipments { id status carrierStatus } } ignored",
+        None,
+    )
+    .await
+}
+
 pub(crate) fn shipment<'a>(order: &'a Value, id: &str) -> &'a Value {
     order["shipments"]
         .as_array()
@@ -320,14 +332,7 @@ async fn credentials_rates_an_idempotent_label_tracking_void_and_rotation() {
 
     // Polling: the carrier says delivered; applied as a tracking update.
     fake.set_tracking(&number2, "delivered");
-    let tracked = mutate(
-        &s,
-        &staff,
-        &format!(r#"trackShipment(orderId: "{order}", shipmentId: "{second}")"#),
-        "order { shipments { id status carrierStatus } } ignored",
-        None,
-    )
-    .await;
+    let tracked = track(&s, &staff, &order, &second).await;
     assert_eq!(tracked["ignored"], false);
     let sh = shipment(&tracked["order"], &second);
     assert_eq!(

@@ -9,8 +9,9 @@
 use carriers::fake::FakeCarrier;
 use serde_json::{Value, json};
 
-use crate::gateway::{confirmed, mutate, ok, set_gateway, shipment};
+use crate::gateway::{confirmed, ok, set_gateway, shipment, track};
 use crate::server::{Server, oms, oms_with_input};
+use crate::tracking::status_of;
 
 const KEY: &str = "shippo_test_e2e_key_000000000004444";
 const TENANT_TOKEN: &str = "demo-shippo-tracker-token-0001";
@@ -118,17 +119,6 @@ async fn track_updated(s: &Server, path: &str, token: &str, number: &str, status
     serde_json::from_str(&answer).unwrap_or_else(|_| panic!("{answer}"))
 }
 
-async fn status_of(s: &Server, staff: &str, order: &str, sid: &str) -> Value {
-    let read = s
-        .gql(
-            staff,
-            &format!(r#"{{ order(id: "{order}") {{ shipments {{ id status carrier }} }} }}"#),
-            json!({}),
-        )
-        .await;
-    shipment(&read.data()["order"], sid).clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shippo_label_carries_the_quotes_carrier_and_its_updates_find_it() {
     let fake = FakeCarrier::shippo(KEY).await;
@@ -162,14 +152,7 @@ async fn a_shippo_label_carries_the_quotes_carrier_and_its_updates_find_it() {
     // Polling asks Shippo under the carrier's token.
     fake.set_tracking(&numbers[0], "TRANSIT");
     let (order, sid) = &shipments[0];
-    let tracked = mutate(
-        &s,
-        &staff,
-        &format!(r#"trackShipment(orderId: "{order}", shipmentId: "{sid}")"#),
-        "order { shipments { id status } }",
-        None,
-    )
-    .await;
+    let tracked = track(&s, &staff, order, sid).await;
     assert_eq!(shipment(&tracked["order"], sid)["status"], "IN_TRANSIT");
     let track = fake
         .requests()
@@ -189,13 +172,10 @@ async fn a_shippo_label_carries_the_quotes_carrier_and_its_updates_find_it() {
     .await;
     assert_eq!(answer["ignored"], false, "{answer}");
     assert_eq!(answer["shipment"]["status"], "DELIVERED", "{answer}");
-    assert_eq!(
-        status_of(&s, &staff, order, sid).await["status"],
-        "DELIVERED"
-    );
+    assert_eq!(status_of(&s, &staff, &shipments[0]).await, "DELIVERED");
 
     // The SaaS route: the global index names the second label's tenant and shipment.
-    let (order2, sid2) = &shipments[1];
+    let sid2 = &shipments[1].1;
     let answer = track_updated(
         &s,
         "/webhooks/shipment-tracker",
@@ -206,12 +186,9 @@ async fn a_shippo_label_carries_the_quotes_carrier_and_its_updates_find_it() {
     .await;
     assert_eq!(answer["ignored"], false, "{answer}");
     assert_eq!(answer["shipment"]["id"], sid2.as_str(), "{answer}");
+    assert_eq!(status_of(&s, &staff, &shipments[1]).await, "IN_TRANSIT");
     assert_eq!(
-        status_of(&s, &staff, order2, sid2).await["status"],
-        "IN_TRANSIT"
-    );
-    assert_eq!(
-        status_of(&s, &staff, order, sid).await["status"],
+        status_of(&s, &staff, &shipments[0]).await,
         "DELIVERED",
         "the other shipment is untouched"
     );
@@ -248,7 +225,7 @@ async fn a_purchase_queued_past_the_polls_is_never_bought_again() {
         "the queued transaction was looked up"
     );
     assert_eq!(
-        status_of(&s, &staff, &order, &sid).await["status"],
+        status_of(&s, &staff, &(order.clone(), sid.clone())).await,
         "CONFIRMED"
     );
 
