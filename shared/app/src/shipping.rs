@@ -196,12 +196,12 @@ fn request(order: &Order, s: &Shipment) -> AppResult<ShipmentRequest> {
     Ok(ShipmentRequest {
         from: address(&from.address, None),
         to: address(&s.destination, Some(order.customer().email.as_str())),
-        parcel: Parcel {
+        parcels: vec![Parcel {
             weight_grams: package.weight_grams,
             length_mm: package.length_mm,
             width_mm: package.width_mm,
             height_mm: package.height_mm,
-        },
+        }],
         reference: Some(format!("{}/{}", order.id(), s.id)),
     })
 }

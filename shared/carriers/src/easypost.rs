@@ -42,10 +42,16 @@ crate::http::http_options!(EasyPost);
 #[async_trait::async_trait]
 impl Carrier for EasyPost {
     async fn rates(&self, shipment: &ShipmentRequest) -> Result<Rates, CarrierError> {
-        if shipment.parcel.weight_grams == 0 {
-            return Err(CarrierError::Rejected("the parcel weighs nothing".into()));
-        }
-        let body = shipment_body(shipment);
+        let parcel = match shipment.checked_parcels()? {
+            [one] => one,
+            _ => {
+                return Err(CarrierError::NotSupported(
+                    "an EasyPost shipment holds one parcel: its packages are bought one by one"
+                        .into(),
+                ));
+            }
+        };
+        let body = shipment_body(shipment, parcel);
         let created: Shipment = self
             .http
             .post(&["v2", "shipments"], Some(&body), Call::Idempotent)
@@ -162,12 +168,12 @@ fn non_empty(value: &str, what: &str) -> Result<(), CarrierError> {
     }
 }
 
-/// `{"shipment": {...}}` with the parcel in ounces and inches.
-fn shipment_body(s: &ShipmentRequest) -> Value {
+/// `{"shipment": {...}}` with its one parcel in ounces and inches.
+fn shipment_body(s: &ShipmentRequest, parcel: &Parcel) -> Value {
     let mut shipment = Map::new();
     shipment.insert("to_address".into(), address_json(&s.to));
     shipment.insert("from_address".into(), address_json(&s.from));
-    shipment.insert("parcel".into(), parcel_json(&s.parcel));
+    shipment.insert("parcel".into(), parcel_json(parcel));
     if let Some(reference) = &s.reference {
         shipment.insert("reference".into(), reference.as_str().into());
     }
@@ -328,19 +334,16 @@ fn label(shipment_id: &str, s: Shipment) -> Result<PurchasedLabel, CarrierError>
             "shipment {shipment_id} was bought without a label"
         ))
     })?;
-    Ok(PurchasedLabel {
+    Ok(PurchasedLabel::single(
         tracking_number,
-        carrier: s
-            .selected_rate
+        s.selected_rate
             .and_then(|r| r.carrier)
             .unwrap_or_else(|| NAME.to_owned()),
         label_url,
         label_format,
-        carrier_reference: s
-            .id
-            .filter(|id| !id.is_empty())
+        s.id.filter(|id| !id.is_empty())
             .unwrap_or_else(|| shipment_id.to_owned()),
-    })
+    ))
 }
 
 /// The label's URL and format: `label_url` in its `label_file_type` (a MIME type, PNG by

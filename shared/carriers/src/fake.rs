@@ -395,6 +395,8 @@ struct Label {
     refunded: bool,
     /// Shippo: the purchase's `metadata`.
     metadata: Option<String>,
+    /// Shippo: the parcel this transaction labels.
+    parcel: Option<String>,
 }
 
 /// What the fake remembers.
@@ -413,6 +415,8 @@ struct Books {
     next_tracking_number: Option<String>,
     /// Shippo: purchases answer `QUEUED` and stay so for this many lookups.
     queue_for: Option<u32>,
+    /// Shippo: a shipment's parcels (their object ids, in the order sent).
+    parcels: HashMap<String, Vec<Value>>,
 }
 
 impl Books {
@@ -551,6 +555,7 @@ impl Books {
                 queued: None,
                 refunded: false,
                 metadata: None,
+                parcel: None,
             },
         );
         (StatusCode::OK, Json(self.ep_bought(shipment, None))).into_response()
@@ -654,6 +659,14 @@ impl Books {
     ) -> Response {
         match (method.as_str(), segments) {
             ("POST", ["shipments"]) => self.sh_create(body),
+            ("GET", ["shipments", id]) => match self.parcels.get(*id) {
+                Some(parcels) => (
+                    StatusCode::OK,
+                    Json(json!({"object_id": id, "status": "SUCCESS", "parcels": parcels})),
+                )
+                    .into_response(),
+                None => sh_not_found(),
+            },
             ("POST", ["transactions"]) => self.sh_buy(body),
             ("GET", ["transactions"]) => self.sh_transactions(query),
             ("GET", ["transactions", id]) => self.sh_transaction(id),
@@ -688,6 +701,17 @@ impl Books {
             return (StatusCode::BAD_REQUEST, Json(Value::Object(missing))).into_response();
         }
         let (id, rate_ids) = self.quote("", "");
+        let parcels: Vec<Value> = body["parcels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                let mut p = p.clone();
+                p["object_id"] = format!("p{:031x}", self.next_id()).into();
+                p
+            })
+            .collect();
+        self.parcels.insert(id.clone(), parcels.clone());
         let rates: Vec<Value> = rate_ids
             .iter()
             .map(|r| self.rate_json(r, Flavour::Shippo))
@@ -695,7 +719,7 @@ impl Books {
         let out = json!({
             "object_id": id, "object_state": "VALID", "status": "SUCCESS",
             "address_from": body["address_from"], "address_to": body["address_to"],
-            "parcels": body["parcels"], "metadata": body["metadata"],
+            "parcels": parcels, "metadata": body["metadata"],
             "rates": rates,
             "messages": [{"source": FAILING_CARRIER, "code": "rate_error",
                 "text": "FedEx could not rate this shipment: weight below the service minimum."}],
@@ -717,10 +741,9 @@ impl Books {
             )
                 .into_response();
         }
-        let id = format!("{:032x}", self.next_id());
         if !self.bought_rates.insert(rate_id.clone()) {
             let out = json!({
-                "object_id": id, "object_state": "INVALID", "status": "ERROR",
+                "object_id": format!("{:032x}", self.next_id()), "object_state": "INVALID", "status": "ERROR",
                 "rate": rate_id, "tracking_number": null, "label_url": null,
                 "messages": [{"source": "shippo", "code": "",
                     "text": "This rate has already been purchased."}],
@@ -728,22 +751,43 @@ impl Books {
             });
             return (StatusCode::CREATED, Json(out)).into_response();
         }
-        let tracking_number = match self.next_tracking_number.take() {
-            Some(n) => n,
-            None => format!("9400{:018}", self.next_id()),
-        };
-        self.tracking
-            .insert(tracking_number.clone(), "PRE_TRANSIT".into());
-        self.labels.insert(
-            id.clone(),
-            Label {
-                tracking_number,
-                rate_id: rate_id.clone(),
-                queued: self.queue_for,
-                refunded: false,
-                metadata: body["metadata"].as_str().map(str::to_owned),
-            },
-        );
+        // A transaction per parcel (several for a multi-piece shipment); the answer is the
+        // first's, the master.
+        let parcels: Vec<Option<String>> = self
+            .rates
+            .get(&rate_id)
+            .and_then(|r| self.parcels.get(&r.shipment))
+            .filter(|p| p.len() > 1)
+            .map(|p| {
+                p.iter()
+                    .map(|p| p["object_id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![None]);
+        let mut id = String::new();
+        for parcel in parcels {
+            let tx = format!("{:032x}", self.next_id());
+            let tracking_number = match self.next_tracking_number.take() {
+                Some(n) => n,
+                None => format!("9400{:018}", self.next_id()),
+            };
+            self.tracking
+                .insert(tracking_number.clone(), "PRE_TRANSIT".into());
+            self.labels.insert(
+                tx.clone(),
+                Label {
+                    tracking_number,
+                    rate_id: rate_id.clone(),
+                    queued: self.queue_for,
+                    refunded: false,
+                    metadata: body["metadata"].as_str().map(str::to_owned),
+                    parcel,
+                },
+            );
+            if id.is_empty() {
+                id = tx;
+            }
+        }
         let label_file_type = body["label_file_type"].as_str().unwrap_or("PDF_4x6");
         // As Shippo answers: the rate by its id only (its carrier is on the quote).
         let out = self.sh_transaction_json(&id, label_file_type);
@@ -800,7 +844,7 @@ impl Books {
         let done = label.queued.is_none();
         json!({
             "object_id": id, "object_state": "VALID", "status": status,
-            "rate": label.rate_id,
+            "rate": label.rate_id, "parcel": label.parcel,
             "tracking_number": done.then_some(&label.tracking_number),
             "tracking_status": "UNKNOWN",
             "tracking_url_provider": done.then(|| format!("https://tools.usps.example/{}", label.tracking_number)),

@@ -69,6 +69,8 @@ pub struct Recorded {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Made {
     pub tracking_number: String,
+    /// The shipment's master number (a piece of a multi-piece shipment; its own number else).
+    pub master: String,
     pub reference: Option<String>,
     pub service: String,
     pub cancelled: bool,
@@ -449,29 +451,43 @@ impl Books {
                 "Customer reference value is too long (30 characters for Ground).",
             );
         }
-        self.next += 1;
-        let number = format!("7949{:08}", self.next);
-        self.labels.push(Made {
-            tracking_number: number.clone(),
-            reference,
-            service: service.to_owned(),
-            cancelled: false,
-        });
+        // A piece per line item, numbered in sequence; the first is the master.
+        let items = shipment["requestedPackageLineItems"]
+            .as_array()
+            .map_or(1, Vec::len);
+        let mut master = String::new();
+        let mut pieces = Vec::new();
+        for sequence in 1..=items {
+            self.next += 1;
+            let number = format!("7949{:08}", self.next);
+            if master.is_empty() {
+                master = number.clone();
+            }
+            self.labels.push(Made {
+                tracking_number: number.clone(),
+                master: master.clone(),
+                reference: reference.clone(),
+                service: service.to_owned(),
+                cancelled: false,
+            });
+            pieces.push(json!({
+                "masterTrackingNumber": master,
+                "trackingNumber": number,
+                "packageSequenceNumber": sequence,
+                "packageDocuments": [{
+                    "contentType": "LABEL",
+                    "copiesToPrint": 1,
+                    "docType": "PDF",
+                    "url": format!("{base}/document/v1/labels/{number}.pdf"),
+                }],
+            }));
+        }
         Json(json!({
             "transactionId": "fake-ship",
             "output": { "transactionShipments": [{
                 "serviceType": service,
-                "masterTrackingNumber": number,
-                "pieceResponses": [{
-                    "masterTrackingNumber": number,
-                    "trackingNumber": number,
-                    "packageDocuments": [{
-                        "contentType": "LABEL",
-                        "copiesToPrint": 1,
-                        "docType": "PDF",
-                        "url": format!("{base}/document/v1/labels/{number}.pdf"),
-                    }],
-                }],
+                "masterTrackingNumber": master,
+                "pieceResponses": pieces,
             }]},
         }))
         .into_response()
@@ -479,13 +495,17 @@ impl Books {
 
     fn cancel(&mut self, body: &Value) -> Response {
         let number = body["trackingNumber"].as_str().unwrap_or_default();
-        match self
+        // DELETE_ALL_PACKAGES: every piece of the shipment the number belongs to.
+        let master = self
             .labels
-            .iter_mut()
+            .iter()
             .find(|l| l.tracking_number == number && !l.cancelled)
-        {
-            Some(label) => {
-                label.cancelled = true;
+            .map(|l| l.master.clone());
+        match master {
+            Some(master) => {
+                for piece in self.labels.iter_mut().filter(|l| l.master == master) {
+                    piece.cancelled = true;
+                }
                 Json(json!({
                     "transactionId": "fake-cancel",
                     "output": { "cancelledShipment": true, "cancelledHistory": true, "message": "Shipment is successfully cancelled" },

@@ -22,9 +22,9 @@ use crate::lenient::{self, field, text};
 use crate::oauth::{AccessToken, TokenSource};
 use crate::wire::parse_amount;
 use app::ports::carrier::{
-    Address, Carrier, CarrierError, MAX_PURCHASE_REFERENCE, Parcel, Purchase, PurchaseLookup,
-    PurchasedLabel, Rate, RateError, RateRef, Rates, ShipmentRequest, TrackEvent, TrackStatus,
-    Tracking, VoidLookup, VoidOutcome,
+    Address, Carrier, CarrierError, MAX_PURCHASE_REFERENCE, PackageLabel, Parcel, Purchase,
+    PurchaseLookup, PurchasedLabel, Rate, RateError, RateRef, Rates, ShipmentRequest, TrackEvent,
+    TrackStatus, Tracking, VoidLookup, VoidOutcome,
 };
 
 const NAME: &str = "FedEx";
@@ -175,9 +175,7 @@ crate::http::http_options!(Fedex);
 #[async_trait::async_trait]
 impl Carrier for Fedex {
     async fn rates(&self, shipment: &ShipmentRequest) -> Result<Rates, CarrierError> {
-        if shipment.parcel.weight_grams == 0 {
-            return Err(CarrierError::Rejected("the parcel weighs nothing".into()));
-        }
+        let parcels = shipment.checked_parcels()?;
         let body = json!({
             "accountNumber": self.account(),
             "rateRequestControlParameters": { "returnTransitTimes": true },
@@ -187,7 +185,8 @@ impl Carrier for Fedex {
                 "pickupType": PICKUP_TYPE,
                 "packagingType": OWN_PACKAGING,
                 "rateRequestType": ["ACCOUNT", "LIST"],
-                "requestedPackageLineItems": [package(&shipment.parcel, None)],
+                "totalPackageCount": parcels.len(),
+                "requestedPackageLineItems": line_items(parcels, None),
             },
         });
         let answer: RateAnswer = self
@@ -206,6 +205,8 @@ impl Carrier for Fedex {
         let (service, packaging) = service_of(&purchase.rate)?;
         let reference = reference_of(&purchase.reference)?;
         let s = &purchase.shipment;
+        let parcels = s.checked_parcels()?;
+        let grams: u64 = parcels.iter().map(|p| u64::from(p.weight_grams)).sum();
         let body = json!({
             "labelResponseOptions": "URL_ONLY",
             "accountNumber": self.account(),
@@ -217,8 +218,9 @@ impl Carrier for Fedex {
                 "pickupType": PICKUP_TYPE,
                 "shippingChargesPayment": { "paymentType": "SENDER" },
                 "labelSpecification": { "imageType": "PDF", "labelStockType": "PAPER_4X6" },
-                "totalWeight": pound_tenths(s.parcel.weight_grams) as f64 / 10.0,
-                "requestedPackageLineItems": [package(&s.parcel, Some(reference))],
+                "totalWeight": pound_tenths(grams) as f64 / 10.0,
+                "totalPackageCount": parcels.len(),
+                "requestedPackageLineItems": line_items(parcels, Some(reference)),
             },
         });
         let answer: ShipAnswer = self
@@ -274,6 +276,12 @@ impl Carrier for Fedex {
         self.tokens.token().await.map(|_| ())
     }
 
+    /// Several `requestedPackageLineItems` in one ship request: one master number, a piece
+    /// (number and label) per package.
+    fn multi_piece(&self) -> bool {
+        true
+    }
+
     /// `POST /track/v1/referencenumbers` for our customer reference under the shipper's
     /// account (FedEx searches the last 30 days by default): the label bought under it, if any.
     async fn find_purchase(
@@ -300,24 +308,28 @@ impl Carrier for Fedex {
             .filter(|r| r.latest_code().as_deref() != Some(CANCELLED))
             .filter_map(|r| r.tracking_number())
             .collect();
+        // One reference is one attempt: its numbers are that purchase's pieces (several for a
+        // multi-piece shipment, whose first number is the master in FedEx's numbering).
+        numbers.sort();
         numbers.dedup();
-        if numbers.len() > 1 {
-            tracing::warn!(
-                carrier = NAME,
-                found = numbers.len(),
-                "more than one label under one purchase reference; the first is taken"
-            );
-        }
-        Ok(match numbers.into_iter().next() {
-            None => PurchaseLookup::NotBought,
-            Some(number) => PurchaseLookup::Bought(PurchasedLabel {
-                carrier_reference: number.clone(),
-                tracking_number: number,
-                carrier: NAME.into(),
+        let Some(first) = numbers.first().cloned() else {
+            return Ok(PurchaseLookup::NotBought);
+        };
+        let mut label = PurchasedLabel::single(
+            first.clone(),
+            NAME.into(),
+            String::new(),
+            "PDF".into(),
+            first,
+        );
+        label.packages = numbers
+            .into_iter()
+            .map(|tracking_number| PackageLabel {
+                tracking_number,
                 label_url: String::new(),
-                label_format: "PDF".into(),
-            }),
-        })
+            })
+            .collect();
+        Ok(PurchaseLookup::Bought(label))
     }
 
     /// A cancelled shipment shows as `CA` in tracking.
@@ -424,11 +436,16 @@ fn party(a: &Address) -> Value {
 
 /// One package: pounds to a tenth and whole inches, each rounded up (a label must never
 /// declare less than the parcel is); dimensions all-or-none.
+/// One line item per parcel (a multi-piece shipment when several), each with our reference.
+fn line_items(parcels: &[Parcel], reference: Option<&str>) -> Vec<Value> {
+    parcels.iter().map(|p| package(p, reference)).collect()
+}
+
 fn package(p: &Parcel, reference: Option<&str>) -> Value {
     let mut item = Map::new();
     item.insert(
         "weight".into(),
-        json!({ "units": "LB", "value": pound_tenths(p.weight_grams) as f64 / 10.0 }),
+        json!({ "units": "LB", "value": pound_tenths(u64::from(p.weight_grams)) as f64 / 10.0 }),
     );
     if [p.length_mm, p.width_mm, p.height_mm] != [0, 0, 0] {
         item.insert(
@@ -451,7 +468,7 @@ fn package(p: &Parcel, reference: Option<&str>) -> Value {
 }
 
 /// Tenths of a pound in `grams`, rounded up (at least one tenth).
-fn pound_tenths(grams: u32) -> u64 {
+fn pound_tenths(grams: u64) -> u64 {
     let tenths = (u128::from(grams) * 10 * 100_000).div_ceil(CENTIGRAMS_PER_POUND_X1000);
     u64::try_from(tenths).unwrap_or(u64::MAX).max(1)
 }
@@ -646,12 +663,16 @@ struct TransactionShipment {
 struct PieceResponse {
     #[serde(deserialize_with = "lenient::string")]
     tracking_number: Option<String>,
+    #[serde(deserialize_with = "lenient::u32")]
+    package_sequence_number: Option<u32>,
     #[serde(deserialize_with = "lenient::list")]
     package_documents: Vec<Value>,
 }
 
-/// The bought label: the first package's tracking number and label document. A 2xx answer
-/// without them is malformed, never a refusal: FedEx may have made the label.
+/// The bought label: every piece's tracking number and label document in sequence (one piece
+/// unless it is a multi-piece shipment), the master's first; the master number is what a void
+/// cancels (all pieces with it). A 2xx answer without them is malformed, never a refusal:
+/// FedEx may have made the label.
 fn label(answer: ShipAnswer) -> Result<PurchasedLabel, CarrierError> {
     let shipment = answer
         .output
@@ -661,28 +682,47 @@ fn label(answer: ShipAnswer) -> Result<PurchasedLabel, CarrierError> {
         .ok_or_else(|| {
             CarrierError::Malformed("the FedEx shipment answer has no shipment".into())
         })?;
-    let piece = shipment.piece_responses.into_iter().next();
-    let number = piece
-        .as_ref()
-        .and_then(|p| p.tracking_number.clone())
-        .or(shipment.master_tracking_number)
+    let mut pieces = shipment.piece_responses;
+    pieces.sort_by_key(|p| p.package_sequence_number.unwrap_or(u32::MAX));
+    let mut packages = Vec::with_capacity(pieces.len());
+    let mut format = None;
+    for piece in &pieces {
+        let number = piece
+            .tracking_number
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .ok_or_else(|| {
+                CarrierError::Malformed("a FedEx piece has no tracking number".into())
+            })?;
+        let document = piece
+            .package_documents
+            .iter()
+            .find(|d| field(d, "url").is_some())
+            .ok_or_else(|| {
+                CarrierError::Malformed(
+                    "the FedEx shipment answer has no label document URL".into(),
+                )
+            })?;
+        format = format.or_else(|| field(document, "docType"));
+        packages.push(PackageLabel {
+            tracking_number: number,
+            label_url: field(document, "url").unwrap_or_default(),
+        });
+    }
+    let first = packages.first().cloned().ok_or_else(|| {
+        CarrierError::Malformed("the FedEx shipment answer has no tracking number".into())
+    })?;
+    let master = shipment
+        .master_tracking_number
         .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| {
-            CarrierError::Malformed("the FedEx shipment answer has no tracking number".into())
-        })?;
-    let document = piece
-        .iter()
-        .flat_map(|p| p.package_documents.iter())
-        .find(|d| field(d, "url").is_some())
-        .ok_or_else(|| {
-            CarrierError::Malformed("the FedEx shipment answer has no label document URL".into())
-        })?;
+        .unwrap_or_else(|| first.tracking_number.clone());
     Ok(PurchasedLabel {
-        carrier_reference: number.clone(),
-        tracking_number: number,
+        carrier_reference: master,
+        tracking_number: first.tracking_number,
         carrier: NAME.into(),
-        label_url: field(document, "url").unwrap_or_default(),
-        label_format: field(document, "docType").unwrap_or_else(|| "PDF".into()),
+        label_url: first.label_url,
+        label_format: format.unwrap_or_else(|| "PDF".into()),
+        packages,
     })
 }
 

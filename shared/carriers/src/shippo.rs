@@ -11,8 +11,8 @@ use crate::http::{Auth, Call, Flavour, Http};
 use crate::lenient::{self, field};
 use crate::wire::{Credentials, address_json, parse_amount, shippo_status};
 use app::ports::carrier::{
-    Carrier, CarrierError, Purchase, PurchaseLookup, PurchasedLabel, Rate, RateError, RateRef,
-    Rates, ShipmentRequest, TrackEvent, Tracking, VoidLookup, VoidOutcome,
+    Carrier, CarrierError, PackageLabel, Parcel, Purchase, PurchaseLookup, PurchasedLabel, Rate,
+    RateError, RateRef, Rates, ShipmentRequest, TrackEvent, Tracking, VoidLookup, VoidOutcome,
 };
 
 const NAME: &str = "Shippo";
@@ -97,13 +97,83 @@ impl Shippo {
             .ok_or_else(|| malformed(&format!("rate {rate_id} names no carrier")))
     }
 
-    /// The label of a finished transaction of `rate`, carried by the carrier the quote named.
-    async fn label(&self, tx: Transaction, rate: &RateRef) -> Result<PurchasedLabel, CarrierError> {
+    /// The purchase whose (master) transaction `tx` of `rate` finished, carried by the carrier
+    /// the quote named. With several parcels (`parcels`; `None` in a lookup, where the count is
+    /// not known) Shippo made a transaction per parcel: every parcel's label is gathered from
+    /// the rate's transactions, in the shipment's parcel order; one still being made leaves the
+    /// whole purchase queued under the master's id.
+    async fn label(
+        &self,
+        tx: Transaction,
+        rate: &RateRef,
+        parcels: Option<usize>,
+    ) -> Result<PurchasedLabel, CarrierError> {
         if tx.status() != "SUCCESS" {
             return label(tx, String::new());
         }
         let carrier = self.provider_of(&tx, rate.carrier.as_deref()).await?;
-        label(tx, carrier)
+        let master = tx.object_id.clone().unwrap_or_default();
+        let mut bought = label(tx, carrier)?;
+        if parcels == Some(1) {
+            return Ok(bought);
+        }
+        let listed = self.rate_transactions(rate).await?;
+        let per_parcel = listed.iter().filter(|t| t.parcel.is_some()).count();
+        if parcels.is_none() && per_parcel <= 1 {
+            return Ok(bought);
+        }
+        let shipment_id = rate
+            .carrier_shipment
+            .as_deref()
+            .ok_or_else(|| malformed("a multi-piece rate names no shipment"))?;
+        let shipment: ShShipment = self.http.get(&["shipments", shipment_id], None).await?;
+        let mut packages = Vec::new();
+        for parcel in shipment
+            .parcels
+            .iter()
+            .filter_map(|p| field(p, "object_id"))
+        {
+            let of_parcel = listed
+                .iter()
+                .filter(|t| t.parcel.as_deref() == Some(parcel.as_str()));
+            let made = of_parcel.clone().find(|t| t.status() == "SUCCESS");
+            match made.and_then(|t| t.tracking_number.clone().zip(t.label_url.clone())) {
+                Some((tracking_number, label_url)) => packages.push(PackageLabel {
+                    tracking_number,
+                    label_url,
+                }),
+                None if of_parcel.clone().any(Transaction::is_pending) => {
+                    return Err(CarrierError::Queued {
+                        carrier_ref: master,
+                    });
+                }
+                None => {
+                    return Err(malformed(&format!(
+                        "parcel {parcel} of a bought shipment has no label"
+                    )));
+                }
+            }
+        }
+        if packages.is_empty() {
+            return Err(malformed("a multi-piece shipment names no parcels"));
+        }
+        bought.packages = packages;
+        Ok(bought)
+    }
+
+    /// `GET /transactions?rate={rate}&results=100`: the recent transactions whose rate is this
+    /// one (Shippo's filter by rate is not relied on: each is checked).
+    async fn rate_transactions(&self, rate: &RateRef) -> Result<Vec<Transaction>, CarrierError> {
+        // Form-encoded by the URL library (a rate id is the carrier's text, not ours).
+        let query = reqwest::Url::parse_with_params(
+            "http://q.invalid/",
+            [("rate", rate.rate_id.as_str()), ("results", "100")],
+        )
+        .ok()
+        .and_then(|u| u.query().map(str::to_owned))
+        .ok_or_else(|| malformed("a rate id that cannot be sent"))?;
+        let page: TransactionPage = self.http.get(&["transactions"], Some(&query)).await?;
+        Ok(page.results)
     }
 }
 
@@ -116,10 +186,7 @@ crate::http::http_options!(Shippo);
 #[async_trait::async_trait]
 impl Carrier for Shippo {
     async fn rates(&self, shipment: &ShipmentRequest) -> Result<Rates, CarrierError> {
-        if shipment.parcel.weight_grams == 0 {
-            return Err(CarrierError::Rejected("the parcel weighs nothing".into()));
-        }
-        let body = shipment_body(shipment);
+        let body = shipment_body(shipment, shipment.checked_parcels()?);
         let created: ShShipment = self
             .http
             .post(&["shipments"], Some(&body), Call::Idempotent)
@@ -151,7 +218,8 @@ impl Carrier for Shippo {
                 .ok_or_else(|| malformed("a queued transaction has no object_id"))?;
             return Err(CarrierError::Queued { carrier_ref });
         }
-        self.label(tx, rate).await
+        self.label(tx, rate, Some(purchase.shipment.parcels.len()))
+            .await
     }
 
     async fn void_label(&self, carrier_reference: &str) -> Result<VoidOutcome, CarrierError> {
@@ -180,6 +248,12 @@ impl Carrier for Shippo {
         Ok(())
     }
 
+    /// Several `parcels` on one shipment: its rates are for all of them, and one purchase
+    /// makes a transaction (a label) per parcel.
+    fn multi_piece(&self) -> bool {
+        true
+    }
+
     /// `GET /transactions?rate={rate}`: the recent transactions (the carrier's filter by rate is
     /// not relied on), ours being the one of this rate or with our reference as its metadata; a
     /// successful one is the label, a queued one is still being made (a rate is bought at most
@@ -190,17 +264,8 @@ impl Carrier for Shippo {
         reference: &str,
     ) -> Result<PurchaseLookup, CarrierError> {
         non_empty(&rate.rate_id, "rate id")?;
-        // Form-encoded by the URL library (a rate id is the carrier's text, not ours).
-        let query = reqwest::Url::parse_with_params(
-            "http://q.invalid/",
-            [("rate", rate.rate_id.as_str()), ("results", "100")],
-        )
-        .ok()
-        .and_then(|u| u.query().map(str::to_owned))
-        .ok_or_else(|| malformed("a rate id that cannot be sent"))?;
-        let page: TransactionPage = self.http.get(&["transactions"], Some(&query)).await?;
         let mut pending = false;
-        for tx in page.results {
+        for tx in self.rate_transactions(rate).await? {
             let of_rate = match &tx.rate {
                 Value::String(id) => id == &rate.rate_id,
                 other => field(other, "object_id").is_some_and(|id| id == rate.rate_id),
@@ -210,7 +275,9 @@ impl Carrier for Shippo {
                 continue;
             }
             match tx.status().as_str() {
-                "SUCCESS" => return self.label(tx, rate).await.map(PurchaseLookup::Bought),
+                "SUCCESS" => {
+                    return self.label(tx, rate, None).await.map(PurchaseLookup::Bought);
+                }
                 "QUEUED" | "WAITING" => pending = true,
                 _ => {}
             }
@@ -231,7 +298,7 @@ impl Carrier for Shippo {
         non_empty(carrier_ref, "transaction id")?;
         let tx: Transaction = self.http.get(&["transactions", carrier_ref], None).await?;
         match tx.status().as_str() {
-            "SUCCESS" => self.label(tx, rate).await.map(PurchaseLookup::Bought),
+            "SUCCESS" => self.label(tx, rate, None).await.map(PurchaseLookup::Bought),
             "QUEUED" | "WAITING" => Ok(PurchaseLookup::Pending),
             _ => Ok(PurchaseLookup::NotBought),
         }
@@ -291,23 +358,26 @@ fn carrier_token(carrier: &str) -> String {
     carrier.trim().to_ascii_lowercase().replace([' ', '-'], "_")
 }
 
-/// The unwrapped shipment, the parcel in exact grams and millimetres (as strings).
-fn shipment_body(s: &ShipmentRequest) -> Value {
-    let p = &s.parcel;
+/// The unwrapped shipment, its parcels (several: a multi-piece shipment) in exact grams and
+/// millimetres (as strings).
+fn shipment_body(s: &ShipmentRequest, parcels: &[Parcel]) -> Value {
     let mut body = Map::new();
     body.insert("address_from".into(), address_json(&s.from));
     body.insert("address_to".into(), address_json(&s.to));
-    body.insert(
-        "parcels".into(),
-        json!([{
-            "length": p.length_mm.to_string(),
-            "width": p.width_mm.to_string(),
-            "height": p.height_mm.to_string(),
-            "distance_unit": "mm",
-            "weight": p.weight_grams.to_string(),
-            "mass_unit": "g",
-        }]),
-    );
+    let parcels: Vec<Value> = parcels
+        .iter()
+        .map(|p| {
+            json!({
+                "length": p.length_mm.to_string(),
+                "width": p.width_mm.to_string(),
+                "height": p.height_mm.to_string(),
+                "distance_unit": "mm",
+                "weight": p.weight_grams.to_string(),
+                "mass_unit": "g",
+            })
+        })
+        .collect();
+    body.insert("parcels".into(), parcels.into());
     body.insert("async".into(), false.into());
     if let Some(reference) = &s.reference {
         body.insert("metadata".into(), reference.as_str().into());
@@ -324,6 +394,9 @@ struct ShShipment {
     rates: Vec<ShRate>,
     #[serde(deserialize_with = "lenient::list")]
     messages: Vec<Value>,
+    /// The parcels, in the order sent, with their `object_id`s.
+    #[serde(deserialize_with = "lenient::list")]
+    parcels: Vec<Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -379,6 +452,9 @@ struct Transaction {
     /// What the purchase sent as `metadata`: our reference of the attempt.
     #[serde(deserialize_with = "lenient::string")]
     metadata: Option<String>,
+    /// The parcel this transaction labels (a multi-piece shipment has one per parcel).
+    #[serde(deserialize_with = "lenient::string")]
+    parcel: Option<String>,
 }
 
 impl Transaction {
@@ -495,13 +571,13 @@ fn label(tx: Transaction, carrier: String) -> Result<PurchasedLabel, CarrierErro
                 .label_url
                 .filter(|u| !u.is_empty())
                 .ok_or_else(|| malformed(&format!("transaction {id} succeeded without a label")))?;
-            Ok(PurchasedLabel {
+            Ok(PurchasedLabel::single(
                 tracking_number,
                 carrier,
                 label_url,
-                label_format: label_format(tx.label_file_type.as_deref()),
-                carrier_reference: id,
-            })
+                label_format(tx.label_file_type.as_deref()),
+                id,
+            ))
         }
         "ERROR" => Err(CarrierError::Rejected(format!(
             "Shippo could not buy the label: {}",

@@ -62,12 +62,12 @@ fn shipment() -> ShipmentRequest {
             ..address("Warehouse", "417 Montgomery Street", "94104")
         },
         to: address("Dr. Steve Brule", "179 N Harbor Dr", "90277"),
-        parcel: Parcel {
+        parcels: vec![Parcel {
             weight_grams: 1000,
             length_mm: 300,
             width_mm: 200,
             height_mm: 254,
-        },
+        }],
         reference: Some("order-42".into()),
     }
 }
@@ -1024,4 +1024,90 @@ async fn shippo_field_errors_are_the_message() {
     let text = err.to_string();
     assert!(text.contains("Shippo answered 400: rate: "), "{text}");
     assert!(!text.contains('{') && !text.contains('['), "{text}");
+}
+
+fn three_parcels() -> ShipmentRequest {
+    let mut s = shipment();
+    let one = s.parcels[0];
+    s.parcels = vec![
+        one,
+        Parcel {
+            weight_grams: 2000,
+            ..one
+        },
+        Parcel {
+            weight_grams: 3000,
+            ..one
+        },
+    ];
+    s
+}
+
+/// Shippo: three `parcels` on one shipment, one purchase, a transaction (label and number) per
+/// parcel gathered in the shipment's parcel order; the lookup finds the whole purchase.
+#[tokio::test]
+async fn shippo_three_parcels_are_one_purchase_with_three_labels() {
+    let fake = FakeCarrier::shippo(KEY).await;
+    let client = Api::Shippo.client(&fake);
+    assert!(client.multi_piece());
+    let three = three_parcels();
+    let rates = client.rates(&three).await.unwrap();
+    let created = fake.requests().into_iter().last().unwrap();
+    assert_eq!(created.body["parcels"].as_array().unwrap().len(), 3);
+    assert_eq!(created.body["parcels"][2]["weight"], "3000");
+    let rate = cheapest(&rates);
+    let label = client
+        .buy_label(&Purchase {
+            rate: rate.clone(),
+            shipment: three,
+            reference: REFERENCE.into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(count(&fake, |r| Api::Shippo.is_buy(r)), 1, "one purchase");
+    assert_eq!(fake.labels_sold(), 3, "a label per parcel");
+    let numbers: Vec<String> = label
+        .packages
+        .iter()
+        .map(|p| p.tracking_number.clone())
+        .collect();
+    let mut sold = fake.sold_tracking_numbers();
+    sold.sort();
+    let mut ours = numbers.clone();
+    ours.sort();
+    assert_eq!(ours, sold);
+    assert_eq!(label.tracking_number, numbers[0], "the master's");
+    assert!(
+        label
+            .packages
+            .iter()
+            .all(|p| p.label_url.starts_with("https://"))
+    );
+    assert_eq!(label.carrier, "usps");
+    let PurchaseLookup::Bought(found) = client.find_purchase(&rate, REFERENCE).await.unwrap()
+    else {
+        panic!("found");
+    };
+    assert_eq!(
+        found.packages, label.packages,
+        "the same labels, in the same order"
+    );
+}
+
+/// EasyPost's shipment holds one parcel: several are refused before any call (they are bought
+/// one by one instead).
+#[tokio::test]
+async fn easypost_refuses_several_parcels_without_a_call() {
+    let fake = FakeCarrier::easypost(KEY).await;
+    let client = Api::EasyPost.client(&fake);
+    assert!(!client.multi_piece());
+    let err = client.rates(&three_parcels()).await.unwrap_err();
+    assert_eq!(err.code(), "not_supported", "{err}");
+    let mut none = shipment();
+    none.parcels.clear();
+    assert_eq!(
+        client.rates(&none).await.unwrap_err().code(),
+        "carrier_rejected"
+    );
+    assert!(fake.requests().is_empty());
 }

@@ -55,12 +55,12 @@ fn shipment() -> ShipmentRequest {
             "94104",
         ),
         to: address("Ada Buyer", "1 Main St", "Memphis", "TN", "38117"),
-        parcel: Parcel {
+        parcels: vec![Parcel {
             weight_grams: 500,
             length_mm: 200,
             width_mm: 150,
             height_mm: 100,
-        },
+        }],
         reference: Some("order/shipment".into()),
     }
 }
@@ -466,4 +466,81 @@ async fn no_token_or_secret_in_any_error() {
         !debug.contains(SECRET) && !debug.contains(TRACK_SECRET),
         "{debug}"
     );
+}
+
+/// Three parcels are one multi-piece shipment: one ship request with three line items (the
+/// total weight summed), three pieces with their own numbers and labels, the master first; the
+/// lookup by reference finds all three; the void cancels every piece.
+#[tokio::test]
+async fn three_parcels_are_one_multi_piece_shipment() {
+    let fake = fake().await;
+    let c = connector().connect(&credentials(&fake, 1, false)).unwrap();
+    assert!(c.multi_piece());
+    let mut three = shipment();
+    let one = three.parcels[0];
+    three.parcels = vec![
+        one,
+        Parcel {
+            weight_grams: 1500,
+            ..one
+        },
+        Parcel {
+            weight_grams: 2500,
+            ..one
+        },
+    ];
+    let quote = c.rates(&three).await.unwrap();
+    let rate = quote.rates[0].rate.clone();
+    let quoted = fake.requests().into_iter().last().unwrap();
+    assert_eq!(quoted.body["requestedShipment"]["totalPackageCount"], 3);
+    let label = c
+        .buy_label(&Purchase {
+            rate: rate.clone(),
+            shipment: three.clone(),
+            reference: REFERENCE.into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(ships(&fake), 1, "one call for the whole shipment");
+    let ship = fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path == "/ship/v1/shipments")
+        .unwrap();
+    let items = ship.body["requestedShipment"]["requestedPackageLineItems"]
+        .as_array()
+        .unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(
+        items[2]["weight"]["value"], 5.6,
+        "2500 g in tenths of a pound, rounded up"
+    );
+    assert_eq!(
+        ship.body["requestedShipment"]["totalWeight"], 10.0,
+        "4500 g = 9.92 lb, up"
+    );
+    let numbers: Vec<&str> = label
+        .packages
+        .iter()
+        .map(|p| p.tracking_number.as_str())
+        .collect();
+    let made: Vec<String> = fake
+        .live_labels()
+        .into_iter()
+        .map(|l| l.tracking_number)
+        .collect();
+    assert_eq!(numbers, made.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(label.tracking_number, numbers[0]);
+    assert_eq!(label.carrier_reference, numbers[0], "the master number");
+    assert!(label.packages.iter().all(|p| p.label_url.ends_with(".pdf")));
+    let PurchaseLookup::Bought(found) = c.find_purchase(&rate, REFERENCE).await.unwrap() else {
+        panic!("found by reference");
+    };
+    assert_eq!(found.packages.len(), 3);
+    assert_eq!(found.carrier_reference, label.carrier_reference);
+    assert_eq!(
+        c.void_label(&label.carrier_reference).await.unwrap(),
+        VoidOutcome::Refunded
+    );
+    assert!(fake.live_labels().is_empty(), "every piece cancelled");
 }

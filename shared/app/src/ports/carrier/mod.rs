@@ -29,6 +29,13 @@ pub trait Carrier: Send + Sync {
     /// A cheap authenticated call that proves the credentials work.
     async fn verify_credentials(&self) -> Result<(), CarrierError>;
 
+    /// Whether several parcels are quoted and bought as one multi-piece shipment (one call,
+    /// one purchase, a label per parcel). A carrier that cannot refuses a request of more than
+    /// one parcel with `NotSupported`; its packages are bought one by one.
+    fn multi_piece(&self) -> bool {
+        false
+    }
+
     /// What became of a purchase of `rate` under our `reference` (the `Purchase::reference`
     /// it was made with) whose answer was lost (a timeout, a crash before the commit): looked
     /// up at the carrier, never bought again. A carrier without a lookup answers

@@ -34,14 +34,34 @@ pub struct Parcel {
     pub height_mm: u32,
 }
 
-/// What to quote: one parcel from one address to another.
+/// What to quote: one or more parcels from one address to another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShipmentRequest {
     pub from: Address,
     pub to: Address,
-    pub parcel: Parcel,
+    /// The parcels in package order, at least one. A carrier that ships several as one
+    /// multi-piece shipment (`Carrier::multi_piece`) quotes and buys them together.
+    pub parcels: Vec<Parcel>,
     /// Our reference (e.g. the order id), passed on where the carrier keeps one.
     pub reference: Option<String>,
+}
+
+impl ShipmentRequest {
+    /// The parcels, refused before any carrier call when there are none or one weighs nothing.
+    pub fn checked_parcels(&self) -> Result<&[Parcel], super::CarrierError> {
+        if self.parcels.is_empty() {
+            return Err(super::CarrierError::Rejected(
+                "the shipment has no parcel".into(),
+            ));
+        }
+        if let Some(n) = self.parcels.iter().position(|p| p.weight_grams == 0) {
+            return Err(super::CarrierError::Rejected(format!(
+                "parcel {} weighs nothing",
+                n + 1
+            )));
+        }
+        Ok(&self.parcels)
+    }
 }
 
 /// The longest purchase reference (`Purchase::reference`) a carrier must take: FedEx keeps 30
@@ -109,6 +129,40 @@ pub struct PurchasedLabel {
     /// What `void_label` takes: the EasyPost shipment id, the Shippo transaction id, the FedEx
     /// tracking number.
     pub carrier_reference: String,
+    /// Every parcel's label, in package order (the first is the one above: a multi-piece
+    /// shipment's master); one for a one-parcel purchase.
+    pub packages: Vec<PackageLabel>,
+}
+
+/// One parcel's label of a purchase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageLabel {
+    pub tracking_number: String,
+    /// Empty when the document was not returned (a label found again by a lookup).
+    pub label_url: String,
+}
+
+impl PurchasedLabel {
+    /// A one-parcel label: its only package is itself.
+    pub fn single(
+        tracking_number: String,
+        carrier: String,
+        label_url: String,
+        label_format: String,
+        carrier_reference: String,
+    ) -> Self {
+        Self {
+            packages: vec![PackageLabel {
+                tracking_number: tracking_number.clone(),
+                label_url: label_url.clone(),
+            }],
+            tracking_number,
+            carrier,
+            label_url,
+            label_format,
+            carrier_reference,
+        }
+    }
 }
 
 /// How a void (refund) request ended.
