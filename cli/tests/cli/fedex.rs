@@ -331,3 +331,111 @@ async fn fedex_over_graphql_with_its_token_handled() {
     let secrets = std::fs::read(s.dir.path().join("secrets.json")).unwrap();
     assert!(!String::from_utf8_lossy(&secrets).contains(SECRET));
 }
+
+/// The packages of a shipment as read: (trackingNumber, status) each.
+async fn packages_of(s: &Server, staff: &str, order: &str, sid: &str) -> Vec<(String, String)> {
+    let read = s
+        .gql(
+            staff,
+            &format!(
+                r#"{{ order(id: "{order}") {{ shipments {{ id status packages {{ trackingNumber status reference label {{ url }} }} }} }} }}"#
+            ),
+            json!({}),
+        )
+        .await;
+    shipment(&read.data()["order"], sid)["packages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", read.raw))
+        .iter()
+        .map(|p| {
+            (
+                p["trackingNumber"].as_str().unwrap_or_default().to_owned(),
+                p["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A shipment of three packages through FedEx: one multi-piece purchase, three labels and
+/// tracking numbers (the fake's three live pieces); polling moves each package by its own
+/// number; the shipment is DELIVERED only after the third.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_packages_three_labels_each_tracked_on_its_own() {
+    let fake = FakeFedex::start(CLIENT, SECRET, ACCOUNT).await;
+    fake.accept_client(TRACK_CLIENT, TRACK_SECRET);
+    let s = Server::start_serving(setup(&fake), &[]);
+    let staff = s.token("demo", "staff", None);
+    let (order, sid) = crate::gateway::confirmed_packages(&s, &staff, 3).await;
+    let r = s
+        .gql(
+            &staff,
+            &format!(
+                r#"{{ shippingRates(orderId: "{order}", shipmentId: "{sid}", gateway: "fedex", account: "ops") {{ rates {{ id service }} }} }}"#
+            ),
+            json!({}),
+        )
+        .await;
+    let rate = r.data()["shippingRates"]["rates"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", r.raw))
+        .to_owned();
+    let bought = s
+        .gql_keyed(
+            &staff,
+            "three-pieces",
+            &buy_query(&order, &sid, &rate),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        bought.data()["buyShippingLabel"]["userErrors"],
+        json!([]),
+        "{}",
+        bought.raw
+    );
+    let packages = packages_of(&s, &staff, &order, &sid).await;
+    let numbers: Vec<String> = packages.iter().map(|p| p.0.clone()).collect();
+    let live: Vec<String> = fake
+        .live_labels()
+        .into_iter()
+        .map(|l| l.tracking_number)
+        .collect();
+    assert_eq!(numbers, live, "three labels, the fake's three pieces");
+    assert!(packages.iter().all(|p| p.1 == "LABEL_PURCHASED"));
+
+    // Package 2 moves; the others do not.
+    fake.set_tracking(&numbers[1], "IT");
+    let tracked = crate::gateway::track(&s, &staff, &order, &sid).await;
+    assert_eq!(shipment(&tracked["order"], &sid)["status"], "IN_TRANSIT");
+    let statuses: Vec<String> = packages_of(&s, &staff, &order, &sid)
+        .await
+        .into_iter()
+        .map(|p| p.1)
+        .collect();
+    assert_eq!(
+        statuses,
+        ["LABEL_PURCHASED", "IN_TRANSIT", "LABEL_PURCHASED"]
+    );
+
+    // Two delivered: still on its way; the third: delivered.
+    for n in &numbers[..2] {
+        fake.set_tracking(n, "DL");
+    }
+    crate::gateway::track(&s, &staff, &order, &sid).await;
+    assert_eq!(
+        status_of(&s, &staff, &(order.clone(), sid.clone())).await,
+        "IN_TRANSIT"
+    );
+    fake.set_tracking(&numbers[2], "DL");
+    crate::gateway::track(&s, &staff, &order, &sid).await;
+    assert_eq!(
+        status_of(&s, &staff, &(order.clone(), sid.clone())).await,
+        "DELIVERED"
+    );
+    assert!(
+        packages_of(&s, &staff, &order, &sid)
+            .await
+            .iter()
+            .all(|p| p.1 == "DELIVERED")
+    );
+}

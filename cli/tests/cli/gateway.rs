@@ -40,13 +40,46 @@ pub(crate) async fn mutate(
     payload
 }
 
+/// One package's input (500 g and more, by `n`).
+fn package_input(n: u32) -> String {
+    format!(
+        r#"{{weightGrams: {}, lengthMm: 200, widthMm: 150, heightMm: 100, reference: "box {n}"}}"#,
+        500 * n
+    )
+}
+
 /// A confirmed shipment with a package and a pickup address; its id.
 pub(crate) async fn confirmed_shipment(s: &Server, staff: &str, order: &str) -> String {
+    confirmed_shipment_of(
+        s,
+        staff,
+        order,
+        "package: {weightGrams: 500, lengthMm: 200, widthMm: 150, heightMm: 100}",
+    )
+    .await
+}
+
+/// A confirmed order with one shipment of `n` packages (`packages: [...]`).
+pub(crate) async fn confirmed_packages(s: &Server, staff: &str, n: u32) -> (String, String) {
+    let packages: Vec<String> = (1..=n).map(package_input).collect();
+    let order = approved_order(s, staff).await;
+    let id = confirmed_shipment_of(
+        s,
+        staff,
+        &order,
+        &format!("packages: [{}]", packages.join(", ")),
+    )
+    .await;
+    (order, id)
+}
+
+/// A confirmed shipment with these packages (GraphQL input text) and a pickup address.
+async fn confirmed_shipment_of(s: &Server, staff: &str, order: &str, packages: &str) -> String {
     let sh = mutate(
         s,
         staff,
         &format!(
-            r#"createShipment(orderId: "{order}", input: {{lines: [{{sku: "A", quantity: 1}}], package: {{weightGrams: 500, lengthMm: 200, widthMm: 150, heightMm: 100}}, pickup: {{address: {{name: "Warehouse", line1: "417 Montgomery St", city: "San Francisco", region: "CA", postalCode: "94104", country: "US"}}, windowStart: "2030-01-01T09:00:00Z", windowEnd: "2030-01-01T17:00:00Z"}}}})"#
+            r#"createShipment(orderId: "{order}", input: {{lines: [{{sku: "A", quantity: 1}}], {packages}, pickup: {{address: {{name: "Warehouse", line1: "417 Montgomery St", city: "San Francisco", region: "CA", postalCode: "94104", country: "US"}}, windowStart: "2030-01-01T09:00:00Z", windowEnd: "2030-01-01T17:00:00Z"}}}})"#
         ),
         "shipment { id }",
         None,
@@ -358,6 +391,13 @@ fn base64_of(s: &str) -> String {
 
 /// An approved order of the tenant's staff with a confirmed shipment: (order, shipment).
 pub(crate) async fn confirmed(s: &Server, staff: &str) -> (String, String) {
+    let order = approved_order(s, staff).await;
+    let id = confirmed_shipment(s, staff, &order).await;
+    (order, id)
+}
+
+/// An approved order of one line; its id.
+async fn approved_order(s: &Server, staff: &str) -> String {
     let r = s
         .gql(
             staff,
@@ -377,8 +417,7 @@ pub(crate) async fn confirmed(s: &Server, staff: &str) -> (String, String) {
         None,
     )
     .await;
-    let id = confirmed_shipment(s, staff, &order).await;
-    (order, id)
+    order
 }
 
 /// The id of the first rate `shippingRates` quotes for the shipment (account `main`).

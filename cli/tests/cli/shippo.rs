@@ -253,3 +253,73 @@ fn lookups(fake: &FakeCarrier) -> usize {
         .filter(|r| r.method == "GET" && r.path.starts_with("/transactions/"))
         .count()
 }
+
+/// A shipment of three packages through Shippo: one purchase, three transactions (labels and
+/// numbers); Shippo's `track_updated` for package 2's number moves package 2 only; the
+/// shipment is DELIVERED only after all three are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_packages_each_moved_by_its_own_updates() {
+    let fake = FakeCarrier::shippo(KEY).await;
+    let s = Server::start_serving(setup(&fake), &[]);
+    let staff = s.token("demo", "staff", None);
+    let (order, sid) = crate::gateway::confirmed_packages(&s, &staff, 3).await;
+    let rate = usps_rate(&s, &staff, &order, &sid).await;
+    let bought = buy(&s, &staff, (&order, &sid), &rate, "three-parcels").await;
+    assert_eq!(bought["userErrors"], json!([]), "{bought}");
+    assert_eq!(posts(&fake), 1, "one purchase");
+    assert_eq!(fake.labels_sold(), 3, "a label per package");
+    let sh = read_packages(&s, &staff, &order, &sid).await;
+    let numbers: Vec<String> = sh["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["trackingNumber"].as_str().unwrap().to_owned())
+        .collect();
+    let mut sold = fake.sold_tracking_numbers();
+    sold.sort();
+    let mut ours = numbers.clone();
+    ours.sort();
+    assert_eq!(ours, sold, "three labels, three numbers, the fake's");
+    assert_eq!(sh["packages"][1]["reference"], "box 2");
+
+    let path = "/webhooks/shipment-tracker/demo";
+    let answer = track_updated(&s, path, TENANT_TOKEN, &numbers[1], "TRANSIT").await;
+    assert_eq!(answer["ignored"], false, "{answer}");
+    let sh = read_packages(&s, &staff, &order, &sid).await;
+    let statuses: Vec<&str> = sh["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["LABEL_PURCHASED", "IN_TRANSIT", "LABEL_PURCHASED"]
+    );
+    assert_eq!(sh["status"], "IN_TRANSIT");
+
+    for (i, n) in numbers.iter().enumerate() {
+        track_updated(&s, path, TENANT_TOKEN, n, "DELIVERED").await;
+        let expected = if i < 2 { "IN_TRANSIT" } else { "DELIVERED" };
+        assert_eq!(
+            read_packages(&s, &staff, &order, &sid).await["status"],
+            expected,
+            "after package {}",
+            i + 1
+        );
+    }
+}
+
+/// A shipment with its packages, as read.
+async fn read_packages(s: &Server, staff: &str, order: &str, sid: &str) -> Value {
+    let r = s
+        .gql(
+            staff,
+            &format!(
+                r#"{{ order(id: "{order}") {{ shipments {{ id status packages {{ trackingNumber status reference }} }} }} }}"#
+            ),
+            json!({}),
+        )
+        .await;
+    shipment(&r.data()["order"], sid).clone()
+}

@@ -7,24 +7,39 @@ use domain::order::{Order, Shipment};
 
 use crate::ports::{TrackingClaim, TrackingIndex};
 
-/// The claims on tracking numbers a command's shipments make in one index: every shipment
-/// whose carrier and tracking number are set and were not set so before the command.
+/// The claims on tracking numbers a command's shipments make in one index: the shipment's own
+/// number and each package's (the first package's is the shipment's), under its carrier.
 fn claims_of<'a>(
     index: TrackingIndex,
     after: &'a Order,
     shipments: impl Iterator<Item = &'a Shipment>,
 ) -> Vec<TrackingClaim> {
-    shipments
-        .filter_map(|s| {
-            Some(TrackingClaim {
+    let mut claims = Vec::new();
+    for s in shipments {
+        let Some(carrier) = s.carrier.clone() else {
+            continue;
+        };
+        let numbers = s
+            .tracking_number
+            .iter()
+            .chain(s.packages.iter().filter_map(|p| p.tracking_number.as_ref()));
+        for number in numbers {
+            if claims
+                .iter()
+                .any(|c: &TrackingClaim| c.shipment == s.id && &c.number == number)
+            {
+                continue;
+            }
+            claims.push(TrackingClaim {
                 index,
-                carrier: s.carrier.clone()?,
-                number: s.tracking_number.clone()?,
+                carrier: carrier.clone(),
+                number: number.clone(),
                 order: after.id(),
                 shipment: s.id,
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    claims
 }
 
 /// The open-intent index items of shipments whose carrier intent opened or closed in this
@@ -41,11 +56,18 @@ pub(crate) fn intent_items(before: &Order, after: &Order) -> Vec<(ShipmentId, bo
         .collect()
 }
 
-/// Whether a shipment's carrier or tracking number differs from what it was before.
+/// Whether a shipment's carrier or tracking numbers (its own, its packages') differ from what
+/// they were before.
 fn tracking_changed(before: &Order, s: &Shipment) -> bool {
-    !before
-        .shipment(s.id)
-        .is_some_and(|o| o.carrier == s.carrier && o.tracking_number == s.tracking_number)
+    let numbers = |s: &Shipment| -> Vec<_> {
+        s.packages
+            .iter()
+            .map(|p| p.tracking_number.clone())
+            .collect()
+    };
+    !before.shipment(s.id).is_some_and(|o| {
+        o.carrier == s.carrier && o.tracking_number == s.tracking_number && numbers(o) == numbers(s)
+    })
 }
 
 /// Tenant tracking-index claims for shipments whose carrier and tracking number changed.

@@ -5,7 +5,9 @@
 
 use domain::contact::{Address, Customer, Email};
 use domain::ids::{CarrierCode, ExternalRef, Quantity, Sku, VendorId};
-use domain::order::{LineQuantity, NewLine, NewOrder, NewShipment, Package, Pickup, ShippingMode};
+use domain::order::{
+    LineQuantity, NewLine, NewOrder, NewPackage, NewShipment, Package, Pickup, ShippingMode,
+};
 use domain::{Currency, DomainError, Money, Timestamp};
 use serde::Deserialize;
 
@@ -147,6 +149,23 @@ pub struct PackageIntake {
     pub length_mm: u32,
     pub width_mm: u32,
     pub height_mm: u32,
+    /// The caller's own reference of the package (a box number), kept with it.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+impl PackageIntake {
+    fn parse(&self) -> R<NewPackage> {
+        Ok(NewPackage {
+            package: Package::new(
+                self.weight_grams,
+                self.length_mm,
+                self.width_mm,
+                self.height_mm,
+            )?,
+            reference: self.reference.clone(),
+        })
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -165,7 +184,10 @@ pub struct ShipmentIntake {
     pub lines: Vec<LineQuantityIntake>,
     /// Defaults to the order's destination.
     pub destination: Option<AddressIntake>,
+    /// One package (kept for callers of the single-package API): the same as `packages` of one.
     pub package: Option<PackageIntake>,
+    /// The shipment's packages, in order.
+    pub packages: Option<Vec<PackageIntake>>,
     #[serde(default = "ground")]
     pub mode: ShippingMode,
     pub carrier: Option<String>,
@@ -186,11 +208,17 @@ impl ShipmentIntake {
                 .as_ref()
                 .map(AddressIntake::parse)
                 .transpose()?,
-            package: self
-                .package
-                .as_ref()
-                .map(|p| Package::new(p.weight_grams, p.length_mm, p.width_mm, p.height_mm))
-                .transpose()?,
+            packages: match (&self.package, &self.packages) {
+                (Some(_), Some(_)) => {
+                    return Err(DomainError::Invalid {
+                        field: "packages",
+                        reason: "give the packages, or one package, not both".into(),
+                    });
+                }
+                (Some(one), None) => vec![one.parse()?],
+                (None, Some(many)) => many.iter().map(PackageIntake::parse).collect::<R<_>>()?,
+                (None, None) => Vec::new(),
+            },
             mode: self.mode,
             carrier: self
                 .carrier

@@ -22,7 +22,7 @@ use domain::audit::{AuditOutcome, AuditTarget};
 use domain::gateway::AccountRef;
 use domain::ids::{AccountId, AuditId, CarrierCode, OrderId, ShipmentId, TrackingNumber};
 use domain::order::{
-    CarrierAction, CarrierIntent, IntentOutcome, IntentState, Label, Order, Shipment,
+    CarrierAction, CarrierIntent, IntentOutcome, IntentState, Label, Order, PackageLabel, Shipment,
     ShipmentStatus, TrackingStatus, TrackingUpdate,
 };
 use domain::{DomainError, Money};
@@ -189,19 +189,25 @@ fn request(order: &Order, s: &Shipment) -> AppResult<ShipmentRequest> {
         message: "the shipment needs a pickup address (where the parcel ships from) to be rated"
             .into(),
     })?;
-    let package = s.package.as_ref().ok_or_else(|| AppError::Invalid {
-        field: "package".into(),
-        message: "the shipment needs a package (weight and size) to be rated".into(),
-    })?;
+    if s.packages.is_empty() {
+        return Err(AppError::Invalid {
+            field: "packages".into(),
+            message: "the shipment needs a package (weight and size) to be rated".into(),
+        });
+    }
     Ok(ShipmentRequest {
         from: address(&from.address, None),
         to: address(&s.destination, Some(order.customer().email.as_str())),
-        parcels: vec![Parcel {
-            weight_grams: package.weight_grams,
-            length_mm: package.length_mm,
-            width_mm: package.width_mm,
-            height_mm: package.height_mm,
-        }],
+        parcels: s
+            .packages
+            .iter()
+            .map(|p| Parcel {
+                weight_grams: p.package.weight_grams,
+                length_mm: p.package.length_mm,
+                width_mm: p.package.width_mm,
+                height_mm: p.package.height_mm,
+            })
+            .collect(),
         reference: Some(format!("{}/{}", order.id(), s.id)),
     })
 }
@@ -643,7 +649,20 @@ impl App {
         // The same code a carrier's webhook names it by, so both find the label.
         let carrier_code =
             domain::webhook::carrier_code_of(&label.carrier).map_err(AppError::from)?;
-        let number = TrackingNumber::parse(&label.tracking_number).map_err(AppError::from)?;
+        let labels = label
+            .packages
+            .iter()
+            .map(|p| {
+                Ok(PackageLabel {
+                    tracking_number: TrackingNumber::parse(&p.tracking_number)?,
+                    label: Label {
+                        url: p.label_url.clone(),
+                        format: label.label_format.clone(),
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, DomainError>>()
+            .map_err(AppError::from)?;
         let reference = encode(&LabelRef {
             g: token.g.clone(),
             a: token.a.clone(),
@@ -651,10 +670,6 @@ impl App {
             r: label.carrier_reference.clone(),
             m: token.m,
         })?;
-        let printed = Label {
-            url: label.label_url.clone(),
-            format: label.label_format.clone(),
-        };
         let spec = CommandSpec::new(Operation::BuyLabel, OrderRef::new(order, None));
         let result = self
             .order_command(rc, uow, spec, |o, env| {
@@ -664,8 +679,7 @@ impl App {
                     shipment,
                     intent,
                     carrier_code.clone(),
-                    number.clone(),
-                    printed.clone(),
+                    labels.clone(),
                     &reference,
                 )?))
             })
@@ -696,6 +710,28 @@ impl App {
                         ))
                     }
                 }
+            }
+            // Not a label per package: the purchase cannot stand on the shipment. Voided at
+            // the carrier and the intent closed, so a later buy may try again.
+            Err(AppError::Rule(DomainError::Invalid {
+                field: "labels",
+                reason,
+            })) => {
+                self.void_orphan(rc, identity, order, shipment, token, &label)
+                    .await;
+                self.close_intent(
+                    rc,
+                    order,
+                    shipment,
+                    intent,
+                    CarrierAction::Purchase,
+                    IntentOutcome::Refused,
+                )
+                .await?;
+                Err(AppError::Carrier {
+                    code: "carrier_rejected",
+                    message: format!("{reason}; the labels were voided at the carrier"),
+                })
             }
             Err(e) => Err(e),
         }
@@ -1090,37 +1126,51 @@ impl App {
             Some(name) => domain::webhook::carrier_code_of(&name).map_err(AppError::from)?,
             None => carrier_code,
         };
-        let tracking = carrier
-            .track(carrier_code.as_str(), number.as_str())
-            .await
-            .map_err(carrier_error)?;
-        let Some(status) = tracking_status(tracking.status) else {
+        // Every package's number (one call each); the shipment's own when it has no packages
+        // bought through the gateway.
+        let mut numbers: Vec<TrackingNumber> = s
+            .packages
+            .iter()
+            .filter(|p| p.status.is_some())
+            .filter_map(|p| p.tracking_number.clone())
+            .collect();
+        if numbers.is_empty() {
+            numbers.push(number);
+        }
+        let mut updates = Vec::new();
+        for number in numbers {
+            let tracking = carrier
+                .track(carrier_code.as_str(), number.as_str())
+                .await
+                .map_err(carrier_error)?;
+            if let Some(status) = tracking_status(tracking.status) {
+                updates.push(TrackingUpdate {
+                    carrier: Some(carrier_code.clone()),
+                    tracking_number: Some(number),
+                    status,
+                    carrier_status: Some(tracking.raw_status),
+                });
+            }
+        }
+        if updates.is_empty() {
             return Ok(Tracked {
                 order: stored.order,
                 ignored: true,
             });
-        };
-        let update = TrackingUpdate {
-            carrier: Some(carrier_code),
-            tracking_number: Some(number),
-            status,
-            carrier_status: Some(tracking.raw_status),
-        };
+        }
         let spec = CommandSpec::new(op, order);
         let (order, ignored) = self
             .order_command(rc, uow, spec, |o, env| {
-                Ok(
-                    match o.update_tracking(env.ctx, shipment, update.clone())? {
-                        domain::order::TrackingOutcome::Applied(events) => Change {
-                            events,
-                            value: false,
-                        },
-                        domain::order::TrackingOutcome::Ignored { .. } => Change {
-                            events: Vec::new(),
-                            value: true,
-                        },
+                Ok(match o.update_tracking_all(env.ctx, shipment, &updates)? {
+                    domain::order::TrackingOutcome::Applied(events) => Change {
+                        events,
+                        value: false,
                     },
-                )
+                    domain::order::TrackingOutcome::Ignored { .. } => Change {
+                        events: Vec::new(),
+                        value: true,
+                    },
+                })
             })
             .await?;
         Ok(Tracked { order, ignored })

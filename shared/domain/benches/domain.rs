@@ -68,7 +68,7 @@ fn big_order(ids: &mut SeqIds) -> Order {
         let shipment = NewShipment {
             lines,
             destination: None,
-            package: None,
+            packages: Vec::new(),
             mode: ShippingMode::Ground,
             carrier: None,
             pickup: None,

@@ -11,7 +11,8 @@ use crate::ids::{
 };
 use crate::money::Money;
 use crate::status::{
-    CarrierAction, Command, IntentOutcome, OrderStatus, PaymentStatus, ReturnStatus, ShipmentStatus,
+    CarrierAction, Command, IntentOutcome, OrderStatus, PackageStatus, PaymentStatus, ReturnStatus,
+    ShipmentStatus,
 };
 
 /// The schema version of the event envelope and payloads. Bump on a breaking change.
@@ -106,6 +107,17 @@ pub enum EventPayload {
         carrier: Option<CarrierCode>,
         tracking_number: Option<TrackingNumber>,
     },
+    /// One package of a shipment of several moved on a carrier's update for its number
+    /// (`package`: its place in the shipment, from 1); the shipment's own status follows the
+    /// roll-up of its packages' (a `ShipmentStatusChanged` when it changes).
+    #[serde(rename_all = "camelCase")]
+    PackageStatusChanged {
+        shipment_id: ShipmentId,
+        package: u32,
+        tracking_number: Option<TrackingNumber>,
+        from: PackageStatus,
+        to: PackageStatus,
+    },
     /// A label purchase or void was recorded as an intent, before the carrier is called.
     #[serde(rename_all = "camelCase")]
     CarrierCallStarted {
@@ -144,7 +156,7 @@ pub enum EventPayload {
 
 impl EventPayload {
     /// Every event type name, as `eventType` carries it.
-    pub const TYPES: [&'static str; 18] = [
+    pub const TYPES: [&'static str; 19] = [
         "OrderCreated",
         "OrderReviewerAssigned",
         "OrderApproved",
@@ -158,6 +170,7 @@ impl EventPayload {
         "ShipmentCreated",
         "ShipmentStatusChanged",
         "ShipmentTrackingUpdated",
+        "PackageStatusChanged",
         "CarrierCallStarted",
         "CarrierCallOutcome",
         "ReturnRequested",
@@ -180,6 +193,7 @@ impl EventPayload {
             EventPayload::ShipmentCreated { .. } => "ShipmentCreated",
             EventPayload::ShipmentStatusChanged { .. } => "ShipmentStatusChanged",
             EventPayload::ShipmentTrackingUpdated { .. } => "ShipmentTrackingUpdated",
+            EventPayload::PackageStatusChanged { .. } => "PackageStatusChanged",
             EventPayload::CarrierCallStarted { .. } => "CarrierCallStarted",
             EventPayload::CarrierCallOutcome { .. } => "CarrierCallOutcome",
             EventPayload::ReturnRequested { .. } => "ReturnRequested",

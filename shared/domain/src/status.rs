@@ -300,6 +300,18 @@ pub enum ShipmentMove {
 
 impl ShipmentMove {
     /// The move a tracking status asks for (`pre_transit` asks for none).
+    /// The move that takes a bought shipment to `status` (a roll-up of its packages').
+    pub fn to_status(status: ShipmentStatus) -> Option<ShipmentMove> {
+        match status {
+            ShipmentStatus::InTransit => Some(ShipmentMove::InTransit),
+            ShipmentStatus::OutForDelivery => Some(ShipmentMove::OutForDelivery),
+            ShipmentStatus::Delivered => Some(ShipmentMove::Delivered),
+            ShipmentStatus::Failed => Some(ShipmentMove::Failure),
+            ShipmentStatus::Returned => Some(ShipmentMove::Returned),
+            _ => None,
+        }
+    }
+
     pub fn from_tracking(status: TrackingStatus) -> Option<ShipmentMove> {
         match status {
             TrackingStatus::PreTransit => None,
@@ -359,11 +371,38 @@ str_enum!(
 );
 
 impl PackageStatus {
+    /// A bought shipment's status as its one package's (`None` before the label, or cancelled).
+    pub fn of_shipment(status: ShipmentStatus) -> Option<Self> {
+        use ShipmentStatus as S;
+        match status {
+            S::LabelPurchased => Some(PackageStatus::LabelPurchased),
+            S::InTransit => Some(PackageStatus::InTransit),
+            S::OutForDelivery => Some(PackageStatus::OutForDelivery),
+            S::Delivered => Some(PackageStatus::Delivered),
+            S::Failed => Some(PackageStatus::Failed),
+            S::Returned => Some(PackageStatus::Returned),
+            S::Pending | S::Confirmed | S::Cancelled => None,
+        }
+    }
+
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
             PackageStatus::Delivered | PackageStatus::Failed | PackageStatus::Returned
         )
+    }
+
+    /// The tracking status that brings a package here (LABEL_PURCHASED: none moves back to it,
+    /// `PreTransit` is ignored).
+    pub fn tracking(self) -> TrackingStatus {
+        match self {
+            PackageStatus::LabelPurchased => TrackingStatus::PreTransit,
+            PackageStatus::InTransit => TrackingStatus::InTransit,
+            PackageStatus::OutForDelivery => TrackingStatus::OutForDelivery,
+            PackageStatus::Delivered => TrackingStatus::Delivered,
+            PackageStatus::Failed => TrackingStatus::Failure,
+            PackageStatus::Returned => TrackingStatus::Returned,
+        }
     }
 }
 

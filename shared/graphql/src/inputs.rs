@@ -140,6 +140,8 @@ pub struct PackageInput {
     pub length_mm: u32,
     pub width_mm: u32,
     pub height_mm: u32,
+    /// Your own reference of the package (a box number), kept with it.
+    pub reference: Option<String>,
 }
 
 #[derive(InputObject, Clone, Debug)]
@@ -155,7 +157,11 @@ pub struct CreateShipmentInput {
     pub lines: Vec<LineQuantityInput>,
     /// Defaults to the order's destination.
     pub destination: Option<AddressInput>,
+    /// One package: the same as `packages` with one.
+    #[graphql(deprecation = "use packages")]
     pub package: Option<PackageInput>,
+    /// The shipment's packages, in order: a label and a tracking number each.
+    pub packages: Option<Vec<PackageInput>>,
     #[graphql(default_with = "ShippingMode::Ground")]
     pub mode: ShippingMode,
     pub carrier: Option<String>,
@@ -163,17 +169,28 @@ pub struct CreateShipmentInput {
     pub instructions: Option<String>,
 }
 
+impl From<&PackageInput> for PackageIntake {
+    fn from(p: &PackageInput) -> Self {
+        PackageIntake {
+            weight_grams: p.weight_grams,
+            length_mm: p.length_mm,
+            width_mm: p.width_mm,
+            height_mm: p.height_mm,
+            reference: p.reference.clone(),
+        }
+    }
+}
+
 impl From<&CreateShipmentInput> for ShipmentIntake {
     fn from(s: &CreateShipmentInput) -> Self {
         ShipmentIntake {
             lines: s.lines.iter().map(Into::into).collect(),
             destination: s.destination.as_ref().map(Into::into),
-            package: s.package.as_ref().map(|p| PackageIntake {
-                weight_grams: p.weight_grams,
-                length_mm: p.length_mm,
-                width_mm: p.width_mm,
-                height_mm: p.height_mm,
-            }),
+            package: s.package.as_ref().map(PackageIntake::from),
+            packages: s
+                .packages
+                .as_ref()
+                .map(|ps| ps.iter().map(PackageIntake::from).collect()),
             mode: s.mode.into(),
             carrier: s.carrier.clone(),
             pickup: s.pickup.as_ref().map(|p| PickupIntake {

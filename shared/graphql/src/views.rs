@@ -66,6 +66,16 @@ mirror_enum!(
     }
 );
 mirror_enum!(
+    PackageStatus = domain::order::PackageStatus {
+        LabelPurchased,
+        InTransit,
+        OutForDelivery,
+        Delivered,
+        Failed,
+        Returned
+    }
+);
+mirror_enum!(
     ReturnStatus = domain::order::ReturnStatus {
         Requested,
         Approved,
@@ -204,6 +214,22 @@ pub struct LabelV {
     pub format: String,
 }
 
+/// One package of a shipment: its size, your reference, and once bought its own label,
+/// tracking number and status (which the carrier's updates for its number move).
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "ShipmentPackage")]
+pub struct ShipmentPackageV {
+    pub weight_grams: u32,
+    pub length_mm: u32,
+    pub width_mm: u32,
+    pub height_mm: u32,
+    pub reference: Option<String>,
+    pub tracking_number: Option<String>,
+    pub label: Option<LabelV>,
+    pub status: Option<PackageStatus>,
+    pub carrier_status: Option<String>,
+}
+
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(name = "Shipment")]
 pub struct ShipmentV {
@@ -211,12 +237,19 @@ pub struct ShipmentV {
     pub status: ShipmentStatus,
     pub lines: Vec<LineQuantityV>,
     pub destination: AddressV,
+    /// The first package's size.
+    #[graphql(deprecation = "use packages")]
     pub package: Option<PackageV>,
+    pub packages: Vec<ShipmentPackageV>,
     pub mode: ShippingMode,
     pub carrier: Option<String>,
     pub pickup: Option<PickupV>,
     pub instructions: Option<String>,
+    /// The first package's tracking number (a multi-piece shipment's master).
+    #[graphql(deprecation = "use packages { trackingNumber }")]
     pub tracking_number: Option<String>,
+    /// The first package's label.
+    #[graphql(deprecation = "use packages { label }")]
     pub label: Option<LabelV>,
     pub carrier_reference: Option<String>,
     /// The carrier's own status behind the last move a tracking update made, as it sent it.
@@ -232,12 +265,30 @@ impl From<&Shipment> for ShipmentV {
             status: s.status.into(),
             lines: s.lines.iter().map(LineQuantityV::from).collect(),
             destination: (&s.destination).into(),
-            package: s.package.map(|p| PackageV {
-                weight_grams: p.weight_grams,
-                length_mm: p.length_mm,
-                width_mm: p.width_mm,
-                height_mm: p.height_mm,
+            package: s.packages.first().map(|p| PackageV {
+                weight_grams: p.package.weight_grams,
+                length_mm: p.package.length_mm,
+                width_mm: p.package.width_mm,
+                height_mm: p.package.height_mm,
             }),
+            packages: s
+                .packages
+                .iter()
+                .map(|p| ShipmentPackageV {
+                    weight_grams: p.package.weight_grams,
+                    length_mm: p.package.length_mm,
+                    width_mm: p.package.width_mm,
+                    height_mm: p.package.height_mm,
+                    reference: p.reference.clone(),
+                    tracking_number: p.tracking_number.as_ref().map(ToString::to_string),
+                    label: p.label.as_ref().map(|l| LabelV {
+                        url: l.url.clone(),
+                        format: l.format.clone(),
+                    }),
+                    status: p.status.map(Into::into),
+                    carrier_status: p.carrier_status.clone(),
+                })
+                .collect(),
             mode: s.mode.into(),
             carrier: s.carrier.as_ref().map(ToString::to_string),
             pickup: s.pickup.as_ref().map(|p| PickupV {

@@ -187,7 +187,7 @@ async fn run_scenario(as_conflict: bool) {
             quantity: Quantity::new(1).unwrap(),
         }],
         destination: None,
-        package: None,
+        packages: Vec::new(),
         mode: ShippingMode::Ground,
         carrier: None,
         pickup: None,

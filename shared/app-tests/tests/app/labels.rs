@@ -304,7 +304,10 @@ impl Harness {
                 domain::ids::Quantity::new(1).unwrap(),
             )],
             destination: None,
-            package: Some(Package::new(500, 200, 150, 100).unwrap()),
+            packages: vec![domain::order::NewPackage {
+                package: Package::new(500, 200, 150, 100).unwrap(),
+                reference: None,
+            }],
             mode: ShippingMode::Ground,
             carrier: None,
             pickup: Some(

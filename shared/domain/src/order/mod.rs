@@ -6,13 +6,14 @@ mod model;
 
 pub use crate::ids::LineQuantity;
 pub use crate::status::{
-    CarrierAction, Command, IntentOutcome, IntentState, OrderMove, OrderStatus, PaymentMove,
-    PaymentStatus, ReturnMove, ReturnStatus, ShipmentMove, ShipmentStatus, TrackingStatus,
-    command_allowed, order_transition, payment_transition, return_transition, shipment_transition,
+    CarrierAction, Command, IntentOutcome, IntentState, OrderMove, OrderStatus, PackageStatus,
+    PaymentMove, PaymentStatus, ReturnMove, ReturnStatus, ShipmentMove, ShipmentStatus,
+    TrackingStatus, command_allowed, order_transition, payment_transition, return_transition,
+    shipment_transition,
 };
-pub use aggregate::{NewOrder, Order, TrackingOutcome, TrackingUpdate, roll_up};
+pub use aggregate::{NewOrder, Order, PackageLabel, TrackingOutcome, TrackingUpdate, roll_up};
 pub use model::{
-    CarrierIntent, Label, MAX_LINES, MAX_REFUNDS, MAX_RETURNS, MAX_SHIPMENTS, MAX_TEXT,
-    MAX_VENDORS, NewLine, NewShipment, OrderLine, Package, Payment, Pickup, Refund, Return, Review,
-    Shipment, ShippingMode,
+    CarrierIntent, Label, MAX_LINES, MAX_ORDER_PACKAGES, MAX_PACKAGES, MAX_REFUNDS, MAX_RETURNS,
+    MAX_SHIPMENTS, MAX_TEXT, MAX_VENDORS, NewLine, NewPackage, NewShipment, OrderLine, Package,
+    Payment, Pickup, Refund, Return, Review, Shipment, ShipmentPackage, ShippingMode,
 };

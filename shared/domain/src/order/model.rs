@@ -10,13 +10,19 @@ use crate::ids::{
     CarrierCode, Quantity, RefundId, ReturnId, ShipmentId, Sku, Subject, TrackingNumber, VendorId,
 };
 use crate::money::Money;
-use crate::status::{CarrierAction, IntentState, PaymentStatus, ReturnStatus, ShipmentStatus};
+use crate::status::{
+    CarrierAction, IntentState, PackageStatus, PaymentStatus, ReturnStatus, ShipmentStatus,
+};
 
 /// Bounds of DESIGN.md §3 that keep an order item well under DynamoDB's 400 KB.
 pub const MAX_LINES: usize = 250;
 pub const MAX_SHIPMENTS: usize = 50;
 pub const MAX_RETURNS: usize = 50;
 pub const MAX_VENDORS: usize = 20;
+/// Packages of one shipment (FedEx takes 30 line items in one ship request).
+pub const MAX_PACKAGES: usize = 30;
+/// Packages of all an order's shipments together.
+pub const MAX_ORDER_PACKAGES: usize = 200;
 /// Refunds: one per return plus as many order refunds again.
 pub const MAX_REFUNDS: usize = 100;
 /// Longest free text (reasons, comments, instructions, references), in bytes.
@@ -167,27 +173,70 @@ pub struct Label {
     pub format: String,
 }
 
+/// A package of a new shipment: its size and an optional reference of the caller's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPackage {
+    pub package: Package,
+    pub reference: Option<String>,
+}
+
+/// One package of a shipment: its size, the caller's reference, and once its label is bought
+/// its tracking number, label and status (which the carrier's updates for that number move).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShipmentPackage {
+    pub package: Package,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_number: Option<TrackingNumber>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
+    /// `None` until the labels are bought.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<PackageStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier_status: Option<String>,
+}
+
+impl ShipmentPackage {
+    pub fn new(package: Package, reference: Option<String>) -> Self {
+        Self {
+            package,
+            reference,
+            tracking_number: None,
+            label: None,
+            status: None,
+            carrier_status: None,
+        }
+    }
+}
+
 /// A new shipment, as the caller describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewShipment {
     pub lines: Vec<LineQuantity>,
     /// Defaults to the order's destination.
     pub destination: Option<Address>,
-    pub package: Option<Package>,
+    /// Its packages, in order (none: to be given before rating).
+    pub packages: Vec<NewPackage>,
     pub mode: ShippingMode,
     pub carrier: Option<CarrierCode>,
     pub pickup: Option<Pickup>,
     pub instructions: Option<String>,
 }
 
+/// A shipment. Its own `tracking_number` and `label` are its first package's (a multi-piece
+/// shipment's master); each package keeps its own. Stored shipments written before packages
+/// existed (one optional `package`) read as one package ([`ShipmentWire`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "ShipmentWire")]
 pub struct Shipment {
     pub id: ShipmentId,
     pub status: ShipmentStatus,
     pub lines: Vec<LineQuantity>,
     pub destination: Address,
-    pub package: Option<Package>,
+    pub packages: Vec<ShipmentPackage>,
     pub mode: ShippingMode,
     pub carrier: Option<CarrierCode>,
     pub pickup: Option<Pickup>,
@@ -237,12 +286,103 @@ pub struct CarrierIntent {
 }
 
 impl Shipment {
+    /// The package a tracking update is for: the one whose bought label has `number`, or the
+    /// only package when no number is given. `None` when the labels are not bought through the
+    /// gateway or no package has it (the update then moves the shipment as a whole).
+    pub fn bought_package(&self, number: Option<&TrackingNumber>) -> Option<usize> {
+        let bought = |p: &ShipmentPackage| p.status.is_some();
+        match number {
+            Some(n) => self
+                .packages
+                .iter()
+                .position(|p| bought(p) && p.tracking_number.as_ref() == Some(n)),
+            None if self.packages.len() == 1 && bought(&self.packages[0]) => Some(0),
+            None => None,
+        }
+    }
+
     pub fn quantity_of(&self, sku: &Sku) -> u32 {
         self.lines
             .iter()
             .filter(|l| &l.sku == sku)
             .map(|l| l.quantity.get())
             .sum()
+    }
+}
+
+/// A stored shipment as read: today's `packages`, or the single `package` of shipments stored
+/// before packages existed, which becomes one package carrying the shipment's own tracking
+/// number, label and (when bought) status.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ShipmentWire {
+    id: ShipmentId,
+    status: ShipmentStatus,
+    lines: Vec<LineQuantity>,
+    destination: Address,
+    #[serde(default)]
+    packages: Vec<ShipmentPackage>,
+    #[serde(default)]
+    package: Option<Package>,
+    mode: ShippingMode,
+    carrier: Option<CarrierCode>,
+    pickup: Option<Pickup>,
+    instructions: Option<String>,
+    tracking_number: Option<TrackingNumber>,
+    label: Option<Label>,
+    carrier_reference: Option<String>,
+    #[serde(default)]
+    carrier_status: Option<String>,
+    #[serde(default)]
+    intent: Option<CarrierIntent>,
+    #[serde(default)]
+    label_key: Option<String>,
+    #[serde(default)]
+    void_key: Option<String>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl From<ShipmentWire> for Shipment {
+    fn from(w: ShipmentWire) -> Self {
+        let packages = match (w.packages.is_empty(), w.package) {
+            (true, Some(package)) => {
+                let bought = w.carrier_reference.is_some() && w.tracking_number.is_some();
+                vec![ShipmentPackage {
+                    package,
+                    reference: None,
+                    tracking_number: bought.then(|| w.tracking_number.clone()).flatten(),
+                    label: bought.then(|| w.label.clone()).flatten(),
+                    status: if bought {
+                        PackageStatus::of_shipment(w.status)
+                    } else {
+                        None
+                    },
+                    carrier_status: bought.then(|| w.carrier_status.clone()).flatten(),
+                }]
+            }
+            _ => w.packages,
+        };
+        Shipment {
+            id: w.id,
+            status: w.status,
+            lines: w.lines,
+            destination: w.destination,
+            packages,
+            mode: w.mode,
+            carrier: w.carrier,
+            pickup: w.pickup,
+            instructions: w.instructions,
+            tracking_number: w.tracking_number,
+            label: w.label,
+            carrier_reference: w.carrier_reference,
+            carrier_status: w.carrier_status,
+            intent: w.intent,
+            label_key: w.label_key,
+            void_key: w.void_key,
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+        }
     }
 }
 

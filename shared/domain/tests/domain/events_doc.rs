@@ -27,6 +27,7 @@ fn type_of(p: &EventPayload) -> &'static str {
         EventPayload::ShipmentCreated { .. } => "ShipmentCreated",
         EventPayload::ShipmentStatusChanged { .. } => "ShipmentStatusChanged",
         EventPayload::ShipmentTrackingUpdated { .. } => "ShipmentTrackingUpdated",
+        EventPayload::PackageStatusChanged { .. } => "PackageStatusChanged",
         EventPayload::CarrierCallStarted { .. } => "CarrierCallStarted",
         EventPayload::CarrierCallOutcome { .. } => "CarrierCallOutcome",
         EventPayload::ReturnRequested { .. } => "ReturnRequested",
@@ -35,7 +36,7 @@ fn type_of(p: &EventPayload) -> &'static str {
     }
 }
 
-const ALL_TYPES: usize = 18;
+const ALL_TYPES: usize = 19;
 
 /// The first event of each type that a full life cycle (and a rejected and a cancelled order)
 /// emits, deterministic (fixed ids and clock).
@@ -117,6 +118,58 @@ fn examples() -> BTreeMap<&'static str, DomainEvent> {
             .cancel(&mut w.ctx(), Some("customer asked"))
             .unwrap(),
     );
+    // A shipment of two packages: an update for the second moves that package.
+    let mut multi = order_in(&mut w, OrderStatus::Confirmed);
+    let mut two = new_shipment(all_lines(&multi));
+    let size = domain::order::Package::new(500, 200, 150, 100).unwrap();
+    two.packages = vec![
+        domain::order::NewPackage {
+            package: size,
+            reference: None,
+        };
+        2
+    ];
+    let (sid2, _) = multi.create_shipment(&mut w.ctx(), two).unwrap();
+    multi.confirm_shipment(&mut w.ctx(), sid2).unwrap();
+    let (intent, _) = multi
+        .open_carrier_intent(
+            &mut w.ctx(),
+            sid2,
+            domain::order::CarrierAction::Purchase,
+            "rate",
+            None,
+        )
+        .unwrap();
+    let labels = ["794900000001", "794900000002"]
+        .map(|n| domain::order::PackageLabel {
+            tracking_number: TrackingNumber::parse(n).unwrap(),
+            label: domain::order::Label {
+                url: format!("https://l.example/{n}.pdf"),
+                format: "PDF".into(),
+            },
+        })
+        .to_vec();
+    multi
+        .record_label(
+            &mut w.ctx(),
+            sid2,
+            &intent,
+            CarrierCode::parse("fedex").unwrap(),
+            labels,
+            "794900000001",
+        )
+        .unwrap();
+    let second = TrackingUpdate {
+        carrier: Some(CarrierCode::parse("fedex").unwrap()),
+        tracking_number: Some(TrackingNumber::parse("794900000002").unwrap()),
+        status: TrackingStatus::InTransit,
+        carrier_status: Some("IT".into()),
+    };
+    if let domain::order::TrackingOutcome::Applied(ev) =
+        multi.update_tracking(&mut w.ctx(), sid2, second).unwrap()
+    {
+        all.extend(ev);
+    }
     assert_eq!(o.status(), OrderStatus::Completed);
     let mut first = BTreeMap::new();
     for e in all {

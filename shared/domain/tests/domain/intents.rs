@@ -32,8 +32,10 @@ fn record(w: &mut World, o: &mut Order, id: ShipmentId, intent: &str) -> Result<
         id,
         intent,
         CarrierCode::parse("usps").unwrap(),
-        TrackingNumber::parse("9400100000000000000001").unwrap(),
-        label(),
+        vec![domain::order::PackageLabel {
+            tracking_number: TrackingNumber::parse("9400100000000000000001").unwrap(),
+            label: label(),
+        }],
         "shp_1",
     )
     .map(drop)

@@ -173,11 +173,13 @@ fn apply(w: &mut World, o: &mut Order, op: &Op) -> Result<Vec<DomainEvent>, Doma
                     id,
                     &intent_of(o, id),
                     CarrierCode::parse("ups").unwrap(),
-                    TrackingNumber::parse("1Z1").unwrap(),
-                    domain::order::Label {
-                        url: "https://l.example/1".into(),
-                        format: "PDF".into(),
-                    },
+                    vec![domain::order::PackageLabel {
+                        tracking_number: TrackingNumber::parse("1Z1").unwrap(),
+                        label: domain::order::Label {
+                            url: "https://l.example/1".into(),
+                            format: "PDF".into(),
+                        },
+                    }],
                     "r",
                 )?,
                 2 => o.dispatch_shipment(&mut w.ctx(), id, None, None)?,

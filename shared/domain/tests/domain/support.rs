@@ -148,7 +148,7 @@ pub fn new_shipment(lines: Vec<LineQuantity>) -> NewShipment {
     NewShipment {
         lines,
         destination: None,
-        package: None,
+        packages: Vec::new(),
         mode: ShippingMode::Ground,
         carrier: None,
         pickup: None,
@@ -191,11 +191,13 @@ pub fn buy_label(w: &mut World, o: &mut Order, id: ShipmentId) {
         id,
         &intent,
         CarrierCode::parse("usps").unwrap(),
-        TrackingNumber::parse("9400100000000000000000").unwrap(),
-        Label {
-            url: "https://labels.example/1.pdf".into(),
-            format: "PDF".into(),
-        },
+        vec![domain::order::PackageLabel {
+            tracking_number: TrackingNumber::parse("9400100000000000000000").unwrap(),
+            label: Label {
+                url: "https://labels.example/1.pdf".into(),
+                format: "PDF".into(),
+            },
+        }],
         "shp_123",
     )
     .unwrap();
@@ -215,11 +217,13 @@ pub fn purchase_label(
         id,
         &intent,
         CarrierCode::parse("ups").unwrap(),
-        TrackingNumber::parse(number).unwrap(),
-        Label {
-            url: "https://l.example/1.pdf".into(),
-            format: "PDF".into(),
-        },
+        vec![domain::order::PackageLabel {
+            tracking_number: TrackingNumber::parse(number).unwrap(),
+            label: Label {
+                url: "https://l.example/1.pdf".into(),
+                format: "PDF".into(),
+            },
+        }],
         "ref",
     )?);
     Ok(events)

@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::order::model::CarrierIntent;
-use crate::status::{CarrierAction, IntentOutcome, IntentState};
+use crate::status::{CarrierAction, IntentOutcome, IntentState, PackageStatus};
 
 /// The shipment status an action starts from.
 fn starts_from(action: CarrierAction) -> ShipmentStatus {
@@ -193,22 +193,36 @@ impl Order {
         })
     }
 
-    /// A label was bought under the purchase intent `intent`: CONFIRMED → LABEL_PURCHASED, with
-    /// its details, and the intent closed.
-    #[allow(clippy::too_many_arguments)]
+    /// The labels were bought under the purchase intent `intent`, one per package in package
+    /// order (one for a shipment without packages): CONFIRMED → LABEL_PURCHASED, each package
+    /// with its number, label and status LABEL_PURCHASED, the shipment with the first's, and the
+    /// intent closed.
     pub fn record_label(
         &mut self,
         ctx: &mut Ctx<'_>,
         id: ShipmentId,
         intent: &str,
         carrier: CarrierCode,
-        tracking_number: TrackingNumber,
-        label: Label,
+        labels: Vec<PackageLabel>,
         carrier_reference: &str,
     ) -> DomainResult<Vec<DomainEvent>> {
         let carrier_reference = required_text("carrierReference", carrier_reference)?;
+        let first = labels
+            .first()
+            .cloned()
+            .ok_or_else(|| DomainError::invalid("labels", "a purchase has at least one label"))?;
         self.run(ctx, Command::PurchaseLabel, |o, ctx, out| {
             let idx = o.intent_index(id, intent, CarrierAction::Purchase)?;
+            let expected = o.shipments[idx].packages.len().max(1);
+            if labels.len() != expected {
+                return Err(DomainError::invalid(
+                    "labels",
+                    format!(
+                        "one label per package: {expected} expected, {} bought",
+                        labels.len()
+                    ),
+                ));
+            }
             o.move_shipment(
                 ctx.now,
                 idx,
@@ -218,9 +232,14 @@ impl Order {
             )?;
             let s = &mut o.shipments[idx];
             s.label_key = s.intent.take().and_then(|i| i.key);
-            s.label = Some(label);
+            s.label = Some(first.label.clone());
             s.carrier_reference = Some(carrier_reference);
-            o.record_tracking_details(idx, Some(carrier), Some(tracking_number), out);
+            for (package, bought) in s.packages.iter_mut().zip(&labels) {
+                package.tracking_number = Some(bought.tracking_number.clone());
+                package.label = Some(bought.label.clone());
+                package.status = Some(PackageStatus::LabelPurchased);
+            }
+            o.record_tracking_details(idx, Some(carrier), Some(first.tracking_number.clone()), out);
             out.push(EventPayload::CarrierCallOutcome {
                 shipment_id: id,
                 intent_id: intent.to_owned(),

@@ -26,14 +26,16 @@ use crate::ids::{
 use crate::money::{Currency, Money};
 
 use super::model::{
-    Label, MAX_LINES, MAX_REFUNDS, MAX_RETURNS, MAX_SHIPMENTS, MAX_VENDORS, NewLine, NewShipment,
-    OrderLine, Payment, Refund, Return, Review, Shipment, optional_text, required_text,
+    Label, MAX_LINES, MAX_ORDER_PACKAGES, MAX_PACKAGES, MAX_REFUNDS, MAX_RETURNS, MAX_SHIPMENTS,
+    MAX_VENDORS, NewLine, NewShipment, OrderLine, Payment, Refund, Return, Review, Shipment,
+    ShipmentPackage, optional_text, required_text,
 };
 use crate::ids::LineQuantity;
 use crate::status::{
-    Command, OrderMove, OrderStatus, PaymentMove, PaymentStatus, ReturnMove, ReturnStatus,
-    ShipmentMove, ShipmentStatus, TrackingStatus, command_allowed, order_transition,
-    payment_transition, return_transition, shipment_transition,
+    Command, OrderMove, OrderStatus, PackageStatus, PaymentMove, PaymentStatus, ReturnMove,
+    ReturnStatus, ShipmentMove, ShipmentStatus, TrackingStatus, command_allowed, order_transition,
+    package_transition, payment_transition, return_transition, shipment_of_packages,
+    shipment_transition,
 };
 
 /// Everything `createOrder` needs, already parsed.
@@ -47,6 +49,13 @@ pub struct NewOrder {
     pub shipping: Money,
     pub tax: Money,
     pub discount: Money,
+}
+
+/// One package's bought label: its tracking number and label document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageLabel {
+    pub tracking_number: TrackingNumber,
+    pub label: Label,
 }
 
 /// A carrier's (or a user's) tracking report for one shipment.

@@ -107,7 +107,31 @@ impl Order {
     }
 
     /// Moves one shipment through its table, then rolls the order status up.
+    /// Moves a shipment as a whole (a command, or an update naming no package): its bought
+    /// packages that can follow move with it.
     pub(super) fn move_shipment(
+        &mut self,
+        now: Timestamp,
+        idx: usize,
+        mv: ShipmentMove,
+        cause: Command,
+        out: &mut Vec<EventPayload>,
+    ) -> DomainResult<()> {
+        self.shift_shipment(now, idx, mv, cause, out)?;
+        let shipment = &mut self.shipments[idx];
+        let follow = PackageStatus::of_shipment(shipment.status).map(PackageStatus::tracking);
+        for package in &mut shipment.packages {
+            if let (Some(from), Some(status)) = (package.status, follow)
+                && let Some(to) = package_transition(from, status)
+            {
+                package.status = Some(to);
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves a shipment's own status (the packages stay where they are: a roll-up of theirs).
+    pub(super) fn shift_shipment(
         &mut self,
         now: Timestamp,
         idx: usize,

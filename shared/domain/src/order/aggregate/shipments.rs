@@ -13,6 +13,22 @@ impl Order {
         if let Some(d) = &new.destination {
             d.validate()?;
         }
+        if new.packages.len() > MAX_PACKAGES {
+            return Err(DomainError::LimitExceeded {
+                what: "packages per shipment",
+                max: MAX_PACKAGES,
+            });
+        }
+        let packages = new
+            .packages
+            .iter()
+            .map(|p| {
+                Ok(ShipmentPackage::new(
+                    p.package,
+                    optional_text("packages.reference", p.reference.as_deref())?,
+                ))
+            })
+            .collect::<DomainResult<Vec<_>>>()?;
         let mut created = None;
         let events = self.run(ctx, Command::CreateShipment, |o, ctx, out| {
             if o.shipments.len() >= MAX_SHIPMENTS {
@@ -33,6 +49,13 @@ impl Order {
                     });
                 }
             }
+            let packed: usize = o.shipments.iter().map(|s| s.packages.len()).sum();
+            if packed + packages.len() > MAX_ORDER_PACKAGES {
+                return Err(DomainError::LimitExceeded {
+                    what: "packages per order",
+                    max: MAX_ORDER_PACKAGES,
+                });
+            }
             let id = ShipmentId::from_ulid(ctx.ids.next_ulid());
             o.shipments.push(Shipment {
                 id,
@@ -42,7 +65,7 @@ impl Order {
                     .destination
                     .clone()
                     .unwrap_or_else(|| o.destination.clone()),
-                package: new.package,
+                packages: packages.clone(),
                 mode: new.mode,
                 carrier: new.carrier.clone(),
                 pickup: new.pickup.clone(),
@@ -165,27 +188,30 @@ impl Order {
 
     /// `updateShipmentTracking` and carrier webhooks. Tracking may skip forward but never moves
     /// backwards or out of a terminal state: such an update is `Ignored` and changes nothing.
+    /// An update naming one package's number (of a shipment whose labels are bought) moves that
+    /// package only, and the shipment by its packages' roll-up (`shipment_of_packages`).
     pub fn update_tracking(
         &mut self,
         ctx: &mut Ctx<'_>,
         id: ShipmentId,
         update: TrackingUpdate,
     ) -> DomainResult<TrackingOutcome> {
+        self.update_tracking_all(ctx, id, std::slice::from_ref(&update))
+    }
+
+    /// Several tracking updates of one shipment (its packages', as polled together) applied as
+    /// one command, each by `update_tracking`'s rules.
+    pub fn update_tracking_all(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ShipmentId,
+        updates: &[TrackingUpdate],
+    ) -> DomainResult<TrackingOutcome> {
         let events = self.run(ctx, Command::UpdateShipmentTracking, |o, ctx, out| {
             let idx = o.shipment_index(id)?;
-            // A label purchase or void in flight owns the shipment until its outcome is in.
-            if o.shipments[idx].status.is_terminal() || o.shipments[idx].intent.is_some() {
-                return Ok(());
+            for update in updates {
+                o.apply_tracking(ctx.now, idx, update, out)?;
             }
-            let applicable = ShipmentMove::from_tracking(update.status)
-                .filter(|mv| shipment_transition(o.shipments[idx].status, *mv).is_some());
-            if let Some(mv) = applicable {
-                o.move_shipment(ctx.now, idx, mv, Command::UpdateShipmentTracking, out)?;
-                if let Some(raw) = &update.carrier_status {
-                    o.shipments[idx].carrier_status = optional_text("carrierStatus", Some(raw))?;
-                }
-            }
-            o.record_tracking_details(idx, update.carrier, update.tracking_number, out);
             Ok(())
         })?;
         if events.is_empty() {
@@ -197,4 +223,91 @@ impl Order {
             Ok(TrackingOutcome::Applied(events))
         }
     }
+
+    fn apply_tracking(
+        &mut self,
+        now: Timestamp,
+        idx: usize,
+        update: &TrackingUpdate,
+        out: &mut Vec<EventPayload>,
+    ) -> DomainResult<()> {
+        // A label purchase or void in flight owns the shipment until its outcome is in.
+        if self.shipments[idx].status.is_terminal() || self.shipments[idx].intent.is_some() {
+            return Ok(());
+        }
+        if let Some(k) = self.shipments[idx].bought_package(update.tracking_number.as_ref()) {
+            return self.track_package(now, idx, k, update, out);
+        }
+        let applicable = ShipmentMove::from_tracking(update.status)
+            .filter(|mv| shipment_transition(self.shipments[idx].status, *mv).is_some());
+        if let Some(mv) = applicable {
+            self.move_shipment(now, idx, mv, Command::UpdateShipmentTracking, out)?;
+            if let Some(raw) = &update.carrier_status {
+                self.shipments[idx].carrier_status = optional_text("carrierStatus", Some(raw))?;
+            }
+        }
+        self.record_tracking_details(
+            idx,
+            update.carrier.clone(),
+            update.tracking_number.clone(),
+            out,
+        );
+        Ok(())
+    }
+
+    /// Moves package `k` of shipment `idx` on a carrier's update for its number (never
+    /// backwards), then the shipment by its packages' roll-up. A repeat or a stale status
+    /// changes nothing.
+    fn track_package(
+        &mut self,
+        now: Timestamp,
+        idx: usize,
+        k: usize,
+        update: &TrackingUpdate,
+        out: &mut Vec<EventPayload>,
+    ) -> DomainResult<()> {
+        let package = &mut self.shipments[idx].packages[k];
+        let Some(from) = package.status else {
+            return Ok(());
+        };
+        let Some(to) = package_transition(from, update.status) else {
+            return Ok(());
+        };
+        package.status = Some(to);
+        if let Some(raw) = &update.carrier_status {
+            package.carrier_status = optional_text("carrierStatus", Some(raw))?;
+        }
+        let shipment = &mut self.shipments[idx];
+        shipment.updated_at = now;
+        // One package's move is the shipment's own when it has no other.
+        if shipment.packages.len() > 1 {
+            out.push(EventPayload::PackageStatusChanged {
+                shipment_id: shipment.id,
+                package: u32::try_from(k + 1).unwrap_or(u32::MAX),
+                tracking_number: package_number(shipment, k),
+                from,
+                to,
+            });
+        }
+        let statuses: Vec<PackageStatus> =
+            shipment.packages.iter().filter_map(|p| p.status).collect();
+        let rolled = shipment_of_packages(&statuses).filter(|s| *s != shipment.status);
+        if let Some(mv) = rolled.and_then(ShipmentMove::to_status)
+            && shipment_transition(shipment.status, mv).is_some()
+        {
+            self.shift_shipment(now, idx, mv, Command::UpdateShipmentTracking, out)?;
+            if let Some(raw) = &update.carrier_status {
+                self.shipments[idx].carrier_status = optional_text("carrierStatus", Some(raw))?;
+            }
+        }
+        if let Some(carrier) = update.carrier.clone() {
+            self.record_tracking_details(idx, Some(carrier), None, out);
+        }
+        Ok(())
+    }
+}
+
+/// Package `k`'s tracking number (set once its label is bought).
+fn package_number(s: &Shipment, k: usize) -> Option<TrackingNumber> {
+    s.packages.get(k).and_then(|p| p.tracking_number.clone())
 }
