@@ -10,6 +10,7 @@ mod fedex;
 mod gateway;
 mod lambda;
 mod notifier;
+mod packages;
 mod platform;
 mod platform_accounts;
 mod readme;

@@ -140,6 +140,10 @@ pub(crate) struct LabelRef {
     /// The label's quoted amount (a void's usage reversal gives it back).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) m: Option<Money>,
+    /// The other packages' void references, when they differ from `r` (a label per package
+    /// bought one by one; a Shippo parcel's transaction): a void voids each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) k: Vec<String>,
 }
 
 impl LabelRef {

@@ -91,6 +91,23 @@ struct RateToken {
     /// The carrier the quote named where the purchase answer will not (`RateRef::carrier`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     c: Option<String>,
+    /// A label per package bought one by one (a carrier without multi-piece shipments): each
+    /// package's own quoted rate, in package order. Empty: one purchase for the shipment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    k: Vec<PieceRate>,
+}
+
+/// One package's quoted rate of a purchase made package by package.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PieceRate {
+    s: Option<String>,
+    r: String,
+}
+
+/// A quoted rate and, for a purchase made package by package, each package's own.
+struct Priced {
+    rate: crate::ports::carrier::Rate,
+    pieces: Vec<RateRef>,
 }
 
 impl RateToken {
@@ -104,6 +121,18 @@ impl RateToken {
             carrier_shipment: self.s.clone(),
             carrier: self.c.clone(),
         }
+    }
+
+    /// Each package's rate of a purchase made package by package.
+    fn piece_refs(&self) -> Vec<RateRef> {
+        self.k
+            .iter()
+            .map(|p| RateRef {
+                rate_id: p.r.clone(),
+                carrier_shipment: p.s.clone(),
+                carrier: self.c.clone(),
+            })
+            .collect()
     }
 }
 
@@ -129,6 +158,36 @@ fn outcome_unknown(e: &CarrierError, what: &str) -> AppError {
              operation on this shipment (or `oms labels reconcile`), never made twice"
         ),
     }
+}
+
+/// Package `i`'s purchase reference of a purchase made package by package (the intent's id
+/// and the package's place: at most 29 characters).
+fn piece_reference(intent: &str, i: usize) -> String {
+    format!("{intent}-{}", i + 1)
+}
+
+/// One purchase of the labels bought package by package: the first's, with every package's.
+fn combine(mut labels: Vec<PurchasedLabel>) -> Option<PurchasedLabel> {
+    let packages = labels.iter().flat_map(|l| l.packages.clone()).collect();
+    let mut first = if labels.is_empty() {
+        return None;
+    } else {
+        labels.swap_remove(0)
+    };
+    first.packages = packages;
+    Some(first)
+}
+
+/// The packages' void references other than the purchase's own, once each.
+fn other_references(label: &PurchasedLabel) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in &label.packages {
+        let r = &p.carrier_reference;
+        if !r.is_empty() && *r != label.carrier_reference && !out.contains(r) {
+            out.push(r.clone());
+        }
+    }
+    out
 }
 
 /// An open carrier intent, as `oms labels reconcile` reports it.
@@ -224,6 +283,53 @@ fn tracking_status(s: TrackStatus) -> Option<TrackingStatus> {
     }
 }
 
+/// Rates of a shipment whose carrier ships one parcel at a time: each package quoted on its
+/// own, and a service offered for every package priced as the sum of theirs (delivery: the
+/// slowest); a service missing for any package is not offered.
+async fn per_package_rates(
+    carrier: &dyn Carrier,
+    req: &ShipmentRequest,
+) -> AppResult<(Vec<Priced>, Vec<crate::ports::carrier::RateError>)> {
+    let mut combined: Vec<Priced> = Vec::new();
+    let mut errors = Vec::new();
+    for (i, parcel) in req.parcels.iter().enumerate() {
+        let one = ShipmentRequest {
+            parcels: vec![*parcel],
+            ..req.clone()
+        };
+        let rates = carrier.rates(&one).await.map_err(carrier_error)?;
+        errors.extend(rates.errors);
+        if i == 0 {
+            combined = rates
+                .rates
+                .into_iter()
+                .map(|r| Priced {
+                    pieces: vec![r.rate.clone()],
+                    rate: r,
+                })
+                .collect();
+            continue;
+        }
+        combined.retain_mut(|c| {
+            let Some(same) = rates
+                .rates
+                .iter()
+                .find(|r| r.carrier == c.rate.carrier && r.service == c.rate.service)
+            else {
+                return false;
+            };
+            let Ok(sum) = c.rate.amount.checked_add(&same.amount) else {
+                return false;
+            };
+            c.rate.amount = sum;
+            c.rate.delivery_days = c.rate.delivery_days.max(same.delivery_days);
+            c.pieces.push(same.rate.clone());
+            true
+        });
+    }
+    Ok((combined, errors))
+}
+
 impl App {
     fn connector(&self) -> AppResult<&Arc<dyn CarrierConnector>> {
         self.connector
@@ -287,12 +393,24 @@ impl App {
             None => self.default_account(rc, op, gateway).await?,
         };
         let carrier = self.carrier_for(rc, op, gateway, &account).await?;
-        let rates = carrier.rates(&req).await.map_err(carrier_error)?;
+        let (priced, errors) = if req.parcels.len() > 1 && !carrier.multi_piece() {
+            per_package_rates(carrier.as_ref(), &req).await?
+        } else {
+            let rates = carrier.rates(&req).await.map_err(carrier_error)?;
+            let priced = rates
+                .rates
+                .into_iter()
+                .map(|rate| Priced {
+                    rate,
+                    pieces: Vec::new(),
+                })
+                .collect();
+            (priced, rates.errors)
+        };
         let purpose = rate_purpose(identity, order, shipment);
-        let quoted = rates
-            .rates
+        let quoted = priced
             .into_iter()
-            .map(|r| {
+            .map(|Priced { rate: r, pieces }| {
                 let token = RateToken {
                     g: gateway.clone(),
                     a: account.account().clone(),
@@ -301,6 +419,13 @@ impl App {
                     r: r.rate.rate_id.clone(),
                     m: Some(r.amount),
                     c: r.rate.carrier.clone(),
+                    k: pieces
+                        .into_iter()
+                        .map(|p| PieceRate {
+                            s: p.carrier_shipment,
+                            r: p.rate_id,
+                        })
+                        .collect(),
                 };
                 let body = serde_json::to_vec(&token)
                     .map_err(|_| AppError::internal("cannot encode a rate"))?;
@@ -318,11 +443,7 @@ impl App {
             .collect::<AppResult<_>>()?;
         Ok(Quote {
             rates: quoted,
-            errors: rates
-                .errors
-                .into_iter()
-                .map(|e| (e.carrier, e.message))
-                .collect(),
+            errors: errors.into_iter().map(|e| (e.carrier, e.message)).collect(),
         })
     }
 
@@ -374,6 +495,13 @@ impl App {
             else {
                 continue;
             };
+            if !token.k.is_empty() {
+                return self
+                    .buy_per_package(
+                        rc, uow, &identity, order.id, shipment, &intent, &token, &*carrier, &parcel,
+                    )
+                    .await;
+            }
             // The intent's id (a 26-character ULID) is this attempt's reference at the carrier:
             // the lookup of a lost answer asks for it, and finds this attempt's label only.
             let purchase = Purchase {
@@ -429,6 +557,112 @@ impl App {
                 .await;
         }
         Err(AppError::Conflict("the order kept changing; retry".into()))
+    }
+
+    /// Buys a label per package, one by one, under the shipment's one purchase intent, all or
+    /// none: a refusal of package k voids packages 1..k-1's labels at the carrier (each void
+    /// audited) and closes the intent; an answer lost is looked up, and when it cannot be, the
+    /// intent stays for the lookup (`settle`), which records the labels only when every package
+    /// has one.
+    #[allow(clippy::too_many_arguments)]
+    async fn buy_per_package(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        identity: &Identity,
+        order: OrderId,
+        shipment: ShipmentId,
+        intent: &str,
+        token: &RateToken,
+        carrier: &dyn Carrier,
+        req: &ShipmentRequest,
+    ) -> AppResult<Order> {
+        let mut bought = Vec::new();
+        for (i, (rate, parcel)) in token.piece_refs().into_iter().zip(&req.parcels).enumerate() {
+            let purchase = Purchase {
+                rate,
+                shipment: ShipmentRequest {
+                    parcels: vec![*parcel],
+                    ..req.clone()
+                },
+                reference: piece_reference(intent, i),
+            };
+            match carrier.buy_label(&purchase).await {
+                Ok(label) => bought.push(label),
+                Err(e) if e.is_refusal() => {
+                    tracing::info!(%order, %shipment, package = i + 1, code = e.code(), "a package's label was refused: the others are voided");
+                    for label in &bought {
+                        self.void_orphan(rc, identity, order, shipment, token, label)
+                            .await;
+                    }
+                    self.close_intent(
+                        rc,
+                        order,
+                        shipment,
+                        intent,
+                        CarrierAction::Purchase,
+                        IntentOutcome::Refused,
+                    )
+                    .await?;
+                    return Err(carrier_error(e));
+                }
+                Err(e) => match carrier
+                    .find_purchase(&purchase.rate, &purchase.reference)
+                    .await
+                {
+                    Ok(PurchaseLookup::Bought(label)) => bought.push(label),
+                    _ => return Err(outcome_unknown(&e, "purchase")),
+                },
+            }
+        }
+        let label =
+            combine(bought).ok_or_else(|| AppError::internal("a purchase of no package"))?;
+        self.outcomes.put(intent, Outcome::Bought(label.clone()));
+        self.complete_purchase(rc, uow, identity, order, shipment, intent, token, label)
+            .await
+    }
+
+    /// What became of a purchase made package by package whose answer was lost: every package
+    /// bought (the labels), none (`NotBought`), or some — then, once no call can still land,
+    /// the bought ones are voided and it is `NotBought`; before that, `Pending`.
+    #[allow(clippy::too_many_arguments)]
+    async fn find_pieces(
+        &self,
+        rc: &RequestCtx,
+        identity: &Identity,
+        order: OrderId,
+        shipment: ShipmentId,
+        intent: &str,
+        token: &RateToken,
+        carrier: &dyn Carrier,
+        stale: bool,
+    ) -> Result<PurchaseLookup, CarrierError> {
+        let mut bought = Vec::new();
+        let pieces = token.piece_refs();
+        for (i, rate) in pieces.iter().enumerate() {
+            match carrier
+                .find_purchase(rate, &piece_reference(intent, i))
+                .await?
+            {
+                PurchaseLookup::Bought(label) => bought.push(label),
+                PurchaseLookup::Pending => return Ok(PurchaseLookup::Pending),
+                PurchaseLookup::NotBought => {}
+            }
+        }
+        if bought.len() == pieces.len() {
+            return Ok(combine(bought).map_or(PurchaseLookup::NotBought, PurchaseLookup::Bought));
+        }
+        if bought.is_empty() {
+            return Ok(PurchaseLookup::NotBought);
+        }
+        if !stale {
+            return Ok(PurchaseLookup::Pending);
+        }
+        for label in &bought {
+            self.void_orphan(rc, identity, order, shipment, token, label)
+                .await;
+        }
+        Ok(PurchaseLookup::NotBought)
     }
 
     /// Voids the label at the carrier, exactly once, then cancels the shipment (its quantities
@@ -491,6 +725,8 @@ impl App {
                 .await?;
                 return Err(carrier_error(e));
             }
+            self.void_others(rc, &identity, order.id, shipment, &label, &*carrier)
+                .await;
             self.outcomes.put(&intent, Outcome::Voided);
             return self
                 .complete_void(rc, uow, &identity, order.id, shipment, &intent)
@@ -669,6 +905,7 @@ impl App {
             p: token.p,
             r: label.carrier_reference.clone(),
             m: token.m,
+            k: other_references(&label),
         })?;
         let spec = CommandSpec::new(Operation::BuyLabel, OrderRef::new(order, None));
         let result = self
@@ -811,6 +1048,20 @@ impl App {
             },
         };
         tracing::warn!(%order, %shipment, ok = matches!(outcome, AuditOutcome::Success), "orphaned label voided");
+        self.audit_void(rc, identity, order, shipment, outcome)
+            .await;
+    }
+
+    /// The tenant audit's record of a void made on no one's request (an orphaned label, the
+    /// other packages of a voided shipment), so a failed one reaches a person.
+    async fn audit_void(
+        &self,
+        rc: &RequestCtx,
+        identity: &Identity,
+        order: OrderId,
+        shipment: ShipmentId,
+        outcome: AuditOutcome,
+    ) {
         let what = Audited {
             op: Operation::VoidLabel,
             target: AuditTarget {
@@ -831,7 +1082,40 @@ impl App {
             Err(_) => return,
         };
         if let Err(e) = self.tenant_audit.append(identity.scope(), &record).await {
-            tracing::error!(error = %e, %order, %shipment, "the orphaned label's audit record was not written");
+            tracing::error!(error = %e, %order, %shipment, "a void's audit record was not written");
+        }
+    }
+
+    /// The other packages' labels of a shipment whose first label was voided (labels bought
+    /// one by one, or a Shippo parcel's transaction each): each voided; one that will not be is
+    /// audited as failed, for a person. The shipment is cancelled all the same.
+    async fn void_others(
+        &self,
+        rc: &RequestCtx,
+        identity: &Identity,
+        order: OrderId,
+        shipment: ShipmentId,
+        label: &LabelRef,
+        carrier: &dyn Carrier,
+    ) {
+        for r in &label.k {
+            let voided = match carrier.void_label(r).await {
+                Ok(VoidOutcome::Submitted | VoidOutcome::Refunded) => true,
+                Ok(VoidOutcome::Rejected(_)) => false,
+                Err(e) if e.is_refusal() => false,
+                Err(_) => matches!(carrier.find_void(r).await, Ok(VoidLookup::Voided(_))),
+            };
+            if !voided {
+                let reason = format!("the label {r} of another package could not be voided");
+                self.audit_void(
+                    rc,
+                    identity,
+                    order,
+                    shipment,
+                    AuditOutcome::Failed { reason },
+                )
+                .await;
+            }
         }
     }
 
@@ -879,6 +1163,12 @@ impl App {
                     {
                         Ok(c) => match &intent.carrier_ref {
                             Some(queued) => c.find_queued(&token.rate_ref(), queued).await,
+                            None if !token.k.is_empty() => {
+                                self.find_pieces(
+                                    rc, identity, order, shipment, &intent.id, &token, &*c, stale,
+                                )
+                                .await
+                            }
                             None => c.find_purchase(&token.rate_ref(), &intent.id).await,
                         },
                         Err(e) => return Err(e),
@@ -943,10 +1233,22 @@ impl App {
                     },
                 };
                 match found {
-                    Ok(VoidLookup::Voided(_)) => Ok(Settled::Completed(Box::new(
-                        self.complete_void(rc, commit_in, identity, order, shipment, &intent.id)
+                    Ok(VoidLookup::Voided(_)) => {
+                        if !label.k.is_empty()
+                            && let Ok(c) = self
+                                .carrier_for(rc, Operation::VoidLabel, &label.g, &label.account())
+                                .await
+                        {
+                            self.void_others(rc, identity, order, shipment, &label, &*c)
+                                .await;
+                        }
+                        Ok(Settled::Completed(Box::new(
+                            self.complete_void(
+                                rc, commit_in, identity, order, shipment, &intent.id,
+                            )
                             .await?,
-                    ))),
+                        )))
+                    }
                     Ok(VoidLookup::NotVoided) if stale => {
                         self.close_intent(
                             rc,

@@ -158,6 +158,21 @@ impl FakeCarrier {
         lock(&self.shared.books).queue_for = lookups;
     }
 
+    /// The `nth` purchase from now (1: the next) is refused as the carrier refuses postage
+    /// (EasyPost 422 `SHIPMENT.POSTAGE.FAILURE`, Shippo a transaction in `ERROR`).
+    pub fn refuse_buy(&self, nth: usize) {
+        lock(&self.shared.books).refuse_buy_in = Some(nth);
+    }
+
+    /// Labels sold and not refunded.
+    pub fn live_labels(&self) -> usize {
+        lock(&self.shared.books)
+            .labels
+            .values()
+            .filter(|l| !l.refunded)
+            .count()
+    }
+
     /// Shippo flavour: every queued purchase is done now (its next lookup answers `SUCCESS`).
     pub fn finish_queued(&self) {
         for label in lock(&self.shared.books).labels.values_mut() {
@@ -417,9 +432,26 @@ struct Books {
     queue_for: Option<u32>,
     /// Shippo: a shipment's parcels (their object ids, in the order sent).
     parcels: HashMap<String, Vec<Value>>,
+    /// Purchases until one is refused (1: the next).
+    refuse_buy_in: Option<usize>,
 }
 
 impl Books {
+    /// Whether this purchase is the one a test asked to be refused.
+    fn refuse_this_buy(&mut self) -> bool {
+        match self.refuse_buy_in {
+            Some(1) => {
+                self.refuse_buy_in = None;
+                true
+            }
+            Some(n) => {
+                self.refuse_buy_in = Some(n.saturating_sub(1));
+                false
+            }
+            None => false,
+        }
+    }
+
     fn next_id(&mut self) -> u64 {
         self.next += 1;
         self.next
@@ -539,6 +571,13 @@ impl Books {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "SHIPMENT.POSTAGE.EXISTS",
                 "Postage already exists for this shipment.",
+            );
+        }
+        if self.refuse_this_buy() {
+            return easypost_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "SHIPMENT.POSTAGE.FAILURE",
+                "The carrier refused to create the label.",
             );
         }
         let tracking_number = match self.next_tracking_number.take() {
@@ -741,12 +780,18 @@ impl Books {
             )
                 .into_response();
         }
-        if !self.bought_rates.insert(rate_id.clone()) {
+        let refused = self.refuse_this_buy();
+        if refused || !self.bought_rates.insert(rate_id.clone()) {
+            let text = if refused {
+                "The carrier refused to create the label."
+            } else {
+                "This rate has already been purchased."
+            };
             let out = json!({
                 "object_id": format!("{:032x}", self.next_id()), "object_state": "INVALID", "status": "ERROR",
                 "rate": rate_id, "tracking_number": null, "label_url": null,
                 "messages": [{"source": "shippo", "code": "",
-                    "text": "This rate has already been purchased."}],
+                    "text": text}],
                 "test": true,
             });
             return (StatusCode::CREATED, Json(out)).into_response();

@@ -322,11 +322,13 @@ impl Carrier for Fedex {
             "PDF".into(),
             first,
         );
+        let master = label.carrier_reference.clone();
         label.packages = numbers
             .into_iter()
             .map(|tracking_number| PackageLabel {
                 tracking_number,
                 label_url: String::new(),
+                carrier_reference: master.clone(),
             })
             .collect();
         Ok(PurchaseLookup::Bought(label))
@@ -707,6 +709,7 @@ fn label(answer: ShipAnswer) -> Result<PurchasedLabel, CarrierError> {
         packages.push(PackageLabel {
             tracking_number: number,
             label_url: field(document, "url").unwrap_or_default(),
+            carrier_reference: String::new(),
         });
     }
     let first = packages.first().cloned().ok_or_else(|| {
@@ -716,6 +719,10 @@ fn label(answer: ShipAnswer) -> Result<PurchasedLabel, CarrierError> {
         .master_tracking_number
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| first.tracking_number.clone());
+    // The master number cancels every piece.
+    for p in &mut packages {
+        p.carrier_reference.clone_from(&master);
+    }
     Ok(PurchasedLabel {
         carrier_reference: master,
         tracking_number: first.tracking_number,

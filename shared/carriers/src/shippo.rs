@@ -137,11 +137,21 @@ impl Shippo {
                 .iter()
                 .filter(|t| t.parcel.as_deref() == Some(parcel.as_str()));
             let made = of_parcel.clone().find(|t| t.status() == "SUCCESS");
-            match made.and_then(|t| t.tracking_number.clone().zip(t.label_url.clone())) {
-                Some((tracking_number, label_url)) => packages.push(PackageLabel {
-                    tracking_number,
-                    label_url,
-                }),
+            let parts = made.and_then(|t| {
+                Some((
+                    t.tracking_number.clone()?,
+                    t.label_url.clone()?,
+                    t.object_id.clone()?,
+                ))
+            });
+            match parts {
+                Some((tracking_number, label_url, carrier_reference)) => {
+                    packages.push(PackageLabel {
+                        tracking_number,
+                        label_url,
+                        carrier_reference,
+                    });
+                }
                 None if of_parcel.clone().any(Transaction::is_pending) => {
                     return Err(CarrierError::Queued {
                         carrier_ref: master,

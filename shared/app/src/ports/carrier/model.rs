@@ -140,6 +140,9 @@ pub struct PackageLabel {
     pub tracking_number: String,
     /// Empty when the document was not returned (a label found again by a lookup).
     pub label_url: String,
+    /// What voids this parcel's label: its own (a Shippo parcel's transaction, an EasyPost
+    /// shipment), or the whole purchase's (a FedEx master number voids every piece).
+    pub carrier_reference: String,
 }
 
 impl PurchasedLabel {
@@ -155,6 +158,7 @@ impl PurchasedLabel {
             packages: vec![PackageLabel {
                 tracking_number: tracking_number.clone(),
                 label_url: label_url.clone(),
+                carrier_reference: carrier_reference.clone(),
             }],
             tracking_number,
             carrier,
