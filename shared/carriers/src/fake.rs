@@ -44,6 +44,8 @@ pub enum Fault {
     /// The request waits this long before the carrier carries it out and answers (a slow
     /// carrier: meanwhile, a lookup finds nothing).
     DelayThenDo(Duration),
+    /// Answered as usual: a place in the queue, so a later request gets the next fault.
+    Pass,
 }
 
 /// One request the fake received.
@@ -299,7 +301,7 @@ impl Shared {
             )
                 .into_response(),
             Fault::Unauthorized => self.unauthorized(false),
-            Fault::DoThenStall | Fault::DelayThenDo(_) => self.server_error(),
+            Fault::DoThenStall | Fault::DelayThenDo(_) | Fault::Pass => self.server_error(),
         }
     }
 
@@ -337,7 +339,9 @@ async fn handle(
         authorization: authorization.clone(),
         body: body.clone(),
     });
-    let fault = lock(&shared.faults).pop_front();
+    let fault = lock(&shared.faults)
+        .pop_front()
+        .filter(|f| *f != Fault::Pass);
     let stall = fault == Some(Fault::DoThenStall);
     if let Some(Fault::DelayThenDo(delay)) = fault {
         tokio::time::sleep(delay).await;

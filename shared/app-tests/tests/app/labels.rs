@@ -276,6 +276,11 @@ impl Harness {
 
     /// A new order with a confirmed, packed shipment; the harness works on it from now on.
     async fn next_shipment(&mut self, n: usize) {
+        self.next_shipment_of(n, 1).await;
+    }
+
+    /// The same with `packages` packages.
+    async fn next_shipment_of(&mut self, n: usize, packages: usize) {
         let uow = UnitOfWork::immediate();
         let order = self
             .app
@@ -304,10 +309,13 @@ impl Harness {
                 domain::ids::Quantity::new(1).unwrap(),
             )],
             destination: None,
-            packages: vec![domain::order::NewPackage {
-                package: Package::new(500, 200, 150, 100).unwrap(),
-                reference: None,
-            }],
+            packages: vec![
+                domain::order::NewPackage {
+                    package: Package::new(500, 200, 150, 100).unwrap(),
+                    reference: None,
+                };
+                packages
+            ],
             mode: ShippingMode::Ground,
             carrier: None,
             pickup: Some(
@@ -886,6 +894,89 @@ async fn usage_commits_with_the_label(backend: Backend) {
     h.assert_books(1, 1).await;
 }
 
+// ---- (i) three packages bought one by one (EasyPost): all or none -------------------------
+
+/// The live labels (sold, not refunded) the fake holds.
+fn live(h: &Harness) -> usize {
+    h.fake.live_labels()
+}
+
+/// The 2nd package's label is sold and its answer lost, and its lookup fails too: the intent
+/// stays. A retry with the same key within the window is still in progress (the purchase is
+/// partly bought, and no call of it can be known finished); past the window the lookup finds
+/// packages 1 and 2 bought and 3 not: both are voided and the intent closed, nothing is held,
+/// and a new purchase of three labels goes through.
+async fn packages_partly_bought_are_voided_after_the_window(backend: Backend) {
+    let mut h = Harness::new(backend).await;
+    h.next_shipment_of(1, 3).await;
+    let rate = h.rate().await;
+    // Buy 1 passes; buy 2 is sold but answers too late; its lookup fails with 5xx (every try).
+    h.fake.fail_next(Fault::Pass);
+    h.fake.fail_next(Fault::DoThenStall);
+    for _ in 0..4 {
+        h.fake.fail_next(Fault::ServerError);
+    }
+    assert_eq!(h.buy(&rate, "pkg-1").await, "CARRIER_UNAVAILABLE");
+    assert_eq!(h.fake.labels_sold(), 2);
+    assert_eq!(live(&h), 2);
+    let s = h.order().await;
+    let sh = s.shipment(h.shipment).unwrap();
+    assert_eq!(sh.status, ShipmentStatus::Confirmed);
+    assert!(sh.intent.is_some(), "left open for the lookup");
+    // Within the window: partly bought, still in progress, nothing bought again.
+    assert_eq!(h.buy(&rate, "pkg-1").await, "PURCHASE_IN_PROGRESS");
+    assert_eq!(h.fake.labels_sold(), 2);
+    // Past it: the two sold labels are voided and the intent closed.
+    h.clock.advance(INTENT_SETTLE_SECS);
+    let reports = h.app.reconcile_labels(&h.rc, true).await.unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(
+        reports[0].settled.as_deref(),
+        Some("closed: the carrier never did it")
+    );
+    assert_eq!(live(&h), 0, "the partly bought purchase is voided whole");
+    let sh = h.order().await.shipment(h.shipment).unwrap().clone();
+    assert!(sh.intent.is_none() && sh.tracking_number.is_none());
+    // Quoted again, bought whole.
+    let rate = h.rate().await;
+    assert_eq!(h.buy(&rate, "pkg-2").await, "ok");
+    let sh = h.order().await.shipment(h.shipment).unwrap().clone();
+    assert_eq!(sh.status, ShipmentStatus::LabelPurchased);
+    assert_eq!(
+        sh.packages
+            .iter()
+            .filter(|p| p.tracking_number.is_some())
+            .count(),
+        3
+    );
+    assert_eq!(live(&h), 3);
+}
+
+/// The 2nd package's answer is lost but its lookup finds it: the purchase goes on and records
+/// three labels in the one request; a restart afterwards changes nothing.
+async fn a_lost_package_answer_is_found_and_the_purchase_completes(backend: Backend) {
+    let mut h = Harness::new(backend).await;
+    h.next_shipment_of(1, 3).await;
+    let rate = h.rate().await;
+    h.fake.fail_next(Fault::Pass);
+    h.fake.fail_next(Fault::DoThenStall);
+    assert_eq!(h.buy(&rate, "pkg-lost").await, "ok");
+    assert_eq!(h.fake.labels_sold(), 3);
+    h.restart();
+    assert_eq!(h.buy(&rate, "pkg-lost").await, "ok", "the same answer");
+    assert_eq!(h.fake.labels_sold(), 3);
+    let sh = h.order().await.shipment(h.shipment).unwrap().clone();
+    let mut ours: Vec<String> = sh
+        .packages
+        .iter()
+        .filter_map(|p| p.tracking_number.as_ref().map(|n| n.as_str().to_owned()))
+        .collect();
+    ours.sort();
+    let mut sold = h.fake.sold_tracking_numbers();
+    sold.sort();
+    assert_eq!(ours, sold);
+}
+
 /// Every scenario on both backends.
 macro_rules! on_both {
     ($($name:ident($b:ident) => $body:expr;)+) => {
@@ -924,6 +1015,8 @@ on_both! {
     f_voided_without_an_answer(b) => voided_without_an_answer(b);
     g_a_late_label_with_no_home_is_voided(b) => a_late_label_with_no_home_is_voided(b);
     h_usage_commits_with_the_label(b) => usage_commits_with_the_label(b);
+    i_packages_partly_bought_are_voided_after_the_window(b) => packages_partly_bought_are_voided_after_the_window(b);
+    i_a_lost_package_answer_is_found(b) => a_lost_package_answer_is_found_and_the_purchase_completes(b);
 }
 
 /// A rate id is what `shippingRates` sealed for one tenant, order and shipment: another
