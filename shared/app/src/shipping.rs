@@ -268,6 +268,7 @@ fn request(order: &Order, s: &Shipment) -> AppResult<ShipmentRequest> {
             })
             .collect(),
         reference: Some(format!("{}/{}", order.id(), s.id)),
+        is_return: false,
     })
 }
 

@@ -171,8 +171,15 @@ fn non_empty(value: &str, what: &str) -> Result<(), CarrierError> {
 /// `{"shipment": {...}}` with its one parcel in ounces and inches.
 fn shipment_body(s: &ShipmentRequest, parcel: &Parcel) -> Value {
     let mut shipment = Map::new();
-    shipment.insert("to_address".into(), address_json(&s.to));
-    shipment.insert("from_address".into(), address_json(&s.from));
+    if s.is_return {
+        // EasyPost takes a return's outbound addresses and swaps them for the label.
+        shipment.insert("to_address".into(), address_json(&s.from));
+        shipment.insert("from_address".into(), address_json(&s.to));
+        shipment.insert("is_return".into(), true.into());
+    } else {
+        shipment.insert("to_address".into(), address_json(&s.to));
+        shipment.insert("from_address".into(), address_json(&s.from));
+    }
     shipment.insert("parcel".into(), parcel_json(parcel));
     if let Some(reference) = &s.reference {
         shipment.insert("reference".into(), reference.as_str().into());

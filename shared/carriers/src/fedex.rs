@@ -176,7 +176,7 @@ crate::http::http_options!(Fedex);
 impl Carrier for Fedex {
     async fn rates(&self, shipment: &ShipmentRequest) -> Result<Rates, CarrierError> {
         let parcels = shipment.checked_parcels()?;
-        let body = json!({
+        let mut body = json!({
             "accountNumber": self.account(),
             "rateRequestControlParameters": { "returnTransitTimes": true },
             "requestedShipment": {
@@ -189,6 +189,7 @@ impl Carrier for Fedex {
                 "requestedPackageLineItems": line_items(parcels, None),
             },
         });
+        mark_return(&mut body, shipment.is_return);
         let answer: RateAnswer = self
             .call(
                 &self.tokens,
@@ -207,7 +208,7 @@ impl Carrier for Fedex {
         let s = &purchase.shipment;
         let parcels = s.checked_parcels()?;
         let grams: u64 = parcels.iter().map(|p| u64::from(p.weight_grams)).sum();
-        let body = json!({
+        let mut body = json!({
             "labelResponseOptions": "URL_ONLY",
             "accountNumber": self.account(),
             "requestedShipment": {
@@ -223,6 +224,7 @@ impl Carrier for Fedex {
                 "requestedPackageLineItems": line_items(parcels, Some(reference)),
             },
         });
+        mark_return(&mut body, s.is_return);
         let answer: ShipAnswer = self
             .call(
                 &self.tokens,
@@ -438,6 +440,27 @@ fn party(a: &Address) -> Value {
 
 /// One package: pounds to a tenth and whole inches, each rounded up (a label must never
 /// declare less than the parcel is); dimensions all-or-none.
+/// A return label: FedEx's `RETURN_SHIPMENT` with a printed return label. FedEx does not swap
+/// the addresses: the shipper is the customer sending the parcel back (the request's real
+/// direction), the recipient where it goes, paid by the account as any shipment.
+fn mark_return(body: &mut Value, is_return: bool) {
+    if !is_return {
+        return;
+    }
+    if let Some(shipment) = body
+        .get_mut("requestedShipment")
+        .and_then(Value::as_object_mut)
+    {
+        shipment.insert(
+            "shipmentSpecialServices".into(),
+            json!({
+                "specialServiceTypes": ["RETURN_SHIPMENT"],
+                "returnShipmentDetail": { "returnType": "PRINT_RETURN_LABEL" },
+            }),
+        );
+    }
+}
+
 /// One line item per parcel (a multi-piece shipment when several), each with our reference.
 fn line_items(parcels: &[Parcel], reference: Option<&str>) -> Vec<Value> {
     parcels.iter().map(|p| package(p, reference)).collect()

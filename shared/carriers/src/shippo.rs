@@ -372,8 +372,15 @@ fn carrier_token(carrier: &str) -> String {
 /// millimetres (as strings).
 fn shipment_body(s: &ShipmentRequest, parcels: &[Parcel]) -> Value {
     let mut body = Map::new();
-    body.insert("address_from".into(), address_json(&s.from));
-    body.insert("address_to".into(), address_json(&s.to));
+    if s.is_return {
+        // Shippo takes a return's outbound addresses and swaps them for the label.
+        body.insert("address_from".into(), address_json(&s.to));
+        body.insert("address_to".into(), address_json(&s.from));
+        body.insert("extra".into(), json!({ "is_return": true }));
+    } else {
+        body.insert("address_from".into(), address_json(&s.from));
+        body.insert("address_to".into(), address_json(&s.to));
+    }
     let parcels: Vec<Value> = parcels
         .iter()
         .map(|p| {

@@ -69,6 +69,7 @@ fn shipment() -> ShipmentRequest {
             height_mm: 254,
         }],
         reference: Some("order-42".into()),
+        is_return: false,
     }
 }
 
@@ -1110,4 +1111,67 @@ async fn easypost_refuses_several_parcels_without_a_call() {
         "carrier_rejected"
     );
     assert!(fake.requests().is_empty());
+}
+
+/// A return: the request's real direction (from the customer to the warehouse).
+fn a_return() -> ShipmentRequest {
+    let outbound = shipment();
+    ShipmentRequest {
+        from: outbound.to.clone(),
+        to: outbound.from.clone(),
+        is_return: true,
+        ..outbound
+    }
+}
+
+/// EasyPost and Shippo take a return's outbound addresses and swap them themselves: the fake
+/// receives the customer as `to`, the warehouse as `from`, and the return flag; and the label
+/// is bought as any other.
+#[tokio::test]
+async fn return_labels_send_the_outbound_addresses_and_the_flag() {
+    for api in [Api::EasyPost, Api::Shippo] {
+        let fake = api.fake().await;
+        let client = api.client(&fake);
+        let ret = a_return();
+        let rates = client.rates(&ret).await.unwrap();
+        let created = fake.requests().into_iter().last().unwrap();
+        let (body, to, from, flag) = match api {
+            Api::EasyPost => (
+                &created.body["shipment"],
+                "to_address",
+                "from_address",
+                "/shipment/is_return",
+            ),
+            Api::Shippo => (
+                &created.body,
+                "address_to",
+                "address_from",
+                "/extra/is_return",
+            ),
+        };
+        assert_eq!(
+            body[to]["zip"],
+            ret.from.zip.as_str(),
+            "{api:?}: to is the customer"
+        );
+        assert_eq!(
+            body[from]["zip"],
+            ret.to.zip.as_str(),
+            "{api:?}: from is the warehouse"
+        );
+        assert_eq!(created.body.pointer(flag), Some(&json!(true)), "{api:?}");
+        let label = client
+            .buy_label(&Purchase {
+                rate: cheapest(&rates),
+                shipment: ret,
+                reference: REFERENCE.into(),
+            })
+            .await
+            .unwrap();
+        assert!(!label.tracking_number.is_empty());
+        // An outbound request carries no flag.
+        client.rates(&shipment()).await.unwrap();
+        let outbound = fake.requests().into_iter().last().unwrap();
+        assert_eq!(outbound.body.pointer(flag), None, "{api:?}");
+    }
 }

@@ -62,6 +62,7 @@ fn shipment() -> ShipmentRequest {
             height_mm: 100,
         }],
         reference: Some("order/shipment".into()),
+        is_return: false,
     }
 }
 
@@ -543,4 +544,49 @@ async fn three_parcels_are_one_multi_piece_shipment() {
         VoidOutcome::Refunded
     );
     assert!(fake.live_labels().is_empty(), "every piece cancelled");
+}
+
+/// FedEx does not swap: a return ships from the customer (shipper) to the warehouse
+/// (recipient) as `RETURN_SHIPMENT` with a printed return label.
+#[tokio::test]
+async fn a_return_label_ships_from_the_customer_with_the_return_service() {
+    let fake = fake().await;
+    let c = connector().connect(&credentials(&fake, 1, false)).unwrap();
+    let outbound = shipment();
+    let ret = ShipmentRequest {
+        from: outbound.to.clone(),
+        to: outbound.from.clone(),
+        is_return: true,
+        ..outbound
+    };
+    let rate = c.rates(&ret).await.unwrap().rates[0].rate.clone();
+    let label = c
+        .buy_label(&Purchase {
+            rate,
+            shipment: ret.clone(),
+            reference: REFERENCE.into(),
+        })
+        .await
+        .unwrap();
+    assert!(!label.tracking_number.is_empty());
+    let ship = fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path == "/ship/v1/shipments")
+        .unwrap();
+    let s = &ship.body["requestedShipment"];
+    assert_eq!(
+        s["shipper"]["address"]["postalCode"],
+        ret.from.zip.as_str(),
+        "the customer ships"
+    );
+    assert_eq!(
+        s["recipients"][0]["address"]["postalCode"],
+        ret.to.zip.as_str()
+    );
+    assert_eq!(
+        s["shipmentSpecialServices"],
+        serde_json::json!({"specialServiceTypes": ["RETURN_SHIPMENT"],
+            "returnShipmentDetail": {"returnType": "PRINT_RETURN_LABEL"}})
+    );
 }

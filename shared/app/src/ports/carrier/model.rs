@@ -44,6 +44,12 @@ pub struct ShipmentRequest {
     pub parcels: Vec<Parcel>,
     /// Our reference (e.g. the order id), passed on where the carrier keeps one.
     pub reference: Option<String>,
+    /// A return label: `from` is the customer sending the parcel back, `to` where it goes
+    /// (the real direction). Each adapter maps it to its carrier's return flag: EasyPost's
+    /// `is_return` and Shippo's `extra.is_return` take the outbound addresses and swap them
+    /// themselves; FedEx's `RETURN_SHIPMENT` takes the real direction.
+    #[serde(default)]
+    pub is_return: bool,
 }
 
 impl ShipmentRequest {
