@@ -420,6 +420,36 @@ async fn approved_order(s: &Server, staff: &str) -> String {
     order
 }
 
+/// The rate `shippingRates` quotes for the shipment through `gateway` (and `account`, when
+/// named) whose carrier is `carrier`: `{id carrier amount {amount}}`.
+pub(crate) async fn quoted(
+    s: &Server,
+    staff: &str,
+    (order, sid): (&str, &str),
+    (gateway, account): (&str, Option<&str>),
+    carrier: &str,
+) -> Value {
+    let account = account
+        .map(|a| format!(r#", account: "{a}""#))
+        .unwrap_or_default();
+    let r = s
+        .gql(
+            staff,
+            &format!(
+                r#"{{ shippingRates(orderId: "{order}", shipmentId: "{sid}", gateway: "{gateway}"{account}) {{ rates {{ id carrier amount {{ amount }} }} }} }}"#
+            ),
+            json!({}),
+        )
+        .await;
+    r.data()["shippingRates"]["rates"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", r.raw))
+        .iter()
+        .find(|rate| rate["carrier"] == carrier)
+        .unwrap_or_else(|| panic!("a {carrier} rate: {}", r.raw))
+        .clone()
+}
+
 /// The id of the first rate `shippingRates` quotes for the shipment (account `main`).
 pub(crate) async fn first_rate(s: &Server, staff: &str, order: &str, shipment: &str) -> String {
     let rates = s

@@ -7,29 +7,13 @@
 use carriers::fake::FakeCarrier;
 use serde_json::{Value, json};
 
-use crate::gateway::{KEY_1, confirmed_packages, gateway_setup, mutate, shipment};
+use crate::gateway::{KEY_1, confirmed_packages, gateway_setup, mutate, quoted, shipment};
 use crate::server::Server;
 use crate::tracking::status_of;
 
 /// The USPS rate of the shipment (account `main`): its id and amount.
 async fn usps_rate(s: &Server, staff: &str, order: &str, sid: &str) -> (String, String) {
-    let r = s
-        .gql(
-            staff,
-            &format!(
-                r#"{{ shippingRates(orderId: "{order}", shipmentId: "{sid}", gateway: "easypost", account: "main") {{ rates {{ id carrier amount {{ amount }} }} }} }}"#
-            ),
-            json!({}),
-        )
-        .await;
-    let rates = r.data()["shippingRates"]["rates"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{}", r.raw))
-        .clone();
-    let usps = rates
-        .iter()
-        .find(|rate| rate["carrier"] == "USPS")
-        .unwrap_or_else(|| panic!("{}", r.raw));
+    let usps = quoted(s, staff, (order, sid), ("easypost", Some("main")), "USPS").await;
     (
         usps["id"].as_str().unwrap().to_owned(),
         usps["amount"]["amount"].as_str().unwrap().to_owned(),

@@ -9,7 +9,7 @@
 use carriers::fake::FakeCarrier;
 use serde_json::{Value, json};
 
-use crate::gateway::{confirmed, ok, set_gateway, shipment, track};
+use crate::gateway::{confirmed, ok, quoted, set_gateway, shipment, track};
 use crate::server::{Server, oms, oms_with_input};
 use crate::tracking::status_of;
 
@@ -46,27 +46,10 @@ fn setup(fake: &FakeCarrier) -> tempfile::TempDir {
     dir
 }
 
-/// The first Shippo rate quoted for the shipment (the fake's first is USPS).
+/// The USPS rate Shippo quotes for the shipment: its id.
 async fn usps_rate(s: &Server, staff: &str, order: &str, sid: &str) -> String {
-    let r = s
-        .gql(
-            staff,
-            &format!(
-                r#"{{ shippingRates(orderId: "{order}", shipmentId: "{sid}", gateway: "shippo") {{ rates {{ id carrier }} }} }}"#
-            ),
-            json!({}),
-        )
-        .await;
-    let rates = r.data()["shippingRates"]["rates"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{}", r.raw))
-        .clone();
-    rates
-        .iter()
-        .find(|rate| rate["carrier"] == "USPS")
-        .and_then(|rate| rate["id"].as_str())
-        .unwrap_or_else(|| panic!("a USPS rate: {}", r.raw))
-        .to_owned()
+    let usps = quoted(s, staff, (order, sid), ("shippo", None), "USPS").await;
+    usps["id"].as_str().unwrap().to_owned()
 }
 
 fn buy_call(order: &str, sid: &str, rate: &str) -> String {

@@ -592,19 +592,8 @@ impl App {
                 Ok(label) => bought.push(label),
                 Err(e) if e.is_refusal() => {
                     tracing::info!(%order, %shipment, package = i + 1, code = e.code(), "a package's label was refused: the others are voided");
-                    for label in &bought {
-                        self.void_orphan(rc, identity, order, shipment, token, label)
-                            .await;
-                    }
-                    self.close_intent(
-                        rc,
-                        order,
-                        shipment,
-                        intent,
-                        CarrierAction::Purchase,
-                        IntentOutcome::Refused,
-                    )
-                    .await?;
+                    self.void_and_refuse(rc, identity, (order, shipment), intent, token, &bought)
+                        .await?;
                     return Err(carrier_error(e));
                 }
                 Err(e) => match carrier
@@ -621,6 +610,32 @@ impl App {
         self.outcomes.put(intent, Outcome::Bought(label.clone()));
         self.complete_purchase(rc, uow, identity, order, shipment, intent, token, label)
             .await
+    }
+
+    /// A purchase that cannot stand on its shipment: the labels it did buy voided at the
+    /// carrier (each audited) and its intent closed as refused, so a later buy may try again.
+    async fn void_and_refuse(
+        &self,
+        rc: &RequestCtx,
+        identity: &Identity,
+        (order, shipment): (OrderId, ShipmentId),
+        intent: &str,
+        token: &RateToken,
+        labels: &[PurchasedLabel],
+    ) -> AppResult<()> {
+        for label in labels {
+            self.void_orphan(rc, identity, order, shipment, token, label)
+                .await;
+        }
+        self.close_intent(
+            rc,
+            order,
+            shipment,
+            intent,
+            CarrierAction::Purchase,
+            IntentOutcome::Refused,
+        )
+        .await
     }
 
     /// What became of a purchase made package by package whose answer was lost: every package
@@ -955,15 +970,13 @@ impl App {
                 field: "labels",
                 reason,
             })) => {
-                self.void_orphan(rc, identity, order, shipment, token, &label)
-                    .await;
-                self.close_intent(
+                self.void_and_refuse(
                     rc,
-                    order,
-                    shipment,
+                    identity,
+                    (order, shipment),
                     intent,
-                    CarrierAction::Purchase,
-                    IntentOutcome::Refused,
+                    token,
+                    std::slice::from_ref(&label),
                 )
                 .await?;
                 Err(AppError::Carrier {
