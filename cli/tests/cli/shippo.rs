@@ -226,6 +226,12 @@ async fn a_purchase_queued_past_the_polls_is_never_bought_again() {
     // The other key now finds the label bought, and buys nothing.
     let again = buy(&s, &staff, (&order, &sid), &rate, "queued-buy-b").await;
     assert_eq!(again["userErrors"][0]["code"], "INVALID_INPUT", "{again}");
+    assert!(
+        again["userErrors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("it already has its label")),
+        "{again}"
+    );
     assert_eq!(posts(&fake), 1);
     assert_eq!(fake.labels_sold(), 1, "the fake holds one label");
 }

@@ -800,9 +800,18 @@ impl App {
         if uow.key().is_some() && done_key.as_deref() == uow.key() {
             return Ok(Start::Answer(Box::new(stored.order)));
         }
+        // Say where the shipment is: a label bought meanwhile (by another request) reads so.
+        let now = match action {
+            CarrierAction::Purchase
+                if s.carrier_reference.is_some() && s.status != ShipmentStatus::Cancelled =>
+            {
+                "it already has its label".to_owned()
+            }
+            _ => format!("it is {}", s.status.as_str()),
+        };
         Err(AppError::Invalid {
             field: "shipmentId".into(),
-            message: refusal.into(),
+            message: format!("{refusal}; {now}"),
         })
     }
 
