@@ -145,6 +145,33 @@ pub enum EventPayload {
         from: ReturnStatus,
         to: ReturnStatus,
     },
+    /// A return-label purchase or void was recorded as an intent on the return.
+    #[serde(rename_all = "camelCase")]
+    ReturnCarrierCallStarted {
+        return_id: ReturnId,
+        intent_id: String,
+        action: CarrierAction,
+    },
+    /// What became of a return's intent.
+    #[serde(rename_all = "camelCase")]
+    ReturnCarrierCallOutcome {
+        return_id: ReturnId,
+        intent_id: String,
+        action: CarrierAction,
+        outcome: IntentOutcome,
+    },
+    /// The return's label was bought: the customer ships the parcel back with it.
+    #[serde(rename_all = "camelCase")]
+    ReturnLabelPurchased {
+        return_id: ReturnId,
+        carrier: CarrierCode,
+        tracking_number: TrackingNumber,
+    },
+    #[serde(rename_all = "camelCase")]
+    ReturnLabelVoided {
+        return_id: ReturnId,
+        tracking_number: Option<TrackingNumber>,
+    },
     #[serde(rename_all = "camelCase")]
     RefundIssued {
         refund_id: RefundId,
@@ -156,7 +183,7 @@ pub enum EventPayload {
 
 impl EventPayload {
     /// Every event type name, as `eventType` carries it.
-    pub const TYPES: [&'static str; 19] = [
+    pub const TYPES: [&'static str; 23] = [
         "OrderCreated",
         "OrderReviewerAssigned",
         "OrderApproved",
@@ -175,6 +202,10 @@ impl EventPayload {
         "CarrierCallOutcome",
         "ReturnRequested",
         "ReturnStatusChanged",
+        "ReturnCarrierCallStarted",
+        "ReturnCarrierCallOutcome",
+        "ReturnLabelPurchased",
+        "ReturnLabelVoided",
         "RefundIssued",
     ];
 
@@ -198,6 +229,10 @@ impl EventPayload {
             EventPayload::CarrierCallOutcome { .. } => "CarrierCallOutcome",
             EventPayload::ReturnRequested { .. } => "ReturnRequested",
             EventPayload::ReturnStatusChanged { .. } => "ReturnStatusChanged",
+            EventPayload::ReturnCarrierCallStarted { .. } => "ReturnCarrierCallStarted",
+            EventPayload::ReturnCarrierCallOutcome { .. } => "ReturnCarrierCallOutcome",
+            EventPayload::ReturnLabelPurchased { .. } => "ReturnLabelPurchased",
+            EventPayload::ReturnLabelVoided { .. } => "ReturnLabelVoided",
             EventPayload::RefundIssued { .. } => "RefundIssued",
         }
     }

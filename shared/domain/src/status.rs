@@ -140,6 +140,9 @@ str_enum!(
         RejectReturn => "rejectReturn",
         ReceiveReturn => "receiveReturn",
         RefundReturn => "refundReturn",
+        BuyReturnLabel => "buyReturnLabel",
+        VoidReturnLabel => "voidReturnLabel",
+        UpdateReturnTracking => "updateReturnTracking",
         RefundOrder => "refundOrder",
         CompleteOrder => "completeOrder",
     }
@@ -233,7 +236,10 @@ pub fn command_allowed(command: Command, status: OrderStatus) -> bool {
         | C::ApproveReturn
         | C::RejectReturn
         | C::ReceiveReturn
-        | C::RefundReturn => {
+        | C::RefundReturn
+        | C::BuyReturnLabel
+        | C::VoidReturnLabel
+        | C::UpdateReturnTracking => {
             matches!(status, S::PartiallyDelivered | S::Delivered)
         }
         C::RefundOrder => status != S::Rejected,

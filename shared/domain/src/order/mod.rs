@@ -15,5 +15,5 @@ pub use aggregate::{NewOrder, Order, PackageLabel, TrackingOutcome, TrackingUpda
 pub use model::{
     CarrierIntent, Label, MAX_LINES, MAX_ORDER_PACKAGES, MAX_PACKAGES, MAX_REFUNDS, MAX_RETURNS,
     MAX_SHIPMENTS, MAX_TEXT, MAX_VENDORS, NewLine, NewPackage, NewShipment, OrderLine, Package,
-    Payment, Pickup, Refund, Return, Review, Shipment, ShipmentPackage, ShippingMode,
+    Payment, Pickup, Refund, Return, ReturnLabel, Review, Shipment, ShipmentPackage, ShippingMode,
 };

@@ -396,6 +396,31 @@ pub struct Return {
     pub refund_id: Option<RefundId>,
     pub requested_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The return's own label, bought through the gateway (the customer ships the parcel back
+    /// with it); its carrier's updates move the return.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<ReturnLabel>,
+    /// A return-label purchase or void in flight (the same rules as a shipment's): while it is
+    /// open nothing else moves the return.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<CarrierIntent>,
+    /// The idempotency keys of the requests whose intents bought and voided the label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub void_key: Option<String>,
+}
+
+/// A return's label: the package it ships in, its carrier, tracking number, document and void
+/// reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReturnLabel {
+    pub package: Package,
+    pub carrier: CarrierCode,
+    pub tracking_number: TrackingNumber,
+    pub label: Label,
+    pub carrier_reference: String,
 }
 
 impl Return {

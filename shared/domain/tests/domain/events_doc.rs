@@ -32,11 +32,15 @@ fn type_of(p: &EventPayload) -> &'static str {
         EventPayload::CarrierCallOutcome { .. } => "CarrierCallOutcome",
         EventPayload::ReturnRequested { .. } => "ReturnRequested",
         EventPayload::ReturnStatusChanged { .. } => "ReturnStatusChanged",
+        EventPayload::ReturnCarrierCallStarted { .. } => "ReturnCarrierCallStarted",
+        EventPayload::ReturnCarrierCallOutcome { .. } => "ReturnCarrierCallOutcome",
+        EventPayload::ReturnLabelPurchased { .. } => "ReturnLabelPurchased",
+        EventPayload::ReturnLabelVoided { .. } => "ReturnLabelVoided",
         EventPayload::RefundIssued { .. } => "RefundIssued",
     }
 }
 
-const ALL_TYPES: usize = 19;
+const ALL_TYPES: usize = 23;
 
 /// The first event of each type that a full life cycle (and a rejected and a cancelled order)
 /// emits, deterministic (fixed ids and clock).
@@ -169,6 +173,54 @@ fn examples() -> BTreeMap<&'static str, DomainEvent> {
         multi.update_tracking(&mut w.ctx(), sid2, second).unwrap()
     {
         all.extend(ev);
+    }
+    // A return's own label: bought, voided, bought again, delivered back.
+    let mut back = order_in(&mut w, OrderStatus::Delivered);
+    let (rid, _) = back
+        .request_return(&mut w.ctx(), &[lq("A", 1)], "wrong colour")
+        .unwrap();
+    back.approve_return(&mut w.ctx(), rid).unwrap();
+    let return_label = |n: &str| domain::order::ReturnLabel {
+        package: domain::order::Package::new(500, 200, 150, 100).unwrap(),
+        carrier: CarrierCode::parse("usps").unwrap(),
+        tracking_number: TrackingNumber::parse(n).unwrap(),
+        label: domain::order::Label {
+            url: format!("https://l.example/{n}.pdf"),
+            format: "PDF".into(),
+        },
+        carrier_reference: format!("shp_{n}"),
+    };
+    for (n, void) in [
+        ("9400100000000000000501", true),
+        ("9400100000000000000502", false),
+    ] {
+        let (intent, ev) = back
+            .open_return_intent(
+                &mut w.ctx(),
+                rid,
+                domain::order::CarrierAction::Purchase,
+                "rate",
+                None,
+            )
+            .unwrap();
+        all.extend(ev);
+        all.extend(
+            back.record_return_label(&mut w.ctx(), rid, &intent, return_label(n))
+                .unwrap(),
+        );
+        if void {
+            let (intent, ev) = back
+                .open_return_intent(
+                    &mut w.ctx(),
+                    rid,
+                    domain::order::CarrierAction::Void,
+                    "label",
+                    None,
+                )
+                .unwrap();
+            all.extend(ev);
+            all.extend(back.record_return_void(&mut w.ctx(), rid, &intent).unwrap());
+        }
     }
     assert_eq!(o.status(), OrderStatus::Completed);
     let mut first = BTreeMap::new();

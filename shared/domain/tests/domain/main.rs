@@ -6,5 +6,6 @@ mod intents;
 mod lifecycle;
 mod packages;
 mod properties;
+mod return_labels;
 mod support;
 mod transitions;

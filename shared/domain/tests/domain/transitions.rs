@@ -48,7 +48,10 @@ fn expected_allowed(c: Command, s: OrderStatus) -> bool {
         | C::ApproveReturn
         | C::RejectReturn
         | C::ReceiveReturn
-        | C::RefundReturn => &[PartiallyDelivered, Delivered],
+        | C::RefundReturn
+        | C::BuyReturnLabel
+        | C::VoidReturnLabel
+        | C::UpdateReturnTracking => &[PartiallyDelivered, Delivered],
         C::RefundOrder => &[
             Pending,
             Confirmed,
@@ -126,6 +129,27 @@ fn run(w: &mut World, o: &mut Order, c: Command) -> Result<(), DomainError> {
         C::RejectReturn => o.reject_return(&mut w.ctx(), rid()?).map(drop),
         C::ReceiveReturn => o.receive_return(&mut w.ctx(), rid()?).map(drop),
         C::RefundReturn => o.refund_return(&mut w.ctx(), rid()?, &cfg).map(drop),
+        C::BuyReturnLabel => o
+            .open_return_intent(
+                &mut w.ctx(),
+                rid()?,
+                domain::order::CarrierAction::Purchase,
+                "rate",
+                None,
+            )
+            .map(drop),
+        C::VoidReturnLabel => o
+            .open_return_intent(
+                &mut w.ctx(),
+                rid()?,
+                domain::order::CarrierAction::Void,
+                "label",
+                None,
+            )
+            .map(drop),
+        C::UpdateReturnTracking => o
+            .update_return_tracking(&mut w.ctx(), rid()?, &tracking(TrackingStatus::Delivered))
+            .map(drop),
         C::RefundOrder => o
             .refund(&mut w.ctx(), money("1.00", "USD"), "goodwill", &cfg)
             .map(drop),

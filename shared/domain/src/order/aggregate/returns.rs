@@ -1,6 +1,8 @@
 //! Return commands: request, approve, reject, receive, refund.
 
 use super::*;
+use crate::order::model::{CarrierIntent, ReturnLabel};
+use crate::status::{CarrierAction, IntentOutcome, IntentState};
 
 impl Order {
     /// `requestReturn`: per line, returned (not rejected) ≤ delivered.
@@ -39,6 +41,10 @@ impl Order {
                 refund_id: None,
                 requested_at: ctx.now,
                 updated_at: ctx.now,
+                label: None,
+                intent: None,
+                label_key: None,
+                void_key: None,
             });
             out.push(EventPayload::ReturnRequested {
                 return_id: id,
@@ -136,5 +142,207 @@ impl Order {
             id: String::new(),
         })?;
         Ok((rid, events))
+    }
+
+    /// Records that a return-label purchase or void is about to be made at the carrier (the
+    /// rules of a shipment's intents): a purchase needs an APPROVED return without a label, a
+    /// void an APPROVED return with one, and neither may start while another is open.
+    pub fn open_return_intent(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ReturnId,
+        action: CarrierAction,
+        reference: &str,
+        key: Option<&str>,
+    ) -> DomainResult<(String, Vec<DomainEvent>)> {
+        let reference = required_text("reference", reference)?;
+        let intent_id = ctx.ids.next_ulid().to_string();
+        let command = return_label_command(action);
+        let events = self.run(ctx, command, |o, ctx, out| {
+            let idx = o.return_index(id)?;
+            let r = &mut o.returns[idx];
+            if let Some(open) = &r.intent {
+                return Err(DomainError::CarrierCallInProgress {
+                    action: open.action,
+                });
+            }
+            let ready = r.status == ReturnStatus::Approved
+                && match action {
+                    CarrierAction::Purchase => r.label.is_none(),
+                    CarrierAction::Void => r.label.is_some(),
+                };
+            if !ready {
+                return Err(DomainError::InvalidTransition {
+                    entity: Entity::Return,
+                    from: r.status.as_str(),
+                    to: command.as_str(),
+                });
+            }
+            r.intent = Some(CarrierIntent {
+                id: intent_id.clone(),
+                action,
+                reference,
+                key: key.map(str::to_owned),
+                state: IntentState::Open,
+                opened_at: ctx.now,
+                carrier_ref: None,
+            });
+            r.updated_at = ctx.now;
+            out.push(EventPayload::ReturnCarrierCallStarted {
+                return_id: id,
+                intent_id: intent_id.clone(),
+                action,
+            });
+            Ok(())
+        })?;
+        Ok((intent_id, events))
+    }
+
+    /// The index of the return whose open intent is `intent`, of `action`.
+    fn return_intent_index(
+        &self,
+        id: ReturnId,
+        intent: &str,
+        action: CarrierAction,
+    ) -> DomainResult<usize> {
+        let idx = self.return_index(id)?;
+        match &self.returns[idx].intent {
+            Some(i) if i.id == intent && i.action == action => Ok(idx),
+            _ => Err(DomainError::IntentClosed {
+                intent: intent.to_owned(),
+            }),
+        }
+    }
+
+    /// Closes a return's intent whose call did not happen (refused, or abandoned).
+    pub fn close_return_intent(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ReturnId,
+        intent: &str,
+        action: CarrierAction,
+        outcome: IntentOutcome,
+    ) -> DomainResult<Vec<DomainEvent>> {
+        if !matches!(outcome, IntentOutcome::Refused | IntentOutcome::Abandoned) {
+            return Err(DomainError::invalid(
+                "outcome",
+                "an intent is closed as refused or abandoned; a completed one by its outcome",
+            ));
+        }
+        self.run(ctx, return_label_command(action), |o, ctx, out| {
+            let idx = o.return_intent_index(id, intent, action)?;
+            o.returns[idx].intent = None;
+            o.returns[idx].updated_at = ctx.now;
+            out.push(EventPayload::ReturnCarrierCallOutcome {
+                return_id: id,
+                intent_id: intent.to_owned(),
+                action,
+                outcome,
+            });
+            Ok(())
+        })
+    }
+
+    /// The return's label was bought under its purchase intent `intent`.
+    pub fn record_return_label(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ReturnId,
+        intent: &str,
+        label: ReturnLabel,
+    ) -> DomainResult<Vec<DomainEvent>> {
+        required_text("carrierReference", &label.carrier_reference)?;
+        self.run(ctx, Command::BuyReturnLabel, |o, ctx, out| {
+            let idx = o.return_intent_index(id, intent, CarrierAction::Purchase)?;
+            let r = &mut o.returns[idx];
+            r.label_key = r.intent.take().and_then(|i| i.key);
+            out.push(EventPayload::ReturnLabelPurchased {
+                return_id: id,
+                carrier: label.carrier.clone(),
+                tracking_number: label.tracking_number.clone(),
+            });
+            r.label = Some(label.clone());
+            r.updated_at = ctx.now;
+            out.push(EventPayload::ReturnCarrierCallOutcome {
+                return_id: id,
+                intent_id: intent.to_owned(),
+                action: CarrierAction::Purchase,
+                outcome: IntentOutcome::Completed,
+            });
+            Ok(())
+        })
+    }
+
+    /// The return's label was voided under its void intent `intent`: the return has no label
+    /// (another may be bought).
+    pub fn record_return_void(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ReturnId,
+        intent: &str,
+    ) -> DomainResult<Vec<DomainEvent>> {
+        self.run(ctx, Command::VoidReturnLabel, |o, ctx, out| {
+            let idx = o.return_intent_index(id, intent, CarrierAction::Void)?;
+            let r = &mut o.returns[idx];
+            r.void_key = r.intent.take().and_then(|i| i.key);
+            let voided = r.label.take();
+            r.updated_at = ctx.now;
+            out.push(EventPayload::ReturnLabelVoided {
+                return_id: id,
+                tracking_number: voided.map(|l| l.tracking_number),
+            });
+            out.push(EventPayload::ReturnCarrierCallOutcome {
+                return_id: id,
+                intent_id: intent.to_owned(),
+                action: CarrierAction::Void,
+                outcome: IntentOutcome::Completed,
+            });
+            Ok(())
+        })
+    }
+
+    /// A carrier's update for the return label's number: DELIVERED means the parcel is back,
+    /// the same move `receiveReturn` makes (APPROVED → RECEIVED; the refund stays a person's).
+    /// Every other status (in transit, a failure, a return to the customer) changes nothing:
+    /// the return is APPROVED until the parcel arrives. Never a forward shipment.
+    pub fn update_return_tracking(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ReturnId,
+        update: &TrackingUpdate,
+    ) -> DomainResult<TrackingOutcome> {
+        let events = self.run(ctx, Command::UpdateReturnTracking, |o, ctx, out| {
+            let idx = o.return_index(id)?;
+            let r = &o.returns[idx];
+            let ours = r.label.as_ref().is_some_and(|l| {
+                update
+                    .tracking_number
+                    .as_ref()
+                    .is_none_or(|n| *n == l.tracking_number)
+            });
+            if !ours
+                || r.intent.is_some()
+                || update.status != TrackingStatus::Delivered
+                || r.status != ReturnStatus::Approved
+            {
+                return Ok(());
+            }
+            o.move_return(ctx.now, idx, ReturnMove::Receive, out)
+        })?;
+        if events.is_empty() {
+            Ok(TrackingOutcome::Ignored {
+                status: ShipmentStatus::Pending,
+            })
+        } else {
+            Ok(TrackingOutcome::Applied(events))
+        }
+    }
+}
+
+/// The command a return-label intent runs as.
+fn return_label_command(action: CarrierAction) -> Command {
+    match action {
+        CarrierAction::Purchase => Command::BuyReturnLabel,
+        CarrierAction::Void => Command::VoidReturnLabel,
     }
 }

@@ -195,6 +195,12 @@ impl Order {
         out: &mut Vec<EventPayload>,
     ) -> DomainResult<()> {
         let ret = &mut self.returns[idx];
+        // A return-label purchase or void in flight owns the return until its outcome is in.
+        if let Some(intent) = &ret.intent {
+            return Err(DomainError::CarrierCallInProgress {
+                action: intent.action,
+            });
+        }
         let from = ret.status;
         let to = return_transition(from, mv).ok_or(DomainError::InvalidTransition {
             entity: Entity::Return,
