@@ -52,15 +52,13 @@ impl Order {
                     to: command_of(action).as_str(),
                 });
             }
-            s.intent = Some(CarrierIntent {
-                id: intent_id.clone(),
+            s.intent = Some(new_intent(
+                intent_id.clone(),
                 action,
                 reference,
-                key: key.map(str::to_owned),
-                state: IntentState::Open,
-                opened_at: ctx.now,
-                carrier_ref: None,
-            });
+                key,
+                ctx.now,
+            ));
             s.updated_at = ctx.now;
             out.push(EventPayload::CarrierCallStarted {
                 shipment_id: id,
@@ -80,12 +78,8 @@ impl Order {
         action: CarrierAction,
     ) -> DomainResult<usize> {
         let idx = self.shipment_index(id)?;
-        match &self.shipments[idx].intent {
-            Some(i) if i.id == intent && i.action == action => Ok(idx),
-            _ => Err(DomainError::IntentClosed {
-                intent: intent.to_owned(),
-            }),
-        }
+        holds_intent(&self.shipments[idx].intent, intent, action)?;
+        Ok(idx)
     }
 
     /// Closes an intent whose call did not happen: the carrier refused it, or it never happened
@@ -98,15 +92,7 @@ impl Order {
         action: CarrierAction,
         outcome: IntentOutcome,
     ) -> DomainResult<Vec<DomainEvent>> {
-        if matches!(
-            outcome,
-            IntentOutcome::Completed | IntentOutcome::Unknown | IntentOutcome::Queued
-        ) {
-            return Err(DomainError::invalid(
-                "outcome",
-                "an intent is closed as refused or abandoned; a completed one by its outcome",
-            ));
-        }
+        closable(outcome)?;
         self.run(ctx, command_of(action), |o, ctx, out| {
             let idx = o.intent_index(id, intent, action)?;
             o.shipments[idx].intent = None;
@@ -271,5 +257,50 @@ impl Order {
             });
             Ok(())
         })
+    }
+}
+
+/// A new open intent of `action`, made now.
+pub(super) fn new_intent(
+    id: String,
+    action: CarrierAction,
+    reference: String,
+    key: Option<&str>,
+    now: Timestamp,
+) -> CarrierIntent {
+    CarrierIntent {
+        id,
+        action,
+        reference,
+        key: key.map(str::to_owned),
+        state: IntentState::Open,
+        opened_at: now,
+        carrier_ref: None,
+    }
+}
+
+/// Whether `slot` holds the open intent `intent` of `action` (else it was closed meanwhile).
+pub(super) fn holds_intent(
+    slot: &Option<CarrierIntent>,
+    intent: &str,
+    action: CarrierAction,
+) -> DomainResult<()> {
+    match slot {
+        Some(i) if i.id == intent && i.action == action => Ok(()),
+        _ => Err(DomainError::IntentClosed {
+            intent: intent.to_owned(),
+        }),
+    }
+}
+
+/// An intent is closed by hand only as refused or abandoned; a completed one by its outcome.
+pub(super) fn closable(outcome: IntentOutcome) -> DomainResult<()> {
+    if matches!(outcome, IntentOutcome::Refused | IntentOutcome::Abandoned) {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(
+            "outcome",
+            "an intent is closed as refused or abandoned; a completed one by its outcome",
+        ))
     }
 }

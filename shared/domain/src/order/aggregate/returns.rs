@@ -1,8 +1,9 @@
 //! Return commands: request, approve, reject, receive, refund.
 
+use super::intents::{closable, holds_intent, new_intent};
 use super::*;
-use crate::order::model::{CarrierIntent, ReturnLabel};
-use crate::status::{CarrierAction, IntentOutcome, IntentState};
+use crate::order::model::ReturnLabel;
+use crate::status::{CarrierAction, IntentOutcome};
 
 impl Order {
     /// `requestReturn`: per line, returned (not rejected) ≤ delivered.
@@ -178,15 +179,13 @@ impl Order {
                     to: command.as_str(),
                 });
             }
-            r.intent = Some(CarrierIntent {
-                id: intent_id.clone(),
+            r.intent = Some(new_intent(
+                intent_id.clone(),
                 action,
                 reference,
-                key: key.map(str::to_owned),
-                state: IntentState::Open,
-                opened_at: ctx.now,
-                carrier_ref: None,
-            });
+                key,
+                ctx.now,
+            ));
             r.updated_at = ctx.now;
             out.push(EventPayload::ReturnCarrierCallStarted {
                 return_id: id,
@@ -206,12 +205,8 @@ impl Order {
         action: CarrierAction,
     ) -> DomainResult<usize> {
         let idx = self.return_index(id)?;
-        match &self.returns[idx].intent {
-            Some(i) if i.id == intent && i.action == action => Ok(idx),
-            _ => Err(DomainError::IntentClosed {
-                intent: intent.to_owned(),
-            }),
-        }
+        holds_intent(&self.returns[idx].intent, intent, action)?;
+        Ok(idx)
     }
 
     /// Closes a return's intent whose call did not happen (refused, or abandoned).
@@ -223,12 +218,7 @@ impl Order {
         action: CarrierAction,
         outcome: IntentOutcome,
     ) -> DomainResult<Vec<DomainEvent>> {
-        if !matches!(outcome, IntentOutcome::Refused | IntentOutcome::Abandoned) {
-            return Err(DomainError::invalid(
-                "outcome",
-                "an intent is closed as refused or abandoned; a completed one by its outcome",
-            ));
-        }
+        closable(outcome)?;
         self.run(ctx, return_label_command(action), |o, ctx, out| {
             let idx = o.return_intent_index(id, intent, action)?;
             o.returns[idx].intent = None;
