@@ -160,6 +160,39 @@ fn outcome_unknown(e: &CarrierError, what: &str) -> AppError {
     }
 }
 
+/// What one purchase call came to.
+enum Attempt {
+    Bought(PurchasedLabel),
+    /// The carrier refused: nothing was bought.
+    Refused(CarrierError),
+    /// The carrier took it and is still making it, under its own id of it.
+    Queued(String),
+}
+
+/// One purchase call. A lost answer is looked up at once (a label found is `Bought`); one the
+/// lookup cannot tell either is the error, and the intent stays for the next operation.
+async fn attempt(carrier: &dyn Carrier, purchase: &Purchase) -> AppResult<Attempt> {
+    match carrier.buy_label(purchase).await {
+        Ok(label) => Ok(Attempt::Bought(label)),
+        Err(CarrierError::Queued { carrier_ref }) => Ok(Attempt::Queued(carrier_ref)),
+        Err(e) if e.is_refusal() => Ok(Attempt::Refused(e)),
+        Err(e) => match carrier
+            .find_purchase(&purchase.rate, &purchase.reference)
+            .await
+        {
+            Ok(PurchaseLookup::Bought(label)) => Ok(Attempt::Bought(label)),
+            _ => Err(outcome_unknown(&e, "purchase")),
+        },
+    }
+}
+
+/// A label purchase still open at the carrier.
+fn in_progress() -> AppError {
+    AppError::Rule(DomainError::CarrierCallInProgress {
+        action: CarrierAction::Purchase,
+    })
+}
+
 /// Package `i`'s purchase reference of a purchase made package by package (the intent's id
 /// and the package's place: at most 29 characters).
 fn piece_reference(intent: &str, i: usize) -> String {
@@ -510,9 +543,9 @@ impl App {
                 shipment: parcel,
                 reference: intent.clone(),
             };
-            let bought = match carrier.buy_label(&purchase).await {
-                Ok(label) => label,
-                Err(CarrierError::Queued { carrier_ref }) => {
+            let bought = match attempt(&*carrier, &purchase).await? {
+                Attempt::Bought(label) => label,
+                Attempt::Queued(carrier_ref) => {
                     // Taken, not yet made: the intent stays open under the carrier's id of it,
                     // and whoever comes next looks that up (never a second purchase).
                     tracing::info!(order = %order.id, %shipment, "label purchase queued by the carrier");
@@ -525,30 +558,14 @@ impl App {
                         Some(&carrier_ref),
                     )
                     .await?;
-                    return Err(AppError::Rule(DomainError::CarrierCallInProgress {
-                        action: CarrierAction::Purchase,
-                    }));
+                    return Err(in_progress());
                 }
-                Err(e) if e.is_refusal() => {
+                Attempt::Refused(e) => {
                     tracing::info!(order = %order.id, %shipment, code = e.code(), "label purchase refused by the carrier");
-                    self.close_intent(
-                        rc,
-                        order.id,
-                        shipment,
-                        &intent,
-                        CarrierAction::Purchase,
-                        IntentOutcome::Refused,
-                    )
-                    .await?;
+                    self.void_and_refuse(rc, &identity, (order.id, shipment), &intent, &token, &[])
+                        .await?;
                     return Err(carrier_error(e));
                 }
-                Err(e) => match carrier
-                    .find_purchase(&purchase.rate, &purchase.reference)
-                    .await
-                {
-                    Ok(PurchaseLookup::Bought(label)) => label,
-                    _ => return Err(outcome_unknown(&e, "purchase")),
-                },
             };
             self.outcomes.put(&intent, Outcome::Bought(bought.clone()));
             return self
@@ -588,21 +605,17 @@ impl App {
                 },
                 reference: piece_reference(intent, i),
             };
-            match carrier.buy_label(&purchase).await {
-                Ok(label) => bought.push(label),
-                Err(e) if e.is_refusal() => {
+            match attempt(carrier, &purchase).await? {
+                Attempt::Bought(label) => bought.push(label),
+                Attempt::Refused(e) => {
                     tracing::info!(%order, %shipment, package = i + 1, code = e.code(), "a package's label was refused: the others are voided");
                     self.void_and_refuse(rc, identity, (order, shipment), intent, token, &bought)
                         .await?;
                     return Err(carrier_error(e));
                 }
-                Err(e) => match carrier
-                    .find_purchase(&purchase.rate, &purchase.reference)
-                    .await
-                {
-                    Ok(PurchaseLookup::Bought(label)) => bought.push(label),
-                    _ => return Err(outcome_unknown(&e, "purchase")),
-                },
+                // Still being made: the intent stays open, and the lookup of each package
+                // (`settle`) completes or voids the whole purchase.
+                Attempt::Queued(_) => return Err(in_progress()),
             }
         }
         let label =
