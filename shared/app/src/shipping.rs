@@ -1,6 +1,8 @@
-//! Carrier calls: rates for a shipment, buying and voiding its label, and polling its tracking —
+//! Carrier calls: rates for a shipment, buying and voiding its labels, and polling its tracking —
 //! each with the tenant's credentials in force at the time of the call, through one carrier
-//! interface (the `ports::carrier::Carrier` port).
+//! interface (the `ports::carrier::Carrier` port). A shipment of several packages is bought in
+//! one multi-piece purchase where the carrier has one (FedEx, Shippo), else one label per
+//! package under the shipment's one intent, all or none (EasyPost).
 //!
 //! A purchase or a void costs money or cannot be undone, so it follows DESIGN.md §2 rule 9: an
 //! intent is committed on the shipment before the carrier is called (a racing second call finds
@@ -8,7 +10,8 @@
 //! the answer is lost (a timeout, a failed commit, a killed process) the next operation on the
 //! shipment — the same request retried, another buy, or `oms labels reconcile` — looks the
 //! call up at the carrier and completes it; nothing is bought or voided twice, and a label the
-//! shipment can no longer take is voided and audited. The label's tracking number goes into the
+//! shipment can no longer take is voided and audited. A Shippo purchase left queued stays open
+//! under its transaction id and is looked up by it. Every package's tracking number goes into the
 //! tenant's tracking index and the SaaS-wide one in the completing transaction, so carrier
 //! webhooks find the shipment on either route — unless another shipment already holds the
 //! number there: the label is recorded without that entry, and the tenant audit says so.
