@@ -185,9 +185,10 @@ pub async fn labels(
             open += 1;
             let age = now.unix_seconds() - r.intent.opened_at.unix_seconds();
             println!(
-                "{t}\torder={}\tshipment={}\t{}\t{}\tage={age}s\tkey={}{}",
+                "{t}\torder={}\t{}={}\t{}\t{}\tage={age}s\tkey={}{}",
                 r.order,
-                r.shipment,
+                r.target.kind(),
+                r.target,
                 r.intent.action.as_str(),
                 r.intent.state.as_str(),
                 r.intent.key.as_deref().unwrap_or("-"),

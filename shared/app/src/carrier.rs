@@ -170,9 +170,10 @@ pub(crate) fn decode<T: for<'de> Deserialize<'de>>(field: &str, s: &str) -> AppR
 }
 
 /// The usage rows a change makes: a label bought through a platform account (the shipment went
-/// CONFIRMED → LABEL_PURCHASED with a label of such an account) is a purchase, a void of one
-/// (LABEL_PURCHASED → CANCELLED under a void intent) its reversal; each row's id is the intent's,
-/// so a row is written once, in the commit that completes its call.
+/// CONFIRMED → LABEL_PURCHASED with a label of such an account, or a return gained such a
+/// label) is a purchase, a void of one (LABEL_PURCHASED → CANCELLED under a void intent; a
+/// return's label gone under one) its reversal; each row's id is the intent's, so a row is
+/// written once, in the commit that completes its call.
 pub(crate) fn usage_items(
     before: &Order,
     after: &Order,
@@ -180,6 +181,29 @@ pub(crate) fn usage_items(
     now: domain::Timestamp,
 ) -> Vec<CarrierUsage> {
     let mut rows = Vec::new();
+    let mut row = |intent: &str, kind, reference: Option<&str>, shipment, return_id| {
+        let Some(label) = reference.and_then(|r| decode::<LabelRef>("label", r).ok()) else {
+            return;
+        };
+        match (label.p, label.m) {
+            (true, Some(amount)) => rows.push(CarrierUsage {
+                id: intent.to_owned(),
+                tenant: tenant.clone(),
+                gateway: label.g,
+                account: label.a,
+                order: after.id(),
+                shipment,
+                return_id,
+                kind,
+                amount,
+                at: now,
+            }),
+            (true, None) => {
+                tracing::warn!(order = %after.id(), %shipment, "a platform label without its amount: no usage row")
+            }
+            (false, _) => {}
+        }
+    };
     for s in after.shipments() {
         let Some(was) = before.shipment(s.id) else {
             continue;
@@ -196,29 +220,22 @@ pub(crate) fn usage_items(
             }
             _ => continue,
         };
-        let Some(label) = reference
-            .as_deref()
-            .and_then(|r| decode::<LabelRef>("label", r).ok())
-        else {
+        row(&intent.id, kind, reference.as_deref(), s.id, None);
+    }
+    for r in after.returns() {
+        let Some(was) = before.return_(r.id) else {
             continue;
         };
-        match (label.p, label.m) {
-            (true, Some(amount)) => rows.push(CarrierUsage {
-                id: intent.id.clone(),
-                tenant: tenant.clone(),
-                gateway: label.g,
-                account: label.a,
-                order: after.id(),
-                shipment: s.id,
-                kind,
-                amount,
-                at: now,
-            }),
-            (true, None) => {
-                tracing::warn!(order = %after.id(), shipment = %s.id, "a platform label without its amount: no usage row")
-            }
-            (false, _) => {}
-        }
+        let (Some(intent), Some(shipment)) = (&was.intent, after.shipment_of_return(r.id)) else {
+            continue;
+        };
+        let (kind, label) = match (&was.label, &r.label) {
+            (None, Some(bought)) => (UsageKind::Purchase, bought),
+            (Some(voided), None) => (UsageKind::Reversal, voided),
+            _ => continue,
+        };
+        let reference = Some(label.carrier_reference.as_str());
+        row(&intent.id, kind, reference, shipment.id, Some(r.id));
     }
     rows
 }

@@ -2,8 +2,7 @@
 //! index and, for labels bought through the gateway, the SaaS-wide one) and the open-intent
 //! index items `oms labels reconcile` reads.
 
-use domain::ids::ShipmentId;
-use domain::order::{Order, Shipment};
+use domain::order::{CarrierTarget, Order, Shipment};
 
 use crate::ports::{TrackingClaim, TrackingIndex};
 
@@ -26,7 +25,7 @@ fn claims_of<'a>(
         for number in numbers {
             if claims
                 .iter()
-                .any(|c: &TrackingClaim| c.shipment == s.id && &c.number == number)
+                .any(|c: &TrackingClaim| c.target == s.id.into() && &c.number == number)
             {
                 continue;
             }
@@ -35,23 +34,24 @@ fn claims_of<'a>(
                 carrier: carrier.clone(),
                 number: number.clone(),
                 order: after.id(),
-                shipment: s.id,
+                target: s.id.into(),
             });
         }
     }
     claims
 }
 
-/// The open-intent index items of shipments whose carrier intent opened or closed in this
-/// command (the index `oms labels reconcile` reads).
-pub(crate) fn intent_items(before: &Order, after: &Order) -> Vec<(ShipmentId, bool)> {
-    after
-        .shipments()
-        .iter()
-        .filter_map(|s| {
-            let was = before.shipment(s.id).is_some_and(|b| b.intent.is_some());
-            let is = s.intent.is_some();
-            (was != is).then_some((s.id, is))
+/// The open-intent index items of shipments and returns whose carrier intent opened or closed
+/// in this command (the index `oms labels reconcile` reads).
+pub(crate) fn intent_items(before: &Order, after: &Order) -> Vec<(CarrierTarget, bool)> {
+    let shipments = after.shipments().iter().map(|s| CarrierTarget::from(s.id));
+    let returns = after.returns().iter().map(|r| CarrierTarget::from(r.id));
+    shipments
+        .chain(returns)
+        .filter_map(|t| {
+            let was = before.intent_of(t).is_some();
+            let is = after.intent_of(t).is_some();
+            (was != is).then_some((t, is))
         })
         .collect()
 }
@@ -70,13 +70,39 @@ fn tracking_changed(before: &Order, s: &Shipment) -> bool {
     })
 }
 
-/// Tenant tracking-index claims for shipments whose carrier and tracking number changed.
+/// The claims of return labels bought in this command (always bought through the gateway: in
+/// both indexes), naming the return.
+fn return_claims(index: TrackingIndex, before: &Order, after: &Order) -> Vec<TrackingClaim> {
+    after
+        .returns()
+        .iter()
+        .filter_map(|r| {
+            let label = r.label.as_ref()?;
+            let was = before.return_(r.id).and_then(|b| b.label.as_ref());
+            let new = was.is_none_or(|w| {
+                w.carrier != label.carrier || w.tracking_number != label.tracking_number
+            });
+            new.then(|| TrackingClaim {
+                index,
+                carrier: label.carrier.clone(),
+                number: label.tracking_number.clone(),
+                order: after.id(),
+                target: r.id.into(),
+            })
+        })
+        .collect()
+}
+
+/// Tenant tracking-index claims for shipments whose carrier and tracking number changed, and
+/// for return labels bought.
 pub(crate) fn tracking_items(before: &Order, after: &Order) -> Vec<TrackingClaim> {
     let changed = after
         .shipments()
         .iter()
         .filter(|s| tracking_changed(before, s));
-    claims_of(TrackingIndex::Tenant, after, changed)
+    let mut claims = claims_of(TrackingIndex::Tenant, after, changed);
+    claims.extend(return_claims(TrackingIndex::Tenant, before, after));
+    claims
 }
 
 /// SaaS-wide tracking-index claims of labels bought through the gateway whose carrier or
@@ -87,5 +113,7 @@ pub(crate) fn global_tracking_items(before: &Order, after: &Order) -> Vec<Tracki
         .shipments()
         .iter()
         .filter(|s| s.carrier_reference.is_some() && tracking_changed(before, s));
-    claims_of(TrackingIndex::Global, after, labels)
+    let mut claims = claims_of(TrackingIndex::Global, after, labels);
+    claims.extend(return_claims(TrackingIndex::Global, before, after));
+    claims
 }

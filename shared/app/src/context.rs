@@ -59,14 +59,14 @@ pub enum Pending {
         /// Where those numbers come from: what a number held by another shipment does.
         numbers: NumberSource,
         /// Shipments whose carrier intent opened (`true`) or closed (`false`).
-        intents: Vec<(domain::ids::ShipmentId, bool)>,
+        intents: Vec<(domain::order::CarrierTarget, bool)>,
         /// Carrier usage rows of platform accounts, in the same transaction.
         usage: Vec<domain::usage::CarrierUsage>,
     },
     Config {
         identity: Identity,
-        current: TenantConfig,
-        new: TenantConfig,
+        current: Box<TenantConfig>,
+        new: Box<TenantConfig>,
         audit: AuditRecord,
     },
 }
@@ -88,9 +88,10 @@ impl NumberSource {
     /// Where the tracking numbers of `op` come from.
     pub fn of(op: Operation) -> Self {
         match op {
-            Operation::BuyLabel | Operation::TrackShipment | Operation::WebhookShipmentTracker => {
-                NumberSource::Carrier
-            }
+            Operation::BuyLabel
+            | Operation::BuyReturnLabel
+            | Operation::TrackShipment
+            | Operation::WebhookShipmentTracker => NumberSource::Carrier,
             _ => NumberSource::User,
         }
     }

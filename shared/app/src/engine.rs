@@ -306,8 +306,8 @@ impl App {
         Ok(AuditRecord {
             id: AuditId::from_ulid(self.next_id()?),
             target: AuditTarget {
-                kind: "shipment".into(),
-                id: claim.shipment.to_string(),
+                kind: claim.target.kind().into(),
+                id: claim.target.to_string(),
             },
             outcome: AuditOutcome::Failed {
                 reason: format!(
@@ -431,7 +431,13 @@ impl App {
                 audit,
             } => {
                 self.configs
-                    .save(identity.scope(), current, new.clone(), audit, idempotency)
+                    .save(
+                        identity.scope(),
+                        current,
+                        (**new).clone(),
+                        audit,
+                        idempotency,
+                    )
                     .await?;
             }
         }
@@ -563,7 +569,7 @@ impl App {
             )?;
             let mut tracking = crate::commit_items::tracking_items(&stored.order, &after);
             let intents = crate::commit_items::intent_items(&stored.order, &after);
-            if op == Operation::BuyLabel {
+            if matches!(op, Operation::BuyLabel | Operation::BuyReturnLabel) {
                 tracking.extend(crate::commit_items::global_tracking_items(
                     &stored.order,
                     &after,

@@ -155,6 +155,16 @@ pub struct PackageIntake {
 }
 
 impl PackageIntake {
+    /// The package alone (its size), without the caller's reference.
+    pub fn package(&self) -> R<Package> {
+        Package::new(
+            self.weight_grams,
+            self.length_mm,
+            self.width_mm,
+            self.height_mm,
+        )
+    }
+
     fn parse(&self) -> R<NewPackage> {
         Ok(NewPackage {
             package: Package::new(

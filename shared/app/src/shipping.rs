@@ -23,10 +23,11 @@ use auth::Identity;
 use domain::access::Operation;
 use domain::audit::{AuditOutcome, AuditTarget};
 use domain::gateway::AccountRef;
-use domain::ids::{AccountId, AuditId, CarrierCode, OrderId, ShipmentId, TrackingNumber};
+use domain::ids::{AccountId, AuditId, CarrierCode, OrderId, ReturnId, ShipmentId, TrackingNumber};
 use domain::order::{
-    CarrierAction, CarrierIntent, IntentOutcome, IntentState, Label, Order, PackageLabel, Shipment,
-    ShipmentStatus, TrackingStatus, TrackingUpdate,
+    CarrierAction, CarrierIntent, CarrierTarget, IntentOutcome, IntentState, Label, Order, Package,
+    PackageLabel, ReturnLabel, ReturnStatus, Shipment, ShipmentStatus, TrackingStatus,
+    TrackingUpdate,
 };
 use domain::{DomainError, Money};
 use serde::{Deserialize, Serialize};
@@ -98,6 +99,9 @@ struct RateToken {
     /// package's own quoted rate, in package order. Empty: one purchase for the shipment.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     k: Vec<PieceRate>,
+    /// A return label's quote: the package it was quoted for (the return keeps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pk: Option<Package>,
 }
 
 /// One package's quoted rate of a purchase made package by package.
@@ -139,26 +143,32 @@ impl RateToken {
     }
 }
 
-/// What a rate id is sealed for.
-fn rate_purpose(identity: &Identity, order: OrderId, shipment: ShipmentId) -> String {
-    format!("rate:{}:{order}:{shipment}", identity.tenant())
+/// What a rate id is sealed for: one shipment's labels, or one return's label.
+fn rate_purpose(identity: &Identity, order: OrderId, target: CarrierTarget) -> String {
+    match target {
+        CarrierTarget::Shipment(s) => format!("rate:{}:{order}:{s}", identity.tenant()),
+        CarrierTarget::Return(r) => format!("return-rate:{}:{order}:{r}", identity.tenant()),
+    }
 }
 
 /// The operation an intent's commands are audited as.
-fn intent_operation(action: CarrierAction) -> Operation {
-    match action {
-        CarrierAction::Purchase => Operation::BuyLabel,
-        CarrierAction::Void => Operation::VoidLabel,
+fn intent_operation(target: CarrierTarget, action: CarrierAction) -> Operation {
+    match (target, action) {
+        (CarrierTarget::Shipment(_), CarrierAction::Purchase) => Operation::BuyLabel,
+        (CarrierTarget::Shipment(_), CarrierAction::Void) => Operation::VoidLabel,
+        (CarrierTarget::Return(_), CarrierAction::Purchase) => Operation::BuyReturnLabel,
+        (CarrierTarget::Return(_), CarrierAction::Void) => Operation::VoidReturnLabel,
     }
 }
 
 /// A call whose outcome the carrier did not tell and its lookup could not either.
-fn outcome_unknown(e: &CarrierError, what: &str) -> AppError {
+fn outcome_unknown(e: &CarrierError, what: &str, target: CarrierTarget) -> AppError {
     AppError::Carrier {
         code: "carrier_unavailable",
         message: format!(
             "{e}; the {what}'s outcome is not known yet: it is looked up at the carrier by the next \
-             operation on this shipment (or `oms labels reconcile`), never made twice"
+             operation on this {} (or `oms labels reconcile`), never made twice",
+            target.kind()
         ),
     }
 }
@@ -174,7 +184,11 @@ enum Attempt {
 
 /// One purchase call. A lost answer is looked up at once (a label found is `Bought`); one the
 /// lookup cannot tell either is the error, and the intent stays for the next operation.
-async fn attempt(carrier: &dyn Carrier, purchase: &Purchase) -> AppResult<Attempt> {
+async fn attempt(
+    carrier: &dyn Carrier,
+    purchase: &Purchase,
+    target: CarrierTarget,
+) -> AppResult<Attempt> {
     match carrier.buy_label(purchase).await {
         Ok(label) => Ok(Attempt::Bought(label)),
         Err(CarrierError::Queued { carrier_ref }) => Ok(Attempt::Queued(carrier_ref)),
@@ -184,7 +198,7 @@ async fn attempt(carrier: &dyn Carrier, purchase: &Purchase) -> AppResult<Attemp
             .await
         {
             Ok(PurchaseLookup::Bought(label)) => Ok(Attempt::Bought(label)),
-            _ => Err(outcome_unknown(&e, "purchase")),
+            _ => Err(outcome_unknown(&e, "purchase", target)),
         },
     }
 }
@@ -230,7 +244,8 @@ fn other_references(label: &PurchasedLabel) -> Vec<String> {
 #[derive(Debug, Clone)]
 pub struct IntentReport {
     pub order: OrderId,
-    pub shipment: ShipmentId,
+    /// The shipment, or the return whose label it is.
+    pub target: CarrierTarget,
     pub intent: CarrierIntent,
     /// What the lookup did (when one was asked for).
     pub settled: Option<String>,
@@ -306,6 +321,137 @@ fn request(order: &Order, s: &Shipment) -> AppResult<ShipmentRequest> {
         reference: Some(format!("{}/{}", order.id(), s.id)),
         is_return: false,
     })
+}
+
+/// The carrier's view of a return's label: from where the customer received the shipment that
+/// delivered the returned items, back to `warehouse` (the tenant's return address) or else to
+/// that shipment's pickup address, in one package, with the carrier's return flag.
+fn return_request(
+    order: &Order,
+    id: ReturnId,
+    package: Package,
+    warehouse: Option<&domain::contact::Address>,
+) -> AppResult<ShipmentRequest> {
+    let source = order
+        .shipment_of_return(id)
+        .ok_or_else(|| AppError::Invalid {
+            field: "returnId".into(),
+            message: "no delivered shipment carried the returned items".into(),
+        })?;
+    let to = warehouse
+        .or(source.pickup.as_ref().map(|p| &p.address))
+        .ok_or_else(|| AppError::Invalid {
+            field: "returnId".into(),
+            message: "nowhere to return to: the shipment has no pickup address and the tenant \
+                      config no returnAddress"
+                .into(),
+        })?;
+    Ok(ShipmentRequest {
+        from: address(&source.destination, Some(order.customer().email.as_str())),
+        to: address(to, None),
+        parcels: vec![Parcel {
+            weight_grams: package.weight_grams,
+            length_mm: package.length_mm,
+            width_mm: package.width_mm,
+            height_mm: package.height_mm,
+        }],
+        reference: Some(format!("{}/{id}", order.id())),
+        is_return: true,
+    })
+}
+
+/// The package a return's label is quoted for: the one given, else the first package of the
+/// shipment that delivered the returned items.
+fn return_package(order: &Order, id: ReturnId, given: Option<Package>) -> AppResult<Package> {
+    given
+        .or_else(|| {
+            order
+                .shipment_of_return(id)
+                .and_then(|s| s.packages.first())
+                .map(|p| p.package)
+        })
+        .ok_or_else(|| AppError::Invalid {
+            field: "package".into(),
+            message: "give the return's package (weight and size): the shipment had none".into(),
+        })
+}
+
+/// The order's return `id`, or NOT_FOUND.
+fn return_of(order: &Order, id: ReturnId) -> AppResult<&domain::order::Return> {
+    order
+        .return_(id)
+        .ok_or(AppError::NotFound { what: "return" })
+}
+
+/// The caller may act on the target: a vendor only on shipments of its own lines; a return is
+/// the tenant's (its operations are not a vendor's).
+fn own_target(
+    identity: &Identity,
+    op: Operation,
+    order: &Order,
+    target: CarrierTarget,
+) -> AppResult<()> {
+    match target {
+        CarrierTarget::Shipment(id) => own_shipment(identity, op, order, id),
+        CarrierTarget::Return(id) => return_of(order, id).map(|_| ()),
+    }
+}
+
+/// The API's name of a target's id field.
+fn target_field(target: CarrierTarget) -> &'static str {
+    match target {
+        CarrierTarget::Shipment(_) => "shipmentId",
+        CarrierTarget::Return(_) => "returnId",
+    }
+}
+
+/// Where a shipment or return is, as a refusal says it: a label bought meanwhile (by another
+/// request) reads so.
+fn where_it_is(order: &Order, target: CarrierTarget, action: CarrierAction) -> String {
+    match target {
+        CarrierTarget::Shipment(id) => match order.shipment(id) {
+            Some(s)
+                if action == CarrierAction::Purchase
+                    && s.carrier_reference.is_some()
+                    && s.status != ShipmentStatus::Cancelled =>
+            {
+                "it already has its label".to_owned()
+            }
+            Some(s) => format!("it is {}", s.status.as_str()),
+            None => "it is gone".to_owned(),
+        },
+        CarrierTarget::Return(id) => match order.return_(id) {
+            Some(r) if r.label.is_some() => format!("it is {} with its label", r.status.as_str()),
+            Some(r) => format!("it is {} without a label", r.status.as_str()),
+            None => "it is gone".to_owned(),
+        },
+    }
+}
+
+/// A return's label from its purchase: one package (a return ships in one), the package its
+/// rate was quoted for.
+fn return_label(
+    token: &RateToken,
+    carrier: &CarrierCode,
+    labels: &[PackageLabel],
+    reference: &str,
+) -> Result<ReturnLabel, DomainError> {
+    match (labels, token.pk) {
+        ([one], Some(package)) => Ok(ReturnLabel {
+            package,
+            carrier: carrier.clone(),
+            tracking_number: one.tracking_number.clone(),
+            label: one.label.clone(),
+            carrier_reference: reference.to_owned(),
+        }),
+        _ => Err(DomainError::Invalid {
+            field: "labels",
+            reason: format!(
+                "a return ships in one package with its quoted size: {} labels bought",
+                labels.len()
+            ),
+        }),
+    }
 }
 
 fn tracking_status(s: TrackStatus) -> Option<TrackingStatus> {
@@ -386,7 +532,10 @@ impl App {
         account: &AccountRef,
     ) -> AppResult<Box<dyn Carrier>> {
         let use_ = match op {
-            Operation::GetRates | Operation::BuyLabel => CarrierUse::NewBusiness,
+            Operation::GetRates
+            | Operation::BuyLabel
+            | Operation::ReturnShippingRates
+            | Operation::BuyReturnLabel => CarrierUse::NewBusiness,
             _ => CarrierUse::FollowUp,
         };
         self.carrier_of(rc, op, gateway, account, use_).await
@@ -425,6 +574,78 @@ impl App {
         own_shipment(identity, op, &stored.order, shipment)?;
         let s = shipment_of(&stored.order, shipment)?;
         let req = request(&stored.order, s)?;
+        self.quote(
+            rc,
+            op,
+            (order, shipment.into()),
+            req,
+            gateway,
+            account,
+            None,
+        )
+        .await
+    }
+
+    /// Rates for a return's label (`returnShippingRates`): from where the customer received the
+    /// items back to the tenant's return address or the shipment's pickup address, for the
+    /// package given (else the shipment's first), with the carrier's return flag. The return
+    /// must be APPROVED without a label.
+    pub async fn return_shipping_rates(
+        &self,
+        rc: &RequestCtx,
+        order: OrderId,
+        id: ReturnId,
+        package: Option<Package>,
+        gateway: &CarrierCode,
+        account: Option<&AccountRef>,
+    ) -> AppResult<Quote> {
+        let op = Operation::ReturnShippingRates;
+        let (stored, config) = self.load_for(rc, op, order, true).await?;
+        let r = return_of(&stored.order, id)?;
+        if r.status != ReturnStatus::Approved || r.label.is_some() {
+            return Err(AppError::Invalid {
+                field: "returnId".into(),
+                message: format!(
+                    "a return label is bought for an APPROVED return without one; it is {}{}",
+                    r.status.as_str(),
+                    if r.label.is_some() {
+                        " with its label"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
+        let package = return_package(&stored.order, id, package)?;
+        let warehouse = config.return_address();
+        let req = return_request(&stored.order, id, package, warehouse)?;
+        self.quote(
+            rc,
+            op,
+            (order, id.into()),
+            req,
+            gateway,
+            account,
+            Some(package),
+        )
+        .await
+    }
+
+    /// The rates of `req` from one gateway account (the one named, else the tenant's own
+    /// account of the gateway, else the platform account offered to its plan), each sealed
+    /// into a rate id for this very tenant, order and target.
+    #[allow(clippy::too_many_arguments)]
+    async fn quote(
+        &self,
+        rc: &RequestCtx,
+        op: Operation,
+        (order, target): (OrderId, CarrierTarget),
+        req: ShipmentRequest,
+        gateway: &CarrierCode,
+        account: Option<&AccountRef>,
+        package: Option<Package>,
+    ) -> AppResult<Quote> {
+        let identity = rc.identity(op)?;
         let account = match account {
             Some(a) => a.clone(),
             None => self.default_account(rc, op, gateway).await?,
@@ -444,7 +665,7 @@ impl App {
                 .collect();
             (priced, rates.errors)
         };
-        let purpose = rate_purpose(identity, order, shipment);
+        let purpose = rate_purpose(identity, order, target);
         let quoted = priced
             .into_iter()
             .map(|Priced { rate: r, pieces }| {
@@ -463,6 +684,7 @@ impl App {
                             r: p.rate_id,
                         })
                         .collect(),
+                    pk: package,
                 };
                 let body = serde_json::to_vec(&token)
                     .map_err(|_| AppError::internal("cannot encode a rate"))?;
@@ -497,9 +719,55 @@ impl App {
         shipment: ShipmentId,
         rate_id: &str,
     ) -> AppResult<Order> {
-        let op = Operation::BuyLabel;
+        self.buy_label(rc, uow, order, shipment.into(), rate_id)
+            .await
+    }
+
+    /// Buys a return's label of a rate `returnShippingRates` quoted, exactly once (the rules of
+    /// `buy_shipping_label`, the intent on the return). The return keeps the label, and its
+    /// number is claimed for the return in both tracking indexes.
+    pub async fn buy_return_label(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        order: OrderRef,
+        id: ReturnId,
+        rate_id: &str,
+    ) -> AppResult<Order> {
+        self.buy_label(rc, uow, order, id.into(), rate_id).await
+    }
+
+    /// The carrier's view of what a purchase is for, as it stands now.
+    async fn request_of(
+        &self,
+        identity: &Identity,
+        order: &Order,
+        target: CarrierTarget,
+        token: &RateToken,
+    ) -> AppResult<ShipmentRequest> {
+        match target {
+            CarrierTarget::Shipment(id) => request(order, shipment_of(order, id)?),
+            CarrierTarget::Return(id) => {
+                let package = token
+                    .pk
+                    .ok_or_else(|| AppError::internal("a return's rate without its package"))?;
+                let config = self.configs.current(identity.scope()).await?;
+                return_request(order, id, package, config.return_address())
+            }
+        }
+    }
+
+    async fn buy_label(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        order: OrderRef,
+        target: CarrierTarget,
+        rate_id: &str,
+    ) -> AppResult<Order> {
+        let op = intent_operation(target, CarrierAction::Purchase);
         let identity = rc.identity(op)?.clone();
-        let token = self.open_rate(&identity, order.id, shipment, rate_id)?;
+        let token = self.open_rate(&identity, order.id, target, rate_id)?;
         for _ in 0..RETRIES {
             let stored = match self
                 .start_call(
@@ -507,7 +775,7 @@ impl App {
                     uow,
                     &identity,
                     order.id,
-                    shipment,
+                    target,
                     CarrierAction::Purchase,
                 )
                 .await?
@@ -517,13 +785,15 @@ impl App {
                 Start::Go(stored) => *stored,
             };
             let carrier = self.carrier_for(rc, op, &token.g, &token.account()).await?;
-            let parcel = request(&stored.order, shipment_of(&stored.order, shipment)?)?;
+            let parcel = self
+                .request_of(&identity, &stored.order, target, &token)
+                .await?;
             let Some(intent) = self
                 .open_intent(
                     rc,
                     &identity,
                     stored,
-                    shipment,
+                    target,
                     CarrierAction::Purchase,
                     &encode(&token)?,
                     uow.key(),
@@ -532,7 +802,7 @@ impl App {
             else {
                 continue;
             };
-            if !token.k.is_empty() {
+            if let (false, CarrierTarget::Shipment(shipment)) = (token.k.is_empty(), target) {
                 return self
                     .buy_per_package(
                         rc, uow, &identity, order.id, shipment, &intent, &token, &*carrier, &parcel,
@@ -546,16 +816,16 @@ impl App {
                 shipment: parcel,
                 reference: intent.clone(),
             };
-            let bought = match attempt(&*carrier, &purchase).await? {
+            let bought = match attempt(&*carrier, &purchase, target).await? {
                 Attempt::Bought(label) => label,
                 Attempt::Queued(carrier_ref) => {
                     // Taken, not yet made: the intent stays open under the carrier's id of it,
                     // and whoever comes next looks that up (never a second purchase).
-                    tracing::info!(order = %order.id, %shipment, "label purchase queued by the carrier");
+                    tracing::info!(order = %order.id, %target, "label purchase queued by the carrier");
                     self.leave_open(
                         rc,
                         order.id,
-                        shipment,
+                        target,
                         &intent,
                         CarrierAction::Purchase,
                         Some(&carrier_ref),
@@ -564,8 +834,8 @@ impl App {
                     return Err(in_progress());
                 }
                 Attempt::Refused(e) => {
-                    tracing::info!(order = %order.id, %shipment, code = e.code(), "label purchase refused by the carrier");
-                    self.void_and_refuse(rc, &identity, (order.id, shipment), &intent, &token, &[])
+                    tracing::info!(order = %order.id, %target, code = e.code(), "label purchase refused by the carrier");
+                    self.void_and_refuse(rc, &identity, (order.id, target), &intent, &token, &[])
                         .await?;
                     return Err(carrier_error(e));
                 }
@@ -573,7 +843,7 @@ impl App {
             self.outcomes.put(&intent, Outcome::Bought(bought.clone()));
             return self
                 .complete_purchase(
-                    rc, uow, &identity, order.id, shipment, &intent, &token, bought,
+                    rc, uow, &identity, order.id, target, &intent, &token, bought,
                 )
                 .await;
         }
@@ -608,11 +878,12 @@ impl App {
                 },
                 reference: piece_reference(intent, i),
             };
-            match attempt(carrier, &purchase).await? {
+            match attempt(carrier, &purchase, shipment.into()).await? {
                 Attempt::Bought(label) => bought.push(label),
                 Attempt::Refused(e) => {
                     tracing::info!(%order, %shipment, package = i + 1, code = e.code(), "a package's label was refused: the others are voided");
-                    self.void_and_refuse(rc, identity, (order, shipment), intent, token, &bought)
+                    let target = shipment.into();
+                    self.void_and_refuse(rc, identity, (order, target), intent, token, &bought)
                         .await?;
                     return Err(carrier_error(e));
                 }
@@ -624,29 +895,38 @@ impl App {
         let label =
             combine(bought).ok_or_else(|| AppError::internal("a purchase of no package"))?;
         self.outcomes.put(intent, Outcome::Bought(label.clone()));
-        self.complete_purchase(rc, uow, identity, order, shipment, intent, token, label)
-            .await
+        self.complete_purchase(
+            rc,
+            uow,
+            identity,
+            order,
+            shipment.into(),
+            intent,
+            token,
+            label,
+        )
+        .await
     }
 
-    /// A purchase that cannot stand on its shipment: the labels it did buy voided at the
-    /// carrier (each audited) and its intent closed as refused, so a later buy may try again.
+    /// A purchase that cannot stand on its shipment or return: the labels it did buy voided at
+    /// the carrier (each audited) and its intent closed as refused, so a later buy may try again.
     async fn void_and_refuse(
         &self,
         rc: &RequestCtx,
         identity: &Identity,
-        (order, shipment): (OrderId, ShipmentId),
+        (order, target): (OrderId, CarrierTarget),
         intent: &str,
         token: &RateToken,
         labels: &[PurchasedLabel],
     ) -> AppResult<()> {
         for label in labels {
-            self.void_orphan(rc, identity, order, shipment, token, label)
+            self.void_orphan(rc, identity, order, target, token, label)
                 .await;
         }
         self.close_intent(
             rc,
             order,
-            shipment,
+            target,
             intent,
             CarrierAction::Purchase,
             IntentOutcome::Refused,
@@ -691,7 +971,7 @@ impl App {
             return Ok(PurchaseLookup::Pending);
         }
         for label in &bought {
-            self.void_orphan(rc, identity, order, shipment, token, label)
+            self.void_orphan(rc, identity, order, shipment.into(), token, label)
                 .await;
         }
         Ok(PurchaseLookup::NotBought)
@@ -707,27 +987,49 @@ impl App {
         order: OrderRef,
         shipment: ShipmentId,
     ) -> AppResult<Order> {
-        let op = Operation::VoidLabel;
+        self.void_label(rc, uow, order, shipment.into()).await
+    }
+
+    /// Voids a return's label at the carrier, exactly once (the rules of
+    /// `void_shipping_label`): the return keeps its status and has no label (another may be
+    /// bought).
+    pub async fn void_return_label(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        order: OrderRef,
+        id: ReturnId,
+    ) -> AppResult<Order> {
+        self.void_label(rc, uow, order, id.into()).await
+    }
+
+    async fn void_label(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        order: OrderRef,
+        target: CarrierTarget,
+    ) -> AppResult<Order> {
+        let op = intent_operation(target, CarrierAction::Void);
         let identity = rc.identity(op)?.clone();
         for _ in 0..RETRIES {
             let stored = match self
-                .start_call(rc, uow, &identity, order.id, shipment, CarrierAction::Void)
+                .start_call(rc, uow, &identity, order.id, target, CarrierAction::Void)
                 .await?
             {
                 Start::Answer(o) => return Ok(*o),
                 Start::Again => continue,
                 Start::Go(stored) => *stored,
             };
-            let s = shipment_of(&stored.order, shipment)?;
-            let label = Self::label_ref(s)?;
-            let reference = s.carrier_reference.clone().unwrap_or_default();
+            let reference = Self::label_of(&stored.order, target)?;
+            let label: LabelRef = decode(target_field(target), &reference)?;
             let carrier = self.carrier_for(rc, op, &label.g, &label.account()).await?;
             let Some(intent) = self
                 .open_intent(
                     rc,
                     &identity,
                     stored,
-                    shipment,
+                    target,
                     CarrierAction::Void,
                     &reference,
                     uow.key(),
@@ -742,14 +1044,14 @@ impl App {
                 Err(e) if e.is_refusal() => Some(e),
                 Err(e) => match carrier.find_void(&label.r).await {
                     Ok(VoidLookup::Voided(_)) => None,
-                    _ => return Err(outcome_unknown(&e, "void")),
+                    _ => return Err(outcome_unknown(&e, "void", target)),
                 },
             };
             if let Some(e) = refusal {
                 self.close_intent(
                     rc,
                     order.id,
-                    shipment,
+                    target,
                     &intent,
                     CarrierAction::Void,
                     IntentOutcome::Refused,
@@ -757,38 +1059,37 @@ impl App {
                 .await?;
                 return Err(carrier_error(e));
             }
-            self.void_others(rc, &identity, order.id, shipment, &label, &*carrier)
+            self.void_others(rc, &identity, order.id, target, &label, &*carrier)
                 .await;
             self.outcomes.put(&intent, Outcome::Voided);
             return self
-                .complete_void(rc, uow, &identity, order.id, shipment, &intent)
+                .complete_void(rc, uow, &identity, order.id, target, &intent)
                 .await;
         }
         Err(AppError::Conflict("the order kept changing; retry".into()))
     }
 
     /// Where a purchase or void stands before it starts: the order loaded for the caller; an
-    /// intent already on the shipment settled first (`Again`: reload and look again; in flight:
-    /// `PURCHASE_IN_PROGRESS` or `VOID_IN_PROGRESS`); this very request's call, completed by
-    /// whoever settled it, answered as it would have been (`Answer`); a shipment in the wrong
-    /// state refused; otherwise `Go` with the order as loaded.
+    /// intent already on the shipment (or return) settled first (`Again`: reload and look
+    /// again; in flight: `PURCHASE_IN_PROGRESS` or `VOID_IN_PROGRESS`); this very request's
+    /// call, completed by whoever settled it, answered as it would have been (`Answer`); a
+    /// shipment or return in the wrong state refused; otherwise `Go` with the order as loaded.
     async fn start_call(
         &self,
         rc: &RequestCtx,
         uow: &UnitOfWork,
         identity: &Identity,
         order: OrderId,
-        shipment: ShipmentId,
+        target: CarrierTarget,
         action: CarrierAction,
     ) -> AppResult<Start> {
-        let op = intent_operation(action);
+        let op = intent_operation(target, action);
         let (stored, _) = self.load_for(rc, op, order, false).await?;
-        own_shipment(identity, op, &stored.order, shipment)?;
-        let s = shipment_of(&stored.order, shipment)?;
-        if let Some(intent) = s.intent.clone() {
+        own_target(identity, op, &stored.order, target)?;
+        if let Some(intent) = stored.order.intent_of(target).cloned() {
             let ours = intent.key.is_some() && intent.key.as_deref() == uow.key();
             return match self
-                .settle(rc, uow, identity, order, shipment, &intent, ours)
+                .settle(rc, uow, identity, order, target, &intent, ours)
                 .await?
             {
                 Settled::Completed(o) if ours => Ok(Start::Answer(o)),
@@ -798,49 +1099,62 @@ impl App {
                 })),
             };
         }
-        let (from, done_key, refusal) = match action {
-            CarrierAction::Purchase => (
-                ShipmentStatus::Confirmed,
-                &s.label_key,
-                "a label is bought for a CONFIRMED shipment",
-            ),
-            CarrierAction::Void => (
-                ShipmentStatus::LabelPurchased,
-                &s.void_key,
-                "only a label not yet in transit can be voided",
-            ),
+        let (ready, done_key, refusal) = match target {
+            CarrierTarget::Shipment(id) => {
+                let s = shipment_of(&stored.order, id)?;
+                match action {
+                    CarrierAction::Purchase => (
+                        s.status == ShipmentStatus::Confirmed,
+                        &s.label_key,
+                        "a label is bought for a CONFIRMED shipment".to_owned(),
+                    ),
+                    CarrierAction::Void => (
+                        s.status == ShipmentStatus::LabelPurchased,
+                        &s.void_key,
+                        "only a label not yet in transit can be voided".to_owned(),
+                    ),
+                }
+            }
+            CarrierTarget::Return(id) => {
+                let r = return_of(&stored.order, id)?;
+                let approved = r.status == ReturnStatus::Approved;
+                match action {
+                    CarrierAction::Purchase => (
+                        approved && r.label.is_none(),
+                        &r.label_key,
+                        "a return label is bought for an APPROVED return without one".to_owned(),
+                    ),
+                    CarrierAction::Void => (
+                        approved && r.label.is_some(),
+                        &r.void_key,
+                        "a return label is voided while the return is APPROVED".to_owned(),
+                    ),
+                }
+            }
         };
-        if s.status == from {
+        if ready {
             return Ok(Start::Go(Box::new(stored)));
         }
         if uow.key().is_some() && done_key.as_deref() == uow.key() {
             return Ok(Start::Answer(Box::new(stored.order)));
         }
-        // Say where the shipment is: a label bought meanwhile (by another request) reads so.
-        let now = match action {
-            CarrierAction::Purchase
-                if s.carrier_reference.is_some() && s.status != ShipmentStatus::Cancelled =>
-            {
-                "it already has its label".to_owned()
-            }
-            _ => format!("it is {}", s.status.as_str()),
-        };
         Err(AppError::Invalid {
-            field: "shipmentId".into(),
-            message: format!("{refusal}; {now}"),
+            field: target_field(target).into(),
+            message: format!("{refusal}; {}", where_it_is(&stored.order, target, action)),
         })
     }
 
-    /// Records a carrier intent on the shipment and commits it at once (not in the request's
-    /// deferred unit of work: the intent must stand before the carrier is called). `None` when
-    /// another command changed the order meanwhile (the caller reloads and looks again).
+    /// Records a carrier intent on the shipment (or return) and commits it at once (not in the
+    /// request's deferred unit of work: the intent must stand before the carrier is called).
+    /// `None` when another command changed the order meanwhile (the caller reloads and looks
+    /// again).
     #[allow(clippy::too_many_arguments)]
     async fn open_intent(
         &self,
         rc: &RequestCtx,
         identity: &Identity,
         stored: StoredOrder,
-        shipment: ShipmentId,
+        target: CarrierTarget,
         action: CarrierAction,
         reference: &str,
         key: Option<&str>,
@@ -849,10 +1163,10 @@ impl App {
         let mut after = stored.order.clone();
         let (intent, events) = self.with_ctx(now, |ctx| {
             after
-                .open_carrier_intent(ctx, shipment, action, reference, key)
+                .open_carrier_intent(ctx, target, action, reference, key)
                 .map_err(AppError::from)
         })?;
-        let op = intent_operation(action);
+        let op = intent_operation(target, action);
         let audit = self.audit(
             rc,
             identity,
@@ -886,17 +1200,17 @@ impl App {
         &self,
         rc: &RequestCtx,
         order: OrderId,
-        shipment: ShipmentId,
+        target: CarrierTarget,
         intent: &str,
         action: CarrierAction,
         outcome: IntentOutcome,
     ) -> AppResult<()> {
-        let spec = CommandSpec::new(intent_operation(action), OrderRef::new(order, None));
+        let spec = CommandSpec::new(intent_operation(target, action), OrderRef::new(order, None));
         let result = self
             .order_command(rc, &UnitOfWork::immediate(), spec, |o, env| {
-                own_shipment(env.identity, env.op, o, shipment)?;
+                own_target(env.identity, env.op, o, target)?;
                 Ok(Change::events(o.close_carrier_intent(
-                    env.ctx, shipment, intent, action, outcome,
+                    env.ctx, target, intent, action, outcome,
                 )?))
             })
             .await;
@@ -909,8 +1223,9 @@ impl App {
     }
 
     /// Commits a bought label against its purchase intent (in the request's unit of work: a
-    /// keyed request stores its answer with it). If the intent is gone and the shipment does not
-    /// hold this label, nothing can take it any more: it is voided at the carrier and audited.
+    /// keyed request stores its answer with it). If the intent is gone and the shipment (or
+    /// return) does not hold this label, nothing can take it any more: it is voided at the
+    /// carrier and audited.
     #[allow(clippy::too_many_arguments)]
     async fn complete_purchase(
         &self,
@@ -918,7 +1233,7 @@ impl App {
         uow: &UnitOfWork,
         identity: &Identity,
         order: OrderId,
-        shipment: ShipmentId,
+        target: CarrierTarget,
         intent: &str,
         token: &RateToken,
         label: PurchasedLabel,
@@ -948,27 +1263,36 @@ impl App {
             m: token.m,
             k: other_references(&label),
         })?;
-        let spec = CommandSpec::new(Operation::BuyLabel, OrderRef::new(order, None));
+        let spec = CommandSpec::new(
+            intent_operation(target, CarrierAction::Purchase),
+            OrderRef::new(order, None),
+        );
         let result = self
             .order_command(rc, uow, spec, |o, env| {
-                own_shipment(env.identity, env.op, o, shipment)?;
-                Ok(Change::events(o.record_label(
-                    env.ctx,
-                    shipment,
-                    intent,
-                    carrier_code.clone(),
-                    labels.clone(),
-                    &reference,
-                )?))
+                own_target(env.identity, env.op, o, target)?;
+                Ok(Change::events(match target {
+                    CarrierTarget::Shipment(id) => o.record_label(
+                        env.ctx,
+                        id,
+                        intent,
+                        carrier_code.clone(),
+                        labels.clone(),
+                        &reference,
+                    )?,
+                    CarrierTarget::Return(id) => {
+                        let label = return_label(token, &carrier_code, &labels, &reference)?;
+                        o.record_return_label(env.ctx, id, intent, label)?
+                    }
+                }))
             })
             .await;
         match result {
             Ok((o, ())) => {
-                tracing::info!(order = %order, %shipment, carrier = %carrier_code, "label bought");
+                tracing::info!(order = %order, %target, carrier = %carrier_code, "label bought");
                 if label.label_url.is_empty() {
                     // Found again by a lookup at a carrier that returns the document only with
                     // the purchase (FedEx): the label stands, its document is reprinted there.
-                    tracing::warn!(order = %order, %shipment, carrier = %carrier_code, "label recorded without its document: reprint it at the carrier");
+                    tracing::warn!(order = %order, %target, carrier = %carrier_code, "label recorded without its document: reprint it at the carrier");
                 }
                 Ok(o)
             }
@@ -976,16 +1300,17 @@ impl App {
                 let stored = self.orders.load(identity.scope(), order).await?;
                 let holds = stored
                     .as_ref()
-                    .and_then(|s| s.order.shipment(shipment))
-                    .is_some_and(|s| s.carrier_reference.as_deref() == Some(reference.as_str()));
+                    .and_then(|s| Self::label_of(&s.order, target).ok())
+                    .is_some_and(|r| r == reference);
                 match stored {
                     Some(s) if holds => Ok(s.order),
                     _ => {
-                        self.void_orphan(rc, identity, order, shipment, token, &label)
+                        self.void_orphan(rc, identity, order, target, token, &label)
                             .await;
-                        Err(AppError::Conflict(
-                            "the shipment can no longer take this label: it was voided".into(),
-                        ))
+                        Err(AppError::Conflict(format!(
+                            "the {} can no longer take this label: it was voided",
+                            target.kind()
+                        )))
                     }
                 }
             }
@@ -998,7 +1323,7 @@ impl App {
                 self.void_and_refuse(
                     rc,
                     identity,
-                    (order, shipment),
+                    (order, target),
                     intent,
                     token,
                     std::slice::from_ref(&label),
@@ -1013,26 +1338,32 @@ impl App {
         }
     }
 
-    /// Commits a void against its intent: the shipment is cancelled.
+    /// Commits a void against its intent: the shipment is cancelled; a return has no label.
     async fn complete_void(
         &self,
         rc: &RequestCtx,
         uow: &UnitOfWork,
         identity: &Identity,
         order: OrderId,
-        shipment: ShipmentId,
+        target: CarrierTarget,
         intent: &str,
     ) -> AppResult<Order> {
-        let spec = CommandSpec::new(Operation::VoidLabel, OrderRef::new(order, None));
+        let spec = CommandSpec::new(
+            intent_operation(target, CarrierAction::Void),
+            OrderRef::new(order, None),
+        );
         let result = self
             .order_command(rc, uow, spec, |o, env| {
-                own_shipment(env.identity, env.op, o, shipment)?;
-                Ok(Change::events(o.record_void(env.ctx, shipment, intent)?))
+                own_target(env.identity, env.op, o, target)?;
+                Ok(Change::events(match target {
+                    CarrierTarget::Shipment(id) => o.record_void(env.ctx, id, intent)?,
+                    CarrierTarget::Return(id) => o.record_return_void(env.ctx, id, intent)?,
+                }))
             })
             .await;
         match result {
             Ok((o, ())) => Ok(o),
-            // Completed meanwhile by a concurrent settle: the shipment is cancelled.
+            // Completed meanwhile by a concurrent settle.
             Err(AppError::Rule(DomainError::IntentClosed { .. })) => self
                 .orders
                 .load(identity.scope(), order)
@@ -1050,7 +1381,7 @@ impl App {
         rc: &RequestCtx,
         identity: &Identity,
         order: OrderId,
-        shipment: ShipmentId,
+        target: CarrierTarget,
         token: &RateToken,
         label: &PurchasedLabel,
     ) {
@@ -1086,9 +1417,8 @@ impl App {
                 ),
             },
         };
-        tracing::warn!(%order, %shipment, ok = matches!(outcome, AuditOutcome::Success), "orphaned label voided");
-        self.audit_void(rc, identity, order, shipment, outcome)
-            .await;
+        tracing::warn!(%order, %target, ok = matches!(outcome, AuditOutcome::Success), "orphaned label voided");
+        self.audit_void(rc, identity, order, target, outcome).await;
     }
 
     /// The tenant audit's record of a void made on no one's request (an orphaned label, the
@@ -1098,14 +1428,14 @@ impl App {
         rc: &RequestCtx,
         identity: &Identity,
         order: OrderId,
-        shipment: ShipmentId,
+        target: CarrierTarget,
         outcome: AuditOutcome,
     ) {
         let what = Audited {
-            op: Operation::VoidLabel,
+            op: intent_operation(target, CarrierAction::Void),
             target: AuditTarget {
-                kind: "shipment".into(),
-                id: format!("{order}/{shipment}"),
+                kind: target.kind().into(),
+                id: format!("{order}/{target}"),
             },
             outcome,
             version: None,
@@ -1121,7 +1451,7 @@ impl App {
             Err(_) => return,
         };
         if let Err(e) = self.tenant_audit.append(identity.scope(), &record).await {
-            tracing::error!(error = %e, %order, %shipment, "a void's audit record was not written");
+            tracing::error!(error = %e, %order, %target, "a void's audit record was not written");
         }
     }
 
@@ -1133,7 +1463,7 @@ impl App {
         rc: &RequestCtx,
         identity: &Identity,
         order: OrderId,
-        shipment: ShipmentId,
+        target: CarrierTarget,
         label: &LabelRef,
         carrier: &dyn Carrier,
     ) {
@@ -1146,19 +1476,13 @@ impl App {
             };
             if !voided {
                 let reason = format!("the label {r} of another package could not be voided");
-                self.audit_void(
-                    rc,
-                    identity,
-                    order,
-                    shipment,
-                    AuditOutcome::Failed { reason },
-                )
-                .await;
+                self.audit_void(rc, identity, order, target, AuditOutcome::Failed { reason })
+                    .await;
             }
         }
     }
 
-    /// Settles an intent found on a shipment: its outcome from this process's memory or the
+    /// Settles an intent found on a shipment or return: its outcome from this process's memory or the
     /// carrier's lookup, committed; or closed when the carrier never did it and no call can
     /// still be in flight; or left in flight.
     #[allow(clippy::too_many_arguments)]
@@ -1168,7 +1492,7 @@ impl App {
         uow: &UnitOfWork,
         identity: &Identity,
         order: OrderId,
-        shipment: ShipmentId,
+        target: CarrierTarget,
         intent: &CarrierIntent,
         ours: bool,
     ) -> AppResult<Settled> {
@@ -1193,7 +1517,7 @@ impl App {
                     _ => match self
                         .carrier_of(
                             rc,
-                            Operation::BuyLabel,
+                            intent_operation(target, CarrierAction::Purchase),
                             &token.g,
                             &token.account(),
                             CarrierUse::FollowUp,
@@ -1203,6 +1527,11 @@ impl App {
                         Ok(c) => match &intent.carrier_ref {
                             Some(queued) => c.find_queued(&token.rate_ref(), queued).await,
                             None if !token.k.is_empty() => {
+                                let CarrierTarget::Shipment(shipment) = target else {
+                                    return Err(AppError::internal(
+                                        "a return's purchase made package by package",
+                                    ));
+                                };
                                 self.find_pieces(
                                     rc, identity, order, shipment, &intent.id, &token, &*c, stale,
                                 )
@@ -1216,7 +1545,7 @@ impl App {
                 match found {
                     Ok(PurchaseLookup::Bought(label)) => Ok(Settled::Completed(Box::new(
                         self.complete_purchase(
-                            rc, commit_in, identity, order, shipment, &intent.id, &token, label,
+                            rc, commit_in, identity, order, target, &intent.id, &token, label,
                         )
                         .await?,
                     ))),
@@ -1226,7 +1555,7 @@ impl App {
                         self.close_intent(
                             rc,
                             order,
-                            shipment,
+                            target,
                             &intent.id,
                             CarrierAction::Purchase,
                             if queued {
@@ -1245,7 +1574,7 @@ impl App {
                         self.leave_open(
                             rc,
                             order,
-                            shipment,
+                            target,
                             &intent.id,
                             CarrierAction::Purchase,
                             None,
@@ -1254,17 +1583,18 @@ impl App {
                         Ok(Settled::InFlight)
                     }
                     Err(e) => {
-                        tracing::warn!(%order, %shipment, code = e.code(), "purchase lookup failed");
+                        tracing::warn!(%order, %target, code = e.code(), "purchase lookup failed");
                         Ok(Settled::InFlight)
                     }
                 }
             }
             CarrierAction::Void => {
+                let void_op = intent_operation(target, CarrierAction::Void);
                 let label: LabelRef = decode("intent", &intent.reference)?;
                 let found = match self.outcomes.get(&intent.id) {
                     Some(Outcome::Voided) => Ok(VoidLookup::Voided(VoidOutcome::Submitted)),
                     _ => match self
-                        .carrier_for(rc, Operation::VoidLabel, &label.g, &label.account())
+                        .carrier_for(rc, void_op, &label.g, &label.account())
                         .await
                     {
                         Ok(c) => c.find_void(&label.r).await,
@@ -1275,24 +1605,22 @@ impl App {
                     Ok(VoidLookup::Voided(_)) => {
                         if !label.k.is_empty()
                             && let Ok(c) = self
-                                .carrier_for(rc, Operation::VoidLabel, &label.g, &label.account())
+                                .carrier_for(rc, void_op, &label.g, &label.account())
                                 .await
                         {
-                            self.void_others(rc, identity, order, shipment, &label, &*c)
+                            self.void_others(rc, identity, order, target, &label, &*c)
                                 .await;
                         }
                         Ok(Settled::Completed(Box::new(
-                            self.complete_void(
-                                rc, commit_in, identity, order, shipment, &intent.id,
-                            )
-                            .await?,
+                            self.complete_void(rc, commit_in, identity, order, target, &intent.id)
+                                .await?,
                         )))
                     }
                     Ok(VoidLookup::NotVoided) if stale => {
                         self.close_intent(
                             rc,
                             order,
-                            shipment,
+                            target,
                             &intent.id,
                             CarrierAction::Void,
                             IntentOutcome::Abandoned,
@@ -1302,12 +1630,12 @@ impl App {
                     }
                     Ok(VoidLookup::NotVoided) => Ok(Settled::InFlight),
                     Err(CarrierError::NotSupported(_)) => {
-                        self.leave_open(rc, order, shipment, &intent.id, CarrierAction::Void, None)
+                        self.leave_open(rc, order, target, &intent.id, CarrierAction::Void, None)
                             .await?;
                         Ok(Settled::InFlight)
                     }
                     Err(e) => {
-                        tracing::warn!(%order, %shipment, code = e.code(), "void lookup failed");
+                        tracing::warn!(%order, %target, code = e.code(), "void lookup failed");
                         Ok(Settled::InFlight)
                     }
                 }
@@ -1327,20 +1655,16 @@ impl App {
         let op = Operation::BuyLabel;
         let identity = rc.identity(op)?.clone();
         let mut out = Vec::new();
-        for (order, shipment) in self.orders.open_intents(identity.scope()).await? {
+        for (order, target) in self.orders.open_intents(identity.scope()).await? {
             let Some(stored) = self.orders.load(identity.scope(), order).await? else {
                 continue;
             };
-            let Some(intent) = stored
-                .order
-                .shipment(shipment)
-                .and_then(|s| s.intent.clone())
-            else {
+            let Some(intent) = stored.order.intent_of(target).cloned() else {
                 continue;
             };
             let mut report = IntentReport {
                 order,
-                shipment,
+                target,
                 intent: intent.clone(),
                 settled: None,
             };
@@ -1351,7 +1675,7 @@ impl App {
                         &UnitOfWork::immediate(),
                         &identity,
                         order,
-                        shipment,
+                        target,
                         &intent,
                         true,
                     )
@@ -1381,17 +1705,17 @@ impl App {
         &self,
         rc: &RequestCtx,
         order: OrderId,
-        shipment: ShipmentId,
+        target: CarrierTarget,
         intent: &str,
         action: CarrierAction,
         queued: Option<&str>,
     ) -> AppResult<()> {
-        let spec = CommandSpec::new(intent_operation(action), OrderRef::new(order, None));
+        let spec = CommandSpec::new(intent_operation(target, action), OrderRef::new(order, None));
         match self
             .order_command(rc, &UnitOfWork::immediate(), spec, |o, env| {
                 Ok(Change::events(match queued {
-                    Some(r) => o.mark_intent_queued(env.ctx, shipment, intent, action, r)?,
-                    None => o.mark_intent_unknown(env.ctx, shipment, intent, action)?,
+                    Some(r) => o.mark_intent_queued(env.ctx, target, intent, action, r)?,
+                    None => o.mark_intent_unknown(env.ctx, target, intent, action)?,
                 }))
             })
             .await
@@ -1403,31 +1727,52 @@ impl App {
 
     /// The gateway account and carrier reference of a label bought here.
     fn label_ref(s: &Shipment) -> AppResult<LabelRef> {
-        let reference = s
-            .carrier_reference
+        let reference = Self::label_of_shipment(s)?;
+        decode("shipmentId", reference)
+    }
+
+    fn label_of_shipment(s: &Shipment) -> AppResult<&str> {
+        s.carrier_reference
             .as_deref()
             .ok_or_else(|| AppError::Invalid {
                 field: "shipmentId".into(),
                 message: "the shipment has no label bought through the gateway".into(),
-            })?;
-        decode("shipmentId", reference)
+            })
     }
 
-    /// A rate id as `shippingRates` issued it for this very tenant, order and shipment.
+    /// The stored reference of a shipment's or return's label bought here.
+    fn label_of(order: &Order, target: CarrierTarget) -> AppResult<String> {
+        match target {
+            CarrierTarget::Shipment(id) => {
+                Self::label_of_shipment(shipment_of(order, id)?).map(str::to_owned)
+            }
+            CarrierTarget::Return(id) => return_of(order, id)?
+                .label
+                .as_ref()
+                .map(|l| l.carrier_reference.clone())
+                .ok_or_else(|| AppError::Invalid {
+                    field: "returnId".into(),
+                    message: "the return has no label".into(),
+                }),
+        }
+    }
+
+    /// A rate id as `shippingRates` (or `returnShippingRates`) issued it for this very tenant,
+    /// order and shipment (or return).
     fn open_rate(
         &self,
         identity: &Identity,
         order: OrderId,
-        shipment: ShipmentId,
+        target: CarrierTarget,
         rate_id: &str,
     ) -> AppResult<RateToken> {
         let invalid = || AppError::Invalid {
             field: "rateId".into(),
-            message: "not a rate quoted for this shipment".into(),
+            message: format!("not a rate quoted for this {}", target.kind()),
         };
         let body = self
             .signer
-            .open(&rate_purpose(identity, order, shipment), rate_id)
+            .open(&rate_purpose(identity, order, target), rate_id)
             .ok_or_else(invalid)?;
         serde_json::from_slice(&body).map_err(|_| invalid())
     }

@@ -174,8 +174,8 @@ impl App {
             uow,
             Pending::Config {
                 identity,
-                current,
-                new: new.clone(),
+                current: Box::new(current),
+                new: Box::new(new.clone()),
                 audit,
             },
         )

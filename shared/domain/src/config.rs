@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::contact::Address;
 use crate::error::{DomainError, DomainResult};
 use crate::money::{Currency, Money};
 
@@ -60,6 +61,9 @@ pub struct TenantConfig {
     notification_url: Option<NotificationUrl>,
     /// The event types notified; empty: all of them.
     notification_events: Vec<String>,
+    /// Where customers' returns ship to (a return label's destination); none: the pickup
+    /// address of the shipment that delivered the items.
+    return_address: Option<Address>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -73,6 +77,8 @@ struct TenantConfigRepr {
     notification_url: Option<NotificationUrl>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     notification_events: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    return_address: Option<Address>,
 }
 
 impl TryFrom<TenantConfigRepr> for TenantConfig {
@@ -80,7 +86,10 @@ impl TryFrom<TenantConfigRepr> for TenantConfig {
     fn try_from(r: TenantConfigRepr) -> DomainResult<Self> {
         TenantConfig::new(r.restocking_fee_bps, r.max_refund, r.notification_url)?
             .with_notification_events(r.notification_events)
-            .map(|c| c.with_version(r.version))
+            .map(|c| {
+                c.with_return_address(r.return_address)
+                    .with_version(r.version)
+            })
     }
 }
 
@@ -92,6 +101,7 @@ impl From<TenantConfig> for TenantConfigRepr {
             max_refund: c.max_refund,
             notification_url: c.notification_url,
             notification_events: c.notification_events,
+            return_address: c.return_address,
         }
     }
 }
@@ -105,6 +115,7 @@ impl Default for TenantConfig {
             max_refund: Vec::new(),
             notification_url: None,
             notification_events: Vec::new(),
+            return_address: None,
         }
     }
 }
@@ -139,7 +150,19 @@ impl TenantConfig {
             max_refund: caps,
             notification_url,
             notification_events: Vec::new(),
+            return_address: None,
         })
+    }
+
+    /// Returns ship to this address (none: each shipment's pickup address).
+    pub fn with_return_address(mut self, address: Option<Address>) -> Self {
+        self.return_address = address;
+        self
+    }
+
+    /// Where returns ship to, if the tenant set it.
+    pub fn return_address(&self) -> Option<&Address> {
+        self.return_address.as_ref()
     }
 
     /// Notifies only these event types (empty: all). Each must be a domain event type.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::error::DomainResult;
-use crate::ids::{AccountId, CarrierCode, OrderId, ShipmentId, TenantId};
+use crate::ids::{AccountId, CarrierCode, OrderId, ReturnId, ShipmentId, TenantId};
 use crate::money::{Currency, Money};
 
 /// A purchase, or the void that gives it back.
@@ -40,7 +40,11 @@ pub struct CarrierUsage {
     /// The platform's account used.
     pub account: AccountId,
     pub order: OrderId,
+    /// The shipment whose label it is; for a return's label, the shipment the items came in.
     pub shipment: ShipmentId,
+    /// The return whose label it is (none: the shipment's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_id: Option<ReturnId>,
     pub kind: UsageKind,
     /// The carrier's amount for the label (a reversal gives the same amount back).
     pub amount: Money,
@@ -89,6 +93,7 @@ mod tests {
             account: AccountId::parse("shared").unwrap(),
             order: OrderId::from_ulid(ulid::Ulid::from_parts(1, 1)),
             shipment: ShipmentId::from_ulid(ulid::Ulid::from_parts(1, 2)),
+            return_id: None,
             kind,
             amount: Money::parse(amount, c).unwrap(),
             at: Timestamp::from_unix_millis(0).unwrap(),

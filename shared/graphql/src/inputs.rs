@@ -232,6 +232,9 @@ pub struct TenantConfigInput {
     /// Event types to notify (docs/events.md); empty or absent: every type.
     #[graphql(default)]
     pub notification_events: Vec<String>,
+    /// Where customers' returns ship to (return labels); absent: the pickup address of the
+    /// shipment that delivered the items.
+    pub return_address: Option<AddressInput>,
 }
 
 impl TenantConfigInput {
@@ -248,5 +251,13 @@ impl TenantConfigInput {
                 .transpose()?,
         )?
         .with_notification_events(self.notification_events.clone())
+        .and_then(|c| {
+            let address = self
+                .return_address
+                .as_ref()
+                .map(|a| AddressIntake::from(a).parse())
+                .transpose()?;
+            Ok(c.with_return_address(address))
+        })
     }
 }

@@ -738,6 +738,44 @@ impl MutationRoot {
         .await
     }
 
+    /// Buys a return's label of a rate `returnShippingRates` quoted, exactly once: the return
+    /// keeps it, and the carrier's delivery update for its number receives the return. Requires
+    /// an `Idempotency-Key`.
+    async fn buy_return_label(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        return_id: ID,
+        rate_id: String,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let input = r
+            .keyed("buyReturnLabel")
+            .and_then(|()| order_and(&order_id, None, self::return_id(&return_id)));
+        r.mutate_order(Operation::BuyReturnLabel, input, |(o, id)| {
+            r.app.buy_return_label(&r.rc, &r.uow, o, id, &rate_id)
+        })
+        .await
+    }
+
+    /// Voids a return's label at the carrier: the return keeps its status, without a label
+    /// (another may be bought). Requires an `Idempotency-Key`.
+    async fn void_return_label(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        return_id: ID,
+    ) -> async_graphql::Result<OrderPayload> {
+        let r = Req::of(ctx).await?;
+        let input = r
+            .keyed("voidReturnLabel")
+            .and_then(|()| order_and(&order_id, None, self::return_id(&return_id)));
+        r.mutate_order(Operation::VoidReturnLabel, input, |(o, id)| {
+            r.app.void_return_label(&r.rc, &r.uow, o, id)
+        })
+        .await
+    }
+
     /// Asks the carrier where a label's parcel is, and applies it as a tracking update would
     /// (never backwards).
     async fn track_shipment(

@@ -311,4 +311,45 @@ impl QueryRoot {
             .map_err(app_error)?;
         Ok((&quote).into())
     }
+
+    /// Rates for an APPROVED return's label: from where the customer received the items back to
+    /// the tenant config's `returnAddress` (else the shipment's pickup address), with the
+    /// carrier's return flag; for `package` (else the shipment's first package). Each rate's
+    /// `id` is what `buyReturnLabel` takes.
+    async fn return_shipping_rates(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        return_id: ID,
+        gateway: String,
+        account: Option<String>,
+        package: Option<crate::inputs::PackageInput>,
+    ) -> async_graphql::Result<crate::credentials::ShippingRatesV> {
+        let Req { app, rc, .. } = Req::of(ctx).await?;
+        let parsed = (|| -> app::AppResult<_> {
+            Ok((
+                crate::state::order_id(&order_id)?,
+                domain::ids::ReturnId::parse(return_id.as_str())
+                    .map_err(|_| app::AppError::NotFound { what: "return" })?,
+                domain::ids::CarrierCode::parse(&gateway)?,
+                account
+                    .as_deref()
+                    .map(domain::gateway::AccountRef::parse)
+                    .transpose()?,
+                package
+                    .as_ref()
+                    .map(|p| app::intake::PackageIntake::from(p).package())
+                    .transpose()?,
+            ))
+        })();
+        let (o, id, g, a, p) = app
+            .admit(&rc, domain::access::Operation::ReturnShippingRates, parsed)
+            .await
+            .map_err(app_error)?;
+        let quote = app
+            .return_shipping_rates(&rc, o, id, p, &g, a.as_ref())
+            .await
+            .map_err(app_error)?;
+        Ok((&quote).into())
+    }
 }

@@ -23,6 +23,8 @@ pub struct CarrierUsageV {
     pub account: String,
     pub order_id: String,
     pub shipment_id: String,
+    /// The return whose label it is (none: the shipment's own label).
+    pub return_id: Option<String>,
     /// PURCHASE or REVERSAL (a void gives the purchase's amount back).
     pub kind: String,
     pub amount: MoneyV,
@@ -37,6 +39,7 @@ impl From<&CarrierUsage> for CarrierUsageV {
             account: format!("{}{}", domain::gateway::PLATFORM_ACCOUNT_PREFIX, u.account),
             order_id: u.order.to_string(),
             shipment_id: u.shipment.to_string(),
+            return_id: u.return_id.map(|r| r.to_string()),
             kind: u.kind.as_str().to_uppercase(),
             amount: u.amount.into(),
             at: u.at.to_rfc3339(),

@@ -318,8 +318,22 @@ pub struct ReturnV {
     pub lines: Vec<LineQuantityV>,
     pub reason: String,
     pub refund_id: Option<ID>,
+    /// The return's own label (`buyReturnLabel`): the customer ships the parcel back with it,
+    /// and the carrier's delivery update for its number receives the return.
+    pub label: Option<ReturnLabelV>,
     pub requested_at: String,
     pub updated_at: String,
+}
+
+/// A return's label: the package it ships in, its carrier, tracking number and document.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "ReturnLabel")]
+pub struct ReturnLabelV {
+    pub package: PackageV,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub label: LabelV,
+    pub carrier_reference: String,
 }
 
 impl From<&Return> for ReturnV {
@@ -330,6 +344,21 @@ impl From<&Return> for ReturnV {
             lines: r.lines.iter().map(LineQuantityV::from).collect(),
             reason: r.reason.clone(),
             refund_id: r.refund_id.map(|i| i.to_string().into()),
+            label: r.label.as_ref().map(|l| ReturnLabelV {
+                package: PackageV {
+                    weight_grams: l.package.weight_grams,
+                    length_mm: l.package.length_mm,
+                    width_mm: l.package.width_mm,
+                    height_mm: l.package.height_mm,
+                },
+                carrier: l.carrier.to_string(),
+                tracking_number: l.tracking_number.to_string(),
+                label: LabelV {
+                    url: l.label.url.clone(),
+                    format: l.label.format.clone(),
+                },
+                carrier_reference: l.carrier_reference.clone(),
+            }),
             requested_at: r.requested_at.to_rfc3339(),
             updated_at: r.updated_at.to_rfc3339(),
         }
@@ -558,6 +587,8 @@ pub struct TenantConfigV {
     pub notification_url: Option<String>,
     /// The event types notified (empty: every type).
     pub notification_events: Vec<String>,
+    /// Where customers' returns ship to (none: each shipment's pickup address).
+    pub return_address: Option<AddressV>,
 }
 
 impl From<&TenantConfig> for TenantConfigV {
@@ -568,6 +599,7 @@ impl From<&TenantConfig> for TenantConfigV {
             max_refunds: c.max_refunds().iter().copied().map(Into::into).collect(),
             notification_url: c.notification_url().map(|u| u.as_str().to_owned()),
             notification_events: c.notification_events().to_vec(),
+            return_address: c.return_address().map(Into::into),
         }
     }
 }

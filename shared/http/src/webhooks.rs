@@ -24,6 +24,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::access::Operation;
 use domain::ids::{IdempotencyKey, TenantId, TrackingNumber};
+use domain::order::CarrierTarget;
 use domain::webhook::{WebhookHook, WebhookProvider, carrier_code_of, normalize_tracking_status};
 use sha2::{Digest, Sha256};
 
@@ -326,7 +327,7 @@ fn tracked(t: &TrackingApplied) -> Answer {
         }),
         TrackingApplied::Tracked {
             order,
-            shipment,
+            target: CarrierTarget::Shipment(shipment),
             ignored,
         } => serde_json::json!({
             "ignored": ignored,
@@ -335,6 +336,18 @@ fn tracked(t: &TrackingApplied) -> Answer {
                 "id": shipment.to_string(),
                 "status": order.shipment(*shipment).map(|s| s.status.as_str()),
                 "carrierStatus": order.shipment(*shipment).and_then(|s| s.carrier_status.as_deref()),
+            },
+        }),
+        TrackingApplied::Tracked {
+            order,
+            target: CarrierTarget::Return(id),
+            ignored,
+        } => serde_json::json!({
+            "ignored": ignored,
+            "order": {"id": order.id().to_string(), "status": order.status().as_str(), "version": order.version()},
+            "return": {
+                "id": id.to_string(),
+                "status": order.return_(*id).map(|r| r.status.as_str()),
             },
         }),
     };

@@ -7,9 +7,9 @@
 use domain::Timestamp;
 use domain::ids::{
     AccountId, ApiKeyId, AuditId, CarrierCode, ExternalRef, IdempotencyKey, Issuer, OperationName,
-    OrderId, PlanName, ShipmentId, Subject, TenantId, TrackingNumber, VendorId,
+    OrderId, PlanName, Subject, TenantId, TrackingNumber, VendorId,
 };
-use domain::order::OrderStatus;
+use domain::order::{CarrierTarget, OrderStatus};
 
 use domain::tenant::EventSource;
 use domain::webhook::WebhookHook;
@@ -150,15 +150,26 @@ pub fn open_intents(tenant: &TenantId) -> String {
     format!("T#{tenant}#INTENTS#")
 }
 
-/// One shipment's open carrier intent, in its tenant's intent partition.
-pub fn open_intent(tenant: &TenantId, order: OrderId, shipment: ShipmentId) -> Key {
-    key(open_intents(tenant), format!("{order}#{shipment}"))
+/// A shipment or return within its order: the shipment's id, or `R#` and the return's.
+fn target_part(target: CarrierTarget) -> String {
+    match target {
+        CarrierTarget::Shipment(s) => s.to_string(),
+        CarrierTarget::Return(r) => format!("R#{r}"),
+    }
+}
+
+/// One shipment's (or return's) open carrier intent, in its tenant's intent partition.
+pub fn open_intent(tenant: &TenantId, order: OrderId, target: CarrierTarget) -> Key {
+    key(
+        open_intents(tenant),
+        format!("{order}#{}", target_part(target)),
+    )
 }
 
 /// Who holds a tracking number in either tracking index: one comparable value (tenant, order,
-/// shipment), so a claim's condition is "absent, or owner = mine".
-pub fn tracking_owner(tenant: &TenantId, order: OrderId, shipment: ShipmentId) -> String {
-    format!("{tenant}#{order}#{shipment}")
+/// shipment or return), so a claim's condition is "absent, or owner = mine".
+pub fn tracking_owner(tenant: &TenantId, order: OrderId, target: CarrierTarget) -> String {
+    format!("{tenant}#{order}#{}", target_part(target))
 }
 
 /// The SaaS provider's own webhook settings, per hook (SaaS-level carrier webhooks).

@@ -64,6 +64,9 @@ fn role_may(role: Role, op: Operation) -> bool {
         ReceiveReturn,
         RefundReturn,
         RefundOrder,
+        ReturnShippingRates,
+        BuyReturnLabel,
+        VoidReturnLabel,
     ];
     let admin = [
         ReadAuditLog,

@@ -584,7 +584,10 @@ async fn reconciled_after_an_abort(backend: Backend) {
     let admin = ctx(&[Role::TenantAdmin]);
     let listed = h.app.reconcile_labels(&admin, false).await.unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!((listed[0].order, listed[0].shipment), (h.order, h.shipment));
+    assert_eq!(
+        (listed[0].order, listed[0].target),
+        (h.order, h.shipment.into())
+    );
     assert_eq!(listed[0].intent.key.as_deref(), Some("buy-r"));
     assert!(listed[0].settled.is_none());
     let settled = h.app.reconcile_labels(&admin, true).await.unwrap();

@@ -3,7 +3,7 @@
 
 use domain::access::Operation;
 use domain::ids::{CarrierCode, OrderId, ShipmentId, TrackingNumber};
-use domain::order::{NewShipment, Order, TrackingOutcome, TrackingUpdate};
+use domain::order::{CarrierTarget, NewShipment, Order, TrackingOutcome, TrackingUpdate};
 
 use crate::ports::GatewayLabel;
 
@@ -49,10 +49,10 @@ pub enum TrackingApplied {
     /// The carrier's status is nothing we track (pre-transit details, unknown).
     Unmapped,
     /// Applied, or ignored as stale (backwards, terminal, nothing new, or not a move the
-    /// shipment can make).
+    /// shipment can make) — to a shipment, or to a return whose label has the number.
     Tracked {
         order: Box<Order>,
-        shipment: ShipmentId,
+        target: CarrierTarget,
         ignored: bool,
     },
 }
@@ -175,14 +175,14 @@ impl App {
         let op = Operation::WebhookShipmentTracker;
         let identity = rc.identity(op)?.clone();
         self.check(rc, op, crate::authz::Target::Tenant).await?;
-        let Some((order_id, shipment)) = self
+        let Some((order_id, target)) = self
             .orders
-            .shipment_by_tracking(identity.scope(), &report.carrier, &report.number)
+            .by_tracking_number(identity.scope(), &report.carrier, &report.number)
             .await?
         else {
             return Ok(TrackingApplied::UnknownNumber);
         };
-        self.apply_report(rc, uow, report, order_id, shipment).await
+        self.apply_report(rc, uow, report, order_id, target).await
     }
 
     /// A carrier's tracking report on the SaaS-level route, for the shipment the global index
@@ -201,18 +201,20 @@ impl App {
         if identity.tenant() != &label.tenant {
             return Ok(TrackingApplied::UnknownNumber);
         }
-        self.apply_report(rc, uow, report, label.order, label.shipment)
+        self.apply_report(rc, uow, report, label.order, label.target)
             .await
     }
 
-    /// Applies a carrier's report to a shipment found by its tracking number.
+    /// Applies a carrier's report to the shipment, or the return, found by its tracking number:
+    /// a return's label moves the return only (`Order::update_return_tracking`), never a
+    /// shipment.
     async fn apply_report(
         &self,
         rc: &RequestCtx,
         uow: &UnitOfWork,
         report: TrackingReport,
         order_id: OrderId,
-        shipment: ShipmentId,
+        target: CarrierTarget,
     ) -> AppResult<TrackingApplied> {
         let op = Operation::WebhookShipmentTracker;
         let Some(status) = report.status else {
@@ -227,7 +229,11 @@ impl App {
         };
         let (order, ignored) = self
             .order_command(rc, uow, spec, |o, env| {
-                Ok(match o.update_tracking(env.ctx, shipment, update.clone()) {
+                let applied = match target {
+                    CarrierTarget::Shipment(id) => o.update_tracking(env.ctx, id, update.clone()),
+                    CarrierTarget::Return(id) => o.update_return_tracking(env.ctx, id, &update),
+                };
+                Ok(match applied {
                     Ok(TrackingOutcome::Applied(events)) => Change {
                         events,
                         value: false,
@@ -242,7 +248,7 @@ impl App {
             .await?;
         Ok(TrackingApplied::Tracked {
             order: Box::new(order),
-            shipment,
+            target,
             ignored,
         })
     }

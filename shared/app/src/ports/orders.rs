@@ -6,10 +6,8 @@ use async_trait::async_trait;
 use domain::audit::AuditRecord;
 use domain::config::TenantConfig;
 use domain::events::DomainEvent;
-use domain::ids::{
-    CarrierCode, ExternalRef, OrderId, ShipmentId, TenantId, TrackingNumber, VendorId,
-};
-use domain::order::{Order, OrderStatus};
+use domain::ids::{CarrierCode, ExternalRef, OrderId, TenantId, TrackingNumber, VendorId};
+use domain::order::{CarrierTarget, Order, OrderStatus};
 use domain::scope::TenantScope;
 use domain::{Money, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -53,9 +51,9 @@ pub struct CommandWrite<'a> {
     pub events: &'a [DomainEvent],
     pub audit: Option<&'a AuditRecord>,
     pub idempotency: Option<&'a IdempotencyRecord>,
-    /// Shipments whose carrier intent opened (`true`) or closed (`false`) in this command: their
-    /// entries in the open-intent index `oms labels reconcile` reads.
-    pub intents: Vec<(ShipmentId, bool)>,
+    /// Shipments and returns whose carrier intent opened (`true`) or closed (`false`) in this
+    /// command: their entries in the open-intent index `oms labels reconcile` reads.
+    pub intents: Vec<(CarrierTarget, bool)>,
     /// Tenant audit records of the same command (a carrier's number left out of an index).
     pub tenant_audit: Vec<AuditRecord>,
     /// The shipments' claims on tracking numbers, in the same transaction: one another shipment
@@ -75,24 +73,26 @@ pub enum TrackingIndex {
     Global,
 }
 
-/// A shipment's claim on a tracking number in one index. It is written only when the number is
-/// new there (absent or expired) or already this shipment's: a number has one owner, and
-/// nobody's later label or typing moves another shipment's carrier updates to theirs.
+/// A shipment's (or a return label's) claim on a tracking number in one index. It is written
+/// only when the number is new there (absent or expired) or already this owner's: a number has
+/// one owner, and nobody's later label or typing moves another's carrier updates to theirs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackingClaim {
     pub index: TrackingIndex,
     pub carrier: CarrierCode,
     pub number: TrackingNumber,
     pub order: OrderId,
-    pub shipment: ShipmentId,
+    /// The shipment, or the return whose label it is.
+    pub target: CarrierTarget,
 }
 
-/// The shipment whose gateway-bought label carries a tracking number (the global index's answer).
+/// The shipment (or return) whose gateway-bought label carries a tracking number (the global
+/// index's answer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayLabel {
     pub tenant: TenantId,
     pub order: OrderId,
-    pub shipment: ShipmentId,
+    pub target: CarrierTarget,
 }
 
 /// The summary a listing shows (the indexes' projection).
@@ -210,10 +210,10 @@ pub trait OrderStore: Send + Sync {
         page: &PageRequest,
     ) -> RepoResult<Page<AuditRecord>>;
 
-    /// The shipments of the tenant with an open carrier intent: (order, shipment), in order.
-    async fn open_intents(&self, scope: &TenantScope) -> RepoResult<Vec<(OrderId, ShipmentId)>>;
+    /// The shipments and returns of the tenant with an open carrier intent, in order.
+    async fn open_intents(&self, scope: &TenantScope) -> RepoResult<Vec<(OrderId, CarrierTarget)>>;
 
-    /// The shipment whose gateway-bought label carries this tracking number, if any (the
+    /// The shipment or return whose gateway-bought label carries this tracking number, if any (the
     /// SaaS-wide index alone; no tenant's own entry has a say).
     async fn gateway_label(
         &self,
@@ -221,11 +221,11 @@ pub trait OrderStore: Send + Sync {
         number: &TrackingNumber,
     ) -> RepoResult<Option<GatewayLabel>>;
 
-    /// The shipment a tenant's tracking number names, if any.
-    async fn shipment_by_tracking(
+    /// The shipment (or return) a tenant's tracking number names, if any.
+    async fn by_tracking_number(
         &self,
         scope: &TenantScope,
         carrier: &CarrierCode,
         number: &TrackingNumber,
-    ) -> RepoResult<Option<(OrderId, ShipmentId)>>;
+    ) -> RepoResult<Option<(OrderId, CarrierTarget)>>;
 }

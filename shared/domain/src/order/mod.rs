@@ -11,7 +11,9 @@ pub use crate::status::{
     TrackingStatus, command_allowed, order_transition, payment_transition, return_transition,
     shipment_transition,
 };
-pub use aggregate::{NewOrder, Order, PackageLabel, TrackingOutcome, TrackingUpdate, roll_up};
+pub use aggregate::{
+    CarrierTarget, NewOrder, Order, PackageLabel, TrackingOutcome, TrackingUpdate, roll_up,
+};
 pub use model::{
     CarrierIntent, Label, MAX_LINES, MAX_ORDER_PACKAGES, MAX_PACKAGES, MAX_REFUNDS, MAX_RETURNS,
     MAX_SHIPMENTS, MAX_TEXT, MAX_VENDORS, NewLine, NewPackage, NewShipment, OrderLine, Package,

@@ -195,7 +195,7 @@ fn examples() -> BTreeMap<&'static str, DomainEvent> {
         ("9400100000000000000502", false),
     ] {
         let (intent, ev) = back
-            .open_return_intent(
+            .open_carrier_intent(
                 &mut w.ctx(),
                 rid,
                 domain::order::CarrierAction::Purchase,
@@ -210,7 +210,7 @@ fn examples() -> BTreeMap<&'static str, DomainEvent> {
         );
         if void {
             let (intent, ev) = back
-                .open_return_intent(
+                .open_carrier_intent(
                     &mut w.ctx(),
                     rid,
                     domain::order::CarrierAction::Void,

@@ -46,7 +46,7 @@ fn update(number: &str, status: TrackingStatus) -> TrackingUpdate {
 
 fn bought(w: &mut World, o: &mut Order, rid: ReturnId, number: &str) {
     let (intent, _) = o
-        .open_return_intent(
+        .open_carrier_intent(
             &mut w.ctx(),
             rid,
             CarrierAction::Purchase,
@@ -63,7 +63,7 @@ fn a_return_label_is_bought_under_an_intent_that_blocks_the_return() {
     let (mut w, mut o, rid) = approved_return();
     let shipments_before = o.shipments().to_vec();
     let (intent, events) = o
-        .open_return_intent(
+        .open_carrier_intent(
             &mut w.ctx(),
             rid,
             CarrierAction::Purchase,
@@ -74,7 +74,7 @@ fn a_return_label_is_bought_under_an_intent_that_blocks_the_return() {
     assert_eq!(events[0].payload.event_type(), "ReturnCarrierCallStarted");
     // While open: no second purchase, no receive, no reject.
     assert!(matches!(
-        o.open_return_intent(&mut w.ctx(), rid, CarrierAction::Purchase, "rate-2", None),
+        o.open_carrier_intent(&mut w.ctx(), rid, CarrierAction::Purchase, "rate-2", None),
         Err(DomainError::CarrierCallInProgress { .. })
     ));
     assert!(matches!(
@@ -102,7 +102,7 @@ fn a_return_label_is_bought_under_an_intent_that_blocks_the_return() {
     );
     // One label per return: a second purchase is refused.
     assert!(matches!(
-        o.open_return_intent(&mut w.ctx(), rid, CarrierAction::Purchase, "rate-3", None),
+        o.open_carrier_intent(&mut w.ctx(), rid, CarrierAction::Purchase, "rate-3", None),
         Err(DomainError::InvalidTransition { .. })
     ));
 }
@@ -113,14 +113,14 @@ fn a_requested_return_gets_no_label_and_a_refused_purchase_closes() {
     let mut o = order_in(&mut w, OrderStatus::Delivered);
     let (rid, _) = o.request_return(&mut w.ctx(), &[lq("A", 1)], "r").unwrap();
     assert!(matches!(
-        o.open_return_intent(&mut w.ctx(), rid, CarrierAction::Purchase, "rate", None),
+        o.open_carrier_intent(&mut w.ctx(), rid, CarrierAction::Purchase, "rate", None),
         Err(DomainError::InvalidTransition { .. })
     ));
     o.approve_return(&mut w.ctx(), rid).unwrap();
     let (intent, _) = o
-        .open_return_intent(&mut w.ctx(), rid, CarrierAction::Purchase, "rate", None)
+        .open_carrier_intent(&mut w.ctx(), rid, CarrierAction::Purchase, "rate", None)
         .unwrap();
-    o.close_return_intent(
+    o.close_carrier_intent(
         &mut w.ctx(),
         rid,
         &intent,
@@ -204,12 +204,12 @@ fn the_carriers_delivered_receives_the_return_and_nothing_else_moves_it() {
 fn a_void_takes_the_label_off_and_another_may_be_bought() {
     let (mut w, mut o, rid) = approved_return();
     assert!(matches!(
-        o.open_return_intent(&mut w.ctx(), rid, CarrierAction::Void, "label", None),
+        o.open_carrier_intent(&mut w.ctx(), rid, CarrierAction::Void, "label", None),
         Err(DomainError::InvalidTransition { .. }),
     ));
     bought(&mut w, &mut o, rid, "9400100000000000000781");
     let (intent, _) = o
-        .open_return_intent(&mut w.ctx(), rid, CarrierAction::Void, "label", Some("v1"))
+        .open_carrier_intent(&mut w.ctx(), rid, CarrierAction::Void, "label", Some("v1"))
         .unwrap();
     let events = o.record_return_void(&mut w.ctx(), rid, &intent).unwrap();
     assert_eq!(events[0].payload.event_type(), "ReturnLabelVoided");

@@ -130,7 +130,7 @@ fn run(w: &mut World, o: &mut Order, c: Command) -> Result<(), DomainError> {
         C::ReceiveReturn => o.receive_return(&mut w.ctx(), rid()?).map(drop),
         C::RefundReturn => o.refund_return(&mut w.ctx(), rid()?, &cfg).map(drop),
         C::BuyReturnLabel => o
-            .open_return_intent(
+            .open_carrier_intent(
                 &mut w.ctx(),
                 rid()?,
                 domain::order::CarrierAction::Purchase,
@@ -139,7 +139,7 @@ fn run(w: &mut World, o: &mut Order, c: Command) -> Result<(), DomainError> {
             )
             .map(drop),
         C::VoidReturnLabel => o
-            .open_return_intent(
+            .open_carrier_intent(
                 &mut w.ctx(),
                 rid()?,
                 domain::order::CarrierAction::Void,

@@ -70,6 +70,10 @@ enum Step {
     RequestReturn,
     ApproveReturn,
     ReceiveReturn,
+    /// A rate for the return's label from `returnShippingRates` (a read).
+    QuoteReturn,
+    /// The quoted return label bought (with a key of its own).
+    BuyReturnLabel,
 }
 
 use Step::*;
@@ -121,6 +125,31 @@ const RETURN_APPROVED: &[Step] = &[
     Deliver,
     RequestReturn,
     ApproveReturn,
+];
+const RETURN_QUOTED: &[Step] = &[
+    Create,
+    Approve,
+    Pay,
+    Ship,
+    ConfirmShipment,
+    Dispatch,
+    Deliver,
+    RequestReturn,
+    ApproveReturn,
+    QuoteReturn,
+];
+const RETURN_LABELLED: &[Step] = &[
+    Create,
+    Approve,
+    Pay,
+    Ship,
+    ConfirmShipment,
+    Dispatch,
+    Deliver,
+    RequestReturn,
+    ApproveReturn,
+    QuoteReturn,
+    BuyReturnLabel,
 ];
 const RETURN_RECEIVED: &[Step] = &[
     Create,
@@ -251,6 +280,9 @@ fn table() -> Vec<Row> {
             args: |f| format!(r#"({}, rateId: "{}")"#, f.on_shipment(), f.rate()) },
         Row { field: "voidShippingLabel", who: Staff, steps: LABELLED, expect: Order(2), args: shipment },
         Row { field: "trackShipment", who: Staff, steps: LABEL_IN_TRANSIT, expect: Order(1), args: shipment },
+        Row { field: "buyReturnLabel", who: Staff, steps: RETURN_QUOTED, expect: Order(2),
+            args: |f| format!(r#"({}, rateId: "{}")"#, f.on_return(), f.rate()) },
+        Row { field: "voidReturnLabel", who: Staff, steps: RETURN_LABELLED, expect: Order(2), args: ret },
         Row { field: "createTenant", who: Platform, steps: &[], expect: Refused,
             args: |_| r#"(input: {id: "acme", plan: "demo"})"#.into() },
         Row { field: "suspendTenant", who: Platform, steps: &[], expect: Refused,
@@ -510,6 +542,29 @@ impl Env {
             ReceiveReturn => {
                 run("receiveReturn", ret(), "order { id }").await;
             }
+            QuoteReturn => {
+                let q = format!(
+                    r#"{{ returnShippingRates({}, gateway: "easypost", account: "main") {{ rates {{ id }} }} }}"#,
+                    f.on_return()
+                );
+                let rates = self.read(Who::Staff, &q).await;
+                f.rate = rates["returnShippingRates"]["rates"][0]["id"]
+                    .as_str()
+                    .map(str::to_owned);
+                assert!(f.rate.is_some(), "no rate: {rates}");
+            }
+            BuyReturnLabel => {
+                let args = format!(r#"({}, rateId: "{}")"#, f.on_return(), f.rate());
+                let key = format!("step-buy-{}", f.ret());
+                let selection = "order { returns { id label { trackingNumber } } }";
+                let p = self
+                    .mutate_keyed(Who::Staff, "buyReturnLabel", &args, selection, Some(&key))
+                    .await;
+                assert!(
+                    p["order"]["returns"][0]["label"]["trackingNumber"].is_string(),
+                    "{p}"
+                );
+            }
         }
     }
 
@@ -679,8 +734,8 @@ async fn check(env: &Env, row: &Row) {
     let (_, sold, refunded) = carrier_books(&env.fake);
     let (sold0, refunded0) = (books.1, books.2);
     let (want_sold, want_refunded) = match field {
-        "buyShippingLabel" => (1, 0),
-        "voidShippingLabel" => (0, 1),
+        "buyShippingLabel" | "buyReturnLabel" => (1, 0),
+        "voidShippingLabel" | "voidReturnLabel" => (0, 1),
         _ => (0, 0),
     };
     assert_eq!(

@@ -15,9 +15,9 @@ use domain::audit::AuditRecord;
 use domain::config::TenantConfig;
 use domain::events::DomainEvent;
 use domain::ids::{
-    CarrierCode, ExternalRef, OrderId, ShipmentId, TenantId, TrackingNumber, VendorId,
+    CarrierCode, ExternalRef, OrderId, ReturnId, ShipmentId, TenantId, TrackingNumber, VendorId,
 };
-use domain::order::{Order, OrderStatus};
+use domain::order::{CarrierTarget, Order, OrderStatus};
 use domain::{Money, Timestamp};
 
 use crate::TenantScope;
@@ -204,8 +204,8 @@ impl OrderRepository {
             actions.push(super::idempotency::put_action(rec, tenant));
             roles.push(Role::Idempotency);
         }
-        for (shipment, open) in write.intents {
-            actions.push(Self::intent_item(scope, order.id(), shipment, open));
+        for (target, open) in write.intents {
+            actions.push(Self::intent_item(scope, order.id(), target, open));
             roles.push(Role::Other);
         }
         for record in &write.tenant_audit {
@@ -284,12 +284,12 @@ impl OrderRepository {
             TrackingIndex::Tenant => keys::tenant_tracking(tenant, &claim.carrier, &claim.number),
             TrackingIndex::Global => keys::global_tracking(&claim.carrier, &claim.number),
         };
-        let owner = keys::tracking_owner(tenant, claim.order, claim.shipment);
+        let owner = keys::tracking_owner(tenant, claim.order, claim.target);
         let mut item = Item::with_key(&key);
         item.set(OWNER, owner.as_str())
             .set("tenant", tenant.as_str())
-            .set("order_id", claim.order.to_string())
-            .set("shipment_id", claim.shipment.to_string());
+            .set("order_id", claim.order.to_string());
+        set_target(&mut item, claim.target);
         WriteAction::put_if(
             item,
             Condition::AbsentOrAttributeEquals(OWNER.into(), owner.into()),
@@ -310,7 +310,7 @@ impl OrderRepository {
             carrier: carrier.clone(),
             number: number.clone(),
             order,
-            shipment,
+            target: shipment.into(),
         };
         Self::claim_action(scope.tenant(), &claim)
     }
@@ -329,24 +329,24 @@ impl OrderRepository {
             carrier: carrier.clone(),
             number: number.clone(),
             order,
-            shipment,
+            target: shipment.into(),
         };
         Self::claim_action(scope.tenant(), &claim)
     }
 
-    /// The index item of a shipment's open carrier intent (written with the intent, deleted with
-    /// its outcome), as an action of the command's transaction.
+    /// The index item of a shipment's (or return's) open carrier intent (written with the
+    /// intent, deleted with its outcome), as an action of the command's transaction.
     pub fn intent_item(
         scope: &TenantScope,
         order: OrderId,
-        shipment: domain::ids::ShipmentId,
+        target: CarrierTarget,
         open: bool,
     ) -> WriteAction {
-        let key = keys::open_intent(scope.tenant(), order, shipment);
+        let key = keys::open_intent(scope.tenant(), order, target);
         if open {
             let mut item = Item::with_key(&key);
-            item.set("order_id", order.to_string())
-                .set("shipment_id", shipment.to_string());
+            item.set("order_id", order.to_string());
+            set_target(&mut item, target);
             WriteAction::put(item)
         } else {
             WriteAction::Delete {
@@ -662,21 +662,16 @@ impl OrderStore for OrderRepository {
             .try_map(|i| from_json(i.require_s("data")?))
     }
 
-    /// The shipments of the tenant with an open carrier intent: (order, shipment), in order.
-    async fn open_intents(
-        &self,
-        scope: &TenantScope,
-    ) -> RepoResult<Vec<(OrderId, domain::ids::ShipmentId)>> {
+    /// The shipments and returns of the tenant with an open carrier intent, in order.
+    async fn open_intents(&self, scope: &TenantScope) -> RepoResult<Vec<(OrderId, CarrierTarget)>> {
         let mut q = Query::partition(keys::open_intents(scope.tenant()), 1_000);
         let mut out = Vec::new();
-        let corrupt = |e: domain::DomainError| RepoError::Corrupt(e.to_string());
         loop {
             let page = self.store.query(&q).await?;
             for item in &page.items {
                 out.push((
                     OrderId::parse(item.require_s("order_id")?).map_err(corrupt)?,
-                    domain::ids::ShipmentId::parse(item.require_s("shipment_id")?)
-                        .map_err(corrupt)?,
+                    target_of(item)?,
                 ));
             }
             match page.next {
@@ -701,29 +696,49 @@ impl OrderStore for OrderRepository {
         else {
             return Ok(None);
         };
-        let corrupt = |e: domain::DomainError| RepoError::Corrupt(e.to_string());
         Ok(Some(GatewayLabel {
             tenant: TenantId::parse(item.require_s("tenant")?).map_err(corrupt)?,
             order: OrderId::parse(item.require_s("order_id")?).map_err(corrupt)?,
-            shipment: ShipmentId::parse(item.require_s("shipment_id")?).map_err(corrupt)?,
+            target: target_of(&item)?,
         }))
     }
 
-    /// The shipment a tenant's tracking number names, if any (one `GetItem`).
-    async fn shipment_by_tracking(
+    /// The shipment (or return) a tenant's tracking number names, if any (one `GetItem`).
+    async fn by_tracking_number(
         &self,
         scope: &TenantScope,
-        carrier: &domain::ids::CarrierCode,
-        number: &domain::ids::TrackingNumber,
-    ) -> RepoResult<Option<(OrderId, domain::ids::ShipmentId)>> {
+        carrier: &CarrierCode,
+        number: &TrackingNumber,
+    ) -> RepoResult<Option<(OrderId, CarrierTarget)>> {
         let key = keys::tenant_tracking(scope.tenant(), carrier, number);
         let Some(item) = self.store.get(&key).await? else {
             return Ok(None);
         };
-        let corrupt = |e: domain::DomainError| RepoError::Corrupt(e.to_string());
         Ok(Some((
             OrderId::parse(item.require_s("order_id")?).map_err(corrupt)?,
-            domain::ids::ShipmentId::parse(item.require_s("shipment_id")?).map_err(corrupt)?,
+            target_of(&item)?,
         )))
+    }
+}
+
+fn corrupt(e: domain::DomainError) -> RepoError {
+    RepoError::Corrupt(e.to_string())
+}
+
+/// Names a shipment (`shipment_id`) or a return (`return_id`) on an index item.
+fn set_target(item: &mut Item, target: CarrierTarget) {
+    match target {
+        CarrierTarget::Shipment(s) => item.set("shipment_id", s.to_string()),
+        CarrierTarget::Return(r) => item.set("return_id", r.to_string()),
+    };
+}
+
+/// The shipment or return an index item names.
+fn target_of(item: &Item) -> RepoResult<CarrierTarget> {
+    match item.s("return_id") {
+        Some(r) => Ok(CarrierTarget::Return(ReturnId::parse(r).map_err(corrupt)?)),
+        None => Ok(CarrierTarget::Shipment(
+            ShipmentId::parse(item.require_s("shipment_id")?).map_err(corrupt)?,
+        )),
     }
 }

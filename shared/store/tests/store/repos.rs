@@ -9,10 +9,10 @@ use app::ports::{
 };
 use domain::config::TenantConfig;
 use domain::ids::{
-    CarrierCode, ExternalRef, IdempotencyKey, OperationName, ShipmentId, Subject, TrackingNumber,
-    VendorId,
+    CarrierCode, ExternalRef, IdempotencyKey, OperationName, ReturnId, ShipmentId, Subject,
+    TrackingNumber, VendorId,
 };
-use domain::order::OrderStatus;
+use domain::order::{CarrierTarget, OrderStatus};
 use domain::{Currency, Money};
 use store::TenantScope;
 
@@ -771,7 +771,7 @@ pub async fn tracking_numbers_have_one_owner(b: &Backend) {
         carrier: usps.clone(),
         number: number.clone(),
         order: stored.order.id(),
-        shipment: ShipmentId::from_ulid(ulid::Ulid::from(shipment)),
+        target: ShipmentId::from_ulid(ulid::Ulid::from(shipment)).into(),
     };
     let first = g.saved(&r, &acme, None).await;
     let mine = [
@@ -781,10 +781,10 @@ pub async fn tracking_numbers_have_one_owner(b: &Backend) {
     approve_claiming(&r, &mut g, &acme, &first, mine.to_vec())
         .await
         .unwrap();
-    let owner = Some((first.order.id(), mine[0].shipment));
+    let owner = Some((first.order.id(), mine[0].target));
     assert_eq!(
         r.orders
-            .shipment_by_tracking(&acme, &usps, &number)
+            .by_tracking_number(&acme, &usps, &number)
             .await
             .unwrap(),
         owner
@@ -845,12 +845,12 @@ pub async fn tracking_numbers_have_one_owner(b: &Backend) {
     .unwrap();
     assert_eq!(
         r.orders
-            .shipment_by_tracking(&beta, &usps, &number)
+            .by_tracking_number(&beta, &usps, &number)
             .await
             .unwrap(),
         Some((
             foreign.order.id(),
-            ShipmentId::from_ulid(ulid::Ulid::from(3_u128))
+            ShipmentId::from_ulid(ulid::Ulid::from(3_u128)).into()
         ))
     );
     let label = r
@@ -860,13 +860,13 @@ pub async fn tracking_numbers_have_one_owner(b: &Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(
-        (label.tenant.as_str(), label.order, label.shipment),
-        ("acme", first.order.id(), mine[1].shipment),
+        (label.tenant.as_str(), label.order, label.target),
+        ("acme", first.order.id(), mine[1].target),
         "the SaaS-wide entry stays the first label's"
     );
     assert_eq!(
         r.orders
-            .shipment_by_tracking(&acme, &usps, &number)
+            .by_tracking_number(&acme, &usps, &number)
             .await
             .unwrap(),
         owner
@@ -891,6 +891,85 @@ pub async fn tracking_numbers_have_one_owner(b: &Backend) {
     r.orders.update(&acme, &again, &after, write).await.unwrap();
 }
 
+/// A return's label owns its number as a shipment's does: both indexes name the return (not a
+/// shipment), a shipment's later claim on the number is `TrackingNumberTaken`, and the return's
+/// open intent is listed beside shipments' and leaves the list when it closes.
+pub async fn return_labels_own_their_numbers_and_intents(b: &Backend) {
+    let r = repos(b, 1);
+    let acme = TenantScope::for_tests("acme");
+    let mut g = Gen::new();
+    let ups = CarrierCode::parse("ups").unwrap();
+    let number = TrackingNumber::parse("1ZRETURN0001").unwrap();
+    let ret: CarrierTarget = ReturnId::from_ulid(ulid::Ulid::from(7_u128)).into();
+    let ship: CarrierTarget = ShipmentId::from_ulid(ulid::Ulid::from(8_u128)).into();
+    let claim = |index, stored: &app::ports::StoredOrder, target| TrackingClaim {
+        index,
+        carrier: ups.clone(),
+        number: number.clone(),
+        order: stored.order.id(),
+        target,
+    };
+    let first = g.saved(&r, &acme, None).await;
+    let mut after = first.order.clone();
+    let events = after.approve(&mut g.tick(), &staff(), None).unwrap();
+    let audit = g.audit(&acme, "approveOrder", &first.order.id().to_string(), 2);
+    let write = CommandWrite {
+        events: &events,
+        audit: Some(&audit),
+        tracking: vec![
+            claim(TrackingIndex::Tenant, &first, ret),
+            claim(TrackingIndex::Global, &first, ret),
+        ],
+        intents: vec![(ret, true), (ship, true)],
+        ..Default::default()
+    };
+    r.orders.update(&acme, &first, &after, write).await.unwrap();
+    let first = crate::support::updated(&first, &after, Some(&audit));
+    assert_eq!(
+        r.orders
+            .by_tracking_number(&acme, &ups, &number)
+            .await
+            .unwrap(),
+        Some((first.order.id(), ret))
+    );
+    let label = r
+        .orders
+        .gateway_label(&ups, &number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((label.order, label.target), (first.order.id(), ret));
+    let mut open = r.orders.open_intents(&acme).await.unwrap();
+    open.sort();
+    let mut expected = vec![(first.order.id(), ret), (first.order.id(), ship)];
+    expected.sort();
+    assert_eq!(open, expected);
+
+    // A shipment (of another order) claiming the return's number: refused, nothing written.
+    let second = g.saved(&r, &acme, None).await;
+    let theirs = claim(TrackingIndex::Tenant, &second, ship);
+    let err = approve_claiming(&r, &mut g, &acme, &second, vec![theirs.clone()])
+        .await
+        .unwrap_err();
+    assert_eq!(err, RepoError::TrackingNumberTaken(Box::new(theirs)));
+
+    // The return's intent closes: only the shipment's is left.
+    let mut later = first.order.clone();
+    let events = later.cancel(&mut g.tick(), None).unwrap();
+    let audit = g.audit(&acme, "cancelOrder", &first.order.id().to_string(), 3);
+    let write = CommandWrite {
+        events: &events,
+        audit: Some(&audit),
+        intents: vec![(ret, false)],
+        ..Default::default()
+    };
+    r.orders.update(&acme, &first, &later, write).await.unwrap();
+    assert_eq!(
+        r.orders.open_intents(&acme).await.unwrap(),
+        vec![(first.order.id(), ship)]
+    );
+}
+
 both_backends!(
     create_load_and_update_with_everything_in_one_transaction,
     external_refs_are_unique_per_tenant,
@@ -902,4 +981,5 @@ both_backends!(
     concurrent_conflicting_updates_apply_exactly_once_each,
     tenant_audit_lists_a_day_over_shards,
     tracking_numbers_have_one_owner,
+    return_labels_own_their_numbers_and_intents,
 );

@@ -1,11 +1,50 @@
-//! Carrier intents: a label purchase or void is recorded on its shipment before the carrier is
-//! called, and its outcome is committed against that intent. While an intent is open nothing
-//! else moves the shipment, so a second purchase, a cancellation or a dispatch cannot race the
-//! call, and a crash between the call and the commit leaves a record of what to look up.
+//! Carrier intents: a label purchase or void is recorded on what it is for — a shipment, or a
+//! return's own label — before the carrier is called, and its outcome is committed against that
+//! intent. While an intent is open nothing else moves its shipment or return, so a second
+//! purchase, a cancellation or a dispatch cannot race the call, and a crash between the call and
+//! the commit leaves a record of what to look up.
 
 use super::*;
 use crate::order::model::CarrierIntent;
 use crate::status::{CarrierAction, IntentOutcome, IntentState, PackageStatus};
+
+/// What a carrier call is for: a shipment's labels, or a return's label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CarrierTarget {
+    Shipment(ShipmentId),
+    Return(ReturnId),
+}
+
+impl From<ShipmentId> for CarrierTarget {
+    fn from(id: ShipmentId) -> Self {
+        CarrierTarget::Shipment(id)
+    }
+}
+
+impl From<ReturnId> for CarrierTarget {
+    fn from(id: ReturnId) -> Self {
+        CarrierTarget::Return(id)
+    }
+}
+
+impl CarrierTarget {
+    /// What it is, in an error or audit record: `shipment` or `return`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            CarrierTarget::Shipment(_) => "shipment",
+            CarrierTarget::Return(_) => "return",
+        }
+    }
+}
+
+impl std::fmt::Display for CarrierTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CarrierTarget::Shipment(id) => write!(f, "{id}"),
+            CarrierTarget::Return(id) => write!(f, "{id}"),
+        }
+    }
+}
 
 /// The shipment status an action starts from.
 fn starts_from(action: CarrierAction) -> ShipmentStatus {
@@ -15,59 +54,146 @@ fn starts_from(action: CarrierAction) -> ShipmentStatus {
     }
 }
 
-fn command_of(action: CarrierAction) -> Command {
-    match action {
-        CarrierAction::Purchase => Command::PurchaseLabel,
-        CarrierAction::Void => Command::VoidLabel,
+/// The command an intent of `action` on `target` runs as.
+fn command_of(target: CarrierTarget, action: CarrierAction) -> Command {
+    match (target, action) {
+        (CarrierTarget::Shipment(_), CarrierAction::Purchase) => Command::PurchaseLabel,
+        (CarrierTarget::Shipment(_), CarrierAction::Void) => Command::VoidLabel,
+        (CarrierTarget::Return(_), CarrierAction::Purchase) => Command::BuyReturnLabel,
+        (CarrierTarget::Return(_), CarrierAction::Void) => Command::VoidReturnLabel,
+    }
+}
+
+/// The event of an intent's outcome on `target`.
+pub(super) fn outcome_event(
+    target: CarrierTarget,
+    intent: &str,
+    action: CarrierAction,
+    outcome: IntentOutcome,
+) -> EventPayload {
+    let intent_id = intent.to_owned();
+    match target {
+        CarrierTarget::Shipment(shipment_id) => EventPayload::CarrierCallOutcome {
+            shipment_id,
+            intent_id,
+            action,
+            outcome,
+        },
+        CarrierTarget::Return(return_id) => EventPayload::ReturnCarrierCallOutcome {
+            return_id,
+            intent_id,
+            action,
+            outcome,
+        },
     }
 }
 
 impl Order {
-    /// Records that a carrier call is about to be made: a purchase needs a CONFIRMED shipment, a
-    /// void a LABEL_PURCHASED one, and neither may start while another intent is open.
-    /// `reference` is what identifies the call at the carrier; the new intent's id is returned.
+    /// The open carrier intent of a shipment or return, if any (`None` also when it is not
+    /// there).
+    pub fn intent_of(&self, target: CarrierTarget) -> Option<&CarrierIntent> {
+        match target {
+            CarrierTarget::Shipment(id) => self.shipment(id).and_then(|s| s.intent.as_ref()),
+            CarrierTarget::Return(id) => self.return_(id).and_then(|r| r.intent.as_ref()),
+        }
+    }
+
+    /// Records that a carrier call is about to be made for a shipment or a return: a shipment's
+    /// purchase needs it CONFIRMED, its void LABEL_PURCHASED; a return's purchase needs it
+    /// APPROVED without a label, its void APPROVED with one; neither may start while another
+    /// intent is open there. `reference` is what identifies the call at the carrier; the new
+    /// intent's id is returned.
     pub fn open_carrier_intent(
         &mut self,
         ctx: &mut Ctx<'_>,
-        id: ShipmentId,
+        target: impl Into<CarrierTarget>,
         action: CarrierAction,
         reference: &str,
         key: Option<&str>,
     ) -> DomainResult<(String, Vec<DomainEvent>)> {
+        let target = target.into();
         let reference = required_text("reference", reference)?;
         let intent_id = ctx.ids.next_ulid().to_string();
-        let events = self.run(ctx, command_of(action), |o, ctx, out| {
-            let idx = o.shipment_index(id)?;
-            let s = &mut o.shipments[idx];
-            if let Some(open) = &s.intent {
-                return Err(DomainError::CarrierCallInProgress {
-                    action: open.action,
-                });
-            }
-            let from = starts_from(action);
-            if s.status != from {
-                return Err(DomainError::InvalidTransition {
-                    entity: Entity::Shipment,
-                    from: s.status.as_str(),
-                    to: command_of(action).as_str(),
-                });
-            }
-            s.intent = Some(new_intent(
+        let command = command_of(target, action);
+        let events = self.run(ctx, command, |o, ctx, out| {
+            let (slot, updated_at) = match target {
+                CarrierTarget::Shipment(id) => {
+                    let idx = o.shipment_index(id)?;
+                    let s = &mut o.shipments[idx];
+                    in_progress(&s.intent)?;
+                    if s.status != starts_from(action) {
+                        return Err(DomainError::InvalidTransition {
+                            entity: Entity::Shipment,
+                            from: s.status.as_str(),
+                            to: command.as_str(),
+                        });
+                    }
+                    out.push(EventPayload::CarrierCallStarted {
+                        shipment_id: id,
+                        intent_id: intent_id.clone(),
+                        action,
+                    });
+                    (&mut s.intent, &mut s.updated_at)
+                }
+                CarrierTarget::Return(id) => {
+                    let idx = o.return_index(id)?;
+                    let r = &mut o.returns[idx];
+                    in_progress(&r.intent)?;
+                    let ready = r.status == ReturnStatus::Approved
+                        && match action {
+                            CarrierAction::Purchase => r.label.is_none(),
+                            CarrierAction::Void => r.label.is_some(),
+                        };
+                    if !ready {
+                        return Err(DomainError::InvalidTransition {
+                            entity: Entity::Return,
+                            from: r.status.as_str(),
+                            to: command.as_str(),
+                        });
+                    }
+                    out.push(EventPayload::ReturnCarrierCallStarted {
+                        return_id: id,
+                        intent_id: intent_id.clone(),
+                        action,
+                    });
+                    (&mut r.intent, &mut r.updated_at)
+                }
+            };
+            *slot = Some(new_intent(
                 intent_id.clone(),
                 action,
                 reference,
                 key,
                 ctx.now,
             ));
-            s.updated_at = ctx.now;
-            out.push(EventPayload::CarrierCallStarted {
-                shipment_id: id,
-                intent_id: intent_id.clone(),
-                action,
-            });
+            *updated_at = ctx.now;
             Ok(())
         })?;
         Ok((intent_id, events))
+    }
+
+    /// The open intent `intent` of `action` on a shipment or return, with its `updated_at`
+    /// (else `IntentClosed`: it was closed meanwhile).
+    fn intent_slot(
+        &mut self,
+        target: CarrierTarget,
+        intent: &str,
+        action: CarrierAction,
+    ) -> DomainResult<(&mut Option<CarrierIntent>, &mut Timestamp)> {
+        let (slot, updated_at) = match target {
+            CarrierTarget::Shipment(id) => {
+                let idx = self.shipment_index(id)?;
+                let s = &mut self.shipments[idx];
+                (&mut s.intent, &mut s.updated_at)
+            }
+            CarrierTarget::Return(id) => {
+                let idx = self.return_index(id)?;
+                let r = &mut self.returns[idx];
+                (&mut r.intent, &mut r.updated_at)
+            }
+        };
+        holds_intent(slot, intent, action)?;
+        Ok((slot, updated_at))
     }
 
     /// The index of the shipment whose open intent is `intent`, of `action`.
@@ -87,22 +213,18 @@ impl Order {
     pub fn close_carrier_intent(
         &mut self,
         ctx: &mut Ctx<'_>,
-        id: ShipmentId,
+        target: impl Into<CarrierTarget>,
         intent: &str,
         action: CarrierAction,
         outcome: IntentOutcome,
     ) -> DomainResult<Vec<DomainEvent>> {
+        let target = target.into();
         closable(outcome)?;
-        self.run(ctx, command_of(action), |o, ctx, out| {
-            let idx = o.intent_index(id, intent, action)?;
-            o.shipments[idx].intent = None;
-            o.shipments[idx].updated_at = ctx.now;
-            out.push(EventPayload::CarrierCallOutcome {
-                shipment_id: id,
-                intent_id: intent.to_owned(),
-                action,
-                outcome,
-            });
+        self.run(ctx, command_of(target, action), |o, ctx, out| {
+            let (slot, updated_at) = o.intent_slot(target, intent, action)?;
+            *slot = None;
+            *updated_at = ctx.now;
+            out.push(outcome_event(target, intent, action, outcome));
             Ok(())
         })
     }
@@ -112,11 +234,18 @@ impl Order {
     pub fn mark_intent_unknown(
         &mut self,
         ctx: &mut Ctx<'_>,
-        id: ShipmentId,
+        target: impl Into<CarrierTarget>,
         intent: &str,
         action: CarrierAction,
     ) -> DomainResult<Vec<DomainEvent>> {
-        self.leave_intent_open(ctx, id, intent, action, IntentState::Unknown, None)
+        self.leave_intent_open(
+            ctx,
+            target.into(),
+            intent,
+            action,
+            IntentState::Unknown,
+            None,
+        )
     }
 
     /// The carrier took the call and is still working on it under its own id `carrier_ref`:
@@ -125,7 +254,7 @@ impl Order {
     pub fn mark_intent_queued(
         &mut self,
         ctx: &mut Ctx<'_>,
-        id: ShipmentId,
+        target: impl Into<CarrierTarget>,
         intent: &str,
         action: CarrierAction,
         carrier_ref: &str,
@@ -133,7 +262,7 @@ impl Order {
         let carrier_ref = required_text("carrierRef", carrier_ref)?;
         self.leave_intent_open(
             ctx,
-            id,
+            target.into(),
             intent,
             action,
             IntentState::Queued,
@@ -146,16 +275,15 @@ impl Order {
     fn leave_intent_open(
         &mut self,
         ctx: &mut Ctx<'_>,
-        id: ShipmentId,
+        target: CarrierTarget,
         intent: &str,
         action: CarrierAction,
         state: IntentState,
         carrier_ref: Option<String>,
     ) -> DomainResult<Vec<DomainEvent>> {
-        self.run(ctx, command_of(action), |o, ctx, out| {
-            let idx = o.intent_index(id, intent, action)?;
-            let s = &mut o.shipments[idx];
-            let Some(i) = s.intent.as_mut() else {
+        self.run(ctx, command_of(target, action), |o, ctx, out| {
+            let (slot, updated_at) = o.intent_slot(target, intent, action)?;
+            let Some(i) = slot.as_mut() else {
                 return Ok(());
             };
             if i.state == state || i.state == IntentState::Unknown {
@@ -165,16 +293,12 @@ impl Order {
             if carrier_ref.is_some() {
                 i.carrier_ref = carrier_ref;
             }
-            s.updated_at = ctx.now;
-            out.push(EventPayload::CarrierCallOutcome {
-                shipment_id: id,
-                intent_id: intent.to_owned(),
-                action,
-                outcome: match state {
-                    IntentState::Queued => IntentOutcome::Queued,
-                    _ => IntentOutcome::Unknown,
-                },
-            });
+            *updated_at = ctx.now;
+            let outcome = match state {
+                IntentState::Queued => IntentOutcome::Queued,
+                _ => IntentOutcome::Unknown,
+            };
+            out.push(outcome_event(target, intent, action, outcome));
             Ok(())
         })
     }
@@ -226,12 +350,12 @@ impl Order {
                 package.status = Some(PackageStatus::LabelPurchased);
             }
             o.record_tracking_details(idx, Some(carrier), Some(first.tracking_number.clone()), out);
-            out.push(EventPayload::CarrierCallOutcome {
-                shipment_id: id,
-                intent_id: intent.to_owned(),
-                action: CarrierAction::Purchase,
-                outcome: IntentOutcome::Completed,
-            });
+            out.push(outcome_event(
+                id.into(),
+                intent,
+                CarrierAction::Purchase,
+                IntentOutcome::Completed,
+            ));
             Ok(())
         })
     }
@@ -249,12 +373,12 @@ impl Order {
             o.move_shipment(ctx.now, idx, ShipmentMove::Cancel, Command::VoidLabel, out)?;
             let s = &mut o.shipments[idx];
             s.void_key = s.intent.take().and_then(|i| i.key);
-            out.push(EventPayload::CarrierCallOutcome {
-                shipment_id: id,
-                intent_id: intent.to_owned(),
-                action: CarrierAction::Void,
-                outcome: IntentOutcome::Completed,
-            });
+            out.push(outcome_event(
+                id.into(),
+                intent,
+                CarrierAction::Void,
+                IntentOutcome::Completed,
+            ));
             Ok(())
         })
     }
@@ -276,6 +400,16 @@ pub(super) fn new_intent(
         state: IntentState::Open,
         opened_at: now,
         carrier_ref: None,
+    }
+}
+
+/// Refused while another intent is open.
+fn in_progress(slot: &Option<CarrierIntent>) -> DomainResult<()> {
+    match slot {
+        Some(open) => Err(DomainError::CarrierCallInProgress {
+            action: open.action,
+        }),
+        None => Ok(()),
     }
 }
 

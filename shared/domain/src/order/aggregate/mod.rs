@@ -5,6 +5,7 @@
 //! one and stamps that version on every event it emits.
 
 mod intents;
+pub use intents::CarrierTarget;
 mod lifecycle;
 mod returns;
 mod runner;
@@ -268,6 +269,16 @@ impl Order {
     }
 
     /// Quantity of `sku` in DELIVERED shipments.
+    /// The shipment a return's items came in: the first DELIVERED shipment carrying any of its
+    /// SKUs (its destination is where the customer ships the return from).
+    pub fn shipment_of_return(&self, id: ReturnId) -> Option<&Shipment> {
+        let r = self.return_(id)?;
+        self.shipments.iter().find(|s| {
+            s.status == ShipmentStatus::Delivered
+                && r.lines.iter().any(|l| s.quantity_of(&l.sku) > 0)
+        })
+    }
+
     pub fn delivered(&self, sku: &Sku) -> u32 {
         self.shipment_sum(sku, |s| s == ShipmentStatus::Delivered)
     }

@@ -1,6 +1,6 @@
 //! Return commands: request, approve, reject, receive, refund.
 
-use super::intents::{closable, holds_intent, new_intent};
+use super::intents::{holds_intent, outcome_event};
 use super::*;
 use crate::order::model::ReturnLabel;
 use crate::status::{CarrierAction, IntentOutcome};
@@ -145,58 +145,6 @@ impl Order {
         Ok((rid, events))
     }
 
-    /// Records that a return-label purchase or void is about to be made at the carrier (the
-    /// rules of a shipment's intents): a purchase needs an APPROVED return without a label, a
-    /// void an APPROVED return with one, and neither may start while another is open.
-    pub fn open_return_intent(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        id: ReturnId,
-        action: CarrierAction,
-        reference: &str,
-        key: Option<&str>,
-    ) -> DomainResult<(String, Vec<DomainEvent>)> {
-        let reference = required_text("reference", reference)?;
-        let intent_id = ctx.ids.next_ulid().to_string();
-        let command = return_label_command(action);
-        let events = self.run(ctx, command, |o, ctx, out| {
-            let idx = o.return_index(id)?;
-            let r = &mut o.returns[idx];
-            if let Some(open) = &r.intent {
-                return Err(DomainError::CarrierCallInProgress {
-                    action: open.action,
-                });
-            }
-            let ready = r.status == ReturnStatus::Approved
-                && match action {
-                    CarrierAction::Purchase => r.label.is_none(),
-                    CarrierAction::Void => r.label.is_some(),
-                };
-            if !ready {
-                return Err(DomainError::InvalidTransition {
-                    entity: Entity::Return,
-                    from: r.status.as_str(),
-                    to: command.as_str(),
-                });
-            }
-            r.intent = Some(new_intent(
-                intent_id.clone(),
-                action,
-                reference,
-                key,
-                ctx.now,
-            ));
-            r.updated_at = ctx.now;
-            out.push(EventPayload::ReturnCarrierCallStarted {
-                return_id: id,
-                intent_id: intent_id.clone(),
-                action,
-            });
-            Ok(())
-        })?;
-        Ok((intent_id, events))
-    }
-
     /// The index of the return whose open intent is `intent`, of `action`.
     fn return_intent_index(
         &self,
@@ -207,30 +155,6 @@ impl Order {
         let idx = self.return_index(id)?;
         holds_intent(&self.returns[idx].intent, intent, action)?;
         Ok(idx)
-    }
-
-    /// Closes a return's intent whose call did not happen (refused, or abandoned).
-    pub fn close_return_intent(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        id: ReturnId,
-        intent: &str,
-        action: CarrierAction,
-        outcome: IntentOutcome,
-    ) -> DomainResult<Vec<DomainEvent>> {
-        closable(outcome)?;
-        self.run(ctx, return_label_command(action), |o, ctx, out| {
-            let idx = o.return_intent_index(id, intent, action)?;
-            o.returns[idx].intent = None;
-            o.returns[idx].updated_at = ctx.now;
-            out.push(EventPayload::ReturnCarrierCallOutcome {
-                return_id: id,
-                intent_id: intent.to_owned(),
-                action,
-                outcome,
-            });
-            Ok(())
-        })
     }
 
     /// The return's label was bought under its purchase intent `intent`.
@@ -253,12 +177,12 @@ impl Order {
             });
             r.label = Some(label.clone());
             r.updated_at = ctx.now;
-            out.push(EventPayload::ReturnCarrierCallOutcome {
-                return_id: id,
-                intent_id: intent.to_owned(),
-                action: CarrierAction::Purchase,
-                outcome: IntentOutcome::Completed,
-            });
+            out.push(outcome_event(
+                id.into(),
+                intent,
+                CarrierAction::Purchase,
+                IntentOutcome::Completed,
+            ));
             Ok(())
         })
     }
@@ -281,12 +205,12 @@ impl Order {
                 return_id: id,
                 tracking_number: voided.map(|l| l.tracking_number),
             });
-            out.push(EventPayload::ReturnCarrierCallOutcome {
-                return_id: id,
-                intent_id: intent.to_owned(),
-                action: CarrierAction::Void,
-                outcome: IntentOutcome::Completed,
-            });
+            out.push(outcome_event(
+                id.into(),
+                intent,
+                CarrierAction::Void,
+                IntentOutcome::Completed,
+            ));
             Ok(())
         })
     }
@@ -326,13 +250,5 @@ impl Order {
         } else {
             Ok(TrackingOutcome::Applied(events))
         }
-    }
-}
-
-/// The command a return-label intent runs as.
-fn return_label_command(action: CarrierAction) -> Command {
-    match action {
-        CarrierAction::Purchase => Command::BuyReturnLabel,
-        CarrierAction::Void => Command::VoidReturnLabel,
     }
 }
