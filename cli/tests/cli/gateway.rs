@@ -9,7 +9,7 @@ use crate::server::{Server, create_order_mutation, oms, oms_with_input, order_in
 
 pub(crate) const KEY_1: &str = "EZTK-e2e-first-key-000000001111";
 const KEY_2: &str = "EZTK-e2e-second-key-00000002222";
-const SAAS_SECRET: &str = "saas-easypost-webhook-secret-01";
+pub(crate) const SAAS_SECRET: &str = "saas-easypost-webhook-secret-01";
 
 pub(crate) fn ok(out: std::process::Output) -> String {
     assert!(

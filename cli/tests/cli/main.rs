@@ -15,6 +15,7 @@ mod platform;
 mod platform_accounts;
 mod readme;
 mod resilience;
+mod returns;
 mod server;
 mod shippo;
 mod tracking;
