@@ -1048,3 +1048,5 @@ async fn rate_ids_are_sealed_for_their_shipment() {
     assert_eq!(h.buy(&own, "rate-4").await, "ok");
     h.assert_books(1, 0).await;
 }
+
+mod returns;
