@@ -259,6 +259,52 @@ async fn usage_and_void(backend: Backend) {
         .unwrap();
 }
 
+/// The tenant config's return address is where a return ships to (EasyPost is sent the outbound
+/// addresses: it as `from`, the customer as `to`, with `is_return`); without it, the shipment's
+/// pickup address.
+#[tokio::test]
+async fn returns_ship_to_the_tenants_return_address() {
+    let h = Harness::new(Backend::Embedded).await;
+    let id = h.approved_return().await;
+    let quoted_from = |h: &Harness| {
+        let created = h
+            .fake
+            .requests()
+            .into_iter()
+            .rfind(|r| r.method == "POST" && r.path == "/v2/shipments")
+            .unwrap();
+        let s = &created.body["shipment"];
+        assert_eq!(s["is_return"], true, "{s}");
+        (
+            s["from_address"]["zip"].as_str().unwrap().to_owned(),
+            s["to_address"]["zip"].as_str().unwrap().to_owned(),
+        )
+    };
+    h.return_rate(id).await;
+    let customer = h.order().await.destination().postal_code.clone();
+    assert_eq!(quoted_from(&h), ("94104".to_owned(), customer.clone()));
+    let warehouse = Address::new(
+        "Returns desk",
+        "350 5th Ave",
+        None,
+        "New York",
+        Some("NY"),
+        "10118",
+        "US",
+        None,
+    )
+    .unwrap();
+    let config = domain::config::TenantConfig::default().with_return_address(Some(warehouse));
+    h.app
+        .update_tenant_config(&ctx(&[Role::TenantAdmin]), &UnitOfWork::immediate(), config)
+        .await
+        .unwrap();
+    let rate = h.return_rate(id).await;
+    assert_eq!(quoted_from(&h), ("10118".to_owned(), customer));
+    assert_eq!(h.buy_return(id, &rate, "ret-addr").await, "ok");
+    h.assert_return_books(id, 1, 0).await;
+}
+
 on_both! {
     r_a_return_label_sold_without_an_answer(b) => sold_without_an_answer(b);
     r_a_return_label_killed_then_reconciled(b) => killed_then_reconciled(b);
