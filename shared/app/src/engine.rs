@@ -27,9 +27,18 @@ use crate::ports::{
 /// ULIDs from the system clock and a CSPRNG.
 pub struct SystemIds;
 
+/// One monotonic generator per process: ids made within one millisecond still sort in the
+/// order they were made (audit records and events list newest first by id).
+static IDS: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
+
 impl IdSource for SystemIds {
     fn next_ulid(&mut self) -> ulid::Ulid {
-        ulid::Ulid::new()
+        // A poisoned lock or the random part overflowing within one millisecond (2^80 ids)
+        // falls back to a fresh random id.
+        IDS.lock()
+            .ok()
+            .and_then(|mut g| g.generate().ok())
+            .unwrap_or_else(ulid::Ulid::new)
     }
 }
 
