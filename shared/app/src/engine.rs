@@ -34,7 +34,8 @@ static IDS: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Gene
 impl IdSource for SystemIds {
     fn next_ulid(&mut self) -> ulid::Ulid {
         // A poisoned lock or the random part overflowing within one millisecond (2^80 ids)
-        // falls back to a fresh random id.
+        // falls back to a fresh random id (not `Ulid::default()`, which is the nil id).
+        #[allow(clippy::unwrap_or_default)]
         IDS.lock()
             .ok()
             .and_then(|mut g| g.generate().ok())
