@@ -419,6 +419,29 @@ fn code(out: &Result<KeyedOutcome<Answer>, AppError>) -> String {
     }
 }
 
+/// One keyed call of a label use case (`op` under `key`, the request identified by `hash`).
+async fn keyed_call<F, Fut>(
+    app: &App,
+    rc: &RequestCtx,
+    (op, key, hash): (Operation, &str, String),
+    run: F,
+) -> Result<KeyedOutcome<Answer>, AppError>
+where
+    F: Fn(Arc<UnitOfWork>) -> Fut,
+    Fut: std::future::Future<Output = Result<Order, AppError>>,
+{
+    let keyed = Keyed {
+        key: IdempotencyKey::parse(key).unwrap(),
+        operation: op,
+        request_hash: hash,
+    };
+    app.keyed(rc, &keyed, |uow| {
+        let call = run(uow);
+        async move { answer(call.await) }
+    })
+    .await
+}
+
 async fn buy(
     app: &App,
     rc: &RequestCtx,
@@ -427,17 +450,16 @@ async fn buy(
     rate: &str,
     key: &str,
 ) -> Result<KeyedOutcome<Answer>, AppError> {
-    let keyed = Keyed {
-        key: IdempotencyKey::parse(key).unwrap(),
-        operation: Operation::BuyLabel,
-        request_hash: format!("buy:{order}:{shipment}:{rate}"),
-    };
-    app.keyed(rc, &keyed, |uow| async move {
-        answer(
+    let hash = format!("buy:{order}:{shipment}:{rate}");
+    keyed_call(
+        app,
+        rc,
+        (Operation::BuyLabel, key, hash),
+        |uow| async move {
             app.buy_shipping_label(rc, &uow, OrderRef::new(order, None), shipment, rate)
-                .await,
-        )
-    })
+                .await
+        },
+    )
     .await
 }
 
@@ -448,17 +470,16 @@ async fn void(
     shipment: ShipmentId,
     key: &str,
 ) -> Result<KeyedOutcome<Answer>, AppError> {
-    let keyed = Keyed {
-        key: IdempotencyKey::parse(key).unwrap(),
-        operation: Operation::VoidLabel,
-        request_hash: format!("void:{order}:{shipment}"),
-    };
-    app.keyed(rc, &keyed, |uow| async move {
-        answer(
+    let hash = format!("void:{order}:{shipment}");
+    keyed_call(
+        app,
+        rc,
+        (Operation::VoidLabel, key, hash),
+        |uow| async move {
             app.void_shipping_label(rc, &uow, OrderRef::new(order, None), shipment)
-                .await,
-        )
-    })
+                .await
+        },
+    )
     .await
 }
 

@@ -449,6 +449,19 @@ impl Env {
         payload.clone()
     }
 
+    /// The first rate id `field` (`shippingRates`, `returnShippingRates`) quotes for `on` (its
+    /// arguments naming the order and the shipment or return) from the account `main`.
+    async fn first_rate(&self, field: &str, on: String) -> String {
+        let q = format!(
+            r#"{{ {field}({on}, gateway: "easypost", account: "main") {{ rates {{ id }} }} }}"#
+        );
+        let rates = self.read(Who::Staff, &q).await;
+        rates[field]["rates"][0]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no rate: {rates}"))
+            .to_owned()
+    }
+
     /// A fresh order prepared by `steps`.
     async fn prepare(&self, steps: &[Step]) -> Fixture {
         let mut f = Fixture {
@@ -493,17 +506,7 @@ impl Env {
             ConfirmShipment => {
                 run("confirmShipment", shipment(), "order { id }").await;
             }
-            Quote => {
-                let q = format!(
-                    r#"{{ shippingRates({}, gateway: "easypost", account: "main") {{ rates {{ id }} }} }}"#,
-                    f.on_shipment()
-                );
-                let rates = self.read(Who::Staff, &q).await;
-                f.rate = rates["shippingRates"]["rates"][0]["id"]
-                    .as_str()
-                    .map(str::to_owned);
-                assert!(f.rate.is_some(), "no rate: {rates}");
-            }
+            Quote => f.rate = Some(self.first_rate("shippingRates", f.on_shipment()).await),
             BuyLabel => {
                 let args = format!(r#"({}, rateId: "{}")"#, f.on_shipment(), f.rate());
                 let key = format!("step-buy-{}", f.shipment());
@@ -543,15 +546,7 @@ impl Env {
                 run("receiveReturn", ret(), "order { id }").await;
             }
             QuoteReturn => {
-                let q = format!(
-                    r#"{{ returnShippingRates({}, gateway: "easypost", account: "main") {{ rates {{ id }} }} }}"#,
-                    f.on_return()
-                );
-                let rates = self.read(Who::Staff, &q).await;
-                f.rate = rates["returnShippingRates"]["rates"][0]["id"]
-                    .as_str()
-                    .map(str::to_owned);
-                assert!(f.rate.is_some(), "no rate: {rates}");
+                f.rate = Some(self.first_rate("returnShippingRates", f.on_return()).await);
             }
             BuyReturnLabel => {
                 let args = format!(r#"({}, rateId: "{}")"#, f.on_return(), f.rate());

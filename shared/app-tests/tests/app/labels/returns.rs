@@ -71,21 +71,15 @@ impl Harness {
     }
 
     async fn void_return(&self, id: ReturnId, key: &str) -> String {
-        let keyed = Keyed {
-            key: IdempotencyKey::parse(key).unwrap(),
-            operation: Operation::VoidReturnLabel,
-            request_hash: format!("void-return:{}:{id}", self.order),
-        };
         let (app, rc, order) = (&self.app, &self.rc, self.order);
-        code(
-            &app.keyed(rc, &keyed, |uow| async move {
-                answer(
-                    app.void_return_label(rc, &uow, OrderRef::new(order, None), id)
-                        .await,
-                )
-            })
-            .await,
-        )
+        let hash = format!("void-return:{order}:{id}");
+        let op = Operation::VoidReturnLabel;
+        let out = keyed_call(app, rc, (op, key, hash), |uow| async move {
+            app.void_return_label(rc, &uow, OrderRef::new(order, None), id)
+                .await
+        })
+        .await;
+        code(&out)
     }
 
     /// The return as stored.
@@ -120,16 +114,11 @@ async fn buy_return(
     rate: &str,
     key: &str,
 ) -> Result<KeyedOutcome<Answer>, AppError> {
-    let keyed = Keyed {
-        key: IdempotencyKey::parse(key).unwrap(),
-        operation: Operation::BuyReturnLabel,
-        request_hash: format!("buy-return:{order}:{id}:{rate}"),
-    };
-    app.keyed(rc, &keyed, |uow| async move {
-        answer(
-            app.buy_return_label(rc, &uow, OrderRef::new(order, None), id, rate)
-                .await,
-        )
+    let hash = format!("buy-return:{order}:{id}:{rate}");
+    let op = Operation::BuyReturnLabel;
+    keyed_call(app, rc, (op, key, hash), |uow| async move {
+        app.buy_return_label(rc, &uow, OrderRef::new(order, None), id, rate)
+            .await
     })
     .await
 }
