@@ -6,7 +6,8 @@
 use domain::contact::{Address, Customer, Email};
 use domain::ids::{CarrierCode, ExternalRef, Quantity, Sku, VendorId};
 use domain::order::{
-    LineQuantity, NewLine, NewOrder, NewPackage, NewShipment, Package, Pickup, ShippingMode,
+    ContentsType, Customs, CustomsItem, LabelFormat, LabelOptions, LineQuantity, NewLine, NewOrder,
+    NewPackage, NewShipment, NonDelivery, Package, Pickup, ShippingMode, Signature,
 };
 use domain::{Currency, DomainError, Money, Timestamp};
 use serde::Deserialize;
@@ -203,6 +204,105 @@ pub struct ShipmentIntake {
     pub carrier: Option<String>,
     pub pickup: Option<PickupIntake>,
     pub instructions: Option<String>,
+    /// Required when the shipment crosses a border.
+    #[serde(default)]
+    pub customs: Option<CustomsIntake>,
+    #[serde(default)]
+    pub label_options: Option<LabelOptionsIntake>,
+}
+
+/// An amount in a currency: `{"amount": "10.00", "currency": "USD"}`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MoneyIntake {
+    pub amount: String,
+    pub currency: String,
+}
+
+impl MoneyIntake {
+    pub fn parse(&self) -> R<Money> {
+        Money::parse(&self.amount, Currency::parse(&self.currency)?)
+    }
+}
+
+/// One customs item: a line of the shipment as customs see it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CustomsItemIntake {
+    pub sku: String,
+    pub description: String,
+    pub hs_tariff_number: Option<String>,
+    pub origin_country: String,
+    pub quantity: u32,
+    /// All `quantity` units together.
+    pub value: MoneyIntake,
+    /// All `quantity` units together.
+    pub weight_grams: u32,
+}
+
+/// A shipment's customs declaration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CustomsIntake {
+    pub contents_type: ContentsType,
+    pub contents_explanation: Option<String>,
+    /// RETURN unless said.
+    pub non_delivery: Option<NonDelivery>,
+    pub eel_pfc: Option<String>,
+    pub signer: String,
+    pub items: Vec<CustomsItemIntake>,
+}
+
+impl CustomsIntake {
+    pub fn parse(&self) -> R<Customs> {
+        let items = self
+            .items
+            .iter()
+            .map(|i| {
+                Ok(CustomsItem {
+                    sku: Sku::parse(&i.sku)?,
+                    description: i.description.clone(),
+                    hs_tariff_number: i.hs_tariff_number.clone(),
+                    origin_country: i.origin_country.clone(),
+                    quantity: i.quantity,
+                    value: i.value.parse()?,
+                    weight_grams: i.weight_grams,
+                })
+            })
+            .collect::<R<Vec<_>>>()?;
+        Customs::new(
+            self.contents_type,
+            self.contents_explanation.as_deref(),
+            self.non_delivery.unwrap_or(NonDelivery::Return),
+            self.eel_pfc.as_deref(),
+            &self.signer,
+            items,
+        )
+    }
+}
+
+/// A shipment's label options.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LabelOptionsIntake {
+    pub format: Option<LabelFormat>,
+    pub size: Option<String>,
+    pub insurance: Option<MoneyIntake>,
+    pub signature: Option<Signature>,
+}
+
+impl LabelOptionsIntake {
+    pub fn parse(&self) -> R<LabelOptions> {
+        LabelOptions::new(
+            self.format,
+            self.size.as_deref(),
+            self.insurance
+                .as_ref()
+                .map(MoneyIntake::parse)
+                .transpose()?,
+            self.signature,
+        )
+    }
 }
 
 impl ShipmentIntake {
@@ -247,6 +347,18 @@ impl ShipmentIntake {
                 })
                 .transpose()?,
             instructions: self.instructions.clone(),
+            customs: self
+                .customs
+                .as_ref()
+                .map(CustomsIntake::parse)
+                .transpose()?,
+            label_options: self
+                .label_options
+                .as_ref()
+                .map(LabelOptionsIntake::parse)
+                .transpose()?
+                .unwrap_or_default(),
+            address_messages: Vec::new(),
         })
     }
 }

@@ -25,9 +25,9 @@ use domain::audit::{AuditOutcome, AuditTarget};
 use domain::gateway::AccountRef;
 use domain::ids::{AccountId, AuditId, CarrierCode, OrderId, ReturnId, ShipmentId, TrackingNumber};
 use domain::order::{
-    CarrierAction, CarrierIntent, CarrierTarget, IntentOutcome, IntentState, Label, Order, Package,
-    PackageLabel, ReturnLabel, ReturnStatus, Shipment, ShipmentStatus, TrackingStatus,
-    TrackingUpdate,
+    Bought, CarrierAction, CarrierIntent, CarrierTarget, Customs, IntentOutcome, IntentState,
+    Label, Order, Package, PackageLabel, ReturnLabel, ReturnStatus, Shipment, ShipmentStatus,
+    TrackingStatus, TrackingUpdate,
 };
 use domain::{DomainError, Money};
 use serde::{Deserialize, Serialize};
@@ -40,8 +40,9 @@ use crate::engine::{App, Change, CommandSpec, OrderRef};
 use crate::error::{AppError, AppResult};
 use crate::orders::{Tracked, own_shipment};
 use crate::ports::carrier::{
-    Address as CarrierAddress, Carrier, CarrierConnector, CarrierError, Parcel, Purchase,
-    PurchaseLookup, PurchasedLabel, RateRef, ShipmentRequest, TrackStatus, VoidLookup, VoidOutcome,
+    Address as CarrierAddress, AddressCheck, Carrier, CarrierConnector, CarrierError, Parcel,
+    Purchase, PurchaseLookup, PurchasedLabel, RateRef, ShipmentRequest, TrackStatus, VoidLookup,
+    VoidOutcome,
 };
 
 /// A carrier's failure as the API reports it (the carrier's words, never a key).
@@ -216,15 +217,25 @@ fn piece_reference(intent: &str, i: usize) -> String {
     format!("{intent}-{}", i + 1)
 }
 
-/// One purchase of the labels bought package by package: the first's, with every package's.
+/// One purchase of the labels bought package by package: the first's, with every package's
+/// (and every insurance charge summed).
 fn combine(mut labels: Vec<PurchasedLabel>) -> Option<PurchasedLabel> {
     let packages = labels.iter().flat_map(|l| l.packages.clone()).collect();
+    let insurance = labels
+        .iter()
+        .filter_map(|l| l.insurance_fee)
+        .try_fold(None::<Money>, |sum, fee| match sum {
+            None => Some(Some(fee)),
+            Some(s) => s.checked_add(&fee).ok().map(Some),
+        })
+        .flatten();
     let mut first = if labels.is_empty() {
         return None;
     } else {
         labels.swap_remove(0)
     };
     first.packages = packages;
+    first.insurance_fee = insurance;
     Some(first)
 }
 
@@ -292,6 +303,21 @@ fn shipment_of(order: &Order, id: ShipmentId) -> AppResult<&Shipment> {
         .ok_or(AppError::NotFound { what: "shipment" })
 }
 
+/// A shipment that crosses a border without its customs declaration: refused before any call.
+fn customs_needed(
+    from: &CarrierAddress,
+    to: &CarrierAddress,
+    customs: Option<&Customs>,
+) -> AppResult<()> {
+    if from.country != to.country && customs.is_none() {
+        return Err(AppError::Rule(DomainError::CustomsRequired {
+            from: from.country.clone(),
+            to: to.country.clone(),
+        }));
+    }
+    Ok(())
+}
+
 /// The carrier's view of a shipment: from its pickup address to its destination, its package.
 fn request(order: &Order, s: &Shipment) -> AppResult<ShipmentRequest> {
     let from = s.pickup.as_ref().ok_or_else(|| AppError::Invalid {
@@ -305,9 +331,14 @@ fn request(order: &Order, s: &Shipment) -> AppResult<ShipmentRequest> {
             message: "the shipment needs a package (weight and size) to be rated".into(),
         });
     }
+    let (from, to) = (
+        address(&from.address, None),
+        address(&s.destination, Some(order.customer().email.as_str())),
+    );
+    customs_needed(&from, &to, s.customs.as_ref())?;
     Ok(ShipmentRequest {
-        from: address(&from.address, None),
-        to: address(&s.destination, Some(order.customer().email.as_str())),
+        from,
+        to,
         parcels: s
             .packages
             .iter()
@@ -320,6 +351,8 @@ fn request(order: &Order, s: &Shipment) -> AppResult<ShipmentRequest> {
             .collect(),
         reference: Some(format!("{}/{}", order.id(), s.id)),
         is_return: false,
+        customs: s.customs.clone(),
+        options: s.label_options.clone(),
     })
 }
 
@@ -346,9 +379,19 @@ fn return_request(
                       config no returnAddress"
                 .into(),
         })?;
+    let (from, to) = (
+        address(&source.destination, Some(order.customer().email.as_str())),
+        address(to, None),
+    );
+    // The outbound declaration, as returned goods.
+    let customs = source.customs.clone().map(|c| Customs {
+        contents_type: domain::order::ContentsType::ReturnedGoods,
+        ..c
+    });
+    customs_needed(&from, &to, customs.as_ref())?;
     Ok(ShipmentRequest {
-        from: address(&source.destination, Some(order.customer().email.as_str())),
-        to: address(to, None),
+        from,
+        to,
         parcels: vec![Parcel {
             weight_grams: package.weight_grams,
             length_mm: package.length_mm,
@@ -357,6 +400,12 @@ fn return_request(
         }],
         reference: Some(format!("{}/{id}", order.id())),
         is_return: true,
+        customs,
+        options: domain::order::LabelOptions {
+            format: source.label_options.format,
+            size: source.label_options.size.clone(),
+            ..Default::default()
+        },
     })
 }
 
@@ -395,6 +444,62 @@ fn own_target(
         CarrierTarget::Shipment(id) => own_shipment(identity, op, order, id),
         CarrierTarget::Return(id) => return_of(order, id).map(|_| ()),
     }
+}
+
+/// How `createShipment` checks its destination with a carrier first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyMode {
+    None,
+    /// Keep the carrier's remarks on the shipment, create it whatever they say.
+    Warn,
+    /// Refuse an address the carrier cannot deliver to.
+    Strict,
+}
+
+/// `createShipment(verify: …)`: the mode and the gateway account whose carrier checks.
+#[derive(Debug, Clone)]
+pub struct Verify {
+    pub mode: VerifyMode,
+    pub gateway: CarrierCode,
+    pub account: Option<AccountRef>,
+}
+
+/// Our name of a destination field a carrier's remark names (`street1` → `destination.line1`).
+fn destination_field(carrier_field: Option<&str>) -> &'static str {
+    match carrier_field {
+        Some("street1" | "line1") => "destination.line1",
+        Some("street2" | "line2") => "destination.line2",
+        Some("city") => "destination.city",
+        Some("state" | "region") => "destination.region",
+        Some("zip" | "postalCode") => "destination.postalCode",
+        Some("country") => "destination.country",
+        _ => "destination",
+    }
+}
+
+/// What a WARN check keeps on the shipment: the carrier's remarks, and what it would correct.
+fn address_remarks(check: &AddressCheck, given: &CarrierAddress) -> Vec<String> {
+    let mut out: Vec<String> = check
+        .messages
+        .iter()
+        .map(|m| match &m.field {
+            Some(f) => format!("{}: {} ({f})", m.code, m.message),
+            None => format!("{}: {}", m.code, m.message),
+        })
+        .collect();
+    if !check.deliverable && out.is_empty() {
+        out.push("UNDELIVERABLE: the carrier found no deliverable address".to_owned());
+    }
+    let c = &check.address;
+    if check.deliverable
+        && (c.street1 != given.street1 || c.city != given.city || c.zip != given.zip)
+    {
+        out.push(format!(
+            "CORRECTED: the carrier delivers to {}, {} {}",
+            c.street1, c.city, c.zip
+        ));
+    }
+    out
 }
 
 /// The API's name of a target's id field.
@@ -556,6 +661,66 @@ impl App {
         self.connector()?
             .connect(&credentials)
             .map_err(carrier_error)
+    }
+
+    /// An address checked by a gateway account's carrier (the account named, else the tenant's
+    /// own account of the gateway, else the platform account offered to its plan): deliverable
+    /// or not, corrected, residential or not, the carrier's remarks.
+    pub async fn validate_address(
+        &self,
+        rc: &RequestCtx,
+        a: &domain::contact::Address,
+        gateway: &CarrierCode,
+        account: Option<&AccountRef>,
+    ) -> AppResult<AddressCheck> {
+        let op = Operation::ValidateAddress;
+        self.enter(rc, op).await?;
+        let account = match account {
+            Some(a) => a.clone(),
+            None => self.default_account(rc, op, gateway).await?,
+        };
+        let carrier = self.carrier_for(rc, op, gateway, &account).await?;
+        carrier
+            .verify_address(&address(a, None))
+            .await
+            .map_err(carrier_error)
+    }
+
+    /// `createShipment` with its destination checked by a carrier first: STRICT refuses one the
+    /// carrier cannot deliver to with `ADDRESS_INVALID` (naming the field) and writes nothing;
+    /// WARN keeps the carrier's remarks on the shipment; NONE checks nothing.
+    pub async fn create_shipment_verified(
+        &self,
+        rc: &RequestCtx,
+        uow: &UnitOfWork,
+        order: OrderRef,
+        mut new: domain::order::NewShipment,
+        verify: Option<Verify>,
+    ) -> AppResult<(Order, ShipmentId)> {
+        if let Some(v) = verify.filter(|v| v.mode != VerifyMode::None) {
+            let (stored, _) = self
+                .load_for(rc, Operation::CreateShipment, order.id, false)
+                .await?;
+            let destination = new
+                .destination
+                .clone()
+                .unwrap_or_else(|| stored.order.destination().clone());
+            let check = self
+                .validate_address(rc, &destination, &v.gateway, v.account.as_ref())
+                .await?;
+            if !check.deliverable && v.mode == VerifyMode::Strict {
+                let first = check.messages.first();
+                return Err(AppError::Rule(DomainError::AddressInvalid {
+                    field: destination_field(first.and_then(|m| m.field.as_deref())),
+                    reason: first.map_or_else(
+                        || "the carrier found no deliverable address".to_owned(),
+                        |m| format!("{}: {}", m.code, m.message),
+                    ),
+                }));
+            }
+            new.address_messages = address_remarks(&check, &address(&destination, None));
+        }
+        self.create_shipment(rc, uow, order, new).await
     }
 
     /// Rates for a confirmed shipment from one gateway account: the one named, else the
@@ -767,7 +932,6 @@ impl App {
     ) -> AppResult<Order> {
         let op = intent_operation(target, CarrierAction::Purchase);
         let identity = rc.identity(op)?.clone();
-        let token = self.open_rate(&identity, order.id, target, rate_id)?;
         for _ in 0..RETRIES {
             let stored = match self
                 .start_call(
@@ -784,6 +948,9 @@ impl App {
                 Start::Again => continue,
                 Start::Go(stored) => *stored,
             };
+            // After the shipment's own checks (a border crossed without customs is refused
+            // whatever rate is named).
+            let token = self.open_rate(&identity, order.id, target, rate_id)?;
             let carrier = self.carrier_for(rc, op, &token.g, &token.account()).await?;
             let parcel = self
                 .request_of(&identity, &stored.order, target, &token)
@@ -1133,6 +1300,11 @@ impl App {
             }
         };
         if ready {
+            // What the carrier will be asked for must stand first: a pickup, packages, and the
+            // customs of a shipment that crosses a border.
+            if let (CarrierTarget::Shipment(id), CarrierAction::Purchase) = (target, action) {
+                request(&stored.order, shipment_of(&stored.order, id)?)?;
+            }
             return Ok(Start::Go(Box::new(stored)));
         }
         if uow.key().is_some() && done_key.as_deref() == uow.key() {
@@ -1271,13 +1443,17 @@ impl App {
             .order_command(rc, uow, spec, |o, env| {
                 own_target(env.identity, env.op, o, target)?;
                 Ok(Change::events(match target {
-                    CarrierTarget::Shipment(id) => o.record_label(
+                    CarrierTarget::Shipment(id) => o.record_purchase(
                         env.ctx,
                         id,
                         intent,
-                        carrier_code.clone(),
-                        labels.clone(),
-                        &reference,
+                        Bought {
+                            carrier: carrier_code.clone(),
+                            labels: labels.clone(),
+                            carrier_reference: &reference,
+                            customs_form_url: label.customs_form_url.clone(),
+                            insurance_charge: label.insurance_fee,
+                        },
                     )?,
                     CarrierTarget::Return(id) => {
                         let label = return_label(token, &carrier_code, &labels, &reference)?;

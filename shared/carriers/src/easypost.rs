@@ -7,11 +7,13 @@ use serde_json::{Map, Value, json};
 
 use crate::http::{Auth, Call, Flavour, Http};
 use crate::lenient::{self, field};
-use crate::wire::{Credentials, address_json, easypost_status, parse_amount};
+use crate::wire::{Credentials, address_json, easypost_status, parse_amount, parse_fee};
 use app::ports::carrier::{
-    Carrier, CarrierError, Parcel, Purchase, PurchaseLookup, PurchasedLabel, Rate, RateError,
-    RateRef, Rates, ShipmentRequest, TrackEvent, Tracking, VoidLookup, VoidOutcome,
+    Address, AddressCheck, AddressMessage, Carrier, CarrierError, Customs, LabelFormat, Parcel,
+    Purchase, PurchaseLookup, PurchasedLabel, Rate, RateError, RateRef, Rates, ShipmentRequest,
+    Signature, TrackEvent, Tracking, VoidLookup, VoidOutcome,
 };
+use domain::order::{ContentsType, NonDelivery};
 
 const NAME: &str = "EasyPost";
 /// Grams in an ounce, ×10⁹ so the conversion stays in integers: 28.349523125 g.
@@ -51,7 +53,7 @@ impl Carrier for EasyPost {
                 ));
             }
         };
-        let body = shipment_body(shipment, parcel);
+        let body = shipment_body(shipment, parcel)?;
         let created: Shipment = self
             .http
             .post(&["v2", "shipments"], Some(&body), Call::Idempotent)
@@ -62,7 +64,11 @@ impl Carrier for EasyPost {
     async fn buy_label(&self, purchase: &Purchase) -> Result<PurchasedLabel, CarrierError> {
         let rate = &purchase.rate;
         let shipment_id = shipment_id_of(rate)?;
-        let body = json!({ "rate": { "id": rate.rate_id } });
+        let mut body = json!({ "rate": { "id": rate.rate_id } });
+        // Insurance is bought with the label (its premium comes back as an `InsuranceFee`).
+        if let Some(insured) = purchase.shipment.options.insurance {
+            body["insurance"] = insured.to_decimal_string().into();
+        }
         let bought: Shipment = self
             .http
             .post(
@@ -138,6 +144,17 @@ impl Carrier for EasyPost {
         Ok(tracking(tracker))
     }
 
+    /// `POST /v2/addresses` with `verify`: the address as EasyPost corrected it,
+    /// `verifications.delivery` saying whether it can be delivered to.
+    async fn verify_address(&self, address: &Address) -> Result<AddressCheck, CarrierError> {
+        let body = json!({ "address": address_json(address), "verify": true });
+        let checked: EpAddress = self
+            .http
+            .post(&["v2", "addresses"], Some(&body), Call::Idempotent)
+            .await?;
+        Ok(address_check(address, checked))
+    }
+
     async fn verify_credentials(&self) -> Result<(), CarrierError> {
         // Works with test and production keys alike (the Users API takes production keys only).
         let _: Value = self
@@ -168,8 +185,8 @@ fn non_empty(value: &str, what: &str) -> Result<(), CarrierError> {
     }
 }
 
-/// `{"shipment": {...}}` with its one parcel in ounces and inches.
-fn shipment_body(s: &ShipmentRequest, parcel: &Parcel) -> Value {
+/// `{"shipment": {...}}` with its one parcel in ounces and inches, its customs and options.
+fn shipment_body(s: &ShipmentRequest, parcel: &Parcel) -> Result<Value, CarrierError> {
     let mut shipment = Map::new();
     if s.is_return {
         // EasyPost takes a return's outbound addresses and swaps them for the label.
@@ -184,7 +201,98 @@ fn shipment_body(s: &ShipmentRequest, parcel: &Parcel) -> Value {
     if let Some(reference) = &s.reference {
         shipment.insert("reference".into(), reference.as_str().into());
     }
-    json!({ "shipment": shipment })
+    if let Some(customs) = &s.customs {
+        shipment.insert("customs_info".into(), customs_json(customs));
+    }
+    let options = options_json(s)?;
+    if !options.is_empty() {
+        shipment.insert("options".into(), options.into());
+    }
+    Ok(json!({ "shipment": shipment }))
+}
+
+/// `customs_info`: values and weights are each item's total (EasyPost's rule), in ounces.
+fn customs_json(c: &Customs) -> Value {
+    let items: Vec<Value> = c
+        .items
+        .iter()
+        .map(|i| {
+            let mut item = json!({
+                "description": i.description,
+                "quantity": i.quantity,
+                "value": i.value.to_decimal_string(),
+                "currency": i.value.currency().code(),
+                "weight": one_decimal(ounce_tenths(i.weight_grams)),
+                "origin_country": i.origin_country,
+                "code": i.sku.to_string(),
+            });
+            if let Some(hs) = &i.hs_tariff_number {
+                item["hs_tariff_number"] = hs.as_str().into();
+            }
+            item
+        })
+        .collect();
+    let mut info = json!({
+        "contents_type": match c.contents_type {
+            ContentsType::Merchandise => "merchandise",
+            ContentsType::Gift => "gift",
+            ContentsType::Documents => "documents",
+            ContentsType::ReturnedGoods => "returned_goods",
+            ContentsType::Sample => "sample",
+            ContentsType::Other => "other",
+        },
+        "non_delivery_option": match c.non_delivery {
+            NonDelivery::Return => "return",
+            NonDelivery::Abandon => "abandon",
+        },
+        "customs_certify": true,
+        "customs_signer": c.signer,
+        "restriction_type": "none",
+        "customs_items": items,
+    });
+    if let Some(explanation) = &c.contents_explanation {
+        info["contents_explanation"] = explanation.as_str().into();
+    }
+    if let Some(eel_pfc) = &c.eel_pfc {
+        info["eel_pfc"] = eel_pfc.as_str().into();
+    }
+    info
+}
+
+/// The label sizes EasyPost prints (inches).
+const LABEL_SIZES: [&str; 6] = ["4x6", "4x7", "4x8", "4x5", "6x4", "8.5x11"];
+
+/// `options`: the label's format and size, the signature at delivery. Insurance goes with the
+/// purchase. A size EasyPost does not print is refused before any call.
+fn options_json(s: &ShipmentRequest) -> Result<Map<String, Value>, CarrierError> {
+    let o = &s.options;
+    let mut options = Map::new();
+    if let Some(format) = o.format {
+        let name = match format {
+            LabelFormat::Pdf => "PDF",
+            LabelFormat::Png => "PNG",
+            LabelFormat::Zpl => "ZPL",
+            LabelFormat::Epl2 => "EPL2",
+        };
+        options.insert("label_format".into(), name.into());
+    }
+    if let Some(size) = &o.size {
+        if !LABEL_SIZES.contains(&size.as_str()) {
+            return Err(CarrierError::NotSupported(format!(
+                "EasyPost prints labels of {} inches, not {size}",
+                LABEL_SIZES.join(", ")
+            )));
+        }
+        options.insert("label_size".into(), size.as_str().into());
+    }
+    if let Some(signature) = o.signature {
+        let name = match signature {
+            Signature::Standard => "SIGNATURE",
+            Signature::Adult => "ADULT_SIGNATURE",
+        };
+        options.insert("delivery_confirmation".into(), name.into());
+    }
+    Ok(options)
 }
 
 /// Weight in ounces and dimensions in inches, each rounded up to a tenth: a label must never
@@ -218,6 +326,69 @@ fn one_decimal(tenths: u64) -> Value {
     json!(tenths as f64 / 10.0)
 }
 
+/// An address as `POST /v2/addresses` answers it with `verify`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EpAddress {
+    #[serde(deserialize_with = "lenient::string")]
+    street1: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    street2: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    city: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    state: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    zip: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    country: Option<String>,
+    residential: Option<bool>,
+    verifications: Value,
+}
+
+/// What EasyPost said of an address: deliverable when `verifications.delivery.success` (its
+/// errors are remarks all the same); the address as returned, its fields the corrected ones.
+fn address_check(given: &Address, a: EpAddress) -> AddressCheck {
+    let delivery = &a.verifications["delivery"];
+    let deliverable = delivery["success"].as_bool().unwrap_or(false);
+    let messages = delivery["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| AddressMessage {
+                    code: field(e, "code").unwrap_or_else(|| "E.ADDRESS".into()),
+                    field: field(e, "field"),
+                    message: field(e, "message")
+                        .or_else(|| lenient::text(e))
+                        .unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let or = |v: Option<String>, given: &str| v.filter(|s| !s.is_empty()).unwrap_or(given.into());
+    // An address EasyPost could not verify comes back as given: keep ours.
+    let address = if deliverable {
+        Address {
+            street1: or(a.street1, &given.street1),
+            street2: a.street2.filter(|s| !s.is_empty()),
+            city: or(a.city, &given.city),
+            state: a.state.filter(|s| !s.is_empty()).or(given.state.clone()),
+            zip: or(a.zip, &given.zip),
+            country: or(a.country, &given.country),
+            ..given.clone()
+        }
+    } else {
+        given.clone()
+    };
+    AddressCheck {
+        deliverable,
+        address,
+        residential: if deliverable { a.residential } else { None },
+        messages,
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Shipment {
@@ -233,6 +404,10 @@ struct Shipment {
     postage_label: Option<PostageLabel>,
     #[serde(deserialize_with = "lenient::string")]
     refund_status: Option<String>,
+    #[serde(deserialize_with = "lenient::list")]
+    forms: Vec<Value>,
+    #[serde(deserialize_with = "lenient::list")]
+    fees: Vec<Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -341,7 +516,29 @@ fn label(shipment_id: &str, s: Shipment) -> Result<PurchasedLabel, CarrierError>
             "shipment {shipment_id} was bought without a label"
         ))
     })?;
-    Ok(PurchasedLabel::single(
+    // The commercial invoice EasyPost made with the label (a customs form otherwise).
+    let form = |kind: &str| {
+        s.forms
+            .iter()
+            .find(|f| field(f, "form_type").as_deref() == Some(kind))
+            .and_then(|f| field(f, "form_url"))
+    };
+    let customs_form_url = form("commercial_invoice").or_else(|| form("cn22"));
+    // The insurance premium, as its own fee.
+    let insurance_fee = s
+        .fees
+        .iter()
+        .filter(|f| field(f, "type").as_deref() == Some("InsuranceFee"))
+        .filter_map(|f| {
+            let currency = s
+                .selected_rate
+                .as_ref()
+                .and_then(|r| r.currency.clone())
+                .unwrap_or_else(|| "USD".into());
+            parse_fee(&field(f, "amount")?, &currency).ok()
+        })
+        .next();
+    let mut label = PurchasedLabel::single(
         tracking_number,
         s.selected_rate
             .and_then(|r| r.carrier)
@@ -350,7 +547,10 @@ fn label(shipment_id: &str, s: Shipment) -> Result<PurchasedLabel, CarrierError>
         label_format,
         s.id.filter(|id| !id.is_empty())
             .unwrap_or_else(|| shipment_id.to_owned()),
-    ))
+    );
+    label.customs_form_url = customs_form_url;
+    label.insurance_fee = insurance_fee;
+    Ok(label)
 }
 
 /// The label's URL and format: `label_url` in its `label_file_type` (a MIME type, PNG by

@@ -95,6 +95,7 @@ impl FakeCarrier {
     async fn start(flavour: Flavour, api_key: &str) -> Self {
         let shared = Arc::new(Shared::new(flavour, api_key));
         let (addr, server) = serve(Router::new().fallback(handle).with_state(shared.clone())).await;
+        lock(&shared.books).base = format!("http://{addr}");
         Self {
             addr,
             shared,
@@ -339,6 +340,11 @@ async fn handle(
         authorization: authorization.clone(),
         body: body.clone(),
     });
+    let segments: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
+    // Label and form files are public, as EasyPost's are (no key, no fault).
+    if let ["files", kind, name] = segments.as_slice() {
+        return lock(&shared.books).file(kind, name);
+    }
     let fault = lock(&shared.faults)
         .pop_front()
         .filter(|f| *f != Fault::Pass);
@@ -351,7 +357,6 @@ async fn handle(
     if !shared.authorized(authorization.as_deref()) {
         return shared.unauthorized(authorization.is_none());
     }
-    let segments: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
     let response = {
         let mut books = lock(&shared.books);
         match shared.flavour {
@@ -438,6 +443,12 @@ struct Books {
     parcels: HashMap<String, Vec<Value>>,
     /// Purchases until one is refused (1: the next).
     refuse_buy_in: Option<usize>,
+    /// Where this fake listens (its label and form files are served under `/files/`).
+    base: String,
+    /// EasyPost: each shipment as created (its customs and options).
+    ep_created: HashMap<String, Value>,
+    /// EasyPost: the insured amount a purchase asked for, by shipment.
+    ep_insured: HashMap<String, String>,
 }
 
 impl Books {
@@ -459,6 +470,40 @@ impl Books {
     fn next_id(&mut self) -> u64 {
         self.next += 1;
         self.next
+    }
+
+    /// A label or form file, in the format its name's extension says: ZPL `^XA…^XZ`, EPL2,
+    /// PDF `%PDF-…%%EOF`, PNG; the label's tracking number inside the printable ones.
+    fn file(&self, kind: &str, name: &str) -> Response {
+        let Some((stem, ext)) = name.rsplit_once('.') else {
+            return ep_not_found();
+        };
+        let Some(label) = self.labels.get(stem) else {
+            return ep_not_found();
+        };
+        let n = &label.tracking_number;
+        let (mime, bytes): (&str, Vec<u8>) = match (kind, ext) {
+            ("postage_label", "zpl") => (
+                "application/zpl",
+                format!("^XA\n^CF0,40\n^FO50,50^FD{n}^FS\n^BY3^FO50,120^BCN,120,Y,N,N^FD{n}^FS\n^XZ")
+                    .into_bytes(),
+            ),
+            ("postage_label", "epl2") => (
+                "application/epl2",
+                format!("N\nA50,50,0,4,1,1,N,\"{n}\"\nB50,120,0,1,3,7,120,B,\"{n}\"\nP1\n").into_bytes(),
+            ),
+            ("postage_label", "png") => (
+                "image/png",
+                b"\x89PNG\r\n\x1a\n".iter().copied().chain(n.bytes()).collect(),
+            ),
+            (_, "pdf") => (
+                "application/pdf",
+                format!("%PDF-1.4\n% {kind} {n}\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+                    .into_bytes(),
+            ),
+            _ => return ep_not_found(),
+        };
+        ([(header::CONTENT_TYPE, mime)], bytes).into_response()
     }
 
     /// Quotes every offer for a new shipment; the new shipment id and its rates.
@@ -518,6 +563,7 @@ impl Books {
             ("POST", ["v2", "shipments", id, "refund"]) => self.ep_refund(id),
             ("GET", ["v2", "shipments", id]) => self.ep_shipment_get(id),
             ("POST", ["v2", "trackers"]) => self.ep_track(body),
+            ("POST", ["v2", "addresses"]) => ep_address(body),
             ("GET", ["v2", "addresses"]) => (
                 StatusCode::OK,
                 Json(json!({"addresses": [], "has_more": false})),
@@ -541,6 +587,7 @@ impl Books {
             );
         }
         let (id, rate_ids) = self.quote("shp_", "rate_");
+        self.ep_created.insert(id.clone(), shipment.clone());
         let rates: Vec<Value> = rate_ids
             .iter()
             .map(|r| self.rate_json(r, Flavour::EasyPost))
@@ -590,6 +637,10 @@ impl Books {
         };
         self.tracking
             .insert(tracking_number.clone(), "pre_transit".into());
+        if let Some(insured) = body["insurance"].as_str() {
+            self.ep_insured
+                .insert(shipment.to_owned(), insured.to_owned());
+        }
         self.labels.insert(
             shipment.to_owned(),
             Label {
@@ -643,20 +694,60 @@ impl Books {
         out["tracking_code"] = label.tracking_number.as_str().into();
         out["selected_rate"] = self.rate_json(&label.rate_id, Flavour::EasyPost);
         out["refund_status"] = refund_status.into();
+        let created = self.ep_created.get(shipment).cloned().unwrap_or_default();
+        let format = created["options"]["label_format"]
+            .as_str()
+            .unwrap_or("PNG")
+            .to_ascii_uppercase();
+        let (ext, mime) = match format.as_str() {
+            "PDF" => ("pdf", "application/pdf"),
+            "ZPL" => ("zpl", "application/zpl"),
+            "EPL2" => ("epl2", "application/epl2"),
+            _ => ("png", "image/png"),
+        };
+        let url = format!("{}/files/postage_label/{shipment}.{ext}", self.base);
+        let converted = |e: &str| (ext == e).then(|| url.clone());
         out["postage_label"] = json!({
             "object": "PostageLabel", "id": format!("pl_{shipment}"),
             "label_date": "2024-01-01T00:00:00Z", "label_resolution": 300,
-            "label_size": "4x6", "label_type": "default", "label_file_type": "image/png",
-            "label_url": format!("https://easypost-files.example/files/postage_label/{shipment}.png"),
-            "label_pdf_url": null, "label_zpl_url": null, "label_epl2_url": null,
+            "label_size": created["options"]["label_size"].as_str().unwrap_or("4x6"),
+            "label_type": "default", "label_file_type": mime,
+            "label_url": url,
+            "label_pdf_url": converted("pdf"), "label_zpl_url": converted("zpl"),
+            "label_epl2_url": converted("epl2"),
             "label_file": null, "integrated_form": "none", "date_advance": 0,
         });
+        out["options"] = created["options"].clone();
+        if created["customs_info"].is_object() {
+            out["customs_info"] = created["customs_info"].clone();
+            out["forms"] = json!([{
+                "object": "Form", "id": format!("form_{shipment}"), "mode": "test",
+                "form_type": "commercial_invoice",
+                "form_url": format!("{}/files/forms/{shipment}.pdf", self.base),
+                "submitted_electronically": false,
+            }]);
+        }
         out["tracker"] = json!({
             "object": "Tracker", "tracking_code": label.tracking_number,
             "status": self.tracking.get(&label.tracking_number),
         });
-        out["fees"] = json!([{"object": "Fee", "type": "PostageFee", "amount": "7.58000",
-            "charged": true, "refunded": label.refunded}]);
+        let mut fees = vec![
+            json!({"object": "Fee", "type": "PostageFee", "amount": "7.58000",
+            "charged": true, "refunded": label.refunded}),
+        ];
+        if let Some(insured) = self.ep_insured.get(shipment) {
+            // A premium of 1 % of the insured value, in EasyPost's five decimals.
+            let cents = insured
+                .split_once('.')
+                .map_or(insured.parse::<u64>().unwrap_or(0) * 100, |(w, f)| {
+                    w.parse::<u64>().unwrap_or(0) * 100 + f.parse::<u64>().unwrap_or(0)
+                });
+            fees.push(json!({"object": "Fee", "type": "InsuranceFee",
+                "amount": format!("{}.{:02}000", cents / 10_000, (cents / 100) % 100),
+                "charged": true, "refunded": label.refunded}));
+            out["insurance"] = insured.as_str().into();
+        }
+        out["fees"] = fees.into();
         out
     }
 
@@ -968,6 +1059,44 @@ fn ep_shipment(id: &str, request: &Value) -> Value {
         "tracking_code": null, "rates": [], "messages": [], "selected_rate": null,
         "postage_label": null, "tracker": null, "refund_status": null, "fees": [],
     })
+}
+
+/// `POST /v2/addresses` with `verify`: a street with "NOWHERE" in it cannot be delivered to
+/// (its house number is invalid); any other address comes back corrected as EasyPost does —
+/// upper case, ZIP+4 — residential unless it names a company.
+fn ep_address(body: &Value) -> Response {
+    let given = &body["address"];
+    let text = |k: &str| given[k].as_str().unwrap_or_default().to_owned();
+    if !given.is_object() {
+        return easypost_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "PARAMETER.REQUIRED",
+            "address is required",
+        );
+    }
+    let undeliverable = text("street1").to_ascii_uppercase().contains("NOWHERE");
+    let mut out = given.clone();
+    out["id"] = "adr_fake".into();
+    out["object"] = "Address".into();
+    if undeliverable {
+        out["residential"] = Value::Null;
+        out["verifications"] = json!({"delivery": {"success": false, "errors": [
+            {"code": "E.HOUSE_NUMBER.INVALID", "field": "street1",
+             "message": "House number is invalid", "suggestion": null},
+            {"code": "E.ADDRESS.NOT_FOUND", "field": "address",
+             "message": "Address not found", "suggestion": null}], "details": {}}});
+    } else {
+        let zip = text("zip");
+        out["street1"] = text("street1").to_ascii_uppercase().into();
+        out["city"] = text("city").to_ascii_uppercase().into();
+        if zip.len() == 5 && zip.bytes().all(|b| b.is_ascii_digit()) {
+            out["zip"] = format!("{zip}-1234").into();
+        }
+        out["residential"] = given["company"].is_null().into();
+        out["verifications"] = json!({"delivery": {"success": true, "errors": [],
+            "details": {"latitude": 37.79, "longitude": -122.40, "time_zone": "America/Los_Angeles"}}});
+    }
+    (StatusCode::CREATED, Json(out)).into_response()
 }
 
 fn easypost_error(status: StatusCode, code: &str, message: &str) -> Response {

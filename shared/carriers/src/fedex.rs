@@ -753,6 +753,8 @@ fn label(answer: ShipAnswer) -> Result<PurchasedLabel, CarrierError> {
         label_url: first.label_url,
         label_format: format.unwrap_or_else(|| "PDF".into()),
         packages,
+        customs_form_url: None,
+        insurance_fee: None,
     })
 }
 

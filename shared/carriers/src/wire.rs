@@ -55,6 +55,29 @@ pub(crate) fn address_json(a: &Address) -> serde_json::Value {
         .into()
 }
 
+/// A fee a carrier states past the currency's precision (EasyPost's insurance premium
+/// "1.24995"), rounded half up to it: what is billed, for display beside the label.
+pub(crate) fn parse_fee(amount: &str, currency: &str) -> Result<Money, CarrierError> {
+    let c = Currency::parse(currency.trim())
+        .map_err(|e| CarrierError::Rejected(format!("malformed fee currency: {e}")))?;
+    let exponent = c.exponent() as usize;
+    let amount = amount.trim();
+    let Some((whole, fraction)) = amount.split_once('.') else {
+        return parse_amount(amount, currency);
+    };
+    if fraction.len() <= exponent || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return parse_amount(amount, currency);
+    }
+    let kept = parse_amount(&format!("{whole}.{}", &fraction[..exponent]), currency)?;
+    let round_up = fraction.as_bytes()[exponent] >= b'5';
+    if !round_up {
+        return Ok(kept);
+    }
+    let step = Money::from_minor(if kept.is_negative() { -1 } else { 1 }, c);
+    kept.checked_add(&step)
+        .map_err(|e| CarrierError::Rejected(format!("malformed fee amount: {e}")))
+}
+
 /// Parses a carrier's decimal amount exactly. Carriers may pad with zeros past the currency's
 /// exponent (EasyPost "10.07000"); those are dropped, but a non-zero digit past it means the
 /// carrier priced something we cannot charge exactly, so it is refused rather than rounded.
@@ -107,6 +130,17 @@ pub(crate) fn shippo_status(raw: &str) -> TrackStatus {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[test]
+    fn fees_round_half_up_to_the_currency() {
+        let fee = |a: &str| parse_fee(a, "USD").unwrap().to_decimal_string();
+        assert_eq!(fee("1.24995"), "1.25");
+        assert_eq!(fee("2.00000"), "2.00");
+        assert_eq!(fee("0.50"), "0.50");
+        assert_eq!(fee("0.004"), "0.00");
+        assert_eq!(fee("3"), "3.00");
+        assert!(parse_fee("1.2x", "USD").is_err());
+    }
     use app::ports::carrier::TrackStatus;
 
     fn minor(amount: &str, currency: &str) -> i64 {

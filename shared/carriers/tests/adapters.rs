@@ -70,6 +70,8 @@ fn shipment() -> ShipmentRequest {
         }],
         reference: Some("order-42".into()),
         is_return: false,
+        customs: None,
+        options: Default::default(),
     }
 }
 
@@ -703,7 +705,11 @@ async fn easypost_round_trip() {
     assert!(label.tracking_number.starts_with("EZ"), "{label:?}");
     assert_eq!(label.carrier, "USPS");
     assert_eq!(label.label_format, "PNG");
-    assert!(label.label_url.starts_with("https://"));
+    assert!(
+        label.label_url.starts_with(&fake.base_url()) && label.label_url.ends_with(".png"),
+        "the fake serves the label: {}",
+        label.label_url
+    );
     assert_eq!(label.carrier_reference, shp);
     let buy = fake
         .requests()

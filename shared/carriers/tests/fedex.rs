@@ -63,6 +63,8 @@ fn shipment() -> ShipmentRequest {
         }],
         reference: Some("order/shipment".into()),
         is_return: false,
+        customs: None,
+        options: Default::default(),
     }
 }
 

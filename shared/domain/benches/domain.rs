@@ -73,6 +73,9 @@ fn big_order(ids: &mut SeqIds) -> Order {
             carrier: None,
             pickup: None,
             instructions: None,
+            customs: None,
+            label_options: Default::default(),
+            address_messages: Vec::new(),
         };
         let (sid, _) = order
             .create_shipment(&mut Ctx::new(now, ids), shipment)

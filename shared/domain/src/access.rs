@@ -91,6 +91,7 @@ operations! {
     BuyLabel => "buyShippingLabel" was "buyLabel": Shipment,
     VoidLabel => "voidShippingLabel": Shipment,
     TrackShipment => "trackShipment": Shipment,
+    ValidateAddress => "validateAddress": Shipment,
     RequestReturn => "requestReturn": Return,
     ApproveReturn => "approveReturn": Return,
     RejectReturn => "rejectReturn": Return,

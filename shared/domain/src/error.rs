@@ -99,6 +99,17 @@ pub enum DomainError {
     /// The intent a carrier outcome was to be committed against is no longer on the shipment.
     #[error("the shipment's carrier call {intent} is no longer open")]
     IntentClosed { intent: String },
+
+    /// The carrier's address check found the address undeliverable (`verify: STRICT`).
+    #[error("the carrier cannot deliver to this address ({field}): {reason}")]
+    AddressInvalid { field: &'static str, reason: String },
+
+    /// A shipment that crosses a border has no customs declaration: refused before any carrier
+    /// call.
+    #[error(
+        "the shipment crosses a border ({from} → {to}) and needs customs: contents, items with HS codes, values and origin"
+    )]
+    CustomsRequired { from: String, to: String },
 }
 
 fn action_noun(a: CarrierAction) -> &'static str {
@@ -140,13 +151,18 @@ impl DomainError {
                 action: CarrierAction::Void,
             } => "VOID_IN_PROGRESS",
             DomainError::IntentClosed { .. } => "INTENT_CLOSED",
+            DomainError::AddressInvalid { .. } => "ADDRESS_INVALID",
+            DomainError::CustomsRequired { .. } => "CUSTOMS_REQUIRED",
         }
     }
 
     /// The input field the error is about, when there is one (`userErrors.field`).
     pub fn field(&self) -> Option<&'static str> {
         match self {
-            DomainError::Invalid { field, .. } => Some(field),
+            DomainError::Invalid { field, .. } | DomainError::AddressInvalid { field, .. } => {
+                Some(field)
+            }
+            DomainError::CustomsRequired { .. } => Some("customs"),
             _ => None,
         }
     }

@@ -3,15 +3,16 @@
 //! here. Parse, don't validate: a bad field is a user error naming the field.
 
 use app::intake::{
-    AddressIntake, CustomerIntake, LineQuantityIntake, OrderIntake, OrderLineIntake, PackageIntake,
-    PickupIntake, ShipmentIntake,
+    AddressIntake, CustomerIntake, CustomsIntake, CustomsItemIntake, LabelOptionsIntake,
+    LineQuantityIntake, MoneyIntake, OrderIntake, OrderLineIntake, PackageIntake, PickupIntake,
+    ShipmentIntake,
 };
 use async_graphql::InputObject;
 use domain::config::{NotificationUrl, TenantConfig};
 use domain::order::{LineQuantity, NewOrder, NewShipment};
 use domain::{Currency, DomainError, Money};
 
-use crate::views::ShippingMode;
+use crate::views::{ContentsType, LabelFormat, NonDelivery, ShippingMode, Signature, VerifyMode};
 
 type R<T> = Result<T, DomainError>;
 
@@ -167,6 +168,9 @@ pub struct CreateShipmentInput {
     pub carrier: Option<String>,
     pub pickup: Option<PickupInput>,
     pub instructions: Option<String>,
+    /// Required when the shipment crosses a border (pickup and destination countries differ).
+    pub customs: Option<CustomsInput>,
+    pub label_options: Option<LabelOptionsInput>,
 }
 
 impl From<&PackageInput> for PackageIntake {
@@ -199,6 +203,8 @@ impl From<&CreateShipmentInput> for ShipmentIntake {
                 window_end: p.window_end.clone(),
             }),
             instructions: s.instructions.clone(),
+            customs: s.customs.as_ref().map(Into::into),
+            label_options: s.label_options.as_ref().map(Into::into),
         }
     }
 }
@@ -206,6 +212,117 @@ impl From<&CreateShipmentInput> for ShipmentIntake {
 impl CreateShipmentInput {
     pub fn parse(&self) -> R<NewShipment> {
         ShipmentIntake::from(self).parse()
+    }
+}
+
+/// One customs item: a line of the shipment as customs see it.
+#[derive(InputObject, Clone, Debug)]
+pub struct CustomsItemInput {
+    /// The shipment line it declares.
+    pub sku: String,
+    pub description: String,
+    /// The Harmonized System code (6 to 10 digits).
+    pub hs_tariff_number: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub origin_country: String,
+    pub quantity: u32,
+    /// The value of all `quantity` units together.
+    pub value: MoneyInput,
+    /// The weight of all `quantity` units together.
+    pub weight_grams: u32,
+}
+
+/// A customs declaration: required to rate or buy a shipment that crosses a border.
+#[derive(InputObject, Clone, Debug)]
+pub struct CustomsInput {
+    pub contents_type: ContentsType,
+    /// Required when `contentsType` is OTHER.
+    pub contents_explanation: Option<String>,
+    /// RETURN unless said.
+    pub non_delivery: Option<NonDelivery>,
+    /// The US export exemption (`NOEEI 30.37(a)`) or the AES ITN.
+    pub eel_pfc: Option<String>,
+    /// Who certifies the declaration.
+    pub signer: String,
+    pub items: Vec<CustomsItemInput>,
+}
+
+impl From<&CustomsInput> for CustomsIntake {
+    fn from(c: &CustomsInput) -> Self {
+        CustomsIntake {
+            contents_type: c.contents_type.into(),
+            contents_explanation: c.contents_explanation.clone(),
+            non_delivery: c.non_delivery.map(Into::into),
+            eel_pfc: c.eel_pfc.clone(),
+            signer: c.signer.clone(),
+            items: c
+                .items
+                .iter()
+                .map(|i| CustomsItemIntake {
+                    sku: i.sku.clone(),
+                    description: i.description.clone(),
+                    hs_tariff_number: i.hs_tariff_number.clone(),
+                    origin_country: i.origin_country.clone(),
+                    quantity: i.quantity,
+                    value: (&i.value).into(),
+                    weight_grams: i.weight_grams,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A label's format and size, insurance and signature; an adapter that cannot honour one
+/// answers NOT_SUPPORTED without calling the carrier.
+#[derive(InputObject, Clone, Debug)]
+pub struct LabelOptionsInput {
+    pub format: Option<LabelFormat>,
+    /// `4x6`, `4x8`, … (inches).
+    pub size: Option<String>,
+    /// The declared value to insure each package for (the order's currency).
+    pub insurance: Option<MoneyInput>,
+    pub signature: Option<Signature>,
+}
+
+impl From<&LabelOptionsInput> for LabelOptionsIntake {
+    fn from(o: &LabelOptionsInput) -> Self {
+        LabelOptionsIntake {
+            format: o.format.map(Into::into),
+            size: o.size.clone(),
+            insurance: o.insurance.as_ref().map(Into::into),
+            signature: o.signature.map(Into::into),
+        }
+    }
+}
+
+impl From<&MoneyInput> for MoneyIntake {
+    fn from(m: &MoneyInput) -> Self {
+        MoneyIntake {
+            amount: m.amount.clone(),
+            currency: m.currency.clone(),
+        }
+    }
+}
+
+/// `createShipment(verify:)`: check the destination with a gateway account's carrier first.
+#[derive(InputObject, Clone, Debug)]
+pub struct VerifyInput {
+    pub mode: VerifyMode,
+    pub gateway: String,
+    pub account: Option<String>,
+}
+
+impl VerifyInput {
+    pub fn parse(&self) -> Result<app::shipping::Verify, DomainError> {
+        Ok(app::shipping::Verify {
+            mode: self.mode.into(),
+            gateway: domain::ids::CarrierCode::parse(&self.gateway)?,
+            account: self
+                .account
+                .as_deref()
+                .map(domain::gateway::AccountRef::parse)
+                .transpose()?,
+        })
     }
 }
 

@@ -325,14 +325,24 @@ impl MutationRoot {
         order_id: ID,
         input: CreateShipmentInput,
         expected_version: Option<u64>,
+        #[graphql(
+            desc = "Check the destination with a carrier first: STRICT refuses an undeliverable one (ADDRESS_INVALID, nothing written), WARN keeps the carrier's remarks on the shipment."
+        )]
+        verify: Option<crate::inputs::VerifyInput>,
     ) -> async_graphql::Result<ShipmentPayload> {
         let r = Req::of(ctx).await?;
-        let new = input.parse().map_err(AppError::from);
-        let input = order_and(&order_id, expected_version, new);
+        let new = input.parse().and_then(|new| {
+            let verify = verify.as_ref().map(|v| v.parse()).transpose()?;
+            Ok((new, verify))
+        });
+        let input = order_and(&order_id, expected_version, new.map_err(AppError::from));
         r.mutate(
             Operation::CreateShipment,
             input,
-            |(o, new)| r.app.create_shipment(&r.rc, &r.uow, o, new),
+            |(o, (new, verify))| {
+                r.app
+                    .create_shipment_verified(&r.rc, &r.uow, o, new, verify)
+            },
             |(o, id)| ShipmentPayload {
                 shipment: o.shipment(id).map(ShipmentV::from),
                 order: Some(r.order_view(&o)),

@@ -312,6 +312,38 @@ impl QueryRoot {
         Ok((&quote).into())
     }
 
+    /// Checks an address with a gateway account's carrier (the account named, else the tenant's
+    /// own, else the platform's offered to its plan): deliverable or not, as corrected,
+    /// residential or not, and the carrier's remarks.
+    async fn validate_address(
+        &self,
+        ctx: &Context<'_>,
+        address: crate::inputs::AddressInput,
+        gateway: String,
+        account: Option<String>,
+    ) -> async_graphql::Result<crate::views::AddressValidationV> {
+        let Req { app, rc, .. } = Req::of(ctx).await?;
+        let parsed = (|| -> app::AppResult<_> {
+            Ok((
+                app::intake::AddressIntake::from(&address).parse()?,
+                domain::ids::CarrierCode::parse(&gateway)?,
+                account
+                    .as_deref()
+                    .map(domain::gateway::AccountRef::parse)
+                    .transpose()?,
+            ))
+        })();
+        let (a, g, acc) = app
+            .admit(&rc, domain::access::Operation::ValidateAddress, parsed)
+            .await
+            .map_err(app_error)?;
+        let check = app
+            .validate_address(&rc, &a, &g, acc.as_ref())
+            .await
+            .map_err(app_error)?;
+        Ok((&check).into())
+    }
+
     /// Rates for an APPROVED return's label: from where the customer received the items back to
     /// the tenant config's `returnAddress` (else the shipment's pickup address), with the
     /// carrier's return flag; for `package` (else the shipment's first package). Each rate's

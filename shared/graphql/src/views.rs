@@ -104,6 +104,63 @@ mirror_enum!(
     }
 );
 
+mirror_enum!(
+    /// What a parcel holds, as customs forms ask.
+    ContentsType = domain::order::ContentsType {
+        Merchandise,
+        Gift,
+        Documents,
+        ReturnedGoods,
+        Sample,
+        Other
+    }
+);
+mirror_enum!(
+    /// What the carrier does with a parcel it cannot deliver.
+    NonDelivery = domain::order::NonDelivery { Return, Abandon }
+);
+/// A label document's format (ZPL and EPL2 for thermal printers).
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+pub enum LabelFormat {
+    Pdf,
+    Png,
+    Zpl,
+    #[graphql(name = "EPL2")]
+    Epl2,
+}
+
+impl From<domain::order::LabelFormat> for LabelFormat {
+    fn from(d: domain::order::LabelFormat) -> Self {
+        use domain::order::LabelFormat as D;
+        match d {
+            D::Pdf => LabelFormat::Pdf,
+            D::Png => LabelFormat::Png,
+            D::Zpl => LabelFormat::Zpl,
+            D::Epl2 => LabelFormat::Epl2,
+        }
+    }
+}
+
+impl From<LabelFormat> for domain::order::LabelFormat {
+    fn from(g: LabelFormat) -> Self {
+        use domain::order::LabelFormat as D;
+        match g {
+            LabelFormat::Pdf => D::Pdf,
+            LabelFormat::Png => D::Png,
+            LabelFormat::Zpl => D::Zpl,
+            LabelFormat::Epl2 => D::Epl2,
+        }
+    }
+}
+mirror_enum!(
+    /// A signature the carrier collects at delivery (ADULT: 21 or older).
+    Signature = domain::order::Signature { Standard, Adult }
+);
+mirror_enum!(
+    /// How `createShipment` checks its destination with a carrier first.
+    VerifyMode = app::shipping::VerifyMode { None, Warn, Strict }
+);
+
 /// An amount: a decimal string in the currency's minor-unit precision.
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(name = "Money")]
@@ -230,6 +287,118 @@ pub struct ShipmentPackageV {
     pub carrier_status: Option<String>,
 }
 
+/// What a carrier's address check said.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "AddressValidation")]
+pub struct AddressValidationV {
+    /// The carrier can deliver there (as corrected).
+    pub deliverable: bool,
+    /// The address as the carrier corrected it.
+    pub address: AddressV,
+    /// Residential, business (false), or not said (null).
+    pub residential: Option<bool>,
+    pub messages: Vec<AddressMessageV>,
+}
+
+/// One of a carrier's remarks on an address.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "AddressMessage")]
+pub struct AddressMessageV {
+    pub code: String,
+    /// The carrier's name of the field it is about, when it names one.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl From<&app::ports::carrier::AddressCheck> for AddressValidationV {
+    fn from(c: &app::ports::carrier::AddressCheck) -> Self {
+        let a = &c.address;
+        AddressValidationV {
+            deliverable: c.deliverable,
+            address: AddressV {
+                name: a.name.clone(),
+                line1: a.street1.clone(),
+                line2: a.street2.clone(),
+                city: a.city.clone(),
+                region: a.state.clone(),
+                postal_code: a.zip.clone(),
+                country: a.country.clone(),
+                phone: a.phone.clone(),
+            },
+            residential: c.residential,
+            messages: c
+                .messages
+                .iter()
+                .map(|m| AddressMessageV {
+                    code: m.code.clone(),
+                    field: m.field.clone(),
+                    message: m.message.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One declared customs item.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "CustomsItem")]
+pub struct CustomsItemV {
+    pub sku: String,
+    pub description: String,
+    pub hs_tariff_number: Option<String>,
+    pub origin_country: String,
+    pub quantity: u32,
+    pub value: MoneyV,
+    pub weight_grams: u32,
+}
+
+/// A shipment's customs declaration.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "Customs")]
+pub struct CustomsV {
+    pub contents_type: ContentsType,
+    pub contents_explanation: Option<String>,
+    pub non_delivery: NonDelivery,
+    pub eel_pfc: Option<String>,
+    pub signer: String,
+    pub items: Vec<CustomsItemV>,
+}
+
+impl From<&domain::order::Customs> for CustomsV {
+    fn from(c: &domain::order::Customs) -> Self {
+        CustomsV {
+            contents_type: c.contents_type.into(),
+            contents_explanation: c.contents_explanation.clone(),
+            non_delivery: c.non_delivery.into(),
+            eel_pfc: c.eel_pfc.clone(),
+            signer: c.signer.clone(),
+            items: c
+                .items
+                .iter()
+                .map(|i| CustomsItemV {
+                    sku: i.sku.to_string(),
+                    description: i.description.clone(),
+                    hs_tariff_number: i.hs_tariff_number.clone(),
+                    origin_country: i.origin_country.clone(),
+                    quantity: i.quantity,
+                    value: i.value.into(),
+                    weight_grams: i.weight_grams,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A shipment's label options (none: the carrier's defaults).
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "LabelOptions")]
+pub struct LabelOptionsV {
+    pub format: Option<LabelFormat>,
+    pub size: Option<String>,
+    pub insurance: Option<MoneyV>,
+    pub signature: Option<Signature>,
+}
+
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(name = "Shipment")]
 pub struct ShipmentV {
@@ -254,6 +423,15 @@ pub struct ShipmentV {
     pub carrier_reference: Option<String>,
     /// The carrier's own status behind the last move a tracking update made, as it sent it.
     pub carrier_status: Option<String>,
+    /// Its customs declaration (a shipment that crosses a border).
+    pub customs: Option<CustomsV>,
+    pub label_options: LabelOptionsV,
+    /// What the carrier's address check said of the destination (`verify: WARN`).
+    pub address_messages: Vec<String>,
+    /// The customs form or commercial invoice the carrier made with the label.
+    pub customs_form_url: Option<String>,
+    /// The insurance charge, where the carrier itemises it (EasyPost); null otherwise.
+    pub insurance_charge: Option<MoneyV>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -304,6 +482,16 @@ impl From<&Shipment> for ShipmentV {
             }),
             carrier_reference: s.carrier_reference.clone(),
             carrier_status: s.carrier_status.clone(),
+            customs: s.customs.as_ref().map(CustomsV::from),
+            label_options: LabelOptionsV {
+                format: s.label_options.format.map(Into::into),
+                size: s.label_options.size.clone(),
+                insurance: s.label_options.insurance.map(Into::into),
+                signature: s.label_options.signature.map(Into::into),
+            },
+            address_messages: s.address_messages.clone(),
+            customs_form_url: s.customs_form_url.clone(),
+            insurance_charge: s.insurance_charge.map(Into::into),
             created_at: s.created_at.to_rfc3339(),
             updated_at: s.updated_at.to_rfc3339(),
         }

@@ -55,6 +55,7 @@ fn role_may(role: Role, op: Operation) -> bool {
         BuyLabel,
         VoidLabel,
         TrackShipment,
+        ValidateAddress,
         WebhookShipmentTracker,
     ];
     let returns = [
@@ -118,6 +119,7 @@ fn role_may(role: Role, op: Operation) -> bool {
                     UpdateShipmentTracking,
                     CancelShipment,
                     TrackShipment,
+                    ValidateAddress,
                     GetRates,
                     BuyLabel,
                     VoidLabel,

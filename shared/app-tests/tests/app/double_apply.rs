@@ -192,6 +192,9 @@ async fn run_scenario(as_conflict: bool) {
         carrier: None,
         pickup: None,
         instructions: None,
+        customs: None,
+        label_options: Default::default(),
+        address_messages: Vec::new(),
     };
     let (shipped, _) = app.create_shipment(&rc, &uow, on, new).await.unwrap();
     assert_eq!(dropper.dropped.load(Ordering::SeqCst), 3);

@@ -327,6 +327,9 @@ impl Harness {
                 .unwrap(),
             ),
             instructions: None,
+            customs: None,
+            label_options: Default::default(),
+            address_messages: Vec::new(),
         };
         let (_, shipment) = self
             .app

@@ -2,6 +2,7 @@
 //! machines of DESIGN.md §4.
 
 mod aggregate;
+mod customs;
 mod model;
 
 pub use crate::ids::LineQuantity;
@@ -12,7 +13,11 @@ pub use crate::status::{
     shipment_transition,
 };
 pub use aggregate::{
-    CarrierTarget, NewOrder, Order, PackageLabel, TrackingOutcome, TrackingUpdate, roll_up,
+    Bought, CarrierTarget, NewOrder, Order, PackageLabel, TrackingOutcome, TrackingUpdate, roll_up,
+};
+pub use customs::{
+    ContentsType, Customs, CustomsItem, LabelFormat, LabelOptions, MAX_CUSTOMS_ITEMS, NonDelivery,
+    Signature,
 };
 pub use model::{
     CarrierIntent, Label, MAX_LINES, MAX_ORDER_PACKAGES, MAX_PACKAGES, MAX_REFUNDS, MAX_RETURNS,

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::customs::{Customs, LabelOptions};
 use crate::clock::Timestamp;
 use crate::contact::{Address, check_text};
 use crate::error::{DomainError, DomainResult};
@@ -224,6 +225,11 @@ pub struct NewShipment {
     pub carrier: Option<CarrierCode>,
     pub pickup: Option<Pickup>,
     pub instructions: Option<String>,
+    /// Its customs declaration (required to rate or buy a shipment that crosses a border).
+    pub customs: Option<Customs>,
+    pub label_options: LabelOptions,
+    /// What the carrier's address check said of the destination (`verify: WARN`).
+    pub address_messages: Vec<String>,
 }
 
 /// A shipment. Its own `tracking_number` and `label` are its first package's (a multi-piece
@@ -259,6 +265,21 @@ pub struct Shipment {
     pub label_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub void_key: Option<String>,
+    /// Its customs declaration (required to rate or buy a shipment that crosses a border).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customs: Option<Customs>,
+    #[serde(default, skip_serializing_if = "LabelOptions::is_empty")]
+    pub label_options: LabelOptions,
+    /// What the carrier's address check said of the destination when it was created with
+    /// `verify: WARN`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub address_messages: Vec<String>,
+    /// The customs form or commercial invoice the carrier made with the label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customs_form_url: Option<String>,
+    /// The insurance charge, where the carrier's answer itemises it (EasyPost's fees).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insurance_charge: Option<Money>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -339,6 +360,16 @@ struct ShipmentWire {
     label_key: Option<String>,
     #[serde(default)]
     void_key: Option<String>,
+    #[serde(default)]
+    customs: Option<Customs>,
+    #[serde(default)]
+    label_options: LabelOptions,
+    #[serde(default)]
+    address_messages: Vec<String>,
+    #[serde(default)]
+    customs_form_url: Option<String>,
+    #[serde(default)]
+    insurance_charge: Option<Money>,
     created_at: Timestamp,
     updated_at: Timestamp,
 }
@@ -380,6 +411,11 @@ impl From<ShipmentWire> for Shipment {
             intent: w.intent,
             label_key: w.label_key,
             void_key: w.void_key,
+            customs: w.customs,
+            label_options: w.label_options,
+            address_messages: w.address_messages,
+            customs_form_url: w.customs_form_url,
+            insurance_charge: w.insurance_charge,
             created_at: w.created_at,
             updated_at: w.updated_at,
         }

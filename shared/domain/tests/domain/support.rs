@@ -153,6 +153,9 @@ pub fn new_shipment(lines: Vec<LineQuantity>) -> NewShipment {
         carrier: None,
         pickup: None,
         instructions: None,
+        customs: None,
+        label_options: Default::default(),
+        address_messages: Vec::new(),
     }
 }
 

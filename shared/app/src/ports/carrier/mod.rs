@@ -29,6 +29,15 @@ pub trait Carrier: Send + Sync {
     /// A cheap authenticated call that proves the credentials work.
     async fn verify_credentials(&self) -> Result<(), CarrierError>;
 
+    /// Checks an address with the carrier's verification: deliverable or not, corrected, with
+    /// its residential flag and the carrier's remarks.
+    async fn verify_address(&self, address: &Address) -> Result<AddressCheck, CarrierError> {
+        let _ = address;
+        Err(CarrierError::NotSupported(
+            "this carrier offers no address verification".into(),
+        ))
+    }
+
     /// Whether several parcels are quoted and bought as one multi-piece shipment (one call,
     /// one purchase, a label per parcel). A carrier that cannot refuses a request of more than
     /// one parcel with `NotSupported`; its packages are bought one by one.

@@ -2,6 +2,7 @@
 //! money and normalised tracking statuses out.
 
 use domain::money::Money;
+pub use domain::order::{Customs, LabelFormat, LabelOptions, Signature};
 use serde::{Deserialize, Serialize};
 
 /// EasyPost's production API (the adapter appends `/v2/...`).
@@ -50,6 +51,13 @@ pub struct ShipmentRequest {
     /// themselves; FedEx's `RETURN_SHIPMENT` takes the real direction.
     #[serde(default)]
     pub is_return: bool,
+    /// The customs declaration of a shipment that crosses a border.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customs: Option<Customs>,
+    /// The label's format and size, insurance and signature: an adapter that cannot honour one
+    /// answers `NotSupported` before any call.
+    #[serde(default)]
+    pub options: LabelOptions,
 }
 
 impl ShipmentRequest {
@@ -138,6 +146,33 @@ pub struct PurchasedLabel {
     /// Every parcel's label, in package order (the first is the one above: a multi-piece
     /// shipment's master); one for a one-parcel purchase.
     pub packages: Vec<PackageLabel>,
+    /// The customs form or commercial invoice the carrier made with the label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customs_form_url: Option<String>,
+    /// The insurance charge, where the carrier's answer itemises it (EasyPost's `fees`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insurance_fee: Option<Money>,
+}
+
+/// What a carrier's address check said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressCheck {
+    /// The carrier can deliver there (as corrected).
+    pub deliverable: bool,
+    /// The address as the carrier corrected it (the one given when it changed nothing).
+    pub address: Address,
+    /// Residential (`true`) or business (`false`), when the carrier says.
+    pub residential: Option<bool>,
+    pub messages: Vec<AddressMessage>,
+}
+
+/// One of a carrier's remarks on an address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressMessage {
+    pub code: String,
+    /// Our name of the field it is about (`line1`, `postalCode`, …), when it names one.
+    pub field: Option<String>,
+    pub message: String,
 }
 
 /// One parcel's label of a purchase.
@@ -171,6 +206,8 @@ impl PurchasedLabel {
             label_url,
             label_format,
             carrier_reference,
+            customs_form_url: None,
+            insurance_fee: None,
         }
     }
 }

@@ -316,7 +316,34 @@ impl Order {
         labels: Vec<PackageLabel>,
         carrier_reference: &str,
     ) -> DomainResult<Vec<DomainEvent>> {
+        let bought = Bought {
+            carrier,
+            labels,
+            carrier_reference,
+            customs_form_url: None,
+            insurance_charge: None,
+        };
+        self.record_purchase(ctx, id, intent, bought)
+    }
+
+    /// `record_label` with what else the carrier answered: the customs form's URL and the
+    /// insurance charge, kept on the shipment.
+    pub fn record_purchase(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ShipmentId,
+        intent: &str,
+        bought: Bought<'_>,
+    ) -> DomainResult<Vec<DomainEvent>> {
+        let Bought {
+            carrier,
+            labels,
+            carrier_reference,
+            customs_form_url,
+            insurance_charge,
+        } = bought;
         let carrier_reference = required_text("carrierReference", carrier_reference)?;
+        let customs_form_url = optional_text("customsFormUrl", customs_form_url.as_deref())?;
         let first = labels
             .first()
             .cloned()
@@ -344,6 +371,8 @@ impl Order {
             s.label_key = s.intent.take().and_then(|i| i.key);
             s.label = Some(first.label.clone());
             s.carrier_reference = Some(carrier_reference);
+            s.customs_form_url = customs_form_url;
+            s.insurance_charge = insurance_charge;
             for (package, bought) in s.packages.iter_mut().zip(&labels) {
                 package.tracking_number = Some(bought.tracking_number.clone());
                 package.label = Some(bought.label.clone());
@@ -382,6 +411,17 @@ impl Order {
             Ok(())
         })
     }
+}
+
+/// A purchase as the carrier answered it: the carrier, a label per package, what voids it, and
+/// the customs form and insurance charge where there are any.
+#[derive(Debug, Clone)]
+pub struct Bought<'a> {
+    pub carrier: CarrierCode,
+    pub labels: Vec<PackageLabel>,
+    pub carrier_reference: &'a str,
+    pub customs_form_url: Option<String>,
+    pub insurance_charge: Option<crate::money::Money>,
 }
 
 /// A new open intent of `action`, made now.

@@ -5,7 +5,7 @@
 //! one and stamps that version on every event it emits.
 
 mod intents;
-pub use intents::CarrierTarget;
+pub use intents::{Bought, CarrierTarget};
 mod lifecycle;
 mod returns;
 mod runner;

@@ -29,6 +29,23 @@ impl Order {
                 ))
             })
             .collect::<DomainResult<Vec<_>>>()?;
+        if let Some(customs) = &new.customs
+            && let Some(item) = customs
+                .items
+                .iter()
+                .find(|i| !new.lines.iter().any(|l| l.sku == i.sku))
+        {
+            return Err(DomainError::invalid(
+                "customs.items.sku",
+                format!("{} is not a line of this shipment", item.sku),
+            ));
+        }
+        let address_messages = new
+            .address_messages
+            .iter()
+            .take(20)
+            .map(|m| required_text("addressMessages", m))
+            .collect::<DomainResult<Vec<_>>>()?;
         let mut created = None;
         let events = self.run(ctx, Command::CreateShipment, |o, ctx, out| {
             if o.shipments.len() >= MAX_SHIPMENTS {
@@ -56,6 +73,14 @@ impl Order {
                     max: MAX_ORDER_PACKAGES,
                 });
             }
+            if let Some(insured) = new.label_options.insurance
+                && insured.currency() != o.currency
+            {
+                return Err(DomainError::CurrencyMismatch {
+                    expected: o.currency.code(),
+                    found: insured.currency().code(),
+                });
+            }
             let id = ShipmentId::from_ulid(ctx.ids.next_ulid());
             o.shipments.push(Shipment {
                 id,
@@ -77,6 +102,11 @@ impl Order {
                 intent: None,
                 label_key: None,
                 void_key: None,
+                customs: new.customs.clone(),
+                label_options: new.label_options.clone(),
+                address_messages: address_messages.clone(),
+                customs_form_url: None,
+                insurance_charge: None,
                 created_at: ctx.now,
                 updated_at: ctx.now,
             });
