@@ -445,8 +445,10 @@ struct Books {
     refuse_buy_in: Option<usize>,
     /// Where this fake listens (its label and form files are served under `/files/`).
     base: String,
-    /// EasyPost: each shipment as created (its customs and options).
-    ep_created: HashMap<String, Value>,
+    /// Each shipment as created (its customs and options), by id.
+    created: HashMap<String, Value>,
+    /// Shippo: the `label_file_type` each transaction was bought with.
+    file_types: HashMap<String, String>,
     /// EasyPost: the insured amount a purchase asked for, by shipment.
     ep_insured: HashMap<String, String>,
 }
@@ -587,7 +589,7 @@ impl Books {
             );
         }
         let (id, rate_ids) = self.quote("shp_", "rate_");
-        self.ep_created.insert(id.clone(), shipment.clone());
+        self.created.insert(id.clone(), shipment.clone());
         let rates: Vec<Value> = rate_ids
             .iter()
             .map(|r| self.rate_json(r, Flavour::EasyPost))
@@ -694,7 +696,7 @@ impl Books {
         out["tracking_code"] = label.tracking_number.as_str().into();
         out["selected_rate"] = self.rate_json(&label.rate_id, Flavour::EasyPost);
         out["refund_status"] = refund_status.into();
-        let created = self.ep_created.get(shipment).cloned().unwrap_or_default();
+        let created = self.created.get(shipment).cloned().unwrap_or_default();
         let format = created["options"]["label_format"]
             .as_str()
             .unwrap_or("PNG")
@@ -817,6 +819,7 @@ impl Books {
                 Json(json!({"next": null, "previous": null, "results": []})),
             )
                 .into_response(),
+            ("POST", ["addresses"]) => sh_address(body),
             _ => sh_not_found(),
         }
     }
@@ -846,6 +849,7 @@ impl Books {
             })
             .collect();
         self.parcels.insert(id.clone(), parcels.clone());
+        self.created.insert(id.clone(), body.clone());
         let rates: Vec<Value> = rate_ids
             .iter()
             .map(|r| self.rate_json(r, Flavour::Shippo))
@@ -929,6 +933,15 @@ impl Books {
             }
         }
         let label_file_type = body["label_file_type"].as_str().unwrap_or("PDF_4x6");
+        let bought: Vec<String> = self
+            .labels
+            .iter()
+            .filter(|(_, l)| l.rate_id == rate_id)
+            .map(|(tx, _)| tx.clone())
+            .collect();
+        for tx in bought {
+            self.file_types.insert(tx, label_file_type.to_owned());
+        }
         // As Shippo answers: the rate by its id only (its carrier is on the quote).
         let out = self.sh_transaction_json(&id, label_file_type);
         (StatusCode::CREATED, Json(out)).into_response()
@@ -982,15 +995,31 @@ impl Books {
             (false, false) => "SUCCESS",
         };
         let done = label.queued.is_none();
+        let label_file_type = self
+            .file_types
+            .get(id)
+            .map_or(label_file_type, String::as_str);
+        let ext = match label_file_type {
+            "PNG" => "png",
+            "ZPLII" => "zpl",
+            _ => "pdf",
+        };
+        let international = self
+            .rates
+            .get(&label.rate_id)
+            .and_then(|r| self.created.get(&r.shipment))
+            .is_some_and(|s| s["customs_declaration"].is_object());
+        let invoice =
+            (done && international).then(|| format!("{}/files/forms/{id}.pdf", self.base));
         json!({
             "object_id": id, "object_state": "VALID", "status": status,
             "rate": label.rate_id, "parcel": label.parcel,
             "tracking_number": done.then_some(&label.tracking_number),
             "tracking_status": "UNKNOWN",
             "tracking_url_provider": done.then(|| format!("https://tools.usps.example/{}", label.tracking_number)),
-            "label_url": done.then(|| format!("https://shippo-delivery.example/{id}.pdf")),
+            "label_url": done.then(|| format!("{}/files/postage_label/{id}.{ext}", self.base)),
             "label_file_type": done.then_some(label_file_type),
-            "commercial_invoice_url": null, "qr_code_url": null, "eta": null,
+            "commercial_invoice_url": invoice, "qr_code_url": null, "eta": null,
             "messages": [], "metadata": label.metadata.as_deref().unwrap_or_default(), "test": true,
         })
     }
@@ -1095,6 +1124,37 @@ fn ep_address(body: &Value) -> Response {
         out["residential"] = given["company"].is_null().into();
         out["verifications"] = json!({"delivery": {"success": true, "errors": [],
             "details": {"latitude": 37.79, "longitude": -122.40, "time_zone": "America/Los_Angeles"}}});
+    }
+    (StatusCode::CREATED, Json(out)).into_response()
+}
+
+/// Shippo's `POST /addresses` with `validate`: a street with "NOWHERE" in it is not found;
+/// any other comes back cleaned (upper case, ZIP+4) with a correction message, residential
+/// unless it names a company.
+fn sh_address(body: &Value) -> Response {
+    let text = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
+    let mut out = body.clone();
+    if let Some(o) = out.as_object_mut() {
+        o.remove("validate");
+    }
+    out["object_id"] = "adr_fake_shippo".into();
+    out["is_complete"] = true.into();
+    if text("street1").to_ascii_uppercase().contains("NOWHERE") {
+        out["is_residential"] = Value::Null;
+        out["validation_results"] = json!({"is_valid": false, "messages": [
+            {"source": "USPS", "code": "Address Not Found", "type": "address_error",
+             "text": "The address as submitted could not be found."}]});
+    } else {
+        let zip = text("zip");
+        out["street1"] = text("street1").to_ascii_uppercase().into();
+        out["city"] = text("city").to_ascii_uppercase().into();
+        if zip.len() == 5 && zip.bytes().all(|b| b.is_ascii_digit()) {
+            out["zip"] = format!("{zip}-1234").into();
+        }
+        out["is_residential"] = body["company"].is_null().into();
+        out["validation_results"] = json!({"is_valid": true, "messages": [
+            {"source": "Shippo Address Validator", "code": "postal_code_change",
+             "type": "address_correction", "text": "The postal code was added or changed."}]});
     }
     (StatusCode::CREATED, Json(out)).into_response()
 }

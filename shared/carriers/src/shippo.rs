@@ -11,9 +11,11 @@ use crate::http::{Auth, Call, Flavour, Http};
 use crate::lenient::{self, field};
 use crate::wire::{Credentials, address_json, parse_amount, shippo_status};
 use app::ports::carrier::{
-    Carrier, CarrierError, PackageLabel, Parcel, Purchase, PurchaseLookup, PurchasedLabel, Rate,
-    RateError, RateRef, Rates, ShipmentRequest, TrackEvent, Tracking, VoidLookup, VoidOutcome,
+    Address, AddressCheck, AddressMessage, Carrier, CarrierError, Customs, LabelFormat,
+    LabelOptions, PackageLabel, Parcel, Purchase, PurchaseLookup, PurchasedLabel, Rate, RateError,
+    RateRef, Rates, ShipmentRequest, TrackEvent, Tracking, VoidLookup, VoidOutcome,
 };
+use domain::order::{ContentsType, NonDelivery};
 
 const NAME: &str = "Shippo";
 /// The API version the response shapes here were read from; pinned so an account's default
@@ -196,6 +198,7 @@ crate::http::http_options!(Shippo);
 #[async_trait::async_trait]
 impl Carrier for Shippo {
     async fn rates(&self, shipment: &ShipmentRequest) -> Result<Rates, CarrierError> {
+        label_file_type(&shipment.options)?;
         let body = shipment_body(shipment, shipment.checked_parcels()?);
         let created: ShShipment = self
             .http
@@ -211,7 +214,7 @@ impl Carrier for Shippo {
         // for the lookup of a lost answer.
         let body = json!({
             "rate": rate.rate_id,
-            "label_file_type": LABEL_FILE_TYPE,
+            "label_file_type": label_file_type(&purchase.shipment.options)?,
             "async": false,
             "metadata": purchase.reference,
         });
@@ -251,6 +254,18 @@ impl Carrier for Shippo {
             .get(&["tracks", &token, tracking_number], None)
             .await?;
         Ok(tracking(track))
+    }
+
+    /// `POST /addresses` with `validate`: `validation_results.is_valid`, its messages, the
+    /// address as Shippo cleaned it, `is_residential`.
+    async fn verify_address(&self, address: &Address) -> Result<AddressCheck, CarrierError> {
+        let mut body = address_json(address);
+        body["validate"] = true.into();
+        let checked: Value = self
+            .http
+            .post(&["addresses"], Some(&body), Call::Idempotent)
+            .await?;
+        Ok(address_check(address, &checked))
     }
 
     async fn verify_credentials(&self) -> Result<(), CarrierError> {
@@ -372,11 +387,12 @@ fn carrier_token(carrier: &str) -> String {
 /// millimetres (as strings).
 fn shipment_body(s: &ShipmentRequest, parcels: &[Parcel]) -> Value {
     let mut body = Map::new();
+    let mut extra = Map::new();
     if s.is_return {
         // Shippo takes a return's outbound addresses and swaps them for the label.
         body.insert("address_from".into(), address_json(&s.to));
         body.insert("address_to".into(), address_json(&s.from));
-        body.insert("extra".into(), json!({ "is_return": true }));
+        extra.insert("is_return".into(), true.into());
     } else {
         body.insert("address_from".into(), address_json(&s.from));
         body.insert("address_to".into(), address_json(&s.to));
@@ -395,11 +411,151 @@ fn shipment_body(s: &ShipmentRequest, parcels: &[Parcel]) -> Value {
         })
         .collect();
     body.insert("parcels".into(), parcels.into());
+    if let Some(insured) = s.options.insurance {
+        extra.insert(
+            "insurance".into(),
+            json!({
+                "amount": insured.to_decimal_string(),
+                "currency": insured.currency().code(),
+                "content": "merchandise",
+            }),
+        );
+    }
+    if let Some(signature) = s.options.signature {
+        extra.insert("signature_confirmation".into(), signature.as_str().into());
+    }
+    if !extra.is_empty() {
+        body.insert("extra".into(), extra.into());
+    }
+    if let Some(customs) = &s.customs {
+        body.insert("customs_declaration".into(), customs_json(customs));
+    }
     body.insert("async".into(), false.into());
     if let Some(reference) = &s.reference {
         body.insert("metadata".into(), reference.as_str().into());
     }
     body.into()
+}
+
+/// Shippo's `label_file_type` for the options: PDF (letter, or 4x6/4x8), PNG, ZPLII; EPL2 and
+/// other sizes are refused before any call.
+fn label_file_type(o: &LabelOptions) -> Result<&'static str, CarrierError> {
+    let unsupported = |what: String| Err(CarrierError::NotSupported(what));
+    match (o.format, o.size.as_deref()) {
+        (None | Some(LabelFormat::Pdf), None | Some("8.5x11")) => Ok(LABEL_FILE_TYPE),
+        (None | Some(LabelFormat::Pdf), Some("4x6")) => Ok("PDF_4x6"),
+        (None | Some(LabelFormat::Pdf), Some("4x8")) => Ok("PDF_4x8"),
+        (Some(LabelFormat::Png), None) => Ok("PNG"),
+        (Some(LabelFormat::Zpl), None | Some("4x6")) => Ok("ZPLII"),
+        (Some(LabelFormat::Epl2), _) => unsupported("Shippo prints no EPL2 labels".into()),
+        (format, Some(size)) => unsupported(format!(
+            "Shippo prints {} labels in no {size} size",
+            format.map_or("PDF", LabelFormat::as_str)
+        )),
+    }
+}
+
+/// An inline `customs_declaration`: totals per item, weights in grams.
+fn customs_json(c: &Customs) -> Value {
+    let items: Vec<Value> = c
+        .items
+        .iter()
+        .map(|i| {
+            let mut item = json!({
+                "description": i.description,
+                "quantity": i.quantity,
+                "net_weight": i.weight_grams.to_string(),
+                "mass_unit": "g",
+                "value_amount": i.value.to_decimal_string(),
+                "value_currency": i.value.currency().code(),
+                "origin_country": i.origin_country,
+                "sku_code": i.sku.to_string(),
+            });
+            if let Some(hs) = &i.hs_tariff_number {
+                item["tariff_number"] = hs.as_str().into();
+            }
+            item
+        })
+        .collect();
+    let mut d = json!({
+        "certify": true,
+        "certify_signer": c.signer,
+        "contents_type": match c.contents_type {
+            ContentsType::Merchandise => "MERCHANDISE",
+            ContentsType::Gift => "GIFT",
+            ContentsType::Documents => "DOCUMENTS",
+            ContentsType::ReturnedGoods => "RETURN_MERCHANDISE",
+            ContentsType::Sample => "SAMPLE",
+            ContentsType::Other => "OTHER",
+        },
+        "non_delivery_option": match c.non_delivery {
+            NonDelivery::Return => "RETURN",
+            NonDelivery::Abandon => "ABANDON",
+        },
+        "items": items,
+    });
+    if let Some(explanation) = &c.contents_explanation {
+        d["contents_explanation"] = explanation.as_str().into();
+    }
+    // Shippo's names for the exemption; an AES ITN goes as `aes_itn`.
+    if let Some(eel) = &c.eel_pfc {
+        let compact: String = eel.chars().filter(|c| !c.is_whitespace()).collect();
+        match compact.to_ascii_uppercase().as_str() {
+            "NOEEI30.37(A)" => d["eel_pfc"] = "NOEEI_30_37_a".into(),
+            "NOEEI30.37(H)" => d["eel_pfc"] = "NOEEI_30_37_h".into(),
+            "NOEEI30.37(F)" => d["eel_pfc"] = "NOEEI_30_37_f".into(),
+            "NOEEI30.36" => d["eel_pfc"] = "NOEEI_30_36".into(),
+            _ => {
+                d["eel_pfc"] = "AES_ITN".into();
+                d["aes_itn"] = eel.trim_start_matches("AES").trim().into();
+            }
+        }
+    }
+    d
+}
+
+/// What Shippo's validation said: valid or not, its messages (no field named), the address as
+/// it cleaned it.
+fn address_check(given: &Address, a: &Value) -> AddressCheck {
+    let results = &a["validation_results"];
+    let deliverable = results["is_valid"].as_bool().unwrap_or(false);
+    let messages = results["messages"]
+        .as_array()
+        .map(|ms| {
+            ms.iter()
+                .map(|m| AddressMessage {
+                    code: field(m, "code").unwrap_or_else(|| "address".into()),
+                    field: None,
+                    message: field(m, "text").unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let text = |k: &str, given: &str| {
+        field(a, k)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(given.into())
+    };
+    let address = if deliverable {
+        Address {
+            street1: text("street1", &given.street1),
+            city: text("city", &given.city),
+            zip: text("zip", &given.zip),
+            country: text("country", &given.country),
+            state: field(a, "state")
+                .filter(|s| !s.is_empty())
+                .or(given.state.clone()),
+            ..given.clone()
+        }
+    } else {
+        given.clone()
+    };
+    AddressCheck {
+        deliverable,
+        address,
+        residential: a["is_residential"].as_bool(),
+        messages,
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -464,6 +620,9 @@ struct Transaction {
     label_url: Option<String>,
     #[serde(deserialize_with = "lenient::string")]
     label_file_type: Option<String>,
+    /// An international purchase's commercial invoice (a letter-size PDF).
+    #[serde(deserialize_with = "lenient::string")]
+    commercial_invoice_url: Option<String>,
     #[serde(deserialize_with = "lenient::list")]
     messages: Vec<Value>,
     /// What the purchase sent as `metadata`: our reference of the attempt.
@@ -588,13 +747,16 @@ fn label(tx: Transaction, carrier: String) -> Result<PurchasedLabel, CarrierErro
                 .label_url
                 .filter(|u| !u.is_empty())
                 .ok_or_else(|| malformed(&format!("transaction {id} succeeded without a label")))?;
-            Ok(PurchasedLabel::single(
+            let mut label = PurchasedLabel::single(
                 tracking_number,
                 carrier,
                 label_url,
                 label_format(tx.label_file_type.as_deref()),
                 id,
-            ))
+            );
+            // Shippo's insurance cost is inside the rate's amount: never itemised here.
+            label.customs_form_url = tx.commercial_invoice_url.filter(|u| !u.is_empty());
+            Ok(label)
         }
         "ERROR" => Err(CarrierError::Rejected(format!(
             "Shippo could not buy the label: {}",

@@ -9,6 +9,7 @@ use app::ports::carrier::{
 use carriers::Credentials;
 use carriers::easypost::EasyPost;
 use carriers::fake::FakeCarrier;
+use carriers::shippo::Shippo;
 use domain::ids::Sku;
 use domain::money::{Currency, Money};
 use domain::order::{ContentsType, Customs, CustomsItem, NonDelivery};
@@ -22,6 +23,17 @@ fn easypost(fake: &FakeCarrier) -> EasyPost {
     EasyPost::new(Credentials::new(&base, KEY)).with_policy(
         OutboundPolicy::production().allowing(OutboundPolicy::parse_allow_list(&target).unwrap()),
     )
+}
+
+fn shippo(fake: &FakeCarrier) -> Shippo {
+    let base = fake.base_url();
+    let target = base.trim_start_matches("http://").to_owned();
+    Shippo::new(Credentials::new(&base, KEY))
+        .with_policy(
+            OutboundPolicy::production()
+                .allowing(OutboundPolicy::parse_allow_list(&target).unwrap()),
+        )
+        .with_label_poll(5, std::time::Duration::from_millis(5))
 }
 
 fn address(street: &str, city: &str, zip: &str, country: &str) -> Address {
@@ -207,4 +219,127 @@ async fn easypost_refuses_a_size_it_does_not_print_without_a_call() {
     let err = c.rates(&to_canada(None, options)).await.unwrap_err();
     assert_eq!(err.code(), "not_supported", "{err}");
     assert!(fake.requests().is_empty());
+}
+
+#[tokio::test]
+async fn shippo_validates_an_address_and_says_so() {
+    let fake = FakeCarrier::shippo(KEY).await;
+    let c = shippo(&fake);
+    let good = c
+        .verify_address(&address(
+            "417 Montgomery St",
+            "San Francisco",
+            "94104",
+            "US",
+        ))
+        .await
+        .unwrap();
+    assert!(good.deliverable);
+    assert_eq!(good.address.zip, "94104-1234");
+    assert_eq!(good.residential, Some(true));
+    assert_eq!(good.messages[0].code, "postal_code_change");
+    let sent = fake.requests().pop().unwrap();
+    assert_eq!(
+        (sent.method.as_str(), sent.path.as_str()),
+        ("POST", "/addresses")
+    );
+    assert_eq!(sent.body["validate"], true);
+    let bad = c
+        .verify_address(&address("1 Nowhere Rd", "Springfield", "62701", "US"))
+        .await
+        .unwrap();
+    assert!(!bad.deliverable);
+    assert_eq!(bad.messages[0].code, "Address Not Found");
+    assert_eq!(bad.messages[0].field, None, "Shippo names no field");
+}
+
+#[tokio::test]
+async fn shippo_declares_customs_inline_and_returns_the_invoice() {
+    let fake = FakeCarrier::shippo(KEY).await;
+    let c = shippo(&fake);
+    let req = to_canada(Some(customs()), LabelOptions::default());
+    let rates = c.rates(&req).await.unwrap();
+    let created = fake.requests().pop().unwrap();
+    let d = &created.body["customs_declaration"];
+    assert_eq!(d["contents_type"], "MERCHANDISE");
+    assert_eq!(d["non_delivery_option"], "RETURN");
+    assert_eq!(d["eel_pfc"], "NOEEI_30_37_a");
+    assert_eq!(d["certify"], true);
+    let item = &d["items"][0];
+    assert_eq!(item["tariff_number"], "6109100012");
+    assert_eq!(
+        (
+            item["value_amount"].as_str(),
+            item["value_currency"].as_str()
+        ),
+        (Some("23.50"), Some("USD"))
+    );
+    assert_eq!(
+        (item["net_weight"].as_str(), item["mass_unit"].as_str()),
+        (Some("400"), Some("g"))
+    );
+    let label = c
+        .buy_label(&Purchase {
+            rate: rates.rates[0].rate.clone(),
+            shipment: req,
+            reference: "01JSHIPPOCUSTOMS0000000000".into(),
+        })
+        .await
+        .unwrap();
+    let form = label.customs_form_url.expect("a commercial invoice");
+    let bytes = reqwest::get(&form).await.unwrap().bytes().await.unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+}
+
+#[tokio::test]
+async fn shippo_prints_zplii_insures_inside_the_rate_and_refuses_epl2() {
+    let fake = FakeCarrier::shippo(KEY).await;
+    let c = shippo(&fake);
+    let options = LabelOptions::new(
+        Some(LabelFormat::Zpl),
+        None,
+        Some(usd("200.00")),
+        Some(Signature::Standard),
+    )
+    .unwrap();
+    let req = ShipmentRequest {
+        to: address("179 N Harbor Dr", "Redondo Beach", "90277", "US"),
+        ..to_canada(None, options)
+    };
+    let rates = c.rates(&req).await.unwrap();
+    let created = fake.requests().pop().unwrap();
+    assert_eq!(created.body["extra"]["insurance"]["amount"], "200.00");
+    assert_eq!(created.body["extra"]["signature_confirmation"], "STANDARD");
+    let label = c
+        .buy_label(&Purchase {
+            rate: rates.rates[0].rate.clone(),
+            shipment: req.clone(),
+            reference: "01JSHIPPOZPL00000000000000".into(),
+        })
+        .await
+        .unwrap();
+    let buy = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/transactions" && r.method == "POST")
+        .unwrap();
+    assert_eq!(buy.body["label_file_type"], "ZPLII");
+    assert_eq!(label.label_format, "ZPL");
+    assert_eq!(
+        label.insurance_fee, None,
+        "inside the rate's amount, not itemised"
+    );
+    let bytes = reqwest::get(&label.label_url)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(bytes.starts_with(b"^XA") && bytes.ends_with(b"^XZ"));
+
+    let before = fake.requests().len();
+    let epl2 = LabelOptions::new(Some(LabelFormat::Epl2), None, None, None).unwrap();
+    let err = c.rates(&to_canada(None, epl2)).await.unwrap_err();
+    assert_eq!(err.code(), "not_supported", "{err}");
+    assert_eq!(fake.requests().len(), before, "no call");
 }
