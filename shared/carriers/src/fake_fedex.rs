@@ -253,6 +253,10 @@ async fn handle(
     if uri.path() == "/oauth/token" {
         return token(&shared, &method, &body);
     }
+    // Label and invoice documents (FedEx's URL_ONLY answers point at them).
+    if let Some(name) = uri.path().strip_prefix("/document/v1/") {
+        return document(name);
+    }
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -390,7 +394,10 @@ impl Books {
             .pointer("/accountNumber/value")
             .or_else(|| body.pointer("/referencesInformation/accountNumber"))
             .and_then(Value::as_str);
-        let needs_account = !matches!(path, "/track/v1/trackingnumbers");
+        let needs_account = !matches!(
+            path,
+            "/track/v1/trackingnumbers" | "/address/v1/addresses/resolve"
+        );
         if needs_account && account != Some(shared.account_number.as_str()) {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -404,6 +411,7 @@ impl Books {
             ("PUT", "/ship/v1/shipments/cancel") => self.cancel(body),
             ("POST", "/track/v1/trackingnumbers") => self.track(body),
             ("POST", "/track/v1/referencenumbers") => self.by_reference(body),
+            ("POST", "/address/v1/addresses/resolve") => resolve(body),
             _ => error(
                 StatusCode::NOT_FOUND,
                 "NOT.FOUND.ERROR",
@@ -451,6 +459,15 @@ impl Books {
                 "Customer reference value is too long (30 characters for Ground).",
             );
         }
+        let (doc_type, ext) = match shipment
+            .pointer("/labelSpecification/imageType")
+            .and_then(Value::as_str)
+        {
+            Some("ZPLII") => ("ZPLII", "zpl"),
+            Some("EPL2") => ("EPL2", "epl2"),
+            Some("PNG") => ("PNG", "png"),
+            _ => ("PDF", "pdf"),
+        };
         // A piece per line item, numbered in sequence; the first is the master.
         let items = shipment["requestedPackageLineItems"]
             .as_array()
@@ -477,17 +494,28 @@ impl Books {
                 "packageDocuments": [{
                     "contentType": "LABEL",
                     "copiesToPrint": 1,
-                    "docType": "PDF",
-                    "url": format!("{base}/document/v1/labels/{number}.pdf"),
+                    "docType": doc_type,
+                    "url": format!("{base}/document/v1/labels/{number}.{ext}"),
                 }],
             }));
         }
+        // The commercial invoice of an international shipment, when asked for.
+        let invoice: Vec<Value> = shipment["customsClearanceDetail"]["commodities"]
+            .is_array()
+            .then(|| {
+                json!({"contentType": "COMMERCIAL_INVOICE", "copiesToPrint": 3, "docType": "PDF",
+                    "trackingNumber": master,
+                    "url": format!("{base}/document/v1/invoices/{master}.pdf")})
+            })
+            .into_iter()
+            .collect();
         Json(json!({
             "transactionId": "fake-ship",
             "output": { "transactionShipments": [{
                 "serviceType": service,
                 "masterTrackingNumber": master,
                 "pieceResponses": pieces,
+                "shipmentDocuments": invoice,
             }]},
         }))
         .into_response()
@@ -607,6 +635,77 @@ fn track_answer(key: &str, results: Vec<Value>) -> Response {
 }
 
 /// A quote of every service, in FedEx's shape (amounts as JSON numbers).
+/// A label or invoice document by its name's extension (the tracking number in it).
+fn document(name: &str) -> Response {
+    let Some((kind, file)) = name.split_once('/') else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Some((n, ext)) = file.rsplit_once('.') else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let (mime, bytes): (&str, Vec<u8>) = match ext {
+        "zpl" => (
+            "application/zpl",
+            format!("^XA\n^FO50,50^A0N,40,40^FD{n}^FS\n^XZ").into_bytes(),
+        ),
+        "epl2" => (
+            "application/epl2",
+            format!("N\nA50,50,0,4,1,1,N,\"{n}\"\nP1\n").into_bytes(),
+        ),
+        "png" => ("image/png", b"\x89PNG\r\n\x1a\n".to_vec()),
+        "pdf" => (
+            "application/pdf",
+            format!("%PDF-1.4\n% FedEx {kind} {n}\n%%EOF\n").into_bytes(),
+        ),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    ([(header::CONTENT_TYPE, mime)], bytes).into_response()
+}
+
+/// `POST /address/v1/addresses/resolve`: a street with "NOWHERE" in it is not found (400);
+/// any other resolves standardized (upper case, ZIP+4 in the US), a delivery point,
+/// RESIDENTIAL unless it names a company line.
+fn resolve(body: &Value) -> Response {
+    let a = &body["addressesToValidate"][0]["address"];
+    let lines: Vec<String> = a["streetLines"]
+        .as_array()
+        .map(|ls| {
+            ls.iter()
+                .filter_map(|l| l.as_str().map(str::to_ascii_uppercase))
+                .collect()
+        })
+        .unwrap_or_default();
+    if lines.iter().any(|l| l.contains("NOWHERE")) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "STANDARDIZED.ADDRESS.NOTFOUND",
+            "Standardized address is not found.",
+        );
+    }
+    let zip = a["postalCode"].as_str().unwrap_or_default();
+    let us = a["countryCode"].as_str() == Some("US");
+    let zip = if us && zip.len() == 5 {
+        format!("{zip}-1234")
+    } else {
+        zip.to_owned()
+    };
+    Json(json!({
+        "transactionId": "fake-resolve",
+        "output": { "resolvedAddresses": [{
+            "streetLinesToken": lines,
+            "city": a["city"].as_str().unwrap_or_default().to_ascii_uppercase(),
+            "stateOrProvinceCode": a["stateOrProvinceCode"],
+            "countryCode": a["countryCode"],
+            "postalCodeToken": {"changed": us, "value": zip},
+            "classification": "RESIDENTIAL",
+            "customerMessages": [],
+            "attributes": {"Resolved": "true", "DPV": "true", "Matched": "true",
+                "AddressType": "STANDARDIZED"},
+        }]},
+    }))
+    .into_response()
+}
+
 fn rate(body: &Value) -> Response {
     let shipment = &body["requestedShipment"];
     if shipment

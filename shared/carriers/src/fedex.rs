@@ -22,9 +22,10 @@ use crate::lenient::{self, field, text};
 use crate::oauth::{AccessToken, TokenSource};
 use crate::wire::parse_amount;
 use app::ports::carrier::{
-    Address, Carrier, CarrierError, MAX_PURCHASE_REFERENCE, PackageLabel, Parcel, Purchase,
-    PurchaseLookup, PurchasedLabel, Rate, RateError, RateRef, Rates, ShipmentRequest, TrackEvent,
-    TrackStatus, Tracking, VoidLookup, VoidOutcome,
+    Address, AddressCheck, AddressMessage, Carrier, CarrierError, LabelFormat, LabelOptions,
+    MAX_PURCHASE_REFERENCE, PackageLabel, Parcel, Purchase, PurchaseLookup, PurchasedLabel, Rate,
+    RateError, RateRef, Rates, ShipmentRequest, Signature, TrackEvent, TrackStatus, Tracking,
+    VoidLookup, VoidOutcome,
 };
 
 const NAME: &str = "FedEx";
@@ -176,6 +177,7 @@ crate::http::http_options!(Fedex);
 impl Carrier for Fedex {
     async fn rates(&self, shipment: &ShipmentRequest) -> Result<Rates, CarrierError> {
         let parcels = shipment.checked_parcels()?;
+        label_specification(&shipment.options)?;
         let mut body = json!({
             "accountNumber": self.account(),
             "rateRequestControlParameters": { "returnTransitTimes": true },
@@ -186,10 +188,11 @@ impl Carrier for Fedex {
                 "packagingType": OWN_PACKAGING,
                 "rateRequestType": ["ACCOUNT", "LIST"],
                 "totalPackageCount": parcels.len(),
-                "requestedPackageLineItems": line_items(parcels, None),
+                "requestedPackageLineItems": line_items(parcels, None, &shipment.options),
             },
         });
         mark_return(&mut body, shipment.is_return);
+        add_customs(&mut body, shipment, false);
         let answer: RateAnswer = self
             .call(
                 &self.tokens,
@@ -218,13 +221,14 @@ impl Carrier for Fedex {
                 "packagingType": packaging,
                 "pickupType": PICKUP_TYPE,
                 "shippingChargesPayment": { "paymentType": "SENDER" },
-                "labelSpecification": { "imageType": "PDF", "labelStockType": "PAPER_4X6" },
+                "labelSpecification": label_specification(&s.options)?,
                 "totalWeight": pound_tenths(grams) as f64 / 10.0,
                 "totalPackageCount": parcels.len(),
-                "requestedPackageLineItems": line_items(parcels, Some(reference)),
+                "requestedPackageLineItems": line_items(parcels, Some(reference), &s.options),
             },
         });
         mark_return(&mut body, s.is_return);
+        add_customs(&mut body, s, true);
         let answer: ShipAnswer = self
             .call(
                 &self.tokens,
@@ -274,6 +278,40 @@ impl Carrier for Fedex {
     }
 
     /// A token proves the client id and secret; FedEx has no cheaper authenticated call.
+    /// `POST /address/v1/addresses/resolve`: the resolved address, its classification, and
+    /// whether FedEx matched it to a delivery point (advisory, as FedEx says).
+    async fn verify_address(&self, address_in: &Address) -> Result<AddressCheck, CarrierError> {
+        let body = json!({
+            "addressesToValidate": [{ "address": address(address_in) }],
+        });
+        let answer: Result<Value, CarrierError> = self
+            .call(
+                &self.tokens,
+                Method::POST,
+                &["address", "v1", "addresses", "resolve"],
+                &body,
+                Call::Idempotent,
+            )
+            .await;
+        match answer {
+            Ok(v) => Ok(address_check(address_in, &v)),
+            // FedEx's "not found" is a 400: an answer about the address, not a failure.
+            Err(CarrierError::Rejected(why)) if why.contains("ADDRESS.NOTFOUND") => {
+                Ok(AddressCheck {
+                    deliverable: false,
+                    address: address_in.clone(),
+                    residential: None,
+                    messages: vec![AddressMessage {
+                        code: "STANDARDIZED.ADDRESS.NOTFOUND".into(),
+                        field: None,
+                        message: why,
+                    }],
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     async fn verify_credentials(&self) -> Result<(), CarrierError> {
         self.tokens.token().await.map(|_| ())
     }
@@ -461,9 +499,204 @@ fn mark_return(body: &mut Value, is_return: bool) {
     }
 }
 
-/// One line item per parcel (a multi-piece shipment when several), each with our reference.
-fn line_items(parcels: &[Parcel], reference: Option<&str>) -> Vec<Value> {
-    parcels.iter().map(|p| package(p, reference)).collect()
+/// One line item per parcel (a multi-piece shipment when several), each with our reference,
+/// its declared value (insurance) and the signature asked for.
+fn line_items(parcels: &[Parcel], reference: Option<&str>, o: &LabelOptions) -> Vec<Value> {
+    parcels
+        .iter()
+        .map(|p| {
+            let mut item = package(p, reference);
+            if let Some(insured) = o.insurance {
+                item["declaredValue"] = json!({
+                    "amount": insured.minor() as f64 / 10f64.powi(insured.currency().exponent() as i32),
+                    "currency": insured.currency().code(),
+                });
+            }
+            if let Some(signature) = o.signature {
+                item["packageSpecialServices"] = json!({
+                    "specialServiceTypes": ["SIGNATURE_OPTION"],
+                    "signatureOptionType": match signature {
+                        Signature::Standard => "DIRECT",
+                        Signature::Adult => "ADULT",
+                    },
+                });
+            }
+            item
+        })
+        .collect()
+}
+
+/// `labelSpecification`: the image type and the stock of the size asked for (4x6 unless
+/// said; thermal formats print on label stock, PDF and PNG on paper); a size FedEx does not
+/// stock is refused before any call.
+fn label_specification(o: &LabelOptions) -> Result<Value, CarrierError> {
+    let format = o.format.unwrap_or(LabelFormat::Pdf);
+    let thermal = matches!(format, LabelFormat::Zpl | LabelFormat::Epl2);
+    let stock = match (o.size.as_deref().unwrap_or("4x6"), thermal) {
+        ("4x6", false) => "PAPER_4X6",
+        ("4x6", true) => "STOCK_4X6",
+        ("4x8", false) => "PAPER_4X8",
+        ("4x8", true) => "STOCK_4X8",
+        ("4x9", false) => "PAPER_4X9",
+        ("4x9", true) => "STOCK_4X9",
+        ("8.5x11", false) => "PAPER_85X11_TOP_HALF_LABEL",
+        (size, _) => {
+            return Err(CarrierError::NotSupported(format!(
+                "FedEx stocks no {size} {} labels",
+                format.as_str()
+            )));
+        }
+    };
+    let image = match format {
+        LabelFormat::Pdf => "PDF",
+        LabelFormat::Png => "PNG",
+        LabelFormat::Zpl => "ZPLII",
+        LabelFormat::Epl2 => "EPL2",
+    };
+    Ok(json!({ "imageType": image, "labelStockType": stock }))
+}
+
+/// `customsClearanceDetail` (both rating and shipping need the commodities of an international
+/// shipment) and, when shipping, the commercial invoice as a document.
+fn add_customs(body: &mut Value, s: &ShipmentRequest, shipping: bool) {
+    let Some(c) = &s.customs else {
+        return;
+    };
+    let money = |m: &domain::Money| {
+        json!({
+            "amount": m.minor() as f64 / 10f64.powi(m.currency().exponent() as i32),
+            "currency": m.currency().code(),
+        })
+    };
+    let commodities: Vec<Value> = c
+        .items
+        .iter()
+        .map(|i| {
+            let mut item = json!({
+                "description": i.description,
+                "name": i.description,
+                "countryOfManufacture": i.origin_country,
+                "quantity": i.quantity,
+                "quantityUnits": "PCS",
+                "numberOfPieces": 1,
+                "customsValue": money(&i.value),
+                "weight": {"units": "KG", "value": (f64::from(i.weight_grams) / 1000.0)},
+                "partNumber": i.sku.to_string(),
+            });
+            if let Some(hs) = &i.hs_tariff_number {
+                item["harmonizedCode"] = hs.as_str().into();
+            }
+            item
+        })
+        .collect();
+    let purpose = match c.contents_type {
+        domain::order::ContentsType::Gift => "GIFT",
+        domain::order::ContentsType::Sample => "SAMPLE",
+        domain::order::ContentsType::ReturnedGoods => "REPAIR_AND_RETURN",
+        _ => "SOLD",
+    };
+    let total = c.total_value().ok().flatten();
+    let mut detail = json!({
+        "commercialInvoice": { "shipmentPurpose": purpose },
+        "dutiesPayment": { "paymentType": "SENDER" },
+        "isDocumentOnly": c.contents_type == domain::order::ContentsType::Documents,
+        "commodities": commodities,
+    });
+    if let Some(total) = total {
+        detail["totalCustomsValue"] = money(&total);
+    }
+    if let Some(eel) = &c.eel_pfc {
+        detail["exportDetail"] = json!({ "exportComplianceStatement": eel });
+    }
+    if let Some(shipment) = body.get_mut("requestedShipment") {
+        shipment["customsClearanceDetail"] = detail;
+        if shipping {
+            shipment["shippingDocumentSpecification"] = json!({
+                "shippingDocumentTypes": ["COMMERCIAL_INVOICE"],
+                "commercialInvoiceDetail": {
+                    "documentFormat": { "docType": "PDF", "stockType": "PAPER_LETTER" },
+                },
+            });
+        }
+    }
+}
+
+/// What FedEx resolved: deliverable when resolved, standardized and (in the US) a delivery
+/// point; the resolved street lines, city, state and postal code; RESIDENTIAL or BUSINESS.
+fn address_check(given: &Address, v: &Value) -> AddressCheck {
+    let resolved = v
+        .pointer("/output/resolvedAddresses/0")
+        .cloned()
+        .unwrap_or_default();
+    // FedEx's attribute flags come as booleans or as "true"/"false".
+    let flag = |k: &str| match &resolved["attributes"][k] {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => Some(s.eq_ignore_ascii_case("true")),
+        _ => None,
+    };
+    let standardized = resolved["attributes"]["AddressType"].as_str() == Some("STANDARDIZED");
+    let deliverable = flag("Resolved") == Some(true)
+        && standardized
+        && (given.country != "US" || flag("DPV") == Some(true))
+        && flag("SuiteRequiredButMissing") != Some(true)
+        && flag("InvalidSuiteNumber") != Some(true)
+        && flag("MultipleMatches") != Some(true);
+    let messages = resolved["customerMessages"]
+        .as_array()
+        .or_else(|| resolved["customerMessage"].as_array())
+        .map(|ms| {
+            ms.iter()
+                .map(|m| {
+                    let code = text(m).or_else(|| field(m, "code")).unwrap_or_default();
+                    AddressMessage {
+                        message: field(m, "message").unwrap_or_else(|| code.clone()),
+                        code,
+                        field: None,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let lines: Vec<String> = resolved["streetLinesToken"]
+        .as_array()
+        .map(|ls| {
+            ls.iter()
+                .filter_map(|l| l.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let zip = field(&resolved, "postalCode")
+        .or_else(|| {
+            resolved
+                .pointer("/postalCodeToken/value")
+                .and_then(|z| z.as_str().map(str::to_owned))
+        })
+        .unwrap_or_else(|| given.zip.clone());
+    let address = if deliverable {
+        Address {
+            street1: lines
+                .first()
+                .cloned()
+                .unwrap_or_else(|| given.street1.clone()),
+            street2: lines.get(1).cloned().or_else(|| given.street2.clone()),
+            city: field(&resolved, "city").unwrap_or_else(|| given.city.clone()),
+            state: field(&resolved, "stateOrProvinceCode").or_else(|| given.state.clone()),
+            zip,
+            ..given.clone()
+        }
+    } else {
+        given.clone()
+    };
+    AddressCheck {
+        deliverable,
+        address,
+        residential: match resolved["classification"].as_str() {
+            Some("RESIDENTIAL") => Some(true),
+            Some("BUSINESS") => Some(false),
+            _ => None,
+        },
+        messages,
+    }
 }
 
 fn package(p: &Parcel, reference: Option<&str>) -> Value {
@@ -679,6 +912,9 @@ struct ShipOutput {
 struct TransactionShipment {
     #[serde(deserialize_with = "lenient::string")]
     master_tracking_number: Option<String>,
+    /// The shipment's documents (its commercial invoice).
+    #[serde(deserialize_with = "lenient::list")]
+    shipment_documents: Vec<Value>,
     #[serde(deserialize_with = "lenient::list")]
     piece_responses: Vec<PieceResponse>,
 }
@@ -728,7 +964,9 @@ fn label(answer: ShipAnswer) -> Result<PurchasedLabel, CarrierError> {
                     "the FedEx shipment answer has no label document URL".into(),
                 )
             })?;
-        format = format.or_else(|| field(document, "docType"));
+        format = format.or_else(|| {
+            field(document, "docType").map(|d| if d == "ZPLII" { "ZPL".into() } else { d })
+        });
         packages.push(PackageLabel {
             tracking_number: number,
             label_url: field(document, "url").unwrap_or_default(),
@@ -746,6 +984,11 @@ fn label(answer: ShipAnswer) -> Result<PurchasedLabel, CarrierError> {
     for p in &mut packages {
         p.carrier_reference.clone_from(&master);
     }
+    let customs_form_url = shipment
+        .shipment_documents
+        .iter()
+        .filter(|d| field(d, "contentType").is_some_and(|t| t.contains("INVOICE")))
+        .find_map(|d| field(d, "url"));
     Ok(PurchasedLabel {
         carrier_reference: master,
         tracking_number: first.tracking_number,
@@ -753,7 +996,8 @@ fn label(answer: ShipAnswer) -> Result<PurchasedLabel, CarrierError> {
         label_url: first.label_url,
         label_format: format.unwrap_or_else(|| "PDF".into()),
         packages,
-        customs_form_url: None,
+        customs_form_url,
+        // FedEx's declared value is a liability, priced into the rate: not itemised.
         insurance_fee: None,
     })
 }

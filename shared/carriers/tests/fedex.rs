@@ -592,3 +592,147 @@ async fn a_return_label_ships_from_the_customer_with_the_return_service() {
             "returnShipmentDetail": {"returnType": "PRINT_RETURN_LABEL"}})
     );
 }
+
+/// FedEx's address resolution: a standardized delivery point with its classification, or the
+/// 400 of an address it cannot find, answered as undeliverable (not as a failure).
+#[tokio::test]
+async fn fedex_resolves_an_address_or_says_it_cannot() {
+    let fake = fake().await;
+    let c = connector().connect(&credentials(&fake, 1, false)).unwrap();
+    let good = c
+        .verify_address(&address(
+            "Ana",
+            "417 Montgomery St",
+            "San Francisco",
+            "CA",
+            "94104",
+        ))
+        .await
+        .unwrap();
+    assert!(good.deliverable, "{good:?}");
+    assert_eq!(good.address.street1, "417 MONTGOMERY ST");
+    assert_eq!(good.address.zip, "94104-1234");
+    assert_eq!(good.residential, Some(true));
+    let sent = fake.requests().pop().unwrap();
+    assert_eq!(sent.path, "/address/v1/addresses/resolve");
+    assert_eq!(
+        sent.body["addressesToValidate"][0]["address"]["streetLines"][0],
+        "417 Montgomery St"
+    );
+    let bad = c
+        .verify_address(&address(
+            "Ana",
+            "1 Nowhere Rd",
+            "Springfield",
+            "IL",
+            "62701",
+        ))
+        .await
+        .unwrap();
+    assert!(!bad.deliverable);
+    assert_eq!(bad.messages[0].code, "STANDARDIZED.ADDRESS.NOTFOUND");
+}
+
+/// An international FedEx shipment: commodities with HS codes and values at rating and at
+/// shipping, the commercial invoice asked for and returned; a ZPL label on thermal stock,
+/// insured by declared value, with an adult signature; a size FedEx does not stock refused
+/// without a call.
+#[tokio::test]
+async fn fedex_ships_customs_zpl_declared_value_and_signature() {
+    use app::ports::carrier::{LabelFormat, LabelOptions, Signature};
+    use domain::order::{ContentsType, Customs, CustomsItem, NonDelivery};
+    let fake = fake().await;
+    let c = connector().connect(&credentials(&fake, 1, false)).unwrap();
+    let usd = |a: &str| domain::Money::parse(a, domain::Currency::parse("USD").unwrap()).unwrap();
+    let customs = Customs::new(
+        ContentsType::Merchandise,
+        None,
+        NonDelivery::Return,
+        None,
+        "Ana",
+        vec![CustomsItem {
+            sku: domain::ids::Sku::parse("TEE-1").unwrap(),
+            description: "Cotton T-shirt".into(),
+            hs_tariff_number: Some("610910".into()),
+            origin_country: "US".into(),
+            quantity: 2,
+            value: usd("23.50"),
+            weight_grams: 400,
+        }],
+    )
+    .unwrap();
+    let options = LabelOptions::new(
+        Some(LabelFormat::Zpl),
+        Some("4x6"),
+        Some(usd("200.00")),
+        Some(Signature::Adult),
+    )
+    .unwrap();
+    let req = ShipmentRequest {
+        to: Address {
+            country: "CA".into(),
+            ..address("Ana", "290 Bremner Blvd", "Toronto", "ON", "M5V3L9")
+        },
+        customs: Some(customs),
+        options,
+        ..shipment()
+    };
+    let quote = c.rates(&req).await.unwrap();
+    let rated = fake.requests().pop().unwrap();
+    let commodity = &rated.body["requestedShipment"]["customsClearanceDetail"]["commodities"][0];
+    assert_eq!(commodity["harmonizedCode"], "610910");
+    assert_eq!(commodity["customsValue"]["amount"], 23.5);
+    let label = c
+        .buy_label(&Purchase {
+            rate: quote.rates[0].rate.clone(),
+            shipment: req,
+            reference: REFERENCE.into(),
+        })
+        .await
+        .unwrap();
+    let shipped = fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path == "/ship/v1/shipments")
+        .unwrap();
+    let s = &shipped.body["requestedShipment"];
+    assert_eq!(s["labelSpecification"]["imageType"], "ZPLII");
+    assert_eq!(s["labelSpecification"]["labelStockType"], "STOCK_4X6");
+    assert_eq!(
+        s["shippingDocumentSpecification"]["shippingDocumentTypes"][0],
+        "COMMERCIAL_INVOICE"
+    );
+    let item = &s["requestedPackageLineItems"][0];
+    assert_eq!(item["declaredValue"]["amount"], 200.0);
+    assert_eq!(
+        item["packageSpecialServices"]["signatureOptionType"],
+        "ADULT"
+    );
+    assert_eq!(label.label_format, "ZPL");
+    assert_eq!(
+        label.insurance_fee, None,
+        "a declared value, priced into the rate"
+    );
+    let zpl = reqwest::get(&label.label_url)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(zpl.starts_with(b"^XA") && zpl.ends_with(b"^XZ"));
+    let invoice = label.customs_form_url.expect("the commercial invoice");
+    let pdf = reqwest::get(&invoice).await.unwrap().bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+
+    let before = fake.requests().len();
+    let odd = LabelOptions::new(Some(LabelFormat::Pdf), Some("3x5"), None, None).unwrap();
+    let err = c
+        .rates(&ShipmentRequest {
+            options: odd,
+            ..shipment()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "not_supported");
+    assert_eq!(fake.requests().len(), before, "no call");
+}
