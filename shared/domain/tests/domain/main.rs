@@ -1,6 +1,7 @@
 //! The domain crate's one integration-test binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod customs;
 mod events_doc;
 mod intents;
 mod lifecycle;
