@@ -397,7 +397,7 @@ pub(crate) async fn confirmed(s: &Server, staff: &str) -> (String, String) {
 }
 
 /// An approved order of one line; its id.
-async fn approved_order(s: &Server, staff: &str) -> String {
+pub(crate) async fn approved_order(s: &Server, staff: &str) -> String {
     let r = s
         .gql(
             staff,

@@ -8,37 +8,13 @@
 use carriers::fake::FakeCarrier;
 use serde_json::{Value, json};
 
-use crate::gateway::{KEY_1, gateway_setup, mutate};
-use crate::server::{Server, create_order_mutation, order_input};
+use crate::gateway::{KEY_1, approved_order, gateway_setup, mutate};
+use crate::server::Server;
 
 const PICKUP: &str = r#"pickup: {address: {name: "Warehouse", line1: "417 Montgomery St", city: "San Francisco", region: "CA", postalCode: "94104", country: "US"}, windowStart: "2030-01-01T09:00:00Z", windowEnd: "2030-01-01T17:00:00Z"}"#;
 const PACKAGE: &str = "packages: [{weightGrams: 1000, lengthMm: 300, widthMm: 200, heightMm: 100}]";
 const TORONTO: &str = r#"destination: {name: "Ana Díaz", line1: "290 Bremner Blvd", city: "Toronto", region: "ON", postalCode: "M5V 3L9", country: "CA"}"#;
 const CUSTOMS: &str = r#"customs: {contentsType: MERCHANDISE, eelPfc: "NOEEI 30.37(a)", signer: "Ana Díaz", items: [{sku: "A", description: "Cotton T-shirt", hsTariffNumber: "6109.10", originCountry: "US", quantity: 1, value: {amount: "10.00", currency: "USD"}, weightGrams: 400}]}"#;
-
-/// An approved order of one line `A`: its id.
-async fn approved(s: &Server, staff: &str) -> String {
-    let r = s
-        .gql(
-            staff,
-            &create_order_mutation(),
-            order_input(None, &[("A", "v1", 1, "10.00")]),
-        )
-        .await;
-    let order = r.data()["createOrder"]["order"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{}", r.raw))
-        .to_owned();
-    mutate(
-        s,
-        staff,
-        &format!(r#"approveOrder(orderId: "{order}")"#),
-        "order { id }",
-        None,
-    )
-    .await;
-    order
-}
 
 async fn version(s: &Server, staff: &str, order: &str) -> u64 {
     let r = s
@@ -99,7 +75,7 @@ async fn addresses_are_checked_strict_or_warn_and_validate_answers_the_correctio
     let fake = FakeCarrier::easypost(KEY_1).await;
     let s = Server::start_serving(gateway_setup(&fake), &[]);
     let staff = s.token("demo", "staff", None);
-    let order = approved(&s, &staff).await;
+    let order = approved_order(&s, &staff).await;
     let verify =
         |mode: &str| format!(r#", verify: {{mode: {mode}, gateway: "easypost", account: "main"}}"#);
     let nowhere = r#"destination: {name: "Ana", line1: "1 Nowhere Rd", city: "Springfield", postalCode: "62701", country: "US"}"#;
@@ -170,7 +146,7 @@ async fn a_border_needs_customs_and_a_zpl_label_is_insured() {
     let staff = s.token("demo", "staff", None);
 
     // US → CA without customs: refused at rating and at purchase, no carrier call.
-    let order = approved(&s, &staff).await;
+    let order = approved_order(&s, &staff).await;
     let bare = create(
         &s,
         &staff,
@@ -203,7 +179,7 @@ async fn a_border_needs_customs_and_a_zpl_label_is_insured() {
     assert_eq!(fake.requests().len(), calls, "0 carrier calls");
 
     // With customs: the fake gets the HS codes and values; the invoice comes back.
-    let order = approved(&s, &staff).await;
+    let order = approved_order(&s, &staff).await;
     let declared = create(
         &s,
         &staff,
@@ -249,7 +225,7 @@ async fn a_border_needs_customs_and_a_zpl_label_is_insured() {
         ("ZPL", &b"^XA"[..], &b"^XZ"[..]),
         ("PDF", b"%PDF-", b"%%EOF\n"),
     ] {
-        let order = approved(&s, &staff).await;
+        let order = approved_order(&s, &staff).await;
         let options = format!(
             r#"labelOptions: {{format: {format}, size: "4x6", insurance: {{amount: "200.00", currency: "USD"}}, signature: STANDARD}}"#
         );

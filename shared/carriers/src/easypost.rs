@@ -7,7 +7,9 @@ use serde_json::{Map, Value, json};
 
 use crate::http::{Auth, Call, Flavour, Http};
 use crate::lenient::{self, field};
-use crate::wire::{Credentials, address_json, easypost_status, parse_amount, parse_fee};
+use crate::wire::{
+    Answered, Credentials, address_json, checked, easypost_status, parse_amount, parse_fee,
+};
 use app::ports::carrier::{
     Address, AddressCheck, AddressMessage, Carrier, CarrierError, Customs, LabelFormat, Parcel,
     Purchase, PurchaseLookup, PurchasedLabel, Rate, RateError, RateRef, Rates, ShipmentRequest,
@@ -366,27 +368,16 @@ fn address_check(given: &Address, a: EpAddress) -> AddressCheck {
                 .collect()
         })
         .unwrap_or_default();
-    let or = |v: Option<String>, given: &str| v.filter(|s| !s.is_empty()).unwrap_or(given.into());
-    // An address EasyPost could not verify comes back as given: keep ours.
-    let address = if deliverable {
-        Address {
-            street1: or(a.street1, &given.street1),
-            street2: a.street2.filter(|s| !s.is_empty()),
-            city: or(a.city, &given.city),
-            state: a.state.filter(|s| !s.is_empty()).or(given.state.clone()),
-            zip: or(a.zip, &given.zip),
-            country: or(a.country, &given.country),
-            ..given.clone()
-        }
-    } else {
-        given.clone()
+    let residential = if deliverable { a.residential } else { None };
+    let answered = Answered {
+        street1: a.street1,
+        street2: a.street2,
+        city: a.city,
+        state: a.state,
+        zip: a.zip,
+        country: a.country,
     };
-    AddressCheck {
-        deliverable,
-        address,
-        residential: if deliverable { a.residential } else { None },
-        messages,
-    }
+    checked(given, deliverable, answered, residential, messages)
 }
 
 #[derive(Deserialize, Default)]

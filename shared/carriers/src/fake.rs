@@ -1115,17 +1115,25 @@ fn ep_address(body: &Value) -> Response {
             {"code": "E.ADDRESS.NOT_FOUND", "field": "address",
              "message": "Address not found", "suggestion": null}], "details": {}}});
     } else {
-        let zip = text("zip");
-        out["street1"] = text("street1").to_ascii_uppercase().into();
-        out["city"] = text("city").to_ascii_uppercase().into();
-        if zip.len() == 5 && zip.bytes().all(|b| b.is_ascii_digit()) {
-            out["zip"] = format!("{zip}-1234").into();
-        }
+        correct(&mut out);
         out["residential"] = given["company"].is_null().into();
         out["verifications"] = json!({"delivery": {"success": true, "errors": [],
             "details": {"latitude": 37.79, "longitude": -122.40, "time_zone": "America/Los_Angeles"}}});
     }
     (StatusCode::CREATED, Json(out)).into_response()
+}
+
+/// How both fakes correct a deliverable address: street and city in upper case, a five-digit
+/// ZIP with its +4.
+fn correct(a: &mut Value) {
+    for key in ["street1", "city"] {
+        let upper = a[key].as_str().unwrap_or_default().to_ascii_uppercase();
+        a[key] = upper.into();
+    }
+    let zip = a["zip"].as_str().unwrap_or_default().to_owned();
+    if zip.len() == 5 && zip.bytes().all(|b| b.is_ascii_digit()) {
+        a["zip"] = format!("{zip}-1234").into();
+    }
 }
 
 /// Shippo's `POST /addresses` with `validate`: a street with "NOWHERE" in it is not found;
@@ -1145,12 +1153,7 @@ fn sh_address(body: &Value) -> Response {
             {"source": "USPS", "code": "Address Not Found", "type": "address_error",
              "text": "The address as submitted could not be found."}]});
     } else {
-        let zip = text("zip");
-        out["street1"] = text("street1").to_ascii_uppercase().into();
-        out["city"] = text("city").to_ascii_uppercase().into();
-        if zip.len() == 5 && zip.bytes().all(|b| b.is_ascii_digit()) {
-            out["zip"] = format!("{zip}-1234").into();
-        }
+        correct(&mut out);
         out["is_residential"] = body["company"].is_null().into();
         out["validation_results"] = json!({"is_valid": true, "messages": [
             {"source": "Shippo Address Validator", "code": "postal_code_change",

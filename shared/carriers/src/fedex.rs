@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use crate::http::{Auth, Call, Flavour, Http};
 use crate::lenient::{self, field, text};
 use crate::oauth::{AccessToken, TokenSource};
-use crate::wire::parse_amount;
+use crate::wire::{Answered, checked, parse_amount};
 use app::ports::carrier::{
     Address, AddressCheck, AddressMessage, Carrier, CarrierError, LabelFormat, LabelOptions,
     MAX_PURCHASE_REFERENCE, PackageLabel, Parcel, Purchase, PurchaseLookup, PurchasedLabel, Rate,
@@ -665,38 +665,25 @@ fn address_check(given: &Address, v: &Value) -> AddressCheck {
                 .collect()
         })
         .unwrap_or_default();
-    let zip = field(&resolved, "postalCode")
-        .or_else(|| {
-            resolved
-                .pointer("/postalCodeToken/value")
-                .and_then(|z| z.as_str().map(str::to_owned))
-        })
-        .unwrap_or_else(|| given.zip.clone());
-    let address = if deliverable {
-        Address {
-            street1: lines
-                .first()
-                .cloned()
-                .unwrap_or_else(|| given.street1.clone()),
-            street2: lines.get(1).cloned().or_else(|| given.street2.clone()),
-            city: field(&resolved, "city").unwrap_or_else(|| given.city.clone()),
-            state: field(&resolved, "stateOrProvinceCode").or_else(|| given.state.clone()),
-            zip,
-            ..given.clone()
-        }
-    } else {
-        given.clone()
+    let zip = field(&resolved, "postalCode").or_else(|| {
+        resolved
+            .pointer("/postalCodeToken/value")
+            .and_then(|z| z.as_str().map(str::to_owned))
+    });
+    let residential = match resolved["classification"].as_str() {
+        Some("RESIDENTIAL") => Some(true),
+        Some("BUSINESS") => Some(false),
+        _ => None,
     };
-    AddressCheck {
-        deliverable,
-        address,
-        residential: match resolved["classification"].as_str() {
-            Some("RESIDENTIAL") => Some(true),
-            Some("BUSINESS") => Some(false),
-            _ => None,
-        },
-        messages,
-    }
+    let answered = Answered {
+        street1: lines.first().cloned(),
+        street2: lines.get(1).cloned(),
+        city: field(&resolved, "city"),
+        state: field(&resolved, "stateOrProvinceCode"),
+        zip,
+        country: field(&resolved, "countryCode"),
+    };
+    checked(given, deliverable, answered, residential, messages)
 }
 
 fn package(p: &Parcel, reference: Option<&str>) -> Value {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::http::{Auth, Call, Flavour, Http};
 use crate::lenient::{self, field};
-use crate::wire::{Credentials, address_json, parse_amount, shippo_status};
+use crate::wire::{Answered, Credentials, address_json, checked, parse_amount, shippo_status};
 use app::ports::carrier::{
     Address, AddressCheck, AddressMessage, Carrier, CarrierError, Customs, LabelFormat,
     LabelOptions, PackageLabel, Parcel, Purchase, PurchaseLookup, PurchasedLabel, Rate, RateError,
@@ -531,31 +531,16 @@ fn address_check(given: &Address, a: &Value) -> AddressCheck {
                 .collect()
         })
         .unwrap_or_default();
-    let text = |k: &str, given: &str| {
-        field(a, k)
-            .filter(|s| !s.is_empty())
-            .unwrap_or(given.into())
+    let answered = Answered {
+        street1: field(a, "street1"),
+        street2: field(a, "street2"),
+        city: field(a, "city"),
+        state: field(a, "state"),
+        zip: field(a, "zip"),
+        country: field(a, "country"),
     };
-    let address = if deliverable {
-        Address {
-            street1: text("street1", &given.street1),
-            city: text("city", &given.city),
-            zip: text("zip", &given.zip),
-            country: text("country", &given.country),
-            state: field(a, "state")
-                .filter(|s| !s.is_empty())
-                .or(given.state.clone()),
-            ..given.clone()
-        }
-    } else {
-        given.clone()
-    };
-    AddressCheck {
-        deliverable,
-        address,
-        residential: a["is_residential"].as_bool(),
-        messages,
-    }
+    let residential = a["is_residential"].as_bool();
+    checked(given, deliverable, answered, residential, messages)
 }
 
 #[derive(Deserialize, Default)]

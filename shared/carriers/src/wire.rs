@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use app::ports::carrier::{Address, CarrierError, TrackStatus};
+use app::ports::carrier::{Address, AddressCheck, AddressMessage, CarrierError, TrackStatus};
 use domain::money::{Currency, Money};
 use secrecy::SecretString;
 
@@ -53,6 +53,55 @@ pub(crate) fn address_json(a: &Address) -> serde_json::Value {
         .filter_map(|(k, v)| v.map(|v| (k.to_owned(), serde_json::Value::String(v.clone()))))
         .collect::<serde_json::Map<_, _>>()
         .into()
+}
+
+/// The address fields a carrier's check answered (any may be missing or empty).
+#[derive(Debug, Default)]
+pub(crate) struct Answered {
+    pub street1: Option<String>,
+    pub street2: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub zip: Option<String>,
+    pub country: Option<String>,
+}
+
+/// What a carrier's address check came to: the address as it corrected it — each field it
+/// answered, the given one's otherwise; the street lines together (a carrier that folds a unit
+/// into the first line clears the second) — or the given address whole when it cannot be
+/// delivered to.
+pub(crate) fn checked(
+    given: &Address,
+    deliverable: bool,
+    answered: Answered,
+    residential: Option<bool>,
+    messages: Vec<AddressMessage>,
+) -> AddressCheck {
+    let some = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let pick = |v: Option<String>, g: &String| some(v).unwrap_or_else(|| g.clone());
+    let address = if deliverable {
+        let street2 = match &answered.street1 {
+            Some(s) if !s.trim().is_empty() => some(answered.street2),
+            _ => given.street2.clone(),
+        };
+        Address {
+            street1: pick(answered.street1, &given.street1),
+            street2,
+            city: pick(answered.city, &given.city),
+            state: some(answered.state).or_else(|| given.state.clone()),
+            zip: pick(answered.zip, &given.zip),
+            country: pick(answered.country, &given.country),
+            ..given.clone()
+        }
+    } else {
+        given.clone()
+    };
+    AddressCheck {
+        deliverable,
+        address,
+        residential,
+        messages,
+    }
 }
 
 /// A fee a carrier states past the currency's precision (EasyPost's insurance premium
