@@ -40,11 +40,15 @@ services-up:
 services-down:
 	@$(SERVICES) stop all
 
-## tools: the rustup components `make test` needs (no-op when present)
+## tools: the rustup components and Debian's Chromium (GraphiQL's headless test) `make test`
+## needs (no-op when present)
 tools:
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
 	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+	@command -v chromium >/dev/null || { echo "tools: installing Debian's chromium (headless GraphiQL test)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| { echo "tools: chromium could not be installed (apt-get install chromium)" >&2; exit 1; }
 
 ## lambda-bins: the Lambda binaries for the fake-Runtime-API tests (host arch), in the
 ## lambda-host profile: release with panic = "abort", as deployed

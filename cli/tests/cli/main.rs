@@ -8,6 +8,7 @@ mod e2e;
 mod events;
 mod fedex;
 mod gateway;
+mod graphiql;
 mod labels_options;
 mod lambda;
 mod notifier;

@@ -108,6 +108,7 @@ pub fn graphql_router(api: Arc<ApiState>, config: HttpConfig) -> Router {
     });
     Router::new()
         .route(GRAPHQL_PATH, post(graphql).get(graphiql))
+        .route("/graphiql/assets/{name}", get(graphiql_asset))
         .route(
             "/healthz",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
@@ -131,23 +132,82 @@ pub fn webhook_router(api: Arc<ApiState>) -> Router {
         .with_state(api)
 }
 
-async fn graphiql(State(s): State<Arc<Shared>>) -> Response {
+/// GraphiQL's page and its assets (the npm packages' production builds, pinned and embedded:
+/// `scripts/update-graphiql.sh`), so it works without the internet. Only where the `graphiql`
+/// feature is built in (`oms`, not the Lambda binaries) and the router serves it (dev).
+#[cfg(feature = "graphiql")]
+const GRAPHIQL_ASSETS: [(&str, &str, &[u8]); 5] = [
+    (
+        "index.html",
+        "text/html; charset=utf-8",
+        include_bytes!("../assets/graphiql/index.html"),
+    ),
+    (
+        "graphiql.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/graphiql/graphiql.min.js"),
+    ),
+    (
+        "graphiql.min.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../assets/graphiql/graphiql.min.css"),
+    ),
+    (
+        "react.production.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/graphiql/react.production.min.js"),
+    ),
+    (
+        "react-dom.production.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/graphiql/react-dom.production.min.js"),
+    ),
+];
+
+/// One embedded GraphiQL file, when GraphiQL is on.
+fn graphiql_file(s: &Shared, name: &str) -> Option<Response> {
     #[cfg(feature = "graphiql")]
     if s.config.graphiql {
-        return axum::response::Html(
-            async_graphql::http::GraphiQLSource::build()
-                .endpoint("/graphql")
-                .finish(),
-        )
-        .into_response();
+        return GRAPHIQL_ASSETS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, mime, bytes)| {
+                (
+                    [
+                        (axum::http::header::CONTENT_TYPE, *mime),
+                        (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+                    ],
+                    *bytes,
+                )
+                    .into_response()
+            });
     }
-    let _ = &s;
+    let _ = (s, name);
+    None
+}
+
+fn graphiql_off() -> Response {
     error_response(
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
         "GraphiQL is off; POST GraphQL requests to /graphql",
         &new_request_id(),
     )
+}
+
+async fn graphiql(State(s): State<Arc<Shared>>) -> Response {
+    graphiql_file(&s, "index.html").unwrap_or_else(graphiql_off)
+}
+
+async fn graphiql_asset(
+    State(s): State<Arc<Shared>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    match graphiql_file(&s, &name) {
+        Some(r) => r,
+        None if s.config.graphiql => StatusCode::NOT_FOUND.into_response(),
+        None => graphiql_off(),
+    }
 }
 
 async fn jwks(State(s): State<Arc<Shared>>) -> Response {
