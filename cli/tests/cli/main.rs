@@ -20,5 +20,6 @@ mod resilience;
 mod returns;
 mod server;
 mod shippo;
+mod shutdown;
 mod tracking;
 mod webhooks;
