@@ -1,19 +1,22 @@
-//! Carrier calls: rates for a shipment, buying and voiding its labels, and polling its tracking —
-//! each with the tenant's credentials in force at the time of the call, through one carrier
-//! interface (the `ports::carrier::Carrier` port). A shipment of several packages is bought in
+//! Carrier calls: address checks, rates for a shipment or a return's label, buying and voiding
+//! those labels, and polling a shipment's tracking — each with the tenant's credentials in force
+//! at the time of the call, through one carrier interface (the `ports::carrier::Carrier` port).
+//! A shipment's customs and label options travel with its request; one that crosses a border
+//! without customs is refused before any call. A shipment of several packages is bought in
 //! one multi-piece purchase where the carrier has one (FedEx, Shippo), else one label per
 //! package under the shipment's one intent, all or none (EasyPost).
 //!
 //! A purchase or a void costs money or cannot be undone, so it follows DESIGN.md §2 rule 9: an
-//! intent is committed on the shipment before the carrier is called (a racing second call finds
-//! it and never reaches the carrier), and the carrier's answer is committed against it. When
+//! intent is committed on the shipment (or the return: a `CarrierTarget`) before the carrier is
+//! called (a racing second call finds it and never reaches the carrier), and the carrier's
+//! answer is committed against it. When
 //! the answer is lost (a timeout, a failed commit, a killed process) the next operation on the
 //! shipment — the same request retried, another buy, or `oms labels reconcile` — looks the
 //! call up at the carrier and completes it; nothing is bought or voided twice, and a label the
 //! shipment can no longer take is voided and audited. A Shippo purchase left queued stays open
 //! under its transaction id and is looked up by it. Every package's tracking number goes into the
-//! tenant's tracking index and the SaaS-wide one in the completing transaction, so carrier
-//! webhooks find the shipment on either route — unless another shipment already holds the
+//! tenant's tracking index and the SaaS-wide one in the completing transaction (a return label's
+//! number, for the return), so carrier webhooks find it on either route — unless another shipment already holds the
 //! number there: the label is recorded without that entry, and the tenant audit says so.
 
 use std::sync::Arc;
