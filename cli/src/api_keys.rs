@@ -1,20 +1,12 @@
 //! `oms api-key`: a tenant's API keys from the admin CLI (acting as the tenant's admin, like
 //! `oms carrier`). The key's text is printed once, on standard output, when it is created.
 
-use std::path::Path;
-
-use app::AppError;
-use app::api_keys::NewApiKey;
-use app::ports::StoredApiKey;
-use boot::StoreConfig;
 use clap::Subcommand;
-use domain::Timestamp;
 use domain::access::Role;
-use domain::ids::{ApiKeyId, VendorId};
-use domain::outbound::OutboundPolicy;
-use secrecy::ExposeSecret;
+use domain::ids::TenantId;
+use serde_json::{Value, json};
 
-use crate::carriers::as_tenant_admin_in;
+use crate::api::{Api, As};
 use crate::error::CliError;
 
 #[derive(Subcommand, Debug)]
@@ -58,44 +50,31 @@ pub enum ApiKeyCmd {
     },
 }
 
-fn app_error(e: AppError) -> CliError {
-    CliError::Usage(e.to_string())
-}
+const KEY_FIELDS: &str = "id prefix name role vendor from thru effective lastUsedAt";
 
-fn time(s: Option<&str>) -> Result<Option<Timestamp>, CliError> {
-    Ok(s.map(Timestamp::parse_rfc3339).transpose()?)
-}
-
-fn show(k: &StoredApiKey, now: Timestamp) -> String {
-    let key = &k.key;
+/// One key as the CLI lists it (never its text).
+fn show(k: &Value) -> String {
+    let s = |key: &str| k[key].as_str().unwrap_or("-");
     format!(
         "{}\t{}\t{}\trole={}\tvendor={}\tfrom={}\tthru={}\t{}\tlast_used={}",
-        key.id,
-        key.shown_prefix(),
-        key.name,
-        key.role.as_str(),
-        key.vendor
-            .as_ref()
-            .map_or("-".to_owned(), ToString::to_string),
-        key.from,
-        key.thru.map_or("-".to_owned(), |t| t.to_string()),
-        if key.in_force_at(now) {
+        s("id"),
+        s("prefix"),
+        s("name"),
+        s("role").to_lowercase().replace('_', "-"),
+        s("vendor"),
+        s("from"),
+        s("thru"),
+        if k["effective"] == json!(true) {
             "in force"
         } else {
             "not in force"
         },
-        k.last_used_at.map_or("never".to_owned(), |t| t.to_string()),
+        k["lastUsedAt"].as_str().unwrap_or("never"),
     )
 }
 
 /// `oms api-key …`.
-pub async fn api_key(
-    cmd: ApiKeyCmd,
-    store: &StoreConfig,
-    dev_mode: bool,
-    outbound: &OutboundPolicy,
-    dir: &Path,
-) -> Result<(), CliError> {
+pub async fn api_key(cmd: ApiKeyCmd, api: &Api) -> Result<(), CliError> {
     match cmd {
         ApiKeyCmd::Create {
             tenant,
@@ -105,38 +84,54 @@ pub async fn api_key(
             from,
             thru,
         } => {
-            let (app, rc) = as_tenant_admin_in(store, outbound, dir, &tenant, dev_mode).await?;
-            let new = NewApiKey {
-                name,
-                role: Role::parse(&role)?,
-                vendor: vendor.as_deref().map(VendorId::parse).transpose()?,
-                from: time(from.as_deref())?,
-                thru: time(thru.as_deref())?,
-            };
-            let uow = app::UnitOfWork::immediate();
-            let created = app
-                .create_api_key(&rc, &uow, new)
-                .await
-                .map_err(app_error)?;
+            let id = TenantId::parse(&tenant)?;
+            let role = Role::parse(&role)?
+                .as_str()
+                .to_uppercase()
+                .replace('-', "_");
+            let query = format!(
+                "mutation($input: ApiKeyInput!) {{ createApiKey(input: $input) {{ apiKey {{ {KEY_FIELDS} }} secret userErrors {{ code message }} }} }}"
+            );
+            let input =
+                json!({ "name": name, "role": role, "vendor": vendor, "from": from, "thru": thru });
+            let created = api
+                .call(
+                    As::Tenant(&id),
+                    &query,
+                    json!({ "input": input }),
+                    "createApiKey",
+                )
+                .await?;
             eprintln!(
                 "created API key {} for tenant {tenant}; its text follows, shown this once: store it now",
-                created.key.key.id
+                created["apiKey"]["id"].as_str().unwrap_or_default()
             );
-            println!("{}", created.text.expose_secret());
+            println!("{}", created["secret"].as_str().unwrap_or_default());
         }
         ApiKeyCmd::List { tenant } => {
-            let (app, rc) = as_tenant_admin_in(store, outbound, dir, &tenant, dev_mode).await?;
-            let now = app.now();
-            for k in app.api_keys(&rc).await.map_err(app_error)? {
-                println!("{}", show(&k, now));
+            let id = TenantId::parse(&tenant)?;
+            let query = format!("{{ apiKeys {{ {KEY_FIELDS} }} }}");
+            let keys = api
+                .call(As::Tenant(&id), &query, json!({}), "apiKeys")
+                .await?;
+            for k in keys.as_array().into_iter().flatten() {
+                println!("{}", show(k));
             }
         }
         ApiKeyCmd::Revoke { tenant, id, at } => {
-            let (app, rc) = as_tenant_admin_in(store, outbound, dir, &tenant, dev_mode).await?;
-            let id = ApiKeyId::parse(&id)?;
-            let at = time(at.as_deref())?;
-            let k = app.revoke_api_key(&rc, id, at).await.map_err(app_error)?;
-            println!("{}", show(&k, app.now()));
+            let tenant = TenantId::parse(&tenant)?;
+            let query = format!(
+                "mutation($id: ID!, $at: String) {{ revokeApiKey(id: $id, at: $at) {{ apiKey {{ {KEY_FIELDS} }} userErrors {{ code message }} }} }}"
+            );
+            let k = api
+                .call(
+                    As::Tenant(&tenant),
+                    &query,
+                    json!({ "id": id, "at": at }),
+                    "revokeApiKey",
+                )
+                .await?;
+            println!("{}", show(&k["apiKey"]));
         }
     }
     Ok(())

@@ -1,24 +1,12 @@
 //! `oms gateway …` (the SaaS provider's catalogue) and `oms carrier credentials …` (a tenant's
 //! credential versions, acting as the tenant's admin on a tenant the operator names).
 
-use std::path::Path;
-use std::sync::Arc;
-
-use app::credentials::{CredentialSecrets, NewCredentials};
-use app::{AppError, RequestCtx};
-use auth::Caller;
-use auth::service::{Channel, service_identity};
-use boot::StoreConfig;
 use clap::Subcommand;
-use domain::Timestamp;
-use domain::gateway::{CarrierKind, GatewayAuthType, GatewayConfig, GatewayMode};
-use domain::ids::{AccountId, CarrierCode, CredentialId, TenantId};
-use domain::outbound::OutboundPolicy;
-use domain::{Clock, SystemClock};
-use secrecy::SecretString;
-use store::cursor::{CursorKey, Cursors};
+use domain::ids::TenantId;
+use domain::{Clock, SystemClock, Timestamp};
+use serde_json::{Map, Value, json};
 
-use crate::admin::open_platform;
+use crate::api::{Api, As};
 use crate::error::CliError;
 
 #[derive(Debug, Subcommand)]
@@ -160,39 +148,43 @@ pub enum LabelsCmd {
 }
 
 /// `oms labels reconcile`.
-pub async fn labels(
-    cmd: LabelsCmd,
-    store: &StoreConfig,
-    dev_mode: bool,
-    outbound: &OutboundPolicy,
-    dir: &Path,
-) -> Result<(), CliError> {
+pub async fn labels(cmd: LabelsCmd, api: &Api) -> Result<(), CliError> {
     let LabelsCmd::Reconcile { tenant, lookup } = cmd;
     let tenants = if tenant.is_empty() {
-        let all = crate::admin::admin(store, dev_mode, dir)
-            .await?
-            .tenants()
-            .await?;
-        all.into_iter().map(|t| t.id.to_string()).collect()
+        let all = crate::admin::tenants(api).await?;
+        all.into_iter().map(|t| t.id).collect()
     } else {
         tenant
     };
     let mut open = 0;
     for t in &tenants {
-        let (app, rc) = as_tenant_admin(store, outbound, dir, t).await?;
-        let now = app.now();
-        for r in app.reconcile_labels(&rc, lookup).await.map_err(app_error)? {
+        let id = TenantId::parse(t)?;
+        let intents = api
+            .call(
+                As::Tenant(&id),
+                "mutation($lookup: Boolean!) { reconcileLabels(lookup: $lookup) { intents { order kind target action state key openedAt settled } userErrors { code message } } }",
+                json!({ "lookup": lookup }),
+                "reconcileLabels",
+            )
+            .await?;
+        let now = SystemClock.now().unix_seconds();
+        for r in intents["intents"].as_array().into_iter().flatten() {
             open += 1;
-            let age = now.unix_seconds() - r.intent.opened_at.unix_seconds();
+            let s = |k: &str| r[k].as_str().unwrap_or("-").to_owned();
+            let opened = Timestamp::parse_rfc3339(&s("openedAt"))?;
             println!(
-                "{t}\torder={}\t{}={}\t{}\t{}\tage={age}s\tkey={}{}",
-                r.order,
-                r.target.kind(),
-                r.target,
-                r.intent.action.as_str(),
-                r.intent.state.as_str(),
-                r.intent.key.as_deref().unwrap_or("-"),
-                r.settled.map(|s| format!("\t{s}")).unwrap_or_default(),
+                "{t}\torder={}\t{}={}\t{}\t{}\tage={}s\tkey={}{}",
+                s("order"),
+                s("kind"),
+                s("target"),
+                s("action"),
+                s("state"),
+                now - opened.unix_seconds(),
+                s("key"),
+                r["settled"]
+                    .as_str()
+                    .map(|s| format!("\t{s}"))
+                    .unwrap_or_default(),
             );
         }
     }
@@ -207,16 +199,10 @@ pub async fn labels(
     Ok(())
 }
 
-pub async fn gateway(
-    cmd: GatewayCmd,
-    store: &StoreConfig,
-    dev: bool,
-    outbound: &OutboundPolicy,
-    dir: &Path,
-) -> Result<(), CliError> {
-    let admin = open_platform(store, dev, dir)
-        .await?
-        .with_outbound(outbound.clone());
+const GATEWAY_FIELDS: &str =
+    "id name kind authType sandboxUrl productionUrl offers { account plans }";
+
+pub async fn gateway(cmd: GatewayCmd, api: &Api) -> Result<(), CliError> {
     match cmd {
         GatewayCmd::Set {
             id,
@@ -226,67 +212,72 @@ pub async fn gateway(
             production_url,
             auth_type,
         } => {
-            let kind = CarrierKind::parse(&kind)?;
-            let (sandbox, production) = kind.default_urls();
-            let g = admin
-                .set_gateway(GatewayConfig {
-                    id: CarrierCode::parse(&id)?,
-                    name,
-                    kind,
-                    sandbox_url: sandbox_url.unwrap_or_else(|| sandbox.to_owned()),
-                    production_url: production_url.unwrap_or_else(|| production.to_owned()),
-                    auth_type: match auth_type {
-                        Some(a) => GatewayAuthType::parse(&a)?,
-                        None => kind.default_auth(),
-                    },
-                    // Kept as they are: `oms gateway offer` changes them.
-                    offers: Vec::new(),
-                })
-                .await?;
-            println!("gateway {} ({}) is in the catalogue", g.id, g.kind.as_str());
-        }
-        GatewayCmd::Offer { id, account, plan } => {
-            let plans = plan
-                .iter()
-                .map(|p| domain::ids::PlanName::parse(p))
-                .collect::<Result<Vec<_>, _>>()?;
-            let g = admin
-                .offer_platform_account(
-                    &CarrierCode::parse(&id)?,
-                    AccountId::parse(&account)?,
-                    plans,
+            let query = format!(
+                "mutation($input: GatewayInput!) {{ setGateway(input: $input) {{ gateway {{ {GATEWAY_FIELDS} }} userErrors {{ code message }} }} }}"
+            );
+            let input = json!({
+                "id": id, "kind": kind, "name": name, "sandboxUrl": sandbox_url,
+                "productionUrl": production_url, "authType": auth_type,
+            });
+            let g = api
+                .call(
+                    As::Platform,
+                    &query,
+                    json!({ "input": input }),
+                    "setGateway",
                 )
                 .await?;
-            match g.offers.iter().find(|o| o.account.as_str() == account) {
-                Some(o) => println!(
-                    "{}/platform:{account} is offered to plans {}",
-                    g.id,
-                    o.plans
-                        .iter()
-                        .map(|p| p.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                None => println!("{}/platform:{account} is offered to no plan", g.id),
+            let g = &g["gateway"];
+            println!(
+                "gateway {} ({}) is in the catalogue",
+                text(g, "id"),
+                text(g, "kind")
+            );
+        }
+        GatewayCmd::Offer { id, account, plan } => {
+            let offer = api
+                .call(
+                    As::Platform,
+                    "mutation($g: String!, $a: String!, $p: [String!]!) { offerPlatformAccount(gateway: $g, account: $a, plans: $p) { gateway account plans userErrors { code message } } }",
+                    json!({ "g": id, "a": account, "p": plan }),
+                    "offerPlatformAccount",
+                )
+                .await?;
+            let plans = strings(&offer["plans"]);
+            if plans.is_empty() {
+                println!("{id}/platform:{account} is offered to no plan");
+            } else {
+                println!(
+                    "{id}/platform:{account} is offered to plans {}",
+                    plans.join(", ")
+                );
             }
         }
         GatewayCmd::List => {
-            for g in admin.gateways().await? {
-                let offers: String = g
-                    .offers
-                    .iter()
+            let query = format!("{{ gateways {{ {GATEWAY_FIELDS} }} }}");
+            let all = api
+                .call(As::Platform, &query, json!({}), "gateways")
+                .await?;
+            for g in all.as_array().into_iter().flatten() {
+                let offers: String = g["offers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
                     .map(|o| {
-                        let plans: Vec<&str> = o.plans.iter().map(|p| p.as_str()).collect();
-                        format!("\tplatform:{}={}", o.account, plans.join(","))
+                        format!(
+                            "\tplatform:{}={}",
+                            text(o, "account"),
+                            strings(&o["plans"]).join(",")
+                        )
                     })
                     .collect();
                 println!(
                     "{}\t{}\t{}\tsandbox={}\tproduction={}{offers}",
-                    g.id,
-                    g.kind.as_str(),
-                    g.auth_type.as_str(),
-                    g.sandbox_url,
-                    g.production_url
+                    text(g, "id"),
+                    text(g, "kind"),
+                    text(g, "authType"),
+                    text(g, "sandboxUrl"),
+                    text(g, "productionUrl"),
                 );
             }
         }
@@ -294,87 +285,31 @@ pub async fn gateway(
     Ok(())
 }
 
-/// The use cases over the configured store, acting as the named tenant's admin, outbound URLs
-/// under `outbound`.
-async fn as_tenant_admin(
-    store: &StoreConfig,
-    outbound: &OutboundPolicy,
-    dir: &Path,
-    tenant: &str,
-) -> Result<(Arc<app::App>, RequestCtx), CliError> {
-    as_tenant_admin_in(store, outbound, dir, tenant, false).await
+fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or_default()
 }
 
-/// As [`as_tenant_admin`], in dev mode when `dev_mode` (the API keys it creates are test keys).
-pub(crate) async fn as_tenant_admin_in(
-    store: &StoreConfig,
-    outbound: &OutboundPolicy,
-    dir: &Path,
-    tenant: &str,
-    dev_mode: bool,
-) -> Result<(Arc<app::App>, RequestCtx), CliError> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let opened = boot::open_store(store, clock.clone()).await?;
-    let secrets = crate::admin::open_secrets(store, dir).await?;
-    let key = CursorKey::load_or_generate(&dir.join("cursor.key"))
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    let services = boot::services_with_outbound(
-        opened,
-        clock,
-        auth::VerifierConfig {
-            dev_mode,
-            ..auth::VerifierConfig::default()
-        },
-        Cursors::new(key),
-        Some(secrets),
-        outbound.clone(),
-    )
-    .map_err(|e| CliError::Usage(e.to_string()))?;
-    let tenant = TenantId::parse(tenant)?;
-    let identity = service_identity(
-        services.directory.as_ref(),
-        &tenant,
-        "cli:admin",
-        Channel::AdminCli,
-    )
-    .await
-    .map_err(|e| CliError::Usage(format!("tenant {tenant}: {e}")))?;
-    let rc = RequestCtx {
-        caller: Caller::Tenant(identity),
-        request_id: ulid::Ulid::new().to_string(),
-    };
-    Ok((services.app, rc))
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_owned))
+        .collect()
 }
 
-/// The platform use cases with the secret store, for the platform's own credentials.
-async fn platform(
-    store: &StoreConfig,
-    outbound: &OutboundPolicy,
-    dir: &Path,
-) -> Result<app::platform::Platform, CliError> {
-    Ok(open_platform(store, false, dir)
-        .await?
-        .with_outbound(outbound.clone())
-        .with_secrets(crate::admin::open_secrets(store, dir).await?))
-}
-
-fn time(s: Option<&str>) -> Result<Option<Timestamp>, CliError> {
-    Ok(s.map(Timestamp::parse_rfc3339).transpose()?)
-}
-
-/// The secrets from standard input: a bare API key, or a JSON object of the secret fields.
-fn secrets_from(text: &str) -> Result<CredentialSecrets, CliError> {
+/// The secrets from standard input as the input's secret fields: a bare API key, or a JSON
+/// object of the secret fields.
+fn secrets_from(text: &str) -> Result<Map<String, Value>, CliError> {
     let text = text.trim();
     if text.is_empty() {
         return Err(CliError::Usage(
             "give the secrets on standard input: the API key, or JSON {\"apiKey\": …}".into(),
         ));
     }
+    let mut out = Map::new();
     if !text.starts_with('{') {
-        return Ok(CredentialSecrets {
-            api_key: Some(SecretString::from(text.to_owned())),
-            ..CredentialSecrets::default()
-        });
+        out.insert("apiKey".into(), Value::String(text.to_owned()));
+        return Ok(out);
     }
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -393,57 +328,58 @@ fn secrets_from(text: &str) -> Result<CredentialSecrets, CliError> {
             e.column()
         ))
     })?;
-    let s = |v: Option<String>| v.map(SecretString::from);
-    Ok(CredentialSecrets {
-        api_key: s(f.api_key),
-        password: s(f.password),
-        shared_secret: s(f.shared_secret),
-        client_secret: s(f.client_secret),
-        track_client_secret: s(f.track_client_secret),
-    })
+    for (name, value) in [
+        ("apiKey", f.api_key),
+        ("password", f.password),
+        ("sharedSecret", f.shared_secret),
+        ("clientSecret", f.client_secret),
+        ("trackClientSecret", f.track_client_secret),
+    ] {
+        if let Some(v) = value {
+            out.insert(name.into(), Value::String(v));
+        }
+    }
+    Ok(out)
 }
 
-fn new_version(a: &VersionArgs, secrets: CredentialSecrets) -> Result<NewCredentials, CliError> {
-    Ok(NewCredentials {
-        gateway: CarrierCode::parse(&a.gateway)?,
-        account: AccountId::parse(&a.account)?,
-        mode: GatewayMode::parse(&a.gateway_mode)?,
-        base_url: a.base_url.clone(),
-        username: a.username.clone(),
-        client_id: a.client_id.clone(),
-        token_url: a.token_url.clone(),
-        account_number: a.account_number.clone(),
-        track_client_id: a.track_client_id.clone(),
-        description: a.description.clone(),
-        from: time(a.from.as_deref())?,
-        thru: time(a.thru.as_deref())?,
-        secrets,
-    })
+/// The `CarrierCredentialsInput` of a new version.
+fn new_version(a: &VersionArgs, secrets: Map<String, Value>) -> Value {
+    let mode = a.gateway_mode.to_uppercase();
+    let mut input = json!({
+        "gateway": a.gateway, "account": a.account, "mode": mode, "baseUrl": a.base_url,
+        "username": a.username, "clientId": a.client_id, "tokenUrl": a.token_url,
+        "accountNumber": a.account_number, "trackClientId": a.track_client_id,
+        "description": a.description, "from": a.from, "thru": a.thru,
+    });
+    if let Some(fields) = input.as_object_mut() {
+        fields.extend(secrets);
+    }
+    input
 }
 
-fn app_error(e: AppError) -> CliError {
-    CliError::Usage(e.to_string())
-}
+const CREDENTIAL_FIELDS: &str =
+    "id gateway account mode fingerprint from thru effective clientId accountNumber trackClientId";
 
-fn show(v: &domain::gateway::CredentialVersion, now: Timestamp) -> String {
+/// One version as the CLI lists it (fingerprints, never secrets).
+fn show(v: &Value) -> String {
     let extra: String = [
-        ("client", &v.client_id),
-        ("carrier-account", &v.account_number),
-        ("track-client", &v.track_client_id),
+        ("client", "clientId"),
+        ("carrier-account", "accountNumber"),
+        ("track-client", "trackClientId"),
     ]
     .into_iter()
-    .filter_map(|(name, value)| value.as_ref().map(|v| format!("\t{name}={v}")))
+    .filter_map(|(name, key)| v[key].as_str().map(|value| format!("\t{name}={value}")))
     .collect();
     format!(
         "{}\t{}/{}\t{}\tfrom={}\tthru={}\tkey={}\t{}{extra}",
-        v.id,
-        v.gateway,
-        v.account,
-        v.mode.as_str(),
-        v.from,
-        v.thru.map_or("open".to_owned(), |t| t.to_string()),
-        v.fingerprint,
-        if v.effective_at(now) {
+        text(v, "id"),
+        text(v, "gateway"),
+        text(v, "account"),
+        text(v, "mode").to_lowercase(),
+        text(v, "from"),
+        v["thru"].as_str().unwrap_or("open"),
+        text(v, "fingerprint"),
+        if v["effective"] == json!(true) {
             "effective"
         } else {
             "-"
@@ -451,50 +387,57 @@ fn show(v: &domain::gateway::CredentialVersion, now: Timestamp) -> String {
     )
 }
 
+/// Whose credentials a command names, and the API's field for a change of them.
+fn owner(o: &OwnerArgs) -> Result<(Option<TenantId>, &'static str), CliError> {
+    match &o.tenant {
+        Some(t) if !o.platform => Ok((Some(TenantId::parse(t)?), "")),
+        _ => Ok((None, "Platform")),
+    }
+}
+
 pub async fn carrier(
     cmd: CarrierCmd,
-    store: &StoreConfig,
-    outbound: &OutboundPolicy,
-    dir: &Path,
+    api: &Api,
     stdin: impl FnOnce() -> Result<String, CliError>,
 ) -> Result<(), CliError> {
     let CarrierCmd::Credentials(cmd) = cmd;
+    let change = async |o: &OwnerArgs, verb: &str, args: &str, vars: Value| {
+        let (tenant, platform) = owner(o)?;
+        let field = format!("{verb}{platform}CarrierCredentials");
+        let query = format!(
+            "mutation{args} {{ {field}{} {{ credential {{ {CREDENTIAL_FIELDS} }} userErrors {{ code message }} }} }}",
+            if verb == "expire" {
+                "(gateway: $gateway, account: $account, id: $id, at: $at)"
+            } else {
+                "(input: $input)"
+            }
+        );
+        let who = tenant.as_ref().map_or(As::Platform, As::Tenant);
+        let data = api.call(who, &query, vars, &field).await?;
+        Ok::<_, CliError>(show(&data["credential"]))
+    };
     match cmd {
         CredentialsCmd::Add(a) => {
-            let new = new_version(&a, secrets_from(&stdin()?)?)?;
-            let v = match &a.owner.tenant {
-                Some(tenant) if !a.owner.platform => {
-                    let (app, rc) = as_tenant_admin(store, outbound, dir, tenant).await?;
-                    app.add_carrier_credentials(&rc, new)
-                        .await
-                        .map_err(app_error)?
-                }
-                _ => {
-                    platform(store, outbound, dir)
-                        .await?
-                        .add_platform_credentials(new)
-                        .await?
-                }
-            };
-            println!("added {}", show(&v, SystemClock.now()));
+            let input = new_version(&a, secrets_from(&stdin()?)?);
+            let v = change(
+                &a.owner,
+                "add",
+                "($input: CarrierCredentialsInput!)",
+                json!({ "input": input }),
+            )
+            .await?;
+            println!("added {v}");
         }
         CredentialsCmd::Rotate(a) => {
-            let new = new_version(&a, secrets_from(&stdin()?)?)?;
-            let v = match &a.owner.tenant {
-                Some(tenant) if !a.owner.platform => {
-                    let (app, rc) = as_tenant_admin(store, outbound, dir, tenant).await?;
-                    app.rotate_carrier_credentials(&rc, new)
-                        .await
-                        .map_err(app_error)?
-                }
-                _ => {
-                    platform(store, outbound, dir)
-                        .await?
-                        .rotate_platform_credentials(new)
-                        .await?
-                }
-            };
-            println!("rotated to {}", show(&v, SystemClock.now()));
+            let input = new_version(&a, secrets_from(&stdin()?)?);
+            let v = change(
+                &a.owner,
+                "rotate",
+                "($input: CarrierCredentialsInput!)",
+                json!({ "input": input }),
+            )
+            .await?;
+            println!("rotated to {v}");
         }
         CredentialsCmd::Expire {
             owner,
@@ -503,43 +446,30 @@ pub async fn carrier(
             id,
             at,
         } => {
-            let (gateway, account) = (CarrierCode::parse(&gateway)?, AccountId::parse(&account)?);
-            let (id, at) = (CredentialId::parse(&id)?, time(at.as_deref())?);
-            let v = match &owner.tenant {
-                Some(tenant) if !owner.platform => {
-                    let (app, rc) = as_tenant_admin(store, outbound, dir, tenant).await?;
-                    app.expire_carrier_credentials(&rc, &gateway, &account, id, at)
-                        .await
-                        .map_err(app_error)?
-                }
-                _ => {
-                    platform(store, outbound, dir)
-                        .await?
-                        .expire_platform_credentials(&gateway, &account, id, at)
-                        .await?
-                }
-            };
-            println!("expired {}", show(&v, SystemClock.now()));
+            let v = change(
+                &owner,
+                "expire",
+                "($gateway: String!, $account: String!, $id: ID!, $at: String)",
+                json!({ "gateway": gateway, "account": account, "id": id, "at": at }),
+            )
+            .await?;
+            println!("expired {v}");
         }
-        CredentialsCmd::List { owner, gateway } => {
-            let gateway = gateway.as_deref().map(CarrierCode::parse).transpose()?;
-            let versions = match &owner.tenant {
-                Some(tenant) if !owner.platform => {
-                    let (app, rc) = as_tenant_admin(store, outbound, dir, tenant).await?;
-                    app.carrier_credentials(&rc, gateway.as_ref())
-                        .await
-                        .map_err(app_error)?
-                }
-                _ => {
-                    platform(store, outbound, dir)
-                        .await?
-                        .platform_credentials(gateway.as_ref())
-                        .await?
-                }
+        CredentialsCmd::List { owner: o, gateway } => {
+            let (tenant, _) = owner(&o)?;
+            let field = match tenant {
+                Some(_) => "carrierCredentials",
+                None => "platformCarrierCredentials",
             };
-            let now = SystemClock.now();
-            for v in versions {
-                println!("{}", show(&v, now));
+            let query = format!(
+                "query($gateway: String) {{ {field}(gateway: $gateway) {{ {CREDENTIAL_FIELDS} }} }}"
+            );
+            let who = tenant.as_ref().map_or(As::Platform, As::Tenant);
+            let versions = api
+                .call(who, &query, json!({ "gateway": gateway }), field)
+                .await?;
+            for v in versions.as_array().into_iter().flatten() {
+                println!("{}", show(v));
             }
         }
     }

@@ -1,11 +1,13 @@
 //! `oms`: the TenantOMS command line. Parses arguments and hands off to `admin`.
 
 mod admin;
+mod api;
 mod api_keys;
 mod carriers;
 mod error;
+mod listen;
 mod local;
-mod remote;
+mod production;
 mod serve;
 
 use std::path::PathBuf;
@@ -19,7 +21,7 @@ use domain::tenant::TenantStatus;
 use app::platform::DEMO_PLAN;
 use boot::StoreConfig;
 
-use crate::admin::open_platform;
+use crate::api::{Api, As, Target};
 use crate::error::CliError;
 
 /// mimalloc: a request allocates and frees many small objects (parsed JSON, the GraphQL
@@ -66,6 +68,12 @@ enum Mode {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Switch {
+    On,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum LogFormat {
     Text,
     Json,
@@ -82,11 +90,20 @@ impl From<LogFormat> for boot::LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Run the whole API on one machine: embedded store, local event bus, dev identity provider.
+    /// Run the whole API on one machine: embedded store, local event bus; in dev mode the dev
+    /// identity provider, demo tenant and GraphiQL, in production mode (`--mode production
+    /// --config FILE`) the configured issuer, keys and TLS (README: Production on one machine).
     Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080", env = "OMS_LISTEN")]
-        listen: String,
+        /// Address to listen on (127.0.0.1:8080 unless the config file names one).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Production mode's TOML configuration (README: Production on one machine).
+        #[arg(long, env = "OMS_CONFIG")]
+        config: Option<PathBuf>,
+        /// on: publish the store's outbox from this process; off: leave it to another relay
+        /// (required with `--dynamodb-table`, whose stream the AWS deployment publishes).
+        #[arg(long, value_enum, default_value = "on", env = "OMS_RELAY")]
+        relay: Switch,
         /// Log lines as text or JSON.
         #[arg(long, value_enum, default_value = "text", env = "OMS_LOG_FORMAT")]
         log_format: LogFormat,
@@ -97,6 +114,9 @@ enum Cmd {
         #[arg(long, default_value = "oms", env = "OMS_REDIS_PREFIX")]
         redis_prefix: String,
     },
+    /// Prepare a data directory (dev mode: its keys, the demo plan and tenant), so admin
+    /// commands and `oms serve` find it ready. Admin commands do this themselves when needed.
+    Init,
     /// Mint a token from the local development identity provider (dev mode only).
     Token {
         #[arg(long, default_value = "demo")]
@@ -350,36 +370,83 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             cli.outbound_allow.as_deref().unwrap_or_default(),
         )?,
     );
+    let target = Target {
+        store: &store,
+        dev_mode,
+        outbound: &outbound,
+        data_dir: &cli.data_dir,
+    };
     match cli.command {
         Cmd::Version => println!("oms {}", env!("CARGO_PKG_VERSION")),
         Cmd::Serve {
             listen,
+            config,
+            relay,
             log_format,
             bus,
             redis_prefix,
         } => {
-            // `oms serve` is the local product: embedded store, dev IdP, demo tenant. Flags that
-            // would mean something else are refused, never ignored.
-            // (An endpoint in the environment alone selects nothing: no table, no DynamoDB.)
-            if cli.dynamodb_table.is_some() || cli.endpoint_typed {
+            let production = cli.mode == Some(Mode::Production);
+            // Flags that would mean something else are refused, never ignored. (An endpoint in
+            // the environment alone selects nothing: no table, no DynamoDB.)
+            if !production && (cli.dynamodb_table.is_some() || cli.endpoint_typed) {
                 return Err(CliError::Usage(
-                    "`oms serve` runs on the embedded store only; over DynamoDB, deploy the \
-                     Lambda functions (README: Deploy to AWS) and use `oms --dynamodb-table` \
-                     for administration"
+                    "`oms serve` in dev mode runs on the embedded store only; over DynamoDB, \
+                     deploy the Lambda functions (README: Deploy to AWS), or run \
+                     `oms serve --mode production --relay off` beside them"
                         .into(),
                 ));
             }
-            if cli.mode == Some(Mode::Production) {
+            if production && cli.dynamodb_table.is_some() && relay == Switch::On {
                 return Err(CliError::Usage(
-                    "`oms serve` runs in dev mode only (dev IdP, demo tenant, GraphiQL); \
-                     production is the Lambda deployment"
+                    "over a DynamoDB table the AWS deployment's stream relay already publishes \
+                     the outbox; a second relay here would publish every event twice: add \
+                     `--relay off`"
                         .into(),
+                ));
+            }
+            if !production && config.is_some() {
+                return Err(CliError::Usage(
+                    "--config is production mode's: add `--mode production`".into(),
                 ));
             }
             let bus =
                 events::local::LocalBus::parse(&bus, &redis_prefix).map_err(CliError::Usage)?;
+            let (mode, listen) = if production {
+                let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+                let p = production::Production::load(config.as_deref(), listen.as_deref(), &env)?;
+                let listen = p.listen.clone();
+                (serve::Mode::Production(Box::new(p)), listen)
+            } else {
+                let listen = listen
+                    .or_else(|| std::env::var("OMS_LISTEN").ok())
+                    .unwrap_or_else(|| "127.0.0.1:8080".into());
+                (serve::Mode::Dev, listen)
+            };
             boot::init_logging(log_format.into());
-            serve::serve(&cli.data_dir, &listen, &bus).await?;
+            serve::serve(serve::Serve {
+                data_dir: &cli.data_dir,
+                store: store.clone(),
+                listen,
+                bus,
+                relay: relay == Switch::On,
+                mode,
+            })
+            .await?;
+        }
+        Cmd::Init => {
+            let api = Api::open(&target).await?;
+            let tenants = admin::tenants(&api).await?;
+            println!(
+                "{} is ready ({} tenant(s)){}",
+                cli.data_dir.display(),
+                tenants.len(),
+                if dev_mode {
+                    "; `oms serve` runs the API, `oms token --tenant demo` mints a token"
+                } else {
+                    ""
+                }
+            );
         }
         Cmd::Schema => print!("{}", graphql::sdl()),
         Cmd::Token {
@@ -415,17 +482,14 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             )?;
             println!("{token}");
         }
-        Cmd::Tenant(cmd) => {
-            let admin = admin::admin(&store, dev_mode, &cli.data_dir).await?;
-            tenant(cmd, &admin, dev_mode).await?;
-        }
+        Cmd::Tenant(cmd) => tenant(cmd, &Api::open(&target).await?, dev_mode).await?,
         Cmd::Plan(PlanCmd::Set {
             name,
             all,
             operations,
         }) => {
-            let admin = admin::admin(&store, dev_mode, &cli.data_dir).await?;
-            let (name, count) = admin.set_plan(&name, all, &operations).await?;
+            let api = Api::open(&target).await?;
+            let (name, count) = admin::set_plan(&api, &name, all, &operations).await?;
             println!("plan {name} permits {count} operations");
         }
         Cmd::Idp(IdpCmd::Set { tenant, file }) => {
@@ -434,16 +498,16 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let registration: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
                 CliError::Usage(format!("{}: not an IdP registration: {e}", file.display()))
             })?;
-            let admin = admin::admin(&store, dev_mode, &cli.data_dir).await?;
-            let t = admin
-                .set_idp(&tenant_id(&tenant)?, registration, &file)
-                .await?;
+            let api = Api::open(&target).await?;
+            let t = admin::set_idp(&api, &tenant_id(&tenant)?, registration)
+                .await
+                .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
             println!(
                 "tenant {} now accepts tokens from {} issuer(s)",
                 t.id, t.idps
             );
         }
-        Cmd::Webhook(cmd) => webhook(cmd, &store, dev_mode, &cli.data_dir).await?,
+        Cmd::Webhook(cmd) => webhook(cmd, &Api::open(&target).await?).await?,
         Cmd::Table(TableCmd::Create) => {
             let StoreConfig::Dynamo {
                 table, endpoint, ..
@@ -469,32 +533,27 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 }
             }
         }
-        Cmd::Gateway(cmd) => {
-            carriers::gateway(cmd, &store, dev_mode, &outbound, &cli.data_dir).await?
-        }
-        Cmd::Carrier(cmd) => {
-            carriers::carrier(cmd, &store, &outbound, &cli.data_dir, stdin_text).await?
-        }
-        Cmd::Labels(cmd) => {
-            carriers::labels(cmd, &store, dev_mode, &outbound, &cli.data_dir).await?
-        }
-        Cmd::ApiKey(cmd) => {
-            api_keys::api_key(cmd, &store, dev_mode, &outbound, &cli.data_dir).await?
-        }
+        Cmd::Gateway(cmd) => carriers::gateway(cmd, &Api::open(&target).await?).await?,
+        Cmd::Carrier(cmd) => carriers::carrier(cmd, &Api::open(&target).await?, stdin_text).await?,
+        Cmd::Labels(cmd) => carriers::labels(cmd, &Api::open(&target).await?).await?,
+        Cmd::ApiKey(cmd) => api_keys::api_key(cmd, &Api::open(&target).await?).await?,
         Cmd::Events(EventsCmd::Source(EventSourceCmd::Set {
             tenant,
             account,
             source,
         })) => {
             let source = domain::tenant::EventSource::parse(&account, &source)?;
-            let admin = open_platform(&store, dev_mode, &cli.data_dir).await?;
-            let p = admin
-                .set_event_source(&tenant_id(&tenant)?, source.clone())
-                .await?;
+            let api = Api::open(&target).await?;
+            let t = admin::tenant_call(
+                &api,
+                "setEventSource(tenant: $tenant, account: $account, source: $source)",
+                "($tenant: ID!, $account: String!, $source: String!)",
+                serde_json::json!({ "tenant": tenant_id(&tenant)?.as_str(), "account": source.account, "source": source.source }),
+            )
+            .await?;
             println!(
                 "tenant {} now takes events from {source} ({} source(s) registered)",
-                p.id,
-                p.event_sources.len()
+                t.id, t.event_sources
             );
         }
         Cmd::Local(LocalCmd::Setup { dir }) => local::setup(&dir).await?,
@@ -532,13 +591,18 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     "--bus-arn `{bus_arn}` is not an event bus ARN (arn:aws:events:REGION:ACCOUNT:event-bus/NAME)"
                 )));
             }
-            let admin = open_platform(&store, dev_mode, &cli.data_dir).await?;
-            let sources: Vec<domain::tenant::EventSource> = admin
-                .list()
+            let api = Api::open(&target).await?;
+            let sources: Vec<domain::tenant::EventSource> = admin::tenant_nodes(&api)
                 .await?
-                .into_iter()
-                .flat_map(|p| p.event_sources)
-                .collect();
+                .iter()
+                .flat_map(|t| t["eventSources"].as_array().cloned().unwrap_or_default())
+                .map(|s| {
+                    domain::tenant::EventSource::parse(
+                        s["account"].as_str().unwrap_or_default(),
+                        s["source"].as_str().unwrap_or_default(),
+                    )
+                })
+                .collect::<Result<_, _>>()?;
             let policy = app::platform::event_bus_policy(&bus_arn, &sources);
             eprintln!(
                 "{} source(s) of {} account(s)",
@@ -556,7 +620,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
 }
 
 /// `oms tenant …`, over the store or through the running server.
-async fn tenant(cmd: TenantCmd, admin: &admin::Admin, dev_mode: bool) -> Result<(), CliError> {
+async fn tenant(cmd: TenantCmd, api: &Api, dev_mode: bool) -> Result<(), CliError> {
     match cmd {
         TenantCmd::Create {
             id,
@@ -566,9 +630,7 @@ async fn tenant(cmd: TenantCmd, admin: &admin::Admin, dev_mode: bool) -> Result<
         } => {
             let id = tenant_id(&id)?;
             let name = name.unwrap_or_else(|| id.to_string());
-            let t = admin
-                .create_tenant(&id, &name, &PlanName::parse(&plan)?, shards)
-                .await?;
+            let t = admin::create_tenant(api, &id, &name, &PlanName::parse(&plan)?, shards).await?;
             println!(
                 "created tenant {} ({}) on plan {}, {} shard(s)",
                 t.id, t.name, t.plan, t.shards
@@ -578,7 +640,7 @@ async fn tenant(cmd: TenantCmd, admin: &admin::Admin, dev_mode: bool) -> Result<
             }
         }
         TenantCmd::List => {
-            let all = admin.tenants().await?;
+            let all = admin::tenants(api).await?;
             if all.is_empty() {
                 println!("no tenants yet; add one with `oms tenant create <id>`");
             }
@@ -589,37 +651,24 @@ async fn tenant(cmd: TenantCmd, admin: &admin::Admin, dev_mode: bool) -> Result<
                 );
             }
         }
-        TenantCmd::Show { id } => println!("{}", admin.show(&tenant_id(&id)?).await?),
+        TenantCmd::Show { id } => println!("{}", admin::show(api, &tenant_id(&id)?).await?),
         TenantCmd::Suspend { id } => {
-            let t = admin
-                .set_status(&tenant_id(&id)?, TenantStatus::Suspended)
-                .await?;
+            let t = admin::set_status(api, &tenant_id(&id)?, TenantStatus::Suspended).await?;
             println!(
                 "suspended tenant {}: its users' requests are refused within a minute",
                 t.id
             );
         }
         TenantCmd::Activate { id } => {
-            let t = admin
-                .set_status(&tenant_id(&id)?, TenantStatus::Active)
-                .await?;
+            let t = admin::set_status(api, &tenant_id(&id)?, TenantStatus::Active).await?;
             println!("activated tenant {}", t.id);
         }
     }
     Ok(())
 }
 
-async fn webhook(
-    cmd: WebhookCmd,
-    store: &StoreConfig,
-    dev_mode: bool,
-    data_dir: &std::path::Path,
-) -> Result<(), CliError> {
-    use domain::webhook::{WebhookHook, WebhookProvider};
-    use secrecy::SecretString;
-    let admin = open_platform(store, dev_mode, data_dir)
-        .await?
-        .with_secrets(admin::open_secrets(store, data_dir).await?);
+async fn webhook(cmd: WebhookCmd, api: &Api) -> Result<(), CliError> {
+    use serde_json::json;
     match cmd {
         WebhookCmd::Set {
             tenant,
@@ -629,61 +678,53 @@ async fn webhook(
             max_age,
             tracking_reference,
         } => {
-            let (hook, provider) = (
-                WebhookHook::parse(&hook)?,
-                WebhookProvider::parse(&provider)?,
-            );
             let secret = stdin_text()?.trim_end_matches(['\r', '\n']).to_owned();
             if secret.len() < 16 {
                 return Err(CliError::Usage(
                     "give the secret on standard input, at least 16 characters".into(),
                 ));
             }
-            let req = app::platform::WebhookRequest {
-                hook,
-                provider,
-                secret: SecretString::from(secret),
-                max_age_seconds: max_age,
-                tracking_reference,
-            };
-            let owner = match (saas, tenant) {
-                (true, _) => {
-                    admin.set_saas_webhook(req).await?;
-                    "the SaaS provider".to_owned()
-                }
-                (false, Some(t)) => admin
-                    .set_webhook(&tenant_id(&t)?, req)
-                    .await?
-                    .id
-                    .to_string(),
+            let tenant = match (saas, tenant) {
+                (true, _) => None,
+                (false, Some(t)) => Some(tenant_id(&t)?),
                 (false, None) => return Err(CliError::Usage("give --tenant or --saas".into())),
             };
+            let input = json!({
+                "tenant": tenant.as_ref().map(TenantId::as_str), "hook": hook,
+                "provider": provider, "secret": secret, "maxAgeSeconds": max_age,
+                "trackingReference": tracking_reference,
+            });
+            let set = api
+                .call(
+                    As::Platform,
+                    "mutation($input: WebhookInput!) { setWebhook(input: $input) { webhook { tenant hook provider } userErrors { code message } } }",
+                    json!({ "input": input }),
+                    "setWebhook",
+                )
+                .await?;
+            let w = &set["webhook"];
             println!(
-                "{owner}: {} hook signed by {} (the previous secret stays valid until the next rotation)",
-                hook.as_str(),
-                provider.as_str()
+                "{}: {} hook signed by {} (the previous secret stays valid until the next rotation)",
+                w["tenant"].as_str().unwrap_or("the SaaS provider"),
+                w["hook"].as_str().unwrap_or_default(),
+                w["provider"].as_str().unwrap_or_default()
             );
         }
         WebhookCmd::Sign { tenant, hook, at } => {
-            let hook = WebhookHook::parse(&hook)?;
-            let (provider, secret) = admin.webhook_secret(&tenant_id(&tenant)?, hook).await?;
             let body = stdin_text()?;
-            let at = at.unwrap_or_else(|| domain::Clock::now_secs(&domain::SystemClock));
-            match provider {
-                WebhookProvider::Oms => println!(
-                    "X-OMS-Signature: {}",
-                    auth::webhook::oms_signature(&secret, at, body.as_bytes())
-                ),
-                WebhookProvider::Easypost => println!(
-                    "X-Hmac-Signature: {}",
-                    auth::webhook::easypost_signature(&secret, body.as_bytes())
-                ),
-                WebhookProvider::Shippo => {
-                    return Err(CliError::Usage(
-                        "shippo deliveries carry the tenant's token, not a signature".into(),
-                    ));
-                }
-            }
+            let signed = api
+                .call(
+                    As::Platform,
+                    "query($tenant: ID!, $hook: String!, $body: String!, $at: Int) { webhookSignature(tenant: $tenant, hook: $hook, body: $body, at: $at) { header value } }",
+                    json!({ "tenant": tenant_id(&tenant)?.as_str(), "hook": hook, "body": body, "at": at }),
+                    "webhookSignature",
+                )
+                .await?;
+            println!(
+                "{}: {}",
+                signed["header"].as_str().unwrap_or_default(),
+                signed["value"].as_str().unwrap_or_default()
+            );
         }
     }
     Ok(())

@@ -1,130 +1,268 @@
-//! `oms serve`: the whole API on one port — embedded store, dev IdP, demo tenant, GraphiQL.
+//! `oms serve`: the whole API on one port. Dev mode: embedded store, dev IdP, demo tenant,
+//! GraphiQL. Production mode (`production`): the configured platform issuer, keys and TLS, none
+//! of dev's conveniences. Both serve the admin commands on an owner-only Unix socket.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use app::platform::DEMO_PLAN;
 use auth::VerifierConfig;
 use auth::dev::DevIdp;
 use boot::StoreConfig;
-use domain::ids::{PlanName, TenantId};
+use domain::outbound::OutboundPolicy;
 use domain::{Clock, SystemClock};
 use events::local::LocalBus;
 use graphql::Limits;
 use http_edge::HttpConfig;
 use store::cursor::{CursorKey, Cursors};
 
-use crate::admin::platform_over;
 use crate::error::CliError;
+use crate::production::Production;
 
-pub const DEMO_TENANT: &str = "demo";
+/// How `oms serve` runs.
+pub enum Mode {
+    /// The local product: dev IdP, `oms token`, demo tenant, GraphiQL, generated local keys.
+    Dev,
+    /// A real service: its configuration checked whole (`production::Production`).
+    Production(Box<Production>),
+}
 
-/// Builds everything `oms serve` runs over one open store.
-pub async fn serve(data_dir: &Path, listen: &str, bus: &LocalBus) -> Result<(), CliError> {
+/// What `oms serve` runs over.
+pub struct Serve<'a> {
+    pub data_dir: &'a Path,
+    /// The embedded store in `data_dir`, or (production, relay off) a DynamoDB table.
+    pub store: StoreConfig,
+    pub listen: String,
+    pub bus: LocalBus,
+    /// Whether this process publishes the store's outbox (off over a table whose stream the
+    /// AWS deployment's relay already publishes).
+    pub relay: bool,
+    pub mode: Mode,
+}
+
+/// Builds everything `oms serve` runs over one open store, and serves until SIGTERM or Ctrl-C.
+pub async fn serve(s: Serve<'_>) -> Result<(), CliError> {
+    let data_dir = s.data_dir;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let config = StoreConfig::Embedded {
-        data_dir: data_dir.to_path_buf(),
+    let store = boot::open_store(&s.store, clock.clone()).await?;
+    let prod = match &s.mode {
+        Mode::Dev => None,
+        Mode::Production(p) => Some(p.as_ref()),
     };
-    let store = boot::open_store(&config, clock.clone()).await?;
-    let secrets = boot::open_local_secrets(data_dir)?;
+    let secrets = match (&s.store, prod) {
+        (StoreConfig::Embedded { .. }, Some(p)) => {
+            boot::open_local_secrets_with(data_dir, Some(&p.master_key))?
+        }
+        (StoreConfig::Embedded { .. }, None) => boot::open_local_secrets(data_dir)?,
+        (StoreConfig::Dynamo { .. }, _) => crate::api::open_secrets(&s.store, data_dir).await?,
+    };
     let relay_store = store.clone();
-    let idp = DevIdp::load_or_generate(data_dir)?;
-
-    // First start: the demo plan and the demo tenant, with the dev IdP registered.
-    let demo = TenantId::parse(DEMO_TENANT)?;
-    let platform = platform_over(store.clone(), clock.clone(), true, data_dir)?;
-    if !platform.exists(&demo).await? {
-        platform
-            .create_tenant(&demo, "Demo Retail", &PlanName::parse(DEMO_PLAN)?, 1)
-            .await?;
-        tracing::info!(
-            tenant = DEMO_TENANT,
-            "created the demo tenant on the demo plan"
-        );
-    }
-
-    let cursors = Cursors::new(
-        CursorKey::load_or_generate(&data_dir.join("cursor.key"))
-            .map_err(|e| CliError::Usage(e.to_string()))?,
-    );
-    let config = VerifierConfig {
-        dev_mode: true,
-        platform: Some(idp.platform_registration()?),
-        ..VerifierConfig::default()
+    let outbound = match prod {
+        Some(p) => OutboundPolicy::production().allowing(p.allow.iter().cloned()),
+        None => OutboundPolicy::dev(),
     };
-    let mut services = boot::services(store, clock, config, cursors, Some(secrets.clone()))
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    // Tenants created through the platform API get the dev IdP, as with `oms tenant create`.
-    services.platform = services.platform.clone().with_dev(app::platform::DevSetup {
-        data_dir: data_dir.to_path_buf(),
-    });
-    // Notifications to tenants' URLs; dev mode, so loopback receivers are allowed.
-    let sender = outbound_http::HttpSender::new(std::time::Duration::from_secs(10), true)
-        .map_err(|e| CliError::Usage(format!("cannot build the notification client: {e}")))?;
-    let notifier = events::notify::Notifier::of(&services, secrets, Arc::new(sender));
-    let notifications = Arc::new(events::notify::NotificationDispatcher::new(Arc::new(
-        notifier,
-    )));
-    let events = events::local::start(bus, relay_store, &services, notifications)
-        .await
-        .map_err(CliError::Usage)?;
+    let (cursor_key, verifier, idp) = match prod {
+        Some(p) => (
+            CursorKey::from_bytes(&p.cursor_key).map_err(|e| CliError::Usage(e.to_string()))?,
+            VerifierConfig {
+                dev_mode: false,
+                platform: Some(p.platform.clone()),
+                outbound_allow: p.allow.clone(),
+                ..VerifierConfig::default()
+            },
+            None,
+        ),
+        None => {
+            let idp = DevIdp::load_or_generate(data_dir)?;
+            (
+                CursorKey::load_or_generate(&data_dir.join("cursor.key"))
+                    .map_err(|e| CliError::Usage(e.to_string()))?,
+                VerifierConfig {
+                    dev_mode: true,
+                    platform: Some(idp.platform_registration()?),
+                    ..VerifierConfig::default()
+                },
+                Some(idp),
+            )
+        }
+    };
+    let mut services = boot::services_with_outbound(
+        store,
+        clock,
+        verifier,
+        Cursors::new(cursor_key),
+        Some(secrets.clone()),
+        outbound.clone(),
+    )
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    if prod.is_none() {
+        // Tenants created through the platform API get the dev IdP, as with `oms tenant create`.
+        services.platform = services.platform.clone().with_dev(app::platform::DevSetup {
+            data_dir: data_dir.to_path_buf(),
+        });
+        // First start: the demo plan and the demo tenant, with the dev IdP registered.
+        crate::api::ensure_demo_tenant(&services).await?;
+    }
+    let events = if s.relay {
+        // Notifications to tenants' URLs under the outbound policy (dev: loopback allowed).
+        let sender =
+            outbound_http::HttpSender::with_policy(std::time::Duration::from_secs(10), outbound)
+                .map_err(|e| {
+                    CliError::Usage(format!("cannot build the notification client: {e}"))
+                })?;
+        let notifier = events::notify::Notifier::of(&services, secrets, Arc::new(sender));
+        let notifications = Arc::new(events::notify::NotificationDispatcher::new(Arc::new(
+            notifier,
+        )));
+        Some(
+            events::local::start(&s.bus, relay_store, &services, notifications)
+                .await
+                .map_err(CliError::Usage)?,
+        )
+    } else {
+        None
+    };
     let state = graphql::api_state(services);
-    let router = http_edge::router(
-        state,
-        HttpConfig {
+    let config = match prod {
+        Some(p) => HttpConfig {
+            limits: Limits {
+                introspection: p.introspection,
+                ..Limits::production()
+            },
+            graphiql: false,
+            jwks: None,
+        },
+        None => HttpConfig {
             limits: Limits::dev(),
             graphiql: true,
-            jwks: Some(idp.jwks()),
+            jwks: idp.as_ref().map(DevIdp::jwks),
         },
-    );
+    };
+    let admin = http_edge::admin_socket_router(state.clone(), config.clone());
+    let trust_proxy = prod.is_some_and(|p| p.trust_proxy);
+    let router = http_edge::router(state, config).layer(axum::middleware::from_fn_with_state(
+        trust_proxy,
+        client_span,
+    ));
 
-    let listener = tokio::net::TcpListener::bind(listen)
+    let listener = tokio::net::TcpListener::bind(&s.listen)
         .await
-        .map_err(|e| CliError::Usage(format!("cannot listen on {listen}: {e}")))?;
+        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", s.listen)))?;
     let addr: SocketAddr = listener
         .local_addr()
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    // `oms tenant|plan|idp` run meanwhile reach the platform API through this announcement.
-    let announced = crate::remote::announce(data_dir, addr)?;
-    println!(
-        "TenantOMS is running (embedded store in {}).",
-        data_dir.display()
+    let tls = match prod.and_then(|p| p.tls.as_ref()) {
+        Some(t) => Some(crate::listen::server_config(&t.cert, &t.key)?),
+        None => None,
+    };
+    // The admin commands run meanwhile reach the API through the owner-only admin socket.
+    let socket = AdminSocket::bind(data_dir)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    banner(&s, addr, scheme);
+
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let admin_stop = stop.clone();
+    let admin_served = tokio::spawn(
+        axum::serve(socket.listener, admin)
+            .with_graceful_shutdown(async move { admin_stop.notified().await })
+            .into_future(),
     );
-    println!("  GraphQL + GraphiQL  http://{addr}/graphql");
-    println!("  health              http://{addr}/healthz");
-    println!("  dev JWKS            http://{addr}/.well-known/jwks.json");
-    println!(
-        "  a token:            oms --data-dir {} token --tenant {DEMO_TENANT} --role staff",
-        data_dir.display()
-    );
-    match bus {
-        LocalBus::InProcess => {
-            println!("  events             in-process bus (notifications to tenants' URLs)")
+    let app = router.into_make_service_with_connect_info::<crate::listen::Peer>();
+    let served = match tls {
+        Some(config) => {
+            let listener = crate::listen::TlsListener::new(listener, config)
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown())
+                .await
         }
-        LocalBus::Redis { url, prefix } => println!(
-            "  events             Redis Streams at {url}: {} out, {} in",
+        None => {
+            axum::serve(crate::listen::PlainListener(listener), app)
+                .with_graceful_shutdown(shutdown())
+                .await
+        }
+    }
+    .map_err(|e| CliError::Usage(format!("server error: {e}")));
+    stop.notify_one();
+    let _ = admin_served.await;
+    drop(socket.path);
+    if let Some(events) = events {
+        events.stop().await;
+    }
+    served?;
+    println!("stopped.");
+    Ok(())
+}
+
+/// What `oms serve` prints when it listens.
+fn banner(s: &Serve<'_>, addr: SocketAddr, scheme: &str) {
+    let data_dir = s.data_dir.display();
+    let store = match &s.store {
+        StoreConfig::Embedded { .. } => format!("embedded store in {data_dir}"),
+        StoreConfig::Dynamo { table, .. } => format!("DynamoDB table {table}"),
+    };
+    match s.mode {
+        Mode::Dev => {
+            println!("TenantOMS is running ({store}).");
+            println!("  GraphQL + GraphiQL  {scheme}://{addr}/graphql");
+            println!("  health              {scheme}://{addr}/healthz");
+            println!("  dev JWKS            {scheme}://{addr}/.well-known/jwks.json");
+            println!(
+                "  a token:            oms --data-dir {data_dir} token --tenant {} --role staff",
+                crate::api::DEMO_TENANT
+            );
+        }
+        Mode::Production(_) => {
+            println!("TenantOMS is running in production mode ({store}).");
+            println!("  GraphQL             {scheme}://{addr}/graphql");
+            println!("  health              {scheme}://{addr}/healthz");
+        }
+    }
+    println!(
+        "  admin socket        {} (owner only: oms --data-dir {data_dir} …)",
+        crate::api::admin_socket(s.data_dir).display()
+    );
+    match (&s.bus, s.relay) {
+        (_, false) => println!(
+            "  events              not published here (the AWS deployment's relay publishes the table's stream)"
+        ),
+        (LocalBus::InProcess, true) => {
+            println!("  events              in-process bus (notifications to tenants' URLs)")
+        }
+        (LocalBus::Redis { url, prefix }, true) => println!(
+            "  events              Redis Streams at {url}: {} out, {} in",
             LocalBus::events_stream(prefix),
             LocalBus::tenant_events_stream(prefix)
         ),
     }
-    println!("Ctrl-C stops it; requests in flight finish first.");
-    // Responses go out as soon as they are written: without TCP_NODELAY a response written in
-    // two parts waits for the client's delayed ACK (40 ms on Linux) behind Nagle's algorithm.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown())
+    println!("Ctrl-C or SIGTERM stops it; requests in flight finish first.");
+}
+
+/// Each request in a span naming its client: the peer, or behind a trusted proxy the last
+/// `X-Forwarded-For` hop (the one that proxy added; earlier hops are the client's own word).
+async fn client_span(
+    axum::extract::State(trust_proxy): axum::extract::State<bool>,
+    axum::extract::ConnectInfo(crate::listen::Peer(peer)): axum::extract::ConnectInfo<
+        crate::listen::Peer,
+    >,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tracing::Instrument;
+    let forwarded = trust_proxy
+        .then(|| {
+            request
+                .headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .map(|v| v.trim().to_owned())
+        })
+        .flatten();
+    let client = forwarded.unwrap_or_else(|| peer.ip().to_string());
+    next.run(request)
+        .instrument(tracing::info_span!("request", client = %client))
         .await
-        .map_err(|e| CliError::Usage(format!("server error: {e}")));
-    drop(announced);
-    events.stop().await;
-    served?;
-    println!("stopped.");
-    Ok(())
 }
 
 async fn shutdown() {
@@ -149,4 +287,53 @@ async fn shutdown() {
         () = term => {},
     }
     tracing::info!("shutting down");
+}
+
+/// The owner-only admin socket in the data directory (removed when dropped).
+struct AdminSocket {
+    listener: tokio::net::UnixListener,
+    path: SocketFile,
+}
+
+/// The socket's file, removed when the server stops.
+struct SocketFile(std::path::PathBuf);
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+impl AdminSocket {
+    /// Binds `admin.sock` with mode 0600: whoever can open it acts as the platform admin (or as
+    /// a tenant's admin), as whoever can read the data directory could open the store itself.
+    /// The store's lock is already held, so a socket file left there is a stopped server's.
+    fn bind(data_dir: &Path) -> Result<Self, CliError> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        let path = crate::api::admin_socket(data_dir);
+        let failed =
+            |e: std::io::Error| CliError::Usage(format!("cannot bind {}: {e}", path.display()));
+        // In a directory only the owner may enter, so the socket is never open to others, not
+        // even before its own mode is set.
+        if let Some(dir) = path.parent() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(failed)?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(failed)?;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(failed(e)),
+        }
+        let listener = tokio::net::UnixListener::bind(&path).map_err(failed)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
+        Ok(Self {
+            listener,
+            path: SocketFile(path),
+        })
+    }
 }

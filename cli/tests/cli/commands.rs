@@ -429,23 +429,40 @@ fn logs_to_a_pipe_carry_no_colour_codes() {
     }
 }
 
-/// `oms serve` is the embedded, dev-mode product: a flag asking for DynamoDB or production
-/// mode is refused with the reason, never silently ignored.
+/// A flag `oms serve` cannot honour is refused with the reason, never silently ignored: dev
+/// mode is the embedded store's; production over a DynamoDB table needs `--relay off` (the AWS
+/// deployment's relay publishes its stream); production names the first missing key.
 #[test]
 fn serve_refuses_flags_it_cannot_honour() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().to_str().unwrap();
-    for (args, expected) in [
-        (vec!["--dynamodb-table", "T"], "embedded store only"),
+    for (args, serve, expected) in [
+        (vec!["--dynamodb-table", "T"], vec![], "embedded store only"),
         (
             vec!["--dynamodb-endpoint", "http://127.0.0.1:8000"],
+            vec![],
             "embedded store only",
         ),
-        (vec!["--mode", "production"], "dev mode only"),
+        (
+            vec!["--mode", "production", "--dynamodb-table", "T"],
+            vec![],
+            "add `--relay off`",
+        ),
+        (
+            vec!["--mode", "production"],
+            vec![],
+            "production mode needs a secrets master key: set `keys.secrets_master` in the config file or OMS_SECRETS_MASTER_KEY",
+        ),
+        (
+            vec![],
+            vec!["--config", "oms.toml"],
+            "add `--mode production`",
+        ),
     ] {
         let mut all = vec!["--data-dir", data_dir];
         all.extend(args.iter().copied());
         all.extend(["serve", "--listen", "127.0.0.1:0"]);
+        all.extend(serve.iter().copied());
         let out = oms(&all);
         assert!(!out.status.success(), "{args:?} was accepted");
         let err = String::from_utf8_lossy(&out.stderr);

@@ -167,7 +167,8 @@ async fn receiver() -> (String, Got) {
 /// A data dir with the demo tenant and its notification secret.
 fn demo_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let out = oms(dir.path(), &["tenant", "create", "demo"]);
+    // A fresh data directory: `oms init` makes the demo tenant (no `oms serve` first).
+    let out = oms(dir.path(), &["init"]);
     assert!(
         out.status.success(),
         "{}",

@@ -25,7 +25,7 @@ const TRACK_SECRET: &str = "fedex-e2e-track-secret-never-shown";
 /// from the kind's default).
 fn setup(fake: &FakeFedex) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    ok(oms(dir.path(), &["tenant", "create", "demo"]));
+    ok(oms(dir.path(), &["init"]));
     let out = set_gateway(dir.path(), "fedex", "FedEx (fake)", &fake.base_url());
     assert!(out.contains("fedex"), "{out}");
     let listed = ok(oms(dir.path(), &["gateway", "list"]));

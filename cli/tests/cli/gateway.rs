@@ -161,7 +161,7 @@ pub(crate) fn set_gateway(dir: &std::path::Path, kind: &str, name: &str, base: &
 /// now, `KEY_1`) and `later` (from tomorrow), and the SaaS-level EasyPost tracking hook.
 pub(crate) fn gateway_setup(fake: &FakeCarrier) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    ok(oms(dir.path(), &["tenant", "create", "demo"]));
+    ok(oms(dir.path(), &["init"]));
     set_gateway(dir.path(), "easypost", "EasyPost (fake)", &fake.base_url());
     ok(oms_with_input(
         dir.path(),

@@ -2,6 +2,7 @@
 //! `oms serve`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin_commands;
 mod api_keys;
 mod commands;
 mod e2e;

@@ -21,7 +21,7 @@ const SAAS_TOKEN: &str = "saas-shippo-tracker-token-00002";
 fn setup(fake: &FakeCarrier) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(oms(d, &["tenant", "create", "demo"]));
+    ok(oms(d, &["init"]));
     set_gateway(d, "shippo", "Shippo (fake)", &fake.base_url());
     let credentials = [
         "carrier",

@@ -4,7 +4,7 @@
 use secrecy::SecretString;
 use serde_json::json;
 
-use crate::server::{Server, oms, oms_with_input};
+use crate::server::{Server, oms_with_input};
 
 const ADD_ORDER_SECRET: &str = "whsec-e2e-add-order-0001";
 const EASYPOST_SECRET: &str = "whsec-e2e-easyp\u{f3}st-0002";
@@ -30,10 +30,7 @@ fn now() -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_intake_and_carrier_updates_over_http() {
     let dir = tempfile::tempdir().unwrap();
-    ok(oms(
-        dir.path(),
-        &["tenant", "create", "demo", "--plan", "demo"],
-    ));
+    // No `oms serve` and no `oms init` first: the first admin command prepares the directory.
     ok(oms_with_input(
         dir.path(),
         &[

@@ -744,6 +744,19 @@ impl PlatformHost {
         self
     }
 
+    /// The use cases as the operator of this process (`oms serve` creating the demo tenant on
+    /// its first start), named `actor` in the SaaS audit.
+    pub fn local(&self, actor: Subject) -> Platform {
+        Platform::new(
+            self.records.clone(),
+            self.clock.clone(),
+            actor,
+            self.dev.clone(),
+        )
+        .with_verifier(self.verifier.clone())
+        .with_outbound(self.outbound.clone())
+    }
+
     /// The use cases as `rc`'s platform admin, once `op` is allowed: a tenant's token is
     /// FORBIDDEN (the denial audited in its tenant's log), and platform tokens reach nothing
     /// else (every tenant use case refuses them).
@@ -796,7 +809,11 @@ impl From<PlatformError> for crate::AppError {
                 message,
             },
             PlatformError::Missing { what, .. } => AppError::NotFound { what },
-            PlatformError::Exists(message) => AppError::Conflict(message),
+            // What the request names is taken (a tenant id): its input's fault, not a race.
+            PlatformError::Exists(message) => AppError::Invalid {
+                field: "id".into(),
+                message,
+            },
             PlatformError::Store(e) => AppError::from(e),
             PlatformError::Dev(e) => AppError::internal(&e.to_string()),
             PlatformError::Secrets(e) => AppError::internal(&e.to_string()),

@@ -1831,7 +1831,7 @@ impl App {
         rc: &RequestCtx,
         lookup: bool,
     ) -> AppResult<Vec<IntentReport>> {
-        let op = Operation::BuyLabel;
+        let op = Operation::ReconcileLabels;
         let identity = rc.identity(op)?.clone();
         let mut out = Vec::new();
         for (order, target) in self.orders.open_intents(identity.scope()).await? {

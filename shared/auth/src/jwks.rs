@@ -10,7 +10,6 @@ use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::JwkSet;
 
 use crate::error::{AuthError, AuthResult};
-use outbound_http::check_url;
 
 /// Largest JWKS document accepted.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -35,7 +34,8 @@ pub struct JwksCache {
     clock: Arc<dyn Clock>,
     ttl_secs: i64,
     cooldown_secs: i64,
-    dev_mode: bool,
+    /// Which JWKS URLs may be fetched (public https only outside dev mode, plus its allow-list).
+    policy: domain::outbound::OutboundPolicy,
     sets: RwLock<HashMap<String, Arc<RwLock<Keys>>>>,
     /// One fetch at a time per URL: concurrent callers wait for it instead of fetching again.
     fetch_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -51,16 +51,15 @@ impl JwksCache {
         clock: Arc<dyn Clock>,
         ttl_secs: i64,
         cooldown_secs: i64,
-        dev_mode: bool,
+        policy: domain::outbound::OutboundPolicy,
     ) -> AuthResult<Self> {
-        let http = outbound_http::client(&domain::outbound::OutboundPolicy::for_mode(dev_mode))
-            .map_err(AuthError::KeysUnavailable)?;
+        let http = outbound_http::client(&policy).map_err(AuthError::KeysUnavailable)?;
         Ok(Self {
             http,
             clock,
             ttl_secs,
             cooldown_secs,
-            dev_mode,
+            policy,
             sets: RwLock::default(),
             fetch_locks: Mutex::default(),
             on_removed: None,
@@ -236,7 +235,7 @@ impl JwksCache {
     }
 
     async fn fetch(&self, url: &str) -> Result<JwkSet, String> {
-        let url = check_url(url, self.dev_mode)?;
+        let url = outbound_http::check(&self.policy, url)?;
         let resp = self
             .http
             .get(url)

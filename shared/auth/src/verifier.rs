@@ -43,6 +43,9 @@ pub struct VerifierConfig {
     pub directory_ttl_secs: i64,
     /// The SaaS provider's own issuer, whose `platform-admin` role runs platform operations.
     pub platform: Option<IdpRegistration>,
+    /// Hosts JWKS may be fetched from although they are not public https (a private IdP of
+    /// `oms serve --mode production`: its config file's `outbound.allow`).
+    pub outbound_allow: Vec<domain::outbound::AllowedTarget>,
 }
 
 impl Default for VerifierConfig {
@@ -56,6 +59,7 @@ impl Default for VerifierConfig {
             token_cache_capacity: 10_000,
             directory_ttl_secs: 60,
             platform: None,
+            outbound_allow: Vec::new(),
         }
     }
 }
@@ -160,7 +164,8 @@ impl Verifier {
             clock.clone(),
             config.jwks_ttl_secs,
             config.jwks_cooldown_secs,
-            config.dev_mode,
+            domain::outbound::OutboundPolicy::for_mode(config.dev_mode)
+                .allowing(config.outbound_allow.iter().cloned()),
         )?
         .on_key_removed(Arc::new(move |url, kid| purge.purge_key(url, kid)));
         let platform = match &config.platform {
@@ -193,6 +198,25 @@ impl Verifier {
     pub fn forget(&self) {
         self.cache.clear();
         self.directory.forget();
+    }
+
+    /// The caller of a request that came through `oms serve`'s owner-only admin socket: the
+    /// transport vouches (whoever can open the socket owns the data directory and could open the
+    /// store itself), so no token is read. `actor` is whom the audit names (`cli:$USER`); with a
+    /// tenant, the caller acts as that tenant's admin within its plan, as the admin CLI does
+    /// over the store ([`crate::service::Channel::AdminCli`]); else as the platform admin.
+    pub async fn local_admin(&self, actor: &str, tenant: Option<&TenantId>) -> AuthResult<Caller> {
+        let Some(tenant) = tenant else {
+            let subject = Subject::parse(actor).map_err(|_| AuthError::Claim("actor"))?;
+            return Ok(Caller::Platform(PlatformAdmin::new(subject)));
+        };
+        use crate::service::{Channel, ServiceRefusal, service_identity};
+        match service_identity(self.directory.as_ref(), tenant, actor, Channel::AdminCli).await {
+            Ok(identity) => Ok(Caller::Tenant(identity)),
+            Err(ServiceRefusal::UnknownTenant) => Err(AuthError::UnknownTenant),
+            Err(ServiceRefusal::Suspended) => Err(AuthError::TenantSuspended),
+            Err(ServiceRefusal::Unavailable(e)) => Err(AuthError::Directory(e)),
+        }
     }
 
     /// Verifies the `Authorization` header's bearer token.

@@ -44,8 +44,8 @@ pub enum BootError {
     OpenStore { path: String, reason: String },
     /// Another process (a running `oms serve`) holds the embedded store.
     #[error(
-        "the store at {path} is held by another process (a running `oms serve`?): stop it \
-         first (`oms tenant`, `oms plan` and `oms idp` go through a running server)"
+        "the store at {path} is held by another process (a running `oms serve`?); the admin \
+         commands reach a running server through its admin socket (`run/admin.sock`)"
     )]
     StoreInUse { path: String },
 }
@@ -133,8 +133,20 @@ pub fn open_local_secrets(
         ),
         Err(_) => None,
     };
-    let store = secrets::LocalSecretStore::open(data_dir, master.as_deref())
-        .map_err(|e| failed(e.to_string()))?;
+    open_local_secrets_with(data_dir, master.as_deref())
+}
+
+/// The local secret store in `data_dir` opened with `master` (32 bytes) when given, else with
+/// `secrets.key` beside it (generated on first use: dev mode only).
+pub fn open_local_secrets_with(
+    data_dir: &std::path::Path,
+    master: Option<&[u8]>,
+) -> Result<Arc<dyn domain::ports::SecretStore>, BootError> {
+    let store =
+        secrets::LocalSecretStore::open(data_dir, master).map_err(|e| BootError::OpenSecrets {
+            path: data_dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
     Ok(Arc::new(store))
 }
 

@@ -62,7 +62,10 @@ pub struct CreateTenantInput {
 }
 
 /// The platform use cases for this request's platform admin, once `op` is allowed.
-async fn admitted(ctx: &Context<'_>, op: Operation) -> async_graphql::Result<(Platform, Req)> {
+pub(crate) async fn admitted(
+    ctx: &Context<'_>,
+    op: Operation,
+) -> async_graphql::Result<(Platform, Req)> {
     let r = Req::of(ctx).await?;
     let api = ctx.data::<std::sync::Arc<ApiState>>()?;
     let platform = api
@@ -77,7 +80,9 @@ fn tenant_id(id: &str) -> Result<TenantId, AppError> {
     TenantId::parse(id).map_err(AppError::from)
 }
 
-fn tenant_payload(result: Result<TenantProfile, AppError>) -> async_graphql::Result<TenantPayload> {
+pub(crate) fn tenant_payload(
+    result: Result<TenantProfile, AppError>,
+) -> async_graphql::Result<TenantPayload> {
     payload(result, |p| TenantPayload {
         tenant: Some((&p).into()),
         user_errors: Vec::new(),

@@ -17,13 +17,22 @@ pub type OmsSchema = Schema<Query, Mutation, EmptySubscription>;
 /// The root of reads: the tenants' users' and, for platform tokens only, the platform admin's.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(QueryRoot, crate::platform::PlatformQuery);
+pub struct Query(
+    QueryRoot,
+    crate::platform::PlatformQuery,
+    crate::platform_setup::PlatformSetupQuery,
+);
 
 /// The root of changes: the tenants' users' and, for platform tokens only, the platform
 /// admin's.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(MutationRoot, crate::platform::PlatformMutation);
+pub struct Mutation(
+    MutationRoot,
+    crate::labels::LabelsMutation,
+    crate::platform::PlatformMutation,
+    crate::platform_setup::PlatformSetupMutation,
+);
 
 /// Builds the schema once.
 pub fn build_schema(state: Arc<ApiState>, limits: &Limits) -> OmsSchema {

@@ -822,6 +822,8 @@ pub struct TenantV {
     pub shards: u32,
     /// The identity providers whose tokens the tenant's users sign in with.
     pub idps: Vec<TenantIdpV>,
+    /// The AWS accounts and `source`s whose events are applied to this tenant.
+    pub event_sources: Vec<EventSourceV>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -832,6 +834,15 @@ pub enum TenantStatusV {
     Active,
     /// Every request of the tenant's users is refused.
     Suspended,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "EventSource")]
+pub struct EventSourceV {
+    /// The AWS account id (12 digits) that puts the events.
+    pub account: String,
+    /// The events' `source` (e.g. `com.acme.orders`).
+    pub source: String,
 }
 
 #[derive(SimpleObject, Clone, Debug)]
@@ -861,6 +872,14 @@ impl From<&domain::tenant::TenantProfile> for TenantV {
                     issuer: i.issuer.to_string(),
                     shared: i.shared,
                     audiences: i.audiences.clone(),
+                })
+                .collect(),
+            event_sources: p
+                .event_sources
+                .iter()
+                .map(|s| EventSourceV {
+                    account: s.account.clone(),
+                    source: s.source.clone(),
                 })
                 .collect(),
             created_at: p.created_at.to_rfc3339(),

@@ -46,7 +46,8 @@ fn mutation_fields(doc: &ExecutableDocument, operation_name: Option<&str>) -> Op
 /// Whether a keyed run of `op` stores its answer with its writes. Every order, shipment, return
 /// and tenant-config mutation commits through the request's unit of work and does; carrier
 /// credentials (their version chain commits in its own transaction, with its secret), API keys
-/// (a stored answer would keep the key's text) and the platform's tenant catalogue do not, and
+/// (a stored answer would keep the key's text), label reconciliation (each settlement commits on
+/// its own, and a repeat finds nothing left to settle) and the platform's tenant catalogue do not, and
 /// refuse a key rather than pretend to honour it.
 pub(crate) fn honours_key(op: Operation) -> bool {
     use domain::access::OperationKind;
@@ -57,6 +58,7 @@ pub(crate) fn honours_key(op: Operation) -> bool {
             | Operation::ExpireCarrierCredential
             | Operation::CreateApiKey
             | Operation::RevokeApiKey
+            | Operation::ReconcileLabels
     ) && op.kind() != OperationKind::Platform
 }
 
@@ -147,6 +149,7 @@ pub(super) async fn keyed(
     docs: Vec<Arc<Parsed>>,
     key: &str,
     authorization: Option<String>,
+    vouched: Option<auth::Caller>,
     request_id: &str,
 ) -> Response {
     let (req, keyed) = match keyed_request(requests, &docs, key) {
@@ -166,9 +169,12 @@ pub(super) async fn keyed(
             request_id,
         );
     }
-    let caller = match s.api.verifier.verify(authorization.as_deref()).await {
-        Ok(c) => c,
-        Err(e) => return auth_response(&e, request_id),
+    let caller = match vouched {
+        Some(c) => c,
+        None => match s.api.verifier.verify(authorization.as_deref()).await {
+            Ok(c) => c,
+            Err(e) => return auth_response(&e, request_id),
+        },
     };
     let rc = RequestCtx {
         caller: caller.clone(),

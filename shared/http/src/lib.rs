@@ -63,7 +63,24 @@ struct Shared {
     validator: OmsSchema,
     api: Arc<ApiState>,
     config: HttpConfig,
+    /// How callers are known: by their tokens, or vouched for by the admin socket.
+    callers: Callers,
 }
+
+/// How a router knows who calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Callers {
+    /// From the bearer token or API key, verified when a resolver needs it.
+    Tokens,
+    /// From the transport: `oms serve`'s owner-only admin socket, whose requests name their
+    /// actor ([`ACTOR_HEADER`]) and, to act as a tenant's admin, the tenant ([`TENANT_HEADER`]).
+    AdminSocket,
+}
+
+/// On the admin socket: whom the audit names (`cli:$USER`).
+pub const ACTOR_HEADER: &str = "x-oms-actor";
+/// On the admin socket: act as this tenant's admin (within its plan), not as the platform.
+pub const TENANT_HEADER: &str = "x-oms-tenant";
 
 /// The GraphQL endpoint.
 pub const GRAPHQL_PATH: &str = "/graphql";
@@ -95,17 +112,7 @@ pub fn router(api: Arc<ApiState>, config: HttpConfig) -> Router {
 /// GraphQL alone, with `/healthz` and the dev JWKS (the graphql Lambda function: the webhooks
 /// are other functions, and their code stays out of this binary).
 pub fn graphql_router(api: Arc<ApiState>, config: HttpConfig) -> Router {
-    let schema = build_schema(api.clone(), &config.limits);
-    let fast = build_fast_schema(api.clone(), &config.limits);
-    let validator = build_validator(&config.limits);
-    let shared = Arc::new(Shared {
-        schema,
-        fast,
-        documents: Documents::new(DOCUMENT_CACHE),
-        validator,
-        api,
-        config,
-    });
+    let shared = shared(api, config, Callers::Tokens);
     Router::new()
         .route(GRAPHQL_PATH, post(graphql).get(graphiql))
         .route("/graphiql/assets/{name}", get(graphiql_asset))
@@ -117,6 +124,31 @@ pub fn graphql_router(api: Arc<ApiState>, config: HttpConfig) -> Router {
         .with_state(shared)
         // The body limit is checked in the handler, with a GraphQL-shaped error.
         .layer(axum::extract::DefaultBodyLimit::disable())
+}
+
+/// POST /graphql for `oms serve`'s owner-only admin socket (and the admin CLI's in-process
+/// calls): the same schema, limits and use cases, with the caller vouched for by the transport
+/// instead of a token (`auth::Verifier::local_admin`). Never mounted on a network listener.
+pub fn admin_socket_router(api: Arc<ApiState>, config: HttpConfig) -> Router {
+    Router::new()
+        .route(GRAPHQL_PATH, post(graphql))
+        .with_state(shared(api, config, Callers::AdminSocket))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+}
+
+fn shared(api: Arc<ApiState>, config: HttpConfig, callers: Callers) -> Arc<Shared> {
+    let schema = build_schema(api.clone(), &config.limits);
+    let fast = build_fast_schema(api.clone(), &config.limits);
+    let validator = build_validator(&config.limits);
+    Arc::new(Shared {
+        schema,
+        fast,
+        documents: Documents::new(DOCUMENT_CACHE),
+        validator,
+        api,
+        config,
+        callers,
+    })
 }
 
 /// The signed webhook routes alone (the webhook Lambda functions serve these; `oms serve` and
@@ -381,16 +413,24 @@ async fn handle(s: &Shared, headers: &HeaderMap, bytes: Bytes, request_id: &str)
         Err(bad) => return bad.response(request_id),
     };
     let authorization = authorization_of(headers);
+    let vouched = match s.callers {
+        Callers::Tokens => None,
+        Callers::AdminSocket => match admin_socket_caller(s, headers).await {
+            Ok(caller) => Some(caller),
+            Err(refused) => return refused.response(request_id),
+        },
+    };
     if let Some(key) = headers.get("idempotency-key") {
         let key = key.to_str().unwrap_or_default();
-        return idempotency::keyed(s, requests, docs, key, authorization, request_id).await;
+        return idempotency::keyed(s, requests, docs, key, authorization, vouched, request_id)
+            .await;
     }
     let mut out = Vec::with_capacity(requests.len());
     for (req, doc) in requests.into_iter().zip(docs) {
         let state = Arc::new(RequestState {
             request_id: request_id.to_owned(),
             authorization: authorization.clone(),
-            caller: Default::default(),
+            caller: tokio::sync::OnceCell::new_with(vouched.clone().map(Ok)),
             uow: Arc::new(UnitOfWork::immediate()),
         });
         out.push(execute(s, req, &doc, state).await);
@@ -409,6 +449,37 @@ async fn handle(s: &Shared, headers: &HeaderMap, bytes: Bytes, request_id: &str)
             json_response(StatusCode::OK, format!("[{}]", parts.join(",")), request_id)
         }
     }
+}
+
+/// The caller an admin-socket request names (the socket vouches for it; no token is read).
+/// The operator is told plainly what is wrong: no tenant, a suspended one, a bad actor name.
+async fn admin_socket_caller(s: &Shared, headers: &HeaderMap) -> Result<Caller, BadRequest> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let actor = text(ACTOR_HEADER).unwrap_or("cli:unknown");
+    let tenant = text(TENANT_HEADER)
+        .map(|t| {
+            domain::ids::TenantId::parse(t)
+                .map_err(|e| BadRequest::new("INVALID_INPUT", format!("tenant {t:?}: {e}")))
+        })
+        .transpose()?;
+    let named = tenant.as_ref().map_or("-".to_owned(), ToString::to_string);
+    s.api
+        .verifier
+        .local_admin(actor, tenant.as_ref())
+        .await
+        .map_err(|e| match e {
+            auth::AuthError::UnknownTenant => {
+                BadRequest::new("NOT_FOUND", format!("no tenant {named}"))
+            }
+            auth::AuthError::TenantSuspended => {
+                BadRequest::new("TENANT_SUSPENDED", format!("tenant {named} is suspended"))
+            }
+            auth::AuthError::Claim(_) => BadRequest::new(
+                "INVALID_INPUT",
+                format!("{ACTOR_HEADER} {actor:?} is not a subject"),
+            ),
+            e => BadRequest::new("UNAVAILABLE", e.to_string()),
+        })
 }
 
 /// The code of the first `userErrors` entry of a mutation's payload, if any: a refused command

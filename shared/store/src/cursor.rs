@@ -39,6 +39,13 @@ impl CursorKey {
         Ok(Self(bytes.into()))
     }
 
+    /// A random key that lives as long as this process (cursors it seals are read within it).
+    pub fn random() -> StoreResult<Self> {
+        let mut bytes = [0u8; KEY_LEN];
+        getrandom::fill(&mut bytes).map_err(|e| StoreError::Backend(e.to_string()))?;
+        Self::from_bytes(&bytes)
+    }
+
     /// The local key in `path`, generated (random, 32 bytes, mode 0600) on first use.
     pub fn load_or_generate(path: &Path) -> StoreResult<Self> {
         let io =

@@ -79,6 +79,7 @@ fn role_may(role: Role, op: Operation) -> bool {
         ListApiKeys,
         CreateApiKey,
         RevokeApiKey,
+        ReconcileLabels,
         ReadCarrierUsage,
     ];
     let platform = [
@@ -94,6 +95,8 @@ fn role_may(role: Role, op: Operation) -> bool {
         SetWebhook,
         SetEventSource,
         SetGateway,
+        ListGateways,
+        SignWebhookBody,
         ListPlatformCredentials,
         AddPlatformCredential,
         RotatePlatformCredential,

@@ -276,6 +276,8 @@ fn table() -> Vec<Row> {
             args: |_| r#"(input: {name: "ERP", role: STAFF})"#.into() },
         Row { field: "revokeApiKey", who: Admin, steps: &[], expect: Refused,
             args: |_| r#"(id: "01HZZZZZZZZZZZZZZZZZZZZZZZ")"#.into() },
+        Row { field: "reconcileLabels", who: Admin, steps: &[], expect: Refused,
+            args: |_| "(lookup: false)".into() },
         Row { field: "buyShippingLabel", who: Staff, steps: QUOTED, expect: Order(2),
             args: |f| format!(r#"({}, rateId: "{}")"#, f.on_shipment(), f.rate()) },
         Row { field: "voidShippingLabel", who: Staff, steps: LABELLED, expect: Order(2), args: shipment },
@@ -303,6 +305,12 @@ fn table() -> Vec<Row> {
             args: |_| r#"(gateway: "easypost", account: "shared", id: "01HZZZZZZZZZZZZZZZZZZZZZZZ")"#.into() },
         Row { field: "offerPlatformAccount", who: Platform, steps: &[], expect: Refused,
             args: |_| r#"(gateway: "easypost", account: "shared", plans: ["demo"])"#.into() },
+        Row { field: "setWebhook", who: Platform, steps: &[], expect: Refused,
+            args: |_| r#"(input: {tenant: "demo", hook: "add-order", provider: "oms", secret: "0123456789abcdef-keyed"})"#.into() },
+        Row { field: "setEventSource", who: Platform, steps: &[], expect: Refused,
+            args: |_| r#"(tenant: "demo", account: "123456789012", source: "com.demo.orders")"#.into() },
+        Row { field: "setGateway", who: Platform, steps: &[], expect: Refused,
+            args: |_| r#"(input: {id: "ep2", kind: "easypost", name: "EasyPost 2"})"#.into() },
     ];
     rows
 }
