@@ -16,6 +16,7 @@ mod notifier;
 mod packages;
 mod platform;
 mod platform_accounts;
+mod production;
 mod readme;
 mod resilience;
 mod returns;
