@@ -1,6 +1,7 @@
 //! API tests through the router, in process.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin_socket;
 mod api_keys;
 mod connections;
 mod credentials;
