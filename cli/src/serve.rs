@@ -43,6 +43,7 @@ pub struct Serve<'a> {
 /// Builds everything `oms serve` runs over one open store, and serves until SIGTERM or Ctrl-C.
 pub async fn serve(s: Serve<'_>) -> Result<(), CliError> {
     let data_dir = s.data_dir;
+    let metrics = install_metrics()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = boot::open_store(&s.store, clock.clone()).await?;
     let prod = match &s.mode {
@@ -140,10 +141,15 @@ pub async fn serve(s: Serve<'_>) -> Result<(), CliError> {
     };
     let admin = http_edge::admin_socket_router(state.clone(), config.clone());
     let trust_proxy = prod.is_some_and(|p| p.trust_proxy);
-    let router = http_edge::router(state, config).layer(axum::middleware::from_fn_with_state(
-        trust_proxy,
-        client_span,
-    ));
+    let router = http_edge::router(state, config)
+        .route(
+            "/metrics",
+            axum::routing::get(move || metrics_text(metrics.clone())),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            trust_proxy,
+            client_span,
+        ));
 
     let listener = tokio::net::TcpListener::bind(&s.listen)
         .await
@@ -192,6 +198,33 @@ pub async fn serve(s: Serve<'_>) -> Result<(), CliError> {
     served?;
     println!("stopped.");
     Ok(())
+}
+
+/// The process's Prometheus recorder, its histograms kept bounded by a periodic upkeep.
+fn install_metrics() -> Result<telemetry::prometheus::PrometheusHandle, CliError> {
+    let handle = telemetry::prometheus::install().map_err(CliError::Usage)?;
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(handle)
+}
+
+/// `GET /metrics`: the Prometheus text format (no tenant id in any label).
+async fn metrics_text(handle: telemetry::prometheus::PrometheusHandle) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle.render(),
+    )
+        .into_response()
 }
 
 /// What `oms serve` prints when it listens.

@@ -12,6 +12,7 @@ mod gateway;
 mod graphiql;
 mod labels_options;
 mod lambda;
+mod metrics;
 mod notifier;
 mod packages;
 mod platform;

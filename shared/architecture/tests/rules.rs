@@ -150,21 +150,26 @@ fn tenant_scopes_come_only_from_verifiers() {
 /// it is listed here, in review.
 const ARROWS: &[(&str, &[&str])] = &[
     ("domain", &[]),
+    // What the service measures: metric names and the helpers (over the `metrics` facade).
+    ("telemetry", &[]),
     // Identity and secrets sit on the domain alone.
     ("secrets", &["domain"]),
     // The guarded outbound HTTP client (every URL under the outbound policy) and the roots.
     ("outbound-http", &["domain"]),
-    ("auth", &["domain", "outbound-http"]),
+    ("auth", &["domain", "outbound-http", "telemetry"]),
     // The use cases, over the ports they define (`app::ports`): never a crate that
     // implements one.
     ("app", &["domain", "auth"]),
     // The store implements app's repository ports; the carriers its carrier port.
-    ("store", &["domain", "app"]),
-    ("carriers", &["domain", "app"]),
+    ("store", &["domain", "app", "telemetry"]),
+    ("carriers", &["domain", "app", "telemetry"]),
     // The edges: GraphQL (no HTTP), HTTP over it, events in and out.
     ("graphql", &["domain", "auth", "app"]),
-    ("http-edge", &["domain", "auth", "app", "graphql"]),
-    ("events", &["domain", "store", "auth", "app"]),
+    (
+        "http-edge",
+        &["domain", "auth", "app", "graphql", "telemetry"],
+    ),
+    ("events", &["domain", "store", "auth", "app", "telemetry"]),
     // The composition root: never an edge that links axum or async-graphql.
     (
         "boot",
@@ -213,6 +218,7 @@ const ARROWS: &[(&str, &[&str])] = &[
             "graphql",
             "http-edge",
             "outbound-http",
+            "telemetry",
         ],
     ),
     ("graphql-function", &["graphql", "http-edge", "boot"]),

@@ -37,14 +37,16 @@ impl TokenCache {
 
     pub fn get(&self, hash: &TokenHash, now: i64) -> Option<Caller> {
         let mut map = self.map.lock().ok()?;
-        match map.get(hash) {
+        let found = match map.get(hash) {
             Some(e) if e.expires_at > now => Some(e.caller.clone()),
             Some(_) => {
                 map.remove(hash);
                 None
             }
             None => None,
-        }
+        };
+        telemetry::cache("token", found.is_some());
+        found
     }
 
     pub fn insert(

@@ -232,7 +232,9 @@ impl CachedDirectory {
         K: Eq + Hash + Clone,
     {
         let now = self.clock.now_secs();
-        if let Some(v) = map.get(key, now, self.ttl_secs) {
+        let hit = map.get(key, now, self.ttl_secs);
+        telemetry::cache("directory", hit.is_some());
+        if let Some(v) = hit {
             return Ok(v);
         }
         let v = fetch().await.map_err(unavailable)?.map(Arc::new);

@@ -131,7 +131,9 @@ impl JwksCache {
     pub async fn key(&self, url: &str, kid: Option<&str>) -> AuthResult<Arc<DecodingKey>> {
         let set = self.set(url);
         let now = self.clock.now_secs();
-        if let Some(key) = self.cached(&set, kid, now)? {
+        let cached = self.cached(&set, kid, now)?;
+        telemetry::cache("jwks", cached.is_some());
+        if let Some(key) = cached {
             return Ok(key);
         }
         let lock = {

@@ -87,7 +87,8 @@ pub fn services_of_stage(
     let platform =
         app::platform::PlatformHost::new(repos.platform.clone(), clock.clone(), verifier.clone())
             .with_outbound(outbound.clone());
-    let connector = carriers::HttpConnector::new(client, outbound.clone());
+    let connector =
+        carriers::MeteredConnector(carriers::HttpConnector::new(client, outbound.clone()));
     let mut app = App::new(repos, ids, clock)
         .with_connector(Arc::new(connector))
         .with_outbound(outbound)

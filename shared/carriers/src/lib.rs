@@ -19,10 +19,12 @@ pub mod fake_fedex;
 pub mod fedex;
 mod http;
 mod lenient;
+mod metered;
 pub mod oauth;
 pub mod shippo;
 mod wire;
 
 pub use connector::HttpConnector;
 pub use http::RetryPolicy;
+pub use metered::MeteredConnector;
 pub use wire::Credentials;

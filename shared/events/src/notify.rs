@@ -249,7 +249,13 @@ impl Notifier {
             ],
             body: &ready.body,
         };
-        self.sender.post(post).await.map(|_| ())
+        let sent = self.sender.post(post).await.map(|_| ());
+        telemetry::notification(match &sent {
+            Ok(()) => "delivered",
+            Err(SendError::Refused(_)) => "refused",
+            Err(SendError::Failed(_)) => "failed",
+        });
+        sent
     }
 
     /// The tenant's config and secret, from the cache while fresh.

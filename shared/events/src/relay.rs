@@ -44,15 +44,28 @@ impl OutboxRelay {
     pub async fn pass(&self, limit: u32) -> AppResult<RelayPass> {
         let mut pass = RelayPass::default();
         let mut done = Vec::new();
-        for item in self.outbox.pending(limit).await? {
+        let mut lags = Vec::new();
+        let pending = self.outbox.pending(limit).await?;
+        let seen = pending.len();
+        let now = std::time::SystemTime::now();
+        for item in pending {
             if !publish_all(self.publisher.as_ref(), &item.events).await {
                 pass.blocked = true;
                 break;
+            }
+            // How long the item waited: from its first event to its publication.
+            if let Some(e) = item.events.first() {
+                let at = std::time::UNIX_EPOCH
+                    + std::time::Duration::from_millis(
+                        u64::try_from(e.occurred_at.unix_millis()).unwrap_or(0),
+                    );
+                lags.push(now.duration_since(at).unwrap_or_default());
             }
             done.push(item.pointer);
         }
         self.outbox.published(&done).await?;
         pass.published = done.len();
+        telemetry::relay_pass(seen - done.len(), lags);
         Ok(pass)
     }
 

@@ -562,14 +562,22 @@ async fn execute(
         .and_then(error_code)
         .or_else(|| user_error_code(&out.data))
         .unwrap_or_else(|| "ok".to_owned());
+    let took = started.elapsed();
     tracing::info!(
         request_id = %state.request_id,
         tenant = tenant.as_deref().unwrap_or("-"),
         operation = operation.as_deref().unwrap_or("-"),
         outcome = %outcome,
-        latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        latency_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
         "graphql operation"
     );
+    // The metric's operation is the schema's (a bounded set), never the caller's own name.
+    let metric_operation = doc
+        .first_field
+        .as_deref()
+        .and_then(|f| domain::access::Operation::parse(f).ok())
+        .map_or("other", domain::access::Operation::as_str);
+    telemetry::request(metric_operation, &outcome, took);
     out
 }
 

@@ -807,7 +807,8 @@ impl ItemStore for DynamoStore {
         let mut token = [0u8; 16];
         getrandom::fill(&mut token).map_err(|e| StoreError::Backend(e.to_string()))?;
         let token: String = token.iter().map(|b| format!("{b:02x}")).collect();
-        match self
+        let started = std::time::Instant::now();
+        let sent = self
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
@@ -817,8 +818,9 @@ impl ItemStore for DynamoStore {
                     .then_some(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Indexes),
             )
             .send()
-            .await
-        {
+            .await;
+        telemetry::store_commit(1, started.elapsed());
+        match sent {
             Ok(out) => {
                 self.record_capacity(out.consumed_capacity());
                 self.meter("TransactWriteItems", out.consumed_capacity(), true);

@@ -431,7 +431,9 @@ fn writer_loop(db: Arc<Database>, durable: bool, jobs: std::sync::mpsc::Receiver
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
         let (outcomes, committed) = commit_batch(&db, durable, &mut batch);
+        telemetry::store_commit(batch.len(), started.elapsed());
         for (job, outcome) in batch.into_iter().zip(outcomes) {
             let outcome = match (&committed, outcome) {
                 (Ok(()), outcome) => outcome,
