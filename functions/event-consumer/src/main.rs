@@ -13,11 +13,11 @@ async fn main() -> Result<(), Error> {
     boot::init_logging(boot::LogFormat::Lambda);
     let config = boot::lambda::start(Function::EventConsumer);
     let function = boot::lambda::event_function(&config).await?;
-    let function = &function;
+    let (function, metrics) = (&function, &boot::lambda::metrics(Function::EventConsumer));
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        events::dispatch::handle_event(function, event.payload)
-            .await
-            .map_err(Error::from)
+        let out = events::dispatch::handle_event(function, event.payload).await;
+        metrics.flush();
+        out.map_err(Error::from)
     }))
     .await
 }

@@ -9,11 +9,12 @@ use lambda_http::Error;
 async fn main() -> Result<(), Error> {
     boot::init_logging(boot::LogFormat::Lambda);
     let config = boot::lambda::start(Function::Graphql);
+    let metrics = boot::lambda::metrics(Function::Graphql);
     let services = boot::lambda::graphql_services(&config).await?;
     let http = http_edge::HttpConfig::lambda(config.introspection);
-    http_edge::lambda::serve(http_edge::graphql_router(
-        graphql::api_state(services),
-        http,
-    ))
+    http_edge::lambda::serve(
+        http_edge::graphql_router(graphql::api_state(services), http),
+        move || metrics.flush(),
+    )
     .await
 }

@@ -135,3 +135,53 @@ fn introspection_is_off_unless_configured() {
     assert!(read(Some("true")).limits.introspection);
     assert!(!read(None).graphiql);
 }
+
+/// An invocation's metrics come out as CloudWatch Embedded Metric Format: each line a JSON
+/// document whose `_aws` directive names the namespace, the dimension sets and the metrics,
+/// each dimension and metric present beside it; the request's names its operation.
+#[tokio::test]
+async fn an_invocation_leaves_an_emf_line_naming_its_operation() {
+    let metrics = telemetry::emf::Emf::install("graphql").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (router, idp) = router(dir.path()).await;
+    let (status, body) = call(router, event("viewer.json", &token(&idp, Role::Staff))).await;
+    assert_eq!(status, 200, "{body}");
+    let mut out = Vec::new();
+    metrics.flush_to(&mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+
+    let mut request_docs = 0;
+    for line in text.lines() {
+        let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+        let aws = &doc["_aws"];
+        assert!(aws["Timestamp"].is_u64(), "{line}");
+        let directives = aws["CloudWatchMetrics"].as_array().unwrap();
+        assert!(!directives.is_empty(), "{line}");
+        for d in directives {
+            assert_eq!(d["Namespace"], "TenantOMS", "{line}");
+            for set in d["Dimensions"].as_array().unwrap() {
+                for name in set.as_array().unwrap() {
+                    assert!(doc[name.as_str().unwrap()].is_string(), "{name} in {line}");
+                }
+            }
+            for m in d["Metrics"].as_array().unwrap() {
+                let value = &doc[m["Name"].as_str().unwrap()];
+                assert!(
+                    value.is_number()
+                        || value
+                            .as_array()
+                            .is_some_and(|v| v.iter().all(serde_json::Value::is_number)),
+                    "{m} in {line}"
+                );
+            }
+        }
+        assert_eq!(doc["function"], "graphql", "{line}");
+        if doc["operation"] == "viewer" && doc.get("oms_requests_total").is_some() {
+            request_docs += 1;
+            assert_eq!(doc["outcome"], "ok", "{line}");
+            assert_eq!(doc["oms_requests_total"], 1, "{line}");
+        }
+        assert!(!line.contains("demo"), "a tenant in a metric: {line}");
+    }
+    assert_eq!(request_docs, 1, "{text}");
+}

@@ -13,11 +13,16 @@ async fn main() -> Result<(), Error> {
     boot::init_logging(boot::LogFormat::Lambda);
     let config = boot::lambda::start(Function::Notifier);
     let function = boot::lambda::notifier_function(&config).await?;
-    let function = &function;
+    let (function, metrics) = (&function, &boot::lambda::metrics(Function::Notifier));
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        events::notifier::handle_batch(function, event.payload, &event.context.invoked_function_arn)
-            .await
-            .map_err(Error::from)
+        let out = events::notifier::handle_batch(
+            function,
+            event.payload,
+            &event.context.invoked_function_arn,
+        )
+        .await;
+        metrics.flush();
+        out.map_err(Error::from)
     }))
     .await
 }

@@ -11,14 +11,14 @@ async fn main() -> Result<(), Error> {
     boot::init_logging(boot::LogFormat::Lambda);
     let config = boot::lambda::start(Function::OutboxRelay);
     let relay = boot::lambda::outbox_relay(&config).await?;
-    let relay = &relay;
+    let (relay, metrics) = (&relay, &boot::lambda::metrics(Function::OutboxRelay));
     // The payload is read by the relay itself: one that is not a stream batch is dead-lettered
     // and the invocation succeeds, never an error the stream would retry for a day.
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            events::stream::relay_batch(relay, event.payload)
-                .await
-                .map_err(Error::from)
+            let out = events::stream::relay_batch(relay, event.payload).await;
+            metrics.flush();
+            out.map_err(Error::from)
         },
     ))
     .await

@@ -10,6 +10,11 @@ use lambda_http::Error;
 async fn main() -> Result<(), Error> {
     boot::init_logging(boot::LogFormat::Lambda);
     let config = boot::lambda::start(Function::WebhookShipmentTracker);
+    let metrics = boot::lambda::metrics(Function::WebhookShipmentTracker);
     let services = boot::lambda::webhook_services(&config).await?;
-    http_edge::lambda::serve(http_edge::webhook_router(graphql::api_state(services))).await
+    http_edge::lambda::serve(
+        http_edge::webhook_router(graphql::api_state(services)),
+        move || metrics.flush(),
+    )
+    .await
 }

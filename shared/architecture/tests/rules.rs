@@ -182,6 +182,7 @@ const ARROWS: &[(&str, &[&str])] = &[
             "carriers",
             "events",
             "outbound-http",
+            "telemetry",
         ],
     ),
     // Fixtures for tests and benches (a dev-dependency everywhere).

@@ -35,6 +35,22 @@ pub fn start(function: Function) -> LambdaConfig {
     }
 }
 
+/// The function's metrics recorder: CloudWatch EMF lines on standard output, flushed after
+/// each invocation (`Emf::flush`), every document naming the function as deployed
+/// (`AWS_LAMBDA_FUNCTION_NAME`, one per stack and stage; the binary's name elsewhere).
+/// Installed at init; a failure stops the function there, naming it.
+pub fn metrics(function: Function) -> telemetry::emf::Emf {
+    let name =
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| function.binary().to_owned());
+    match telemetry::emf::Emf::install(name) {
+        Ok(emf) => emf,
+        Err(e) => {
+            tracing::error!(function = function.binary(), "metrics: {e}");
+            std::process::exit(1)
+        }
+    }
+}
+
 /// The AWS clients of one function, all from one loaded SDK configuration (region and
 /// credentials providers; credentials themselves are fetched lazily, on the first call).
 pub struct Aws {

@@ -23,11 +23,17 @@ const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 #[error("{0}")]
 pub struct NotARequest(String);
 
-/// Serves `router` to the Lambda Runtime API, one invocation at a time, until the process ends.
-pub async fn serve(router: axum::Router) -> Result<(), lambda_runtime::Error> {
-    let router = &router;
+/// Serves `router` to the Lambda Runtime API, one invocation at a time, until the process ends;
+/// `after` runs once each invocation is answered (the functions flush their metrics there).
+pub async fn serve(
+    router: axum::Router,
+    after: impl Fn() + Send + Sync,
+) -> Result<(), lambda_runtime::Error> {
+    let (router, after) = (&router, &after);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<Value, lambda_runtime::Error>(handle(router.clone(), event.payload).await)
+        let answer = handle(router.clone(), event.payload).await;
+        after();
+        Ok::<Value, lambda_runtime::Error>(answer)
     }))
     .await
 }

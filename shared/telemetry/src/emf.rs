@@ -11,14 +11,17 @@ pub const NAMESPACE: &str = "TenantOMS";
 pub struct Emf(&'static Collector);
 
 impl Emf {
-    /// Installs the recorder for this process (once), every document naming `function`.
-    pub fn install(function: &'static str) -> Result<Self, String> {
-        Builder::new()
+    /// Installs the recorder for this process (once), every document naming `function` (the
+    /// deployed function's name: what the template's alarms name).
+    pub fn install(function: impl Into<String>) -> Result<Self, String> {
+        let emf = Builder::new()
             .cloudwatch_namespace(NAMESPACE)
-            .with_dimension("function", function)
+            .with_dimension("function", function.into())
             .init()
             .map(Emf)
-            .map_err(|e| format!("cannot install the EMF recorder: {e}"))
+            .map_err(|e| format!("cannot install the EMF recorder: {e}"))?;
+        crate::describe();
+        Ok(emf)
     }
 
     /// Writes what was recorded since the last flush as EMF lines to `out`.

@@ -20,6 +20,9 @@ pub mod names {
     pub const REQUESTS: &str = "oms_requests_total";
     /// Histogram: API request latency by `operation`.
     pub const REQUEST_SECONDS: &str = "oms_request_duration_seconds";
+    /// Histogram: every API request's latency, all operations together (unlabelled: what the
+    /// template's p99 alarm reads from a function's EMF documents).
+    pub const API_SECONDS: &str = "oms_api_latency_seconds";
     /// Histogram: how long a store commit took (a group commit: the batch's).
     pub const STORE_COMMIT_SECONDS: &str = "oms_store_commit_duration_seconds";
     /// Histogram: how many transactions one group commit carried.
@@ -34,6 +37,9 @@ pub mod names {
     pub const CARRIER_CALLS: &str = "oms_carrier_calls_total";
     /// Histogram: carrier call latency by `carrier` and `call`.
     pub const CARRIER_SECONDS: &str = "oms_carrier_call_duration_seconds";
+    /// Counter: carrier calls that failed on the carrier's side (unreachable or failing,
+    /// refusing our credentials, rate limiting us), unlabelled: what the template's alarm reads.
+    pub const CARRIER_ERRORS: &str = "oms_carrier_errors_total";
     /// Counter: cache lookups by `cache` (`jwks`, `token`, `directory`) and `result`.
     pub const CACHE_LOOKUPS: &str = "oms_cache_lookups_total";
 }
@@ -46,6 +52,15 @@ pub fn describe() {
         names::REQUEST_SECONDS,
         Unit::Seconds,
         "API request latency by operation"
+    );
+    describe_histogram!(
+        names::API_SECONDS,
+        Unit::Seconds,
+        "API request latency, all operations"
+    );
+    describe_counter!(
+        names::CARRIER_ERRORS,
+        "Carrier calls failed on the carrier's side"
     );
     describe_histogram!(
         names::STORE_COMMIT_SECONDS,
@@ -86,6 +101,7 @@ pub fn request(operation: &'static str, outcome: &str, took: Duration) {
         .increment(1);
     metrics::histogram!(names::REQUEST_SECONDS, "operation" => operation)
         .record(took.as_secs_f64());
+    metrics::histogram!(names::API_SECONDS).record(took.as_secs_f64());
 }
 
 /// One store commit of `batch` transactions.
@@ -121,7 +137,14 @@ pub fn carrier_call(carrier: &'static str, call: &'static str, outcome: &str, to
     .increment(1);
     metrics::histogram!(names::CARRIER_SECONDS, "carrier" => carrier, "call" => call)
         .record(took.as_secs_f64());
+    if CARRIER_SIDE.contains(&outcome) {
+        metrics::counter!(names::CARRIER_ERRORS).increment(1);
+    }
 }
+
+/// The outcomes of a carrier call that are the carrier's failing, not the request's
+/// (`CarrierError::code`): what an operator is paged for.
+const CARRIER_SIDE: [&str; 3] = ["carrier_unavailable", "carrier_auth_failed", "rate_limited"];
 
 /// One cache lookup: `cache` is `jwks`, `token` or `directory`.
 pub fn cache(cache: &'static str, hit: bool) {
