@@ -9,6 +9,7 @@ mod listen;
 mod local;
 mod production;
 mod serve;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -100,6 +101,10 @@ enum Cmd {
         /// Production mode's TOML configuration (README: Production on one machine).
         #[arg(long, env = "OMS_CONFIG")]
         config: Option<PathBuf>,
+        /// Also serve `/status` and `/metrics` here, without a credential (keep it private:
+        /// loopback or an operator network). On the API's address they need a platform token.
+        #[arg(long, env = "OMS_ADMIN_LISTEN")]
+        admin_listen: Option<String>,
         /// on: publish the store's outbox from this process; off: leave it to another relay
         /// (required with `--dynamodb-table`, whose stream the AWS deployment publishes).
         #[arg(long, value_enum, default_value = "on", env = "OMS_RELAY")]
@@ -381,6 +386,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Cmd::Serve {
             listen,
             config,
+            admin_listen,
             relay,
             log_format,
             bus,
@@ -430,6 +436,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 listen,
                 bus,
                 relay: relay == Switch::On,
+                admin_listen,
                 mode,
             })
             .await?;

@@ -34,6 +34,8 @@ pub struct Serve<'a> {
     pub store: StoreConfig,
     pub listen: String,
     pub bus: LocalBus,
+    /// Where `/status` and `/metrics` are served without a credential (an operator network).
+    pub admin_listen: Option<String>,
     /// Whether this process publishes the store's outbox (off over a table whose stream the
     /// AWS deployment's relay already publishes).
     pub relay: bool,
@@ -141,10 +143,14 @@ pub async fn serve(s: Serve<'_>) -> Result<(), CliError> {
     };
     let admin = http_edge::admin_socket_router(state.clone(), config.clone());
     let trust_proxy = prod.is_some_and(|p| p.trust_proxy);
-    let router = http_edge::router(state, config)
-        .route(
-            "/metrics",
-            axum::routing::get(move || metrics_text(metrics.clone())),
+    let status = crate::status::Status::new(metrics.clone());
+    spawn_upkeep(metrics.clone(), status.clone());
+    let operator = operator_router(metrics, status);
+    let router = http_edge::router(state.clone(), config)
+        .merge(
+            operator
+                .clone()
+                .route_layer(axum::middleware::from_fn_with_state(state, platform_only)),
         )
         .layer(axum::middleware::from_fn_with_state(
             trust_proxy,
@@ -166,13 +172,35 @@ pub async fn serve(s: Serve<'_>) -> Result<(), CliError> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     banner(&s, addr, scheme);
 
-    let stop = Arc::new(tokio::sync::Notify::new());
-    let admin_stop = stop.clone();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
     let admin_served = tokio::spawn(
         axum::serve(socket.listener, admin)
-            .with_graceful_shutdown(async move { admin_stop.notified().await })
+            .with_graceful_shutdown(until_stopped(stopped.clone()))
             .into_future(),
     );
+    // The operator's page and metrics on an address of their own, without a credential.
+    let operator_served = match &s.admin_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| CliError::Usage(format!("cannot listen on {addr}: {e}")))?;
+            let local = listener
+                .local_addr()
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            println!(
+                "  status and metrics  http://{local}/status  http://{local}/metrics (no credential: keep this address private)"
+            );
+            Some(tokio::spawn(
+                axum::serve(listener, operator)
+                    .with_graceful_shutdown(until_stopped(stopped.clone()))
+                    .into_future(),
+            ))
+        }
+        None => None,
+    };
     let app = router.into_make_service_with_connect_info::<crate::listen::Peer>();
     let served = match tls {
         Some(config) => {
@@ -189,8 +217,11 @@ pub async fn serve(s: Serve<'_>) -> Result<(), CliError> {
         }
     }
     .map_err(|e| CliError::Usage(format!("server error: {e}")));
-    stop.notify_one();
+    let _ = stop.send(true);
     let _ = admin_served.await;
+    if let Some(o) = operator_served {
+        let _ = o.await;
+    }
     drop(socket.path);
     if let Some(events) = events {
         events.stop().await;
@@ -200,18 +231,70 @@ pub async fn serve(s: Serve<'_>) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The process's Prometheus recorder, its histograms kept bounded by a periodic upkeep.
+/// The process's Prometheus recorder.
 fn install_metrics() -> Result<telemetry::prometheus::PrometheusHandle, CliError> {
-    let handle = telemetry::prometheus::install().map_err(CliError::Usage)?;
-    let upkeep = handle.clone();
+    telemetry::prometheus::install().map_err(CliError::Usage)
+}
+
+/// Every 5 s: the recorder's upkeep (its histograms stay bounded) and a sample of the counters
+/// for the status page's recent figures.
+fn spawn_upkeep(handle: telemetry::prometheus::PrometheusHandle, status: crate::status::Status) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
         loop {
             every.tick().await;
-            upkeep.run_upkeep();
+            handle.run_upkeep();
+            status.sample();
         }
     });
-    Ok(handle)
+}
+
+/// `/metrics` and `/status`: on the API's address behind the platform role, or on
+/// `--admin-listen` as they are.
+fn operator_router(
+    metrics: telemetry::prometheus::PrometheusHandle,
+    status: crate::status::Status,
+) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move || metrics_text(metrics.clone())),
+        )
+        .route(
+            "/status",
+            axum::routing::get(move || {
+                let status = status.clone();
+                async move { axum::response::Html(status.render()) }
+            }),
+        )
+}
+
+/// Lets through the platform role's requests only (a bearer token of the platform issuer):
+/// the operator's pages show every tenant's activity in aggregate.
+async fn platform_only(
+    axum::extract::State(api): axum::extract::State<Arc<graphql::ApiState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let authorization = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match api.verifier.verify(authorization).await {
+        Ok(auth::Caller::Platform(_)) => next.run(request).await,
+        Ok(auth::Caller::Tenant(_)) => (
+            axum::http::StatusCode::FORBIDDEN,
+            "the platform role only\n",
+        )
+            .into_response(),
+        Err(_) => (
+            axum::http::StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+            "a platform token is needed\n",
+        )
+            .into_response(),
+    }
 }
 
 /// `GET /metrics`: the Prometheus text format (no tenant id in any label).

@@ -8,7 +8,7 @@ use std::process::Command;
 use crate::server::Server;
 
 /// The page's DOM after Chromium ran its scripts.
-fn dump_dom(url: &str) -> String {
+pub(crate) fn dump_dom(url: &str) -> String {
     let profile = tempfile::tempdir().unwrap();
     let out = Command::new("chromium")
         .args([
