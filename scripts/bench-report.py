@@ -81,12 +81,20 @@ for label, prefix in MICRO:
     say(f"  {label:<52} {fmt_ns(ns):>12}")
 
 # An API key's read against a JWT's, in the same run: throughput ratio (JWT time / key time).
-jwt = [v for k, v in estimates.items() if k.startswith("http/order(id) through the router")]
+jwt = [v for k, v in estimates.items() if k.startswith("http/order(id) through the router (")]
 key = [v for k, v in estimates.items() if k.startswith("http/order(id) with an API key")]
 if jwt and key:
     ratio = round(jwt[0] / key[0], 3)
     report["checks"].append({"check": "order(id) with an API key, throughput vs the JWT path",
                              "value": ratio, "target": 0.9, "ok": ratio >= 0.9})
+
+# The cost of recording metrics on the same read, in the same run (target: at most 3 %).
+plain = [v for k, v in estimates.items() if k.startswith("http/order(id) through the router (")]
+metered = [v for k, v in estimates.items() if k.startswith("http/order(id) through the router with metrics")]
+if plain and metered:
+    cost = round(metered[0] / plain[0] - 1, 4)
+    report["checks"].append({"check": "order(id): cost of recording metrics (with / without - 1)",
+                             "value": cost, "target": 0.03, "ok": cost <= 0.03})
 
 loads = load("load.json")
 report["load"] = loads

@@ -1,7 +1,7 @@
 //! The Prometheus exporter of `oms serve`: the process's recorder, rendered at `GET /metrics`.
 
-pub use metrics_exporter_prometheus::PrometheusHandle;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+pub use metrics_exporter_prometheus::{PrometheusHandle, PrometheusRecorder};
 
 /// Latency buckets in seconds: 1 ms to 10 s.
 const SECONDS: &[f64] = &[
@@ -10,14 +10,28 @@ const SECONDS: &[f64] = &[
 /// Group-commit batch sizes.
 const BATCH: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
 
-/// Installs the Prometheus recorder for this process (once) and returns what renders it.
-pub fn install() -> Result<PrometheusHandle, String> {
-    let handle = PrometheusBuilder::new()
+fn builder() -> Result<PrometheusBuilder, String> {
+    PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS)
         .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("_batch_size".into()), BATCH))
-        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+/// Installs the Prometheus recorder for this process (once) and returns what renders it.
+pub fn install() -> Result<PrometheusHandle, String> {
+    let handle = builder()?
         .install_recorder()
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
     crate::describe();
     Ok(handle)
+}
+
+/// A recorder of its own, not installed (a benchmark measures with and without it).
+pub fn recorder() -> Result<PrometheusRecorder, String> {
+    Ok(builder()?.build_recorder())
+}
+
+/// Runs `f` with `recorder` recording what this thread measures meanwhile.
+pub fn with_recorder<T>(recorder: &PrometheusRecorder, f: impl FnOnce() -> T) -> T {
+    metrics::with_local_recorder(recorder, f)
 }
