@@ -417,6 +417,11 @@ pub async fn saas_shipment_tracker(
         latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "webhook delivery"
     );
+    delivery_metric(
+        Operation::WebhookShipmentTracker,
+        answer.0.status,
+        started.elapsed(),
+    );
     answer.0.into_response(&request_id, answer.1)
 }
 
@@ -550,7 +555,26 @@ async fn deliver(
         latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "webhook delivery"
     );
+    let operation = match hook {
+        WebhookHook::AddOrder => Operation::WebhookAddOrder,
+        // Notifications are ours going out: no route delivers them here.
+        WebhookHook::ShipmentTracker | WebhookHook::Notifications => {
+            Operation::WebhookShipmentTracker
+        }
+    };
+    delivery_metric(operation, answer.status, started.elapsed());
     answer.into_response(&request_id, replayed)
+}
+
+/// A delivery as a request of the metrics: `ok` when answered 2xx, else `http_{status}` (a
+/// bounded set, like the API's error codes).
+fn delivery_metric(operation: Operation, status: StatusCode, took: std::time::Duration) {
+    let outcome = if status.is_success() {
+        telemetry::OK.to_owned()
+    } else {
+        format!("http_{}", status.as_u16())
+    };
+    telemetry::request(operation.as_str(), &outcome, took);
 }
 
 async fn delivery_answer(
