@@ -429,8 +429,8 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     .unwrap_or_else(|| "127.0.0.1:8080".into());
                 (serve::Mode::Dev, listen)
             };
-            boot::init_logging(log_format.into());
-            serve::serve(serve::Serve {
+            let traces = boot::init_logging(log_format.into());
+            let served = serve::serve(serve::Serve {
                 data_dir: &cli.data_dir,
                 store: store.clone(),
                 listen,
@@ -439,7 +439,12 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 admin_listen,
                 mode,
             })
-            .await?;
+            .await;
+            // The spans batched last go out before the process ends.
+            if let Some(t) = traces {
+                t.shutdown();
+            }
+            served?;
         }
         Cmd::Init => {
             let api = Api::open(&target).await?;

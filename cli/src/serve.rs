@@ -354,6 +354,10 @@ fn banner(s: &Serve<'_>, addr: SocketAddr, scheme: &str) {
     println!("Ctrl-C or SIGTERM stops it; requests in flight finish first.");
 }
 
+/// The target of the request spans that name the client: logged, never exported as a trace
+/// (an address is the client's, not ours to send elsewhere).
+const ACCESS: &str = boot::ACCESS_LOG;
+
 /// Each request in a span naming its client: the peer, or behind a trusted proxy the last
 /// `X-Forwarded-For` hop (the one that proxy added; earlier hops are the client's own word).
 async fn client_span(
@@ -377,7 +381,7 @@ async fn client_span(
         .flatten();
     let client = forwarded.unwrap_or_else(|| peer.ip().to_string());
     next.run(request)
-        .instrument(tracing::info_span!("request", client = %client))
+        .instrument(tracing::info_span!(target: ACCESS, "request", client = %client))
         .await
 }
 

@@ -24,5 +24,6 @@ mod returns;
 mod server;
 mod shippo;
 mod shutdown;
+mod traces;
 mod tracking;
 mod webhooks;

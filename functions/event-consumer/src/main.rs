@@ -10,10 +10,13 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    boot::init_logging(boot::LogFormat::Lambda);
+    let traces = boot::init_logging(boot::LogFormat::Lambda);
     let config = boot::lambda::start(Function::EventConsumer);
     let function = boot::lambda::event_function(&config).await?;
-    let (function, metrics) = (&function, &boot::lambda::metrics(Function::EventConsumer));
+    let (function, metrics) = (
+        &function,
+        &boot::lambda::observed(Function::EventConsumer, traces),
+    );
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let out = events::dispatch::handle_event(function, event.payload).await;
         metrics.flush();

@@ -7,9 +7,9 @@ use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    boot::init_logging(boot::LogFormat::Lambda);
+    let traces = boot::init_logging(boot::LogFormat::Lambda);
     let config = boot::lambda::start(Function::Graphql);
-    let metrics = boot::lambda::metrics(Function::Graphql);
+    let metrics = boot::lambda::observed(Function::Graphql, traces);
     let services = boot::lambda::graphql_services(&config).await?;
     let http = http_edge::HttpConfig::lambda(config.introspection);
     http_edge::lambda::serve(

@@ -10,10 +10,13 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    boot::init_logging(boot::LogFormat::Lambda);
+    let traces = boot::init_logging(boot::LogFormat::Lambda);
     let config = boot::lambda::start(Function::Notifier);
     let function = boot::lambda::notifier_function(&config).await?;
-    let (function, metrics) = (&function, &boot::lambda::metrics(Function::Notifier));
+    let (function, metrics) = (
+        &function,
+        &boot::lambda::observed(Function::Notifier, traces),
+    );
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let out = events::notifier::handle_batch(
             function,

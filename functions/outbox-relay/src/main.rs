@@ -8,10 +8,13 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    boot::init_logging(boot::LogFormat::Lambda);
+    let traces = boot::init_logging(boot::LogFormat::Lambda);
     let config = boot::lambda::start(Function::OutboxRelay);
     let relay = boot::lambda::outbox_relay(&config).await?;
-    let (relay, metrics) = (&relay, &boot::lambda::metrics(Function::OutboxRelay));
+    let (relay, metrics) = (
+        &relay,
+        &boot::lambda::observed(Function::OutboxRelay, traces),
+    );
     // The payload is read by the relay itself: one that is not a stream batch is dead-lettered
     // and the invocation succeeds, never an error the stream would retry for a day.
     run(service_fn(

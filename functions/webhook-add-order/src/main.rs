@@ -8,9 +8,9 @@ use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    boot::init_logging(boot::LogFormat::Lambda);
+    let traces = boot::init_logging(boot::LogFormat::Lambda);
     let config = boot::lambda::start(Function::WebhookAddOrder);
-    let metrics = boot::lambda::metrics(Function::WebhookAddOrder);
+    let metrics = boot::lambda::observed(Function::WebhookAddOrder, traces);
     let services = boot::lambda::webhook_services(&config).await?;
     http_edge::lambda::serve(
         http_edge::webhook_router(graphql::api_state(services)),

@@ -35,15 +35,32 @@ pub fn start(function: Function) -> LambdaConfig {
     }
 }
 
-/// The function's metrics recorder: CloudWatch EMF lines on standard output, flushed after
-/// each invocation (`Emf::flush`), every document naming the function as deployed
-/// (`AWS_LAMBDA_FUNCTION_NAME`, one per stack and stage; the binary's name elsewhere).
+/// What a function reports after each invocation: its metrics and, when exported, its traces.
+pub struct Observed {
+    emf: telemetry::emf::Emf,
+    traces: Option<telemetry::traces::Traces>,
+}
+
+impl Observed {
+    /// After an invocation: the metrics as EMF lines on standard output, the batched spans
+    /// sent (the environment may freeze before a background flush would).
+    pub fn flush(&self) {
+        self.emf.flush();
+        if let Some(t) = &self.traces {
+            t.flush();
+        }
+    }
+}
+
+/// The function's metrics recorder — CloudWatch EMF lines on standard output, every document
+/// naming the function as deployed (`AWS_LAMBDA_FUNCTION_NAME`, one per stack and stage; the
+/// binary's name elsewhere) — with the trace pipeline `init_logging` started, if any.
 /// Installed at init; a failure stops the function there, naming it.
-pub fn metrics(function: Function) -> telemetry::emf::Emf {
+pub fn observed(function: Function, traces: Option<telemetry::traces::Traces>) -> Observed {
     let name =
         std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| function.binary().to_owned());
     match telemetry::emf::Emf::install(name) {
-        Ok(emf) => emf,
+        Ok(emf) => Observed { emf, traces },
         Err(e) => {
             tracing::error!(function = function.binary(), "metrics: {e}");
             std::process::exit(1)

@@ -161,19 +161,72 @@ pub enum LogFormat {
     Lambda,
 }
 
+/// The target of spans that name a client (its address): logged, never exported as traces.
+pub const ACCESS_LOG: &str = "oms::access";
+
 /// Installs the process's log subscriber once; `OMS_LOG` (an `EnvFilter`) sets levels, default
-/// `info`.
-pub fn init_logging(format: LogFormat) {
+/// `info`. With `OTEL_EXPORTER_OTLP_ENDPOINT` set (and a tokio runtime running), the spans of
+/// the service's own crates are exported as OpenTelemetry traces too; hold the returned
+/// pipeline and flush or shut it down (a Lambda function after each invocation).
+pub fn init_logging(format: LogFormat) -> Option<telemetry::traces::Traces> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    type Boxed = Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync>;
     let filter = tracing_subscriber::EnvFilter::try_from_env(lambda::env::LOG)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colour only on a terminal: a file or a pipe gets plain text.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Lambda => builder.json().with_target(false).without_time().init(),
-    }
+    let logs: Boxed = match format {
+        LogFormat::Text => fmt.with_filter(filter).boxed(),
+        LogFormat::Json => fmt.json().with_filter(filter).boxed(),
+        LogFormat::Lambda => fmt
+            .json()
+            .with_target(false)
+            .without_time()
+            .with_filter(filter)
+            .boxed(),
+    };
+    let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .ok()
+        .filter(|e| !e.trim().is_empty());
+    let (traces, spans): (Option<telemetry::traces::Traces>, Option<Boxed>) = match endpoint {
+        Some(endpoint) => match telemetry::traces::pipeline(&endpoint, "tenantoms") {
+            Ok((traces, tracer)) => {
+                // The service's own spans (DEBUG and up) and GraphQL's resolvers; nothing of
+                // the libraries beneath.
+                let ours = tracing_subscriber::filter::Targets::new()
+                    .with_default(tracing::Level::WARN)
+                    .with_targets(
+                        [
+                            "http_edge",
+                            "graphql",
+                            "app",
+                            "store",
+                            "carriers",
+                            "events",
+                            "oms",
+                            "boot",
+                            "async_graphql",
+                        ]
+                        .map(|t| (t, tracing::Level::DEBUG)),
+                    )
+                    .with_target(ACCESS_LOG, tracing_subscriber::filter::LevelFilter::OFF);
+                (
+                    Some(traces),
+                    Some(telemetry::traces::layer(tracer).with_filter(ours).boxed()),
+                )
+            }
+            Err(e) => {
+                eprintln!("traces are off: {e}");
+                (None, None)
+            }
+        },
+        None => (None, None),
+    };
+    let layers: Vec<Boxed> = std::iter::once(logs).chain(spans).collect();
+    tracing_subscriber::registry().with(layers).init();
+    traces
 }

@@ -34,8 +34,10 @@ impl Metered {
         call: &'static str,
         f: impl Future<Output = Result<T, CarrierError>>,
     ) -> Result<T, CarrierError> {
+        use tracing::Instrument;
         let started = Instant::now();
-        let out = f.await;
+        let span = tracing::debug_span!("carrier", otel.name = call, carrier = self.kind);
+        let out = f.instrument(span).await;
         let outcome = match &out {
             Ok(_) => telemetry::OK,
             Err(e) => e.code(),

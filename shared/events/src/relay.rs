@@ -104,7 +104,9 @@ async fn publish_all(publisher: &dyn EventPublisher, events: &[DomainEvent]) -> 
     if events.is_empty() {
         return true;
     }
-    match publisher.publish(events).await {
+    use tracing::Instrument;
+    let span = tracing::debug_span!("bus.publish", events = events.len());
+    match publisher.publish(events).instrument(span).await {
         Ok(p) => p.all(),
         Err(e) => {
             tracing::warn!(error = %e, "the bus refused a publish; retrying later");

@@ -31,7 +31,13 @@ pub async fn serve(
 ) -> Result<(), lambda_runtime::Error> {
     let (router, after) = (&router, &after);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let answer = handle(router.clone(), event.payload).await;
+        // The invocation's span goes on from the X-Ray trace API Gateway started.
+        let span = tracing::debug_span!("invocation", otel.name = "lambda invocation");
+        if let Some(trace) = &event.context.xray_trace_id {
+            telemetry::traces::join_lambda(&span, trace);
+        }
+        let answer =
+            tracing::Instrument::instrument(handle(router.clone(), event.payload), span).await;
         after();
         Ok::<Value, lambda_runtime::Error>(answer)
     }))

@@ -312,7 +312,11 @@ async fn graphql(State(s): State<Arc<Shared>>, headers: HeaderMap, body_stream: 
             &request_id,
         );
     };
-    let response = handle(&s, &headers, bytes, &request_id).await;
+    // The request's span: everything it does (the use case, the store, carriers) is beneath it.
+    let span =
+        tracing::debug_span!("request", otel.name = "POST /graphql", request_id = %request_id);
+    let response =
+        tracing::Instrument::instrument(handle(&s, &headers, bytes, &request_id), span).await;
     tracing::info!(
         request_id = %request_id,
         status = response.status().as_u16(),
@@ -527,7 +531,16 @@ async fn execute(
         .or_else(|| doc.first_field.clone());
     let req = doc.attach(req).data(state.clone());
     let schema = if doc.validated() { &s.fast } else { &s.schema };
-    let out = match tokio::time::timeout(s.config.limits.timeout, schema.execute(req)).await {
+    // The metrics' and the trace's name of the operation: the schema's (a bounded set), never
+    // the caller's own name.
+    let metric_operation = doc
+        .first_field
+        .as_deref()
+        .and_then(|f| domain::access::Operation::parse(f).ok())
+        .map_or("other", domain::access::Operation::as_str);
+    let use_case = tracing::debug_span!("use_case", otel.name = metric_operation);
+    let run = tracing::Instrument::instrument(schema.execute(req), use_case);
+    let out = match tokio::time::timeout(s.config.limits.timeout, run).await {
         Ok(resp) => {
             if resp.errors.is_empty() {
                 doc.mark_validated();
@@ -571,12 +584,6 @@ async fn execute(
         latency_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
         "graphql operation"
     );
-    // The metric's operation is the schema's (a bounded set), never the caller's own name.
-    let metric_operation = doc
-        .first_field
-        .as_deref()
-        .and_then(|f| domain::access::Operation::parse(f).ok())
-        .map_or("other", domain::access::Operation::as_str);
     telemetry::request(metric_operation, &outcome, took);
     out
 }

@@ -632,6 +632,7 @@ impl ItemStore for DynamoStore {
         false
     }
 
+    #[tracing::instrument(level = "debug", name = "store.get", skip_all)]
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
         check_key(key)?;
         let out = self
@@ -652,6 +653,7 @@ impl ItemStore for DynamoStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", name = "store.batch_get", skip_all)]
     async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
         check_batch(keys)?;
         if keys.is_empty() {
@@ -705,6 +707,7 @@ impl ItemStore for DynamoStore {
             .collect())
     }
 
+    #[tracing::instrument(level = "debug", name = "store.query", skip_all)]
     async fn query(&self, q: &Query) -> StoreResult<Page> {
         check_query(q)?;
         let mut expr = Expr::default();
@@ -795,6 +798,7 @@ impl ItemStore for DynamoStore {
         Ok(Page { items, next })
     }
 
+    #[tracing::instrument(level = "debug", name = "store.transact_write", skip_all)]
     async fn transact_write(&self, actions: Vec<WriteAction>) -> StoreResult<()> {
         check_transaction(&actions)?;
         let now = self.clock.now_secs();

@@ -492,6 +492,7 @@ impl ItemStore for EmbeddedStore {
     // Point reads run inline: a read transaction and a B-tree lookup take microseconds, less
     // than the hop to the blocking pool and back that they used to pay. Queries, which may walk
     // many entries, still go to the blocking pool.
+    #[tracing::instrument(level = "debug", name = "store.get", skip_all)]
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
         crate::port::check_key(key)?;
         let now = self.clock.now_secs();
@@ -500,6 +501,7 @@ impl ItemStore for EmbeddedStore {
         Ok(read_item(&items, key)?.filter(|i| !i.is_expired(now)))
     }
 
+    #[tracing::instrument(level = "debug", name = "store.batch_get", skip_all)]
     async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
         check_batch(keys)?;
         let now = self.clock.now_secs();
@@ -510,6 +512,7 @@ impl ItemStore for EmbeddedStore {
             .collect()
     }
 
+    #[tracing::instrument(level = "debug", name = "store.query", skip_all)]
     async fn query(&self, query: &Query) -> StoreResult<Page> {
         check_query(query)?;
         let query = query.clone();
@@ -517,6 +520,7 @@ impl ItemStore for EmbeddedStore {
             .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store.transact_write", skip_all)]
     async fn transact_write(&self, actions: Vec<WriteAction>) -> StoreResult<()> {
         check_transaction(&actions)?;
         let (done, outcome) = tokio::sync::oneshot::channel();

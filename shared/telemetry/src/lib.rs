@@ -11,6 +11,8 @@
 pub mod emf;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
+#[cfg(feature = "otlp")]
+pub mod traces;
 
 use std::time::Duration;
 
