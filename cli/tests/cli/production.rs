@@ -218,23 +218,7 @@ async fn production_serves_over_tls_with_the_configured_issuer_and_nothing_of_de
     )
     .unwrap();
     let mut child = spawn(&data, &w.join("oms.toml"), &w.join("ca.pem"));
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if let Some(u) = line
-                .split_whitespace()
-                .find(|w| w.starts_with("https://") && w.ends_with("/graphql"))
-            {
-                let _ = tx.send(u.to_owned());
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(std::time::Duration::from_secs(30))
-        .expect("oms serve did not print an https URL")
-        .replace("127.0.0.1", "localhost");
+    let url = crate::server::printed_url(&mut child, "https://").replace("127.0.0.1", "localhost");
     let client = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
         .build()

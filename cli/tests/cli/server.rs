@@ -55,6 +55,26 @@ pub fn oms_with_input(dir: &Path, args: &[&str], input: &str) -> std::process::O
     child.wait_with_output().unwrap()
 }
 
+/// The GraphQL URL a starting `oms serve` prints (`scheme` `http://` or `https://`); its
+/// standard output keeps being drained after, so the server never writes into a closed pipe.
+pub fn printed_url(child: &mut Child, scheme: &'static str) -> String {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            let url = line
+                .split_whitespace()
+                .find(|w| w.starts_with(scheme) && w.ends_with("/graphql"));
+            if let Some(u) = url {
+                let _ = tx.send(u.to_owned());
+            }
+        }
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("oms serve did not print a {scheme} URL"))
+}
+
 pub struct Server {
     child: Child,
     pub url: String,
@@ -177,23 +197,7 @@ impl Server {
             })
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        // Keep draining stdout, so the server never writes into a closed pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                let url = line
-                    .split_whitespace()
-                    .find(|w| w.starts_with("http://") && w.ends_with("/graphql"));
-                if let Some(u) = url {
-                    let _ = tx.send(u.to_owned());
-                }
-            }
-        });
-        let url = rx
-            .recv_timeout(std::time::Duration::from_secs(30))
-            .expect("oms serve did not print its URL");
+        let url = printed_url(&mut child, "http://");
         Self {
             child,
             url,

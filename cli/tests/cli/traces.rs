@@ -2,7 +2,6 @@
 //! to a receiver in this test. One `createOrder` is one trace: the request's span, the use
 //! case's beneath it, the store's beneath that; and no token anywhere in what was exported.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
@@ -59,22 +58,7 @@ async fn one_mutation_is_one_trace_of_request_use_case_and_store_spans_without_a
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if let Some(u) = line
-                .split_whitespace()
-                .find(|w| w.starts_with("http://") && w.ends_with("/graphql"))
-            {
-                let _ = tx.send(u.to_owned());
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(std::time::Duration::from_secs(30))
-        .expect("oms serve did not print its URL");
+    let url = crate::server::printed_url(&mut child, "http://");
     let token = crate::server::oms(dir.path(), &["token", "--tenant", "demo"]);
     let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
     let r: Value = reqwest::Client::new()
