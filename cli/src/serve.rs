@@ -169,8 +169,22 @@ pub async fn serve(s: Serve<'_>) -> Result<(), CliError> {
     };
     // The admin commands run meanwhile reach the API through the owner-only admin socket.
     let socket = AdminSocket::bind(data_dir)?;
+    // The operator's page and metrics on an address of their own, without a credential.
+    let operator_listener = match &s.admin_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| CliError::Usage(format!("cannot listen on {addr}: {e}")))?,
+        ),
+        None => None,
+    };
+    let operator_addr = operator_listener
+        .as_ref()
+        .map(tokio::net::TcpListener::local_addr)
+        .transpose()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    banner(&s, addr, scheme);
+    banner(&s, addr, scheme, operator_addr);
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -181,26 +195,13 @@ pub async fn serve(s: Serve<'_>) -> Result<(), CliError> {
             .with_graceful_shutdown(until_stopped(stopped.clone()))
             .into_future(),
     );
-    // The operator's page and metrics on an address of their own, without a credential.
-    let operator_served = match &s.admin_listen {
-        Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| CliError::Usage(format!("cannot listen on {addr}: {e}")))?;
-            let local = listener
-                .local_addr()
-                .map_err(|e| CliError::Usage(e.to_string()))?;
-            println!(
-                "  status and metrics  http://{local}/status  http://{local}/metrics (no credential: keep this address private)"
-            );
-            Some(tokio::spawn(
-                axum::serve(listener, operator)
-                    .with_graceful_shutdown(until_stopped(stopped.clone()))
-                    .into_future(),
-            ))
-        }
-        None => None,
-    };
+    let operator_served = operator_listener.map(|listener| {
+        tokio::spawn(
+            axum::serve(listener, operator)
+                .with_graceful_shutdown(until_stopped(stopped.clone()))
+                .into_future(),
+        )
+    });
     let app = router.into_make_service_with_connect_info::<crate::listen::Peer>();
     let served = match tls {
         Some(config) => {
@@ -311,7 +312,7 @@ async fn metrics_text(handle: telemetry::prometheus::PrometheusHandle) -> axum::
 }
 
 /// What `oms serve` prints when it listens.
-fn banner(s: &Serve<'_>, addr: SocketAddr, scheme: &str) {
+fn banner(s: &Serve<'_>, addr: SocketAddr, scheme: &str, operator: Option<SocketAddr>) {
     let data_dir = s.data_dir.display();
     let store = match &s.store {
         StoreConfig::Embedded { .. } => format!("embedded store in {data_dir}"),
@@ -350,6 +351,11 @@ fn banner(s: &Serve<'_>, addr: SocketAddr, scheme: &str) {
             LocalBus::events_stream(prefix),
             LocalBus::tenant_events_stream(prefix)
         ),
+    }
+    if let Some(o) = operator {
+        println!(
+            "  status and metrics  http://{o}/status  http://{o}/metrics (no credential: keep this address private)"
+        );
     }
     println!("Ctrl-C or SIGTERM stops it; requests in flight finish first.");
 }
