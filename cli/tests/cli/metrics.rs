@@ -132,7 +132,12 @@ async fn the_status_page_shows_the_requests_made_and_only_to_the_operator() {
         .await
         .unwrap();
     assert_eq!(page.status().as_u16(), 200);
-    assert!(page.text().await.unwrap().contains("TenantOMS status"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("TenantOMS status"), "{html}");
+    assert!(
+        html.contains("<span id=\"requests-total\">6</span>"),
+        "{html}"
+    );
 
     // On --admin-listen, as Chromium renders it: the 6 requests, the one refusal by its code.
     let dom = crate::graphiql::dump_dom(&format!("http://{listen}/status"));
