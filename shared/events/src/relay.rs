@@ -53,14 +53,7 @@ impl OutboxRelay {
                 pass.blocked = true;
                 break;
             }
-            // How long the item waited: from its first event to its publication.
-            if let Some(e) = item.events.first() {
-                let at = std::time::UNIX_EPOCH
-                    + std::time::Duration::from_millis(
-                        u64::try_from(e.occurred_at.unix_millis()).unwrap_or(0),
-                    );
-                lags.push(now.duration_since(at).unwrap_or_default());
-            }
+            lags.extend(waited(&item.events, now));
             done.push(item.pointer);
         }
         self.outbox.published(&done).await?;
@@ -97,6 +90,14 @@ impl OutboxRelay {
             tracing::error!(error = %e, "last outbox relay pass failed");
         }
     }
+}
+
+/// How long a record waited: from its first event to its publication at `now`.
+fn waited(events: &[DomainEvent], now: std::time::SystemTime) -> Option<std::time::Duration> {
+    let first = events.first()?;
+    let at = std::time::UNIX_EPOCH
+        + std::time::Duration::from_millis(u64::try_from(first.occurred_at.unix_millis()).ok()?);
+    Some(now.duration_since(at).unwrap_or_default())
 }
 
 /// Whether the bus took every one of `events` (after the adapter's own retries).
@@ -161,11 +162,16 @@ impl StreamRelay {
     /// Publishes the records in order; the position of the first that did not go out (it and
     /// every later record are retried), or `None` when all went out or to the dead letters.
     pub async fn relay<P: std::fmt::Display>(&self, records: Vec<StreamedOutbox<P>>) -> Option<P> {
+        let mut left = records.len();
         for record in records {
+            left -= 1;
             let parked = match &record.events {
                 Ok(events) if events.is_empty() => None,
                 Ok(events) => match self.publisher.publish(events).await {
-                    Ok(p) if p.failed.is_empty() && p.rejected.is_empty() => None,
+                    Ok(p) if p.failed.is_empty() && p.rejected.is_empty() => {
+                        telemetry::relay_pass(left, waited(events, std::time::SystemTime::now()));
+                        None
+                    }
                     Ok(p) if p.failed.is_empty() => Some((
                         reasons::REJECTED_BY_BUS,
                         p.rejected

@@ -204,6 +204,9 @@ fn ids(list: &[&str]) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn a_bad_record_is_dead_lettered_whole_and_a_redrive_publishes_what_reads_now() {
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    recorder.install().unwrap();
     let d = deployment().await;
     let relay = d.relay();
 
@@ -212,6 +215,22 @@ async fn a_bad_record_is_dead_lettered_whole_and_a_redrive_publishes_what_reads_
         .await
         .unwrap();
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    // Each record published is measured: how long it waited since its event (the fixtures'
+    // events are old: a lag of over a day each).
+    let lags: Vec<f64> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, ..)| key.key().name() == telemetry::names::RELAY_LAG_SECONDS)
+        .flat_map(|(.., value)| match value {
+            metrics_util::debugging::DebugValue::Histogram(v) => {
+                v.into_iter().map(|f| f.into_inner()).collect()
+            }
+            _ => Vec::new(),
+        })
+        .collect();
+    assert_eq!(lags.len(), 2, "{lags:?}");
+    assert!(lags.iter().all(|l| *l > 86_400.0), "{lags:?}");
     assert_eq!(
         d.published().await,
         ids(&["01HF7YAT000000000000000007", "01HF7YAT000000000000000008"])
