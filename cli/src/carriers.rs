@@ -1,5 +1,6 @@
 //! `oms gateway …` (the SaaS provider's catalogue) and `oms carrier credentials …` (a tenant's
-//! credential versions, acting as the tenant's admin on a tenant the operator names).
+//! credential versions, acting as the tenant's admin on a tenant the operator names) and `oms
+//! labels reconcile`: each a GraphQL operation through `api::Api`.
 
 use clap::Subcommand;
 use domain::ids::TenantId;

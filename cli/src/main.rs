@@ -1,4 +1,6 @@
-//! `oms`: the TenantOMS command line. Parses arguments and hands off to `admin`.
+//! `oms`: the TenantOMS command line. Parses arguments and hands off: `serve` (and its
+//! `production` configuration), the admin commands through `api` (`admin`, `carriers`,
+//! `api_keys`), `local` for the Lambda functions on this machine.
 
 mod admin;
 mod api;

@@ -1,4 +1,5 @@
-//! Start-up, written once: logging for a Lambda function or the CLI, the store a process runs
+//! Start-up, written once: logging (and, with an OTLP endpoint, trace export) for a Lambda
+//! function or the CLI, the store a process runs
 //! over, from configuration (an embedded file in a data directory, or a DynamoDB table), and the
 //! AWS SDK's configuration (its HTTPS client trusting the process's one reading of the root
 //! certificates), and the services over a store ([`services`], the one composition root);

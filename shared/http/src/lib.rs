@@ -1,5 +1,6 @@
 //! The HTTP edge: the axum routers (POST /graphql, GraphiQL, /healthz, the dev JWKS, the signed
-//! webhooks) used by the HTTP Lambda functions and `oms serve`, the HTTP half of error mapping
+//! webhooks, and `oms serve`'s admin socket, where the transport vouches for the caller) used by
+//! the HTTP Lambda functions and `oms serve`, the HTTP half of error mapping
 //! (`errors`) and the functions' Lambda edge (`lambda`). Limits are applied before any
 //! authentication or store access (`graphql::limits`); an `Idempotency-Key` header hands the
 //! request to the keyed path (`idempotency`).
