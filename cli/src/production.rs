@@ -112,14 +112,7 @@ impl Production {
     /// Reads `config` (if any) under the environment; `listen` is the command line's.
     pub fn load(config: Option<&Path>, listen: Option<&str>, env: Env) -> Result<Self, CliError> {
         let (file, base) = match config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
-                let file: File = toml::from_str(&text)
-                    .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
-                let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                (file, base)
-            }
+            Some(path) => read(path)?,
             None => (File::default(), PathBuf::new()),
         };
         let at = |p: &Path| base.join(p);
@@ -223,12 +216,7 @@ impl Production {
 pub fn master_key(env: Env) -> Result<Vec<u8>, CliError> {
     let file = match env("OMS_CONFIG") {
         Some(path) => {
-            let path = PathBuf::from(path);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
-            let file: File = toml::from_str(&text)
-                .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
-            let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            let (file, base) = read(Path::new(&path))?;
             file.keys.secrets_master.map(|p| base.join(p))
         }
         None => None,
@@ -245,6 +233,17 @@ pub fn master_key(env: Env) -> Result<Vec<u8>, CliError> {
                 .into(),
         )
     })
+}
+
+/// The config file, and the directory its relative paths are relative to.
+fn read(path: &Path) -> Result<(File, PathBuf), CliError> {
+    let failed = |e: &dyn std::fmt::Display| CliError::Usage(format!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| failed(&e))?;
+    let file: File = toml::from_str(&text).map_err(|e| failed(&e))?;
+    Ok((
+        file,
+        path.parent().map(Path::to_path_buf).unwrap_or_default(),
+    ))
 }
 
 /// A key: the variable's base64 value, else the file's base64 text.
